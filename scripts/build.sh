@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Builds the wasm package into pkg/gen: cargo (size-tuned release profile) -> wasm-bindgen
+# (--target web: one .wasm every entry shares) -> wasm-opt -Oz. Prints the gzip size of what a
+# browser loads.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --release --target wasm32-unknown-unknown -p headless-imports
+rm -rf pkg/gen
+wasm-bindgen --target web --out-dir pkg/gen --out-name headless_imports \
+  target/wasm32-unknown-unknown/release/headless_imports.wasm
+
+WASM_OPT=tests/node_modules/.bin/wasm-opt
+if [ -x "$WASM_OPT" ]; then
+  # -g keeps function names: readable stack traces for a few hundred gzip bytes.
+  "$WASM_OPT" -Oz -g --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+    --enable-mutable-globals --enable-reference-types --enable-multivalue \
+    pkg/gen/headless_imports_bg.wasm -o pkg/gen/headless_imports_bg.wasm
+else
+  echo "build: wasm-opt not installed (run scripts/setup.sh); skipping the -Oz pass" >&2
+fi
+
+gz() { gzip -9 -c "$1" | wc -c; }
+wasm=$(gz pkg/gen/headless_imports_bg.wasm)
+js=0
+for f in pkg/index.js pkg/gen/headless_imports.js $(find pkg/gen/snippets -name '*.js'); do
+  [ -f "$f" ] && js=$((js + $(gz "$f")))
+done
+printf 'build: browser payload %s bytes gz (wasm %s + js %s); raw wasm %s bytes\n' \
+  "$((wasm + js))" "$wasm" "$js" "$(wc -c < pkg/gen/headless_imports_bg.wasm)"

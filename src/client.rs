@@ -1,0 +1,441 @@
+//! The shared API client: base URL policy, auth header, and `request` = fetch + retry + timeout +
+//! abort + error classification. Providers (`dromo.rs`, later `exa.rs`) only build paths and bodies.
+
+use js_sys::{Function, JsString, JSON};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{AbortSignal, Headers};
+
+use crate::error::{Error, Kind, Result};
+use crate::http::{self, Reply};
+use crate::js::{get, get_str, is_absent, is_plain_object, keys};
+use crate::redact::{scrub, snippet};
+use crate::retry;
+use crate::timer::{now_ms, sleep};
+use crate::url::check_base_url;
+
+/// What differs between providers at the transport level.
+pub struct Provider {
+    pub name: &'static str,
+    pub default_base_url: &'static str,
+    pub auth_header: &'static str,
+    /// Environment-ish name users know the key by, for error messages.
+    pub key_name: &'static str,
+}
+
+/// How much retrying a request can take without risking a duplicate side effect.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Idempotency {
+    /// Reads: retry every transient failure.
+    Safe,
+    /// Creates: retry only answers that prove the server did nothing (408, 429). A timeout or a
+    /// 5xx may have created the import already; a blind retry would orphan one, so the error is
+    /// surfaced instead.
+    Create,
+}
+
+/// Options shared by every call: `{ signal?, timeoutMs?, maxRetries?, headers? }`.
+#[derive(Default)]
+pub struct CallOptions {
+    pub signal: Option<AbortSignal>,
+    pub timeout_ms: Option<f64>,
+    pub max_retries: Option<u32>,
+    pub headers: Vec<(String, String)>,
+}
+
+impl CallOptions {
+    pub fn from_js(opts: &JsValue, path: &str) -> Result<CallOptions> {
+        if is_absent(opts) {
+            return Ok(CallOptions::default());
+        }
+        if !is_plain_object(opts) {
+            return Err(Error::invalid(path, "must be an object"));
+        }
+        Ok(CallOptions {
+            signal: signal(opts, path)?,
+            timeout_ms: non_negative(opts, "timeoutMs", path)?,
+            max_retries: non_negative(opts, "maxRetries", path)?.map(|n| n as u32),
+            headers: headers(opts, path)?,
+        })
+    }
+}
+
+/// Reads `opts.signal`, which must be an AbortSignal when given.
+pub fn signal(opts: &JsValue, path: &str) -> Result<Option<AbortSignal>> {
+    let v = get(opts, "signal");
+    if is_absent(&v) {
+        return Ok(None);
+    }
+    // Duck-typed: signals from another realm or a polyfill fail `instanceof`.
+    if v.is_object()
+        && get(&v, "aborted").as_bool().is_some()
+        && get(&v, "addEventListener").is_function()
+    {
+        return Ok(Some(v.unchecked_into()));
+    }
+    Err(Error::invalid(
+        join(path, "signal"),
+        "must be an AbortSignal",
+    ))
+}
+
+/// Reads a non-negative number option (Infinity allowed: "no limit").
+pub fn non_negative(opts: &JsValue, key: &str, path: &str) -> Result<Option<f64>> {
+    let v = get(opts, key);
+    if is_absent(&v) {
+        return Ok(None);
+    }
+    match v.as_f64() {
+        Some(n) if n >= 0.0 => Ok(Some(n)),
+        _ => Err(Error::invalid(
+            join(path, key),
+            "must be a non-negative number",
+        )),
+    }
+}
+
+/// Reads an optional callback option.
+pub fn callback(opts: &JsValue, key: &str, path: &str) -> Result<Option<Function>> {
+    let v = get(opts, key);
+    if is_absent(&v) {
+        return Ok(None);
+    }
+    v.dyn_into::<Function>()
+        .map(Some)
+        .map_err(|_| Error::invalid(join(path, key), "must be a function"))
+}
+
+fn headers(opts: &JsValue, path: &str) -> Result<Vec<(String, String)>> {
+    let h = get(opts, "headers");
+    if is_absent(&h) {
+        return Ok(Vec::new());
+    }
+    if !is_plain_object(&h) {
+        return Err(Error::invalid(
+            join(path, "headers"),
+            "must be an object of header names to strings",
+        ));
+    }
+    keys(&h)
+        .into_iter()
+        .map(|k| match get(&h, &k).as_string() {
+            Some(v) => Ok((k, v)),
+            None => Err(Error::invalid(
+                format!("{}.headers.{}", path, k),
+                "must be a string",
+            )),
+        })
+        .collect()
+}
+
+pub fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// A configured client. The key lives only here (in wasm memory), never on a JS object, so
+/// `console.log(client)` or `toString()` cannot show it.
+pub struct Client {
+    pub provider: &'static Provider,
+    base_url: String,
+    api_key: Option<String>,
+    pub max_retries: u32,
+    pub timeout_ms: f64,
+    headers: Vec<(String, String)>,
+    fetch: Option<Function>,
+}
+
+const CLIENT_KEYS: [&str; 7] = [
+    "apiKey",
+    "baseUrl",
+    "maxRetries",
+    "timeoutMs",
+    "headers",
+    "fetch",
+    "dangerouslyAllowBrowser",
+];
+
+impl Client {
+    pub fn from_js(provider: &'static Provider, opts: &JsValue) -> Result<Client> {
+        let opts = if is_absent(opts) {
+            JsValue::from(js_sys::Object::new())
+        } else {
+            opts.clone()
+        };
+        if !is_plain_object(&opts) {
+            return Err(Error::invalid("options", "must be an object"));
+        }
+        if let Some(k) = keys(&opts)
+            .into_iter()
+            .find(|k| !CLIENT_KEYS.contains(&k.as_str()))
+        {
+            return Err(Error::invalid(
+                k,
+                format!(
+                    "is not a client option (expected one of {})",
+                    CLIENT_KEYS.join(", ")
+                ),
+            ));
+        }
+        let api_key = match get(&opts, "apiKey") {
+            v if is_absent(&v) => None,
+            v => match v.as_string() {
+                Some(s) if !s.trim().is_empty() => Some(s),
+                _ => return Err(Error::invalid("apiKey", "must be a non-empty string")),
+            },
+        };
+        let base_url = match get(&opts, "baseUrl") {
+            v if is_absent(&v) => provider.default_base_url.to_string(),
+            v => v
+                .as_string()
+                .ok_or_else(|| Error::invalid("baseUrl", "must be a string"))?,
+        };
+        let base_url = base_url.trim_end_matches('/').to_string();
+        check_base_url(&base_url).map_err(|why| Error::invalid("baseUrl", why))?;
+        if api_key.is_none() && !base_url.starts_with('/') && base_url == provider.default_base_url
+        {
+            return Err(Error::invalid(
+                "apiKey",
+                format!(
+                    "is required for {} (your {}); or point baseUrl at your proxy",
+                    provider.name, provider.key_name
+                ),
+            ));
+        }
+        let allow_browser = get(&opts, "dangerouslyAllowBrowser")
+            .as_bool()
+            .unwrap_or(false);
+        if api_key.is_some() && is_browser() && !allow_browser {
+            return Err(Error::invalid(
+                "dangerouslyAllowBrowser",
+                format!(
+                    "refusing to put your {} {} in a browser, where anyone can read it. Run a proxy on your server (createProxyHandler) and use `new {}({{ baseUrl: '/api/...' }})` without a key, or pass dangerouslyAllowBrowser: true if you understand the risk.",
+                    provider.name, provider.key_name, provider.name
+                ),
+            ));
+        }
+        let fetch = callback(&opts, "fetch", "")?;
+        Ok(Client {
+            provider,
+            base_url,
+            api_key,
+            max_retries: non_negative(&opts, "maxRetries", "")?.map_or(2, |n| n.min(10.0) as u32),
+            timeout_ms: non_negative(&opts, "timeoutMs", "")?.unwrap_or(60_000.0),
+            headers: headers(&opts, "")?,
+            fetch,
+        })
+    }
+
+    pub fn fetch_fn(&self) -> Option<&Function> {
+        self.fetch.as_ref()
+    }
+
+    /// Sends an API request with retries and returns the parsed JSON body.
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&JsString>,
+        opts: &CallOptions,
+        idempotency: Idempotency,
+    ) -> Result<JsValue> {
+        let url = format!("{}{}", self.base_url, path);
+        let max_retries = opts.max_retries.unwrap_or(self.max_retries);
+        let mut attempt = 0;
+        loop {
+            let result = self.attempt(method, &url, path, body, opts).await;
+            let retry_wait = match &result {
+                Err(e) if attempt < max_retries && self.may_retry(e, idempotency) => {
+                    let reply_hint = |h: &str| e.retry_hints.as_ref().and_then(|r| r.header(h));
+                    Some(retry::delay_ms(
+                        attempt,
+                        reply_hint("retry-after-ms").as_deref(),
+                        reply_hint("retry-after").as_deref(),
+                        now_ms(),
+                        js_sys::Math::random(),
+                    ))
+                }
+                _ => None,
+            };
+            match retry_wait {
+                Some(ms) => {
+                    sleep(ms, opts.signal.as_ref()).await?;
+                    attempt += 1;
+                }
+                None => return result.map_err(|e| e.error),
+            }
+        }
+    }
+
+    fn may_retry(&self, e: &Attempt, idempotency: Idempotency) -> bool {
+        match idempotency {
+            Idempotency::Safe => e.error.is_transient(),
+            Idempotency::Create => {
+                e.error.kind == Kind::Api && matches!(e.error.status, Some(408 | 429))
+            }
+        }
+    }
+
+    async fn attempt(
+        &self,
+        method: &str,
+        url: &str,
+        path: &str,
+        body: Option<&JsString>,
+        opts: &CallOptions,
+    ) -> core::result::Result<JsValue, Attempt> {
+        let headers = Headers::new()
+            .map_err(|_| Attempt::from(Error::new(Kind::Connection, "Headers is not available")))?;
+        let _ = headers.set("Accept", "application/json");
+        if body.is_some() {
+            let _ = headers.set("Content-Type", "application/json");
+        }
+        for (k, v) in self.headers.iter().chain(opts.headers.iter()) {
+            headers.set(k, v).map_err(|_| {
+                Attempt::from(Error::invalid(
+                    format!("headers.{k}"),
+                    "is not a valid header",
+                ))
+            })?;
+        }
+        if let Some(key) = &self.api_key {
+            let _ = headers.set(self.provider.auth_header, key);
+        }
+        let reply = http::send(http::Request {
+            method,
+            url,
+            headers,
+            body: body.map(JsValue::from),
+            timeout_ms: opts.timeout_ms.unwrap_or(self.timeout_ms),
+            signal: opts.signal.as_ref(),
+            fetch: self.fetch.as_ref(),
+        })
+        .await?;
+        let what = format!("{method} {path}");
+        if (200..300).contains(&reply.status) {
+            return parse_json(&reply, &what).map_err(Attempt::from);
+        }
+        let error = self.api_error(&reply, &what);
+        Err(Attempt {
+            error,
+            retry_hints: Some(reply),
+        })
+    }
+
+    /// Turns an error reply into the right `APIError` subclass with a readable message.
+    fn api_error(&self, reply: &Reply, what: &str) -> Error {
+        let text: String = reply.text.clone().into();
+        let body = JSON::parse(&text).unwrap_or_else(|_| JsValue::from_str(&text));
+        let detail = error_detail(&body).unwrap_or_else(|| snippet(&text, 200));
+        let detail = match &self.api_key {
+            Some(k) => scrub(&detail, k),
+            None => detail,
+        };
+        let mut e = Error::new(
+            Kind::Api,
+            format!(
+                "{} {} ({})",
+                reply.status,
+                if detail.is_empty() {
+                    status_text(reply.status)
+                } else {
+                    &detail
+                },
+                what
+            ),
+        );
+        e.status = Some(reply.status);
+        e.request_id = reply.header("x-request-id");
+        e.body = Some(body);
+        e
+    }
+}
+
+/// An attempt's error, keeping the reply so the retry delay can read its headers.
+struct Attempt {
+    error: Error,
+    retry_hints: Option<Reply>,
+}
+
+impl From<Error> for Attempt {
+    fn from(error: Error) -> Self {
+        Attempt {
+            error,
+            retry_hints: None,
+        }
+    }
+}
+
+/// Success bodies must be JSON; anything else (an HTML page from a proxy, a cut-off body) is an
+/// `APIError` carrying the status and a snippet, never a crash.
+fn parse_json(reply: &Reply, what: &str) -> Result<JsValue> {
+    if reply.text.length() == 0 {
+        return Ok(JsValue::NULL);
+    }
+    JSON::parse(&String::from(reply.text.clone())).map_err(|_| {
+        let text: String = reply.text.clone().into();
+        let mut e = Error::new(
+            Kind::Api,
+            format!(
+                "{} response was not JSON ({}): {}",
+                reply.status,
+                what,
+                snippet(&text, 120)
+            ),
+        );
+        e.status = Some(reply.status);
+        e.request_id = reply.header("x-request-id");
+        e.body = Some(JsValue::from_str(&snippet(&text, 2000)));
+        e.code = Some("invalid_response");
+        e
+    })
+}
+
+/// The human part of an error body: DRF's `detail`, a `message`/`error`, or the first field error.
+fn error_detail(body: &JsValue) -> Option<String> {
+    for k in ["detail", "message", "error"] {
+        if let Some(s) = get_str(body, k) {
+            return Some(s);
+        }
+    }
+    if is_plain_object(body) {
+        let k = keys(body).into_iter().next()?;
+        let v = get(body, &k);
+        let first = if js_sys::Array::is_array(&v) {
+            js_sys::Array::from(&v).get(0)
+        } else {
+            v
+        };
+        return first.as_string().map(|s| format!("{k}: {s}"));
+    }
+    None
+}
+
+fn status_text(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        409 => "Conflict",
+        422 => "Unprocessable Entity",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "HTTP error",
+    }
+}
+
+/// True in a page or a worker: where a secret key would be visible to whoever runs the code.
+pub fn is_browser() -> bool {
+    let g = js_sys::global();
+    let process = get(&g, "process");
+    if get(&get(&process, "versions"), "node").is_string() {
+        return false;
+    }
+    !get(&g, "document").is_undefined() || !get(&g, "WorkerGlobalScope").is_undefined()
+}

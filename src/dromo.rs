@@ -1,0 +1,484 @@
+//! Dromo's Headless Import API: the documented request schema as validation tables, the endpoints,
+//! and the one-call flows (`importFile`, `importRows`).
+//!
+//! Wire fields stay exactly as Dromo spells them (snake_case); params are checked against the
+//! documented schema before any request so mistakes come back as `ValidationError`s with a path.
+
+use js_sys::{JsString, Object, JSON};
+use wasm_bindgen::JsValue;
+
+use crate::client::{CallOptions, Client, Idempotency, Provider};
+use crate::error::{Error, Result};
+use crate::js::{copy_without, get, get_str, is_absent, is_plain_object, keys, set};
+use crate::page;
+use crate::poll::{self, WaitOptions};
+use crate::status::{dromo_stage, Stage};
+use crate::url::check_id;
+use crate::validate::{check, check_struct, unknown_key, Shape};
+
+pub static DROMO: Provider = Provider {
+    name: "Dromo",
+    default_base_url: "https://app.dromo.io/api/v1",
+    auth_header: "X-Dromo-License-Key",
+    key_name: "backend license key",
+};
+
+/// The documented 12 status polls per minute per import.
+pub const DEFAULT_INTERVAL_MS: f64 = 5000.0;
+/// `initial_data` may be at most 15 MB serialized.
+pub const MAX_INITIAL_DATA_BYTES: usize = 15 * 1000 * 1000;
+/// What to do about an expired upload URL.
+pub const EXPIRED_HINT: &str =
+    "Dromo upload URLs are valid for 30 minutes and one file per import: create a new import and upload again.";
+
+const FIELD: &[(&str, Shape)] = &[
+    ("key", Shape::NonEmptyStr),
+    ("type", Shape::TypeSpec),
+    ("label", Shape::Str),
+    ("description", Shape::Str),
+    ("alternateMatches", Shape::StrArray),
+    ("validators", Shape::ObjArray),
+    ("invalidValueMessage", Shape::Str),
+    ("readOnly", Shape::Bool),
+    ("hidden", Shape::Bool),
+    ("requireMapping", Shape::Bool),
+    ("manyToOne", Shape::Bool),
+];
+
+const SETTINGS: &[(&str, Shape)] = &[
+    ("importIdentifier", Shape::Str),
+    ("title", Shape::Str),
+    ("allowInvalidSubmit", Shape::Bool),
+    (
+        "invalidDataBehavior",
+        Shape::OneOf(&[
+            "BLOCK_SUBMIT",
+            "INCLUDE_INVALID_ROWS",
+            "REMOVE_INVALID_ROWS",
+            "INCLUDE_INVALID_ROWS_AND_VALUES",
+        ]),
+    ),
+    ("backendSync", Shape::Bool),
+    (
+        "backendSyncMode",
+        Shape::OneOf(&["DISABLED", "FULL_DATA", "MAPPINGS_ONLY"]),
+    ),
+    ("manualInputDisabled", Shape::Bool),
+    ("manualInputOnly", Shape::Bool),
+    ("allowCustomFields", Shape::Bool),
+    ("passThroughUnmappedColumns", Shape::Bool),
+    ("maxRecords", Shape::Nullable(&Shape::Int)),
+    ("developmentMode", Shape::Bool),
+    ("displayEncoding", Shape::Bool),
+    ("styleOverrides", Shape::Object),
+    ("maxFileSize", Shape::Int),
+    ("webhookUrl", Shape::Nullable(&Shape::Str)),
+    ("needsReviewWebhookUrl", Shape::Nullable(&Shape::Str)),
+    ("initialData", Shape::Nullable(&Shape::Array)),
+];
+
+const COLUMN_HOOK: &[(&str, Shape)] = &[("fieldName", Shape::Str), ("callback", Shape::Str)];
+const STEP_HOOK: &[(&str, Shape)] = &[
+    (
+        "type",
+        Shape::OneOf(&["UPLOAD_STEP", "REVIEW_STEP", "REVIEW_STEP_POST_HOOKS"]),
+    ),
+    ("callback", Shape::Str),
+];
+const HOOKS: &[(&str, Shape)] = &[
+    ("rowHooks", Shape::StrArray),
+    ("bulkRowHooks", Shape::StrArray),
+    ("rowDeleteHooks", Shape::StrArray),
+    ("beforeFinishCallback", Shape::Str),
+    (
+        "columnHooks",
+        Shape::StructArray(COLUMN_HOOK, &["fieldName", "callback"]),
+    ),
+    (
+        "stepHooks",
+        Shape::StructArray(STEP_HOOK, &["type", "callback"]),
+    ),
+];
+
+const USER: &[(&str, Shape)] = &[
+    ("id", Shape::Str),
+    ("name", Shape::Str),
+    ("email", Shape::Str),
+    ("companyId", Shape::Str),
+    ("companyName", Shape::Str),
+];
+const USER_SHAPE: Shape = Shape::Struct(USER, &["id"]);
+const METADATA: &[(&str, Shape)] = &[("user", Shape::Nullable(&USER_SHAPE))];
+
+/// Top-level create keys; `fields` and `initial_data` get dedicated checks below.
+const CREATE: &[(&str, Shape)] = &[
+    ("schema_id", Shape::NonEmptyStr),
+    ("fields", Shape::Array),
+    ("settings", Shape::Struct(SETTINGS, &[])),
+    ("hooks", Shape::Struct(HOOKS, &[])),
+    ("original_filename", Shape::Nullable(&Shape::NonEmptyStr)),
+    ("initial_data", Shape::Nullable(&Shape::Array)),
+    (
+        "import_metadata",
+        Shape::Nullable(&Shape::Struct(METADATA, &[])),
+    ),
+];
+
+/// Checks create params and returns the JSON body to send.
+pub fn create_body(params: &JsValue) -> Result<JsString> {
+    if !is_plain_object(params) {
+        return Err(Error::invalid("params", "must be an object"));
+    }
+    check_struct(params, CREATE, &[], "")?;
+    let given = |k: &str| !is_absent(&get(params, k));
+    match (given("schema_id"), given("fields")) {
+        (true, true) => {
+            return Err(Error::invalid(
+                "fields",
+                "give either schema_id (a saved schema) or fields (an inline schema), not both",
+            ))
+        }
+        (false, false) => {
+            return Err(Error::invalid(
+                "schema_id",
+                "is required: give schema_id (a saved schema) or fields (an inline schema)",
+            ))
+        }
+        _ => {}
+    }
+    match (given("original_filename"), given("initial_data")) {
+        (true, true) => {
+            return Err(Error::invalid(
+                "initial_data",
+                "give either original_filename (to upload a file) or initial_data (rows), not both",
+            ))
+        }
+        (false, false) => {
+            return Err(Error::invalid(
+                "original_filename",
+                "is required: give original_filename (to upload a file) or initial_data (rows)",
+            ))
+        }
+        _ => {}
+    }
+    if given("fields") {
+        check_fields(&get(params, "fields"))?;
+    }
+    let body = stringify(params, "params")?;
+    if given("initial_data") {
+        let rows = get(params, "initial_data");
+        check(&rows, Shape::ObjArray, "initial_data")?;
+        if js_sys::Array::from(&rows).length() == 0 {
+            return Err(Error::invalid(
+                "initial_data",
+                "is empty: there are no rows to import",
+            ));
+        }
+        // The serialized body bounds initial_data from above; only measure precisely when close.
+        if utf8_len(&body) > MAX_INITIAL_DATA_BYTES {
+            let size = utf8_len(&stringify(&rows, "initial_data")?);
+            if size > MAX_INITIAL_DATA_BYTES {
+                return Err(Error::invalid(
+                    "initial_data",
+                    format!("is {size} bytes serialized; Dromo accepts at most 15 MB: upload it as a file instead"),
+                ));
+            }
+        }
+    }
+    Ok(body)
+}
+
+fn check_fields(fields: &JsValue) -> Result<()> {
+    let list = js_sys::Array::from(fields);
+    if list.length() == 0 {
+        return Err(Error::invalid("fields", "must contain at least one field"));
+    }
+    let mut seen: Vec<String> = Vec::new();
+    for (i, f) in list.iter().enumerate() {
+        let path = format!("fields[{i}]");
+        check_struct(&f, FIELD, &["key", "label", "type"], &path)?;
+        let key = get_str(&f, "key").unwrap_or_default();
+        if seen.contains(&key) {
+            return Err(Error::invalid(
+                format!("{path}.key"),
+                format!("duplicates the key {key:?} of another field"),
+            ));
+        }
+        seen.push(key);
+    }
+    Ok(())
+}
+
+fn stringify(v: &JsValue, path: &str) -> Result<JsString> {
+    JSON::stringify(v)
+        .map_err(|_| Error::invalid(path, "cannot be serialized to JSON (a cycle or a BigInt?)"))
+}
+
+/// Byte length of a JS string once UTF-8 encoded, without copying it into wasm memory.
+fn utf8_len(s: &JsString) -> usize {
+    let mut bytes = 0usize;
+    let mut units = s.iter().peekable();
+    while let Some(u) = units.next() {
+        bytes += match u {
+            0..=0x7f => 1,
+            0x80..=0x7ff => 2,
+            0xd800..=0xdbff if units.peek().is_some_and(|n| (0xdc00..=0xdfff).contains(n)) => {
+                units.next();
+                4
+            }
+            _ => 3,
+        };
+    }
+    bytes
+}
+
+/// `/headless/imports/{id}/` etc.; the id must be one safe path segment.
+pub fn import_path(id: &JsValue, suffix: &str) -> Result<String> {
+    let id = id
+        .as_string()
+        .ok_or_else(|| Error::invalid("id", "must be a string (the import's id)"))?;
+    check_id(&id).map_err(|why| Error::invalid("id", why))?;
+    Ok(format!("/headless/imports/{id}/{suffix}"))
+}
+
+/// Why an import failed, from its `import_errors`.
+pub fn describe_failure(imp: &JsValue) -> String {
+    let id = get_str(imp, "id").unwrap_or_default();
+    let errors = get(imp, "import_errors");
+    let first = js_sys::Array::is_array(&errors)
+        .then(|| js_sys::Array::from(&errors).get(0))
+        .map(|e| get_str(&e, "message").or_else(|| JSON::stringify(&e).ok().map(String::from)))
+        .flatten();
+    match first {
+        Some(m) => format!("Import {id} failed: {m}"),
+        None => format!("Import {id} failed (no results and no review URL)."),
+    }
+}
+
+/// The Dromo API operations over a configured client.
+pub struct Dromo {
+    pub client: Client,
+}
+
+impl Dromo {
+    pub async fn create(&self, params: &JsValue, opts: &CallOptions) -> Result<JsValue> {
+        let body = create_body(params)?;
+        self.create_with_body(&body, opts).await
+    }
+
+    /// Sends an already validated create body.
+    pub async fn create_with_body(&self, body: &JsString, opts: &CallOptions) -> Result<JsValue> {
+        self.client
+            .request(
+                "POST",
+                "/headless/imports/",
+                Some(body),
+                opts,
+                Idempotency::Create,
+            )
+            .await
+    }
+
+    pub async fn retrieve(&self, id: &JsValue, opts: &CallOptions) -> Result<JsValue> {
+        let path = import_path(id, "")?;
+        self.client
+            .request("GET", &path, None, opts, Idempotency::Safe)
+            .await
+    }
+
+    pub async fn result_url(&self, id: &JsValue, opts: &CallOptions) -> Result<String> {
+        let path = import_path(id, "url/")?;
+        let reply = self
+            .client
+            .request("GET", &path, None, opts, Idempotency::Safe)
+            .await?;
+        get_str(&reply, "presigned_url").ok_or_else(|| {
+            let mut e = Error::new(
+                crate::error::Kind::Api,
+                format!("GET {path} answered without a presigned_url."),
+            );
+            e.code = Some("invalid_response");
+            e.body = Some(reply);
+            e
+        })
+    }
+
+    pub async fn results(&self, id: &JsValue, opts: &CallOptions) -> Result<JsValue> {
+        let url = self.result_url(id, opts).await?;
+        crate::upload::download_json(
+            &url,
+            opts.signal.as_ref(),
+            self.client.fetch_fn(),
+            opts.timeout_ms.unwrap_or(self.client.timeout_ms),
+            opts.max_retries.unwrap_or(self.client.max_retries),
+        )
+        .await
+    }
+
+    /// One page: `{ page, items, next }` for `src/js/paged.js`.
+    pub async fn list_page(&self, params: &JsValue) -> Result<JsValue> {
+        let (offset, limit) = list_params(params)?;
+        let opts = CallOptions::from_js(params, "")?;
+        let path = format!("/headless/imports/?offset={offset}&limit={limit}");
+        let page = self
+            .client
+            .request("GET", &path, None, &opts, Idempotency::Safe)
+            .await?;
+        let items = get(&page, "results");
+        let count = get(&page, "count").as_f64();
+        let (Some(count), true) = (count, js_sys::Array::is_array(&items)) else {
+            let mut e = Error::new(
+                crate::error::Kind::Api,
+                format!("GET {path} did not answer a page ({{count, results}})."),
+            );
+            e.code = Some("invalid_response");
+            e.body = Some(page);
+            return Err(e);
+        };
+        let returned = js_sys::Array::from(&items).length() as u64;
+        let out = Object::new();
+        set(&out, "page", &page);
+        set(&out, "items", &items);
+        if let Some(next) = page::next_offset(offset, returned, count.max(0.0) as u64) {
+            let p = copy_without(params, &["offset"]);
+            set(&p, "offset", &JsValue::from_f64(next as f64));
+            set(&p, "limit", &JsValue::from_f64(limit as f64));
+            set(&out, "next", &p);
+        }
+        Ok(out.into())
+    }
+
+    pub async fn wait(&self, id: &JsValue, opts: &WaitOptions) -> Result<JsValue> {
+        let path = import_path(id, "")?;
+        let call = CallOptions {
+            signal: opts.signal.clone(),
+            ..CallOptions::default()
+        };
+        poll::wait(
+            || {
+                self.client
+                    .request("GET", &path, None, &call, Idempotency::Safe)
+            },
+            dromo_stage,
+            describe_failure,
+            opts,
+        )
+        .await
+    }
+
+    /// Waits (unless `wait: false`) then fetches rows when the import succeeded: `{ import, rows? }`.
+    pub async fn finish(&self, imp: JsValue, options: &JsValue) -> Result<JsValue> {
+        let out = Object::new();
+        if get(options, "wait").as_bool() == Some(false) {
+            set(&out, "import", &imp);
+            return Ok(out.into());
+        }
+        let wait_opts = WaitOptions::from_js(options, "options", DEFAULT_INTERVAL_MS)?;
+        let id = get(&imp, "id");
+        let done = self
+            .wait(&id, &wait_opts)
+            .await
+            .map_err(|e| e.with_import(&imp))?;
+        set(&out, "import", &done);
+        if dromo_stage(&get_str(&done, "status").unwrap_or_default()) == Stage::Succeeded {
+            let call = CallOptions {
+                signal: wait_opts.signal.clone(),
+                ..CallOptions::default()
+            };
+            let rows = self
+                .results(&id, &call)
+                .await
+                .map_err(|e| e.with_import(&done))?;
+            set(&out, "rows", &rows);
+        }
+        Ok(out.into())
+    }
+}
+
+/// Flow options of `importFile`/`importRows`, removed before the rest is sent as create params.
+pub const FLOW_OPTIONS: [&str; 8] = [
+    "onProgress",
+    "signal",
+    "wait",
+    "intervalMs",
+    "timeoutMs",
+    "onStatus",
+    "waitForReview",
+    "maxRetries",
+];
+
+/// Checks `options` is an object and that `wait` is a boolean when given.
+pub fn check_flow_options(options: &JsValue) -> Result<()> {
+    if !is_plain_object(options) {
+        return Err(Error::invalid(
+            "options",
+            "must be an object with the create params (schema_id or fields, ...)",
+        ));
+    }
+    let wait = get(options, "wait");
+    if !is_absent(&wait) && wait.as_bool().is_none() {
+        return Err(Error::invalid("options.wait", "must be a boolean"));
+    }
+    for k in keys(options) {
+        if !FLOW_OPTIONS.contains(&k.as_str()) && !CREATE.iter().any(|(n, _)| *n == k) {
+            let known = CREATE
+                .iter()
+                .map(|(n, _)| *n)
+                .chain(FLOW_OPTIONS.iter().copied());
+            return Err(unknown_key("options", &k, known));
+        }
+    }
+    Ok(())
+}
+
+fn list_params(params: &JsValue) -> Result<(u64, u64)> {
+    if !is_absent(params) && !is_plain_object(params) {
+        return Err(Error::invalid(
+            "params",
+            "must be an object like { offset, limit }",
+        ));
+    }
+    let num = |k: &str| -> Result<Option<f64>> {
+        let v = get(params, k);
+        if is_absent(&v) {
+            return Ok(None);
+        }
+        v.as_f64()
+            .map(Some)
+            .ok_or_else(|| Error::invalid(k, "must be a number"))
+    };
+    let offset = match num("offset")? {
+        Some(o) => page::check_offset(o).map_err(|why| Error::invalid("offset", why))?,
+        None => 0,
+    };
+    let limit = match num("limit")? {
+        Some(l) => page::check_limit(l).map_err(|why| Error::invalid("limit", why))?,
+        None => page::DEFAULT_LIMIT,
+    };
+    Ok((offset, limit))
+}
+
+/// True when `v` looks like an import object (has a string `id`).
+pub fn is_import(v: &JsValue) -> bool {
+    is_plain_object(v) && get(v, "id").is_string()
+}
+
+/// Reads `imp.upload`, explaining why an import has none.
+pub fn upload_url_of(target: &JsValue) -> Result<String> {
+    if let Some(url) = target.as_string() {
+        return Ok(url);
+    }
+    if !is_import(target) {
+        return Err(Error::invalid(
+            "target",
+            "must be an import (from create) or its upload URL string",
+        ));
+    }
+    match get(target, "upload").as_string() {
+        Some(u) if !u.is_empty() => Ok(u),
+        _ => Err(Error::invalid(
+            "target.upload",
+            "is missing: this import takes no file (created with initial_data) or was already uploaded",
+        )),
+    }
+}

@@ -1,0 +1,207 @@
+//! Error kinds and how they cross into JavaScript.
+//!
+//! Rust decides everything about an error (its class, code, message and properties); the class
+//! hierarchy itself lives in `src/js/errors.js` because `instanceof` needs real JS classes.
+//! Messages are built here and only here, so redaction of secrets happens in one place
+//! (`crate::redact`).
+
+use js_sys::Object;
+use wasm_bindgen::prelude::*;
+
+use crate::js::set;
+
+#[wasm_bindgen(module = "/src/js/errors.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = makeError)]
+    fn make_error(name: &str, message: &str, props: &Object) -> JsValue;
+    /// The JS error classes, re-exported by the package entries.
+    #[wasm_bindgen(js_name = errorClasses)]
+    pub fn error_classes() -> JsValue;
+}
+
+/// Which JS class an error becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Bad input, rejected before any request was sent.
+    Validation,
+    /// The API answered with an error status (or an unreadable body).
+    Api,
+    /// The request never got an answer (DNS, refused, reset, CORS).
+    Connection,
+    /// The request took longer than `timeoutMs`.
+    Timeout,
+    /// The caller's `AbortSignal` fired.
+    Abort,
+    /// The presigned PUT failed.
+    Upload,
+    /// The import reached FAILED.
+    ImportFailed,
+    /// `waitForCompletion` ran out of time.
+    WaitTimeout,
+}
+
+/// Every failure of the library. Converted to a JS error at the boundary.
+#[derive(Debug)]
+pub struct Error {
+    pub kind: Kind,
+    pub message: String,
+    /// HTTP status, for API and upload errors.
+    pub status: Option<u16>,
+    /// The offending input, e.g. `fields[2].label`, for validation errors.
+    pub path: Option<String>,
+    pub request_id: Option<String>,
+    /// Parsed JSON (or text) body of an API error.
+    pub body: Option<JsValue>,
+    /// The S3 error code of an upload error (`AccessDenied`, `SignatureDoesNotMatch`, ...).
+    pub s3_code: Option<String>,
+    pub expired: bool,
+    /// The import this error concerns: a created import's id is never lost.
+    pub import: Option<JsValue>,
+    /// The underlying JS error, for connection failures.
+    pub cause: Option<JsValue>,
+    /// Overrides the class's default `code` (e.g. `invalid_response`).
+    pub code: Option<&'static str>,
+}
+
+pub type Result<T> = core::result::Result<T, Error>;
+
+impl Error {
+    pub fn new(kind: Kind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            status: None,
+            path: None,
+            request_id: None,
+            body: None,
+            s3_code: None,
+            expired: false,
+            import: None,
+            cause: None,
+            code: None,
+        }
+    }
+
+    /// A `ValidationError` naming the offending input.
+    pub fn invalid(path: impl Into<String>, message: impl AsRef<str>) -> Self {
+        let path = path.into();
+        let message = if path.is_empty() {
+            message.as_ref().to_string()
+        } else {
+            format!("{}: {}", path, message.as_ref())
+        };
+        let mut e = Error::new(Kind::Validation, message);
+        e.path = Some(path);
+        e
+    }
+
+    pub fn aborted() -> Self {
+        Error::new(Kind::Abort, "Request was aborted.")
+    }
+
+    pub fn with_import(mut self, import: &JsValue) -> Self {
+        if self.import.is_none() {
+            self.import = Some(import.clone());
+        }
+        self
+    }
+
+    /// The JS class name: API errors are split by status like every major SDK does.
+    pub fn class_name(&self) -> &'static str {
+        match self.kind {
+            Kind::Validation => "ValidationError",
+            Kind::Api => api_class(self.status.unwrap_or(0)),
+            Kind::Connection => "APIConnectionError",
+            Kind::Timeout => "APIConnectionTimeoutError",
+            Kind::Abort => "APIUserAbortError",
+            Kind::Upload => "UploadError",
+            Kind::ImportFailed => "ImportFailedError",
+            Kind::WaitTimeout => "WaitTimeoutError",
+        }
+    }
+
+    /// Whether retrying the same request could succeed (the retry policy decides when).
+    pub fn is_transient(&self) -> bool {
+        match self.kind {
+            Kind::Connection | Kind::Timeout => true,
+            Kind::Api => {
+                self.code.is_none() && crate::retry::retryable_status(self.status.unwrap_or(0))
+            }
+            _ => false,
+        }
+    }
+
+    pub fn into_js(self) -> JsValue {
+        let props = Object::new();
+        let opt_str = |k: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                set(&props, k, &JsValue::from_str(v));
+            }
+        };
+        opt_str("path", &self.path);
+        opt_str("requestId", &self.request_id);
+        opt_str("s3Code", &self.s3_code);
+        if let Some(s) = self.status {
+            set(&props, "status", &JsValue::from(s));
+        }
+        for (k, v) in [
+            ("body", &self.body),
+            ("import", &self.import),
+            ("cause", &self.cause),
+        ] {
+            if let Some(v) = v {
+                set(&props, k, v);
+            }
+        }
+        if self.kind == Kind::Upload {
+            set(&props, "expired", &JsValue::from_bool(self.expired));
+        }
+        if let Some(code) = self.code {
+            set(&props, "code", &JsValue::from_str(code));
+        }
+        make_error(self.class_name(), &self.message, &props)
+    }
+}
+
+impl From<Error> for JsValue {
+    fn from(e: Error) -> JsValue {
+        e.into_js()
+    }
+}
+
+/// The class for an HTTP error status.
+pub fn api_class(status: u16) -> &'static str {
+    match status {
+        400 => "BadRequestError",
+        401 => "AuthenticationError",
+        403 => "PermissionDeniedError",
+        404 => "NotFoundError",
+        409 => "ConflictError",
+        422 => "UnprocessableEntityError",
+        429 => "RateLimitError",
+        s if s >= 500 => "InternalServerError",
+        _ => "APIError",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_map_to_classes() {
+        assert_eq!(api_class(401), "AuthenticationError");
+        assert_eq!(api_class(404), "NotFoundError");
+        assert_eq!(api_class(429), "RateLimitError");
+        assert_eq!(api_class(503), "InternalServerError");
+        assert_eq!(api_class(418), "APIError");
+    }
+
+    #[test]
+    fn validation_messages_name_the_path() {
+        let e = Error::invalid("fields[2].label", "is required");
+        assert_eq!(e.message, "fields[2].label: is required");
+        assert_eq!(e.path.as_deref(), Some("fields[2].label"));
+        assert_eq!(e.class_name(), "ValidationError");
+    }
+}

@@ -1,0 +1,80 @@
+//! Small helpers for reading and building plain JS values.
+//!
+//! Params and wire objects stay JS objects end to end (no serde round trip): the wire shape the user
+//! passes is the wire shape that is sent, and the wasm stays small.
+
+use js_sys::{Object, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+
+/// `obj[key]`, or `undefined` when `obj` is not an object.
+pub fn get(obj: &JsValue, key: &str) -> JsValue {
+    if !obj.is_object() {
+        return JsValue::UNDEFINED;
+    }
+    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+pub fn set(obj: &Object, key: &str, value: &JsValue) {
+    let _ = Reflect::set(obj, &JsValue::from_str(key), value);
+}
+
+/// `null` and `undefined` both mean "not given" in options.
+pub fn is_absent(v: &JsValue) -> bool {
+    v.is_undefined() || v.is_null()
+}
+
+/// A non-null, non-array object.
+pub fn is_plain_object(v: &JsValue) -> bool {
+    v.is_object() && !js_sys::Array::is_array(v) && !v.is_function()
+}
+
+/// Own enumerable keys of an object.
+pub fn keys(obj: &JsValue) -> Vec<String> {
+    match obj.dyn_ref::<Object>() {
+        Some(o) => Object::keys(o)
+            .iter()
+            .filter_map(|k| k.as_string())
+            .collect(),
+        None => Vec::new(),
+    }
+}
+
+pub fn get_str(obj: &JsValue, key: &str) -> Option<String> {
+    get(obj, key).as_string()
+}
+
+/// A shallow copy of `obj` without `omit` keys and without `undefined` values.
+pub fn copy_without(obj: &JsValue, omit: &[&str]) -> Object {
+    let out = Object::new();
+    for k in keys(obj) {
+        if omit.contains(&k.as_str()) {
+            continue;
+        }
+        let v = get(obj, &k);
+        if !v.is_undefined() {
+            set(&out, &k, &v);
+        }
+    }
+    out
+}
+
+/// A short human description of a JS value's type, for error messages.
+pub fn type_name(v: &JsValue) -> &'static str {
+    if v.is_undefined() {
+        "undefined"
+    } else if v.is_null() {
+        "null"
+    } else if js_sys::Array::is_array(v) {
+        "an array"
+    } else if v.is_string() {
+        "a string"
+    } else if v.as_f64().is_some() {
+        "a number"
+    } else if v.as_bool().is_some() {
+        "a boolean"
+    } else if v.is_function() {
+        "a function"
+    } else {
+        "an object"
+    }
+}

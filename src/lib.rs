@@ -1,0 +1,273 @@
+//! headless-imports: run headless file imports against Dromo (and Exa Websets) from browsers and
+//! Node. This file is the only wasm-bindgen boundary; everything below it is plain Rust.
+//!
+//! The TypeScript contract users see is `pkg/index.d.ts`; the doc comments here say the same in
+//! fewer words.
+
+mod client;
+mod dromo;
+mod error;
+mod http;
+mod js;
+mod page;
+mod poll;
+mod redact;
+mod retry;
+mod status;
+mod timer;
+mod upload;
+mod url;
+mod validate;
+
+use std::future::Future;
+use std::rc::Rc;
+
+use js_sys::{Function, Promise};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use client::{callback, signal, CallOptions, Client};
+use error::{Error, Result};
+use js::{copy_without, get, is_absent, set};
+use poll::WaitOptions;
+
+#[wasm_bindgen(module = "/src/js/paged.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = pagedList)]
+    fn paged_list(owner: JsValue, params: &JsValue) -> JsValue;
+}
+
+/// Runs a Rust future as a JS promise, turning our errors into the JS error classes.
+fn promise<F>(f: F) -> Promise
+where
+    F: Future<Output = Result<JsValue>> + 'static,
+{
+    future_to_promise(async move { f.await.map_err(JsValue::from) })
+}
+
+/// The JS error classes (`HeadlessImportsError`, `APIError`, ...), for the package entries to export.
+#[wasm_bindgen(js_name = errorClasses)]
+pub fn error_classes() -> JsValue {
+    error::error_classes()
+}
+
+/// Registers the Node streaming uploader. Called by the Node entry; not part of the public API.
+#[wasm_bindgen(js_name = setNodeUploader)]
+pub fn set_node_uploader(f: Function) {
+    upload::set_node_uploader(f);
+}
+
+/// A client for Dromo's Headless Import API.
+#[wasm_bindgen]
+pub struct Dromo {
+    inner: Rc<dromo::Dromo>,
+}
+
+#[wasm_bindgen]
+impl Dromo {
+    /// `new Dromo({ apiKey, baseUrl?, maxRetries?, timeoutMs?, headers?, fetch?, dangerouslyAllowBrowser? })`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: JsValue) -> core::result::Result<Dromo, JsValue> {
+        let client = Client::from_js(&dromo::DROMO, &options)?;
+        Ok(Dromo {
+            inner: Rc::new(dromo::Dromo { client }),
+        })
+    }
+
+    /// The `/headless/imports/` endpoints.
+    #[wasm_bindgen(getter)]
+    pub fn imports(&self) -> DromoImports {
+        DromoImports {
+            inner: self.inner.clone(),
+        }
+    }
+
+    /// Create -> upload -> wait -> results, in one call. Resolves `{ import, rows? }`.
+    #[wasm_bindgen(js_name = importFile)]
+    pub fn import_file(&self, body: JsValue, options: JsValue) -> Promise {
+        let d = self.inner.clone();
+        promise(async move { import_file(&d, &body, &options).await })
+    }
+
+    /// Create with `initial_data` -> wait -> results, in one call. Resolves `{ import, rows? }`.
+    #[wasm_bindgen(js_name = importRows)]
+    pub fn import_rows(&self, rows: JsValue, options: JsValue) -> Promise {
+        let d = self.inner.clone();
+        promise(async move {
+            let options = flow_options(&options)?;
+            if !is_absent(&get(&options, "original_filename")) {
+                return Err(Error::invalid(
+                    "options.original_filename",
+                    "importRows sends rows; use importFile for a file",
+                ));
+            }
+            let params = copy_without(&options, &dromo::FLOW_OPTIONS);
+            set(&params, "initial_data", &rows);
+            let body = dromo::create_body(&params)?;
+            WaitOptions::from_js(&options, "options", dromo::DEFAULT_INTERVAL_MS)?;
+            let call = CallOptions {
+                signal: signal(&options, "options")?,
+                ..CallOptions::default()
+            };
+            let imp = d.create_with_body(&body, &call).await?;
+            d.finish(imp, &options).await
+        })
+    }
+}
+
+fn flow_options(options: &JsValue) -> Result<JsValue> {
+    if is_absent(options) {
+        return Err(Error::invalid(
+            "options",
+            "is required: give schema_id (a saved schema) or fields (an inline schema)",
+        ));
+    }
+    dromo::check_flow_options(options)?;
+    Ok(options.clone())
+}
+
+async fn import_file(d: &dromo::Dromo, body: &JsValue, options: &JsValue) -> Result<JsValue> {
+    let options = flow_options(options)?;
+    if !is_absent(&get(&options, "initial_data")) {
+        return Err(Error::invalid(
+            "options.initial_data",
+            "importFile uploads a file; use importRows for rows",
+        ));
+    }
+    let data = upload::body(body, "body")?;
+    let params = copy_without(&options, &dromo::FLOW_OPTIONS);
+    if is_absent(&get(&params, "original_filename")) {
+        let name = upload::file_name(body).ok_or_else(|| {
+            Error::invalid(
+                "options.original_filename",
+                "is required when the body is not a File (it has no name)",
+            )
+        })?;
+        set(&params, "original_filename", &JsValue::from_str(&name));
+    }
+    // Everything is checked before the import exists, so bad input never leaves an orphan.
+    let create = dromo::create_body(&params)?;
+    WaitOptions::from_js(&options, "options", dromo::DEFAULT_INTERVAL_MS)?;
+    let on_progress = callback(&options, "onProgress", "options")?;
+    let signal = signal(&options, "options")?;
+    let call = CallOptions {
+        signal: signal.clone(),
+        ..CallOptions::default()
+    };
+
+    let imp = d.create_with_body(&create, &call).await?;
+    let url = dromo::upload_url_of(&imp).map_err(|e| e.with_import(&imp))?;
+    upload::put(
+        &url,
+        &data,
+        on_progress.as_ref(),
+        signal.as_ref(),
+        d.client.max_retries,
+        d.client.fetch_fn(),
+        dromo::EXPIRED_HINT,
+    )
+    .await
+    .map_err(|e| e.with_import(&imp))?;
+    d.finish(imp, &options).await
+}
+
+/// `dromo.imports`: create, retrieve, list, upload, wait, results.
+#[wasm_bindgen]
+pub struct DromoImports {
+    inner: Rc<dromo::Dromo>,
+}
+
+#[wasm_bindgen]
+impl DromoImports {
+    /// `POST /headless/imports/`: validates `params` against the documented schema first.
+    pub fn create(&self, params: JsValue, opts: JsValue) -> Promise {
+        let d = self.inner.clone();
+        promise(async move {
+            d.create(&params, &CallOptions::from_js(&opts, "opts")?)
+                .await
+        })
+    }
+
+    /// `GET /headless/imports/{id}/`.
+    pub fn retrieve(&self, id: JsValue, opts: JsValue) -> Promise {
+        let d = self.inner.clone();
+        promise(async move { d.retrieve(&id, &CallOptions::from_js(&opts, "opts")?).await })
+    }
+
+    /// `GET /headless/imports/{id}/url/` -> the presigned result URL.
+    #[wasm_bindgen(js_name = resultUrl)]
+    pub fn result_url(&self, id: JsValue, opts: JsValue) -> Promise {
+        let d = self.inner.clone();
+        promise(async move {
+            let url = d
+                .result_url(&id, &CallOptions::from_js(&opts, "opts")?)
+                .await?;
+            Ok(JsValue::from_str(&url))
+        })
+    }
+
+    /// The cleaned result rows of a SUCCESSFUL import.
+    pub fn results(&self, id: JsValue, opts: JsValue) -> Promise {
+        let d = self.inner.clone();
+        promise(async move { d.results(&id, &CallOptions::from_js(&opts, "opts")?).await })
+    }
+
+    /// `GET /headless/imports/`: await it for one page, or `for await` it for every import.
+    pub fn list(&self, params: JsValue) -> JsValue {
+        let owner = DromoImports {
+            inner: self.inner.clone(),
+        };
+        paged_list(owner.into(), &params)
+    }
+
+    /// One page for `list` (internal).
+    #[wasm_bindgen(js_name = _listPage)]
+    pub fn list_page(&self, params: JsValue) -> Promise {
+        let d = self.inner.clone();
+        promise(async move { d.list_page(&params).await })
+    }
+
+    /// PUTs `body` to the import's presigned upload URL (or the URL string given).
+    pub fn upload(&self, target: JsValue, body: JsValue, opts: JsValue) -> Promise {
+        let d = self.inner.clone();
+        promise(async move {
+            if !is_absent(&opts) && !js::is_plain_object(&opts) {
+                return Err(Error::invalid("opts", "must be an object"));
+            }
+            let url = dromo::upload_url_of(&target)?;
+            let data = upload::body(&body, "body")?;
+            let on_progress = callback(&opts, "onProgress", "opts")?;
+            let signal = signal(&opts, "opts")?;
+            let keep = |e: Error| {
+                if dromo::is_import(&target) {
+                    e.with_import(&target)
+                } else {
+                    e
+                }
+            };
+            upload::put(
+                &url,
+                &data,
+                on_progress.as_ref(),
+                signal.as_ref(),
+                d.client.max_retries,
+                d.client.fetch_fn(),
+                dromo::EXPIRED_HINT,
+            )
+            .await
+            .map_err(keep)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Polls until SUCCESSFUL (resolves), NEEDS_REVIEW (resolves unless `waitForReview`), FAILED
+    /// (`ImportFailedError`) or the deadline (`WaitTimeoutError`).
+    #[wasm_bindgen(js_name = waitForCompletion)]
+    pub fn wait_for_completion(&self, id: JsValue, opts: JsValue) -> Promise {
+        let d = self.inner.clone();
+        promise(async move {
+            let opts = WaitOptions::from_js(&opts, "opts", dromo::DEFAULT_INTERVAL_MS)?;
+            d.wait(&id, &opts).await
+        })
+    }
+}

@@ -1,0 +1,411 @@
+//! The presigned PUT. The file bytes never enter wasm memory: the Blob (or a Node file stream) is
+//! handed to the platform. Browsers use XMLHttpRequest because fetch has no upload progress; Node
+//! uses the `node:http` uploader registered by the Node entry, because Node's fetch buffers a whole
+//! Blob in memory; anything else falls back to fetch.
+//!
+//! Only `Content-Length` is sent (set by the platform from the body): presigned S3 URLs sign just
+//! `host`, refuse chunked bodies, and must never see the API key.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use js_sys::{Array, ArrayBuffer, Function, Object, Promise, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortSignal, Blob, Headers, ProgressEvent, XmlHttpRequest};
+
+use crate::error::{Error, Kind, Result};
+use crate::http;
+use crate::js::{get, set};
+use crate::redact::{redact_url, snippet};
+use crate::retry;
+use crate::timer::{check, deferred, sleep, OnAbort};
+
+thread_local! {
+    static NODE_UPLOADER: RefCell<Option<Function>> = const { RefCell::new(None) };
+}
+
+/// Registers the Node streaming uploader (`nodePut` from `pkg/node-upload.js`).
+pub fn set_node_uploader(f: Function) {
+    NODE_UPLOADER.with(|u| *u.borrow_mut() = Some(f));
+}
+
+/// A body ready to send: a Blob, or bytes still owned by JS.
+pub struct Body {
+    pub value: JsValue,
+    pub size: f64,
+}
+
+/// Accepts `Blob | File | ArrayBuffer | Uint8Array | string`; rejects everything else and empty
+/// bodies before any request is made.
+pub fn body(v: &JsValue, path: &str) -> Result<Body> {
+    let body = if let Some(b) = v.dyn_ref::<Blob>() {
+        Body {
+            value: v.clone(),
+            size: b.size(),
+        }
+    } else if let Some(u) = v.dyn_ref::<Uint8Array>() {
+        Body {
+            value: v.clone(),
+            size: u.byte_length() as f64,
+        }
+    } else if v.is_instance_of::<ArrayBuffer>() {
+        let u = Uint8Array::new(v);
+        Body {
+            size: u.byte_length() as f64,
+            value: u.into(),
+        }
+    } else if v.is_string() {
+        // A Blob encodes the string as UTF-8 and knows its byte length.
+        let blob = Blob::new_with_str_sequence(&Array::of1(v))
+            .map_err(|_| Error::invalid(path, "could not be turned into a Blob"))?;
+        Body {
+            size: blob.size(),
+            value: blob.into(),
+        }
+    } else {
+        return Err(Error::invalid(
+            path,
+            format!(
+                "must be a Blob, File, ArrayBuffer, Uint8Array or string, got {}",
+                crate::js::type_name(v)
+            ),
+        ));
+    };
+    if body.size == 0.0 {
+        return Err(Error::invalid(
+            path,
+            "is empty (0 bytes): there is nothing to import",
+        ));
+    }
+    Ok(body)
+}
+
+/// The file name of a `File` body, if it has one.
+pub fn file_name(v: &JsValue) -> Option<String> {
+    if v.dyn_ref::<Blob>().is_some() {
+        get(v, "name").as_string().filter(|n| !n.is_empty())
+    } else {
+        None
+    }
+}
+
+/// How one PUT attempt ended, when it got an answer.
+struct Answer {
+    status: u16,
+    text: String,
+}
+
+/// PUTs `body` to `url`, retrying connection failures and 5xx from byte 0 with backoff.
+/// `expired_hint` is what the provider tells the user to do when the URL has expired.
+#[allow(clippy::too_many_arguments)]
+pub async fn put(
+    url: &str,
+    body: &Body,
+    on_progress: Option<&Function>,
+    signal: Option<&AbortSignal>,
+    max_retries: u32,
+    fetch: Option<&Function>,
+    expired_hint: &str,
+) -> Result<()> {
+    let shown = redact_url(url);
+    let mut attempt = 0;
+    loop {
+        check(signal)?;
+        let reported = Rc::new(Cell::new(0.0));
+        let progress = on_progress.map(|f| {
+            let (f, total, reported) = (f.clone(), body.size, reported.clone());
+            move |loaded: f64| {
+                reported.set(loaded);
+                let p = Object::new();
+                set(&p, "loaded", &JsValue::from_f64(loaded));
+                set(&p, "total", &JsValue::from_f64(total));
+                let _ = f.call1(&JsValue::UNDEFINED, &p);
+            }
+        });
+        let result = send(url, body, progress.clone(), signal, fetch).await;
+        let error = match result {
+            Ok(a) if (200..300).contains(&a.status) => {
+                if let Some(p) = progress.clone() {
+                    if reported.get() < body.size {
+                        p(body.size);
+                    }
+                }
+                return Ok(());
+            }
+            Ok(a) => failed_answer(&a, &shown, expired_hint),
+            Err(e) => e,
+        };
+        let transient = error.kind == Kind::Upload
+            && !error.expired
+            && error
+                .status
+                .is_none_or(|s| s >= 500 || s == 408 || s == 429);
+        if !transient || attempt >= max_retries {
+            return Err(error);
+        }
+        sleep(retry::backoff_ms(attempt, js_sys::Math::random()), signal).await?;
+        attempt += 1;
+    }
+}
+
+/// An S3-style XML error answer as an `UploadError`.
+fn failed_answer(a: &Answer, shown: &str, expired_hint: &str) -> Error {
+    let code = xml_tag(&a.text, "Code");
+    let message = xml_tag(&a.text, "Message");
+    let expired = matches!(code.as_deref(), Some("ExpiredToken" | "RequestExpired"))
+        || (code.as_deref() == Some("AccessDenied")
+            && message
+                .as_deref()
+                .is_some_and(|m| m.to_ascii_lowercase().contains("expired")));
+    let detail = match (&code, &message) {
+        (Some(c), Some(m)) => format!("{c}: {m}"),
+        (Some(c), None) => c.clone(),
+        _ => snippet(&a.text, 200),
+    };
+    let mut msg = format!(
+        "Upload failed with {} {} (PUT {}).",
+        a.status, detail, shown
+    );
+    if expired {
+        msg.push(' ');
+        msg.push_str(expired_hint);
+    }
+    let mut e = Error::new(Kind::Upload, msg);
+    e.status = Some(a.status);
+    e.s3_code = code;
+    e.expired = expired;
+    e.body = Some(JsValue::from_str(&snippet(&a.text, 2000)));
+    e
+}
+
+/// The text of the first `<tag>...</tag>` (S3 error bodies are flat and small).
+pub fn xml_tag(xml: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}>");
+    let start = xml.find(&open)? + open.len();
+    let end = xml[start..].find(&format!("</{tag}>"))? + start;
+    Some(xml[start..end].trim().to_string())
+}
+
+async fn send(
+    url: &str,
+    body: &Body,
+    progress: Option<impl FnMut(f64) + 'static>,
+    signal: Option<&AbortSignal>,
+    fetch: Option<&Function>,
+) -> Result<Answer> {
+    if let Some(uploader) = NODE_UPLOADER.with(|u| u.borrow().clone()) {
+        return send_node(&uploader, url, body, progress, signal).await;
+    }
+    if !get(&js_sys::global(), "XMLHttpRequest").is_undefined() {
+        return send_xhr(url, body, progress, signal).await;
+    }
+    send_fetch(url, body, signal, fetch).await
+}
+
+fn network_error(url: &str, cause: JsValue, signal: Option<&AbortSignal>) -> Error {
+    if signal.is_some_and(|s| s.aborted()) {
+        return Error::aborted();
+    }
+    let code = get(&cause, "code").as_string();
+    let detail = code
+        .clone()
+        .or_else(|| get(&cause, "message").as_string())
+        .unwrap_or_else(|| {
+            "network error (connection reset, DNS, or CORS refused by the storage)".into()
+        });
+    let mut e = Error::new(
+        Kind::Upload,
+        format!(
+            "Upload failed: {} (PUT {}).",
+            redact_url(&detail),
+            redact_url(url)
+        ),
+    );
+    if !cause.is_undefined() && !cause.is_null() {
+        e.cause = Some(cause);
+    }
+    e
+}
+
+async fn send_node(
+    uploader: &Function,
+    url: &str,
+    body: &Body,
+    progress: Option<impl FnMut(f64) + 'static>,
+    signal: Option<&AbortSignal>,
+) -> Result<Answer> {
+    let on_progress = progress.map(|p| Closure::<dyn FnMut(f64)>::new(p));
+    let args = Array::of5(
+        &JsValue::from_str(url),
+        &body.value,
+        &JsValue::from_f64(body.size),
+        &on_progress
+            .as_ref()
+            .map_or(JsValue::UNDEFINED, |c| c.as_ref().clone()),
+        &signal.map_or(JsValue::UNDEFINED, |s| s.into()),
+    );
+    let promise = uploader
+        .apply(&JsValue::UNDEFINED, &args)
+        .map_err(|e| network_error(url, e, signal))?;
+    let reply = JsFuture::from(Promise::resolve(&promise))
+        .await
+        .map_err(|e| network_error(url, e, signal))?;
+    drop(on_progress);
+    Ok(Answer {
+        status: get(&reply, "status").as_f64().unwrap_or(0.0) as u16,
+        text: get(&reply, "body").as_string().unwrap_or_default(),
+    })
+}
+
+async fn send_xhr(
+    url: &str,
+    body: &Body,
+    progress: Option<impl FnMut(f64) + 'static>,
+    signal: Option<&AbortSignal>,
+) -> Result<Answer> {
+    let fail = |e: JsValue| network_error(url, e, signal);
+    let xhr = XmlHttpRequest::new().map_err(fail)?;
+    xhr.open("PUT", url).map_err(fail)?;
+    let (promise, resolve, reject) = deferred();
+    let done = Closure::<dyn FnMut()>::new(move || {
+        let _ = resolve.call0(&JsValue::UNDEFINED);
+    });
+    let failed = Closure::<dyn FnMut()>::new(move || {
+        let _ = reject.call0(&JsValue::UNDEFINED);
+    });
+    xhr.set_onload(Some(done.as_ref().unchecked_ref()));
+    xhr.set_onerror(Some(failed.as_ref().unchecked_ref()));
+    xhr.set_onabort(Some(failed.as_ref().unchecked_ref()));
+    // Listening on `upload` makes the request preflighted; the storage's CORS rules allow that.
+    let on_progress = progress.map(|mut p| {
+        Closure::<dyn FnMut(ProgressEvent)>::new(move |e: ProgressEvent| p(e.loaded()))
+    });
+    let upload = xhr.upload().map_err(fail)?;
+    if let Some(c) = &on_progress {
+        upload.set_onprogress(Some(c.as_ref().unchecked_ref()));
+    }
+    let _abort = signal.map(|s| {
+        let xhr = xhr.clone();
+        OnAbort::new(s, move || {
+            let _ = xhr.abort();
+        })
+    });
+    let sent = match body.value.dyn_ref::<Blob>() {
+        Some(blob) => xhr.send_with_opt_blob(Some(blob)),
+        None => xhr.send_with_opt_buffer_source(Some(body.value.unchecked_ref())),
+    };
+    sent.map_err(fail)?;
+    let outcome = JsFuture::from(promise).await;
+    // Detach before the closures are freed, so a late event cannot call into freed memory.
+    xhr.set_onload(None);
+    xhr.set_onerror(None);
+    xhr.set_onabort(None);
+    upload.set_onprogress(None);
+    outcome.map_err(|_| network_error(url, JsValue::UNDEFINED, signal))?;
+    Ok(Answer {
+        status: xhr.status().unwrap_or(0),
+        text: xhr.response_text().ok().flatten().unwrap_or_default(),
+    })
+}
+
+async fn send_fetch(
+    url: &str,
+    body: &Body,
+    signal: Option<&AbortSignal>,
+    fetch: Option<&Function>,
+) -> Result<Answer> {
+    let headers = Headers::new().map_err(|e| network_error(url, e, signal))?;
+    let reply = http::send(http::Request {
+        method: "PUT",
+        url,
+        headers,
+        body: Some(body.value.clone()),
+        timeout_ms: f64::INFINITY,
+        signal,
+        fetch,
+    })
+    .await
+    .map_err(|e| match e.kind {
+        Kind::Abort => e,
+        _ => network_error(url, e.cause.unwrap_or(JsValue::UNDEFINED), signal),
+    })?;
+    Ok(Answer {
+        status: reply.status,
+        text: reply.text.into(),
+    })
+}
+
+/// Downloads a presigned result URL (no API key: it is another origin) and parses its JSON.
+pub async fn download_json(
+    url: &str,
+    signal: Option<&AbortSignal>,
+    fetch: Option<&Function>,
+    timeout_ms: f64,
+    max_retries: u32,
+) -> Result<JsValue> {
+    let shown = redact_url(url);
+    let mut attempt = 0;
+    loop {
+        let headers = Headers::new().map_err(|e| network_error(url, e, signal))?;
+        let result = http::send(http::Request {
+            method: "GET",
+            url,
+            headers,
+            body: None,
+            timeout_ms,
+            signal,
+            fetch,
+        })
+        .await;
+        let error = match result {
+            Ok(r) if (200..300).contains(&r.status) => {
+                return js_sys::JSON::parse(&String::from(r.text.clone())).map_err(|_| {
+                    let mut e = Error::new(
+                        Kind::Api,
+                        format!("Result file was not JSON (GET {shown})."),
+                    );
+                    e.status = Some(r.status);
+                    e.code = Some("invalid_response");
+                    e
+                });
+            }
+            Ok(r) => {
+                let text: String = r.text.into();
+                let detail = xml_tag(&text, "Code").unwrap_or_else(|| snippet(&text, 200));
+                let mut e = Error::new(
+                    Kind::Api,
+                    format!(
+                        "{} {} downloading results (GET {}).",
+                        r.status, detail, shown
+                    ),
+                );
+                e.status = Some(r.status);
+                e
+            }
+            Err(e) => e,
+        };
+        if !error.is_transient() || attempt >= max_retries {
+            return Err(error);
+        }
+        sleep(retry::backoff_ms(attempt, js_sys::Math::random()), signal).await?;
+        attempt += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::xml_tag;
+
+    #[test]
+    fn reads_s3_error_xml() {
+        let xml = "<?xml version=\"1.0\"?>\n<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>";
+        assert_eq!(xml_tag(xml, "Code").as_deref(), Some("AccessDenied"));
+        assert_eq!(
+            xml_tag(xml, "Message").as_deref(),
+            Some("Request has expired")
+        );
+        assert_eq!(xml_tag(xml, "RequestId"), None);
+        assert_eq!(xml_tag("<html>502</html>", "Code"), None);
+    }
+}

@@ -1,0 +1,183 @@
+//! Declarative shape checks over plain JS values, giving `ValidationError`s that name the path.
+//!
+//! Providers describe their documented schemas as tables of `(key, Shape)`; unknown keys are
+//! rejected (the documented `additionalProperties: false`), with a hint when the key is a near miss
+//! such as `schemaId` for `schema_id`.
+
+use js_sys::Array;
+use wasm_bindgen::JsValue;
+
+use crate::error::{Error, Result};
+use crate::js::{get, is_plain_object, keys, type_name};
+
+/// The shape a value must have.
+#[derive(Clone, Copy)]
+pub enum Shape {
+    Str,
+    /// A string with at least one non-space character.
+    NonEmptyStr,
+    Bool,
+    Int,
+    Object,
+    /// Any JSON array.
+    Array,
+    StrArray,
+    ObjArray,
+    OneOf(&'static [&'static str]),
+    /// An object checked against a nested table; the slice lists required keys.
+    Struct(&'static [(&'static str, Shape)], &'static [&'static str]),
+    /// An array of such objects.
+    StructArray(&'static [(&'static str, Shape)], &'static [&'static str]),
+    /// `null` or the inner shape.
+    Nullable(&'static Shape),
+    /// A string, or an array starting with a string (Dromo's `[type, options]` field types).
+    TypeSpec,
+}
+
+/// `path[i]` for array items.
+pub fn index(path: &str, i: usize) -> String {
+    format!("{path}[{i}]")
+}
+
+fn child(path: &str, key: &str) -> String {
+    crate::client::join(path, key)
+}
+
+pub fn check(v: &JsValue, shape: Shape, path: &str) -> Result<()> {
+    let bad = |what: &str| {
+        Err(Error::invalid(
+            path,
+            format!("must be {what}, got {}", type_name(v)),
+        ))
+    };
+    match shape {
+        Shape::Str => {
+            if !v.is_string() {
+                return bad("a string");
+            }
+        }
+        Shape::NonEmptyStr => match v.as_string() {
+            Some(s) if !s.trim().is_empty() => {}
+            Some(_) => return Err(Error::invalid(path, "must not be empty")),
+            None => return bad("a non-empty string"),
+        },
+        Shape::Bool => {
+            if v.as_bool().is_none() {
+                return bad("a boolean");
+            }
+        }
+        Shape::Int => match v.as_f64() {
+            Some(n) if n.fract() == 0.0 && n.is_finite() => {}
+            _ => return bad("an integer"),
+        },
+        Shape::Object => {
+            if !is_plain_object(v) {
+                return bad("an object");
+            }
+        }
+        Shape::Array => {
+            if !Array::is_array(v) {
+                return bad("an array");
+            }
+        }
+        Shape::StrArray => each(v, path, |item, p| check(item, Shape::Str, p))?,
+        Shape::ObjArray => each(v, path, |item, p| check(item, Shape::Object, p))?,
+        Shape::OneOf(options) => match v.as_string() {
+            Some(s) if options.contains(&s.as_str()) => {}
+            _ => {
+                return Err(Error::invalid(
+                    path,
+                    format!("must be one of {}, got {}", options.join(", "), describe(v)),
+                ))
+            }
+        },
+        Shape::Struct(fields, required) => check_struct(v, fields, required, path)?,
+        Shape::StructArray(fields, required) => {
+            each(v, path, |item, p| check_struct(item, fields, required, p))?
+        }
+        Shape::Nullable(inner) => {
+            if !v.is_null() {
+                check(v, *inner, path)?;
+            }
+        }
+        Shape::TypeSpec => {
+            let ok = v.is_string() || (Array::is_array(v) && Array::from(v).get(0).is_string());
+            if !ok {
+                return bad("a type name string or an array [type, options]");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn each(v: &JsValue, path: &str, f: impl Fn(&JsValue, &str) -> Result<()>) -> Result<()> {
+    if !Array::is_array(v) {
+        return Err(Error::invalid(
+            path,
+            format!("must be an array, got {}", type_name(v)),
+        ));
+    }
+    for (i, item) in Array::from(v).iter().enumerate() {
+        f(&item, &index(path, i))?;
+    }
+    Ok(())
+}
+
+/// Checks an object against a table: required keys present, known keys well-shaped, no others.
+/// `undefined` values count as absent (so `{ title: undefined }` is fine).
+pub fn check_struct(
+    v: &JsValue,
+    fields: &[(&str, Shape)],
+    required: &[&str],
+    path: &str,
+) -> Result<()> {
+    if !is_plain_object(v) {
+        return Err(Error::invalid(
+            path,
+            format!("must be an object, got {}", type_name(v)),
+        ));
+    }
+    for k in keys(v) {
+        let value = get(v, &k);
+        if value.is_undefined() {
+            continue;
+        }
+        match fields.iter().find(|(name, _)| *name == k) {
+            Some((_, shape)) => check(&value, *shape, &child(path, &k))?,
+            None => return Err(unknown_key(path, &k, fields.iter().map(|(n, _)| *n))),
+        }
+    }
+    for r in required {
+        if get(v, r).is_undefined() {
+            return Err(Error::invalid(child(path, r), "is required"));
+        }
+    }
+    Ok(())
+}
+
+/// "is not a known key", with a did-you-mean for case or underscore slips.
+pub fn unknown_key<'a>(
+    path: &str,
+    key: &str,
+    known: impl Iterator<Item = &'a str> + Clone,
+) -> Error {
+    let squash = |s: &str| s.replace(['_', '-'], "").to_ascii_lowercase();
+    let hint = known
+        .clone()
+        .find(|k| squash(k) == squash(key))
+        .map(|k| format!(" (did you mean `{k}`?)"))
+        .unwrap_or_else(|| {
+            format!(
+                " (expected one of: {})",
+                known.collect::<Vec<_>>().join(", ")
+            )
+        });
+    Error::invalid(child(path, key), format!("is not a known key{hint}"))
+}
+
+fn describe(v: &JsValue) -> String {
+    match v.as_string() {
+        Some(s) => format!("{s:?}"),
+        None => type_name(v).to_string(),
+    }
+}
