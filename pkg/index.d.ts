@@ -1,0 +1,519 @@
+// Type definitions for headless-imports: the public contract, hand-written and checked by `tsc`
+// (tests/types). Wire objects keep Dromo's own spelling (snake_case import fields, camelCase
+// field/settings keys) so these types read like Dromo's API reference.
+
+// ---------------------------------------------------------------------------------------------
+// Client
+// ---------------------------------------------------------------------------------------------
+
+/** Options for `new Dromo(...)`. */
+export interface DromoOptions {
+  /**
+   * Your Dromo **backend** license key, sent as `X-Dromo-License-Key`. A secret: it never appears
+   * in errors or logs and is never sent to the upload host. Required unless `baseUrl` points at
+   * your own proxy that adds the key server-side.
+   */
+  apiKey?: string;
+  /** API root. Default `https://app.dromo.io/api/v1`; a path like `/api/dromo` targets a same-origin proxy. */
+  baseUrl?: string;
+  /**
+   * Retries of a failed request (connection errors, 408, 409, 429, >= 500) with exponential
+   * backoff that honours `Retry-After`. Default 2; capped at 10.
+   */
+  maxRetries?: number;
+  /** Per-request timeout in milliseconds (each attempt). Default 60 000. */
+  timeoutMs?: number;
+  /** Extra headers sent with every API request (never with uploads to the presigned URL). */
+  headers?: Record<string, string>;
+  /** A `fetch` implementation to use instead of the global one (API requests and the browser-less upload fallback). */
+  fetch?: typeof fetch;
+  /**
+   * Allow an `apiKey` in a browser. Off by default because anyone can read a key shipped to a
+   * browser; prefer a server-side proxy and a keyless client.
+   */
+  dangerouslyAllowBrowser?: boolean;
+}
+
+/** Per-call options for the API methods. */
+export interface RequestOptions {
+  /** Cancels the request (and its retries and backoff timers); rejects with `APIUserAbortError`. */
+  signal?: AbortSignal;
+  /** Overrides the client's per-request `timeoutMs` for this call. */
+  timeoutMs?: number;
+  /** Overrides the client's `maxRetries` for this call. */
+  maxRetries?: number;
+  /** Extra headers for this call, merged over the client's `headers`. */
+  headers?: Record<string, string>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wire types (as Dromo spells them)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Where an import stands. An open set: Dromo's guide adds `PENDING` to its OpenAPI enum, and any
+ * status this package does not know is treated as "still in progress", never as an error.
+ * - `AWAITING_UPLOAD`: created, waiting for the file at the `upload` URL.
+ * - `PENDING`: file received, processing starts shortly.
+ * - `RUNNING`: processing.
+ * - `SUCCESSFUL`: done; rows available through `results()` / `resultUrl()`.
+ * - `FAILED`: unrecoverable (corrupt or empty file, a hook threw); no results, no review URL.
+ * - `NEEDS_REVIEW`: a person must finish it at `review_url`; it then becomes `SUCCESSFUL`.
+ */
+export type ImportStatus =
+  | 'AWAITING_UPLOAD'
+  | 'PENDING'
+  | 'RUNNING'
+  | 'SUCCESSFUL'
+  | 'FAILED'
+  | 'NEEDS_REVIEW'
+  | (string & {});
+
+/** A headless import as listed by `GET /headless/imports/`. */
+export interface HeadlessImport {
+  /** The import's id (a UUID). */
+  id: string;
+  /** The saved schema used, or `null` for an inline (`fields`) schema. */
+  schema_id: string | null;
+  status: ImportStatus;
+  /** The file name given at creation; `null` for an `initial_data` import. */
+  original_filename: string | null;
+  /** ISO 8601 date-time. */
+  created_date: string;
+  /** ISO 8601 date-time. */
+  modified_date: string;
+}
+
+/** A headless import as returned by create and retrieve. */
+export interface HeadlessImportFull extends HeadlessImport {
+  /**
+   * Presigned S3 URL to PUT the file to: valid 30 minutes, one file per import. Contains a
+   * signature: treat it as a secret (this package redacts it from error messages).
+   */
+  upload: string | null;
+  /** Where a person finishes a `NEEDS_REVIEW` import in a browser. */
+  review_url: string | null;
+  /** Undocumented by Dromo: kept as opaque JSON. */
+  result_metadata: Record<string, unknown> | null;
+  /** Undocumented by Dromo: kept as opaque JSON. */
+  import_errors: Array<Record<string, unknown>> | null;
+}
+
+/**
+ * A field validator, e.g. `{ validate: 'required' }`, `{ validate: 'unique' }` or
+ * `{ validate: 'regex_match', regex: '^[0-9]+$' }`. Dromo's schema types it as any object.
+ */
+export interface Validator {
+  validate: 'required' | 'unique' | 'unique_case_insensitive' | 'regex_match' | 'regex_exclude' | 'require_with' | 'require_without' | 'require_with_all' | 'require_without_all' | 'require_with_values' | 'require_without_values' | 'require_with_all_values' | 'require_without_all_values' | 'length' | (string & {});
+  /** Validator-specific options (`regex`, `fields`, `min`, `max`, `errorMessage`, ...). */
+  [option: string]: unknown;
+}
+
+/**
+ * A field's type: a name like `'string'`, `'number'`, `'email'`, `'select'`, or
+ * `[typeName, options]`, e.g. `['select', { selectOptions: [...] }]`.
+ */
+export type FieldType = string | [string, unknown];
+
+/** One column of an inline schema (`fields`). No other keys are accepted. */
+export interface Field {
+  /** The key of this field in the result rows. */
+  key: string;
+  type: FieldType;
+  /** Human name; also used to match file columns. */
+  label: string;
+  description?: string;
+  /** Other column headers that map to this field. */
+  alternateMatches?: string[];
+  validators?: Validator[];
+  invalidValueMessage?: string;
+  readOnly?: boolean;
+  hidden?: boolean;
+  requireMapping?: boolean;
+  manyToOne?: boolean;
+}
+
+/**
+ * Import settings. With `schema_id` they are merged over the saved schema for this import only;
+ * with `fields` they define the inline schema's settings. No other keys are accepted.
+ */
+export interface Settings {
+  importIdentifier?: string;
+  title?: string;
+  allowInvalidSubmit?: boolean;
+  /** What happens to rows with invalid values; `BLOCK_SUBMIT` sends such imports to `NEEDS_REVIEW`. */
+  invalidDataBehavior?: 'BLOCK_SUBMIT' | 'INCLUDE_INVALID_ROWS' | 'REMOVE_INVALID_ROWS' | 'INCLUDE_INVALID_ROWS_AND_VALUES';
+  backendSync?: boolean;
+  backendSyncMode?: 'DISABLED' | 'FULL_DATA' | 'MAPPINGS_ONLY';
+  manualInputDisabled?: boolean;
+  manualInputOnly?: boolean;
+  allowCustomFields?: boolean;
+  passThroughUnmappedColumns?: boolean;
+  maxRecords?: number | null;
+  developmentMode?: boolean;
+  displayEncoding?: boolean;
+  styleOverrides?: Record<string, unknown>;
+  /** Bytes. */
+  maxFileSize?: number;
+  /** Deprecated by Dromo in favour of dashboard webhooks. */
+  webhookUrl?: string | null;
+  needsReviewWebhookUrl?: string | null;
+  initialData?: unknown[] | null;
+}
+
+/** A column hook: JS source run by Dromo for one field. */
+export interface ColumnHook {
+  fieldName: string;
+  /** JS source of the callback. */
+  callback: string;
+}
+
+/** A step hook: JS source run by Dromo at a step of the import. */
+export interface StepHook {
+  type: 'UPLOAD_STEP' | 'REVIEW_STEP' | 'REVIEW_STEP_POST_HOOKS';
+  /** JS source of the callback. */
+  callback: string;
+}
+
+/** Hooks, as JS source strings run by Dromo (not functions). Merged like `settings`. */
+export interface Hooks {
+  rowHooks?: string[];
+  bulkRowHooks?: string[];
+  rowDeleteHooks?: string[];
+  beforeFinishCallback?: string;
+  columnHooks?: ColumnHook[];
+  stepHooks?: StepHook[];
+}
+
+/** Who the import is for, shown in Dromo's dashboard. */
+export interface ImportUser {
+  id: string;
+  name?: string;
+  email?: string;
+  companyId?: string;
+  companyName?: string;
+}
+
+/** `import_metadata` of a create call. */
+export type ImportMetadata = { user?: ImportUser | null } | null;
+
+/** A row of data: column name (or field key) to value. */
+export type Row = Record<string, unknown>;
+
+/** Exactly one schema source: a saved schema id or an inline list of fields. */
+export type SchemaSource =
+  | {
+      /** Id of a saved schema. Mutually exclusive with `fields`. */
+      schema_id: string;
+      fields?: never;
+    }
+  | {
+      /** An inline schema. Mutually exclusive with `schema_id`. */
+      fields: Field[];
+      schema_id?: never;
+    };
+
+/** Everything a create call accepts besides the schema source and the data source. */
+export interface CreateImportOptions {
+  /** Merged over the saved schema's settings, or the inline schema's settings. */
+  settings?: Settings;
+  /** Merged over the saved schema's hooks, or the inline schema's hooks. */
+  hooks?: Hooks;
+  import_metadata?: ImportMetadata;
+}
+
+/** Exactly one data source: a file to upload afterwards, or the rows themselves. */
+export type DataSource =
+  | {
+      /** The name of the file you will upload to the returned `upload` URL. */
+      original_filename: string;
+      initial_data?: never;
+    }
+  | {
+      /** The rows to import (at most 15 MB as JSON); nothing to upload. */
+      initial_data: Row[];
+      original_filename?: never;
+    };
+
+/**
+ * Params of `dromo.imports.create`: exactly one of `schema_id` / `fields`, exactly one of
+ * `original_filename` / `initial_data`, optional `settings`, `hooks`, `import_metadata`.
+ * Checked against Dromo's schema before any request (`ValidationError` with the offending `path`).
+ */
+export type CreateImportParams = CreateImportOptions & SchemaSource & DataSource;
+
+/** Params of `dromo.imports.list`. */
+export interface ListParams {
+  /** Index of the first import. Default 0. */
+  offset?: number;
+  /** Page size. Default 100, at most 1000. */
+  limit?: number;
+}
+
+/** One page of a list, as Dromo returns it, plus navigation. */
+export interface ListPage<T> {
+  /** Total number of items across all pages. */
+  count: number;
+  /** Dromo's link to the next page (informational: navigation is computed from offset/limit/count). */
+  next: string | null;
+  /** Dromo's link to the previous page (informational). */
+  previous: string | null;
+  results: T[];
+  /** Whether `nextPage()` has a page to fetch. */
+  hasNextPage(): boolean;
+  /** Fetches the following page; rejects when there is none (check `hasNextPage()`). */
+  nextPage(): Promise<ListPage<T>>;
+  /** Iterates the items of this page and every page after it. */
+  [Symbol.asyncIterator](): AsyncIterator<T>;
+}
+
+/**
+ * A lazy list: `await` it for the first page, or `for await` it for every item across pages
+ * (fetched one page at a time, only as you go). Nothing is requested until you do either.
+ */
+export interface PagedList<T> extends PromiseLike<ListPage<T>>, AsyncIterable<T> {
+  catch<R = never>(onRejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<ListPage<T> | R>;
+  finally(onFinally?: (() => void) | null): Promise<ListPage<T>>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Uploads and waiting
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * What can be uploaded. A `File` from `<input type=file>` or `fileFromPath()` streams without
+ * being read into memory; a string is sent as UTF-8.
+ */
+export type UploadBody = Blob | ArrayBuffer | Uint8Array | string;
+
+/** Upload progress, in bytes. */
+export interface UploadProgress {
+  /** Bytes sent so far; grows monotonically and ends at `total`. */
+  loaded: number;
+  /** The body's size. */
+  total: number;
+}
+
+/** Options for `dromo.imports.upload`. */
+export interface UploadOptions {
+  /** Called as bytes leave (at most about every 64 KiB in Node), last with `loaded === total`. */
+  onProgress?: (progress: UploadProgress) => void;
+  /** Cancels the upload; rejects with `APIUserAbortError`. */
+  signal?: AbortSignal;
+}
+
+/** Options for `dromo.imports.waitForCompletion`. */
+export interface WaitOptions {
+  /**
+   * Milliseconds between status polls. Default 5000: Dromo allows 12 polls per minute per import.
+   */
+  intervalMs?: number;
+  /** Give up after this many milliseconds with `WaitTimeoutError`. Default 30 minutes. */
+  timeoutMs?: number;
+  /** Stops polling at once (no timer is left behind); rejects with `APIUserAbortError`. */
+  signal?: AbortSignal;
+  /** Called with the import every time it is polled. */
+  onStatus?: (imp: HeadlessImportFull) => void;
+  /**
+   * Keep polling through `NEEDS_REVIEW` until a person finishes the review. Default false: resolve
+   * with the `NEEDS_REVIEW` import (its `review_url` is the way forward).
+   */
+  waitForReview?: boolean;
+}
+
+/** The options both one-call flows share. */
+interface FlowOptions extends WaitOptions {
+  /** Wait for the import to finish and fetch its rows. Default true; false resolves right after creation (and upload). */
+  wait?: boolean;
+  /** Retries of each request (and of the upload) for this flow; defaults to the client's `maxRetries`. */
+  maxRetries?: number;
+}
+
+/**
+ * Options of `dromo.importFile`: the create params without the data source (the file is the
+ * data), `original_filename` defaulting to the File's name, plus upload and wait options.
+ * `timeoutMs` is the wait's overall timeout.
+ */
+export type ImportFileOptions = CreateImportOptions &
+  SchemaSource &
+  FlowOptions & {
+    /** Default: the `File`'s name. Required when the body is not a File. */
+    original_filename?: string;
+    initial_data?: never;
+    /** Upload progress. */
+    onProgress?: (progress: UploadProgress) => void;
+  };
+
+/** Options of `dromo.importRows`: the create params without the data source, plus wait options. */
+export type ImportRowsOptions = CreateImportOptions &
+  SchemaSource &
+  FlowOptions & {
+    original_filename?: never;
+    initial_data?: never;
+  };
+
+/** What the one-call flows resolve to. */
+export interface ImportResult<R = Row> {
+  /** The import as last seen: `SUCCESSFUL`, `NEEDS_REVIEW`, or as created when `wait` is false. */
+  import: HeadlessImportFull;
+  /** The cleaned rows, keyed by field key; absent at `NEEDS_REVIEW` or when `wait` is false. */
+  rows?: R[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// The client
+// ---------------------------------------------------------------------------------------------
+
+/** The `/headless/imports/` endpoints: `dromo.imports`. */
+export interface DromoImports {
+  /**
+   * Creates an import (`POST /headless/imports/`). Params are validated first: a mistake rejects
+   * with `ValidationError` (its `path` names the field) before any request. An unknown
+   * `schema_id` rejects with `NotFoundError`.
+   */
+  create(params: CreateImportParams, opts?: RequestOptions): Promise<HeadlessImportFull>;
+  /** Fetches an import by id (`GET /headless/imports/{id}/`). */
+  retrieve(id: string, opts?: RequestOptions): Promise<HeadlessImportFull>;
+  /** The presigned URL of a `SUCCESSFUL` import's cleaned rows (JSON). A secret while valid. */
+  resultUrl(id: string, opts?: RequestOptions): Promise<string>;
+  /** The cleaned rows of a `SUCCESSFUL` import, keyed by field key. */
+  results<R = Row>(id: string, opts?: RequestOptions): Promise<R[]>;
+  /**
+   * Lists imports: `await` it for one page, or `for await (const imp of dromo.imports.list())`
+   * for all of them. Pages are computed from offset/limit/count; Dromo's `next` URL is never followed.
+   */
+  list(params?: ListParams): PagedList<HeadlessImport>;
+  /**
+   * PUTs the file to an import's presigned `upload` URL (or to the URL given), with an exact
+   * Content-Length and no API key. Browsers use XMLHttpRequest (for progress); Node streams
+   * through node:http (a 1 GiB file never sits in memory). Storage errors (e.g. an expired URL)
+   * reject with `UploadError`.
+   */
+  upload(importOrUploadUrl: HeadlessImportFull | string, body: UploadBody, opts?: UploadOptions): Promise<void>;
+  /**
+   * Polls until the import is `SUCCESSFUL` (resolves), `NEEDS_REVIEW` (resolves, unless
+   * `waitForReview`), `FAILED` (`ImportFailedError`) or `timeoutMs` passes (`WaitTimeoutError`).
+   */
+  waitForCompletion(id: string, opts?: WaitOptions): Promise<HeadlessImportFull>;
+}
+
+/** A client for Dromo's Headless Import API. */
+export declare class Dromo {
+  /**
+   * @throws {ValidationError} for an unknown option, a missing `apiKey` against Dromo's own API,
+   *   or an `apiKey` in a browser without `dangerouslyAllowBrowser`.
+   */
+  constructor(options: DromoOptions);
+  /** The `/headless/imports/` endpoints. */
+  readonly imports: DromoImports;
+  /**
+   * Create -> upload -> wait -> results, in one call. Everything is validated before the import is
+   * created, so bad input leaves no orphan import. Errors after creation carry the import
+   * (`err.import`), so its id is never lost.
+   */
+  importFile<R = Row>(file: File, options: ImportFileOptions): Promise<ImportResult<R>>;
+  importFile<R = Row>(body: UploadBody, options: ImportFileOptions & { original_filename: string }): Promise<ImportResult<R>>;
+  /** Create with `initial_data` -> wait -> results, in one call. */
+  importRows<R = Row>(rows: Row[], options: ImportRowsOptions): Promise<ImportResult<R>>;
+}
+
+/**
+ * Node only: a `File` backed by the file at `path`, read only as it uploads (no memory cost for
+ * large files). `name` defaults to the base name, `type` to a guess from the extension. In
+ * browsers it rejects: use the `File` from an `<input type=file>`.
+ */
+export declare function fileFromPath(path: string, options?: { name?: string; type?: string }): Promise<File>;
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+/** Properties an error may be constructed with. */
+export interface ErrorProps {
+  code?: string;
+  status?: number;
+  requestId?: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+  path?: string;
+  s3Code?: string;
+  expired?: boolean;
+  import?: HeadlessImportFull;
+  cause?: unknown;
+}
+
+/** Base of every error thrown by headless-imports. Branch on `instanceof` or `code`, not on messages. */
+export declare class HeadlessImportsError extends Error {
+  constructor(message?: string, props?: ErrorProps);
+  /** Stable machine-readable reason, e.g. `not_found`, `validation_error`, `invalid_response`. */
+  code: string;
+}
+
+/** The API answered with an error status. */
+export declare class APIError extends HeadlessImportsError {
+  /** HTTP status. */
+  status: number;
+  /** The `X-Request-Id` of the answer, for support requests. */
+  requestId?: string;
+  /** The parsed JSON (or text) body of the answer. Not enumerable. */
+  body?: unknown;
+  /** The answer's headers. Not enumerable. */
+  headers?: Record<string, string>;
+}
+/** 400: `code` `bad_request`. */
+export declare class BadRequestError extends APIError {}
+/** 401 (missing or wrong key): `code` `authentication_error`. */
+export declare class AuthenticationError extends APIError {}
+/** 403: `code` `permission_denied`. */
+export declare class PermissionDeniedError extends APIError {}
+/** 404 (unknown import or schema id): `code` `not_found`. */
+export declare class NotFoundError extends APIError {}
+/** 409: `code` `conflict`. */
+export declare class ConflictError extends APIError {}
+/** 422: `code` `unprocessable_entity`. */
+export declare class UnprocessableEntityError extends APIError {}
+/** 429, after the retries (Dromo allows 20 creates/min, 12 polls/min/import): `code` `rate_limit`. */
+export declare class RateLimitError extends APIError {}
+/** >= 500, after the retries: `code` `internal_server_error`. */
+export declare class InternalServerError extends APIError {}
+
+/** No answer (DNS, refused, reset, CORS): `code` `connection_error`; the underlying error is `cause`. */
+export declare class APIConnectionError extends HeadlessImportsError {
+  cause?: unknown;
+}
+/** No answer within `timeoutMs`: `code` `timeout`. */
+export declare class APIConnectionTimeoutError extends APIConnectionError {}
+/** The `signal` aborted: `code` `aborted`. */
+export declare class APIUserAbortError extends HeadlessImportsError {}
+
+/** Invalid input, rejected before any request: `code` `validation_error`. */
+export declare class ValidationError extends HeadlessImportsError {
+  /** The offending input, e.g. `fields[2].label`, `settings.invalidDataBehavior`, `options.signal`. */
+  path: string;
+}
+
+/** The PUT to the presigned URL failed: `code` `upload_error`. */
+export declare class UploadError extends HeadlessImportsError {
+  /** HTTP status of the storage's answer; absent when there was no answer. */
+  status?: number;
+  /** S3's error `Code` (`AccessDenied`, `SignatureDoesNotMatch`, ...), when it sent one. */
+  s3Code?: string;
+  /** The URL outlived its validity (Dromo: 30 minutes): create a new import. */
+  expired: boolean;
+  /** The import the upload was for (when known). Not enumerable. */
+  import?: HeadlessImportFull;
+  /** The network error, when there was no answer. */
+  cause?: unknown;
+}
+
+/** The import reached `FAILED`: `code` `import_failed`. */
+export declare class ImportFailedError extends HeadlessImportsError {
+  /** The failed import (see `import_errors`). Not enumerable. */
+  import: HeadlessImportFull;
+}
+
+/** `waitForCompletion` ran out of time: `code` `wait_timeout`. The import may still finish. */
+export declare class WaitTimeoutError extends HeadlessImportsError {
+  /** The import as last seen. Not enumerable. */
+  import: HeadlessImportFull;
+}

@@ -1,0 +1,267 @@
+// @ts-check
+// Node-only upload path and file helper. In Node 20, `fetch(url, { method: 'PUT', body: blob })`
+// holds the whole body in memory (a 1 GiB file-backed Blob costs +1.1 GB RSS, measured), and a
+// ReadableStream body forces chunked encoding, which presigned S3 PUTs refuse. Streaming into
+// node:http with an explicit Content-Length keeps memory flat and is what S3 expects. The Node
+// entry (node.js) hands `nodePut` to the Rust core through `setNodeUploader`.
+
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { basename, extname, resolve } from 'node:path';
+import { Readable, Transform, pipeline } from 'node:stream';
+
+/** Marks a File made by `fileFromPath` so `nodePut` can stream it straight from disk. */
+const PATH = Symbol.for('headless-imports.path');
+
+// Progress is reported at most once per this many bytes (plus once at the end): often enough for
+// a progress bar, rare enough that a callback crossing into wasm costs nothing measurable.
+const PROGRESS_STEP = 64 * 1024;
+// Error answers from S3 are small XML documents; anything past this is not worth keeping.
+const MAX_RESPONSE_BODY = 64 * 1024;
+// Chunk size for in-memory bodies: gives progress events and backpressure the same granularity
+// as a file stream (the views share the caller's buffer, nothing is copied).
+const MEMORY_CHUNK = 64 * 1024;
+
+function abortError() {
+  return new DOMException('This operation was aborted', 'AbortError');
+}
+
+/**
+ * A readable stream over the body without loading it into memory when it is a file.
+ * @param {Blob | Uint8Array} body
+ * @returns {Readable}
+ */
+function sourceFor(body) {
+  const path = /** @type {any} */ (body)[PATH];
+  if (typeof path === 'string') {
+    // fs streams read 64 KiB at a time and pause under backpressure: flat RSS for any file size.
+    return fs.createReadStream(path);
+  }
+  if (body instanceof Uint8Array) {
+    return Readable.from(chunksOf(body), { objectMode: false });
+  }
+  if (typeof Blob !== 'undefined' && body instanceof Blob) {
+    return Readable.fromWeb(/** @type {import('node:stream/web').ReadableStream} */ (body.stream()));
+  }
+  throw new TypeError('nodePut: body must be a Blob, a File or a Uint8Array');
+}
+
+/** @param {Uint8Array} bytes */
+function* chunksOf(bytes) {
+  for (let i = 0; i < bytes.byteLength; i += MEMORY_CHUNK) {
+    yield bytes.subarray(i, Math.min(i + MEMORY_CHUNK, bytes.byteLength));
+  }
+}
+
+/**
+ * PUTs `body` to a presigned URL through node:http(s), streaming it with backpressure.
+ *
+ * Sends exactly one header of its own, `Content-Length: total` (Node adds `Host` and
+ * `Connection`): a presigned S3 URL signs `host` only, and anything like a Content-Type,
+ * `Transfer-Encoding: chunked` or `Expect` risks a signature mismatch or a 411/501.
+ *
+ * Resolves as soon as a full response has arrived, even if the server answered before reading the
+ * whole body (S3 does that for an expired or tampered URL), so the caller sees the XML error
+ * instead of a broken pipe.
+ *
+ * @param {string} url the presigned PUT URL (http: or https:)
+ * @param {Blob | Uint8Array} body a Blob/File (a `fileFromPath` File streams from disk) or bytes
+ * @param {number} total the exact body size in bytes, sent as Content-Length
+ * @param {((loaded: number) => void) | null} [onProgress] bytes handed to the socket so far;
+ *   monotonic, at most every 64 KiB, and a last call with `total` once the body is fully sent
+ * @param {AbortSignal | null} [signal] aborts the request and the file read
+ * @returns {Promise<{ status: number, body: string }>} the status and the response body (text,
+ *   first 64 KiB)
+ * @throws {DOMException} `AbortError` when `signal` aborts; the Node error (with `code`, e.g.
+ *   `ECONNRESET`) when the connection fails
+ */
+export async function nodePut(url, body, total, onProgress, signal) {
+  // Checked before anything opens: an aborted upload must not even connect.
+  if (signal?.aborted) throw abortError();
+  const target = new URL(url);
+  const transport = target.protocol === 'https:' ? https : target.protocol === 'http:' ? http : null;
+  if (!transport) throw new TypeError(`nodePut: unsupported protocol ${target.protocol}`);
+  const source = sourceFor(body);
+
+  return new Promise((resolvePut, rejectPut) => {
+    let settled = false;
+    let responded = false;
+    let loaded = 0;
+    let reported = 0;
+
+    const cleanup = () => signal?.removeEventListener('abort', onAbort);
+    /** @param {unknown} err */
+    const fail = (err) => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      source.destroy();
+      req.destroy();
+      rejectPut(err);
+    };
+    /** @param {{ status: number, body: string }} result */
+    const succeed = (result) => {
+      if (settled) return;
+      // On loopback the answer can overtake the request's own 'finish': report the end first so
+      // that progress has reached `total` whenever the upload resolves after sending everything.
+      if (loaded === total) {
+        try {
+          report(loaded);
+        } catch (e) {
+          fail(e);
+          return;
+        }
+      }
+      settled = true;
+      cleanup();
+      // The server may answer before the whole body is sent (an S3 error): stop sending.
+      source.destroy();
+      resolvePut(result);
+    };
+    const onAbort = () => fail(abortError());
+
+    /** @param {number} n */
+    const report = (n) => {
+      // Never after settling: the Rust caller frees its progress closure once the promise settles,
+      // and calling a freed closure throws.
+      if (settled || !onProgress || n <= reported) return;
+      reported = n;
+      onProgress(n);
+    };
+
+    // `agent: false` = a fresh connection closed after the response: no pooled socket keeps the
+    // process alive, and a presigned URL is used once anyway.
+    /** @type {http.ClientRequest} */
+    let req;
+    try {
+      req = transport.request(target, {
+        method: 'PUT',
+        agent: false,
+        headers: { 'Content-Length': String(total) },
+      });
+    } catch (e) {
+      // The file stream is already opening: close it rather than leak a descriptor.
+      source.destroy();
+      throw e;
+    }
+
+    req.on('response', (res) => {
+      responded = true;
+      /** @type {Buffer[]} */
+      const chunks = [];
+      let size = 0;
+      const done = () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        succeed({ status: res.statusCode ?? 0, body: text });
+      };
+      res.on('data', (/** @type {Buffer} */ chunk) => {
+        if (size >= MAX_RESPONSE_BODY) return;
+        const room = MAX_RESPONSE_BODY - size;
+        chunks.push(chunk.byteLength > room ? chunk.subarray(0, room) : chunk);
+        size += Math.min(chunk.byteLength, room);
+        if (size >= MAX_RESPONSE_BODY) {
+          // Enough to show the error; do not download the rest of an oversized answer.
+          done();
+          res.destroy();
+        }
+      });
+      res.on('end', done);
+      res.on('error', fail);
+      // A connection cut in the middle of the answer: 'close' without 'end'.
+      res.on('close', () => {
+        if (!res.complete) fail(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+      });
+    });
+    req.on('error', (err) => {
+      // Once the answer is in, a reset from the server closing early is expected, not a failure.
+      if (!responded) fail(err);
+    });
+
+    // Node does not check Content-Length by default: a short body would leave the server waiting
+    // for the missing bytes forever (a file truncated while uploading, a wrong `total`). The count
+    // is checked here, and the pipeline fails instead of hanging.
+    const mismatch = () =>
+      Object.assign(
+        new Error(`Upload body size does not match Content-Length: expected ${total} bytes, read ${loaded}`),
+        { code: 'ERR_HTTP_CONTENT_LENGTH_MISMATCH' },
+      );
+    const counter = new Transform({
+      transform(chunk, _enc, callback) {
+        loaded += chunk.byteLength;
+        if (loaded > total) {
+          callback(mismatch());
+          return;
+        }
+        // The final `total` is reported when the request has flushed (below), not when the last
+        // chunk is merely queued, so `loaded === total` means the body has left.
+        if (loaded < total && loaded - reported >= PROGRESS_STEP) {
+          try {
+            report(loaded);
+          } catch (e) {
+            callback(/** @type {Error} */ (e));
+            return;
+          }
+        }
+        callback(null, chunk);
+      },
+      flush(callback) {
+        callback(loaded === total ? null : mismatch());
+      },
+    });
+
+    // pipeline() propagates backpressure from the socket to the file read and destroys every
+    // stream on error, so an aborted or failed upload leaves no open file descriptor.
+    pipeline(source, counter, req, (err) => {
+      if (err) {
+        if (!responded) fail(err);
+        return;
+      }
+      if (settled) return;
+      try {
+        report(loaded);
+      } catch (e) {
+        fail(e);
+      }
+    });
+
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** @type {Record<string, string>} */
+const TYPES = {
+  '.csv': 'text/csv',
+  '.tsv': 'text/tab-separated-values',
+  '.txt': 'text/plain',
+  '.json': 'application/json',
+  '.xlsx': 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+  '.xls': 'application/vnd.ms-excel',
+};
+
+/**
+ * A `File` backed by a file on disk, for `dromo.importFile` and `dromo.imports.upload` in Node.
+ * Nothing is read until the upload streams it (the File wraps `fs.openAsBlob`, which only stats
+ * the file), so a 1 GiB file costs no memory here.
+ *
+ * @param {string} path a file path, relative to the current directory or absolute
+ * @param {{ name?: string, type?: string }} [options] `name` defaults to the file's base name,
+ *   `type` to a guess from the extension (`text/csv`, `application/json`, ...; `''` when unknown)
+ * @returns {Promise<File>}
+ */
+export async function fileFromPath(path, options = {}) {
+  const absolute = resolve(path);
+  const name = options.name ?? basename(absolute);
+  const type = options.type ?? TYPES[extname(absolute).toLowerCase()] ?? '';
+  // stat first: openAsBlob reports a missing file as a bare "Unable to open file as blob".
+  const stat = await fs.promises.stat(absolute);
+  if (!stat.isFile()) {
+    throw Object.assign(new Error(`fileFromPath: not a file: ${absolute}`), { code: stat.isDirectory() ? 'EISDIR' : 'EINVAL', path: absolute });
+  }
+  const blob = await fs.openAsBlob(absolute, { type });
+  // A File over a file-backed Blob stays file-backed in Node 20 (checked: +0 MB RSS for 200 MB).
+  const file = new File([blob], name, { type, lastModified: stat.mtimeMs });
+  // Non-enumerable: an implementation detail for nodePut, invisible to logging and spreading.
+  Object.defineProperty(file, PATH, { value: absolute });
+  return file;
+}

@@ -1,0 +1,170 @@
+// @ts-check
+// The error classes of headless-imports. Rust (src/error.rs) decides which class an error becomes,
+// its message and its properties, and calls `makeError` below; the classes live in JS because
+// `instanceof` needs real JS classes. wasm-bindgen copies this file verbatim into
+// pkg/gen/snippets/, so it must stay self-contained ESM (no imports) and need no build step.
+//
+// Secrets: Rust redacts the API key and presigned-URL signatures from messages before they reach
+// here. Properties may still hold raw wire data (an import's `upload` URL, response bodies), so the
+// bulky or sensitive ones are non-enumerable: `console.log(err)` and `JSON.stringify(err)` show
+// `code`, `status`, `requestId`, `path`, ... but never dump an import with its signed URL.
+
+/**
+ * Properties an error can carry. Only the ones that are not `undefined` land on the instance.
+ * @typedef {{
+ *   code?: string,
+ *   status?: number,
+ *   requestId?: string,
+ *   body?: unknown,
+ *   headers?: Record<string, string>,
+ *   path?: string,
+ *   s3Code?: string,
+ *   expired?: boolean,
+ *   import?: unknown,
+ *   cause?: unknown,
+ *   [key: string]: unknown,
+ * }} ErrorProps
+ */
+
+// Kept out of enumeration (see the header): they can be large or hold a presigned URL.
+const HIDDEN = new Set(['body', 'headers', 'import']);
+
+/**
+ * Defines `name` and the default `code` on a class's prototype, like the built-in errors
+ * (`TypeError.prototype.name`). Written out rather than read from `constructor.name` because
+ * minifiers in users' bundles rename classes; on the prototype the name is already in place
+ * when the Error constructor captures the stack, so stack traces read `NotFoundError: ...`.
+ * @param {Function} cls
+ * @param {string} name
+ * @param {string} code
+ */
+function brand(cls, name, code) {
+  Object.defineProperty(cls.prototype, 'name', { value: name, writable: true, configurable: true });
+  Object.defineProperty(cls.prototype, 'code', { value: code, writable: true, configurable: true });
+}
+
+/** Base class of every error thrown by headless-imports; `code` is stable, messages are not. */
+export class HeadlessImportsError extends Error {
+  /**
+   * @param {string} [message]
+   * @param {ErrorProps} [props]
+   */
+  constructor(message, props) {
+    // `cause` goes through the standard Error option so runtimes print it as the cause.
+    super(message, props && props.cause !== undefined ? { cause: props.cause } : undefined);
+    /** @type {string} a stable machine-readable reason, e.g. `not_found` */
+    // Copied from the prototype onto the instance so that console.log, JSON.stringify and object
+    // spreads show it; `props.code` (e.g. `invalid_response`) overrides it just below.
+    this.code = this.code;
+    if (props) {
+      for (const key of Object.keys(props)) {
+        const value = props[key];
+        if (value === undefined || key === 'cause') continue;
+        Object.defineProperty(this, key, {
+          value,
+          writable: true,
+          configurable: true,
+          enumerable: !HIDDEN.has(key),
+        });
+      }
+    }
+  }
+}
+brand(HeadlessImportsError, 'HeadlessImportsError', 'error');
+
+/** The API answered with an error status. `status`, `requestId`, `body` and `headers` describe it. */
+export class APIError extends HeadlessImportsError {}
+brand(APIError, 'APIError', 'api_error');
+
+// One subclass per status, like the major SDKs: `catch (e) { if (e instanceof NotFoundError) ... }`.
+export class BadRequestError extends APIError {}
+brand(BadRequestError, 'BadRequestError', 'bad_request');
+export class AuthenticationError extends APIError {}
+brand(AuthenticationError, 'AuthenticationError', 'authentication_error');
+export class PermissionDeniedError extends APIError {}
+brand(PermissionDeniedError, 'PermissionDeniedError', 'permission_denied');
+export class NotFoundError extends APIError {}
+brand(NotFoundError, 'NotFoundError', 'not_found');
+export class ConflictError extends APIError {}
+brand(ConflictError, 'ConflictError', 'conflict');
+export class UnprocessableEntityError extends APIError {}
+brand(UnprocessableEntityError, 'UnprocessableEntityError', 'unprocessable_entity');
+export class RateLimitError extends APIError {}
+brand(RateLimitError, 'RateLimitError', 'rate_limit');
+export class InternalServerError extends APIError {}
+brand(InternalServerError, 'InternalServerError', 'internal_server_error');
+
+/** The request got no answer (DNS, refused, reset, CORS); the Node or fetch error is in `cause`. */
+export class APIConnectionError extends HeadlessImportsError {}
+brand(APIConnectionError, 'APIConnectionError', 'connection_error');
+
+/** The request took longer than `timeoutMs`. A connection error: no answer came in time. */
+export class APIConnectionTimeoutError extends APIConnectionError {}
+brand(APIConnectionTimeoutError, 'APIConnectionTimeoutError', 'timeout');
+
+/** The caller's `AbortSignal` fired. */
+export class APIUserAbortError extends HeadlessImportsError {}
+brand(APIUserAbortError, 'APIUserAbortError', 'aborted');
+
+/** Bad input, rejected before any request; `path` names the offending field, e.g. `fields[2].label`. */
+export class ValidationError extends HeadlessImportsError {}
+brand(ValidationError, 'ValidationError', 'validation_error');
+
+/**
+ * The presigned PUT failed. `status` and `s3Code` come from the storage's XML answer when there was
+ * one, `expired` tells that the URL outlived its validity, `import` is the import it was for.
+ */
+export class UploadError extends HeadlessImportsError {}
+brand(UploadError, 'UploadError', 'upload_error');
+
+/** The import reached FAILED; `import` is the import as last seen. */
+export class ImportFailedError extends HeadlessImportsError {}
+brand(ImportFailedError, 'ImportFailedError', 'import_failed');
+
+/** `waitForCompletion` ran out of time; `import` is the last import seen (it may still finish). */
+export class WaitTimeoutError extends HeadlessImportsError {}
+brand(WaitTimeoutError, 'WaitTimeoutError', 'wait_timeout');
+
+const classes = Object.freeze({
+  HeadlessImportsError,
+  APIError,
+  BadRequestError,
+  AuthenticationError,
+  PermissionDeniedError,
+  NotFoundError,
+  ConflictError,
+  UnprocessableEntityError,
+  RateLimitError,
+  InternalServerError,
+  APIConnectionError,
+  APIConnectionTimeoutError,
+  APIUserAbortError,
+  ValidationError,
+  UploadError,
+  ImportFailedError,
+  WaitTimeoutError,
+});
+
+/**
+ * Builds the error Rust asked for. An unknown class name (a newer Rust than this file) still gives
+ * a `HeadlessImportsError` rather than a crash while reporting an error.
+ * @param {string} name class name, e.g. `NotFoundError`
+ * @param {string} message already redacted by Rust
+ * @param {ErrorProps} [props]
+ * @returns {HeadlessImportsError}
+ */
+export function makeError(name, message, props) {
+  const cls = Object.prototype.hasOwnProperty.call(classes, name)
+    ? classes[/** @type {keyof typeof classes} */ (name)]
+    : HeadlessImportsError;
+  return new cls(message, props);
+}
+
+/**
+ * All error classes by name; the package entries re-export these exact objects so that
+ * `err instanceof NotFoundError` holds for what users import.
+ * @returns {typeof classes}
+ */
+export function errorClasses() {
+  return classes;
+}
