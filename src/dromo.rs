@@ -247,8 +247,9 @@ pub fn describe_failure(imp: &JsValue) -> String {
     let errors = get(imp, "import_errors");
     let first = js_sys::Array::is_array(&errors)
         .then(|| js_sys::Array::from(&errors).get(0))
-        .map(|e| get_str(&e, "message").or_else(|| JSON::stringify(&e).ok().map(String::from)))
-        .flatten();
+        .and_then(|e| {
+            get_str(&e, "message").or_else(|| JSON::stringify(&e).ok().map(String::from))
+        });
     match first {
         Some(m) => format!("Import {id} failed: {m}"),
         None => format!("Import {id} failed (no results and no review URL)."),

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs everything the build, the demo and the tests need; quick when it is all there already.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+rustup component list --installed | grep -q '^clippy' || rustup component add clippy rustfmt
+
+# wasm-bindgen-cli must match the crate exactly (Cargo.toml pins it with `=`).
+want=$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)".*/\1/p' Cargo.toml)
+have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
+if [ "$have" != "$want" ]; then
+  log "installing wasm-bindgen-cli $want (about 3 minutes)"
+  # --locked first for reproducibility; its lockfile names a crate version the registry may no
+  # longer serve (seen: webpki-roots 1.0.11), so fall back to fresh resolution.
+  cargo install wasm-bindgen-cli --version "$want" --locked 2>/dev/null \
+    || cargo install wasm-bindgen-cli --version "$want"
+fi
+
+if [ "${SKIP_BROWSER:-0}" != 1 ] && { ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; }; then
+  log "installing Debian's chromium and chromium-driver"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
+# Node tooling for tests (typescript, wasm-opt from binaryen, playwright-core, bundlers).
+if [ ! -d tests/node_modules ] || [ tests/package-lock.json -nt tests/node_modules/.package-lock.json ]; then
+  log "npm ci in tests/"
+  (cd tests && npm ci --no-audit --no-fund --loglevel=error)
+fi

@@ -1,0 +1,213 @@
+// @ts-check
+// The packed package against the local emulator, as a Node user runs it: real HTTP, real files,
+// real presigned URLs. Each behaviour here is one a user relies on.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { startEmulator, loadPackage, installPackage, tempFile, control, KEY, CONTACTS } from './helpers/env.js';
+
+/** @type {any} */ let hi;
+/** @type {Awaited<ReturnType<typeof startEmulator>>} */ let emu;
+/** @type {any} */ let dromo;
+
+const GOOD = 'First Name,Last Name,Email Address,Age\nAda,Lovelace,ada@example.com,36\nAlan,"Turing, A.",alan@example.com,41\n';
+const fast = { schema_id: CONTACTS, intervalMs: 30, timeoutMs: 20_000 };
+
+before(async () => {
+  hi = await loadPackage();
+  emu = await startEmulator(['--time-scale', '0.01']);
+  dromo = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api });
+});
+after(async () => emu && (await emu.stop()));
+
+test('a file from disk imports end to end: progress, statuses, rows, identical bytes', async () => {
+  const file = tempFile('contacts.csv', GOOD);
+  const statuses = [];
+  const progress = [];
+  const { import: imp, rows } = await dromo.importFile(await hi.fileFromPath(file), {
+    ...fast,
+    onStatus: (/** @type {any} */ i) => statuses.push(i.status),
+    onProgress: (/** @type {any} */ p) => progress.push(p),
+  });
+  assert.equal(imp.status, 'SUCCESSFUL');
+  assert.equal(imp.original_filename, 'contacts.csv');
+  assert.deepEqual(rows.map((/** @type {any} */ r) => r.email), ['ada@example.com', 'alan@example.com']);
+  assert.equal(rows[1].last_name, 'Turing, A.');
+  assert.equal(statuses.at(-1), 'SUCCESSFUL');
+  assert.deepEqual(statuses, [...new Set(statuses)], 'each status reported once');
+  assert.ok(progress.length >= 1);
+  for (let i = 1; i < progress.length; i++) assert.ok(progress[i].loaded >= progress[i - 1].loaded);
+  assert.deepEqual(progress.at(-1), { loaded: Buffer.byteLength(GOOD), total: Buffer.byteLength(GOOD) });
+  const stored = await control(`${emu.control}/uploads/${imp.id}`);
+  assert.equal(stored.sha256, crypto.createHash('sha256').update(GOOD).digest('hex'));
+  assert.equal(stored.size, Buffer.byteLength(GOOD));
+});
+
+test('a multi-megabyte file keeps its bytes exactly (sha256 on the emulator)', async () => {
+  const lines = ['First Name,Last Name,Email Address,Age'];
+  for (let i = 0; i < 60_000; i++) lines.push(`Name${i},"Multi\nLine ${i}",user${i}@example.com,${20 + (i % 50)}`);
+  const content = lines.join('\r\n') + '\r\n';
+  const file = tempFile('big.csv', content);
+  const imp = await dromo.imports.create({ schema_id: CONTACTS, original_filename: 'big.csv' });
+  const seen = [];
+  await dromo.imports.upload(imp, await hi.fileFromPath(file), { onProgress: (/** @type {any} */ p) => seen.push(p.loaded) });
+  const stored = await control(`${emu.control}/uploads/${imp.id}`);
+  assert.equal(stored.size, Buffer.byteLength(content));
+  assert.equal(stored.sha256, crypto.createHash('sha256').update(content).digest('hex'));
+  assert.ok(seen.length > 3, `several progress events for ${content.length} bytes`);
+  assert.equal(seen.at(-1), Buffer.byteLength(content));
+  const done = await dromo.imports.waitForCompletion(imp.id, { intervalMs: 30 });
+  assert.equal(done.status, 'SUCCESSFUL');
+});
+
+test('rows import with initial_data and an inline schema', async () => {
+  const { import: imp, rows } = await dromo.importRows(
+    [{ product: 'widget1', transaction: 'foo123' }, { product: 'widget2', transaction: 'foo456' }],
+    {
+      fields: [
+        { key: 'product', label: 'Product', type: 'string' },
+        { key: 'transaction', label: 'Transaction', type: 'string', validators: [{ validate: 'unique' }] },
+      ],
+      intervalMs: 30,
+    },
+  );
+  assert.equal(imp.status, 'SUCCESSFUL');
+  assert.equal(imp.upload, null);
+  assert.deepEqual(rows, [{ product: 'widget1', transaction: 'foo123' }, { product: 'widget2', transaction: 'foo456' }]);
+});
+
+test('invalid values stop at NEEDS_REVIEW with a review URL and no rows; waitForReview keeps polling', async () => {
+  const body = new File(['First Name,Last Name,Email Address\nAda,Lovelace,not-an-email\n'], 'review.csv');
+  const { import: imp, rows } = await dromo.importFile(body, fast);
+  assert.equal(imp.status, 'NEEDS_REVIEW');
+  assert.match(imp.review_url, /^http/);
+  assert.equal(rows, undefined);
+  await assert.rejects(
+    dromo.imports.waitForCompletion(imp.id, { intervalMs: 20, timeoutMs: 200, waitForReview: true }),
+    (/** @type {any} */ e) => e instanceof hi.WaitTimeoutError && e.import.status === 'NEEDS_REVIEW' && e.code === 'wait_timeout',
+  );
+});
+
+test('an empty data file ends FAILED: ImportFailedError carries the import', async () => {
+  await assert.rejects(dromo.importFile(new File(['First Name,Email Address\n'], 'empty.csv'), fast), (/** @type {any} */ e) => {
+    assert.ok(e instanceof hi.ImportFailedError && e instanceof hi.HeadlessImportsError && e instanceof Error);
+    assert.equal(e.code, 'import_failed');
+    assert.equal(e.import.status, 'FAILED');
+    assert.match(e.message, /failed/);
+    return true;
+  });
+});
+
+test('a wrong key is a 401 AuthenticationError that never shows the key', async () => {
+  const bad = new hi.Dromo({ apiKey: 'sk_wrong_secret_123', baseUrl: emu.api });
+  await assert.rejects(bad.imports.list(), (/** @type {any} */ e) => {
+    assert.ok(e instanceof hi.AuthenticationError && e instanceof hi.APIError);
+    assert.equal(e.status, 401);
+    assert.match(e.requestId, /^req_/);
+    assert.ok(!e.message.includes('sk_wrong_secret_123') && !e.stack.includes('sk_wrong_secret_123'));
+    return true;
+  });
+  assert.ok(!String(bad).includes('sk_wrong') && !JSON.stringify(bad).includes('sk_wrong'));
+});
+
+test('an unknown schema id is a NotFoundError; bad params are a ValidationError before any request', async () => {
+  await assert.rejects(
+    dromo.imports.create({ schema_id: '00000000-0000-4000-8000-000000000000', original_filename: 'a.csv' }),
+    hi.NotFoundError,
+  );
+  const before = await control(`${emu.control}/stats`);
+  await assert.rejects(dromo.imports.create({ schema_id: CONTACTS, fields: [] , original_filename: 'a.csv'}), (/** @type {any} */ e) =>
+    e instanceof hi.ValidationError && e.path === 'fields');
+  await assert.rejects(dromo.importFile(new File([''], 'empty.csv'), fast), (/** @type {any} */ e) => e instanceof hi.ValidationError && e.path === 'body');
+  await assert.rejects(dromo.imports.retrieve('../../admin'), (/** @type {any} */ e) => e instanceof hi.ValidationError && e.path === 'id');
+  const afterStats = await control(`${emu.control}/stats`);
+  assert.deepEqual(afterStats.requests, before.requests, 'no request reached the server');
+});
+
+test('list is awaitable as a page and iterable across more than two pages', async () => {
+  for (let i = 0; i < 5; i++) await dromo.imports.create({ schema_id: CONTACTS, original_filename: `p${i}.csv` });
+  const page = await dromo.imports.list({ limit: 2 });
+  assert.equal(page.results.length, 2);
+  assert.ok(page.count >= 5);
+  assert.equal(page.hasNextPage(), true);
+  const second = await page.nextPage();
+  assert.equal(second.results.length, 2);
+  assert.notDeepEqual(second.results.map((/** @type {any} */ r) => r.id), page.results.map((/** @type {any} */ r) => r.id));
+  const ids = [];
+  for await (const imp of dromo.imports.list({ limit: 2 })) ids.push(imp.id);
+  assert.equal(ids.length, page.count, 'every import once');
+  assert.equal(new Set(ids).size, ids.length);
+});
+
+test('an expired upload URL is an UploadError with expired: true, no signature, and the way forward', async () => {
+  const short = await startEmulator(['--time-scale', '0.01', '--upload-ttl', '1']);
+  try {
+    const d = new hi.Dromo({ apiKey: KEY, baseUrl: short.api });
+    const imp = await d.imports.create({ schema_id: CONTACTS, original_filename: 'late.csv' });
+    await new Promise((r) => setTimeout(r, 2100));
+    const signature = new URL(imp.upload).searchParams.get('X-Amz-Signature');
+    await assert.rejects(d.imports.upload(imp, GOOD), (/** @type {any} */ e) => {
+      assert.ok(e instanceof hi.UploadError);
+      assert.equal(e.expired, true);
+      assert.equal(e.status, 403);
+      assert.equal(e.s3Code, 'AccessDenied');
+      assert.match(e.message, /create a new import/);
+      assert.ok(signature && !e.message.includes(signature));
+      assert.equal(e.import.id, imp.id);
+      return true;
+    });
+  } finally {
+    await short.stop();
+  }
+});
+
+test('aborting mid-upload rejects with APIUserAbortError carrying the created import', async () => {
+  const file = tempFile('huge.csv', Buffer.alloc(64 * 1024 * 1024, 'a,b\n'));
+  const controller = new AbortController();
+  await assert.rejects(
+    dromo.importFile(await hi.fileFromPath(file), {
+      ...fast,
+      signal: controller.signal,
+      onProgress: (/** @type {any} */ p) => p.loaded > 0 && p.loaded < p.total && controller.abort(),
+    }),
+    (/** @type {any} */ e) => e instanceof hi.APIUserAbortError && e.code === 'aborted' && e.import?.status === 'AWAITING_UPLOAD',
+  );
+  fs.rmSync(path.dirname(file), { recursive: true });
+});
+
+test('aborting mid-wait lets a Node script exit at once (no timer left alive)', async () => {
+  // A child process waits with a 60 s interval and aborts after the first status: it must exit by
+  // itself, long before the interval would have fired.
+  const script = `
+    import { Dromo } from 'headless-imports';
+    const d = new Dromo({ apiKey: '${KEY}', baseUrl: '${emu.api}' });
+    const imp = await d.imports.create({ schema_id: '${CONTACTS}', original_filename: 'x.csv' });
+    const c = new AbortController();
+    d.imports.waitForCompletion(imp.id, { intervalMs: 60000, signal: c.signal, onStatus: () => setTimeout(() => c.abort(), 10) })
+      .catch((e) => console.log(e.name));
+  `;
+  const dir = installPackage();
+  fs.writeFileSync(path.join(dir, 'wait-abort.mjs'), script);
+  const started = Date.now();
+  const child = spawn(process.execPath, ['wait-abort.mjs'], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const killer = setTimeout(() => child.kill(), 50_000);
+  const code = await new Promise((r) => child.on('exit', r));
+  clearTimeout(killer);
+  assert.equal(out.trim(), 'APIUserAbortError');
+  assert.equal(code, 0);
+  assert.ok(Date.now() - started < 50_000, 'exited by itself, not killed');
+});
+
+test('CommonJS and ESM consumers share one module: same classes, same wasm', async () => {
+  const require = createRequire(path.join(installPackage(), 'cjs.cjs'));
+  const cjs = require('headless-imports');
+  assert.equal(cjs.Dromo, hi.Dromo);
+  assert.equal(cjs.APIError, hi.APIError);
+  assert.throws(() => new cjs.Dromo({ apiKey: KEY, baseUrl: 'http://example.com/api' }), hi.ValidationError);
+});
