@@ -120,7 +120,7 @@ fn headers(opts: &JsValue, path: &str) -> Result<Vec<(String, String)>> {
         .map(|k| match get(&h, &k).as_string() {
             Some(v) => Ok((k, v)),
             None => Err(Error::invalid(
-                format!("{}.headers.{}", path, k),
+                join(&join(path, "headers"), &k),
                 "must be a string",
             )),
         })

@@ -214,22 +214,11 @@ fn stringify(v: &JsValue, path: &str) -> Result<JsString> {
         .map_err(|_| Error::invalid(path, "cannot be serialized to JSON (a cycle or a BigInt?)"))
 }
 
-/// Byte length of a JS string once UTF-8 encoded, without copying it into wasm memory.
+/// Byte length of a JS string once UTF-8 encoded, measured by the platform (a Blob encodes UTF-8)
+/// so 15 MB of rows are never copied into wasm memory or walked unit by unit across the boundary.
 fn utf8_len(s: &JsString) -> usize {
-    let mut bytes = 0usize;
-    let mut units = s.iter().peekable();
-    while let Some(u) = units.next() {
-        bytes += match u {
-            0..=0x7f => 1,
-            0x80..=0x7ff => 2,
-            0xd800..=0xdbff if units.peek().is_some_and(|n| (0xdc00..=0xdfff).contains(n)) => {
-                units.next();
-                4
-            }
-            _ => 3,
-        };
-    }
-    bytes
+    web_sys::Blob::new_with_str_sequence(&js_sys::Array::of1(s))
+        .map_or(usize::MAX, |b| b.size() as usize)
 }
 
 /// `/headless/imports/{id}/` etc.; the id must be one safe path segment.

@@ -1,0 +1,264 @@
+//! Bad input is a `ValidationError` naming the offending path, before any request: the client
+//! points at a closed port, so anything that did reach the network would fail differently.
+#![cfg(target_arch = "wasm32")]
+
+use headless_imports::Dromo;
+use js_sys::{Reflect, JSON};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+fn json(s: &str) -> JsValue {
+    JSON::parse(s).unwrap_or_else(|_| panic!("bad test JSON: {s}"))
+}
+
+fn offline() -> Dromo {
+    Dromo::new(json(r#"{"apiKey":"k","baseUrl":"http://127.0.0.1:9/api/v1","maxRetries":0,"dangerouslyAllowBrowser":true}"#)).unwrap()
+}
+
+fn prop(v: &JsValue, k: &str) -> String {
+    Reflect::get(v, &k.into())
+        .unwrap()
+        .as_string()
+        .unwrap_or_default()
+}
+
+const F: &str = r#"{"key":"a","label":"A","type":"string"}"#;
+
+/// (create params, expected path)
+fn create_cases() -> Vec<(String, &'static str)> {
+    let with = |extra: &str| format!(r#"{{"schema_id":"s","original_filename":"a.csv"{extra}}}"#);
+    let fields = |f: &str| format!(r#"{{"fields":[{f}],"original_filename":"a.csv"}}"#);
+    vec![
+        ("null".into(), "params"),
+        ("[]".into(), "params"),
+        (r#"{}"#.into(), "schema_id"),
+        (r#"{"original_filename":"a.csv"}"#.into(), "schema_id"),
+        (
+            format!(r#"{{"schema_id":"s","fields":[{F}],"original_filename":"a.csv"}}"#),
+            "fields",
+        ),
+        (r#"{"schema_id":"s"}"#.into(), "original_filename"),
+        (
+            r#"{"schema_id":"s","original_filename":"a.csv","initial_data":[{}]}"#.into(),
+            "initial_data",
+        ),
+        (
+            r#"{"schema_id":"","original_filename":"a.csv"}"#.into(),
+            "schema_id",
+        ),
+        (
+            r#"{"schema_id":7,"original_filename":"a.csv"}"#.into(),
+            "schema_id",
+        ),
+        (
+            r#"{"schemaId":"s","original_filename":"a.csv"}"#.into(),
+            "schemaId",
+        ),
+        (
+            r#"{"fields":[],"original_filename":"a.csv"}"#.into(),
+            "fields",
+        ),
+        (
+            r#"{"fields":{},"original_filename":"a.csv"}"#.into(),
+            "fields",
+        ),
+        (fields(r#"{"label":"A","type":"string"}"#), "fields[0].key"),
+        (fields(r#"{"key":"a","type":"string"}"#), "fields[0].label"),
+        (fields(r#"{"key":"a","label":"A"}"#), "fields[0].type"),
+        (
+            fields(&format!(r#"{F},{{"key":"b","label":"B","type":5}}"#)),
+            "fields[1].type",
+        ),
+        (
+            fields(r#"{"key":"a","label":"A","type":"string","colour":"red"}"#),
+            "fields[0].colour",
+        ),
+        (
+            fields(r#"{"key":"a","label":"A","type":"string","alternateMatches":"x"}"#),
+            "fields[0].alternateMatches",
+        ),
+        (
+            fields(r#"{"key":"a","label":"A","type":"string","alternateMatches":[1]}"#),
+            "fields[0].alternateMatches[0]",
+        ),
+        (
+            fields(r#"{"key":"a","label":"A","type":"string","validators":["required"]}"#),
+            "fields[0].validators[0]",
+        ),
+        (
+            fields(r#"{"key":"a","label":"A","type":"string","readOnly":"yes"}"#),
+            "fields[0].readOnly",
+        ),
+        (fields(&format!("{F},{F}")), "fields[1].key"),
+        (
+            with(r#","settings":{"invalidDataBehavior":"MAYBE"}"#),
+            "settings.invalidDataBehavior",
+        ),
+        (
+            with(r#","settings":{"backendSyncMode":"SOME"}"#),
+            "settings.backendSyncMode",
+        ),
+        (
+            with(r#","settings":{"maxRecords":1.5}"#),
+            "settings.maxRecords",
+        ),
+        (
+            with(r#","settings":{"unknownSetting":true}"#),
+            "settings.unknownSetting",
+        ),
+        (with(r#","settings":[]"#), "settings"),
+        (with(r#","hooks":{"rowHooks":"fn"}"#), "hooks.rowHooks"),
+        (
+            with(r#","hooks":{"stepHooks":[{"type":"LATER","callback":"x"}]}"#),
+            "hooks.stepHooks[0].type",
+        ),
+        (
+            with(r#","hooks":{"columnHooks":[{"fieldName":"a"}]}"#),
+            "hooks.columnHooks[0].callback",
+        ),
+        (with(r#","hooks":{"onLoad":"x"}"#), "hooks.onLoad"),
+        (
+            with(r#","import_metadata":{"user":{"name":"Jeff"}}"#),
+            "import_metadata.user.id",
+        ),
+        (
+            with(r#","import_metadata":{"user":{"id":"j","age":3}}"#),
+            "import_metadata.user.age",
+        ),
+        (with(r#","import_metadata":"me""#), "import_metadata"),
+        (
+            r#"{"schema_id":"s","initial_data":{"a":1}}"#.into(),
+            "initial_data",
+        ),
+        (
+            r#"{"schema_id":"s","initial_data":[1,2]}"#.into(),
+            "initial_data[0]",
+        ),
+        (
+            r#"{"schema_id":"s","initial_data":[]}"#.into(),
+            "initial_data",
+        ),
+        (
+            r#"{"schema_id":"s","original_filename":""}"#.into(),
+            "original_filename",
+        ),
+    ]
+}
+
+async fn rejection(p: js_sys::Promise) -> JsValue {
+    JsFuture::from(p).await.expect_err("must reject")
+}
+
+#[wasm_bindgen_test]
+async fn create_params_are_checked_against_the_documented_schema() {
+    let d = offline();
+    for (params, path) in create_cases() {
+        let err = rejection(d.imports().create(json(&params), JsValue::UNDEFINED)).await;
+        assert_eq!(
+            prop(&err, "name"),
+            "ValidationError",
+            "{params}: {}",
+            prop(&err, "message")
+        );
+        assert_eq!(
+            prop(&err, "path"),
+            path,
+            "{params}: {}",
+            prop(&err, "message")
+        );
+        assert_eq!(prop(&err, "code"), "validation_error");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn initial_data_over_15_mb_is_refused() {
+    let d = offline();
+    let big = "x".repeat(1000);
+    let rows = js_sys::Array::new();
+    for _ in 0..15_100 {
+        let row = js_sys::Object::new();
+        Reflect::set(&row, &"a".into(), &big.as_str().into()).unwrap();
+        rows.push(&row);
+    }
+    let params = json(r#"{"schema_id":"s"}"#);
+    Reflect::set(&params, &"initial_data".into(), &rows).unwrap();
+    let err = rejection(d.imports().create(params, JsValue::UNDEFINED)).await;
+    assert_eq!(prop(&err, "path"), "initial_data");
+    assert!(prop(&err, "message").contains("15 MB"));
+}
+
+#[wasm_bindgen_test]
+async fn ids_bodies_and_options_are_checked() {
+    let d = offline();
+    for id in [
+        json("null"),
+        "".into(),
+        "a/b".into(),
+        "../x".into(),
+        "a?b=1".into(),
+        json("12"),
+    ] {
+        let err = rejection(d.imports().retrieve(id.clone(), JsValue::UNDEFINED)).await;
+        assert_eq!(prop(&err, "path"), "id", "{id:?}");
+    }
+    for body in [json("null"), json("42"), json(r#"{"a":1}"#), "".into()] {
+        let err = rejection(d.imports().upload(
+            "http://127.0.0.1:9/u".into(),
+            body.clone(),
+            JsValue::UNDEFINED,
+        ))
+        .await;
+        assert_eq!(prop(&err, "path"), "body", "{body:?}");
+    }
+    for (opts, path) in [
+        (r#"{"limit":0}"#, "limit"),
+        (r#"{"limit":1001}"#, "limit"),
+        (r#"{"offset":-1}"#, "offset"),
+        (r#"{"limit":"2"}"#, "limit"),
+    ] {
+        let err = rejection(d.imports().list_page(json(opts))).await;
+        assert_eq!(prop(&err, "path"), path, "{opts}");
+    }
+    let err = rejection(
+        d.imports()
+            .wait_for_completion("abc".into(), json(r#"{"intervalMs":-5}"#)),
+    )
+    .await;
+    assert_eq!(prop(&err, "path"), "opts.intervalMs");
+    let blob: JsValue = "a,b\n".into();
+    let err = rejection(d.import_file(blob, json(r#"{"schema_id":"s"}"#))).await;
+    assert_eq!(
+        prop(&err, "path"),
+        "options.original_filename",
+        "a string body has no file name"
+    );
+    let err =
+        rejection(d.import_file("a\n".into(), json(r#"{"schema_id":"s","onProgres":1}"#))).await;
+    assert_eq!(prop(&err, "path"), "options.onProgres");
+}
+
+#[wasm_bindgen_test]
+fn client_options_are_checked() {
+    let cases = [
+        (
+            r#"{"apiKey":"k","baseUrl":"http://api.example.com/v1"}"#,
+            "baseUrl",
+        ),
+        (r#"{"apiKey":"k","baseUrl":"ftp://x"}"#, "baseUrl"),
+        (r#"{"apiKey":""}"#, "apiKey"),
+        (r#"{}"#, "apiKey"),
+        (r#"{"apiKey":"k","maxRetries":-1}"#, "maxRetries"),
+        (r#"{"apiKey":"k","apikey":"k"}"#, "apikey"),
+        (r#"{"apiKey":"k","headers":{"x":1}}"#, "headers.x"),
+    ];
+    for (opts, path) in cases {
+        let err = Dromo::new(json(opts)).err().expect(opts);
+        assert_eq!(
+            prop(&err, "path"),
+            path,
+            "{opts}: {}",
+            prop(&err, "message")
+        );
+    }
+}
