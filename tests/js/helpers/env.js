@@ -60,6 +60,7 @@ export function installPackage() {
   fs.writeFileSync(path.join(dir, 'esm.mjs'), "export * from 'headless-imports';\n");
   fs.writeFileSync(path.join(dir, 'cjs.cjs'), "module.exports = require('headless-imports');\n");
   installed = dir;
+  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 
