@@ -211,7 +211,7 @@ impl Client {
             return Err(Error::invalid(
                 "dangerouslyAllowBrowser",
                 format!(
-                    "refusing to put your {} {} in a browser, where anyone can read it. Run a proxy on your server (createProxyHandler) and use `new {}({{ baseUrl: '/api/...' }})` without a key, or pass dangerouslyAllowBrowser: true if you understand the risk.",
+                    "refusing to put your {} {} in a browser, where anyone can read it. Put the key in a proxy on your server and use `new {}({{ baseUrl: '/api/...' }})` here without a key, or pass dangerouslyAllowBrowser: true if you understand the risk.",
                     provider.name, provider.key_name, provider.name
                 ),
             ));

@@ -253,7 +253,10 @@ fn client_options_are_checked() {
         (r#"{"apiKey":"k","headers":{"x":1}}"#, "headers.x"),
     ];
     for (opts, path) in cases {
-        let err = Dromo::new(json(opts)).err().expect(opts);
+        let opts = opts
+            .replacen('{', r#"{"dangerouslyAllowBrowser":true,"#, 1)
+            .replace(",}", "}");
+        let err = Dromo::new(json(&opts)).err().expect(&opts);
         assert_eq!(
             prop(&err, "path"),
             path,
@@ -261,4 +264,21 @@ fn client_options_are_checked() {
             prop(&err, "message")
         );
     }
+}
+
+#[wasm_bindgen_test]
+fn a_key_in_a_browser_needs_the_explicit_opt_in() {
+    let in_browser = !Reflect::get(&js_sys::global(), &"document".into())
+        .unwrap()
+        .is_undefined();
+    let made = Dromo::new(json(r#"{"apiKey":"k"}"#));
+    if in_browser {
+        let err = made.err().expect("refused in a page");
+        assert_eq!(prop(&err, "path"), "dangerouslyAllowBrowser");
+        assert!(!prop(&err, "message").contains("\"k\""));
+    } else {
+        assert!(made.is_ok(), "Node is a server: keys are fine there");
+    }
+    // Without a key (a proxy adds it server-side) a page needs no opt-in.
+    assert!(Dromo::new(json(r#"{"baseUrl":"/api/dromo"}"#)).is_ok());
 }
