@@ -20,6 +20,9 @@ else
   echo "build: wasm-opt not installed (run scripts/setup.sh); skipping the -Oz pass" >&2
 fi
 
+# npm shows the package's own README; the repository's is the source of truth.
+cp README.md pkg/README.md
+
 gz() { gzip -9 -c "$1" | wc -c; }
 wasm=$(gz pkg/gen/headless_imports_bg.wasm)
 js=0
