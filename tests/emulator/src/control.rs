@@ -1,0 +1,58 @@
+//! `/_emulator/...`: unauthenticated endpoints for test suites, never part of an emulated API.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::json;
+
+use crate::dromo;
+use crate::http::{detail, json};
+use crate::state::Shared;
+
+pub fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/", get(describe))
+        .route("/uploads/{id}", get(upload_receipt))
+        .route("/stats", get(stats))
+        .route("/reset", post(reset))
+        .nest("/dromo", dromo::control_routes())
+}
+
+async fn describe(State(shared): State<Arc<Shared>>) -> Response {
+    let s = &shared.settings;
+    json(
+        StatusCode::OK,
+        json!({
+            "api": format!("{}{}", shared.origins.api, dromo::API_PREFIX),
+            "storage": shared.origins.storage,
+            "control": format!("{}/_emulator", shared.origins.api),
+            "time_scale": s.scale.factor(),
+            "rate_limit": s.rate_limit,
+            "upload_ttl_secs": s.upload_ttl.map(|d| d.as_secs_f64()),
+        }),
+    )
+}
+
+/// Size and SHA-256 of what the storage origin received, to prove an upload arrived byte for byte.
+async fn upload_receipt(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    match shared.storage.receipt(&id) {
+        Some(r) => json(
+            StatusCode::OK,
+            json!({ "size": r.size, "sha256": r.sha256 }),
+        ),
+        None => detail(StatusCode::NOT_FOUND, "Not found."),
+    }
+}
+
+async fn stats(State(shared): State<Arc<Shared>>) -> Response {
+    json(StatusCode::OK, shared.stats.snapshot())
+}
+
+async fn reset(State(shared): State<Arc<Shared>>) -> Response {
+    shared.reset();
+    json(StatusCode::OK, json!({ "reset": true }))
+}
