@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 cargo build --release --target wasm32-unknown-unknown -p headless-imports
 rm -rf pkg/gen
 wasm-bindgen --target web --out-dir pkg/gen --out-name headless_imports \
-  target/wasm32-unknown-unknown/release/headless_imports.wasm
+  "${CARGO_TARGET_DIR:-target}"/wasm32-unknown-unknown/release/headless_imports.wasm
 
 WASM_OPT=tests/node_modules/.bin/wasm-opt
 if [ -x "$WASM_OPT" ]; then
