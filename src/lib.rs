@@ -24,6 +24,7 @@ mod url;
 mod validate;
 
 use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 
 use js_sys::{Function, Promise};
@@ -46,6 +47,12 @@ fn promise<F>(f: F) -> Promise
 where
     F: Future<Output = Result<JsValue>> + 'static,
 {
+    boxed_promise(Box::pin(f))
+}
+
+/// The one `future_to_promise` instance: boxing first keeps its executor glue (about 1-3 KB of
+/// wasm per future type) from being monomorphised once per exported async method.
+fn boxed_promise(f: Pin<Box<dyn Future<Output = Result<JsValue>>>>) -> Promise {
     future_to_promise(async move { f.await.map_err(JsValue::from) })
 }
 
