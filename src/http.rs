@@ -75,7 +75,7 @@ pub async fn send(req: Request<'_>) -> Result<Reply> {
                 Kind::Timeout,
                 format!(
                     "Request timed out after {} ms ({} {}).",
-                    req.timeout_ms,
+                    crate::text::num(req.timeout_ms),
                     req.method,
                     redact_url(req.url)
                 ),

@@ -18,6 +18,7 @@ mod poll;
 mod redact;
 mod retry;
 mod status;
+mod text;
 mod timer;
 mod upload;
 mod url;

@@ -98,7 +98,7 @@ where
                 Kind::WaitTimeout,
                 format!(
                     "Import {id} was still {status} after {} ms; it keeps running: wait again with its id.",
-                    opts.timeout_ms
+                    crate::text::num(opts.timeout_ms)
                 ),
             );
             return Err(e.with_import(&imp));
