@@ -3,6 +3,8 @@
 //! Pure functions so the rules read in one place and are tested natively. The shape follows the
 //! Stainless SDKs (openai-node): 2 retries, server hints first, else capped exponential backoff.
 
+use crate::text::parse_decimal;
+
 /// Statuses that say "try again": timeout, lock conflict, throttled, server-side failure.
 pub fn retryable_status(status: u16) -> bool {
     matches!(status, 408 | 409 | 429) || status >= 500
@@ -24,7 +26,7 @@ pub fn delay_ms(
     now_ms: f64,
     jitter: f64,
 ) -> f64 {
-    if let Some(ms) = retry_after_ms.and_then(|v| v.trim().parse::<f64>().ok()) {
+    if let Some(ms) = retry_after_ms.and_then(|v| parse_decimal(v.trim())) {
         if (0.0..=MAX_HINT_MS).contains(&ms) {
             return ms;
         }
@@ -46,7 +48,7 @@ pub fn backoff_ms(attempt: u32, jitter: f64) -> f64 {
 /// `Retry-After` is either delta-seconds or an HTTP date.
 fn parse_retry_after(value: &str, now_ms: f64) -> Option<f64> {
     let v = value.trim();
-    if let Ok(secs) = v.parse::<f64>() {
+    if let Some(secs) = parse_decimal(v) {
         return Some(secs * 1000.0);
     }
     http_date_ms(v).map(|t| (t - now_ms).max(0.0))

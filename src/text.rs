@@ -31,6 +31,63 @@ pub fn uint(mut n: u64) -> String {
     digits[i..].iter().map(|&d| d as char).collect()
 }
 
+/// A decimal number (`250`, `1.5`, `-2`, `3e2`) as `str::parse::<f64>` reads it, except that the
+/// words `inf` and `NaN` are refused (every caller range-checks, so they were refused anyway).
+/// At most one rounding step (digits are exact below 2^53, then one scale by a power of ten), so
+/// a header's `250` or `1.5` comes out exact.
+pub fn parse_decimal(s: &str) -> Option<f64> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let negative = matches!(b.first(), Some(b'-'));
+    if matches!(b.first(), Some(b'-' | b'+')) {
+        i += 1;
+    }
+    let (mut mantissa, mut scale, mut digits) = (0.0f64, 0i32, 0);
+    let mut seen_point = false;
+    while i < b.len() {
+        match b[i] {
+            d @ b'0'..=b'9' => {
+                mantissa = mantissa * 10.0 + f64::from(d - b'0');
+                digits += 1;
+                if seen_point {
+                    scale -= 1;
+                }
+            }
+            b'.' if !seen_point => seen_point = true,
+            _ => break,
+        }
+        i += 1;
+    }
+    if digits == 0 {
+        return None;
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        let exp = b.get(i + 1..)?;
+        let (sign, exp) = match exp.first() {
+            Some(b'-') => (-1, &exp[1..]),
+            Some(b'+') => (1, &exp[1..]),
+            _ => (1, exp),
+        };
+        if exp.is_empty() || !exp.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let e = exp.iter().fold(0i32, |e, d| {
+            e.saturating_mul(10).saturating_add(i32::from(d - b'0'))
+        });
+        scale = scale.saturating_add(sign * e);
+        i = b.len();
+    }
+    if i != b.len() {
+        return None;
+    }
+    let v = if scale < 0 {
+        mantissa / 10f64.powi(-scale)
+    } else {
+        mantissa * 10f64.powi(scale)
+    };
+    Some(if negative { -v } else { v })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,5 +98,20 @@ mod tests {
         assert_eq!(num(60_000.0), "60000");
         assert_eq!(num(1_800_000.0), "1800000");
         assert_eq!(uint(u64::MAX), "18446744073709551615");
+    }
+
+    #[test]
+    fn decimals_like_str_parse() {
+        for t in [
+            "0", "250", "1.5", "-2", "+7", ".5", "5.", "3e2", "1E-3", "60000", "0.001", "12.25",
+            "1e400", "-0",
+        ] {
+            assert_eq!(parse_decimal(t), t.parse::<f64>().ok(), "{t}");
+        }
+        for t in [
+            "", ".", "-", "1.2.3", "1e", "e3", "12ms", " 1", "inf", "NaN", "0x10",
+        ] {
+            assert_eq!(parse_decimal(t), None, "{t}");
+        }
     }
 }
