@@ -13,6 +13,7 @@ use crate::js::{copy_without, get, get_str, is_absent, is_plain_object, keys, se
 use crate::page;
 use crate::poll::{self, WaitOptions};
 use crate::status::{dromo_stage, Stage};
+use crate::text::quote;
 use crate::url::check_id;
 use crate::validate::{check, check_struct, unknown_key, Shape};
 
@@ -201,7 +202,7 @@ fn check_fields(fields: &JsValue) -> Result<()> {
         if seen.contains(&key) {
             return Err(Error::invalid(
                 format!("{path}.key"),
-                format!("duplicates the key {key:?} of another field"),
+                format!("duplicates the key {} of another field", quote(&key)),
             ));
         }
         seen.push(key);

@@ -88,6 +88,40 @@ pub fn parse_decimal(s: &str) -> Option<f64> {
     Some(if negative { -v } else { v })
 }
 
+/// `s` in double quotes with the escapes `{:?}` uses for quotes, backslashes and control
+/// characters. `str`'s `Debug` also escapes unprintable Unicode, which needs its Unicode tables and
+/// formatter (a few KB of wasm) for text that is only ever a field key or an option name.
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\0' => out.push_str("\\0"),
+            c if c.is_control() => {
+                out.push_str("\\u{");
+                let n = c as u32;
+                let mut started = false;
+                for shift in (0..8).rev() {
+                    let d = (n >> (shift * 4)) & 0xf;
+                    if d != 0 || started || shift == 0 {
+                        started = true;
+                        out.push(char::from_digit(d, 16).unwrap_or('0'));
+                    }
+                }
+                out.push('}');
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +146,23 @@ mod tests {
             "", ".", "-", "1.2.3", "1e", "e3", "12ms", " 1", "inf", "NaN", "0x10",
         ] {
             assert_eq!(parse_decimal(t), None, "{t}");
+        }
+    }
+
+    #[test]
+    fn quotes_like_debug() {
+        for t in [
+            "email",
+            "",
+            "a\"b",
+            "back\\slash",
+            "tab\there\n",
+            "nul\0",
+            "\u{1}\u{7f}\u{9f}",
+            "héllo ✓",
+            "it's",
+        ] {
+            assert_eq!(quote(t), format!("{t:?}"), "{t}");
         }
     }
 }

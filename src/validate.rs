@@ -177,7 +177,7 @@ pub fn unknown_key<'a>(
 
 fn describe(v: &JsValue) -> String {
     match v.as_string() {
-        Some(s) => format!("{s:?}"),
+        Some(s) => crate::text::quote(&s),
         None => type_name(v).to_string(),
     }
 }
