@@ -28,7 +28,7 @@ const ERROR_NAMES = [
 /**
  * The objects the package exports, taken from an initialised wasm-bindgen module. The classes are
  * the very ones Rust instantiates (from `errorClasses()`), so `instanceof` holds for users.
- * @param {{ Dromo: Function, errorClasses(): Record<string, Function> }} core
+ * @param {{ Dromo: Function, Exa: Function, countCsvRecords: Function, errorClasses(): Record<string, Function> }} core
  * @returns {Record<string, any>}
  */
 export function publicApi(core) {
@@ -37,5 +37,5 @@ export function publicApi(core) {
   if (missing.length > 0) {
     throw new Error(`headless-imports: the wasm core lacks ${missing.join(', ')} (mismatched build?)`);
   }
-  return { Dromo: core.Dromo, ...classes };
+  return { Dromo: core.Dromo, Exa: core.Exa, countCsvRecords: core.countCsvRecords, ...classes };
 }

@@ -417,6 +417,144 @@ export declare class Dromo {
   importRows<R = Row>(rows: Row[], options: ImportRowsOptions): Promise<ImportResult<R>>;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Exa Websets imports (wire fields exactly as Exa spells them: camelCase)
+// ---------------------------------------------------------------------------------------------
+
+/** Options for `new Exa(...)`; the key is sent as `x-api-key`. Default `baseUrl` `https://api.exa.ai/websets`. */
+export type ExaOptions = DromoOptions;
+
+/** What each row of the import is. `custom` needs a 2-200 character description. */
+export type ExaEntity =
+  | { type: 'company' | 'person' | 'article' | 'research_paper' }
+  | { type: 'custom'; description: string };
+
+/** Exa's import statuses; an open set (a newer doc page adds `canceled`). */
+export type ExaImportStatus = 'pending' | 'processing' | 'completed' | 'failed' | 'canceled' | (string & {});
+
+/** Why an Exa import failed. */
+export type ExaFailedReason = 'invalid_format' | 'invalid_file_content' | 'missing_identifier';
+
+/** An Exa import (`Import` in Exa's OpenAPI spec). */
+export interface ExaImport {
+  id: string;
+  object: 'import';
+  status: ExaImportStatus;
+  format: 'csv' | 'webset';
+  entity: ExaEntity | null;
+  title: string;
+  /** Number of records declared at creation. */
+  count: number;
+  metadata: Record<string, string>;
+  failedReason: ExaFailedReason | null;
+  failedAt: string | null;
+  failedMessage: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** `create`'s answer: the import plus where to PUT the file, valid for 1 hour. */
+export interface ExaCreateImportResponse extends ExaImport {
+  uploadUrl: string;
+  uploadValidUntil: string;
+}
+
+/** `CreateImportParameters`. `importFile` computes `size`, `count` and `format` for you. */
+export interface ExaCreateImportParams {
+  /** File size in bytes, at most 50,000,000. */
+  size: number;
+  /** Number of CSV records, header excluded (quoted newlines do not split records). */
+  count: number;
+  format: 'csv';
+  entity: ExaEntity;
+  title?: string;
+  /** String values, each at most 1000 characters. */
+  metadata?: Record<string, string>;
+  /** Column index (0-based) of the identifier (e.g. URL); inferred when absent. */
+  csv?: { identifier?: number };
+}
+
+/** `UpdateImport`. */
+export interface ExaUpdateImportParams {
+  title?: string;
+  metadata?: Record<string, string>;
+}
+
+/** `list` params: `limit` 1..200 (default 25); `cursor` from a previous page's `nextCursor`. */
+export interface ExaListParams extends RequestOptions {
+  cursor?: string;
+  limit?: number;
+}
+
+/** One page of Exa imports, with helpers (not enumerable) to walk on. */
+export interface ExaListPage {
+  data: ExaImport[];
+  hasMore: boolean;
+  nextCursor: string | null;
+  hasNextPage(): boolean;
+  nextPage(): Promise<ExaListPage>;
+  [Symbol.asyncIterator](): AsyncIterator<ExaImport>;
+}
+
+/** `await` for the first page, or `for await` for every import across pages. */
+export interface ExaPagedList extends PromiseLike<ExaListPage>, AsyncIterable<ExaImport> {
+  catch<T = never>(onRejected?: ((reason: unknown) => T | PromiseLike<T>) | null): Promise<ExaListPage | T>;
+  finally(onFinally?: (() => void) | null): Promise<ExaListPage>;
+}
+
+/** `Exa.importFile` options. `size`, `count` and `format` are computed from the file and refused here. */
+export interface ExaImportFileOptions extends Omit<WaitOptions, 'waitForReview'> {
+  entity: ExaEntity;
+  title?: string;
+  metadata?: Record<string, string>;
+  csv?: { identifier?: number };
+  /** Wait for the import to finish (default `true`). */
+  wait?: boolean;
+  onProgress?: (progress: UploadProgress) => void;
+  onStatus?: (imp: ExaImport) => void;
+  signal?: AbortSignal;
+  maxRetries?: number;
+}
+
+/** `exa.imports`. */
+export interface ExaImports {
+  /** `POST /v0/imports`; validated against `CreateImportParameters` first. */
+  create(params: ExaCreateImportParams, opts?: RequestOptions): Promise<ExaCreateImportResponse>;
+  retrieve(id: string, opts?: RequestOptions): Promise<ExaImport>;
+  update(id: string, params: ExaUpdateImportParams, opts?: RequestOptions): Promise<ExaImport>;
+  /** Resolves with the deleted import. */
+  delete(id: string, opts?: RequestOptions): Promise<ExaImport>;
+  list(params?: ExaListParams): ExaPagedList;
+  /** PUT to `uploadUrl` (exact Content-Length, no key). */
+  upload(importOrUploadUrl: ExaCreateImportResponse | string, body: UploadBody, opts?: UploadOptions): Promise<void>;
+  /**
+   * Polls until `completed`; `failed` and `canceled` reject with `ImportFailedError` (with
+   * `failedReason` and `failedMessage`), the deadline with `WaitTimeoutError`.
+   */
+  waitForCompletion(id: string, opts?: Omit<WaitOptions, 'waitForReview'> & { onStatus?: (imp: ExaImport) => void }): Promise<ExaImport>;
+}
+
+/** A client for Exa's Websets Imports API. */
+export declare class Exa {
+  constructor(options: ExaOptions);
+  readonly imports: ExaImports;
+  /**
+   * Counts records and size itself (rejecting files over 50,000,000 bytes or without records
+   * before any request), creates, uploads (deleting the import if the upload finally fails:
+   * the error then has `deleted: true`), and waits unless `wait: false`.
+   */
+  importFile(file: Blob | UploadBody, options: ExaImportFileOptions): Promise<{ import: ExaImport }>;
+}
+
+/**
+ * RFC 4180 record count of a CSV, read chunk by chunk (quoted fields may hold commas, quotes and
+ * newlines; CRLF or LF; a UTF-8 BOM is ignored). `header` (default true) excludes the first record.
+ */
+export declare function countCsvRecords(
+  csv: Blob | UploadBody,
+  options?: { header?: boolean; signal?: AbortSignal },
+): Promise<number>;
+
 /**
  * Node only: a `File` backed by the file at `path`, read only as it uploads (no memory cost for
  * large files). `name` defaults to the base name, `type` to a guess from the extension. In
@@ -501,15 +639,21 @@ export declare class UploadError extends HeadlessImportsError {
   /** The URL outlived its validity (Dromo: 30 minutes): create a new import. */
   expired: boolean;
   /** The import the upload was for (when known). Not enumerable. */
-  import?: HeadlessImportFull;
+  import?: HeadlessImportFull | ExaCreateImportResponse;
   /** The network error, when there was no answer. */
   cause?: unknown;
+  /** `Exa.importFile` only: whether the import whose upload failed was deleted (nothing orphaned). */
+  deleted?: boolean;
 }
 
 /** The import reached `FAILED`: `code` `import_failed`. */
 export declare class ImportFailedError extends HeadlessImportsError {
-  /** The failed import (see `import_errors`). Not enumerable. */
-  import: HeadlessImportFull;
+  /** The failed import (Dromo: see `import_errors`). Not enumerable. */
+  import: HeadlessImportFull | ExaImport;
+  /** Exa only: why it failed. */
+  failedReason?: ExaFailedReason | null;
+  /** Exa only: Exa's human-readable reason. */
+  failedMessage?: string | null;
 }
 
 /** `waitForCompletion` ran out of time: `code` `wait_timeout`. The import may still finish. */

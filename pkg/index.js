@@ -11,6 +11,8 @@ await init({ module_or_path: new URL('./gen/headless_imports_bg.wasm', import.me
 // Keep this list in step with node.js (both are checked against index.d.ts by the tests).
 export const {
   Dromo,
+  Exa,
+  countCsvRecords,
   HeadlessImportsError,
   APIError,
   BadRequestError,

@@ -15,6 +15,8 @@ core.setNodeUploader(nodePut);
 // Keep this list in step with index.js (both are checked against index.d.ts by the tests).
 export const {
   Dromo,
+  Exa,
+  countCsvRecords,
   HeadlessImportsError,
   APIError,
   BadRequestError,

@@ -61,6 +61,8 @@ pub struct Error {
     pub cause: Option<JsValue>,
     /// Overrides the class's default `code` (e.g. `invalid_response`).
     pub code: Option<&'static str>,
+    /// Provider-specific properties (e.g. Exa's `failedReason`), copied onto the JS error.
+    pub extra: Vec<(&'static str, JsValue)>,
 }
 
 pub type Result<T> = core::result::Result<T, Error>;
@@ -79,6 +81,7 @@ impl Error {
             import: None,
             cause: None,
             code: None,
+            extra: Vec::new(),
         }
     }
 
@@ -155,6 +158,9 @@ impl Error {
         }
         if self.kind == Kind::Upload {
             set(&props, "expired", &JsValue::from_bool(self.expired));
+        }
+        for (k, v) in &self.extra {
+            set(&props, k, v);
         }
         if let Some(code) = self.code {
             set(&props, "code", &JsValue::from_str(code));

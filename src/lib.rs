@@ -9,8 +9,11 @@
 #![allow(clippy::result_large_err)]
 
 mod client;
+mod count;
+mod csv_count;
 mod dromo;
 mod error;
+mod exa;
 mod http;
 mod js;
 mod page;
@@ -243,32 +246,8 @@ impl DromoImports {
     pub fn upload(&self, target: JsValue, body: JsValue, opts: JsValue) -> Promise {
         let d = self.inner.clone();
         promise(async move {
-            if !is_absent(&opts) && !js::is_plain_object(&opts) {
-                return Err(Error::invalid("opts", "must be an object"));
-            }
             let url = dromo::upload_url_of(&target)?;
-            let data = upload::body(&body, "body")?;
-            let on_progress = callback(&opts, "onProgress", "opts")?;
-            let signal = signal(&opts, "opts")?;
-            let keep = |e: Error| {
-                if dromo::is_import(&target) {
-                    e.with_import(&target)
-                } else {
-                    e
-                }
-            };
-            upload::put(
-                &url,
-                &data,
-                on_progress.as_ref(),
-                signal.as_ref(),
-                d.client.max_retries,
-                d.client.fetch_fn(),
-                dromo::EXPIRED_HINT,
-            )
-            .await
-            .map_err(keep)?;
-            Ok(JsValue::UNDEFINED)
+            upload_to(&url, &target, &body, &opts, &d.client, dromo::EXPIRED_HINT).await
         })
     }
 
@@ -282,4 +261,255 @@ impl DromoImports {
             d.wait(&id, &opts).await
         })
     }
+}
+
+/// A client for Exa's Websets Imports API.
+#[wasm_bindgen]
+pub struct Exa {
+    inner: Rc<exa::Exa>,
+}
+
+#[wasm_bindgen]
+impl Exa {
+    /// `new Exa({ apiKey, baseUrl?, maxRetries?, timeoutMs?, headers?, fetch?, dangerouslyAllowBrowser? })`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: JsValue) -> core::result::Result<Exa, JsValue> {
+        let client = Client::from_js(&exa::EXA, &options)?;
+        Ok(Exa {
+            inner: Rc::new(exa::Exa { client }),
+        })
+    }
+
+    /// The `/v0/imports` endpoints.
+    #[wasm_bindgen(getter)]
+    pub fn imports(&self) -> ExaImports {
+        ExaImports {
+            inner: self.inner.clone(),
+        }
+    }
+
+    /// Count records and size -> create -> upload (deleting the import if the upload finally
+    /// fails) -> wait. Resolves `{ import }`.
+    #[wasm_bindgen(js_name = importFile)]
+    pub fn import_file(&self, body: JsValue, options: JsValue) -> Promise {
+        let e = self.inner.clone();
+        promise(async move { exa_import_file(&e, &body, &options).await })
+    }
+}
+
+async fn exa_import_file(e: &exa::Exa, body: &JsValue, options: &JsValue) -> Result<JsValue> {
+    if is_absent(options) {
+        return Err(Error::invalid(
+            "options",
+            "is required: at least { entity: { type: 'company' } }",
+        ));
+    }
+    exa::check_flow_options(options)?;
+    let data = upload::body(body, "body")?;
+    WaitOptions::from_js(options, "options", exa::DEFAULT_INTERVAL_MS)?;
+    let on_progress = callback(options, "onProgress", "options")?;
+    let signal = signal(options, "options")?;
+    // Counting reads the whole file once; checking size and params first saves that on mistakes.
+    let probe = exa::file_params(options, data.size, 1.0)?;
+    exa::create_body(&probe)?;
+    let count = count::records(&data.value, true, signal.as_ref()).await?;
+    let params = exa::file_params(options, data.size, count as f64)?;
+    let create = exa::create_body(&params)?;
+    let call = CallOptions {
+        signal: signal.clone(),
+        ..CallOptions::default()
+    };
+
+    let imp = e.create_with_body(&create, &call).await?;
+    let url = js::get_str(&imp, "uploadUrl").unwrap_or_default();
+    let sent = upload::put(
+        &url,
+        &data,
+        on_progress.as_ref(),
+        signal.as_ref(),
+        e.client.max_retries,
+        e.client.fetch_fn(),
+        exa::EXPIRED_HINT,
+    )
+    .await;
+    if let Err(err) = sent {
+        // Nothing orphaned: an import whose file never arrived is deleted (the user's abort
+        // included); if even that fails, the error still carries the import so its id is known.
+        let deleted = e
+            .delete(&get(&imp, "id"), &CallOptions::default())
+            .await
+            .is_ok();
+        let mut err = err.with_import(&imp);
+        err.extra.push(("deleted", JsValue::from_bool(deleted)));
+        return Err(err);
+    }
+    let out = js_sys::Object::new();
+    if get(options, "wait").as_bool() == Some(false) {
+        set(&out, "import", &imp);
+        return Ok(out.into());
+    }
+    let wait = WaitOptions::from_js(options, "options", exa::DEFAULT_INTERVAL_MS)?;
+    let done = e
+        .wait(&get(&imp, "id"), &wait)
+        .await
+        .map_err(|err| err.with_import(&imp))?;
+    set(&out, "import", &done);
+    Ok(out.into())
+}
+
+/// `exa.imports`: create, retrieve, update, delete, list, upload, wait.
+#[wasm_bindgen]
+pub struct ExaImports {
+    inner: Rc<exa::Exa>,
+}
+
+#[wasm_bindgen]
+impl ExaImports {
+    /// `POST /v0/imports` with `CreateImportParameters`; resolves with `uploadUrl` and `uploadValidUntil`.
+    pub fn create(&self, params: JsValue, opts: JsValue) -> Promise {
+        let e = self.inner.clone();
+        promise(async move {
+            let body = exa::create_body(&params)?;
+            e.create_with_body(&body, &CallOptions::from_js(&opts, "opts")?)
+                .await
+        })
+    }
+
+    /// `GET /v0/imports/{id}`.
+    pub fn retrieve(&self, id: JsValue, opts: JsValue) -> Promise {
+        let e = self.inner.clone();
+        promise(async move { e.retrieve(&id, &CallOptions::from_js(&opts, "opts")?).await })
+    }
+
+    /// `PATCH /v0/imports/{id}` with `{ title?, metadata? }`.
+    pub fn update(&self, id: JsValue, params: JsValue, opts: JsValue) -> Promise {
+        let e = self.inner.clone();
+        promise(async move {
+            e.update(&id, &params, &CallOptions::from_js(&opts, "opts")?)
+                .await
+        })
+    }
+
+    /// `DELETE /v0/imports/{id}`; resolves with the deleted import.
+    pub fn delete(&self, id: JsValue, opts: JsValue) -> Promise {
+        let e = self.inner.clone();
+        promise(async move { e.delete(&id, &CallOptions::from_js(&opts, "opts")?).await })
+    }
+
+    /// `GET /v0/imports`: await it for one page, or `for await` it for every import.
+    pub fn list(&self, params: JsValue) -> JsValue {
+        let owner = ExaImports {
+            inner: self.inner.clone(),
+        };
+        paged_list(owner.into(), &params)
+    }
+
+    /// One page for `list` (internal).
+    #[wasm_bindgen(js_name = _listPage)]
+    pub fn list_page(&self, params: JsValue) -> Promise {
+        let e = self.inner.clone();
+        promise(async move { e.list_page(&params).await })
+    }
+
+    /// PUTs `body` to the import's `uploadUrl` (or the URL string given).
+    pub fn upload(&self, target: JsValue, body: JsValue, opts: JsValue) -> Promise {
+        let e = self.inner.clone();
+        promise(async move {
+            let url = match target.as_string() {
+                Some(u) => u,
+                None => js::get_str(&target, "uploadUrl").ok_or_else(|| {
+                    Error::invalid(
+                        "target",
+                        "must be an import from create (with uploadUrl) or the URL string",
+                    )
+                })?,
+            };
+            upload_to(&url, &target, &body, &opts, &e.client, exa::EXPIRED_HINT).await
+        })
+    }
+
+    /// Polls until `completed` (resolves), `failed`/`canceled` (`ImportFailedError` with
+    /// `failedReason`, `failedMessage`) or the deadline (`WaitTimeoutError`).
+    #[wasm_bindgen(js_name = waitForCompletion)]
+    pub fn wait_for_completion(&self, id: JsValue, opts: JsValue) -> Promise {
+        let e = self.inner.clone();
+        promise(async move {
+            let opts = WaitOptions::from_js(&opts, "opts", exa::DEFAULT_INTERVAL_MS)?;
+            e.wait(&id, &opts).await
+        })
+    }
+}
+
+/// Counts the RFC 4180 records of a CSV `Blob` (or bytes, or string) chunk by chunk:
+/// `countCsvRecords(blob, { header = true })`. Quoted fields may hold commas, quotes and newlines.
+#[wasm_bindgen(js_name = countCsvRecords)]
+pub fn count_csv_records(body: JsValue, options: JsValue) -> Promise {
+    promise(async move {
+        if !is_absent(&options) && !js::is_plain_object(&options) {
+            return Err(Error::invalid(
+                "options",
+                "must be an object like { header: true }",
+            ));
+        }
+        let header = get(&options, "header");
+        if !is_absent(&header) && header.as_bool().is_none() {
+            return Err(Error::invalid("options.header", "must be a boolean"));
+        }
+        let data = upload::body(body.clone().as_ref(), "body").or_else(|e| {
+            // An empty file has zero records; that is an answer here, not an error.
+            if upload::is_empty_body(&body) {
+                Ok(upload::Body {
+                    value: JsValue::UNDEFINED,
+                    size: 0.0,
+                })
+            } else {
+                Err(e)
+            }
+        })?;
+        if data.size == 0.0 {
+            return Ok(JsValue::from_f64(0.0));
+        }
+        let n = count::records(
+            &data.value,
+            header.as_bool().unwrap_or(true),
+            signal(&options, "options")?.as_ref(),
+        )
+        .await?;
+        Ok(JsValue::from_f64(n as f64))
+    })
+}
+
+/// Shared by both providers' `imports.upload`.
+async fn upload_to(
+    url: &str,
+    target: &JsValue,
+    body: &JsValue,
+    opts: &JsValue,
+    client: &Client,
+    expired_hint: &str,
+) -> Result<JsValue> {
+    if !is_absent(opts) && !js::is_plain_object(opts) {
+        return Err(Error::invalid("opts", "must be an object"));
+    }
+    let data = upload::body(body, "body")?;
+    let on_progress = callback(opts, "onProgress", "opts")?;
+    let signal = signal(opts, "opts")?;
+    upload::put(
+        url,
+        &data,
+        on_progress.as_ref(),
+        signal.as_ref(),
+        client.max_retries,
+        client.fetch_fn(),
+        expired_hint,
+    )
+    .await
+    .map_err(|e| {
+        if js::is_plain_object(target) && get(target, "id").is_string() {
+            e.with_import(target)
+        } else {
+            e
+        }
+    })?;
+    Ok(JsValue::UNDEFINED)
 }

@@ -24,6 +24,15 @@ pub fn dromo_stage(status: &str) -> Stage {
     }
 }
 
+/// Exa's statuses. `canceled` (added by a newer doc page) is final: waiting on would never end.
+pub fn exa_stage(status: &str) -> Stage {
+    match status {
+        "completed" => Stage::Succeeded,
+        "failed" | "canceled" | "cancelled" => Stage::Failed,
+        _ => Stage::InProgress,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,6 +51,16 @@ mod tests {
             "successful",
         ] {
             assert_eq!(dromo_stage(s), Stage::InProgress, "{s}");
+        }
+    }
+
+    #[test]
+    fn exa_statuses() {
+        assert_eq!(exa_stage("completed"), Stage::Succeeded);
+        assert_eq!(exa_stage("failed"), Stage::Failed);
+        assert_eq!(exa_stage("canceled"), Stage::Failed);
+        for s in ["pending", "processing", "paused", "", "COMPLETED"] {
+            assert_eq!(exa_stage(s), Stage::InProgress, "{s}");
         }
     }
 }

@@ -81,6 +81,16 @@ pub fn body(v: &JsValue, path: &str) -> Result<Body> {
     Ok(body)
 }
 
+/// True for a zero-length body of an accepted type (`body` rejects those as "nothing to import").
+pub fn is_empty_body(v: &JsValue) -> bool {
+    v.as_string().is_some_and(|s| s.is_empty())
+        || v.dyn_ref::<Blob>().is_some_and(|b| b.size() == 0.0)
+        || v.dyn_ref::<Uint8Array>()
+            .is_some_and(|u| u.byte_length() == 0)
+        || v.dyn_ref::<ArrayBuffer>()
+            .is_some_and(|a| a.byte_length() == 0)
+}
+
 /// The file name of a `File` body, if it has one.
 pub fn file_name(v: &JsValue) -> Option<String> {
     if v.dyn_ref::<Blob>().is_some() {

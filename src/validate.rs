@@ -17,6 +17,8 @@ pub enum Shape {
     /// A string with at least one non-space character.
     NonEmptyStr,
     Bool,
+    /// Any finite number.
+    Number,
     Int,
     Object,
     /// Any JSON array.
@@ -66,6 +68,10 @@ pub fn check(v: &JsValue, shape: Shape, path: &str) -> Result<()> {
                 return bad("a boolean");
             }
         }
+        Shape::Number => match v.as_f64() {
+            Some(n) if n.is_finite() => {}
+            _ => return bad("a number"),
+        },
         Shape::Int => match v.as_f64() {
             Some(n) if n.fract() == 0.0 && n.is_finite() => {}
             _ => return bad("an integer"),

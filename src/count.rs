@@ -1,0 +1,88 @@
+//! Feeding a body to the CSV record counter chunk by chunk: a Blob through its stream (the file is
+//! never whole in JS or wasm memory), bytes in slices. The counting itself is `csv_count.rs`.
+
+use js_sys::{Function, Promise, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortSignal, Blob};
+
+use crate::csv_count::{data_records, RecordCounter};
+use crate::error::{Error, Kind, Result};
+use crate::js::get;
+use crate::timer::check;
+
+/// Bytes copied into wasm per step for an in-memory body.
+const SLICE: u32 = 1 << 20;
+
+/// The number of CSV records in `body` (a Blob or a Uint8Array), excluding the header row when
+/// `header` is true. Malformed CSV (an unterminated quote) is a `ValidationError`.
+pub async fn records(body: &JsValue, header: bool, signal: Option<&AbortSignal>) -> Result<u64> {
+    let mut counter = RecordCounter::new();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut feed = |chunk: &Uint8Array, counter: &mut RecordCounter| {
+        buf.resize(chunk.length() as usize, 0);
+        chunk.copy_to(&mut buf);
+        counter.feed(&buf);
+    };
+    if let Some(blob) = body.dyn_ref::<Blob>() {
+        let stream: JsValue = blob.stream().into();
+        let reader = get(&stream, "getReader")
+            .dyn_into::<Function>()
+            .map_err(read_error)?
+            .call0(&stream)
+            .map_err(read_error)?;
+        let read: Function = get(&reader, "read").unchecked_into();
+        loop {
+            if let Err(e) = check(signal) {
+                let _ = get(&reader, "cancel")
+                    .dyn_into::<Function>()
+                    .map(|c| c.call0(&reader));
+                return Err(e);
+            }
+            let step = read.call0(&reader).map_err(read_error)?;
+            let step = JsFuture::from(Promise::resolve(&step))
+                .await
+                .map_err(read_error)?;
+            if get(&step, "done").as_bool() == Some(true) {
+                break;
+            }
+            let value = get(&step, "value");
+            match value.dyn_ref::<Uint8Array>() {
+                Some(chunk) => feed(chunk, &mut counter),
+                None => return Err(read_error(value)),
+            }
+        }
+    } else if let Some(bytes) = body.dyn_ref::<Uint8Array>() {
+        let mut at = 0;
+        while at < bytes.length() {
+            let end = (at + SLICE).min(bytes.length());
+            feed(&bytes.subarray(at, end), &mut counter);
+            at = end;
+        }
+    } else {
+        return Err(Error::invalid(
+            "body",
+            "must be a Blob, File, ArrayBuffer, Uint8Array or string",
+        ));
+    }
+    let counted = counter.finish();
+    if counted.malformed {
+        return Err(Error::invalid(
+            "body",
+            "is not valid CSV: a quoted field is never closed (an odd number of \" characters)",
+        ));
+    }
+    Ok(data_records(&counted, header))
+}
+
+fn read_error(cause: JsValue) -> Error {
+    let mut e = Error::new(
+        Kind::Validation,
+        "Could not read the file (was it moved or deleted?).",
+    );
+    e.code = Some("read_error");
+    if !cause.is_undefined() {
+        e.cause = Some(cause);
+    }
+    e
+}

@@ -1,0 +1,389 @@
+//! Exa's Websets Imports API: the `CreateImportParameters`/`UpdateImport` schemas as validation
+//! tables, the endpoints, cursor pagination, and `importFile`, which counts and sizes the CSV itself
+//! and deletes the import when its upload finally fails (nothing is orphaned).
+//!
+//! Wire fields stay exactly as Exa spells them (camelCase).
+
+use js_sys::{JsString, Object, JSON};
+use wasm_bindgen::JsValue;
+
+use crate::client::{CallOptions, Client, Idempotency, Provider};
+use crate::error::{Error, Kind, Result};
+use crate::js::{copy_without, get, get_str, is_absent, is_plain_object, keys, set};
+use crate::poll::{self, WaitOptions};
+use crate::status::exa_stage;
+use crate::url::check_id;
+use crate::validate::{check_struct, unknown_key, Shape};
+
+pub static EXA: Provider = Provider {
+    name: "Exa",
+    default_base_url: "https://api.exa.ai/websets",
+    auth_header: "x-api-key",
+    key_name: "API key",
+};
+
+/// Exa documents no polling limit; every 2 s is gentle and still prompt.
+pub const DEFAULT_INTERVAL_MS: f64 = 2000.0;
+/// The documented maximum upload size.
+pub const MAX_SIZE: f64 = 50_000_000.0;
+pub const EXPIRED_HINT: &str =
+    "Exa upload URLs are valid for 1 hour (see uploadValidUntil): create a new import and upload again.";
+
+const ENTITY_TYPES: &[&str] = &["company", "person", "article", "research_paper", "custom"];
+const CSV: &[(&str, Shape)] = &[("identifier", Shape::Int)];
+
+/// Top-level create keys; `entity`, `metadata`, `size`, `count` get dedicated checks.
+const CREATE: &[(&str, Shape)] = &[
+    ("size", Shape::Number),
+    ("count", Shape::Number),
+    ("format", Shape::OneOf(&["csv"])),
+    ("entity", Shape::Object),
+    ("title", Shape::Str),
+    ("metadata", Shape::Object),
+    ("csv", Shape::Struct(CSV, &[])),
+];
+const UPDATE: &[(&str, Shape)] = &[("title", Shape::Str), ("metadata", Shape::Object)];
+
+/// Checks `CreateImportParameters` and returns the JSON body.
+pub fn create_body(params: &JsValue) -> Result<JsString> {
+    if !is_plain_object(params) {
+        return Err(Error::invalid("params", "must be an object"));
+    }
+    check_struct(params, CREATE, &["size", "count", "format", "entity"], "")?;
+    let size = get(params, "size").as_f64().unwrap_or(0.0);
+    if size.fract() != 0.0 || size < 1.0 {
+        return Err(Error::invalid(
+            "size",
+            "must be a whole number of bytes, at least 1",
+        ));
+    }
+    if size > MAX_SIZE {
+        return Err(too_big("size", size));
+    }
+    let count = get(params, "count").as_f64().unwrap_or(0.0);
+    if count.fract() != 0.0 || count < 1.0 {
+        return Err(Error::invalid(
+            "count",
+            "must be a whole number of records, at least 1",
+        ));
+    }
+    check_entity(&get(params, "entity"))?;
+    check_metadata(&get(params, "metadata"), "metadata")?;
+    let identifier = get(&get(params, "csv"), "identifier");
+    if identifier.as_f64().is_some_and(|i| i < 0.0) {
+        return Err(Error::invalid(
+            "csv.identifier",
+            "must be a column index, 0 or more",
+        ));
+    }
+    stringify(params)
+}
+
+/// Checks `UpdateImport` (`{ title?, metadata? }`).
+pub fn update_body(params: &JsValue) -> Result<JsString> {
+    if !is_plain_object(params) {
+        return Err(Error::invalid(
+            "params",
+            "must be an object like { title, metadata }",
+        ));
+    }
+    check_struct(params, UPDATE, &[], "")?;
+    check_metadata(&get(params, "metadata"), "metadata")?;
+    stringify(params)
+}
+
+fn too_big(path: &str, size: f64) -> Error {
+    Error::invalid(
+        path,
+        format!(
+            "is {} bytes; Exa imports accept at most 50,000,000 bytes (50 MB)",
+            size as u64
+        ),
+    )
+}
+
+fn check_entity(entity: &JsValue) -> Result<()> {
+    let kind = get(entity, "type");
+    let Some(kind) = kind
+        .as_string()
+        .filter(|k| ENTITY_TYPES.contains(&k.as_str()))
+    else {
+        return Err(Error::invalid(
+            "entity.type",
+            format!("must be one of {}", ENTITY_TYPES.join(", ")),
+        ));
+    };
+    let allowed: &[&str] = if kind == "custom" {
+        &["type", "description"]
+    } else {
+        &["type"]
+    };
+    if let Some(k) = keys(entity)
+        .into_iter()
+        .find(|k| !allowed.contains(&k.as_str()))
+    {
+        return Err(unknown_key("entity", &k, allowed.iter().copied()));
+    }
+    if kind == "custom" {
+        let chars = get(entity, "description")
+            .as_string()
+            .map(|d| d.chars().count());
+        if !chars.is_some_and(|n| (2..=200).contains(&n)) {
+            return Err(Error::invalid(
+                "entity.description",
+                "is required for a custom entity: 2 to 200 characters saying what each row is",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Metadata is a flat object of strings, each at most 1000 characters.
+fn check_metadata(metadata: &JsValue, path: &str) -> Result<()> {
+    if is_absent(metadata) {
+        return Ok(());
+    }
+    for k in keys(metadata) {
+        let at = format!("{path}.{k}");
+        match get(metadata, &k).as_string() {
+            Some(v) if v.chars().count() <= 1000 => {}
+            Some(_) => return Err(Error::invalid(at, "must be at most 1000 characters")),
+            None => return Err(Error::invalid(at, "must be a string")),
+        }
+    }
+    Ok(())
+}
+
+fn stringify(v: &JsValue) -> Result<JsString> {
+    JSON::stringify(v).map_err(|_| Error::invalid("params", "cannot be serialized to JSON"))
+}
+
+fn import_path(id: &JsValue) -> Result<String> {
+    let id = id
+        .as_string()
+        .ok_or_else(|| Error::invalid("id", "must be a string (the import's id)"))?;
+    check_id(&id).map_err(|why| Error::invalid("id", why))?;
+    Ok(format!("/v0/imports/{id}"))
+}
+
+/// Why an import failed, with Exa's reason and message; `canceled` reads as such.
+pub fn describe_failure(imp: &JsValue) -> String {
+    let id = get_str(imp, "id").unwrap_or_default();
+    let status = get_str(imp, "status").unwrap_or_default();
+    if status != "failed" {
+        return format!("Import {id} ended as {status}; it will not complete.");
+    }
+    let reason = get_str(imp, "failedReason").unwrap_or_else(|| "unknown reason".into());
+    match get_str(imp, "failedMessage") {
+        Some(m) => format!("Import {id} failed ({reason}): {m}"),
+        None => format!("Import {id} failed ({reason})."),
+    }
+}
+
+/// Copies Exa's failure fields onto an `ImportFailedError`, as users expect to read them there.
+pub fn with_failure_fields(mut e: Error) -> Error {
+    if e.kind == Kind::ImportFailed {
+        if let Some(imp) = &e.import {
+            for k in ["failedReason", "failedMessage"] {
+                let v = get(imp, k);
+                if !v.is_undefined() {
+                    e.extra.push((k, v));
+                }
+            }
+        }
+    }
+    e
+}
+
+/// The Exa imports operations over a configured client.
+pub struct Exa {
+    pub client: Client,
+}
+
+impl Exa {
+    pub async fn create_with_body(&self, body: &JsString, opts: &CallOptions) -> Result<JsValue> {
+        self.client
+            .request("POST", "/v0/imports", Some(body), opts, Idempotency::Create)
+            .await
+    }
+
+    pub async fn retrieve(&self, id: &JsValue, opts: &CallOptions) -> Result<JsValue> {
+        let path = import_path(id)?;
+        self.client
+            .request("GET", &path, None, opts, Idempotency::Safe)
+            .await
+    }
+
+    pub async fn update(
+        &self,
+        id: &JsValue,
+        params: &JsValue,
+        opts: &CallOptions,
+    ) -> Result<JsValue> {
+        let path = import_path(id)?;
+        let body = update_body(params)?;
+        // PATCH sets fields to given values: repeating it is harmless.
+        self.client
+            .request("PATCH", &path, Some(&body), opts, Idempotency::Safe)
+            .await
+    }
+
+    pub async fn delete(&self, id: &JsValue, opts: &CallOptions) -> Result<JsValue> {
+        let path = import_path(id)?;
+        self.client
+            .request("DELETE", &path, None, opts, Idempotency::Safe)
+            .await
+    }
+
+    /// One page: `{ page, items, next }` for `src/js/paged.js`.
+    pub async fn list_page(&self, params: &JsValue) -> Result<JsValue> {
+        if !is_absent(params) && !is_plain_object(params) {
+            return Err(Error::invalid(
+                "params",
+                "must be an object like { cursor, limit }",
+            ));
+        }
+        let mut query = String::new();
+        let limit = get(params, "limit");
+        if !is_absent(&limit) {
+            match limit.as_f64() {
+                Some(l) if l.fract() == 0.0 && (1.0..=200.0).contains(&l) => {
+                    query.push_str(&format!("limit={}", l as u32));
+                }
+                _ => return Err(Error::invalid("limit", "must be an integer from 1 to 200")),
+            }
+        }
+        let cursor = get(params, "cursor");
+        if !is_absent(&cursor) {
+            match cursor.as_string().filter(|c| !c.is_empty()) {
+                Some(c) => {
+                    if !query.is_empty() {
+                        query.push('&');
+                    }
+                    query.push_str("cursor=");
+                    query.push_str(&String::from(js_sys::encode_uri_component(&c)));
+                }
+                None => {
+                    return Err(Error::invalid(
+                        "cursor",
+                        "must be a non-empty string (a nextCursor)",
+                    ))
+                }
+            }
+        }
+        let opts = CallOptions::from_js(params, "")?;
+        let path = if query.is_empty() {
+            "/v0/imports".to_string()
+        } else {
+            format!("/v0/imports?{query}")
+        };
+        let page = self
+            .client
+            .request("GET", &path, None, &opts, Idempotency::Safe)
+            .await?;
+        let items = get(&page, "data");
+        if !js_sys::Array::is_array(&items) {
+            let mut e = Error::new(
+                Kind::Api,
+                format!("GET {path} did not answer a page ({{data, hasMore, nextCursor}})."),
+            );
+            e.code = Some("invalid_response");
+            e.body = Some(page);
+            return Err(e);
+        }
+        let out = Object::new();
+        set(&out, "page", &page);
+        set(&out, "items", &items);
+        let next = get_str(&page, "nextCursor").filter(|c| !c.is_empty());
+        if let (Some(true), Some(next)) = (get(&page, "hasMore").as_bool(), next) {
+            let p = copy_without(params, &["cursor"]);
+            set(&p, "cursor", &JsValue::from_str(&next));
+            set(&out, "next", &p);
+        }
+        Ok(out.into())
+    }
+
+    pub async fn wait(&self, id: &JsValue, opts: &WaitOptions) -> Result<JsValue> {
+        let path = import_path(id)?;
+        let call = CallOptions {
+            signal: opts.signal.clone(),
+            ..CallOptions::default()
+        };
+        poll::wait(
+            || {
+                self.client
+                    .request("GET", &path, None, &call, Idempotency::Safe)
+            },
+            exa_stage,
+            describe_failure,
+            opts,
+        )
+        .await
+        .map_err(with_failure_fields)
+    }
+}
+
+/// Options of `importFile` that are not create params.
+pub const FLOW_OPTIONS: [&str; 8] = [
+    "onProgress",
+    "signal",
+    "wait",
+    "intervalMs",
+    "timeoutMs",
+    "onStatus",
+    "maxRetries",
+    "header",
+];
+
+/// `importFile` options: `{ entity, title?, metadata?, csv?, wait?, onProgress?, onStatus?, signal?,
+/// intervalMs?, timeoutMs? }`; `size`, `count` and `format` are computed, so they are refused here.
+pub fn check_flow_options(options: &JsValue) -> Result<()> {
+    if !is_plain_object(options) {
+        return Err(Error::invalid(
+            "options",
+            "must be an object with at least { entity: { type } }",
+        ));
+    }
+    for k in keys(options) {
+        if ["size", "count", "format"].contains(&k.as_str()) {
+            return Err(Error::invalid(
+                format!("options.{k}"),
+                "is computed by importFile from the file itself; leave it out",
+            ));
+        }
+        let known = CREATE
+            .iter()
+            .map(|(n, _)| *n)
+            .filter(|n| !["size", "count", "format"].contains(n));
+        if !FLOW_OPTIONS.contains(&k.as_str()) && !known.clone().any(|n| n == k) {
+            return Err(unknown_key(
+                "options",
+                &k,
+                known.chain(FLOW_OPTIONS.iter().copied()),
+            ));
+        }
+    }
+    let wait = get(options, "wait");
+    if !is_absent(&wait) && wait.as_bool().is_none() {
+        return Err(Error::invalid("options.wait", "must be a boolean"));
+    }
+    Ok(())
+}
+
+/// The create params of `importFile`, with the computed `size`, `count` and `format`.
+pub fn file_params(options: &JsValue, size: f64, count: f64) -> Result<JsValue> {
+    if size > MAX_SIZE {
+        return Err(too_big("body", size));
+    }
+    if count < 1.0 {
+        return Err(Error::invalid(
+            "body",
+            "has no CSV records after the header row: nothing to import",
+        ));
+    }
+    let params = copy_without(options, &FLOW_OPTIONS);
+    set(&params, "size", &JsValue::from_f64(size));
+    set(&params, "count", &JsValue::from_f64(count));
+    set(&params, "format", &JsValue::from_str("csv"));
+    Ok(params.into())
+}
