@@ -325,8 +325,6 @@ export interface WaitOptions {
 interface FlowOptions extends WaitOptions {
   /** Wait for the import to finish and fetch its rows. Default true; false resolves right after creation (and upload). */
   wait?: boolean;
-  /** Retries of each request (and of the upload) for this flow; defaults to the client's `maxRetries`. */
-  maxRetries?: number;
 }
 
 /**
@@ -503,7 +501,7 @@ export interface ExaPagedList extends PromiseLike<ExaListPage>, AsyncIterable<Ex
 }
 
 /** `Exa.importFile` options. `size`, `count` and `format` are computed from the file and refused here. */
-export interface ExaImportFileOptions extends Omit<WaitOptions, 'waitForReview'> {
+export interface ExaImportFileOptions extends Omit<WaitOptions, 'waitForReview' | 'onStatus'> {
   entity: ExaEntity;
   title?: string;
   metadata?: Record<string, string>;
@@ -513,7 +511,6 @@ export interface ExaImportFileOptions extends Omit<WaitOptions, 'waitForReview'>
   onProgress?: (progress: UploadProgress) => void;
   onStatus?: (imp: ExaImport) => void;
   signal?: AbortSignal;
-  maxRetries?: number;
 }
 
 /** `exa.imports`. */
@@ -531,7 +528,7 @@ export interface ExaImports {
    * Polls until `completed`; `failed` and `canceled` reject with `ImportFailedError` (with
    * `failedReason` and `failedMessage`), the deadline with `WaitTimeoutError`.
    */
-  waitForCompletion(id: string, opts?: Omit<WaitOptions, 'waitForReview'> & { onStatus?: (imp: ExaImport) => void }): Promise<ExaImport>;
+  waitForCompletion(id: string, opts?: Omit<WaitOptions, 'waitForReview' | 'onStatus'> & { onStatus?: (imp: ExaImport) => void }): Promise<ExaImport>;
 }
 
 /** A client for Exa's Websets Imports API. */

@@ -9,13 +9,13 @@ use wasm_bindgen::JsValue;
 
 use crate::client::{CallOptions, Client, Idempotency, Provider};
 use crate::error::{Error, Result};
-use crate::js::{copy_without, get, get_str, is_absent, is_plain_object, keys, set};
+use crate::js::{copy_without, get, get_str, is_absent, is_plain_object, set};
 use crate::page;
 use crate::poll::{self, WaitOptions};
 use crate::status::{dromo_stage, Stage};
 use crate::text::quote;
 use crate::url::check_id;
-use crate::validate::{check, check_struct, unknown_key, Shape};
+use crate::validate::{self, check, check_struct, Shape};
 
 pub static DROMO: Provider = Provider {
     name: "Dromo",
@@ -387,7 +387,7 @@ impl Dromo {
 }
 
 /// Flow options of `importFile`/`importRows`, removed before the rest is sent as create params.
-pub const FLOW_OPTIONS: [&str; 8] = [
+pub const FLOW_OPTIONS: [&str; 7] = [
     "onProgress",
     "signal",
     "wait",
@@ -395,31 +395,16 @@ pub const FLOW_OPTIONS: [&str; 8] = [
     "timeoutMs",
     "onStatus",
     "waitForReview",
-    "maxRetries",
 ];
 
-/// Checks `options` is an object and that `wait` is a boolean when given.
+/// Checks the keys of `importFile`/`importRows` options before anything is sent.
 pub fn check_flow_options(options: &JsValue) -> Result<()> {
-    if !is_plain_object(options) {
-        return Err(Error::invalid(
-            "options",
-            "must be an object with the create params (schema_id or fields, ...)",
-        ));
-    }
-    let wait = get(options, "wait");
-    if !is_absent(&wait) && wait.as_bool().is_none() {
-        return Err(Error::invalid("options.wait", "must be a boolean"));
-    }
-    for k in keys(options) {
-        if !FLOW_OPTIONS.contains(&k.as_str()) && !CREATE.iter().any(|(n, _)| *n == k) {
-            let known = CREATE
-                .iter()
-                .map(|(n, _)| *n)
-                .chain(FLOW_OPTIONS.iter().copied());
-            return Err(unknown_key("options", &k, known));
-        }
-    }
-    Ok(())
+    validate::check_flow_options(
+        options,
+        CREATE,
+        &FLOW_OPTIONS,
+        "must be an object with the create params (schema_id or fields, ...)",
+    )
 }
 
 fn list_params(params: &JsValue) -> Result<(u64, u64)> {

@@ -13,7 +13,7 @@ use crate::js::{copy_without, get, get_str, is_absent, is_plain_object, keys, se
 use crate::poll::{self, WaitOptions};
 use crate::status::exa_stage;
 use crate::url::check_id;
-use crate::validate::{check_struct, unknown_key, Shape};
+use crate::validate::{self, check_struct, unknown_key, Shape};
 
 pub static EXA: Provider = Provider {
     name: "Exa",
@@ -324,50 +324,41 @@ impl Exa {
 }
 
 /// Options of `importFile` that are not create params.
-pub const FLOW_OPTIONS: [&str; 8] = [
+pub const FLOW_OPTIONS: [&str; 6] = [
     "onProgress",
     "signal",
     "wait",
     "intervalMs",
     "timeoutMs",
     "onStatus",
-    "maxRetries",
-    "header",
+];
+
+/// The create params `importFile` takes from the caller; the rest it computes from the file.
+const FILE_PARAMS: &[(&str, Shape)] = &[
+    ("entity", Shape::Object),
+    ("title", Shape::Str),
+    ("metadata", Shape::Object),
+    ("csv", Shape::Struct(CSV, &[])),
 ];
 
 /// `importFile` options: `{ entity, title?, metadata?, csv?, wait?, onProgress?, onStatus?, signal?,
 /// intervalMs?, timeoutMs? }`; `size`, `count` and `format` are computed, so they are refused here.
 pub fn check_flow_options(options: &JsValue) -> Result<()> {
-    if !is_plain_object(options) {
+    if let Some(k) = ["size", "count", "format"]
+        .iter()
+        .find(|k| !get(options, k).is_undefined())
+    {
         return Err(Error::invalid(
-            "options",
-            "must be an object with at least { entity: { type } }",
+            format!("options.{k}"),
+            "is computed by importFile from the file itself; leave it out",
         ));
     }
-    for k in keys(options) {
-        if ["size", "count", "format"].contains(&k.as_str()) {
-            return Err(Error::invalid(
-                format!("options.{k}"),
-                "is computed by importFile from the file itself; leave it out",
-            ));
-        }
-        let known = CREATE
-            .iter()
-            .map(|(n, _)| *n)
-            .filter(|n| !["size", "count", "format"].contains(n));
-        if !FLOW_OPTIONS.contains(&k.as_str()) && !known.clone().any(|n| n == k) {
-            return Err(unknown_key(
-                "options",
-                &k,
-                known.chain(FLOW_OPTIONS.iter().copied()),
-            ));
-        }
-    }
-    let wait = get(options, "wait");
-    if !is_absent(&wait) && wait.as_bool().is_none() {
-        return Err(Error::invalid("options.wait", "must be a boolean"));
-    }
-    Ok(())
+    validate::check_flow_options(
+        options,
+        FILE_PARAMS,
+        &FLOW_OPTIONS,
+        "must be an object with at least { entity: { type } }",
+    )
 }
 
 /// The create params of `importFile`, with the computed `size`, `count` and `format`.

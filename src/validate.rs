@@ -187,3 +187,27 @@ fn describe(v: &JsValue) -> String {
         None => type_name(v).to_string(),
     }
 }
+
+/// Checks the options of a one-call flow (`importFile`, `importRows`): every key is a create param
+/// or a flow option, and `wait` is a boolean. `hint` says what the object should hold.
+pub fn check_flow_options(
+    options: &JsValue,
+    params: &[(&str, Shape)],
+    flow: &[&str],
+    hint: &str,
+) -> Result<()> {
+    if !is_plain_object(options) {
+        return Err(Error::invalid("options", hint));
+    }
+    for k in keys(options) {
+        if !flow.contains(&k.as_str()) && !params.iter().any(|(n, _)| *n == k) {
+            let known = params.iter().map(|(n, _)| *n).chain(flow.iter().copied());
+            return Err(unknown_key("options", &k, known));
+        }
+    }
+    let wait = get(options, "wait");
+    if !wait.is_undefined() && !wait.is_null() && wait.as_bool().is_none() {
+        return Err(Error::invalid("options.wait", "must be a boolean"));
+    }
+    Ok(())
+}

@@ -3,6 +3,8 @@
 
 import {
   Dromo,
+  Exa,
+  countCsvRecords,
   fileFromPath,
   HeadlessImportsError,
   APIError,
@@ -24,6 +26,9 @@ import {
 } from 'headless-imports';
 import type {
   CreateImportParams,
+  ExaCreateImportResponse,
+  ExaImport,
+  ExaListPage,
   DromoImports,
   DromoOptions,
   Field,
@@ -249,9 +254,10 @@ export async function usage(): Promise<void> {
       const s3: string | undefined = e.s3Code;
       const expired: boolean = e.expired;
       const st: number | undefined = e.status;
-      const i: HeadlessImportFull | undefined = e.import;
+      const i: HeadlessImportFull | ExaCreateImportResponse | undefined = e.import;
+      const deleted: boolean | undefined = e.deleted;
     } else if (e instanceof ImportFailedError || e instanceof WaitTimeoutError) {
-      const i: HeadlessImportFull = e.import;
+      const i: HeadlessImportFull | ExaImport = e.import;
     } else if (e instanceof RateLimitError || e instanceof NotFoundError) {
       const st: number = e.status;
       const rid: string | undefined = e.requestId;
@@ -289,3 +295,34 @@ export async function usage(): Promise<void> {
   void [p, future, schemaId, dates, upload, meta, errs, again, url, rows, anyRows, count, next, results, none, done];
   void [imp1, rows1, first, r3, asError, wrong];
 }
+
+// --- Exa -------------------------------------------------------------------------------------
+async function exaUsage(): Promise<void> {
+  const exa = new Exa({ apiKey: 'k' });
+  const created: ExaCreateImportResponse = await exa.imports.create({
+    size: 10,
+    count: 1,
+    format: 'csv',
+    entity: { type: 'custom', description: 'Local bakeries' },
+    csv: { identifier: 0 },
+  });
+  const url: string = created.uploadUrl;
+  await exa.imports.upload(created, 'url\nhttps://a.example\n', { onProgress: ({ loaded }) => loaded });
+  const done: ExaImport = await exa.imports.waitForCompletion(created.id, { intervalMs: 1000, onStatus: (i) => i.status });
+  const reason: 'invalid_format' | 'invalid_file_content' | 'missing_identifier' | null = done.failedReason;
+  await exa.imports.update(done.id, { title: 't', metadata: { a: 'b' } });
+  await exa.imports.delete(done.id);
+  const page: ExaListPage = await exa.imports.list({ limit: 200 });
+  const next: string | null = page.nextCursor;
+  for await (const imp of exa.imports.list()) imp.status.toUpperCase();
+  const { import: imp } = await exa.importFile(file, { entity: { type: 'company' }, title: 'Q3', onStatus: (i) => i.count });
+  const n: number = await countCsvRecords(file, { header: false });
+  // @ts-expect-error size, count and format are computed by importFile
+  await exa.importFile(file, { entity: { type: 'company' }, count: 3 });
+  // @ts-expect-error a custom entity needs a description
+  await exa.imports.create({ size: 1, count: 1, format: 'csv', entity: { type: 'custom' } });
+  // @ts-expect-error unknown entity type
+  await exa.importFile(file, { entity: { type: 'planet' } });
+  void url; void reason; void next; void imp; void n;
+}
+void exaUsage;
