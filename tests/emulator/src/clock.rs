@@ -36,6 +36,8 @@ pub fn unix_now() -> Duration {
 
 const RFC3339_MICROS: &[BorrowedFormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
+const RFC3339_MILLIS: &[BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
 const RFC3339_SECS: &[BorrowedFormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
 const AMZ_DATE: &[BorrowedFormatItem<'static>] =
@@ -50,6 +52,12 @@ fn utc(at: Duration) -> OffsetDateTime {
 /// not only with the whole-second form shown in the OpenAPI examples.
 pub fn rfc3339_micros(at: Duration) -> String {
     utc(at).format(RFC3339_MICROS).unwrap_or_default()
+}
+
+/// JavaScript's `Date.prototype.toISOString()` form (milliseconds), which Node backends such as
+/// Exa's emit.
+pub fn rfc3339_millis(at: Duration) -> String {
+    utc(at).format(RFC3339_MILLIS).unwrap_or_default()
 }
 
 /// S3 reports `Expires`/`ServerTime` in whole seconds.
@@ -79,6 +87,7 @@ mod tests {
         assert_eq!(parse_amz_date("20230227T160315Z"), Some(1_677_513_795));
         assert_eq!(rfc3339_secs(at), "2023-02-27T16:03:15Z");
         assert_eq!(rfc3339_micros(at), "2023-02-27T16:03:15.123000Z");
+        assert_eq!(rfc3339_millis(at), "2023-02-27T16:03:15.123Z");
         assert_eq!(parse_amz_date("2023-02-27"), None);
     }
 

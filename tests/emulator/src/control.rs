@@ -9,9 +9,9 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde_json::json;
 
-use crate::dromo;
 use crate::http::{detail, json};
 use crate::state::Shared;
+use crate::{dromo, exa};
 
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
@@ -20,14 +20,17 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/stats", get(stats))
         .route("/reset", post(reset))
         .nest("/dromo", dromo::control_routes())
+        .nest("/exa", exa::control_routes())
 }
 
-async fn describe(State(shared): State<Arc<Shared>>) -> Response {
+/// `GET /_emulator` (and `/_emulator/`, as the README has always written it).
+pub async fn describe(State(shared): State<Arc<Shared>>) -> Response {
     let s = &shared.settings;
     json(
         StatusCode::OK,
         json!({
             "api": format!("{}{}", shared.origins.api, dromo::API_PREFIX),
+            "exa": format!("{}{}", shared.origins.api, exa::BASE),
             "storage": shared.origins.storage,
             "control": format!("{}/_emulator", shared.origins.api),
             "time_scale": s.scale.factor(),

@@ -57,7 +57,9 @@ fn preflight(headers: &HeaderMap) -> Response {
     let asked = headers
         .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
         .cloned()
-        .unwrap_or_else(|| HeaderValue::from_static("content-type, x-dromo-license-key"));
+        .unwrap_or_else(|| {
+            HeaderValue::from_static("content-type, x-dromo-license-key, x-api-key")
+        });
     h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked);
     h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from(86400));
     resp

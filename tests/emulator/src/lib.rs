@@ -1,15 +1,16 @@
-//! A local stand-in for hosted "headless import" APIs (Dromo today), with an S3-like storage origin
+//! A local stand-in for hosted "headless import" APIs (Dromo and Exa Websets), with an S3-like storage origin
 //! for presigned uploads and results. Built for test suites, demos and benchmarks: real processing,
 //! real rate limits, real failure modes, all on 127.0.0.1 and scaled in time.
 //!
 //! Layout: `storage`, `presign`, `ratelimit`, `s3xml` and `http` are provider-neutral; each provider is
-//! one module (`dromo`) contributing API routes and control routes. A second provider adds its module,
-//! its state in [`state::Shared`], and one `merge` in [`api_router`].
+//! one module (`dromo`, `exa`) contributing API routes and control routes, with its state in
+//! [`state::Shared`] and one `merge` in [`api_router`].
 
 pub mod background;
 pub mod clock;
 pub mod control;
 pub mod dromo;
+pub mod exa;
 pub mod http;
 pub mod presign;
 pub mod ratelimit;
@@ -36,6 +37,7 @@ use dromo::schema::SavedSchema;
 use state::{Origins, Settings, Shared, Stats};
 
 pub const DEFAULT_API_KEY: &str = "test-dromo-key";
+pub use exa::DEFAULT_API_KEY as DEFAULT_EXA_API_KEY;
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -43,7 +45,10 @@ pub struct Config {
     /// 0 picks an ephemeral port.
     pub port: u16,
     pub storage_port: u16,
+    /// Dromo's `X-Dromo-License-Key`.
     pub api_key: String,
+    /// Exa's `x-api-key`.
+    pub exa_api_key: String,
     pub time_scale: f64,
     /// Saved Dromo schemas; `None` means the built-in ones (`schemas.json`).
     pub dromo_schemas: Option<Vec<SavedSchema>>,
@@ -63,6 +68,7 @@ impl Default for Config {
             port: 0,
             storage_port: 0,
             api_key: DEFAULT_API_KEY.into(),
+            exa_api_key: DEFAULT_EXA_API_KEY.into(),
             time_scale: 1.0,
             dromo_schemas: None,
             upload_ttl: None,
@@ -111,6 +117,7 @@ impl Emulator {
         };
         let settings = Settings {
             api_key: config.api_key,
+            exa_api_key: config.exa_api_key,
             scale: TimeScale::new(config.time_scale),
             upload_ttl: config.upload_ttl,
             rate_limit: config.rate_limit,
@@ -119,6 +126,7 @@ impl Emulator {
         let schemas = config.dromo_schemas.unwrap_or_else(dromo::schema::builtin);
         let shared = Arc::new(Shared {
             dromo: dromo::DromoState::new(schemas, &settings),
+            exa: exa::ExaState::default(),
             settings,
             origins: Origins {
                 api: format!("http://{api_addr}"),
@@ -170,6 +178,11 @@ impl Emulator {
         format!("{}{}", self.shared.origins.api, dromo::API_PREFIX)
     }
 
+    /// `http://127.0.0.1:PORT/websets`, the Exa Websets base URL (`/v0/imports` follows).
+    pub fn exa_base(&self) -> String {
+        format!("{}{}", self.shared.origins.api, exa::BASE)
+    }
+
     /// `http://127.0.0.1:PORT` of the API listener.
     pub fn api_origin(&self) -> &str {
         &self.shared.origins.api
@@ -189,6 +202,7 @@ impl Emulator {
     pub fn ready_line(&self) -> String {
         serde_json::json!({
             "api": self.api_base(),
+            "exa": self.exa_base(),
             "storage": self.storage_origin(),
             "control": self.control_base(),
         })
@@ -218,7 +232,10 @@ impl Emulator {
 pub fn api_router(shared: Arc<Shared>) -> Router {
     Router::new()
         .merge(dromo::routes())
+        .merge(exa::routes())
         .nest("/_emulator", control::routes())
+        // A nested "/" only matches "/_emulator"; the documented form has the slash.
+        .route("/_emulator/", axum::routing::get(control::describe))
         .fallback(api_fallback)
         .layer(middleware::from_fn(http::api_envelope))
         .layer(middleware::from_fn_with_state(shared.clone(), log_requests))
@@ -231,8 +248,16 @@ pub fn storage_router(shared: Arc<Shared>) -> Router {
 
 async fn api_fallback(
     axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+    request_id: Option<axum::Extension<http::RequestId>>,
+    method: axum::http::Method,
     uri: axum::http::Uri,
 ) -> Response {
+    let path = uri.path();
+    if path == exa::BASE || path.starts_with(&format!("{}/", exa::BASE)) {
+        shared.stats.hit("exa.other");
+        let rid = request_id.map(|r| r.0 .0).unwrap_or_default();
+        return exa::ExaError::no_route(&method, path).respond(&rid);
+    }
     if let Some(target) = dromo::slash_redirect(uri.path()) {
         shared.stats.hit("dromo.redirect");
         let location = match uri.query() {

@@ -15,9 +15,11 @@ usage: headless-imports-emulator [options]
   --port N                API port, 0 = ephemeral (default 0)
   --storage-port N        storage (presigned URL) port, 0 = ephemeral (default 0)
   --api-key KEY           expected X-Dromo-License-Key (default test-dromo-key)
+  --exa-api-key KEY       expected Exa x-api-key (default test-exa-key)
   --time-scale F          multiply every emulated duration by F (default 1.0)
   --schemas FILE          saved schemas, JSON array of {id, name, fields, settings, hooks}
-  --upload-ttl SECS       presigned URL lifetime in real seconds (overrides the scaled 1800 s)
+  --upload-ttl SECS       presigned URL lifetime in real seconds (overrides the scaled 1800 s
+                          for Dromo and 3600 s for Exa)
   --no-rate-limit         disable the create/poll rate limits
   --exit-on-stdin-eof     exit when standard input is closed
   --data-dir DIR          spool uploads and results under DIR (default: system temp dir)
@@ -25,7 +27,7 @@ usage: headless-imports-emulator [options]
   --help                  show this help
 
 Prints one line of JSON on stdout when ready:
-  {\"api\":\"http://127.0.0.1:PORT/api/v1\",\"storage\":\"http://127.0.0.1:SPORT\",\"control\":\"http://127.0.0.1:PORT/_emulator\"}";
+  {\"api\":\"http://127.0.0.1:PORT/api/v1\",\"exa\":\"http://127.0.0.1:PORT/websets\",\"storage\":\"http://127.0.0.1:SPORT\",\"control\":\"http://127.0.0.1:PORT/_emulator\"}";
 
 struct Cli {
     config: Config,
@@ -56,6 +58,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Cli>, String>
             "--port" => config.port = number(&flag, value(&flag)?)?,
             "--storage-port" => config.storage_port = number(&flag, value(&flag)?)?,
             "--api-key" => config.api_key = value(&flag)?,
+            "--exa-api-key" => config.exa_api_key = value(&flag)?,
             "--time-scale" => {
                 let f: f64 = number(&flag, value(&flag)?)?;
                 if !(f.is_finite() && f > 0.0) {
@@ -88,6 +91,9 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Cli>, String>
     }
     if config.api_key.is_empty() {
         return Err("--api-key must not be empty".into());
+    }
+    if config.exa_api_key.is_empty() {
+        return Err("--exa-api-key must not be empty".into());
     }
     Ok(Some(Cli {
         config,
@@ -203,6 +209,7 @@ mod tests {
             "--exit-on-stdin-eof",
             "--api-key",
             "k",
+            "--exa-api-key=e",
         ])
         .unwrap()
         .unwrap();
@@ -211,6 +218,11 @@ mod tests {
         assert!(!cli.config.rate_limit);
         assert!(cli.exit_on_stdin_eof);
         assert_eq!(cli.config.api_key, "k");
+        assert_eq!(cli.config.exa_api_key, "e");
+        assert_eq!(
+            parse(&[]).unwrap().unwrap().config.exa_api_key,
+            "test-exa-key"
+        );
     }
 
     #[test]
@@ -218,6 +230,7 @@ mod tests {
         assert!(parse(&["--time-scale", "0"]).is_err());
         assert!(parse(&["--port"]).is_err());
         assert!(parse(&["--bogus"]).is_err());
+        assert!(parse(&["--exa-api-key="]).is_err());
         assert!(parse(&["--help"]).unwrap().is_none());
     }
 }

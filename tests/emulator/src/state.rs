@@ -9,12 +9,16 @@ use serde_json::{json, Value};
 
 use crate::clock::TimeScale;
 use crate::dromo::DromoState;
+use crate::exa::ExaState;
 use crate::presign::Presigner;
 use crate::storage::Storage;
 
 /// Knobs from the command line that handlers consult at request time.
 pub struct Settings {
+    /// Dromo's `X-Dromo-License-Key`.
     pub api_key: String,
+    /// Exa's `x-api-key`.
+    pub exa_api_key: String,
     pub scale: TimeScale,
     /// `--upload-ttl`: real seconds, deliberately not scaled, so a suite can pick an exact lifetime.
     pub upload_ttl: Option<Duration>,
@@ -45,12 +49,14 @@ pub struct Shared {
     pub presigner: Presigner,
     pub storage: Storage,
     pub dromo: DromoState,
+    pub exa: ExaState,
 }
 
 impl Shared {
     /// Back to a just-started server, so suites can share one process without seeing each other's imports.
     pub fn reset(&self) {
         self.dromo.reset();
+        self.exa.reset();
         self.storage.reset();
         self.stats.reset();
     }

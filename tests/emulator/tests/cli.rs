@@ -39,8 +39,9 @@ fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
 fn prints_ready_line_and_exits_on_stdin_eof() {
     let (mut child, ready) = spawn(&["--exit-on-stdin-eof"]);
     let obj = ready.as_object().unwrap();
-    assert_eq!(obj.len(), 3);
+    assert_eq!(obj.len(), 4);
     let api = ready["api"].as_str().unwrap();
+    assert_eq!(ready["exa"], api.replace("/api/v1", "/websets"));
     let control = ready["control"].as_str().unwrap();
     assert!(api.starts_with("http://127.0.0.1:") && api.ends_with("/api/v1"));
     assert_eq!(control, api.replace("/api/v1", "/_emulator"));

@@ -1,6 +1,8 @@
 //! Shared harness: an in-process emulator on 127.0.0.1:0 and a small JSON client.
 #![allow(dead_code)]
 
+pub mod exa;
+
 use std::time::{Duration, Instant};
 
 use headless_imports_emulator::{Config, Emulator, DEFAULT_API_KEY};

@@ -1,0 +1,428 @@
+//! Exa Websets imports (`/websets/v0/imports`), after the OpenAPI spec in
+//! `shared/api/exa-websets-spec.yaml`: NestJS-style routes (no trailing slash), `x-api-key` auth,
+//! `{statusCode, message, error}` errors, cursor pagination, and an upload that is really checked.
+
+pub mod csvcheck;
+pub mod imports;
+pub mod params;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::response::Response;
+use axum::routing::{any, get, post};
+use axum::{Extension, Router};
+use base64::Engine;
+use serde_json::{json, Value};
+
+use crate::clock;
+use crate::http::{json as json_response, RequestId};
+use crate::presign::{self, constant_time_eq};
+use crate::state::Shared;
+use imports::{ExaImport, ExaUpload, Store};
+
+/// Path prefix of the Websets API on the API origin (`https://api.exa.ai/websets` in production).
+pub const BASE: &str = "/websets";
+pub const DEFAULT_API_KEY: &str = "test-exa-key";
+/// Documented upload URL lifetime (1 hour), before `--time-scale`.
+const UPLOAD_URL_SECS: f64 = 3600.0;
+/// Create and update bodies are a few hundred bytes; this only stops abuse.
+const MAX_BODY: usize = 1024 * 1024;
+pub const DEFAULT_LIMIT: u64 = 25;
+pub const MAX_LIMIT: u64 = 200;
+
+#[derive(Default)]
+pub struct ExaState {
+    pub imports: Mutex<Store>,
+}
+
+impl ExaState {
+    pub fn reset(&self) {
+        *self.imports.lock().unwrap() = Store::default();
+    }
+}
+
+pub fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/websets/v0/imports", any(collection))
+        .route("/websets/v0/imports/{id}", any(item))
+}
+
+/// Test-only controls, mounted under `/_emulator/exa`.
+pub fn control_routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/imports/{id}", get(inspect))
+        .route("/imports/{id}/status", post(force_status))
+}
+
+/// An error in Exa's (NestJS's) shape. `message` is always one string; validation problems are joined
+/// with "; ".
+#[derive(Debug)]
+pub struct ExaError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ExaError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ExaError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// `{"statusCode": 400, "message": "...", "error": "Bad Request", "requestId": "req_..."}`
+    pub fn respond(self, request_id: &str) -> Response {
+        json_response(
+            self.status,
+            json!({
+                "statusCode": self.status.as_u16(),
+                "message": self.message,
+                "error": self.status.canonical_reason().unwrap_or("Error"),
+                "requestId": request_id,
+            }),
+        )
+    }
+
+    /// What NestJS answers for a path or method it has no route for (a trailing slash included).
+    pub fn no_route(method: &Method, path: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, format!("Cannot {method} {path}"))
+    }
+
+    fn no_import(id: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, format!("Import {id} not found"))
+    }
+}
+
+type Reply = Result<Response, ExaError>;
+
+fn finish(reply: Reply, rid: &RequestId) -> Response {
+    reply.unwrap_or_else(|e| e.respond(&rid.0))
+}
+
+fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<(), ExaError> {
+    let given = headers
+        .get("x-api-key")
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    if !given.is_empty() && constant_time_eq(given, shared.settings.exa_api_key.as_bytes()) {
+        Ok(())
+    } else {
+        Err(ExaError::new(
+            StatusCode::UNAUTHORIZED,
+            "Invalid or missing API key (x-api-key header).",
+        ))
+    }
+}
+
+/// The JSON body; an empty one counts as `{}` (as Express's JSON parser has it).
+async fn read_json(headers: &HeaderMap, body: Body) -> Result<Value, ExaError> {
+    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or("");
+        let essence = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if essence != "application/json" && !essence.ends_with("+json") {
+            return Err(ExaError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("Unsupported Content-Type \"{ct}\": send application/json."),
+            ));
+        }
+    }
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
+        return Err(ExaError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Request body is too large.",
+        ));
+    };
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ExaError::bad_request(format!("Invalid JSON in request body: {e}")))
+}
+
+async fn collection(
+    State(shared): State<Arc<Shared>>,
+    Extension(rid): Extension<RequestId>,
+    method: Method,
+    uri: Uri,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let reply = match method {
+        Method::POST => {
+            shared.stats.hit("exa.create");
+            match authorize(&shared, &headers) {
+                Ok(()) => create(&shared, &headers, body).await,
+                Err(e) => Err(e),
+            }
+        }
+        Method::GET | Method::HEAD => {
+            shared.stats.hit("exa.list");
+            authorize(&shared, &headers).and_then(|()| list(&shared, query.as_deref()))
+        }
+        other => {
+            shared.stats.hit("exa.other");
+            Err(ExaError::no_route(&other, uri.path()))
+        }
+    };
+    finish(reply, &rid)
+}
+
+async fn item(
+    State(shared): State<Arc<Shared>>,
+    Extension(rid): Extension<RequestId>,
+    method: Method,
+    uri: Uri,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let label = match method {
+        Method::GET | Method::HEAD => "exa.get",
+        Method::PATCH => "exa.update",
+        Method::DELETE => "exa.delete",
+        _ => "exa.other",
+    };
+    shared.stats.hit(label);
+    let reply = if label == "exa.other" {
+        Err(ExaError::no_route(&method, uri.path()))
+    } else {
+        match authorize(&shared, &headers) {
+            Err(e) => Err(e),
+            Ok(()) if method == Method::PATCH => update(&shared, &id, &headers, body).await,
+            Ok(()) if method == Method::DELETE => {
+                let removed = shared.exa.imports.lock().unwrap().remove(&id);
+                removed
+                    .map(|r| json_response(StatusCode::OK, r.to_json()))
+                    .ok_or_else(|| ExaError::no_import(&id))
+            }
+            Ok(()) => shared
+                .exa
+                .imports
+                .lock()
+                .unwrap()
+                .get(&id)
+                .map(|r| json_response(StatusCode::OK, r.to_json()))
+                .ok_or_else(|| ExaError::no_import(&id)),
+        }
+    };
+    finish(reply, &rid)
+}
+
+fn new_id() -> String {
+    format!(
+        "import_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..24]
+    )
+}
+
+/// When a presigned URL stops working, read back from its own `X-Amz-Date` + `X-Amz-Expires` (the
+/// presigner rounds both up to whole seconds, so this is exact, not an estimate).
+fn valid_until(url: &str) -> Option<String> {
+    let query = presign::parse_query(url.split_once('?').map(|(_, q)| q));
+    let signed = clock::parse_amz_date(query.get("X-Amz-Date")?)?;
+    let expires: u64 = query.get("X-Amz-Expires")?.parse().ok()?;
+    Some(clock::rfc3339_millis(Duration::from_secs(
+        signed.saturating_add(expires),
+    )))
+}
+
+async fn create(shared: &Arc<Shared>, headers: &HeaderMap, body: Body) -> Reply {
+    let value = read_json(headers, body).await?;
+    let params = params::parse_create(&value).map_err(|p| ExaError::bad_request(p.join("; ")))?;
+    let id = new_id();
+    let now = imports::now();
+    let path = imports::upload_path(&id);
+    let ttl = shared.settings.url_ttl(UPLOAD_URL_SECS);
+    let upload_url = shared
+        .presigner
+        .presign("PUT", &shared.origins.storage, &path, ttl);
+    let upload_valid_until =
+        valid_until(&upload_url).unwrap_or_else(|| clock::rfc3339_millis(clock::unix_now() + ttl));
+    let record = ExaImport {
+        seq: 0,
+        id: id.clone(),
+        status: imports::PENDING.into(),
+        entity: params.entity,
+        title: params.title.unwrap_or_default(),
+        count: params.count,
+        size: params.size,
+        identifier: params.identifier,
+        metadata: params.metadata,
+        failed_reason: None,
+        failed_at: None,
+        failed_message: None,
+        created_at: now.clone(),
+        updated_at: now,
+        upload_valid_until: upload_valid_until.clone(),
+        uploaded: false,
+    };
+    let mut body = record.to_json();
+    let obj = body.as_object_mut().expect("object");
+    obj.insert("uploadUrl".into(), json!(upload_url));
+    obj.insert("uploadValidUntil".into(), json!(upload_valid_until));
+    shared.exa.imports.lock().unwrap().insert(record);
+    shared
+        .storage
+        .register_upload(&path, &id, Arc::new(ExaUpload { id: id.clone() }));
+    Ok(json_response(StatusCode::CREATED, body))
+}
+
+async fn update(shared: &Shared, id: &str, headers: &HeaderMap, body: Body) -> Reply {
+    if shared.exa.imports.lock().unwrap().get(id).is_none() {
+        return Err(ExaError::no_import(id));
+    }
+    let value = read_json(headers, body).await?;
+    let update = params::parse_update(&value).map_err(|p| ExaError::bad_request(p.join("; ")))?;
+    let mut imports = shared.exa.imports.lock().unwrap();
+    let record = imports.get_mut(id).ok_or_else(|| ExaError::no_import(id))?;
+    let changed = update.title.is_some() || update.metadata.is_some();
+    if let Some(title) = update.title {
+        record.title = title;
+    }
+    if let Some(metadata) = update.metadata {
+        record.metadata = metadata;
+    }
+    if changed {
+        record.updated_at = imports::now();
+    }
+    Ok(json_response(StatusCode::OK, record.to_json()))
+}
+
+const CURSOR_PREFIX: &str = "imports:";
+
+/// Opaque to clients: base64url (no padding) of `imports:<seq>`, where `seq` is the insertion number
+/// of the last import on the page. The next page holds the imports created before it, so creating or
+/// deleting imports between pages never repeats or skips one.
+pub fn encode_cursor(seq: u64) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{seq}"))
+}
+
+pub fn decode_cursor(cursor: &str) -> Option<u64> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let digits = text.strip_prefix(CURSOR_PREFIX)?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// `query` is parsed leniently (percent-decoded, the last of repeated keys wins), so a malformed
+/// query string still gets an Exa-shaped answer.
+fn list(shared: &Shared, query: Option<&str>) -> Reply {
+    let query = presign::parse_query(query);
+    let param = |name: &str| query.get(name);
+    let limit = match param("limit") {
+        None => DEFAULT_LIMIT,
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                ExaError::bad_request(format!(
+                    "limit must be an integer between 1 and {MAX_LIMIT}"
+                ))
+            })?,
+    };
+    let imports = shared.exa.imports.lock().unwrap();
+    let before = match param("cursor") {
+        None => None,
+        Some(c) => Some(
+            decode_cursor(c)
+                .filter(|seq| imports.issued(*seq))
+                .ok_or_else(|| ExaError::bad_request("Invalid cursor"))?,
+        ),
+    };
+    let (data, last) = imports.page(before, limit as usize);
+    Ok(json_response(
+        StatusCode::OK,
+        json!({
+            "data": data,
+            "hasMore": last.is_some(),
+            "nextCursor": last.map(encode_cursor),
+        }),
+    ))
+}
+
+fn control_not_found() -> Response {
+    json_response(StatusCode::NOT_FOUND, json!({ "detail": "Not found." }))
+}
+
+/// The import plus what the API never shows (declared size, identifier, whether a file arrived).
+async fn inspect(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    let imports = shared.exa.imports.lock().unwrap();
+    let Some(r) = imports.get(&id) else {
+        return control_not_found();
+    };
+    json_response(
+        StatusCode::OK,
+        json!({
+            "import": r.to_json(),
+            "size": r.size,
+            "identifier": r.identifier,
+            "uploaded": r.uploaded,
+            "uploadValidUntil": r.upload_valid_until,
+        }),
+    )
+}
+
+/// Forces any status (`"canceled"`, or anything unknown) to test open-set handling. `failedReason`
+/// and `failedMessage` are taken from the body (absent = null); `failedAt` is set when the status is
+/// `failed` or a reason is given. The pipeline never overrides a forced status.
+async fn force_status(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    body: axum::extract::Json<Value>,
+) -> Response {
+    let bad = || {
+        json_response(
+            StatusCode::BAD_REQUEST,
+            json!({ "detail": "Expected {\"status\": \"...\", \"failedReason\"?: string|null, \"failedMessage\"?: string|null}." }),
+        )
+    };
+    let Some(obj) = body.as_object() else {
+        return bad();
+    };
+    let Some(status) = obj
+        .get("status")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    else {
+        return bad();
+    };
+    let text = |key: &str| -> Result<Option<String>, ()> {
+        match obj.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(()),
+        }
+    };
+    let (Ok(reason), Ok(message)) = (text("failedReason"), text("failedMessage")) else {
+        return bad();
+    };
+    let mut imports = shared.exa.imports.lock().unwrap();
+    let Some(r) = imports.get_mut(&id) else {
+        return control_not_found();
+    };
+    r.set_status(status);
+    r.failed_at = (status == imports::FAILED || reason.is_some()).then(|| r.updated_at.clone());
+    r.failed_reason = reason;
+    r.failed_message = message;
+    json_response(StatusCode::OK, r.to_json())
+}
