@@ -32,6 +32,12 @@ export interface DromoOptions {
    * browser; prefer a server-side proxy and a keyless client.
    */
   dangerouslyAllowBrowser?: boolean;
+  /**
+   * Client-side rate limiting, so bulk use queues instead of drawing 429s. Dromo's default is its
+   * documented limits (20 creates and 12 status polls per import per minute); Exa's is none.
+   * `false` turns it off; an object overrides counts per `windowMs` (default 60 000).
+   */
+  rateLimit?: false | { creates?: number; polls?: number; windowMs?: number };
 }
 
 /** Per-call options for the API methods. */

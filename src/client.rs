@@ -8,6 +8,7 @@ use web_sys::{AbortSignal, Headers};
 use crate::error::{Error, Kind, Result};
 use crate::http::{self, Reply};
 use crate::js::{get, get_str, is_absent, is_plain_object, keys};
+use crate::limit::{Limiter, Rate};
 use crate::redact::{scrub, snippet};
 use crate::retry;
 use crate::timer::{now_ms, sleep};
@@ -20,6 +21,8 @@ pub struct Provider {
     pub auth_header: &'static str,
     /// Environment-ish name users know the key by, for error messages.
     pub key_name: &'static str,
+    /// Documented limits: creates per window, and status polls per import per window.
+    pub limits: (Option<Rate>, Option<Rate>),
 }
 
 /// How much retrying a request can take without risking a duplicate side effect.
@@ -145,9 +148,11 @@ pub struct Client {
     pub timeout_ms: f64,
     headers: Vec<(String, String)>,
     fetch: Option<Function>,
+    /// Queues sends that would exceed the provider's rate limits.
+    pub limiter: Limiter,
 }
 
-const CLIENT_KEYS: [&str; 7] = [
+const CLIENT_KEYS: [&str; 8] = [
     "apiKey",
     "baseUrl",
     "maxRetries",
@@ -155,6 +160,7 @@ const CLIENT_KEYS: [&str; 7] = [
     "headers",
     "fetch",
     "dangerouslyAllowBrowser",
+    "rateLimit",
 ];
 
 impl Client {
@@ -225,6 +231,7 @@ impl Client {
             timeout_ms: non_negative(&opts, "timeoutMs", "")?.unwrap_or(60_000.0),
             headers: headers(&opts, "")?,
             fetch,
+            limiter: Limiter::from_js(&opts, provider.limits)?,
         })
     }
 

@@ -10,6 +10,7 @@ use wasm_bindgen::JsValue;
 use crate::client::{CallOptions, Client, Idempotency, Provider};
 use crate::error::{Error, Result};
 use crate::js::{copy_without, get, get_str, is_absent, is_plain_object, set};
+use crate::limit::{Kind, Rate};
 use crate::page;
 use crate::poll::{self, WaitOptions};
 use crate::status::{dromo_stage, Stage};
@@ -22,6 +23,17 @@ pub static DROMO: Provider = Provider {
     default_base_url: "https://app.dromo.io/api/v1",
     auth_header: "X-Dromo-License-Key",
     key_name: "backend license key",
+    // The documented limits: 20 creates per minute, 12 status polls per minute per import.
+    limits: (
+        Some(Rate {
+            max: 20,
+            window_ms: 60_000.0,
+        }),
+        Some(Rate {
+            max: 12,
+            window_ms: 60_000.0,
+        }),
+    ),
 };
 
 /// The documented 12 status polls per minute per import.
@@ -260,6 +272,10 @@ impl Dromo {
     /// Sends an already validated create body.
     pub async fn create_with_body(&self, body: &JsString, opts: &CallOptions) -> Result<JsValue> {
         self.client
+            .limiter
+            .acquire(Kind::Create, opts.signal.as_ref())
+            .await?;
+        self.client
             .request(
                 "POST",
                 "/headless/imports/",
@@ -272,8 +288,17 @@ impl Dromo {
 
     pub async fn retrieve(&self, id: &JsValue, opts: &CallOptions) -> Result<JsValue> {
         let path = import_path(id, "")?;
+        self.poll(&path, opts).await
+    }
+
+    /// A status read, within the per-import poll limit (when one is set).
+    async fn poll(&self, path: &str, opts: &CallOptions) -> Result<JsValue> {
         self.client
-            .request("GET", &path, None, opts, Idempotency::Safe)
+            .limiter
+            .acquire(Kind::Poll(path), opts.signal.as_ref())
+            .await?;
+        self.client
+            .request("GET", path, None, opts, Idempotency::Safe)
             .await
     }
 
@@ -346,10 +371,7 @@ impl Dromo {
             ..CallOptions::default()
         };
         poll::wait(
-            || {
-                self.client
-                    .request("GET", &path, None, &call, Idempotency::Safe)
-            },
+            || self.poll(&path, &call),
             dromo_stage,
             describe_failure,
             opts,

@@ -10,6 +10,7 @@ use wasm_bindgen::JsValue;
 use crate::client::{CallOptions, Client, Idempotency, Provider};
 use crate::error::{Error, Kind, Result};
 use crate::js::{copy_without, get, get_str, is_absent, is_plain_object, keys, set};
+use crate::limit;
 use crate::poll::{self, WaitOptions};
 use crate::status::exa_stage;
 use crate::url::check_id;
@@ -20,6 +21,8 @@ pub static EXA: Provider = Provider {
     default_base_url: "https://api.exa.ai/websets",
     auth_header: "x-api-key",
     key_name: "API key",
+    // Exa documents no limits; `rateLimit: { creates, polls }` sets some.
+    limits: (None, None),
 };
 
 /// Exa documents no polling limit; every 2 s is gentle and still prompt.
@@ -203,14 +206,27 @@ pub struct Exa {
 impl Exa {
     pub async fn create_with_body(&self, body: &JsString, opts: &CallOptions) -> Result<JsValue> {
         self.client
+            .limiter
+            .acquire(limit::Kind::Create, opts.signal.as_ref())
+            .await?;
+        self.client
             .request("POST", "/v0/imports", Some(body), opts, Idempotency::Create)
             .await
     }
 
     pub async fn retrieve(&self, id: &JsValue, opts: &CallOptions) -> Result<JsValue> {
         let path = import_path(id)?;
+        self.poll(&path, opts).await
+    }
+
+    /// A status read, within the per-import poll limit (when one is set).
+    async fn poll(&self, path: &str, opts: &CallOptions) -> Result<JsValue> {
         self.client
-            .request("GET", &path, None, opts, Idempotency::Safe)
+            .limiter
+            .acquire(limit::Kind::Poll(path), opts.signal.as_ref())
+            .await?;
+        self.client
+            .request("GET", path, None, opts, Idempotency::Safe)
             .await
     }
 
@@ -310,10 +326,7 @@ impl Exa {
             ..CallOptions::default()
         };
         poll::wait(
-            || {
-                self.client
-                    .request("GET", &path, None, &call, Idempotency::Safe)
-            },
+            || self.poll(&path, &call),
             exa_stage,
             describe_failure,
             opts,

@@ -16,6 +16,7 @@ mod error;
 mod exa;
 mod http;
 mod js;
+mod limit;
 mod page;
 mod poll;
 mod redact;

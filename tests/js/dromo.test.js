@@ -204,6 +204,30 @@ test('aborting mid-wait lets a Node script exit at once (no timer left alive)', 
   assert.ok(Date.now() - started < 50_000, 'exited by itself, not killed');
 });
 
+test('bulk creates queue under the rate limit instead of drawing 429s; without it they are throttled', async () => {
+  // The emulator runs at time-scale 0.01: its "minute" is 600 ms, so the client uses that window.
+  const throttled = async () => (await control(`${emu.control}/stats`)).throttled;
+  const limited = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, rateLimit: { windowMs: 600 }, maxRetries: 0 });
+  await new Promise((r) => setTimeout(r, 700)); // earlier tests' creates leave the server's window
+  const before = await throttled();
+  const made = await Promise.all(
+    Array.from({ length: 45 }, (_, i) => limited.imports.create({ schema_id: CONTACTS, original_filename: `bulk${i}.csv` })),
+  );
+  assert.equal(new Set(made.map((m) => m.id)).size, 45);
+  assert.equal(await throttled(), before, 'no 429 drawn');
+  // Polls too: 30 status reads of one import at once stay within 12 per window.
+  await Promise.all(Array.from({ length: 30 }, () => limited.imports.retrieve(made[0].id)));
+  assert.equal(await throttled(), before, 'no 429 drawn by polls');
+
+  await new Promise((r) => setTimeout(r, 700)); // let the server's window empty
+  const unlimited = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, rateLimit: false, maxRetries: 0 });
+  const results = await Promise.allSettled(
+    Array.from({ length: 30 }, (_, i) => unlimited.imports.create({ schema_id: CONTACTS, original_filename: `burst${i}.csv` })),
+  );
+  const limitedOut = results.filter((r) => r.status === 'rejected' && r.reason instanceof hi.RateLimitError);
+  assert.ok(limitedOut.length > 0, 'the emulator enforces the limit, so the test above means something');
+});
+
 test('CommonJS and ESM consumers share one module: same classes, same wasm', async () => {
   const require = createRequire(path.join(installPackage(), 'cjs.cjs'));
   const cjs = require('headless-imports');

@@ -104,6 +104,30 @@ test('an upload that finally fails deletes the import: nothing orphaned, the err
   }
 });
 
+test('aborting mid-upload rejects with APIUserAbortError and deletes the import; mid-wait keeps it', async () => {
+  const rows = ['url,name'];
+  for (let i = 0; rows.length < 400_000; i++) rows.push(`https://c${i}.example,"Company ${i}"`);
+  const file = tempFile('many.csv', rows.join('\n') + '\n');
+  const controller = new AbortController();
+  const err = await exa
+    .importFile(await hi.fileFromPath(file), {
+      entity: { type: 'company' },
+      signal: controller.signal,
+      onProgress: (/** @type {any} */ p) => p.loaded > 0 && p.loaded < p.total && controller.abort(),
+    })
+    .catch((/** @type {any} */ e) => e);
+  assert.ok(err instanceof hi.APIUserAbortError, String(err));
+  assert.equal(err.deleted, true);
+  await assert.rejects(exa.imports.retrieve(err.import.id), hi.NotFoundError);
+  fs.rmSync(path.dirname(file), { recursive: true });
+
+  const waiting = new AbortController();
+  const imp = await exa.imports.create({ size: 10, count: 1, format: 'csv', entity: { type: 'company' } });
+  const wait = exa.imports.waitForCompletion(imp.id, { intervalMs: 60_000, signal: waiting.signal });
+  setTimeout(() => waiting.abort(), 30);
+  await assert.rejects(wait, (/** @type {any} */ e) => e instanceof hi.APIUserAbortError && e.import.id === imp.id);
+});
+
 test('list walks more than two pages by cursor; update and delete work', async () => {
   const ids = [];
   for (let i = 0; i < 5; i++) {
