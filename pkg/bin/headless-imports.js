@@ -1,0 +1,601 @@
+#!/usr/bin/env node
+// @ts-check
+// The `headless-imports` command: Dromo and Exa imports from a shell. See `headless-imports --help`.
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Dromo, Exa, fileFromPath, countCsvRecords } from '../node.js';
+import { ndjsonReporter, ttyReporter } from './report.js';
+
+const EXIT = { ok: 0, error: 1, usage: 2, review: 3, failed: 4, interrupted: 130 };
+const EXA_MAX_SIZE = 50_000_000;
+const ENTITIES = ['company', 'person', 'article', 'research_paper', 'custom'];
+
+const EXIT_HELP = `Exit codes:
+  0    success (every file imported; --no-wait: every file uploaded)
+  1    other errors (network, authentication, not found, timeout, ...)
+  2    usage error, or input refused before any request (nothing was sent)
+  3    a Dromo import stopped at NEEDS_REVIEW (its review URL is printed)
+  4    an import failed (Dromo FAILED, Exa failed/canceled)
+  130  interrupted (Ctrl-C): uploads are aborted, the import ids created so far are printed
+  With several files the most severe wins: 130, 2, 1, 4, 3, 0.`;
+
+const COMMON_HELP = `Common options:
+  --api-key KEY     API key (default: $DROMO_API_KEY or $EXA_API_KEY; prefer the environment)
+  --base-url URL    API base URL, e.g. the local emulator or your proxy
+                    (default: $DROMO_BASE_URL / $EXA_BASE_URL, else the provider's own API)
+  -h, --help        this help`;
+
+const HELP = {
+  main: `Usage: headless-imports <dromo|exa> <command> [options]
+
+Headless file imports from the command line (Dromo Headless Import API, Exa Websets imports).
+
+Commands:
+  dromo import <files...> (--schema-id ID | --schema FILE) [--no-wait] [--out DIR]
+  dromo list [--limit N]
+  dromo status <id>
+  dromo results <id> [--out FILE]
+  exa import <files...> --entity TYPE [--description TEXT] [--title TEXT] [--no-wait]
+  exa list [--limit N]
+  exa status <id>
+
+  -V, --version     print the version
+  -h, --help        help (also after any command: headless-imports dromo import --help)
+
+Output: on a terminal, progress bars and a live status line; otherwise one JSON object per line
+(NDJSON) per event: {"event":"created"|"progress"|"status"|"done"|"error"|"aborted", "file", "importId", ...}.
+
+${EXIT_HELP}`,
+  dromo: `Usage: headless-imports dromo <import|list|status|results> [options]
+
+  import <files...> (--schema-id ID | --schema FILE) [--no-wait] [--out DIR] [--concurrency N]
+  list [--limit N]
+  status <id>
+  results <id> [--out FILE]
+
+Run "headless-imports dromo <command> --help" for a command's options.
+
+${COMMON_HELP}
+
+${EXIT_HELP}`,
+  exa: `Usage: headless-imports exa <import|list|status> [options]
+
+  import <files...> --entity TYPE [--description TEXT] [--title TEXT] [--no-wait] [--concurrency N]
+  list [--limit N]
+  status <id>
+
+Run "headless-imports exa <command> --help" for a command's options.
+
+${COMMON_HELP}
+
+${EXIT_HELP}`,
+  'dromo import': `Usage: headless-imports dromo import <files...> (--schema-id ID | --schema FILE) [options]
+
+Creates one import per file, uploads it (streamed from disk), waits for processing and fetches
+the cleaned rows.
+
+  --schema-id ID      a saved schema's id
+  --schema FILE       an inline schema: a JSON array of fields, or {"fields", "settings"?, "hooks"?}
+  --wait / --no-wait  wait for the final status (default) or stop once the file is uploaded
+  --out DIR           write each file's rows to DIR/<file name without extension>.json
+  --concurrency N     files in flight at once (default 4); Dromo's rate limits are respected
+  --interval MS       milliseconds between status polls (default 5000)
+  --timeout MS        give up waiting after this long (default 1800000, 30 minutes)
+
+${COMMON_HELP}
+
+Events (off a terminal, NDJSON on stdout; treat unknown events and keys as informational):
+  {"event":"start","file","phase"}            {"event":"created","file","importId","status","size"}
+  {"event":"progress","file","importId","loaded","total"}  (at most every 200 ms, and at 100 %)
+  {"event":"uploaded","file","importId"}      {"event":"status","file","importId","status"}
+  {"event":"results","file","importId"}       (fetching the rows)
+  {"event":"done","file","importId","status","rows"?,"out"?,"reviewUrl"?,"waited"}
+  {"event":"error","file","importId"?,"code","message","status"?}
+  {"event":"aborted","importIds":[...]}       (Ctrl-C)
+
+${EXIT_HELP}`,
+  'dromo list': `Usage: headless-imports dromo list [--limit N]
+
+Lists the newest imports (one page). Off a terminal: one JSON import per line.
+
+  --limit N           page size, 1..1000 (default 20)
+
+${COMMON_HELP}`,
+  'dromo status': `Usage: headless-imports dromo status <id>
+
+Prints an import (its presigned upload URL is omitted). Off a terminal: one JSON line.
+
+${COMMON_HELP}`,
+  'dromo results': `Usage: headless-imports dromo results <id> [--out FILE]
+
+Prints (or writes to FILE) the cleaned rows of a SUCCESSFUL import as a JSON array.
+
+  --out FILE          write the rows here instead of stdout
+
+${COMMON_HELP}`,
+  'exa import': `Usage: headless-imports exa import <files...> --entity TYPE [options]
+
+Counts each CSV's records, creates an Exa Websets import, uploads the file and waits.
+Files over 50,000,000 bytes are refused before any request.
+
+  --entity TYPE       company | person | article | research_paper | custom
+  --description TEXT  what a row is (required with --entity custom, 2..200 characters)
+  --title TEXT        the import's title
+  --wait / --no-wait  wait for the final status (default) or stop once the file is uploaded
+  --concurrency N     files in flight at once (default 4)
+  --interval MS       milliseconds between status polls (default 5000)
+  --timeout MS        give up waiting after this long (default 1800000, 30 minutes)
+
+${COMMON_HELP}
+
+Events: as for "dromo import" (no rows, no NEEDS_REVIEW).
+
+${EXIT_HELP}`,
+  'exa list': `Usage: headless-imports exa list [--limit N]
+
+Lists the newest imports (one page). Off a terminal: one JSON import per line.
+
+  --limit N           page size, 1..200 (default 20)
+
+${COMMON_HELP}`,
+  'exa status': `Usage: headless-imports exa status <id>
+
+Prints an import. Off a terminal: one JSON line.
+
+${COMMON_HELP}`,
+};
+
+const OPTIONS = /** @type {const} */ ({
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+  'api-key': { type: 'string' },
+  'base-url': { type: 'string' },
+  'schema-id': { type: 'string' },
+  schema: { type: 'string' },
+  wait: { type: 'boolean' },
+  'no-wait': { type: 'boolean' },
+  out: { type: 'string', short: 'o' },
+  concurrency: { type: 'string', short: 'c' },
+  interval: { type: 'string' },
+  timeout: { type: 'string' },
+  limit: { type: 'string' },
+  entity: { type: 'string' },
+  description: { type: 'string' },
+  title: { type: 'string' },
+});
+
+const COMMON = ['help', 'api-key', 'base-url'];
+const ALLOWED = {
+  'dromo import': [...COMMON, 'schema-id', 'schema', 'wait', 'no-wait', 'out', 'concurrency', 'interval', 'timeout'],
+  'dromo list': [...COMMON, 'limit'],
+  'dromo status': COMMON,
+  'dromo results': [...COMMON, 'out'],
+  'exa import': [...COMMON, 'entity', 'description', 'title', 'wait', 'no-wait', 'concurrency', 'interval', 'timeout'],
+  'exa list': [...COMMON, 'limit'],
+  'exa status': COMMON,
+};
+
+class UsageError extends Error {}
+
+const isTTY = Boolean(process.stdout.isTTY);
+
+function version() {
+  const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  return String(pkg.version);
+}
+
+/**
+ * A non-negative integer option, or the default.
+ * @param {string | undefined} v @param {string} name @param {number} dflt @param {number} min @param {number} max
+ */
+function intOption(v, name, dflt, min, max) {
+  if (v === undefined) return dflt;
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
+    throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got "${v}"`);
+  }
+  return Number(v);
+}
+
+/** Checks files before any request: each must be a readable regular file. @param {string[]} files */
+function checkFiles(files) {
+  if (files.length === 0) throw new UsageError('no files given');
+  for (const f of files) {
+    let st;
+    try {
+      st = fs.statSync(f);
+      fs.accessSync(f, fs.constants.R_OK);
+    } catch (err) {
+      throw new UsageError(`cannot read ${f}: ${/** @type {any} */ (err).code ?? /** @type {any} */ (err).message}`);
+    }
+    if (!st.isFile()) throw new UsageError(`not a file: ${f}`);
+    if (st.size === 0) throw new UsageError(`${f} is empty (0 bytes): nothing to import`);
+  }
+  return files;
+}
+
+/** @param {'dromo' | 'exa'} provider @param {Record<string, any>} values */
+function client(provider, values) {
+  const env = provider === 'dromo' ? 'DROMO' : 'EXA';
+  const apiKey = values['api-key'] ?? process.env[`${env}_API_KEY`] ?? undefined;
+  const baseUrl = values['base-url'] ?? process.env[`${env}_BASE_URL`] ?? undefined;
+  if (!apiKey && !baseUrl) {
+    throw new UsageError(`no API key: set ${env}_API_KEY (or pass --api-key, or --base-url of a proxy that adds it)`);
+  }
+  /** @type {Record<string, unknown>} */
+  const opts = {};
+  if (apiKey) opts.apiKey = apiKey;
+  if (baseUrl) opts.baseUrl = baseUrl;
+  try {
+    return provider === 'dromo' ? new Dromo(opts) : new Exa(opts);
+  } catch (err) {
+    throw new UsageError(/** @type {Error} */ (err).message);
+  }
+}
+
+/** Exit code for an error thrown by the library. @param {any} err */
+function exitFor(err) {
+  if (err instanceof UsageError) return EXIT.usage;
+  if (err?.code === 'validation_error') return EXIT.usage;
+  if (err?.code === 'import_failed') return EXIT.failed;
+  if (err?.code === 'aborted') return EXIT.interrupted;
+  return EXIT.error;
+}
+
+const SEVERITY = [EXIT.interrupted, EXIT.usage, EXIT.error, EXIT.failed, EXIT.review, EXIT.ok];
+/** @param {number} a @param {number} b */
+const worse = (a, b) => (SEVERITY.indexOf(a) <= SEVERITY.indexOf(b) ? a : b);
+
+/** A single-line message for an error, never with secrets (the library redacts its own). @param {any} err */
+function message(err) {
+  return String(err?.message ?? err).replace(/\s+/g, ' ').trim();
+}
+
+/** Drops the presigned upload URL (its signature is a secret while valid). @param {any} imp */
+function publicImport(imp) {
+  const out = { ...imp };
+  if ('upload' in out) out.upload = out.upload ? '(presigned URL omitted)' : null;
+  delete out.uploadUrl;
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// import
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Runs `work` over `items` with at most `limit` in flight; stops taking new items once `signal` aborts.
+ * @template T @param {T[]} items @param {number} limit @param {AbortSignal} signal @param {(t: T) => Promise<void>} work
+ */
+async function pool(items, limit, signal, work) {
+  let next = 0;
+  const runner = async () => {
+    while (next < items.length && !signal.aborted) await work(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, runner));
+}
+
+/**
+ * The import plan, fully validated before any request.
+ * @param {'dromo' | 'exa'} provider @param {Record<string, any>} values @param {string[]} files
+ */
+function planImport(provider, values, files) {
+  const wait = !values['no-wait'];
+  if (values.wait && values['no-wait']) throw new UsageError('--wait and --no-wait are exclusive');
+  const concurrency = intOption(values.concurrency, 'concurrency', 4, 1, 64);
+  const intervalMs = intOption(values.interval, 'interval', 5000, 0, 3_600_000);
+  const timeoutMs = intOption(values.timeout, 'timeout', 30 * 60_000, 1, 7 * 24 * 3_600_000);
+  /** @type {Record<string, any>} */
+  const plan = { provider, wait, concurrency, intervalMs, timeoutMs, files: checkFiles(files) };
+  if (new Set(files.map((f) => path.resolve(f))).size !== files.length) throw new UsageError('a file is given twice');
+
+  if (provider === 'dromo') {
+    if (values['schema-id'] && values.schema) throw new UsageError('give either --schema-id or --schema, not both');
+    if (!values['schema-id'] && !values.schema) throw new UsageError('missing --schema-id ID or --schema FILE');
+    if (values['schema-id']) {
+      plan.schema = { schema_id: values['schema-id'] };
+    } else {
+      let parsed;
+      try {
+        parsed = JSON.parse(fs.readFileSync(values.schema, 'utf8'));
+      } catch (err) {
+        throw new UsageError(`cannot read the schema ${values.schema}: ${message(err)}`);
+      }
+      if (Array.isArray(parsed)) parsed = { fields: parsed };
+      if (!parsed || typeof parsed !== 'object' || !Array.isArray(parsed.fields)) {
+        throw new UsageError(`${values.schema}: expected an array of fields or {"fields": [...], "settings"?, "hooks"?}`);
+      }
+      const extra = Object.keys(parsed).filter((k) => !['fields', 'settings', 'hooks'].includes(k));
+      if (extra.length) throw new UsageError(`${values.schema}: unexpected key ${extra[0]} (fields, settings, hooks only)`);
+      plan.schema = parsed;
+    }
+    if (values.out !== undefined) {
+      if (!wait) throw new UsageError('--out needs the rows: it cannot be combined with --no-wait');
+      const names = files.map((f) => outName(f));
+      const dup = names.find((n, i) => names.indexOf(n) !== i);
+      if (dup) throw new UsageError(`two files would both write ${dup} in --out`);
+      if (fs.existsSync(values.out) && !fs.statSync(values.out).isDirectory()) {
+        throw new UsageError(`--out ${values.out} is not a directory`);
+      }
+      plan.out = values.out;
+    }
+  } else {
+    const type = values.entity;
+    if (!type) throw new UsageError(`missing --entity (${ENTITIES.join(', ')})`);
+    if (!ENTITIES.includes(type)) throw new UsageError(`--entity must be one of ${ENTITIES.join(', ')}, got "${type}"`);
+    if (type === 'custom') {
+      const d = values.description;
+      if (!d || d.length < 2 || d.length > 200) throw new UsageError('--entity custom needs --description of 2 to 200 characters');
+      plan.entity = { type, description: d };
+    } else {
+      if (values.description !== undefined) throw new UsageError('--description goes with --entity custom only');
+      plan.entity = { type };
+    }
+    if (values.title !== undefined) plan.title = values.title;
+    for (const f of files) {
+      const size = fs.statSync(f).size;
+      if (size > EXA_MAX_SIZE) throw new UsageError(`${f} has ${size} bytes; Exa accepts at most ${EXA_MAX_SIZE}`);
+    }
+  }
+  return plan;
+}
+
+/** @param {string} file */
+function outName(file) {
+  const base = path.basename(file);
+  const ext = path.extname(base);
+  return `${ext ? base.slice(0, -ext.length) : base}.json`;
+}
+
+/**
+ * @param {any} api Dromo or Exa client
+ * @param {Record<string, any>} plan
+ */
+async function runImport(api, plan) {
+  const names = plan.files.map((/** @type {string} */ f) => path.basename(f));
+  // Display name: the path as given when two files share a base name.
+  const display = plan.files.map((/** @type {string} */ f, /** @type {number} */ i) =>
+    names.indexOf(names[i]) === names.lastIndexOf(names[i]) ? names[i] : f,
+  );
+  const report = isTTY ? ttyReporter(display) : ndjsonReporter();
+  const controller = new AbortController();
+  const { signal } = controller;
+  /** @type {string[]} */
+  const created = [];
+  let code = EXIT.ok;
+  let interrupted = false;
+
+  const onSignal = () => {
+    if (interrupted) process.exit(EXIT.interrupted); // a second Ctrl-C: leave at once
+    interrupted = true;
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  if (plan.out) fs.mkdirSync(plan.out, { recursive: true });
+
+  await pool(
+    plan.files.map((/** @type {string} */ f, /** @type {number} */ i) => ({ path: f, name: display[i] })),
+    plan.concurrency,
+    signal,
+    async ({ path: filePath, name }) => {
+      /** @type {string | undefined} */
+      let importId;
+      const emit = (/** @type {Record<string, unknown>} */ e) =>
+        report.emit({ event: String(e.event), file: name, ...(importId ? { importId } : {}), ...e });
+      try {
+        const file = await fileFromPath(filePath);
+        const onProgress = (/** @type {{loaded: number, total: number}} */ p) =>
+          emit({ event: 'progress', loaded: p.loaded, total: p.total });
+        const onStatus = (/** @type {any} */ imp) => emit({ event: 'status', status: imp.status });
+        const waitOpts = { intervalMs: plan.intervalMs, timeoutMs: plan.timeoutMs, signal, onStatus };
+        if (plan.provider === 'dromo') {
+          emit({ event: 'start', phase: 'creating' });
+          const imp = await api.imports.create({ ...plan.schema, original_filename: path.basename(filePath) }, { signal });
+          importId = imp.id;
+          created.push(imp.id);
+          emit({ event: 'created', status: imp.status, size: file.size });
+          await api.imports.upload(imp, file, { onProgress, signal });
+          emit({ event: 'uploaded', status: 'PENDING' });
+          if (!plan.wait) return emit({ event: 'done', status: imp.status, waited: false });
+          const final = await api.imports.waitForCompletion(imp.id, waitOpts);
+          if (final.status === 'NEEDS_REVIEW') {
+            code = worse(code, EXIT.review);
+            return emit({ event: 'done', status: final.status, reviewUrl: final.review_url, waited: true });
+          }
+          emit({ event: 'results' });
+          const rows = await api.imports.results(imp.id, { signal });
+          /** @type {Record<string, unknown>} */
+          const extra = {};
+          if (plan.out) {
+            const out = path.join(plan.out, outName(filePath));
+            fs.writeFileSync(out, JSON.stringify(rows, null, 2) + '\n');
+            extra.out = out;
+          }
+          emit({ event: 'done', status: final.status, rows: rows.length, ...extra, waited: true });
+        } else {
+          emit({ event: 'start', phase: 'counting' });
+          const count = await countCsvRecords(file, { signal });
+          if (count < 1) throw new UsageError(`${name} has no records after its header`);
+          /** @type {Record<string, unknown>} */
+          const params = { size: file.size, count, format: 'csv', entity: plan.entity };
+          if (plan.title !== undefined) params.title = plan.title;
+          emit({ event: 'start', phase: 'creating' });
+          const imp = await api.imports.create(params, { signal });
+          importId = imp.id;
+          created.push(imp.id);
+          emit({ event: 'created', status: imp.status, size: file.size, count });
+          try {
+            await api.imports.upload(imp, file, { onProgress, signal });
+          } catch (err) {
+            // A failed (not aborted) upload: delete the import so nothing is left pending forever.
+            if (/** @type {any} */ (err)?.code !== 'aborted') {
+              const deleted = await api.imports.delete(imp.id).then(() => true, () => false);
+              if (deleted) /** @type {any} */ (err).deleted = true;
+            }
+            throw err;
+          }
+          emit({ event: 'uploaded', status: 'processing' });
+          if (!plan.wait) return emit({ event: 'done', status: imp.status, waited: false });
+          const final = await api.imports.waitForCompletion(imp.id, waitOpts);
+          emit({ event: 'done', status: final.status, waited: true });
+        }
+      } catch (err) {
+        const e = /** @type {any} */ (err);
+        const c = exitFor(e);
+        if (c === EXIT.interrupted && !signal.aborted) code = worse(code, EXIT.error);
+        else code = worse(code, c);
+        if (!importId && e?.import?.id) importId = e.import.id;
+        /** @type {Record<string, unknown>} */
+        const extra = {};
+        if (e?.code === 'import_failed') {
+          extra.status = e.import?.status ?? 'FAILED';
+          if (e.failedReason) extra.failedReason = e.failedReason;
+          if (e.failedMessage) extra.failedMessage = e.failedMessage;
+          if (Array.isArray(e.import?.import_errors)) extra.importErrors = e.import.import_errors.slice(0, 10);
+        }
+        if (e?.deleted) extra.deleted = true;
+        const msg =
+          e?.code === 'import_failed' && e.import?.import_errors?.[0]?.message
+            ? `import failed: ${e.import.import_errors[0].message}`
+            : message(e);
+        emit({ event: 'error', code: e?.code ?? (e instanceof UsageError ? 'usage' : 'error'), message: msg, ...extra });
+      }
+    },
+  );
+
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  if (interrupted) {
+    report.finish();
+    if (isTTY) {
+      process.stderr.write(
+        `Interrupted: uploads aborted. Imports created so far (${created.length}):\n` +
+          created.map((id) => `  ${id}\n`).join(''),
+      );
+    } else {
+      report.emit({ event: 'aborted', importIds: created });
+    }
+    return EXIT.interrupted;
+  }
+  report.finish();
+  return code;
+}
+
+// ---------------------------------------------------------------------------------------------
+// list / status / results
+// ---------------------------------------------------------------------------------------------
+
+/** @param {any[]} items @param {string[]} cols */
+function table(items, cols) {
+  const cells = items.map((it) => cols.map((c) => String(it[c] ?? '')));
+  const widths = cols.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i].length)));
+  const fmt = (/** @type {string[]} */ r) => r.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd();
+  return [fmt(cols), ...cells.map(fmt)].join('\n') + '\n';
+}
+
+/** @param {'dromo' | 'exa'} provider @param {any} api @param {Record<string, any>} values */
+async function runList(provider, api, values) {
+  const max = provider === 'dromo' ? 1000 : 200;
+  const limit = intOption(values.limit, 'limit', 20, 1, max);
+  const page = await api.imports.list({ limit });
+  const items = (provider === 'dromo' ? page.results : page.data).map(publicImport);
+  if (isTTY) {
+    const cols = provider === 'dromo' ? ['id', 'status', 'created_date', 'original_filename'] : ['id', 'status', 'createdAt', 'count', 'title'];
+    process.stdout.write(items.length ? table(items, cols) : 'no imports\n');
+    const total = provider === 'dromo' ? page.count : undefined;
+    if (total !== undefined && total > items.length) process.stdout.write(`(${items.length} of ${total})\n`);
+  } else {
+    for (const it of items) process.stdout.write(JSON.stringify(it) + '\n');
+  }
+  return EXIT.ok;
+}
+
+/** @param {any} api @param {string} id */
+async function runStatus(api, id) {
+  const imp = publicImport(await api.imports.retrieve(id));
+  if (isTTY) {
+    const w = Math.max(...Object.keys(imp).map((k) => k.length));
+    for (const [k, v] of Object.entries(imp)) {
+      process.stdout.write(`${k.padEnd(w)}  ${v !== null && typeof v === 'object' ? JSON.stringify(v) : v}\n`);
+    }
+  } else {
+    process.stdout.write(JSON.stringify(imp) + '\n');
+  }
+  return EXIT.ok;
+}
+
+/** @param {any} api @param {string} id @param {string | undefined} out */
+async function runResults(api, id, out) {
+  const rows = await api.imports.results(id);
+  const text = JSON.stringify(rows, null, isTTY || out ? 2 : undefined) + '\n';
+  if (out) {
+    fs.writeFileSync(out, text);
+    process.stderr.write(`${rows.length} rows written to ${out}\n`);
+  } else {
+    process.stdout.write(text);
+  }
+  return EXIT.ok;
+}
+
+// ---------------------------------------------------------------------------------------------
+// main
+// ---------------------------------------------------------------------------------------------
+
+/** @param {string[]} argv */
+async function main(argv) {
+  // --help wins over everything else, even unknown flags: find the command loosely.
+  if (argv.includes('--help') || argv.includes('-h')) {
+    const words = argv.filter((a) => !a.startsWith('-'));
+    const key = words.slice(0, 2).join(' ');
+    const text = /** @type {Record<string, string>} */ (HELP)[key] ?? /** @type {Record<string, string>} */ (HELP)[words[0]] ?? HELP.main;
+    process.stdout.write(text + '\n');
+    return EXIT.ok;
+  }
+  /** @type {{ values: Record<string, any>, positionals: string[] }} */
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(message(err));
+  }
+  const { values, positionals } = parsed;
+  if (values.version) {
+    process.stdout.write(version() + '\n');
+    return EXIT.ok;
+  }
+  const [provider, command, ...rest] = positionals;
+  if (!provider) throw new UsageError('missing a provider: dromo or exa');
+  if (provider !== 'dromo' && provider !== 'exa') throw new UsageError(`unknown provider "${provider}" (dromo or exa)`);
+  if (!command) throw new UsageError(`missing a command: ${provider} ${provider === 'dromo' ? 'import|list|status|results' : 'import|list|status'}`);
+  const key = /** @type {keyof typeof ALLOWED} */ (`${provider} ${command}`);
+  if (!(key in ALLOWED)) throw new UsageError(`unknown command "${provider} ${command}"`);
+  const wrong = Object.keys(values).find((o) => !ALLOWED[key].includes(o));
+  if (wrong) throw new UsageError(`--${wrong} does not apply to "${key}"`);
+
+  if (command === 'import') {
+    const plan = planImport(provider, values, rest);
+    return runImport(client(provider, values), plan);
+  }
+  if (command === 'list') {
+    if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}"`);
+    intOption(values.limit, 'limit', 20, 1, provider === 'dromo' ? 1000 : 200);
+    return runList(provider, client(provider, values), values);
+  }
+  if (rest.length !== 1) throw new UsageError(`"${key}" takes exactly one import id`);
+  if (command === 'status') return runStatus(client(provider, values), rest[0]);
+  return runResults(client(provider, values), rest[0], values.out);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    const code = exitFor(err);
+    process.stderr.write(`headless-imports: ${message(err)}\n`);
+    if (code === EXIT.usage) process.stderr.write('Run "headless-imports --help" for usage.\n');
+    process.exitCode = code;
+  },
+);

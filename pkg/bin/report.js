@@ -1,0 +1,171 @@
+// @ts-check
+// Output of `headless-imports <provider> import`: on a terminal, a live block (one progress bar or
+// status line per running file, finished files printed above it for good); anywhere else, one JSON
+// object per line (NDJSON) per event, for scripts. No dependency: ANSI escapes only.
+
+/**
+ * @typedef {{ event: string, file?: string, importId?: string, [k: string]: unknown }} CliEvent
+ * @typedef {{ emit(e: CliEvent): void, finish(): void, note(text: string): void }} Reporter
+ */
+
+/** NDJSON on stdout. Progress is thinned to the first, the last and one per 200 ms per file. */
+export function ndjsonReporter(out = process.stdout) {
+  /** @type {Map<string, number>} */
+  const lastProgress = new Map();
+  return {
+    /** @param {CliEvent} e */
+    emit(e) {
+      if (e.event === 'progress') {
+        const key = String(e.file);
+        const now = Date.now();
+        const last = lastProgress.get(key);
+        const final = e.loaded === e.total;
+        if (last !== undefined && !final && now - last < 200) return;
+        lastProgress.set(key, now);
+      }
+      out.write(JSON.stringify(e) + '\n');
+    },
+    finish() {},
+    /** @param {string} _text */
+    note(_text) {},
+  };
+}
+
+const BAR = 24;
+const SPIN = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+/** @param {number} n */
+function bytes(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  if (n < 1024 * 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  return `${(n / 1024 / 1024 / 1024).toFixed(2)} GB`;
+}
+
+/** @param {number} loaded @param {number} total */
+export function progressBar(loaded, total) {
+  const frac = total > 0 ? Math.min(1, loaded / total) : 1;
+  const full = Math.round(frac * BAR);
+  const pct = String(Math.floor(frac * 100)).padStart(3);
+  return `[${'█'.repeat(full)}${'░'.repeat(BAR - full)}] ${pct}%`;
+}
+
+/**
+ * Live terminal output. Only running files occupy the redrawn block, so its height stays at most
+ * `--concurrency` + 1 lines whatever the number of files.
+ * @param {string[]} files display names, in order
+ * @param {NodeJS.WriteStream} out
+ */
+export function ttyReporter(files, out = process.stdout) {
+  /** @typedef {{ name: string, phase: string, loaded: number, total: number, status?: string, since: number, id?: string }} Row */
+  /** @type {Map<string, Row>} */
+  const rows = new Map();
+  /** @type {string[]} */
+  const settled = [];
+  let drawn = 0;
+  let tick = 0;
+  let lastDraw = 0;
+  const width = Math.max(20, (out.columns || 80) - 1);
+  const nameWidth = Math.min(28, Math.max(...files.map((f) => f.length), 4));
+  const start = Date.now();
+  let done = 0;
+  const fit = (/** @type {string} */ s) => ([...s].length > width ? [...s].slice(0, width - 1).join('') + '…' : s);
+  const label = (/** @type {string} */ n) => (n.length > nameWidth ? n.slice(0, nameWidth - 1) + '…' : n.padEnd(nameWidth));
+
+  function line(/** @type {Row} */ r) {
+    const secs = ((Date.now() - r.since) / 1000).toFixed(1);
+    if (r.phase === 'creating') return `${label(r.name)}  ${SPIN[tick % SPIN.length]} creating import…`;
+    if (r.phase === 'counting') return `${label(r.name)}  ${SPIN[tick % SPIN.length]} counting records…`;
+    if (r.phase === 'uploading') {
+      return `${label(r.name)}  ${progressBar(r.loaded, r.total)}  ${bytes(r.loaded)}/${bytes(r.total)}  uploading`;
+    }
+    if (r.phase === 'waiting') {
+      return `${label(r.name)}  ${SPIN[tick % SPIN.length]} status ${r.status ?? '…'}  ${secs}s  (import ${r.id})`;
+    }
+    if (r.phase === 'results') return `${label(r.name)}  ${SPIN[tick % SPIN.length]} fetching results…`;
+    return `${label(r.name)}  ${r.phase}`;
+  }
+
+  function draw() {
+    lastDraw = Date.now();
+    let s = drawn > 0 ? `\x1b[${drawn}F\x1b[J` : '';
+    for (const l of settled.splice(0)) s += l + '\n'; // printed for good: may wrap
+    const active = [...rows.values()];
+    for (const r of active) s += fit(line(r)) + '\n';
+    const waiting = files.length - done - active.length;
+    const footer = `${done}/${files.length} done${waiting > 0 ? `, ${waiting} queued` : ''}  ${((Date.now() - start) / 1000).toFixed(1)}s`;
+    s += fit(footer) + '\n';
+    drawn = active.length + 1;
+    out.write(s);
+  }
+
+  out.write('\x1b[?25l'); // hide the cursor while redrawing
+  const timer = setInterval(() => {
+    tick++;
+    draw();
+  }, 100);
+  timer.unref();
+
+  /** @param {string} file */
+  const row = (file) => {
+    let r = rows.get(file);
+    if (!r) rows.set(file, (r = { name: file, phase: 'creating', loaded: 0, total: 0, since: Date.now() }));
+    return r;
+  };
+
+  return {
+    /** @param {CliEvent} e */
+    emit(e) {
+      const file = String(e.file ?? '');
+      if (e.event === 'start') {
+        Object.assign(row(file), { phase: e.phase ?? 'creating', since: Date.now() });
+      } else if (e.event === 'created') {
+        Object.assign(row(file), { phase: 'uploading', id: e.importId, total: Number(e.size ?? 0) });
+      } else if (e.event === 'progress') {
+        Object.assign(row(file), { phase: 'uploading', loaded: e.loaded, total: e.total });
+      } else if (e.event === 'uploaded') {
+        Object.assign(row(file), { phase: 'waiting', status: e.status, since: Date.now() });
+      } else if (e.event === 'status') {
+        const r = row(file);
+        if (r.phase !== 'waiting') r.since = Date.now();
+        Object.assign(r, { phase: 'waiting', status: e.status });
+      } else if (e.event === 'results') {
+        Object.assign(row(file), { phase: 'results' });
+      } else if (e.event === 'done' || e.event === 'error') {
+        rows.delete(file);
+        done++;
+        settled.push(`${label(file)}  ${describe(e)}`);
+      } else {
+        return;
+      }
+      // Progress may fire thousands of times: redraw at most every 100 ms, and at 100 %.
+      if (e.event === 'progress' && e.loaded !== e.total && Date.now() - lastDraw < 100) return;
+      draw();
+    },
+    finish() {
+      clearInterval(timer);
+      draw();
+      out.write('\x1b[?25h');
+    },
+    /** @param {string} text */
+    note(text) {
+      settled.push(text);
+      draw();
+    },
+  };
+}
+
+/** @param {CliEvent} e */
+function describe(e) {
+  const id = e.importId ? `  (import ${e.importId})` : '';
+  if (e.event === 'error' && e.code === 'aborted') return `✖ interrupted${id}`;
+  if (e.event === 'error') {
+    const status = e.status ? `${e.status}: ` : '';
+    return `✖ ${status}${e.message}${id}`;
+  }
+  if (e.status === 'NEEDS_REVIEW') return `! NEEDS_REVIEW: finish it at ${e.reviewUrl}`;
+  if (e.waited === false) return `✔ uploaded, not waiting (status ${e.status})${id}`;
+  const rows = typeof e.rows === 'number' ? `  ${e.rows} rows` : '';
+  const to = e.out ? ` → ${e.out}` : '';
+  return `✔ ${e.status}${rows}${to}${id}`;
+}

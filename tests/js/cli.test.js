@@ -1,0 +1,259 @@
+// @ts-check
+// The `headless-imports` command as installed from the packed tarball (so the package.json `bin`
+// field is exercised too), driven against the local emulator: NDJSON events off a terminal, the
+// progress bar and status line under a pty, exit codes, usage errors that send nothing, Ctrl-C.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { startEmulator, installPackage, tempFile, control, KEY, CONTACTS, ROOT } from './helpers/env.js';
+
+const EXA_KEY = 'test-exa-key';
+/** @type {Awaited<ReturnType<typeof startEmulator>> & { exa: string }} */ let emu;
+/** @type {string} */ let bin;
+/** @type {string} */ let work;
+
+const REVIEW = 'First Name,Last Name\nAda,Lovelace\n'; // required email has no column: NEEDS_REVIEW
+const HEADER_ONLY = 'First Name,Last Name,Email Address,Age\n'; // no data rows: FAILED
+
+before(async () => {
+  bin = path.join(installPackage(), 'node_modules', '.bin', 'headless-imports');
+  emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.01']));
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'hi-cli-'));
+});
+after(async () => {
+  if (emu) await emu.stop();
+  if (work) fs.rmSync(work, { recursive: true, force: true });
+});
+
+/**
+ * Runs the CLI (stdout is a pipe, so NDJSON) and collects its output.
+ * @param {string[]} args
+ * @param {{ onStdout?: (text: string, child: import('node:child_process').ChildProcess) => void, timeoutMs?: number }} [opts]
+ * @returns {Promise<{ code: number | null, stdout: string, stderr: string, events: any[] }>}
+ */
+function run(args, opts = {}) {
+  return new Promise((resolve, reject) => {
+    /** @type {NodeJS.ProcessEnv} */
+    const env = { ...process.env, DROMO_API_KEY: KEY, EXA_API_KEY: EXA_KEY };
+    delete env.DROMO_BASE_URL;
+    delete env.EXA_BASE_URL;
+    const child = spawn(bin, args, { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 20_000);
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      opts.onStdout?.(stdout, child);
+    });
+    child.stderr.on('data', (d) => (stderr += d));
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      for (const text of [stdout, stderr]) assert.ok(!text.includes(KEY) && !text.includes(EXA_KEY), 'the key is never printed');
+      const events = stdout
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l));
+      resolve({ code, stdout, stderr, events });
+    });
+  });
+}
+
+const dromoArgs = () => ['--base-url', emu.api, '--interval', '100'];
+const exaArgs = () => ['--base-url', emu.exa, '--interval', '100'];
+
+test('dromo import of a 1000-row CSV with --out: exit 0, NDJSON events, rows on disk', async () => {
+  const out = path.join(work, 'out');
+  const csv = path.join(ROOT, 'examples/contacts.csv');
+  const r = await run(['dromo', 'import', csv, '--schema-id', CONTACTS, '--out', out, ...dromoArgs()]);
+  assert.equal(r.code, 0, r.stderr);
+  const kinds = new Set(r.events.map((e) => e.event));
+  for (const k of ['created', 'progress', 'status', 'done']) assert.ok(kinds.has(k), `event ${k} in ${[...kinds]}`);
+  const created = r.events.find((e) => e.event === 'created');
+  assert.match(created.importId, /^[0-9a-f-]{36}$/);
+  assert.equal(created.file, 'contacts.csv');
+  assert.ok(r.events.every((e) => e.file === 'contacts.csv' && (e.event === 'start' || e.importId === created.importId)));
+  const progress = r.events.filter((e) => e.event === 'progress');
+  const size = fs.statSync(csv).size;
+  assert.deepEqual([progress.at(-1).loaded, progress.at(-1).total], [size, size]);
+  const done = r.events.at(-1);
+  assert.equal(done.event, 'done');
+  assert.equal(done.status, 'SUCCESSFUL');
+  assert.equal(done.rows, 1000);
+  const rows = JSON.parse(fs.readFileSync(path.join(out, 'contacts.json'), 'utf8'));
+  assert.equal(rows.length, 1000);
+  assert.deepEqual(Object.keys(rows[0]), ['first_name', 'last_name', 'email', 'age']);
+  assert.ok(!r.stdout.includes('X-Amz-Signature'), 'no presigned URL in the output');
+
+  // status and results of that import
+  const st = await run(['dromo', 'status', created.importId, '--base-url', emu.api]);
+  assert.equal(st.code, 0, st.stderr);
+  assert.equal(st.events[0].status, 'SUCCESSFUL');
+  assert.ok([null, '(presigned URL omitted)'].includes(st.events[0].upload));
+  assert.ok(!st.stdout.includes('X-Amz-'), 'no presigned URL');
+  const resFile = path.join(work, 'results.json');
+  const res = await run(['dromo', 'results', created.importId, '--out', resFile, '--base-url', emu.api]);
+  assert.equal(res.code, 0, res.stderr);
+  assert.equal(JSON.parse(fs.readFileSync(resFile, 'utf8')).length, 1000);
+
+  // list shows it, one JSON import per line
+  const ls = await run(['dromo', 'list', '--limit', '5', '--base-url', emu.api]);
+  assert.equal(ls.code, 0, ls.stderr);
+  assert.ok(ls.events.some((i) => i.id === created.importId && i.original_filename === 'contacts.csv'));
+});
+
+test('NEEDS_REVIEW exits 3 with the review URL; FAILED exits 4; several files: the most severe', async () => {
+  const review = tempFile('review.csv', REVIEW);
+  const r = await run(['dromo', 'import', review, '--schema-id', CONTACTS, ...dromoArgs()]);
+  assert.equal(r.code, 3, r.stderr);
+  const done = r.events.find((e) => e.event === 'done');
+  assert.equal(done.status, 'NEEDS_REVIEW');
+  assert.match(done.reviewUrl, /^http:\/\/127\.0\.0\.1:\d+\/headless\/[0-9a-f-]+\/$/);
+
+  // The same file with an inline schema (--schema) that needs no email: SUCCESSFUL.
+  const schema = tempFile('schema.json', JSON.stringify({ fields: [{ key: 'first', label: 'First Name', type: 'string' }] }));
+  const inline = await run(['dromo', 'import', review, '--schema', schema, '--out', path.join(work, 'inline'), ...dromoArgs()]);
+  assert.equal(inline.code, 0, inline.stderr);
+  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(work, 'inline', 'review.json'), 'utf8')), [{ first: 'Ada' }]);
+
+  const failed = tempFile('headers.csv', HEADER_ONLY);
+  const f = await run(['dromo', 'import', failed, '--schema-id', CONTACTS, ...dromoArgs()]);
+  assert.equal(f.code, 4, f.stderr);
+  const err = f.events.find((e) => e.event === 'error');
+  assert.equal(err.code, 'import_failed');
+  assert.equal(err.status, 'FAILED');
+  assert.ok(err.importId);
+
+  const ok = path.join(ROOT, 'examples/contacts.csv');
+  const all = await run(['dromo', 'import', ok, review, failed, '--schema-id', CONTACTS, '--concurrency', '2', ...dromoArgs()]);
+  assert.equal(all.code, 4, 'failed beats needs-review beats success');
+  assert.equal(all.events.filter((e) => e.event === 'created').length, 3);
+  assert.equal(all.events.filter((e) => e.event === 'done' || e.event === 'error').length, 3);
+});
+
+test('usage errors exit 2 before any request', async () => {
+  const good = tempFile('good.csv', 'First Name\nAda\n');
+  const empty = tempFile('empty.csv', '');
+  const before = await control(`${emu.control}/stats`);
+  const cases = [
+    ['dromo', 'import', good, ...dromoArgs()], // no schema
+    ['dromo', 'import', good, '--schema-id', CONTACTS, '--schema', good, ...dromoArgs()],
+    ['dromo', 'import', '--schema-id', CONTACTS, ...dromoArgs()], // no files
+    ['dromo', 'import', path.join(work, 'missing.csv'), '--schema-id', CONTACTS, ...dromoArgs()],
+    ['dromo', 'import', empty, '--schema-id', CONTACTS, ...dromoArgs()],
+    ['dromo', 'import', good, '--schema-id', CONTACTS, '--bogus', ...dromoArgs()],
+    ['dromo', 'import', good, '--schema-id', CONTACTS, '--no-wait', '--out', work, ...dromoArgs()],
+    ['dromo', 'import', good, '--schema-id', CONTACTS, '--concurrency', '0', ...dromoArgs()],
+    ['dromo', 'import', good, '--schema', good, ...dromoArgs()], // not JSON
+    ['dromo', 'list', '--entity', 'company', '--base-url', emu.api],
+    ['exa', 'import', good, ...exaArgs()], // no --entity
+    ['exa', 'import', good, '--entity', 'custom', ...exaArgs()], // custom needs a description
+    ['exa', 'import', good, '--entity', 'planet', ...exaArgs()],
+    ['exa', 'results', 'x', '--base-url', emu.exa],
+    ['nope', 'list'],
+    [],
+  ];
+  for (const args of cases) {
+    const r = await run(args);
+    assert.equal(r.code, 2, `exit 2 for ${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /^headless-imports: .+\nRun "headless-imports --help" for usage\.\n$/);
+    assert.equal(r.stdout, '');
+  }
+  assert.deepEqual(await control(`${emu.control}/stats`), before, 'no request was made');
+
+  const help = await run(['dromo', 'import', '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /--schema-id ID/);
+  assert.match(help.stdout, /130 +interrupted/);
+  const v = await run(['--version']);
+  assert.equal(v.code, 0);
+  assert.equal(v.stdout.trim(), JSON.parse(fs.readFileSync(path.join(ROOT, 'pkg/package.json'), 'utf8')).version);
+});
+
+test('exa import of a CSV: exit 0, then list and status', async () => {
+  const csv = tempFile('companies.csv', 'name,url\nAcme,"acme.com"\n"Foo, Inc.",foo.com\n');
+  const r = await run(['exa', 'import', csv, '--entity', 'company', '--title', 'CLI test', ...exaArgs()]);
+  assert.equal(r.code, 0, r.stderr);
+  const created = r.events.find((e) => e.event === 'created');
+  assert.match(created.importId, /^import_/);
+  assert.equal(created.count, 2);
+  assert.ok(r.events.some((e) => e.event === 'progress'));
+  assert.deepEqual(r.events.at(-1), { event: 'done', file: 'companies.csv', importId: created.importId, status: 'completed', waited: true });
+
+  const ls = await run(['exa', 'list', '--limit', '5', '--base-url', emu.exa]);
+  assert.equal(ls.code, 0, ls.stderr);
+  assert.ok(ls.events.some((i) => i.id === created.importId && i.title === 'CLI test'));
+  const st = await run(['exa', 'status', created.importId, '--base-url', emu.exa]);
+  assert.equal(st.code, 0, st.stderr);
+  assert.equal(st.events[0].status, 'completed');
+
+  const bad = tempFile('nourl.csv', 'name,city\nAcme,Paris\n');
+  const f = await run(['exa', 'import', bad, '--entity', 'company', ...exaArgs()]);
+  assert.equal(f.code, 4);
+  assert.equal(f.events.find((e) => e.event === 'error').failedReason, 'missing_identifier');
+});
+
+test('on a terminal: a progress bar per file and a live status line', async () => {
+  const csv = path.join(ROOT, 'examples/contacts.csv');
+  const review = tempFile('review.csv', REVIEW);
+  const cmd = [bin, 'dromo', 'import', csv, review, '--schema-id', CONTACTS, ...dromoArgs()]
+    .map((a) => `'${a}'`)
+    .join(' ');
+  const env = { ...process.env, DROMO_API_KEY: KEY, TERM: 'xterm' };
+  const { code, out } = await new Promise((resolve, reject) => {
+    // script(1) gives the CLI a pty; -e passes its exit status through.
+    const child = spawn('script', ['-qfec', `stty cols 120 rows 40; ${cmd}`, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.stdout.on('data', (d) => (out += d));
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    });
+  });
+  assert.equal(code, 3, out);
+  assert.match(out, /contacts\.csv +\[█+░*\] +\d+%  [\d.]+ KB\/45\.7 KB  uploading/, 'progress bar');
+  assert.match(out, /\[█{24}\] 100%/);
+  assert.match(out, /[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] status (PENDING|RUNNING|SUCCESSFUL)  \d+\.\ds  \(import [0-9a-f-]+\)/, 'live status line');
+  assert.match(out, /contacts\.csv +✔ SUCCESSFUL  1000 rows/);
+  assert.match(out, /review\.csv +! NEEDS_REVIEW: finish it at http:\/\/127\.0\.0\.1/);
+  assert.match(out, /\x1b\[\d+F\x1b\[J/, 'redraws in place');
+  assert.ok(!out.includes('{"event"'), 'no NDJSON on a terminal');
+});
+
+test('Ctrl-C aborts the upload, prints the created import id and exits 130', async () => {
+  // ~50 MB: the upload takes long enough to be interrupted while running.
+  const big = path.join(work, 'big.csv');
+  const fd = fs.openSync(big, 'w');
+  fs.writeSync(fd, 'First Name,Last Name,Email Address,Age\n');
+  const chunk = Array.from({ length: 10_000 }, (_, i) => `N${i},L${i},u${i}@example.com,${i % 90}`).join('\n') + '\n';
+  for (let i = 0; i < 130; i++) fs.writeSync(fd, chunk);
+  fs.closeSync(fd);
+
+  let sent = false;
+  const r = await run(['dromo', 'import', big, '--schema-id', CONTACTS, '--base-url', emu.api, '--interval', '60000'], {
+    onStdout: (text, child) => {
+      if (!sent && text.includes('"event":"progress"')) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    },
+  });
+  assert.ok(sent, 'progress was seen');
+  assert.equal(r.code, 130, r.stderr);
+  const created = r.events.find((e) => e.event === 'created');
+  const aborted = r.events.at(-1);
+  assert.equal(aborted.event, 'aborted');
+  assert.deepEqual(aborted.importIds, [created.importId]);
+  assert.ok(!r.events.some((e) => e.event === 'done'));
+  // Nothing keeps uploading: either the upload was cut (no stored file) or it had completed.
+  await new Promise((res) => setTimeout(res, 300));
+  const stored = await control(`${emu.control}/uploads/${created.importId}`);
+  if (stored) assert.equal(stored.size, fs.statSync(big).size);
+  const imp = (await control(`${emu.control}/dromo/imports/${created.importId}`)).import;
+  if (!stored) assert.equal(imp.status, 'AWAITING_UPLOAD');
+});
