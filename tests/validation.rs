@@ -282,3 +282,116 @@ fn a_key_in_a_browser_needs_the_explicit_opt_in() {
     // Without a key (a proxy adds it server-side) a page needs no opt-in.
     assert!(Dromo::new(json(r#"{"baseUrl":"/api/dromo"}"#)).is_ok());
 }
+
+/// (Exa create params, expected path)
+fn exa_create_cases() -> Vec<(&'static str, &'static str)> {
+    vec![
+        (r#"{}"#, "size"),
+        (r#"{"size":10,"count":1,"format":"csv"}"#, "entity"),
+        (
+            r#"{"size":"10","count":1,"format":"csv","entity":{"type":"company"}}"#,
+            "size",
+        ),
+        (
+            r#"{"size":50000001,"count":1,"format":"csv","entity":{"type":"company"}}"#,
+            "size",
+        ),
+        (
+            r#"{"size":0,"count":1,"format":"csv","entity":{"type":"company"}}"#,
+            "size",
+        ),
+        (
+            r#"{"size":10,"count":0,"format":"csv","entity":{"type":"company"}}"#,
+            "count",
+        ),
+        (
+            r#"{"size":10,"count":1.5,"format":"csv","entity":{"type":"company"}}"#,
+            "count",
+        ),
+        (
+            r#"{"size":10,"count":1,"format":"xlsx","entity":{"type":"company"}}"#,
+            "format",
+        ),
+        (
+            r#"{"size":10,"count":1,"format":"csv","entity":{"type":"planet"}}"#,
+            "entity.type",
+        ),
+        (
+            r#"{"size":10,"count":1,"format":"csv","entity":{"type":"custom"}}"#,
+            "entity.description",
+        ),
+        (
+            r#"{"size":10,"count":1,"format":"csv","entity":{"type":"custom","description":"x"}}"#,
+            "entity.description",
+        ),
+        (
+            r#"{"size":10,"count":1,"format":"csv","entity":{"type":"company","description":"x"}}"#,
+            "entity.description",
+        ),
+        (
+            r#"{"size":10,"count":1,"format":"csv","entity":{"type":"company"},"metadata":{"a":1}}"#,
+            "metadata.a",
+        ),
+        (
+            r#"{"size":10,"count":1,"format":"csv","entity":{"type":"company"},"csv":{"identifier":-1}}"#,
+            "csv.identifier",
+        ),
+        (
+            r#"{"size":10,"count":1,"format":"csv","entity":{"type":"company"},"csv":{"column":1}}"#,
+            "csv.column",
+        ),
+        (
+            r#"{"size":10,"count":1,"format":"csv","entity":{"type":"company"},"websetId":"w"}"#,
+            "websetId",
+        ),
+    ]
+}
+
+fn exa_offline() -> headless_imports::Exa {
+    headless_imports::Exa::new(json(
+        r#"{"apiKey":"k","baseUrl":"http://127.0.0.1:9/websets","maxRetries":0,"dangerouslyAllowBrowser":true}"#,
+    ))
+    .unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn exa_create_params_are_checked_against_the_spec() {
+    let exa = exa_offline();
+    for (params, path) in exa_create_cases() {
+        let err = rejection(exa.imports().create(json(params), JsValue::UNDEFINED)).await;
+        assert_eq!(
+            prop(&err, "name"),
+            "ValidationError",
+            "{params}: {}",
+            prop(&err, "message")
+        );
+        assert_eq!(
+            prop(&err, "path"),
+            path,
+            "{params}: {}",
+            prop(&err, "message")
+        );
+    }
+    let long = format!(r#"{{"metadata":{{"k":"{}"}}}}"#, "x".repeat(1001));
+    for (params, path) in [
+        (r#"{"name":"x"}"#, "name"),
+        (r#"{"title":5}"#, "title"),
+        (long.as_str(), "metadata.k"),
+    ] {
+        let err = rejection(exa.imports().update(
+            "import_1".into(),
+            json(params),
+            JsValue::UNDEFINED,
+        ))
+        .await;
+        assert_eq!(prop(&err, "path"), path, "{params}");
+    }
+    for (params, path) in [
+        (r#"{"limit":201}"#, "limit"),
+        (r#"{"cursor":""}"#, "cursor"),
+        (r#"{"limit":0.5}"#, "limit"),
+    ] {
+        let err = rejection(exa.imports().list_page(json(params))).await;
+        assert_eq!(prop(&err, "path"), path, "{params}");
+    }
+}
