@@ -314,11 +314,18 @@ export interface WaitOptions {
    * Milliseconds between status polls. Default 5000: Dromo allows 12 polls per minute per import.
    */
   intervalMs?: number;
+  /**
+   * Grow each wait by this factor (1 to 10; default 1 = fixed) so long imports poll less, up to
+   * `maxIntervalMs` (default 60 000).
+   */
+  backoff?: number;
+  /** Cap for the interval when `backoff` grows it. Default 60 000. */
+  maxIntervalMs?: number;
   /** Give up after this many milliseconds with `WaitTimeoutError`. Default 30 minutes. */
   timeoutMs?: number;
   /** Stops polling at once (no timer is left behind); rejects with `APIUserAbortError`. */
   signal?: AbortSignal;
-  /** Called with the import every time it is polled. */
+  /** Called with the import each time its status changes (once per status, in order). */
   onStatus?: (imp: HeadlessImportFull) => void;
   /**
    * Keep polling through `NEEDS_REVIEW` until a person finishes the review. Default false: resolve

@@ -409,11 +409,13 @@ impl Dromo {
 }
 
 /// Flow options of `importFile`/`importRows`, removed before the rest is sent as create params.
-pub const FLOW_OPTIONS: [&str; 7] = [
+pub const FLOW_OPTIONS: [&str; 9] = [
     "onProgress",
     "signal",
     "wait",
     "intervalMs",
+    "backoff",
+    "maxIntervalMs",
     "timeoutMs",
     "onStatus",
     "waitForReview",

@@ -337,11 +337,13 @@ impl Exa {
 }
 
 /// Options of `importFile` that are not create params.
-pub const FLOW_OPTIONS: [&str; 6] = [
+pub const FLOW_OPTIONS: [&str; 8] = [
     "onProgress",
     "signal",
     "wait",
     "intervalMs",
+    "backoff",
+    "maxIntervalMs",
     "timeoutMs",
     "onStatus",
 ];

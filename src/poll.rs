@@ -16,9 +16,12 @@ use crate::js::{get, get_str, is_absent, is_plain_object};
 use crate::status::Stage;
 use crate::timer::{now_ms, sleep};
 
-/// `{ intervalMs?, timeoutMs?, signal?, onStatus?, waitForReview? }`.
+/// `{ intervalMs?, backoff?, maxIntervalMs?, timeoutMs?, signal?, onStatus?, waitForReview? }`.
 pub struct WaitOptions {
     pub interval_ms: f64,
+    /// Each wait is this many times the previous one (1 = fixed): long imports poll less.
+    pub backoff: f64,
+    pub max_interval_ms: f64,
     pub timeout_ms: f64,
     pub signal: Option<AbortSignal>,
     pub on_status: Option<Function>,
@@ -40,8 +43,17 @@ impl WaitOptions {
                 "must be a boolean",
             ));
         }
+        let backoff = non_negative(opts, "backoff", path)?.unwrap_or(1.0);
+        if !(1.0..=10.0).contains(&backoff) {
+            return Err(Error::invalid(
+                crate::client::join(path, "backoff"),
+                "must be a factor from 1 (fixed interval) to 10",
+            ));
+        }
         Ok(WaitOptions {
             interval_ms: non_negative(opts, "intervalMs", path)?.unwrap_or(default_interval_ms),
+            backoff,
+            max_interval_ms: non_negative(opts, "maxIntervalMs", path)?.unwrap_or(60_000.0),
             timeout_ms: non_negative(opts, "timeoutMs", path)?.unwrap_or(DEFAULT_TIMEOUT_MS),
             signal: signal(opts, path)?,
             on_status: callback(opts, "onStatus", path)?,
@@ -64,6 +76,7 @@ where
     let deadline = now_ms() + opts.timeout_ms;
     let mut last: Option<JsValue> = None;
     let mut last_status: Option<String> = None;
+    let mut interval = opts.interval_ms;
     loop {
         let keep = |e: Error| match &last {
             Some(imp) => e.with_import(imp),
@@ -104,8 +117,18 @@ where
             return Err(e.with_import(&imp));
         }
         last = Some(imp);
-        sleep(opts.interval_ms.min(remaining), opts.signal.as_ref())
+        sleep(interval.min(remaining), opts.signal.as_ref())
             .await
             .map_err(|e| e.with_import(last.as_ref().expect("set above")))?;
+        interval = next_interval(interval, opts);
     }
+}
+
+/// The wait after one of `interval`: grown by the backoff factor, never past the cap (unless
+/// the fixed interval itself is longer).
+fn next_interval(interval: f64, opts: &WaitOptions) -> f64 {
+    if opts.backoff <= 1.0 {
+        return interval;
+    }
+    (interval * opts.backoff).min(opts.max_interval_ms.max(opts.interval_ms))
 }
