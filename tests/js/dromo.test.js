@@ -228,6 +228,23 @@ test('bulk creates queue under the rate limit instead of drawing 429s; without i
   assert.ok(limitedOut.length > 0, 'the emulator enforces the limit, so the test above means something');
 });
 
+test('backoff makes a long wait poll less often than a fixed interval', async () => {
+  const d = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, rateLimit: false });
+  const polls = async () => (await control(`${emu.control}/stats`)).requests['dromo.retrieve'] ?? 0;
+  /** Polls made while waiting 800 ms on an import that never gets its file. @param {object} extra */
+  const count = async (extra) => {
+    const imp = await d.imports.create({ schema_id: CONTACTS, original_filename: 'never.csv' });
+    const before = await polls();
+    await assert.rejects(d.imports.waitForCompletion(imp.id, { intervalMs: 20, timeoutMs: 800, ...extra }), hi.WaitTimeoutError);
+    return (await polls()) - before;
+  };
+  const fixed = await count({});
+  const grown = await count({ backoff: 2, maxIntervalMs: 10_000 });
+  // Fixed: one poll per 20 ms (tens of polls); doubling: 20, 40, 80, 160, 320 ms... (about 7).
+  assert.ok(grown * 2 < fixed, `backoff polled ${grown} times, fixed ${fixed}`);
+  await assert.rejects(d.imports.waitForCompletion('x', { backoff: 0.5 }), (/** @type {any} */ e) => e.path === 'opts.backoff');
+});
+
 test('CommonJS and ESM consumers share one module: same classes, same wasm', async () => {
   const require = createRequire(path.join(installPackage(), 'cjs.cjs'));
   const cjs = require('headless-imports');
