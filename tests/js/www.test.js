@@ -1,7 +1,7 @@
 // @ts-check
 // The demo page (www/) in headless Chromium, served by www/serve.mjs in-process, against the local
 // emulator: a successful import, the NEEDS_REVIEW path, an expired upload URL and a cancel
-// mid-upload. Each case saves a 1280x800 screenshot to tests/artifacts/www-<case>.png.
+// mid-upload. Each case saves a 1280x800 screenshot, www-<case>.png (see ARTIFACTS).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -12,7 +12,9 @@ import { start as serveWww } from '../../www/serve.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
 const skip = fs.existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing`;
-const ARTIFACTS = path.join(ROOT, 'tests/artifacts');
+// The checked-in screenshots (README) are refreshed with HI_UPDATE_SCREENSHOTS=1; ordinary runs write
+// beside them in the git-ignored tmp/ so a test run never dirties the tree.
+const ARTIFACTS = path.join(ROOT, process.env.HI_UPDATE_SCREENSHOTS === '1' ? 'tests/artifacts' : 'tests/artifacts/tmp');
 const WAIT = { timeout: 20_000 };
 
 /** @type {Awaited<ReturnType<typeof startEmulator>>} */ let emu;
