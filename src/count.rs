@@ -6,10 +6,12 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, Blob};
 
+use crate::client::signal;
 use crate::csv_count::{data_records, RecordCounter};
 use crate::error::{Error, Kind, Result};
-use crate::js::get;
+use crate::js::{get, is_absent, is_plain_object};
 use crate::timer::check;
+use crate::upload;
 
 /// Bytes copied into wasm per step for an in-memory body.
 const SLICE: u32 = 1 << 20;
@@ -73,6 +75,41 @@ pub async fn records(body: &JsValue, header: bool, signal: Option<&AbortSignal>)
         ));
     }
     Ok(data_records(&counted, header))
+}
+
+/// `countCsvRecords(body, { header = true, signal? })`: an empty body has zero records.
+pub async fn from_js(body: &JsValue, options: &JsValue) -> Result<JsValue> {
+    if !is_absent(options) && !is_plain_object(options) {
+        return Err(Error::invalid(
+            "options",
+            "must be an object like { header: true }",
+        ));
+    }
+    let header = get(options, "header");
+    if !is_absent(&header) && header.as_bool().is_none() {
+        return Err(Error::invalid("options.header", "must be a boolean"));
+    }
+    let data = upload::body(body, "body").or_else(|e| {
+        // An empty file has zero records; that is an answer here, not an error.
+        if upload::is_empty_body(body) {
+            Ok(upload::Body {
+                value: JsValue::UNDEFINED,
+                size: 0.0,
+            })
+        } else {
+            Err(e)
+        }
+    })?;
+    if data.size == 0.0 {
+        return Ok(JsValue::from_f64(0.0));
+    }
+    let n = records(
+        &data.value,
+        header.as_bool().unwrap_or(true),
+        signal(options, "options")?.as_ref(),
+    )
+    .await?;
+    Ok(JsValue::from_f64(n as f64))
 }
 
 fn read_error(cause: JsValue) -> Error {

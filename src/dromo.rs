@@ -7,7 +7,7 @@
 use js_sys::{JsString, Object, JSON};
 use wasm_bindgen::JsValue;
 
-use crate::client::{CallOptions, Client, Idempotency, Provider};
+use crate::client::{callback, signal, CallOptions, Client, Idempotency, Provider};
 use crate::error::{Error, Result};
 use crate::js::{copy_without, get, get_str, is_absent, is_plain_object, set};
 use crate::limit::{Kind, Rate};
@@ -15,6 +15,7 @@ use crate::page;
 use crate::poll::{self, WaitOptions};
 use crate::status::{dromo_stage, Stage};
 use crate::text::quote;
+use crate::upload;
 use crate::url::check_id;
 use crate::validate::{self, check, check_struct, Shape};
 
@@ -379,6 +380,74 @@ impl Dromo {
         .await
     }
 
+    /// `importFile`: create -> upload -> wait -> results. Everything is checked before the import
+    /// exists, so bad input never leaves an orphan; later errors carry the import.
+    pub async fn import_file(&self, body: &JsValue, options: &JsValue) -> Result<JsValue> {
+        let options = flow_options(options)?;
+        if !is_absent(&get(&options, "initial_data")) {
+            return Err(Error::invalid(
+                "options.initial_data",
+                "importFile uploads a file; use importRows for rows",
+            ));
+        }
+        let data = upload::body(body, "body")?;
+        let params = copy_without(&options, &FLOW_OPTIONS);
+        if is_absent(&get(&params, "original_filename")) {
+            let name = upload::file_name(body).ok_or_else(|| {
+                Error::invalid(
+                    "options.original_filename",
+                    "is required when the body is not a File (it has no name)",
+                )
+            })?;
+            set(&params, "original_filename", &JsValue::from_str(&name));
+        }
+        // Everything is checked before the import exists, so bad input never leaves an orphan.
+        let create = create_body(&params)?;
+        WaitOptions::from_js(&options, "options", DEFAULT_INTERVAL_MS)?;
+        let on_progress = callback(&options, "onProgress", "options")?;
+        let signal = signal(&options, "options")?;
+        let call = CallOptions {
+            signal: signal.clone(),
+            ..CallOptions::default()
+        };
+
+        let imp = self.create_with_body(&create, &call).await?;
+        let url = upload_url_of(&imp).map_err(|e| e.with_import(&imp))?;
+        upload::put(
+            &url,
+            &data,
+            on_progress.as_ref(),
+            signal.as_ref(),
+            self.client.max_retries,
+            self.client.fetch_fn(),
+            EXPIRED_HINT,
+        )
+        .await
+        .map_err(|e| e.with_import(&imp))?;
+        self.finish(imp, &options).await
+    }
+
+    /// `importRows`: create with `initial_data` -> wait -> results.
+    pub async fn import_rows(&self, rows: &JsValue, options: &JsValue) -> Result<JsValue> {
+        let options = flow_options(options)?;
+        if !is_absent(&get(&options, "original_filename")) {
+            return Err(Error::invalid(
+                "options.original_filename",
+                "importRows sends rows; use importFile for a file",
+            ));
+        }
+        let params = copy_without(&options, &FLOW_OPTIONS);
+        set(&params, "initial_data", rows);
+        let body = create_body(&params)?;
+        WaitOptions::from_js(&options, "options", DEFAULT_INTERVAL_MS)?;
+        let call = CallOptions {
+            signal: signal(&options, "options")?,
+            ..CallOptions::default()
+        };
+        let imp = self.create_with_body(&body, &call).await?;
+        self.finish(imp, &options).await
+    }
+
     /// Waits (unless `wait: false`) then fetches rows when the import succeeded: `{ import, rows? }`.
     pub async fn finish(&self, imp: JsValue, options: &JsValue) -> Result<JsValue> {
         let out = Object::new();
@@ -481,4 +550,16 @@ pub fn upload_url_of(target: &JsValue) -> Result<String> {
             "is missing: this import takes no file (created with initial_data) or was already uploaded",
         )),
     }
+}
+
+/// The options of a flow, which are required (they carry the schema).
+fn flow_options(options: &JsValue) -> Result<JsValue> {
+    if is_absent(options) {
+        return Err(Error::invalid(
+            "options",
+            "is required: give schema_id (a saved schema) or fields (an inline schema)",
+        ));
+    }
+    check_flow_options(options)?;
+    Ok(options.clone())
 }

@@ -7,12 +7,14 @@
 use js_sys::{JsString, Object, JSON};
 use wasm_bindgen::JsValue;
 
-use crate::client::{CallOptions, Client, Idempotency, Provider};
+use crate::client::{callback, signal, CallOptions, Client, Idempotency, Provider};
+use crate::count;
 use crate::error::{Error, Kind, Result};
 use crate::js::{copy_without, get, get_str, is_absent, is_plain_object, keys, set};
 use crate::limit;
 use crate::poll::{self, WaitOptions};
 use crate::status::exa_stage;
+use crate::upload;
 use crate::url::check_id;
 use crate::validate::{self, check_struct, unknown_key, Shape};
 
@@ -249,6 +251,68 @@ impl Exa {
         self.client
             .request("DELETE", &path, None, opts, Idempotency::Safe)
             .await
+    }
+
+    /// `importFile`: count and size -> create -> upload (deleting the import if the upload finally
+    /// fails, so nothing is orphaned) -> wait.
+    pub async fn import_file(&self, body: &JsValue, options: &JsValue) -> Result<JsValue> {
+        if is_absent(options) {
+            return Err(Error::invalid(
+                "options",
+                "is required: at least { entity: { type: 'company' } }",
+            ));
+        }
+        check_flow_options(options)?;
+        let data = upload::body(body, "body")?;
+        WaitOptions::from_js(options, "options", DEFAULT_INTERVAL_MS)?;
+        let on_progress = callback(options, "onProgress", "options")?;
+        let signal = signal(options, "options")?;
+        // Counting reads the whole file once; checking size and params first saves that on mistakes.
+        let probe = file_params(options, data.size, 1.0)?;
+        create_body(&probe)?;
+        let count = count::records(&data.value, true, signal.as_ref()).await?;
+        let params = file_params(options, data.size, count as f64)?;
+        let create = create_body(&params)?;
+        let call = CallOptions {
+            signal: signal.clone(),
+            ..CallOptions::default()
+        };
+
+        let imp = self.create_with_body(&create, &call).await?;
+        let url = get_str(&imp, "uploadUrl").unwrap_or_default();
+        let sent = upload::put(
+            &url,
+            &data,
+            on_progress.as_ref(),
+            signal.as_ref(),
+            self.client.max_retries,
+            self.client.fetch_fn(),
+            EXPIRED_HINT,
+        )
+        .await;
+        if let Err(err) = sent {
+            // Nothing orphaned: an import whose file never arrived is deleted (the user's abort
+            // included); if even that fails, the error still carries the import so its id is known.
+            let deleted = self
+                .delete(&get(&imp, "id"), &CallOptions::default())
+                .await
+                .is_ok();
+            let mut err = err.with_import(&imp);
+            err.extra.push(("deleted", JsValue::from_bool(deleted)));
+            return Err(err);
+        }
+        let out = js_sys::Object::new();
+        if get(options, "wait").as_bool() == Some(false) {
+            set(&out, "import", &imp);
+            return Ok(out.into());
+        }
+        let wait = WaitOptions::from_js(options, "options", DEFAULT_INTERVAL_MS)?;
+        let done = self
+            .wait(&get(&imp, "id"), &wait)
+            .await
+            .map_err(|err| err.with_import(&imp))?;
+        set(&out, "import", &done);
+        Ok(out.into())
     }
 
     /// One page: `{ page, items, next }` for `src/js/paged.js`.

@@ -36,9 +36,8 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use client::{callback, signal, CallOptions, Client};
+use client::{CallOptions, Client};
 use error::{Error, Result};
-use js::{copy_without, get, is_absent, set};
 use poll::WaitOptions;
 
 #[wasm_bindgen(module = "/src/js/paged.js")]
@@ -102,89 +101,15 @@ impl Dromo {
     #[wasm_bindgen(js_name = importFile)]
     pub fn import_file(&self, body: JsValue, options: JsValue) -> Promise {
         let d = self.inner.clone();
-        promise(async move { import_file(&d, &body, &options).await })
+        promise(async move { d.import_file(&body, &options).await })
     }
 
     /// Create with `initial_data` -> wait -> results, in one call. Resolves `{ import, rows? }`.
     #[wasm_bindgen(js_name = importRows)]
     pub fn import_rows(&self, rows: JsValue, options: JsValue) -> Promise {
         let d = self.inner.clone();
-        promise(async move {
-            let options = flow_options(&options)?;
-            if !is_absent(&get(&options, "original_filename")) {
-                return Err(Error::invalid(
-                    "options.original_filename",
-                    "importRows sends rows; use importFile for a file",
-                ));
-            }
-            let params = copy_without(&options, &dromo::FLOW_OPTIONS);
-            set(&params, "initial_data", &rows);
-            let body = dromo::create_body(&params)?;
-            WaitOptions::from_js(&options, "options", dromo::DEFAULT_INTERVAL_MS)?;
-            let call = CallOptions {
-                signal: signal(&options, "options")?,
-                ..CallOptions::default()
-            };
-            let imp = d.create_with_body(&body, &call).await?;
-            d.finish(imp, &options).await
-        })
+        promise(async move { d.import_rows(&rows, &options).await })
     }
-}
-
-fn flow_options(options: &JsValue) -> Result<JsValue> {
-    if is_absent(options) {
-        return Err(Error::invalid(
-            "options",
-            "is required: give schema_id (a saved schema) or fields (an inline schema)",
-        ));
-    }
-    dromo::check_flow_options(options)?;
-    Ok(options.clone())
-}
-
-async fn import_file(d: &dromo::Dromo, body: &JsValue, options: &JsValue) -> Result<JsValue> {
-    let options = flow_options(options)?;
-    if !is_absent(&get(&options, "initial_data")) {
-        return Err(Error::invalid(
-            "options.initial_data",
-            "importFile uploads a file; use importRows for rows",
-        ));
-    }
-    let data = upload::body(body, "body")?;
-    let params = copy_without(&options, &dromo::FLOW_OPTIONS);
-    if is_absent(&get(&params, "original_filename")) {
-        let name = upload::file_name(body).ok_or_else(|| {
-            Error::invalid(
-                "options.original_filename",
-                "is required when the body is not a File (it has no name)",
-            )
-        })?;
-        set(&params, "original_filename", &JsValue::from_str(&name));
-    }
-    // Everything is checked before the import exists, so bad input never leaves an orphan.
-    let create = dromo::create_body(&params)?;
-    WaitOptions::from_js(&options, "options", dromo::DEFAULT_INTERVAL_MS)?;
-    let on_progress = callback(&options, "onProgress", "options")?;
-    let signal = signal(&options, "options")?;
-    let call = CallOptions {
-        signal: signal.clone(),
-        ..CallOptions::default()
-    };
-
-    let imp = d.create_with_body(&create, &call).await?;
-    let url = dromo::upload_url_of(&imp).map_err(|e| e.with_import(&imp))?;
-    upload::put(
-        &url,
-        &data,
-        on_progress.as_ref(),
-        signal.as_ref(),
-        d.client.max_retries,
-        d.client.fetch_fn(),
-        dromo::EXPIRED_HINT,
-    )
-    .await
-    .map_err(|e| e.with_import(&imp))?;
-    d.finish(imp, &options).await
 }
 
 /// `dromo.imports`: create, retrieve, list, upload, wait, results.
@@ -248,7 +173,7 @@ impl DromoImports {
         let d = self.inner.clone();
         promise(async move {
             let url = dromo::upload_url_of(&target)?;
-            upload_to(&url, &target, &body, &opts, &d.client, dromo::EXPIRED_HINT).await
+            upload::to_target(&url, &target, &body, &opts, &d.client, dromo::EXPIRED_HINT).await
         })
     }
 
@@ -294,68 +219,8 @@ impl Exa {
     #[wasm_bindgen(js_name = importFile)]
     pub fn import_file(&self, body: JsValue, options: JsValue) -> Promise {
         let e = self.inner.clone();
-        promise(async move { exa_import_file(&e, &body, &options).await })
+        promise(async move { e.import_file(&body, &options).await })
     }
-}
-
-async fn exa_import_file(e: &exa::Exa, body: &JsValue, options: &JsValue) -> Result<JsValue> {
-    if is_absent(options) {
-        return Err(Error::invalid(
-            "options",
-            "is required: at least { entity: { type: 'company' } }",
-        ));
-    }
-    exa::check_flow_options(options)?;
-    let data = upload::body(body, "body")?;
-    WaitOptions::from_js(options, "options", exa::DEFAULT_INTERVAL_MS)?;
-    let on_progress = callback(options, "onProgress", "options")?;
-    let signal = signal(options, "options")?;
-    // Counting reads the whole file once; checking size and params first saves that on mistakes.
-    let probe = exa::file_params(options, data.size, 1.0)?;
-    exa::create_body(&probe)?;
-    let count = count::records(&data.value, true, signal.as_ref()).await?;
-    let params = exa::file_params(options, data.size, count as f64)?;
-    let create = exa::create_body(&params)?;
-    let call = CallOptions {
-        signal: signal.clone(),
-        ..CallOptions::default()
-    };
-
-    let imp = e.create_with_body(&create, &call).await?;
-    let url = js::get_str(&imp, "uploadUrl").unwrap_or_default();
-    let sent = upload::put(
-        &url,
-        &data,
-        on_progress.as_ref(),
-        signal.as_ref(),
-        e.client.max_retries,
-        e.client.fetch_fn(),
-        exa::EXPIRED_HINT,
-    )
-    .await;
-    if let Err(err) = sent {
-        // Nothing orphaned: an import whose file never arrived is deleted (the user's abort
-        // included); if even that fails, the error still carries the import so its id is known.
-        let deleted = e
-            .delete(&get(&imp, "id"), &CallOptions::default())
-            .await
-            .is_ok();
-        let mut err = err.with_import(&imp);
-        err.extra.push(("deleted", JsValue::from_bool(deleted)));
-        return Err(err);
-    }
-    let out = js_sys::Object::new();
-    if get(options, "wait").as_bool() == Some(false) {
-        set(&out, "import", &imp);
-        return Ok(out.into());
-    }
-    let wait = WaitOptions::from_js(options, "options", exa::DEFAULT_INTERVAL_MS)?;
-    let done = e
-        .wait(&get(&imp, "id"), &wait)
-        .await
-        .map_err(|err| err.with_import(&imp))?;
-    set(&out, "import", &done);
-    Ok(out.into())
 }
 
 /// `exa.imports`: create, retrieve, update, delete, list, upload, wait.
@@ -425,7 +290,7 @@ impl ExaImports {
                     )
                 })?,
             };
-            upload_to(&url, &target, &body, &opts, &e.client, exa::EXPIRED_HINT).await
+            upload::to_target(&url, &target, &body, &opts, &e.client, exa::EXPIRED_HINT).await
         })
     }
 
@@ -445,72 +310,5 @@ impl ExaImports {
 /// `countCsvRecords(blob, { header = true })`. Quoted fields may hold commas, quotes and newlines.
 #[wasm_bindgen(js_name = countCsvRecords)]
 pub fn count_csv_records(body: JsValue, options: JsValue) -> Promise {
-    promise(async move {
-        if !is_absent(&options) && !js::is_plain_object(&options) {
-            return Err(Error::invalid(
-                "options",
-                "must be an object like { header: true }",
-            ));
-        }
-        let header = get(&options, "header");
-        if !is_absent(&header) && header.as_bool().is_none() {
-            return Err(Error::invalid("options.header", "must be a boolean"));
-        }
-        let data = upload::body(body.clone().as_ref(), "body").or_else(|e| {
-            // An empty file has zero records; that is an answer here, not an error.
-            if upload::is_empty_body(&body) {
-                Ok(upload::Body {
-                    value: JsValue::UNDEFINED,
-                    size: 0.0,
-                })
-            } else {
-                Err(e)
-            }
-        })?;
-        if data.size == 0.0 {
-            return Ok(JsValue::from_f64(0.0));
-        }
-        let n = count::records(
-            &data.value,
-            header.as_bool().unwrap_or(true),
-            signal(&options, "options")?.as_ref(),
-        )
-        .await?;
-        Ok(JsValue::from_f64(n as f64))
-    })
-}
-
-/// Shared by both providers' `imports.upload`.
-async fn upload_to(
-    url: &str,
-    target: &JsValue,
-    body: &JsValue,
-    opts: &JsValue,
-    client: &Client,
-    expired_hint: &str,
-) -> Result<JsValue> {
-    if !is_absent(opts) && !js::is_plain_object(opts) {
-        return Err(Error::invalid("opts", "must be an object"));
-    }
-    let data = upload::body(body, "body")?;
-    let on_progress = callback(opts, "onProgress", "opts")?;
-    let signal = signal(opts, "opts")?;
-    upload::put(
-        url,
-        &data,
-        on_progress.as_ref(),
-        signal.as_ref(),
-        client.max_retries,
-        client.fetch_fn(),
-        expired_hint,
-    )
-    .await
-    .map_err(|e| {
-        if js::is_plain_object(target) && get(target, "id").is_string() {
-            e.with_import(target)
-        } else {
-            e
-        }
-    })?;
-    Ok(JsValue::UNDEFINED)
+    promise(async move { count::from_js(&body, &options).await })
 }

@@ -14,9 +14,10 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, Blob, Headers, ProgressEvent, XmlHttpRequest};
 
+use crate::client::{callback, signal, Client};
 use crate::error::{Error, Kind, Result};
 use crate::http;
-use crate::js::{get, set};
+use crate::js::{get, is_absent, is_plain_object, set};
 use crate::redact::{redact_url, snippet};
 use crate::retry;
 use crate::timer::{check, deferred, sleep, OnAbort};
@@ -401,6 +402,42 @@ pub async fn download_json(
         sleep(retry::backoff_ms(attempt, js_sys::Math::random()), signal).await?;
         attempt += 1;
     }
+}
+
+/// `imports.upload` of both providers: checks the options and body, then `put`; an error carries
+/// the import when `target` is one.
+pub async fn to_target(
+    url: &str,
+    target: &JsValue,
+    value: &JsValue,
+    opts: &JsValue,
+    client: &Client,
+    expired_hint: &str,
+) -> Result<JsValue> {
+    if !is_absent(opts) && !is_plain_object(opts) {
+        return Err(Error::invalid("opts", "must be an object"));
+    }
+    let data = body(value, "body")?;
+    let on_progress = callback(opts, "onProgress", "opts")?;
+    let signal = signal(opts, "opts")?;
+    put(
+        url,
+        &data,
+        on_progress.as_ref(),
+        signal.as_ref(),
+        client.max_retries,
+        client.fetch_fn(),
+        expired_hint,
+    )
+    .await
+    .map_err(|e| {
+        if is_plain_object(target) && get(target, "id").is_string() {
+            e.with_import(target)
+        } else {
+            e
+        }
+    })?;
+    Ok(JsValue::UNDEFINED)
 }
 
 #[cfg(test)]
