@@ -671,3 +671,76 @@ export declare class WaitTimeoutError extends HeadlessImportsError {
   /** The import as last seen. Not enumerable. */
   import: HeadlessImportFull;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Server-side proxy (Node and other server runtimes; not exported by the browser entry)
+// ---------------------------------------------------------------------------------------------
+
+/** Options for `createProxyHandler`. */
+export interface ProxyOptions {
+  /** Which API to forward to. */
+  provider: 'dromo' | 'exa';
+  /** Your secret key (Dromo backend license key or Exa API key). Added server-side; never echoed. */
+  apiKey: string;
+  /**
+   * Upstream API root. Default `https://app.dromo.io/api/v1` or `https://api.exa.ai/websets`.
+   * Must be https unless the host is loopback (e.g. the local emulator).
+   */
+  baseUrl?: string;
+  /** Where the handler is mounted, without a trailing slash. Default `/api/dromo` or `/api/exa`. */
+  prefix?: string;
+  /** A `fetch` implementation for the upstream requests (default: the global one). */
+  fetch?: typeof fetch;
+  /** Largest request body accepted; larger ones get 413 before anything is sent. Default 16 MiB. */
+  maxBodyBytes?: number;
+  /** Time limit of each upstream request; beyond it the answer is 504. Default 60 000. */
+  timeoutMs?: number;
+}
+
+/** The part of `http.IncomingMessage` the node adapter uses (its body is read by async iteration). */
+export interface ProxyNodeRequest extends AsyncIterable<any> {
+  method?: string;
+  url?: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/** The part of `http.ServerResponse` the node adapter uses. */
+export interface ProxyNodeResponse {
+  headersSent: boolean;
+  writableFinished?: boolean;
+  writeHead(status: number, headers?: Record<string, string>): unknown;
+  write(chunk: Uint8Array): boolean;
+  end(chunk?: any): unknown;
+  destroy(error?: Error): unknown;
+  once(event: string, listener: (...args: any[]) => void): unknown;
+  removeListener(event: string, listener: (...args: any[]) => void): unknown;
+}
+
+/** A `node:http` request listener: `http.createServer(handler.node)` or call it from your own router. */
+export type ProxyNodeHandler = (req: ProxyNodeRequest, res: ProxyNodeResponse) => Promise<void>;
+
+/** A fetch-style handler (Next.js route handlers, Hono, Deno, Bun), plus its `node:http` adapter. */
+export interface ProxyHandler {
+  (request: Request): Promise<Response>;
+  /** The same handler adapted to `node:http` (streams bodies both ways). */
+  node: ProxyNodeHandler;
+}
+
+/**
+ * Node/server only: a same-origin proxy so a browser app can use `new Dromo({ baseUrl: '/api/dromo' })`
+ * (or `new Exa({ baseUrl: '/api/exa' })`) with no key. Forwards only the import endpoints under
+ * `prefix` (Dromo `GET|POST /headless/imports/`, `GET /headless/imports/{id}/`, `GET
+ * /headless/imports/{id}/url/`; Exa `GET|POST /v0/imports`, `GET|PATCH|DELETE /v0/imports/{id}`):
+ * anything else is 404, a wrong method 405, dot segments, percent-escapes and bad ids 400. Only the
+ * list's `offset`/`limit` (Dromo) or `cursor`/`limit` (Exa) query parameters, and only the
+ * `content-type` and `accept` headers, are passed on; the key header is then set, so incoming
+ * `authorization`, `cookie` and key headers never reach the API. Answers keep the upstream status
+ * and body with `content-type`, `x-request-id`, `retry-after`, `retry-after-ms` (plus
+ * `cache-control: no-store`). Redirects are not followed (502). No CORS headers: mount it on the
+ * app's own origin.
+ * @throws {TypeError} for invalid options (the message never contains the key).
+ */
+export declare function createProxyHandler(options: ProxyOptions): ProxyHandler;
+
+/** Adapts any fetch-style handler to `node:http`'s `(req, res)` (what `handler.node` is). */
+export declare function toNodeHandler(handler: (request: Request) => Promise<Response>): ProxyNodeHandler;

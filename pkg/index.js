@@ -42,3 +42,17 @@ export const {
 export async function fileFromPath(_path, _options) {
   throw new Error('fileFromPath is Node-only; pass the File from an <input type=file>');
 }
+
+/**
+ * Server-only (it holds your secret key). Exported here too so that shared code type-checks and
+ * fails with an explanation; use it in Node or another server runtime, never in a page.
+ * @returns {never}
+ */
+export function createProxyHandler() {
+  throw new Error('createProxyHandler is server-only (it holds your API key); use it in Node, not in a page');
+}
+
+/** Server-only, see createProxyHandler. @returns {never} */
+export function toNodeHandler() {
+  throw new Error('toNodeHandler is server-only; use it in Node, not in a page');
+}

@@ -37,3 +37,4 @@ export const {
 } = publicApi(core);
 
 export { fileFromPath } from './node-upload.js';
+export { createProxyHandler, toNodeHandler } from './proxy.js';
