@@ -19,6 +19,10 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/uploads/{id}", get(upload_receipt))
         .route("/stats", get(stats))
         .route("/reset", post(reset))
+        .route(
+            "/faults",
+            get(faults_get).post(faults_set).delete(faults_clear),
+        )
         .nest("/dromo", dromo::control_routes())
         .nest("/exa", exa::control_routes())
 }
@@ -58,4 +62,25 @@ async fn stats(State(shared): State<Arc<Shared>>) -> Response {
 async fn reset(State(shared): State<Arc<Shared>>) -> Response {
     shared.reset();
     json(StatusCode::OK, json!({ "reset": true }))
+}
+
+/// `GET /_emulator/faults`: the installed rules with `matched`/`injected` counters per rule.
+async fn faults_get(State(shared): State<Arc<Shared>>) -> Response {
+    json(StatusCode::OK, shared.faults.snapshot())
+}
+
+/// `POST /_emulator/faults` `{seed, rules: [...]}` replaces the plan (counters restart at 0).
+async fn faults_set(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
+    let plan = match crate::faults::Plan::parse(&String::from_utf8_lossy(&body)) {
+        Ok(p) => p,
+        Err(e) => return detail(StatusCode::BAD_REQUEST, format!("Invalid fault plan: {e}")),
+    };
+    shared.faults.install(plan);
+    json(StatusCode::OK, shared.faults.snapshot())
+}
+
+/// `DELETE /_emulator/faults`: no more faults.
+async fn faults_clear(State(shared): State<Arc<Shared>>) -> Response {
+    shared.faults.clear();
+    json(StatusCode::OK, shared.faults.snapshot())
 }

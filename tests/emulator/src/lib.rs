@@ -11,6 +11,7 @@ pub mod clock;
 pub mod control;
 pub mod dromo;
 pub mod exa;
+pub mod faults;
 pub mod http;
 pub mod presign;
 pub mod ratelimit;
@@ -59,6 +60,8 @@ pub struct Config {
     pub data_dir: Option<PathBuf>,
     /// Log one line per request to stderr (never headers, so never the key).
     pub verbose: bool,
+    /// Fault rules installed at start (`--faults FILE`); `POST /_emulator/faults` replaces them.
+    pub faults: Option<faults::Plan>,
 }
 
 impl Default for Config {
@@ -75,6 +78,7 @@ impl Default for Config {
             rate_limit: true,
             data_dir: None,
             verbose: false,
+            faults: None,
         }
     }
 }
@@ -135,7 +139,11 @@ impl Emulator {
             stats: Stats::default(),
             presigner: presign::Presigner::new(),
             storage: storage::Storage::new(spool.path())?,
+            faults: faults::Faults::default(),
         });
+        if let Some(plan) = config.faults {
+            shared.faults.install(plan);
+        }
         let (stop, stopped) = watch::channel(false);
         let serve = |listener: TcpListener, router: Router| {
             let mut stopped = stopped.clone();
@@ -143,7 +151,9 @@ impl Emulator {
                 let shutdown = async move {
                     let _ = stopped.wait_for(|s| *s).await;
                 };
-                if let Err(e) = axum::serve(listener, router)
+                // Through FaultListener, so an injected fault can drop a connection without a response.
+                let app = router.into_make_service_with_connect_info::<faults::ConnAddr>();
+                if let Err(e) = axum::serve(faults::FaultListener(listener), app)
                     .with_graceful_shutdown(shutdown)
                     .await
                 {
@@ -237,13 +247,22 @@ pub fn api_router(shared: Arc<Shared>) -> Router {
         // A nested "/" only matches "/_emulator"; the documented form has the slash.
         .route("/_emulator/", axum::routing::get(control::describe))
         .fallback(api_fallback)
+        .layer(middleware::from_fn_with_state(
+            shared.clone(),
+            faults::api_layer,
+        ))
         .layer(middleware::from_fn(http::api_envelope))
         .layer(middleware::from_fn_with_state(shared.clone(), log_requests))
         .with_state(shared)
 }
 
 pub fn storage_router(shared: Arc<Shared>) -> Router {
-    storage::router(shared.clone()).layer(middleware::from_fn_with_state(shared, log_requests))
+    storage::router(shared.clone())
+        .layer(middleware::from_fn_with_state(
+            shared.clone(),
+            faults::storage_layer,
+        ))
+        .layer(middleware::from_fn_with_state(shared, log_requests))
 }
 
 async fn api_fallback(

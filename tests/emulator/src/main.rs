@@ -23,6 +23,7 @@ usage: headless-imports-emulator [options]
   --no-rate-limit         disable the create/poll rate limits
   --exit-on-stdin-eof     exit when standard input is closed
   --data-dir DIR          spool uploads and results under DIR (default: system temp dir)
+  --faults FILE           fault-injection plan, JSON {seed, rules} (see POST /_emulator/faults)
   --verbose               log one line per request to stderr
   --help                  show this help
 
@@ -80,6 +81,14 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Cli>, String>
                     return Err("--upload-ttl must be >= 0".into());
                 }
                 config.upload_ttl = Some(Duration::from_secs_f64(secs));
+            }
+            "--faults" => {
+                let path = PathBuf::from(value(&flag)?);
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("--faults {}: {e}", path.display()))?;
+                let plan = headless_imports_emulator::faults::Plan::parse(&text)
+                    .map_err(|e| format!("--faults {}: {e}", path.display()))?;
+                config.faults = Some(plan);
             }
             "--data-dir" => config.data_dir = Some(PathBuf::from(value(&flag)?)),
             "--no-rate-limit" => config.rate_limit = false,
@@ -226,11 +235,30 @@ mod tests {
     }
 
     #[test]
+    fn reads_a_fault_plan() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good.json");
+        std::fs::write(
+            &good,
+            r#"{"seed": 3, "rules": [{"route": "*", "kind": "slow", "ms": 10}]}"#,
+        )
+        .unwrap();
+        let cli = parse(&["--faults", good.to_str().unwrap()])
+            .unwrap()
+            .unwrap();
+        assert_eq!(cli.config.faults.unwrap().seed, 3);
+        let bad = dir.path().join("bad.json");
+        std::fs::write(&bad, r#"{"rules": [{"route": "nope", "kind": "slow"}]}"#).unwrap();
+        assert!(parse(&["--faults", bad.to_str().unwrap()]).is_err());
+    }
+
+    #[test]
     fn rejects_bad_input() {
         assert!(parse(&["--time-scale", "0"]).is_err());
         assert!(parse(&["--port"]).is_err());
         assert!(parse(&["--bogus"]).is_err());
         assert!(parse(&["--exa-api-key="]).is_err());
         assert!(parse(&["--help"]).unwrap().is_none());
+        assert!(parse(&["--faults", "/nonexistent/faults.json"]).is_err());
     }
 }

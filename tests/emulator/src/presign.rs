@@ -15,6 +15,14 @@ use crate::clock;
 pub const ACCESS_KEY: &str = "EMULATORKEY";
 pub const REGION: &str = "us-west-2";
 
+tokio::task_local! {
+    /// Fault injection (`clock_skew`): seconds added to `X-Amz-Date` for URLs presigned in this task.
+    pub static SKEW_SECS: i64;
+}
+
+/// S3 refuses requests signed more than 15 minutes in the future (`RequestTimeTooSkewed`).
+pub const MAX_SKEW_SECS: u64 = 900;
+
 pub struct Presigner {
     secret: [u8; 32],
 }
@@ -26,6 +34,8 @@ pub enum Refusal {
     Signature,
     /// Well signed but past `X-Amz-Date + X-Amz-Expires`.
     Expired { expires_secs: u64, expired_at: u64 },
+    /// Signed more than [`MAX_SKEW_SECS`] in the future (a signer with a skewed clock).
+    TooSkewed { signed_at: u64 },
 }
 
 impl Default for Presigner {
@@ -59,6 +69,12 @@ impl Presigner {
             Duration::from_secs(now.as_secs())
         } else {
             Duration::from_secs(now.as_secs() + 1)
+        };
+        let skew = SKEW_SECS.try_with(|s| *s).unwrap_or(0);
+        let signed_at = if skew >= 0 {
+            signed_at.saturating_add(Duration::from_secs(skew.unsigned_abs()))
+        } else {
+            signed_at.saturating_sub(Duration::from_secs(skew.unsigned_abs()))
         };
         let date = clock::amz_date(signed_at);
         let day = date.get(..8).unwrap_or_default();
@@ -100,6 +116,9 @@ impl Presigner {
         else {
             return Err(Refusal::Signature);
         };
+        if signed_at > now.as_secs().saturating_add(MAX_SKEW_SECS) {
+            return Err(Refusal::TooSkewed { signed_at });
+        }
         let expired_at = signed_at.saturating_add(expires_secs);
         // `>=` so that a zero lifetime (`--upload-ttl 0`) yields URLs that are expired from birth,
         // which lets client suites test expiry handling without waiting.

@@ -50,6 +50,8 @@ pub struct Shared {
     pub storage: Storage,
     pub dromo: DromoState,
     pub exa: ExaState,
+    /// Installed fault rules (`/_emulator/faults`, `--faults`); untouched by `reset`.
+    pub faults: crate::faults::Faults,
 }
 
 impl Shared {

@@ -262,6 +262,20 @@ fn check_signature(
                 clock::rfc3339_secs(std::time::Duration::from_secs(expired_at)),
             )
             .with("ServerTime", clock::rfc3339_secs(now))),
+        Err(Refusal::TooSkewed { signed_at }) => Err(S3Error::new(
+            StatusCode::FORBIDDEN,
+            "RequestTimeTooSkewed",
+            "The difference between the request time and the current time is too large.",
+        )
+        .with(
+            "RequestTime",
+            clock::amz_date(std::time::Duration::from_secs(signed_at)),
+        )
+        .with("ServerTime", clock::rfc3339_secs(now))
+        .with(
+            "MaxAllowedSkewMilliseconds",
+            (presign::MAX_SKEW_SECS * 1000).to_string(),
+        )),
     }
 }
 
