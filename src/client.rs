@@ -278,7 +278,8 @@ impl Client {
 
     fn may_retry(&self, e: &Attempt, idempotency: Idempotency) -> bool {
         match idempotency {
-            Idempotency::Safe => e.error.is_transient(),
+            // A cut-off or non-JSON 200 (a proxy hiccup) is worth another read; reads change nothing.
+            Idempotency::Safe => e.error.is_transient() || e.error.code == Some("invalid_response"),
             Idempotency::Create => {
                 e.error.kind == Kind::Api && matches!(e.error.status, Some(408 | 429))
             }

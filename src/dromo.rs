@@ -272,7 +272,8 @@ impl Dromo {
 
     /// Sends an already validated create body.
     pub async fn create_with_body(&self, body: &JsString, opts: &CallOptions) -> Result<JsValue> {
-        self.client
+        let _permit = self
+            .client
             .limiter
             .acquire(Kind::Create, opts.signal.as_ref())
             .await?;
@@ -294,7 +295,8 @@ impl Dromo {
 
     /// A status read, within the per-import poll limit (when one is set).
     async fn poll(&self, path: &str, opts: &CallOptions) -> Result<JsValue> {
-        self.client
+        let _permit = self
+            .client
             .limiter
             .acquire(Kind::Poll(path), opts.signal.as_ref())
             .await?;

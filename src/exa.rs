@@ -207,7 +207,8 @@ pub struct Exa {
 
 impl Exa {
     pub async fn create_with_body(&self, body: &JsString, opts: &CallOptions) -> Result<JsValue> {
-        self.client
+        let _permit = self
+            .client
             .limiter
             .acquire(limit::Kind::Create, opts.signal.as_ref())
             .await?;
@@ -223,7 +224,8 @@ impl Exa {
 
     /// A status read, within the per-import poll limit (when one is set).
     async fn poll(&self, path: &str, opts: &CallOptions) -> Result<JsValue> {
-        self.client
+        let _permit = self
+            .client
             .limiter
             .acquire(limit::Kind::Poll(path), opts.signal.as_ref())
             .await?;

@@ -1,24 +1,24 @@
-//! Client-side rate limiting: sliding windows that hand out send times in call order.
+//! Client-side rate limiting: sliding windows that hand out send slots in call order.
 //!
-//! Each acquire reserves the earliest time at which sending keeps at most `max` sends in any
-//! `window_ms` (plus a small margin for clock skew and latency), then sleeps until then. Reserving
-//! instead of re-checking means 200 callers started at once queue in order, without a stampede of
-//! timers re-testing the same condition, and without drawing a single 429.
+//! The server counts a request when it arrives; we cannot see that moment, but it lies between our
+//! send and the answer. So send number k+max waits until send number k has been *answered*, plus
+//! the window: then, whatever the latency of either, the server has seen at most `max` requests in
+//! any window. Slots are handed out in call order, so 200 callers started at once queue without a
+//! stampede of timers re-testing the same condition, and without drawing a single 429.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
 
+use js_sys::{Function, Promise};
 use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
 use web_sys::AbortSignal;
 
 use crate::client::{join, non_negative};
 use crate::error::{Error, Result};
 use crate::js::{get, is_absent, is_plain_object};
-use crate::timer::{now_ms, sleep};
-
-/// Least slack added to a window; a loaded loopback can delay one request by tens of ms more than
-/// another in the same burst.
-const MIN_MARGIN_MS: f64 = 150.0;
+use crate::timer::{check, deferred, now_ms, sleep, OnAbort};
 
 /// A limit of `max` sends per `window_ms`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -27,30 +27,72 @@ pub struct Rate {
     pub window_ms: f64,
 }
 
-/// The send times granted so far (only the last `max` matter).
-#[derive(Default, Debug)]
-pub struct Window {
-    granted: VecDeque<f64>,
+/// Slack on top of the window for clock-rate differences between us and the server.
+pub fn margin_ms(rate: Rate) -> f64 {
+    (rate.window_ms / 100.0).clamp(5.0, 1000.0)
+}
+
+/// Which earlier slot a new one must wait for: the one `max` places back, if any.
+pub fn depends_on(slots_before: usize, max: usize) -> Option<usize> {
+    (max > 0 && slots_before >= max).then(|| slots_before - max)
+}
+
+/// One granted send: when its answer came (set once), and a promise other slots await.
+struct Slot {
+    answered_at: Cell<Option<f64>>,
+    answered: Promise,
+    resolve: Function,
+}
+
+impl Slot {
+    fn new() -> Rc<Slot> {
+        let (answered, resolve, _) = deferred();
+        Rc::new(Slot {
+            answered_at: Cell::new(None),
+            answered,
+            resolve,
+        })
+    }
+
+    fn finish(&self) {
+        if self.answered_at.get().is_none() {
+            let now = now_ms();
+            self.answered_at.set(Some(now));
+            let _ = self
+                .resolve
+                .call1(&JsValue::UNDEFINED, &JsValue::from_f64(now));
+        }
+    }
+}
+
+/// Held while a request is in flight; dropping it records the answer time (also on errors,
+/// aborts and panics-free early returns), which frees the slot `max` places later.
+pub struct Permit(Option<Rc<Slot>>);
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        if let Some(slot) = &self.0 {
+            slot.finish();
+        }
+    }
+}
+
+/// The last `max` slots of one window.
+#[derive(Default)]
+struct Window {
+    slots: VecDeque<Rc<Slot>>,
 }
 
 impl Window {
-    /// Reserves the earliest allowed send time at or after `now`.
-    pub fn reserve(&mut self, rate: Rate, now: f64) -> f64 {
-        if rate.max == 0 {
-            return now;
+    /// Takes the next slot; returns it and the slot it must wait for.
+    fn take(&mut self, max: usize) -> (Rc<Slot>, Option<Rc<Slot>>) {
+        let before = depends_on(self.slots.len(), max).map(|i| self.slots[i].clone());
+        let slot = Slot::new();
+        self.slots.push_back(slot.clone());
+        while self.slots.len() > max {
+            self.slots.pop_front();
         }
-        // The server counts arrivals, we count departures: leave room for latency differences.
-        let margin = (rate.window_ms / 100.0).max(MIN_MARGIN_MS);
-        let at = if self.granted.len() < rate.max {
-            now
-        } else {
-            now.max(self.granted[self.granted.len() - rate.max] + rate.window_ms + margin)
-        };
-        self.granted.push_back(at);
-        while self.granted.len() > rate.max {
-            self.granted.pop_front();
-        }
-        at
+        (slot, before)
     }
 }
 
@@ -94,14 +136,15 @@ impl Limiter {
                 "must be false or { creates?, polls?, windowMs? }",
             ));
         }
+        let known = ["creates", "polls", "windowMs"];
         if let Some(k) = crate::js::keys(&v)
             .into_iter()
-            .find(|k| !["creates", "polls", "windowMs"].contains(&k.as_str()))
+            .find(|k| !known.contains(&k.as_str()))
         {
             return Err(crate::validate::unknown_key(
                 "rateLimit",
                 &k,
-                ["creates", "polls", "windowMs"].into_iter(),
+                known.into_iter(),
             ));
         }
         let window_ms = non_negative(&v, "windowMs", "rateLimit")?.unwrap_or(60_000.0);
@@ -129,28 +172,52 @@ impl Limiter {
         ))
     }
 
-    /// Waits until sending is within the limits (at once when they allow it).
-    pub async fn acquire(&self, kind: Kind<'_>, signal: Option<&AbortSignal>) -> Result<()> {
-        let now = now_ms();
-        let at = match kind {
+    /// Waits until sending keeps within the limits; hold the permit until the answer arrives.
+    pub async fn acquire(&self, kind: Kind<'_>, signal: Option<&AbortSignal>) -> Result<Permit> {
+        let (rate, taken) = match kind {
             Kind::Create => match self.creates {
-                Some(rate) => self.create_window.borrow_mut().reserve(rate, now),
-                None => now,
+                Some(rate) => (rate, self.create_window.borrow_mut().take(rate.max)),
+                None => return Ok(Permit(None)),
             },
             Kind::Poll(id) => match self.polls {
-                Some(rate) => self
-                    .poll_windows
-                    .borrow_mut()
-                    .entry(id.to_string())
-                    .or_default()
-                    .reserve(rate, now),
-                None => now,
+                Some(rate) => {
+                    let mut windows = self.poll_windows.borrow_mut();
+                    (
+                        rate,
+                        windows.entry(id.to_string()).or_default().take(rate.max),
+                    )
+                }
+                None => return Ok(Permit(None)),
             },
         };
-        if at > now {
-            sleep(at - now, signal).await?;
+        let (slot, before) = taken;
+        // From here on the slot is ours: if we give up, dropping the permit frees it.
+        let permit = Permit(Some(slot));
+        if let Some(before) = before {
+            let answered_at = match before.answered_at.get() {
+                Some(t) => t,
+                None => {
+                    check(signal)?;
+                    // Whichever comes first: that answer, or the caller giving up.
+                    let (gave_up, resolve, _) = deferred();
+                    let _on_abort = signal.map(|s| {
+                        OnAbort::new(s, move || {
+                            let _ = resolve.call0(&JsValue::UNDEFINED);
+                        })
+                    });
+                    let race = Promise::race(&js_sys::Array::of2(&before.answered, &gave_up));
+                    let first = JsFuture::from(race).await;
+                    check(signal)?;
+                    first.ok().and_then(|v| v.as_f64()).unwrap_or_else(now_ms)
+                }
+            };
+            let at = answered_at + rate.window_ms + margin_ms(rate);
+            let now = now_ms();
+            if at > now {
+                sleep(at - now, signal).await?;
+            }
         }
-        Ok(())
+        Ok(permit)
     }
 }
 
@@ -158,53 +225,37 @@ impl Limiter {
 mod tests {
     use super::*;
 
-    const RATE: Rate = Rate {
-        max: 2,
-        window_ms: 1000.0,
-    };
-
     #[test]
-    fn grants_in_order_and_spaces_by_window() {
-        let mut w = Window::default();
-        assert_eq!(w.reserve(RATE, 0.0), 0.0);
-        assert_eq!(w.reserve(RATE, 0.0), 0.0);
-        // The third waits for the first to leave the window (plus a margin).
-        assert_eq!(w.reserve(RATE, 0.0), 1150.0);
-        assert_eq!(w.reserve(RATE, 0.0), 1150.0);
-        assert_eq!(w.reserve(RATE, 5.0), 2300.0);
+    fn each_slot_waits_for_the_one_max_places_back() {
+        assert_eq!(depends_on(0, 20), None);
+        assert_eq!(depends_on(19, 20), None);
+        assert_eq!(depends_on(20, 20), Some(0));
+        assert_eq!(depends_on(45, 20), Some(25));
+        assert_eq!(depends_on(3, 0), None);
     }
 
     #[test]
-    fn idle_time_frees_the_window() {
-        let mut w = Window::default();
-        w.reserve(RATE, 0.0);
-        w.reserve(RATE, 0.0);
-        assert_eq!(w.reserve(RATE, 5000.0), 5000.0);
-        assert_eq!(w.reserve(RATE, 5000.0), 5000.0);
-        assert_eq!(w.reserve(RATE, 5001.0), 6150.0);
-    }
-
-    #[test]
-    fn any_window_holds_at_most_max_sends() {
-        let rate = Rate {
-            max: 20,
-            window_ms: 60_000.0,
-        };
-        let mut w = Window::default();
-        let times: Vec<f64> = (0..200).map(|i| w.reserve(rate, i as f64 * 7.0)).collect();
-        assert!(
-            times.windows(2).all(|p| p[0] <= p[1]),
-            "granted in call order"
+    fn margins_scale_with_the_window() {
+        assert_eq!(
+            margin_ms(Rate {
+                max: 20,
+                window_ms: 60_000.0
+            }),
+            600.0
         );
-        for (i, t) in times.iter().enumerate() {
-            let in_window = times[i..].iter().take_while(|u| **u < t + 60_000.0).count();
-            assert!(
-                in_window <= 20,
-                "{in_window} sends within a window starting at {t}"
-            );
-        }
-        // And no slower than needed: the last 20 go exactly 9 windows (plus margins) after the
-        // first 20, which were called over 133 ms.
-        assert_eq!(times[199], times[19] + 9.0 * 60_600.0);
+        assert_eq!(
+            margin_ms(Rate {
+                max: 20,
+                window_ms: 100.0
+            }),
+            5.0
+        );
+        assert_eq!(
+            margin_ms(Rate {
+                max: 20,
+                window_ms: 3_600_000.0
+            }),
+            1000.0
+        );
     }
 }
