@@ -1,0 +1,54 @@
+// Benchmark 3: gzip -9 size of everything a browser loads for a tiny app, built by esbuild
+// (--bundle --format=esm --minify --platform=browser), ours (JS + the .wasm the README says to copy)
+// beside exa-js's Exa websets imports built the same way.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { ROOT } from './lib.mjs';
+
+const gz = (f) => zlib.gzipSync(fs.readFileSync(f), { level: 9 }).length;
+
+export async function benchBundle({ pkgDir, log }) {
+  const esbuild = await import(path.join(ROOT, 'tests/node_modules/esbuild/lib/main.js'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hi-bench-bundle-'));
+  try {
+    const apps = {
+      ours: `import { Exa, Dromo } from 'headless-imports';
+const file = new File(['a,b\\n1,2\\n'], 'a.csv');
+const exa = new Exa({ baseUrl: '/api/exa' });
+const dromo = new Dromo({ baseUrl: '/api/dromo' });
+globalThis.run = async () => [await exa.importFile(file, { entity: { type: 'company' } }), await dromo.importFile(file, { schema_id: 'x' })];
+`,
+      exa: `import Exa from 'exa-js';
+const exa = new Exa('key', '/api/exa');
+globalThis.run = async () => {
+  const imp = await exa.websets.imports.create({ format: 'csv', entity: { type: 'company' }, title: 't' }, 'a,b\\n1,2\\n');
+  return [imp, await exa.websets.imports.get(imp.id), await exa.websets.imports.list()];
+};
+`,
+    };
+    const out = {};
+    for (const [name, src] of Object.entries(apps)) {
+      const d = path.join(dir, name);
+      fs.mkdirSync(path.join(d, 'dist'), { recursive: true });
+      fs.writeFileSync(path.join(d, 'main.js'), src);
+      await esbuild.build({
+        entryPoints: [path.join(d, 'main.js')], bundle: true, format: 'esm', minify: true, platform: 'browser',
+        outfile: path.join(d, 'dist/main.js'), logLevel: 'silent',
+        nodePaths: [path.join(pkgDir, 'node_modules'), path.join(ROOT, 'tests/node_modules')],
+      });
+      if (name === 'ours') {
+        fs.mkdirSync(path.join(d, 'dist/gen'));
+        fs.copyFileSync(path.join(pkgDir, 'node_modules/headless-imports/gen/headless_imports_bg.wasm'), path.join(d, 'dist/gen/headless_imports_bg.wasm'));
+      }
+      const files = fs.readdirSync(path.join(d, 'dist'), { recursive: true, encoding: 'utf8' }).filter((f) => /\.(m?js|wasm)$/.test(f));
+      out[name] = { files: Object.fromEntries(files.map((f) => [f, gz(path.join(d, 'dist', f))])) };
+      out[name].total = Object.values(out[name].files).reduce((a, b) => a + b, 0);
+      log(`bundle ${name}: ${Object.entries(out[name].files).map(([f, b]) => `${f} ${(b / 1000).toFixed(1)} KB gz`).join(', ')}`);
+    }
+    return out;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
