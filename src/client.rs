@@ -11,6 +11,7 @@ use crate::js::{get, get_str, is_absent, is_plain_object, keys};
 use crate::limit::{Limiter, Rate};
 use crate::redact::{scrub, snippet};
 use crate::retry;
+use crate::text::uint;
 use crate::timer::{now_ms, sleep};
 use crate::url::check_base_url;
 
@@ -134,7 +135,7 @@ pub fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_string()
     } else {
-        format!("{path}.{key}")
+        [path, ".", key].concat()
     }
 }
 
@@ -179,10 +180,12 @@ impl Client {
         {
             return Err(Error::invalid(
                 k,
-                format!(
-                    "is not a client option (expected one of {})",
-                    CLIENT_KEYS.join(", ")
-                ),
+                [
+                    "is not a client option (expected one of ",
+                    &CLIENT_KEYS.join(", "),
+                    ")",
+                ]
+                .concat(),
             ));
         }
         let api_key = match get(&opts, "apiKey") {
@@ -204,10 +207,14 @@ impl Client {
         {
             return Err(Error::invalid(
                 "apiKey",
-                format!(
-                    "is required for {} (your {}); or point baseUrl at your proxy",
-                    provider.name, provider.key_name
-                ),
+                [
+                    "is required for ",
+                    provider.name,
+                    " (your ",
+                    provider.key_name,
+                    "); or point baseUrl at your proxy",
+                ]
+                .concat(),
             ));
         }
         let allow_browser = get(&opts, "dangerouslyAllowBrowser")
@@ -216,10 +223,16 @@ impl Client {
         if api_key.is_some() && is_browser() && !allow_browser {
             return Err(Error::invalid(
                 "dangerouslyAllowBrowser",
-                format!(
-                    "refusing to put your {} {} in a browser, where anyone can read it. Put the key in a proxy on your server and use `new {}({{ baseUrl: '/api/...' }})` here without a key, or pass dangerouslyAllowBrowser: true if you understand the risk.",
-                    provider.name, provider.key_name, provider.name
-                ),
+                [
+                    "refusing to put your ",
+                    provider.name,
+                    " ",
+                    provider.key_name,
+                    " in a browser, where anyone can read it. Put the key in a proxy on your server and use `new ",
+                    provider.name,
+                    "({ baseUrl: '/api/...' })` here without a key, or pass dangerouslyAllowBrowser: true if you understand the risk.",
+                ]
+                .concat(),
             ));
         }
         let fetch = callback(&opts, "fetch", "")?;
@@ -248,7 +261,7 @@ impl Client {
         opts: &CallOptions,
         idempotency: Idempotency,
     ) -> Result<JsValue> {
-        let url = format!("{}{}", self.base_url, path);
+        let url = [self.base_url.as_str(), path].concat();
         let max_retries = opts.max_retries.unwrap_or(self.max_retries);
         let mut attempt = 0;
         loop {
@@ -303,7 +316,7 @@ impl Client {
         for (k, v) in self.headers.iter().chain(opts.headers.iter()) {
             headers.set(k, v).map_err(|_| {
                 Attempt::from(Error::invalid(
-                    format!("headers.{k}"),
+                    ["headers.", k.as_str()].concat(),
                     "is not a valid header",
                 ))
             })?;
@@ -321,7 +334,7 @@ impl Client {
             fetch: self.fetch.as_ref(),
         })
         .await?;
-        let what = format!("{method} {path}");
+        let what = [method, " ", path].concat();
         if (200..300).contains(&reply.status) {
             return parse_json(&reply, &what).map_err(Attempt::from);
         }
@@ -343,16 +356,19 @@ impl Client {
         };
         let mut e = Error::new(
             Kind::Api,
-            format!(
-                "{} {} ({})",
-                reply.status,
+            [
+                uint(reply.status.into()).as_str(),
+                " ",
                 if detail.is_empty() {
                     status_text(reply.status)
                 } else {
-                    &detail
+                    detail.as_str()
                 },
-                what
-            ),
+                " (",
+                what,
+                ")",
+            ]
+            .concat(),
         );
         e.status = Some(reply.status);
         e.request_id = reply.header("x-request-id");
@@ -386,12 +402,14 @@ fn parse_json(reply: &Reply, what: &str) -> Result<JsValue> {
         let text: String = reply.text.clone().into();
         let mut e = Error::new(
             Kind::Api,
-            format!(
-                "{} response was not JSON ({}): {}",
-                reply.status,
+            [
+                &uint(reply.status.into()),
+                " response was not JSON (",
                 what,
-                snippet(&text, 120)
-            ),
+                "): ",
+                &snippet(&text, 120),
+            ]
+            .concat(),
         );
         e.status = Some(reply.status);
         e.request_id = reply.header("x-request-id");
@@ -416,7 +434,7 @@ fn error_detail(body: &JsValue) -> Option<String> {
         } else {
             v
         };
-        return first.as_string().map(|s| format!("{k}: {s}"));
+        return first.as_string().map(|s| [k.as_str(), ": ", &s].concat());
     }
     None
 }

@@ -14,7 +14,7 @@ use crate::limit::{Kind, Rate};
 use crate::page;
 use crate::poll::{self, WaitOptions};
 use crate::status::{dromo_stage, Stage};
-use crate::text::quote;
+use crate::text::{quote, uint};
 use crate::upload;
 use crate::url::check_id;
 use crate::validate::{self, check, check_struct, Shape};
@@ -194,7 +194,12 @@ pub fn create_body(params: &JsValue) -> Result<JsString> {
             if size > MAX_INITIAL_DATA_BYTES {
                 return Err(Error::invalid(
                     "initial_data",
-                    format!("is {size} bytes serialized; Dromo accepts at most 15 MB: upload it as a file instead"),
+                    [
+                        "is ",
+                        &uint(size as u64),
+                        " bytes serialized; Dromo accepts at most 15 MB: upload it as a file instead",
+                    ]
+                    .concat(),
                 ));
             }
         }
@@ -209,13 +214,13 @@ fn check_fields(fields: &JsValue) -> Result<()> {
     }
     let mut seen: Vec<String> = Vec::new();
     for (i, f) in list.iter().enumerate() {
-        let path = format!("fields[{i}]");
+        let path = crate::validate::index("fields", i);
         check_struct(&f, FIELD, &["key", "label", "type"], &path)?;
         let key = get_str(&f, "key").unwrap_or_default();
         if seen.contains(&key) {
             return Err(Error::invalid(
-                format!("{path}.key"),
-                format!("duplicates the key {} of another field", quote(&key)),
+                [path.as_str(), ".key"].concat(),
+                ["duplicates the key ", &quote(&key), " of another field"].concat(),
             ));
         }
         seen.push(key);
@@ -241,7 +246,7 @@ pub fn import_path(id: &JsValue, suffix: &str) -> Result<String> {
         .as_string()
         .ok_or_else(|| Error::invalid("id", "must be a string (the import's id)"))?;
     check_id(&id).map_err(|why| Error::invalid("id", why))?;
-    Ok(format!("/headless/imports/{id}/{suffix}"))
+    Ok(["/headless/imports/", &id, "/", suffix].concat())
 }
 
 /// Why an import failed, from its `import_errors`.
@@ -254,8 +259,8 @@ pub fn describe_failure(imp: &JsValue) -> String {
             get_str(&e, "message").or_else(|| JSON::stringify(&e).ok().map(String::from))
         });
     match first {
-        Some(m) => format!("Import {id} failed: {m}"),
-        None => format!("Import {id} failed (no results and no review URL)."),
+        Some(m) => ["Import ", &id, " failed: ", &m].concat(),
+        None => ["Import ", &id, " failed (no results and no review URL)."].concat(),
     }
 }
 
@@ -314,7 +319,7 @@ impl Dromo {
         get_str(&reply, "presigned_url").ok_or_else(|| {
             let mut e = Error::new(
                 crate::error::Kind::Api,
-                format!("GET {path} answered without a presigned_url."),
+                ["GET ", &path, " answered without a presigned_url."].concat(),
             );
             e.code = Some("invalid_response");
             e.body = Some(reply);
@@ -338,7 +343,13 @@ impl Dromo {
     pub async fn list_page(&self, params: &JsValue) -> Result<JsValue> {
         let (offset, limit) = list_params(params)?;
         let opts = CallOptions::from_js(params, "")?;
-        let path = format!("/headless/imports/?offset={offset}&limit={limit}");
+        let path = [
+            "/headless/imports/?offset=",
+            &uint(offset),
+            "&limit=",
+            &uint(limit),
+        ]
+        .concat();
         let page = self
             .client
             .request("GET", &path, None, &opts, Idempotency::Safe)
@@ -348,7 +359,7 @@ impl Dromo {
         let (Some(count), true) = (count, js_sys::Array::is_array(&items)) else {
             let mut e = Error::new(
                 crate::error::Kind::Api,
-                format!("GET {path} did not answer a page ({{count, results}})."),
+                ["GET ", &path, " did not answer a page ({count, results})."].concat(),
             );
             e.code = Some("invalid_response");
             e.body = Some(page);

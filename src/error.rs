@@ -91,7 +91,7 @@ impl Error {
         let message = if path.is_empty() {
             message.as_ref().to_string()
         } else {
-            format!("{}: {}", path, message.as_ref())
+            [path.as_str(), ": ", message.as_ref()].concat()
         };
         let mut e = Error::new(Kind::Validation, message);
         e.path = Some(path);

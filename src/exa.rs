@@ -100,10 +100,12 @@ pub fn update_body(params: &JsValue) -> Result<JsString> {
 fn too_big(path: &str, size: f64) -> Error {
     Error::invalid(
         path,
-        format!(
-            "is {} bytes; Exa imports accept at most 50,000,000 bytes (50 MB)",
-            size as u64
-        ),
+        [
+            "is ",
+            &crate::text::uint(size as u64),
+            " bytes; Exa imports accept at most 50,000,000 bytes (50 MB)",
+        ]
+        .concat(),
     )
 }
 
@@ -115,7 +117,7 @@ fn check_entity(entity: &JsValue) -> Result<()> {
     else {
         return Err(Error::invalid(
             "entity.type",
-            format!("must be one of {}", ENTITY_TYPES.join(", ")),
+            ["must be one of ", &ENTITY_TYPES.join(", ")].concat(),
         ));
     };
     let allowed: &[&str] = if kind == "custom" {
@@ -149,7 +151,7 @@ fn check_metadata(metadata: &JsValue, path: &str) -> Result<()> {
         return Ok(());
     }
     for k in keys(metadata) {
-        let at = format!("{path}.{k}");
+        let at = crate::client::join(path, &k);
         match get(metadata, &k).as_string() {
             Some(v) if v.chars().count() <= 1000 => {}
             Some(_) => return Err(Error::invalid(at, "must be at most 1000 characters")),
@@ -168,7 +170,7 @@ fn import_path(id: &JsValue) -> Result<String> {
         .as_string()
         .ok_or_else(|| Error::invalid("id", "must be a string (the import's id)"))?;
     check_id(&id).map_err(|why| Error::invalid("id", why))?;
-    Ok(format!("/v0/imports/{id}"))
+    Ok(["/v0/imports/", &id].concat())
 }
 
 /// Why an import failed, with Exa's reason and message; `canceled` reads as such.
@@ -176,12 +178,19 @@ pub fn describe_failure(imp: &JsValue) -> String {
     let id = get_str(imp, "id").unwrap_or_default();
     let status = get_str(imp, "status").unwrap_or_default();
     if status != "failed" {
-        return format!("Import {id} ended as {status}; it will not complete.");
+        return [
+            "Import ",
+            &id,
+            " ended as ",
+            &status,
+            "; it will not complete.",
+        ]
+        .concat();
     }
     let reason = get_str(imp, "failedReason").unwrap_or_else(|| "unknown reason".into());
     match get_str(imp, "failedMessage") {
-        Some(m) => format!("Import {id} failed ({reason}): {m}"),
-        None => format!("Import {id} failed ({reason})."),
+        Some(m) => ["Import ", &id, " failed (", &reason, "): ", &m].concat(),
+        None => ["Import ", &id, " failed (", &reason, ")."].concat(),
     }
 }
 
@@ -330,7 +339,8 @@ impl Exa {
         if !is_absent(&limit) {
             match limit.as_f64() {
                 Some(l) if l.fract() == 0.0 && (1.0..=200.0).contains(&l) => {
-                    query.push_str(&format!("limit={}", l as u32));
+                    query.push_str("limit=");
+                    query.push_str(&crate::text::uint(l as u64));
                 }
                 _ => return Err(Error::invalid("limit", "must be an integer from 1 to 200")),
             }
@@ -357,7 +367,7 @@ impl Exa {
         let path = if query.is_empty() {
             "/v0/imports".to_string()
         } else {
-            format!("/v0/imports?{query}")
+            ["/v0/imports?", &query].concat()
         };
         let page = self
             .client
@@ -367,7 +377,12 @@ impl Exa {
         if !js_sys::Array::is_array(&items) {
             let mut e = Error::new(
                 Kind::Api,
-                format!("GET {path} did not answer a page ({{data, hasMore, nextCursor}})."),
+                [
+                    "GET ",
+                    &path,
+                    " did not answer a page ({data, hasMore, nextCursor}).",
+                ]
+                .concat(),
             );
             e.code = Some("invalid_response");
             e.body = Some(page);
@@ -430,7 +445,7 @@ pub fn check_flow_options(options: &JsValue) -> Result<()> {
         .find(|k| !get(options, k).is_undefined())
     {
         return Err(Error::invalid(
-            format!("options.{k}"),
+            ["options.", k].concat(),
             "is computed by importFile from the file itself; leave it out",
         ));
     }

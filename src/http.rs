@@ -73,12 +73,16 @@ pub async fn send(req: Request<'_>) -> Result<Reply> {
         } else if timed_out.get() {
             Error::new(
                 Kind::Timeout,
-                format!(
-                    "Request timed out after {} ms ({} {}).",
-                    crate::text::num(req.timeout_ms),
+                [
+                    "Request timed out after ",
+                    &crate::text::num(req.timeout_ms),
+                    " ms (",
                     req.method,
-                    redact_url(req.url)
-                ),
+                    " ",
+                    &redact_url(req.url),
+                    ").",
+                ]
+                .concat(),
             )
         } else {
             connection(&req, e)
@@ -116,12 +120,15 @@ fn connection(req: &Request<'_>, cause: JsValue) -> Error {
     let detail = get(&cause, "message").as_string().unwrap_or_default();
     let mut e = Error::new(
         Kind::Connection,
-        format!(
-            "Connection error ({} {}): {}",
+        [
+            "Connection error (",
             req.method,
-            redact_url(req.url),
-            redact_url(&detail)
-        ),
+            " ",
+            &redact_url(req.url),
+            "): ",
+            &redact_url(&detail),
+        ]
+        .concat(),
     );
     e.cause = Some(cause);
     e

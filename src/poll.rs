@@ -109,10 +109,16 @@ where
             let id = get_str(&imp, "id").unwrap_or_default();
             let e = Error::new(
                 Kind::WaitTimeout,
-                format!(
-                    "Import {id} was still {status} after {} ms; it keeps running: wait again with its id.",
-                    crate::text::num(opts.timeout_ms)
-                ),
+                [
+                    "Import ",
+                    &id,
+                    " was still ",
+                    &status,
+                    " after ",
+                    &crate::text::num(opts.timeout_ms),
+                    " ms; it keeps running: wait again with its id.",
+                ]
+                .concat(),
             );
             return Err(e.with_import(&imp));
         }

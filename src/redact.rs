@@ -58,7 +58,7 @@ pub fn scrub(text: &str, secret: &str) -> String {
 pub fn snippet(text: &str, max: usize) -> String {
     let t = text.trim();
     match t.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &t[..i]),
+        Some((i, _)) => [&t[..i], "…"].concat(),
         None => t.to_string(),
     }
 }

@@ -20,6 +20,7 @@ use crate::http;
 use crate::js::{get, is_absent, is_plain_object, set};
 use crate::redact::{redact_url, snippet};
 use crate::retry;
+use crate::text::uint;
 use crate::timer::{check, deferred, sleep, OnAbort};
 
 thread_local! {
@@ -67,10 +68,11 @@ pub fn body(v: &JsValue, path: &str) -> Result<Body> {
     } else {
         return Err(Error::invalid(
             path,
-            format!(
-                "must be a Blob, File, ArrayBuffer, Uint8Array or string, got {}",
-                crate::js::type_name(v)
-            ),
+            [
+                "must be a Blob, File, ArrayBuffer, Uint8Array or string, got ",
+                crate::js::type_name(v),
+            ]
+            .concat(),
         ));
     };
     if body.size == 0.0 {
@@ -170,14 +172,20 @@ fn failed_answer(a: &Answer, shown: &str, expired_hint: &str) -> Error {
                 .as_deref()
                 .is_some_and(|m| m.to_ascii_lowercase().contains("expired")));
     let detail = match (&code, &message) {
-        (Some(c), Some(m)) => format!("{c}: {m}"),
+        (Some(c), Some(m)) => [c.as_str(), ": ", m].concat(),
         (Some(c), None) => c.clone(),
         _ => snippet(&a.text, 200),
     };
-    let mut msg = format!(
-        "Upload failed with {} {} (PUT {}).",
-        a.status, detail, shown
-    );
+    let mut msg = [
+        "Upload failed with ",
+        &uint(a.status.into()),
+        " ",
+        &detail,
+        " (PUT ",
+        shown,
+        ").",
+    ]
+    .concat();
     if expired {
         msg.push(' ');
         msg.push_str(expired_hint);
@@ -192,9 +200,9 @@ fn failed_answer(a: &Answer, shown: &str, expired_hint: &str) -> Error {
 
 /// The text of the first `<tag>...</tag>` (S3 error bodies are flat and small).
 pub fn xml_tag(xml: &str, tag: &str) -> Option<String> {
-    let open = format!("<{tag}>");
+    let open = ["<", tag, ">"].concat();
     let start = xml.find(&open)? + open.len();
-    let end = xml[start..].find(&format!("</{tag}>"))? + start;
+    let end = xml[start..].find(&["</", tag, ">"].concat())? + start;
     Some(xml[start..end].trim().to_string())
 }
 
@@ -227,11 +235,14 @@ fn network_error(url: &str, cause: JsValue, signal: Option<&AbortSignal>) -> Err
         });
     let mut e = Error::new(
         Kind::Upload,
-        format!(
-            "Upload failed: {} (PUT {}).",
-            redact_url(&detail),
-            redact_url(url)
-        ),
+        [
+            "Upload failed: ",
+            &redact_url(&detail),
+            " (PUT ",
+            &redact_url(url),
+            ").",
+        ]
+        .concat(),
     );
     if !cause.is_undefined() && !cause.is_null() {
         e.cause = Some(cause);
@@ -374,7 +385,7 @@ pub async fn download_json(
                 return js_sys::JSON::parse(&String::from(r.text.clone())).map_err(|_| {
                     let mut e = Error::new(
                         Kind::Api,
-                        format!("Result file was not JSON (GET {shown})."),
+                        ["Result file was not JSON (GET ", &shown, ")."].concat(),
                     );
                     e.status = Some(r.status);
                     e.code = Some("invalid_response");
@@ -386,10 +397,15 @@ pub async fn download_json(
                 let detail = xml_tag(&text, "Code").unwrap_or_else(|| snippet(&text, 200));
                 let mut e = Error::new(
                     Kind::Api,
-                    format!(
-                        "{} {} downloading results (GET {}).",
-                        r.status, detail, shown
-                    ),
+                    [
+                        &uint(r.status.into()),
+                        " ",
+                        &detail,
+                        " downloading results (GET ",
+                        &shown,
+                        ").",
+                    ]
+                    .concat(),
                 );
                 e.status = Some(r.status);
                 e

@@ -38,7 +38,7 @@ pub enum Shape {
 
 /// `path[i]` for array items.
 pub fn index(path: &str, i: usize) -> String {
-    format!("{path}[{i}]")
+    [path, "[", &crate::text::uint(i as u64), "]"].concat()
 }
 
 fn child(path: &str, key: &str) -> String {
@@ -49,7 +49,7 @@ pub fn check(v: &JsValue, shape: Shape, path: &str) -> Result<()> {
     let bad = |what: &str| {
         Err(Error::invalid(
             path,
-            format!("must be {what}, got {}", type_name(v)),
+            ["must be ", what, ", got ", type_name(v)].concat(),
         ))
     };
     match shape {
@@ -93,7 +93,13 @@ pub fn check(v: &JsValue, shape: Shape, path: &str) -> Result<()> {
             _ => {
                 return Err(Error::invalid(
                     path,
-                    format!("must be one of {}, got {}", options.join(", "), describe(v)),
+                    [
+                        "must be one of ",
+                        &options.join(", "),
+                        ", got ",
+                        &describe(v),
+                    ]
+                    .concat(),
                 ))
             }
         },
@@ -120,7 +126,7 @@ fn each(v: &JsValue, path: &str, f: impl Fn(&JsValue, &str) -> Result<()>) -> Re
     if !Array::is_array(v) {
         return Err(Error::invalid(
             path,
-            format!("must be an array, got {}", type_name(v)),
+            ["must be an array, got ", type_name(v)].concat(),
         ));
     }
     for (i, item) in Array::from(v).iter().enumerate() {
@@ -140,7 +146,7 @@ pub fn check_struct(
     if !is_plain_object(v) {
         return Err(Error::invalid(
             path,
-            format!("must be an object, got {}", type_name(v)),
+            ["must be an object, got ", type_name(v)].concat(),
         ));
     }
     for k in keys(v) {
@@ -171,14 +177,16 @@ pub fn unknown_key<'a>(
     let hint = known
         .clone()
         .find(|k| squash(k) == squash(key))
-        .map(|k| format!(" (did you mean `{k}`?)"))
+        .map(|k| [" (did you mean `", k, "`?)"].concat())
         .unwrap_or_else(|| {
-            format!(
-                " (expected one of: {})",
-                known.collect::<Vec<_>>().join(", ")
-            )
+            [
+                " (expected one of: ",
+                &known.collect::<Vec<_>>().join(", "),
+                ")",
+            ]
+            .concat()
         });
-    Error::invalid(child(path, key), format!("is not a known key{hint}"))
+    Error::invalid(child(path, key), ["is not a known key", &hint].concat())
 }
 
 fn describe(v: &JsValue) -> String {
