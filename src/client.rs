@@ -248,6 +248,17 @@ impl Client {
         })
     }
 
+    /// A status read of the import at `path`, within the per-import poll limit.
+    pub async fn poll(&self, path: &str, opts: &CallOptions) -> Result<JsValue> {
+        // Held until the answer arrives: that frees the slot `max` polls later.
+        let _permit = self
+            .limiter
+            .acquire(crate::limit::Kind::Poll(path), opts.signal.as_ref())
+            .await?;
+        self.request("GET", path, None, opts, Idempotency::Safe)
+            .await
+    }
+
     pub fn fetch_fn(&self) -> Option<&Function> {
         self.fetch.as_ref()
     }

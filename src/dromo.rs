@@ -295,19 +295,7 @@ impl Dromo {
 
     pub async fn retrieve(&self, id: &JsValue, opts: &CallOptions) -> Result<JsValue> {
         let path = import_path(id, "")?;
-        self.poll(&path, opts).await
-    }
-
-    /// A status read, within the per-import poll limit (when one is set).
-    async fn poll(&self, path: &str, opts: &CallOptions) -> Result<JsValue> {
-        let _permit = self
-            .client
-            .limiter
-            .acquire(Kind::Poll(path), opts.signal.as_ref())
-            .await?;
-        self.client
-            .request("GET", path, None, opts, Idempotency::Safe)
-            .await
+        self.client.poll(&path, opts).await
     }
 
     pub async fn result_url(&self, id: &JsValue, opts: &CallOptions) -> Result<String> {
@@ -380,17 +368,7 @@ impl Dromo {
 
     pub async fn wait(&self, id: &JsValue, opts: &WaitOptions) -> Result<JsValue> {
         let path = import_path(id, "")?;
-        let call = CallOptions {
-            signal: opts.signal.clone(),
-            ..CallOptions::default()
-        };
-        poll::wait(
-            || self.poll(&path, &call),
-            dromo_stage,
-            describe_failure,
-            opts,
-        )
-        .await
+        poll::wait(&self.client, &path, dromo_stage, describe_failure, opts).await
     }
 
     /// `importFile`: create -> upload -> wait -> results. Everything is checked before the import

@@ -228,19 +228,7 @@ impl Exa {
 
     pub async fn retrieve(&self, id: &JsValue, opts: &CallOptions) -> Result<JsValue> {
         let path = import_path(id)?;
-        self.poll(&path, opts).await
-    }
-
-    /// A status read, within the per-import poll limit (when one is set).
-    async fn poll(&self, path: &str, opts: &CallOptions) -> Result<JsValue> {
-        let _permit = self
-            .client
-            .limiter
-            .acquire(limit::Kind::Poll(path), opts.signal.as_ref())
-            .await?;
-        self.client
-            .request("GET", path, None, opts, Idempotency::Safe)
-            .await
+        self.client.poll(&path, opts).await
     }
 
     pub async fn update(
@@ -402,18 +390,9 @@ impl Exa {
 
     pub async fn wait(&self, id: &JsValue, opts: &WaitOptions) -> Result<JsValue> {
         let path = import_path(id)?;
-        let call = CallOptions {
-            signal: opts.signal.clone(),
-            ..CallOptions::default()
-        };
-        poll::wait(
-            || self.poll(&path, &call),
-            exa_stage,
-            describe_failure,
-            opts,
-        )
-        .await
-        .map_err(with_failure_fields)
+        poll::wait(&self.client, &path, exa_stage, describe_failure, opts)
+            .await
+            .map_err(with_failure_fields)
     }
 }
 

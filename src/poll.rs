@@ -4,13 +4,11 @@
 //! failure. Every error raised after the first poll carries the last import seen, so the caller
 //! always keeps the id.
 
-use std::future::Future;
-
 use js_sys::Function;
 use wasm_bindgen::JsValue;
 use web_sys::AbortSignal;
 
-use crate::client::{callback, non_negative, signal};
+use crate::client::{callback, non_negative, signal, CallOptions, Client};
 use crate::error::{Error, Kind, Result};
 use crate::js::{get, get_str, is_absent, is_plain_object};
 use crate::status::Stage;
@@ -62,17 +60,19 @@ impl WaitOptions {
     }
 }
 
-/// Polls `retrieve` until the import is final (or needs review, unless `wait_for_review`).
-pub async fn wait<F, Fut>(
-    retrieve: F,
+/// Polls `GET path` until the import is final (or needs review, unless `wait_for_review`).
+/// Not generic over a retrieve closure: one copy of this loop serves every provider.
+pub async fn wait(
+    client: &Client,
+    path: &str,
     stage_of: fn(&str) -> Stage,
     describe_failure: fn(&JsValue) -> String,
     opts: &WaitOptions,
-) -> Result<JsValue>
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = Result<JsValue>>,
-{
+) -> Result<JsValue> {
+    let call = CallOptions {
+        signal: opts.signal.clone(),
+        ..CallOptions::default()
+    };
     let deadline = now_ms() + opts.timeout_ms;
     let mut last: Option<JsValue> = None;
     let mut last_status: Option<String> = None;
@@ -82,7 +82,7 @@ where
             Some(imp) => e.with_import(imp),
             None => e,
         };
-        let imp = retrieve().await.map_err(keep)?;
+        let imp = client.poll(path, &call).await.map_err(keep)?;
         let status = get_str(&imp, "status").unwrap_or_default();
         if last_status.as_deref() != Some(status.as_str()) {
             if let Some(f) = &opts.on_status {
