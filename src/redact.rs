@@ -51,14 +51,14 @@ pub fn scrub(text: &str, secret: &str) -> String {
     if secret.len() < 4 {
         return text.to_string();
     }
-    text.replace(secret, "***")
+    crate::text::replace(text, secret, "***")
 }
 
 /// At most `max` characters of `text`, on a char boundary, with an ellipsis when cut.
 pub fn snippet(text: &str, max: usize) -> String {
     let t = text.trim();
     match t.char_indices().nth(max) {
-        Some((i, _)) => [&t[..i], "…"].concat(),
+        Some((i, _)) => [t.get(..i).unwrap_or(t), "…"].concat(),
         None => t.to_string(),
     }
 }

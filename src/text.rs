@@ -16,6 +16,35 @@ pub fn num(n: f64) -> String {
         .unwrap_or_default()
 }
 
+/// Byte offset of the first `needle` in `hay`, always on a char boundary (a UTF-8 needle can only
+/// match where a character starts). `str::find(&str)` and its kin link the two-way searcher and,
+/// through str slicing's panic message, `char`'s `Debug` with its Unicode tables; a byte scan is
+/// plenty for the short texts searched here (S3 error bodies, ids, URLs).
+pub fn find(hay: &str, needle: &str) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    hay.as_bytes()
+        .windows(needle.len())
+        .position(|w| w == needle.as_bytes())
+}
+
+/// `text` with every `from` replaced by `to` (`str::replace` without the two-way searcher).
+pub fn replace(text: &str, from: &str, to: &str) -> String {
+    if from.is_empty() {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = find(rest, from) {
+        out.push_str(rest.get(..i).unwrap_or_default());
+        out.push_str(to);
+        rest = rest.get(i + from.len()..).unwrap_or_default();
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The decimal digits of `n`.
 pub fn uint(mut n: u64) -> String {
     let mut digits = [0u8; 20];
@@ -132,6 +161,26 @@ mod tests {
         assert_eq!(num(60_000.0), "60000");
         assert_eq!(num(1_800_000.0), "1800000");
         assert_eq!(uint(u64::MAX), "18446744073709551615");
+    }
+
+    #[test]
+    fn find_and_replace_like_str() {
+        let cases = [
+            ("", ""),
+            ("abc", ""),
+            ("abc", "abc"),
+            ("ab", "abc"),
+            ("<Code>x</Code>", "</Code>"),
+            ("ééa..é", ".."),
+            ("key key-key", "key"),
+            ("aaaa", "aa"),
+        ];
+        for (hay, needle) in cases {
+            assert_eq!(find(hay, needle), hay.find(needle), "{hay} / {needle}");
+            if !needle.is_empty() {
+                assert_eq!(replace(hay, needle, "***"), hay.replace(needle, "***"));
+            }
+        }
     }
 
     #[test]

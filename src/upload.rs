@@ -170,7 +170,7 @@ fn failed_answer(a: &Answer, shown: &str, expired_hint: &str) -> Error {
         || (code.as_deref() == Some("AccessDenied")
             && message
                 .as_deref()
-                .is_some_and(|m| m.to_ascii_lowercase().contains("expired")));
+                .is_some_and(|m| crate::text::find(&m.to_ascii_lowercase(), "expired").is_some()));
     let detail = match (&code, &message) {
         (Some(c), Some(m)) => [c.as_str(), ": ", m].concat(),
         (Some(c), None) => c.clone(),
@@ -201,9 +201,9 @@ fn failed_answer(a: &Answer, shown: &str, expired_hint: &str) -> Error {
 /// The text of the first `<tag>...</tag>` (S3 error bodies are flat and small).
 pub fn xml_tag(xml: &str, tag: &str) -> Option<String> {
     let open = ["<", tag, ">"].concat();
-    let start = xml.find(&open)? + open.len();
-    let end = xml[start..].find(&["</", tag, ">"].concat())? + start;
-    Some(xml[start..end].trim().to_string())
+    let rest = xml.get(crate::text::find(xml, &open)? + open.len()..)?;
+    let end = crate::text::find(rest, &["</", tag, ">"].concat())?;
+    Some(rest.get(..end)?.trim().to_string())
 }
 
 async fn send(

@@ -6,16 +6,18 @@ pub fn origin(url: &str) -> Option<&str> {
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))?;
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    if end == 0 || rest[..end].contains('@') {
+    if end == 0 || rest.get(..end)?.contains('@') {
         // No host, or userinfo (a classic way to disguise the real host).
         return None;
     }
-    Some(&url[..url.len() - rest.len() + end])
+    url.get(..url.len() - rest.len() + end)
 }
 
 /// The host of an origin, without brackets or port.
 fn host(origin: &str) -> &str {
-    let hp = origin.split_once("://").map_or(origin, |(_, h)| h);
+    let hp = crate::text::find(origin, "://")
+        .and_then(|i| origin.get(i + 3..))
+        .unwrap_or(origin);
     if let Some(v6) = hp.strip_prefix('[') {
         return v6.split(']').next().unwrap_or(v6);
     }
@@ -53,7 +55,7 @@ pub fn check_id(id: &str) -> Result<(), &'static str> {
     if id.len() > 256 {
         return Err("is too long to be an import id");
     }
-    if id == "." || id.contains("..") {
+    if id == "." || crate::text::find(id, "..").is_some() {
         return Err("must not contain '..'");
     }
     if !id
