@@ -197,6 +197,7 @@ pub fn describe_failure(imp: &JsValue) -> String {
 /// Copies Exa's failure fields onto an `ImportFailedError`, as users expect to read them there.
 pub fn with_failure_fields(mut e: Error) -> Error {
     if e.kind == Kind::ImportFailed {
+        let e = &mut *e;
         if let Some(imp) = &e.import {
             for k in ["failedReason", "failedMessage"] {
                 let v = get(imp, k);

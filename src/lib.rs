@@ -4,10 +4,6 @@
 //! The TypeScript contract users see is `pkg/index.d.ts`; the doc comments here say the same in
 //! fewer words.
 
-// `Error` is wide (it carries the import, body and cause so nothing is lost); it only travels on the
-// failure path, where moving a few words more costs nothing measurable.
-#![allow(clippy::result_large_err)]
-
 mod client;
 mod count;
 mod csv_count;

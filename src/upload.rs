@@ -348,9 +348,9 @@ async fn send_fetch(
         fetch,
     })
     .await
-    .map_err(|e| match e.kind {
+    .map_err(|mut e| match e.kind {
         Kind::Abort => e,
-        _ => network_error(url, e.cause.unwrap_or(JsValue::UNDEFINED), signal),
+        _ => network_error(url, e.cause.take().unwrap_or(JsValue::UNDEFINED), signal),
     })?;
     Ok(Answer {
         status: reply.status,
