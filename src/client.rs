@@ -248,7 +248,7 @@ impl Client {
         })
     }
 
-    /// A status read of the import at `path`, within the per-import poll limit.
+    /// A status read of the import at `path`, within the per-import poll limit (when one is set).
     pub async fn poll(&self, path: &str, opts: &CallOptions) -> Result<JsValue> {
         // Held until the answer arrives: that frees the slot `max` polls later.
         let _permit = self
