@@ -1,0 +1,121 @@
+// @ts-check
+// One fault at a time, injected by the emulator, and what the client does about it: which requests
+// it retries (and which it deliberately does not), and how each failure reaches the caller.
+import { test, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { startEmulator, loadPackage, control, KEY, CONTACTS } from './helpers/env.js';
+
+/** @type {any} */ let hi;
+/** @type {Awaited<ReturnType<typeof startEmulator>>} */ let emu;
+/** @type {any} */ let dromo;
+
+const CSV = 'First Name,Last Name,Email Address,Age\nAda,Lovelace,ada@example.com,36\n';
+const fast = { schema_id: CONTACTS, intervalMs: 30, timeoutMs: 20_000 };
+
+/** Installs fault rules (each fires once unless `count` says otherwise). @param {object[]} rules */
+async function faults(...rules) {
+  const r = await fetch(`${emu.control}/faults`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ seed: 7, rules: rules.map((x) => ({ count: 1, ...x })) }),
+  });
+  assert.equal(r.status, 200, await r.text());
+}
+
+/** Requests per route label so far. @param {string} label */
+const requests = async (label) => (await control(`${emu.control}/stats`)).requests[label] ?? 0;
+const importCount = async () => (await (await fetch(`${emu.api}/headless/imports/?limit=1`, { headers: { 'X-Dromo-License-Key': KEY } })).json()).count;
+
+before(async () => {
+  hi = await loadPackage();
+  emu = await startEmulator(['--time-scale', '0.01', '--no-rate-limit']);
+  dromo = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, timeoutMs: 1500 });
+});
+beforeEach(async () => {
+  await fetch(`${emu.control}/faults`, { method: 'DELETE' });
+});
+after(async () => emu && (await emu.stop()));
+
+test('a create whose answer is lost is NOT retried: one import exists and the error says what happened', async () => {
+  await faults({ route: 'dromo.create', kind: 'reset_after' });
+  const [sent, made] = [await requests('dromo.create'), await importCount()];
+  await assert.rejects(dromo.imports.create({ schema_id: CONTACTS, original_filename: 'a.csv' }), hi.APIConnectionError);
+  assert.equal((await requests('dromo.create')) - sent, 1, 'sent once: a retry could create a second import');
+  assert.equal((await importCount()) - made, 1, 'the server did create it (the client cannot know its id)');
+});
+
+test('a create answered 429 or 408 is retried (nothing was created) and succeeds', async () => {
+  for (const rule of [{ kind: 'rate_limit', retry_after_ms: 50 }, { kind: 'status', status: 408 }]) {
+    await faults({ route: 'dromo.create', ...rule });
+    const [sent, made] = [await requests('dromo.create'), await importCount()];
+    const imp = await dromo.imports.create({ schema_id: CONTACTS, original_filename: 'a.csv' });
+    assert.match(imp.id, /^[0-9a-f-]{36}$/);
+    assert.equal((await requests('dromo.create')) - sent, 2, JSON.stringify(rule));
+    assert.equal((await importCount()) - made, 1, 'exactly one import');
+  }
+});
+
+test('a create answered 5xx or timing out is surfaced, not retried', async () => {
+  await faults({ route: 'dromo.create', kind: 'status', status: 503, after: true });
+  const sent = await requests('dromo.create');
+  await assert.rejects(dromo.imports.create({ schema_id: CONTACTS, original_filename: 'a.csv' }), (/** @type {any} */ e) =>
+    e instanceof hi.InternalServerError && e.status === 503);
+  await faults({ route: 'dromo.create', kind: 'slow', ms: 2500 });
+  await assert.rejects(dromo.imports.create({ schema_id: CONTACTS, original_filename: 'a.csv' }), hi.APIConnectionTimeoutError);
+  assert.equal((await requests('dromo.create')) - sent, 2, 'one request each');
+});
+
+test('reads retry 5xx, resets, timeouts, cut-off JSON and proxy HTML pages, then succeed', async () => {
+  const imp = await dromo.imports.create({ schema_id: CONTACTS, original_filename: 'a.csv' });
+  const kinds = [
+    { kind: 'status', status: 502 },
+    { kind: 'reset_before' },
+    { kind: 'slow', ms: 2500 },
+    { kind: 'truncated_json' },
+    { kind: 'html_error' },
+  ];
+  for (const rule of kinds) {
+    await faults({ route: 'dromo.get', ...rule });
+    const sent = await requests('dromo.retrieve');
+    const got = await dromo.imports.retrieve(imp.id);
+    assert.equal(got.id, imp.id, JSON.stringify(rule));
+    assert.equal((await requests('dromo.retrieve')) - sent, 2, `retried once after ${rule.kind}`);
+  }
+});
+
+test('a malformed answer that outlasts the retries is an APIError with the status and a snippet, never a crash', async () => {
+  const imp = await dromo.imports.create({ schema_id: CONTACTS, original_filename: 'a.csv' });
+  await faults({ route: 'dromo.get', kind: 'html_error', count: 10 });
+  await assert.rejects(dromo.imports.retrieve(imp.id), (/** @type {any} */ e) => {
+    assert.ok(e instanceof hi.InternalServerError, String(e));
+    assert.equal(e.status, 502);
+    assert.match(e.message, /502/);
+    assert.ok(e.message.length < 400, 'a snippet, not the whole page');
+    return true;
+  });
+  await faults({ route: 'dromo.get', kind: 'truncated_json', count: 10 });
+  await assert.rejects(dromo.imports.retrieve(imp.id), (/** @type {any} */ e) =>
+    e instanceof hi.APIError && e.code === 'invalid_response' && e.status === 200 && /not JSON/.test(e.message));
+});
+
+test('an upload reset mid-body is retried from byte 0: the stored bytes are intact', async () => {
+  await faults({ route: 'storage.put', kind: 'reset_mid_upload', bytes: 20 });
+  const sent = await requests('storage.put');
+  const { import: imp } = await dromo.importFile(new File([CSV], 'a.csv'), fast);
+  assert.equal(imp.status, 'SUCCESSFUL');
+  assert.equal((await requests('storage.put')) - sent, 2);
+  const stored = await control(`${emu.control}/uploads/${imp.id}`);
+  assert.equal(stored.sha256, crypto.createHash('sha256').update(CSV).digest('hex'));
+});
+
+test('expired and clock-skewed presigned URLs are UploadErrors, not retried blindly', async () => {
+  await faults({ route: 'storage.put', kind: 'expired_upload' });
+  const sent = await requests('storage.put');
+  await assert.rejects(dromo.importFile(new File([CSV], 'a.csv'), fast), (/** @type {any} */ e) =>
+    e instanceof hi.UploadError && e.expired === true && /create a new import/.test(e.message) && typeof e.import?.id === 'string');
+  assert.equal((await requests('storage.put')) - sent, 1);
+  await faults({ route: 'dromo.create', kind: 'clock_skew', skew_secs: 3600 });
+  await assert.rejects(dromo.importFile(new File([CSV], 'a.csv'), fast), (/** @type {any} */ e) =>
+    e instanceof hi.UploadError && e.s3Code === 'RequestTimeTooSkewed' && e.status === 403 && !/X-Amz-Signature=[0-9a-f]{8}/.test(e.message));
+});
