@@ -31,10 +31,14 @@ pub struct Provider {
 pub enum Idempotency {
     /// Reads: retry every transient failure.
     Safe,
-    /// Creates: retry only answers that prove the server did nothing (408, 429). A timeout or a
-    /// 5xx may have created the import already; a blind retry would orphan one, so the error is
-    /// surfaced instead.
-    Create,
+    /// Creates that carry no data (the file is uploaded afterwards): retry like a read. If a lost
+    /// answer had in fact created an import, that one stays AWAITING_UPLOAD with no data, an
+    /// orphan that holds nothing; not retrying would leave the same orphan *and* fail the caller.
+    CreateEmpty,
+    /// Creates that carry the data (`initial_data`): retry only answers that prove the server did
+    /// nothing (408, 429). A timeout or a 5xx may have imported the rows already, and a retry
+    /// would import them twice, so the error is surfaced instead.
+    CreateWithData,
 }
 
 /// Options shared by every call: `{ signal?, timeoutMs?, maxRetries?, headers? }`.
@@ -303,8 +307,10 @@ impl Client {
     fn may_retry(&self, e: &Attempt, idempotency: Idempotency) -> bool {
         match idempotency {
             // A cut-off or non-JSON 200 (a proxy hiccup) is worth another read; reads change nothing.
-            Idempotency::Safe => e.error.is_transient() || e.error.code == Some("invalid_response"),
-            Idempotency::Create => {
+            Idempotency::Safe | Idempotency::CreateEmpty => {
+                e.error.is_transient() || e.error.code == Some("invalid_response")
+            }
+            Idempotency::CreateWithData => {
                 e.error.kind == Kind::Api && matches!(e.error.status, Some(408 | 429))
             }
         }

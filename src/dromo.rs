@@ -272,11 +272,18 @@ pub struct Dromo {
 impl Dromo {
     pub async fn create(&self, params: &JsValue, opts: &CallOptions) -> Result<JsValue> {
         let body = create_body(params)?;
-        self.create_with_body(&body, opts).await
+        let with_rows = !is_absent(&get(params, "initial_data"));
+        self.create_with_body(&body, with_rows, opts).await
     }
 
-    /// Sends an already validated create body.
-    pub async fn create_with_body(&self, body: &JsString, opts: &CallOptions) -> Result<JsValue> {
+    /// Sends an already validated create body; `with_rows` when it carries `initial_data`
+    /// (which decides what may be retried, see `Idempotency`).
+    pub async fn create_with_body(
+        &self,
+        body: &JsString,
+        with_rows: bool,
+        opts: &CallOptions,
+    ) -> Result<JsValue> {
         let _permit = self
             .client
             .limiter
@@ -288,7 +295,11 @@ impl Dromo {
                 "/headless/imports/",
                 Some(body),
                 opts,
-                Idempotency::Create,
+                if with_rows {
+                    Idempotency::CreateWithData
+                } else {
+                    Idempotency::CreateEmpty
+                },
             )
             .await
     }
@@ -402,7 +413,7 @@ impl Dromo {
             ..CallOptions::default()
         };
 
-        let imp = self.create_with_body(&create, &call).await?;
+        let imp = self.create_with_body(&create, false, &call).await?;
         let url = upload_url_of(&imp).map_err(|e| e.with_import(&imp))?;
         upload::put(
             &url,
@@ -435,7 +446,7 @@ impl Dromo {
             signal: signal(&options, "options")?,
             ..CallOptions::default()
         };
-        let imp = self.create_with_body(&body, &call).await?;
+        let imp = self.create_with_body(&body, true, &call).await?;
         self.finish(imp, &options).await
     }
 

@@ -223,7 +223,13 @@ impl Exa {
             .acquire(limit::Kind::Create, opts.signal.as_ref())
             .await?;
         self.client
-            .request("POST", "/v0/imports", Some(body), opts, Idempotency::Create)
+            .request(
+                "POST",
+                "/v0/imports",
+                Some(body),
+                opts,
+                Idempotency::CreateEmpty,
+            )
             .await
     }
 

@@ -37,33 +37,37 @@ beforeEach(async () => {
 });
 after(async () => emu && (await emu.stop()));
 
-test('a create whose answer is lost is NOT retried: one import exists and the error says what happened', async () => {
+test('a file create whose answer is lost is retried: the caller gets an import, the lost one holds no data', async () => {
   await faults({ route: 'dromo.create', kind: 'reset_after' });
   const [sent, made] = [await requests('dromo.create'), await importCount()];
-  await assert.rejects(dromo.imports.create({ schema_id: CONTACTS, original_filename: 'a.csv' }), hi.APIConnectionError);
-  assert.equal((await requests('dromo.create')) - sent, 1, 'sent once: a retry could create a second import');
-  assert.equal((await importCount()) - made, 1, 'the server did create it (the client cannot know its id)');
+  const { import: imp } = await dromo.importFile(new File([CSV], 'a.csv'), fast);
+  assert.equal(imp.status, 'SUCCESSFUL');
+  assert.equal((await requests('dromo.create')) - sent, 2);
+  assert.equal((await importCount()) - made, 2, 'the lost answer had created one: it stays AWAITING_UPLOAD, empty');
 });
 
-test('a create answered 429 or 408 is retried (nothing was created) and succeeds', async () => {
-  for (const rule of [{ kind: 'rate_limit', retry_after_ms: 50 }, { kind: 'status', status: 408 }]) {
+test('a rows create whose answer is lost is NOT retried: the rows are never imported twice', async () => {
+  for (const rule of [{ kind: 'reset_after' }, { kind: 'status', status: 503, after: true }, { kind: 'slow', ms: 2500 }]) {
     await faults({ route: 'dromo.create', ...rule });
     const [sent, made] = [await requests('dromo.create'), await importCount()];
-    const imp = await dromo.imports.create({ schema_id: CONTACTS, original_filename: 'a.csv' });
-    assert.match(imp.id, /^[0-9a-f-]{36}$/);
-    assert.equal((await requests('dromo.create')) - sent, 2, JSON.stringify(rule));
-    assert.equal((await importCount()) - made, 1, 'exactly one import');
+    await assert.rejects(
+      dromo.importRows([{ first_name: 'Ada', email: 'ada@example.com' }], { ...fast }),
+      (/** @type {any} */ e) => e instanceof hi.APIConnectionError || e instanceof hi.InternalServerError,
+    );
+    assert.equal((await requests('dromo.create')) - sent, 1, `sent once after ${rule.kind}`);
+    assert.equal((await importCount()) - made, 1, 'the server did import them, once');
   }
 });
 
-test('a create answered 5xx or timing out is surfaced, not retried', async () => {
-  await faults({ route: 'dromo.create', kind: 'status', status: 503, after: true });
-  const sent = await requests('dromo.create');
-  await assert.rejects(dromo.imports.create({ schema_id: CONTACTS, original_filename: 'a.csv' }), (/** @type {any} */ e) =>
-    e instanceof hi.InternalServerError && e.status === 503);
-  await faults({ route: 'dromo.create', kind: 'slow', ms: 2500 });
-  await assert.rejects(dromo.imports.create({ schema_id: CONTACTS, original_filename: 'a.csv' }), hi.APIConnectionTimeoutError);
-  assert.equal((await requests('dromo.create')) - sent, 2, 'one request each');
+test('any create answered 429 or 408 is retried (nothing was created) and succeeds', async () => {
+  for (const rule of [{ kind: 'rate_limit', retry_after_ms: 50 }, { kind: 'status', status: 408 }]) {
+    await faults({ route: 'dromo.create', ...rule });
+    const [sent, made] = [await requests('dromo.create'), await importCount()];
+    const { import: imp } = await dromo.importRows([{ first_name: 'Ada', email: 'ada@example.com' }], { ...fast });
+    assert.equal(imp.status, 'SUCCESSFUL');
+    assert.equal((await requests('dromo.create')) - sent, 2, JSON.stringify(rule));
+    assert.equal((await importCount()) - made, 1, 'exactly one import');
+  }
 });
 
 test('reads retry 5xx, resets, timeouts, cut-off JSON and proxy HTML pages, then succeed', async () => {
