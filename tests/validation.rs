@@ -150,24 +150,26 @@ async fn rejection(p: js_sys::Promise) -> JsValue {
     JsFuture::from(p).await.expect_err("must reject")
 }
 
+/// Awaits a call that must be refused as a `ValidationError` naming `path`; returns the error.
+async fn refused(call: js_sys::Promise, path: &str, what: &str) -> JsValue {
+    let err = rejection(call).await;
+    let message = prop(&err, "message");
+    assert_eq!(prop(&err, "name"), "ValidationError", "{what}: {message}");
+    assert_eq!(prop(&err, "path"), path, "{what}: {message}");
+    assert_eq!(prop(&err, "code"), "validation_error", "{what}");
+    err
+}
+
 #[wasm_bindgen_test]
 async fn create_params_are_checked_against_the_documented_schema() {
     let d = offline();
     for (params, path) in create_cases() {
-        let err = rejection(d.imports().create(json(&params), JsValue::UNDEFINED)).await;
-        assert_eq!(
-            prop(&err, "name"),
-            "ValidationError",
-            "{params}: {}",
-            prop(&err, "message")
-        );
-        assert_eq!(
-            prop(&err, "path"),
+        refused(
+            d.imports().create(json(&params), JsValue::UNDEFINED),
             path,
-            "{params}: {}",
-            prop(&err, "message")
-        );
-        assert_eq!(prop(&err, "code"), "validation_error");
+            &params,
+        )
+        .await;
     }
 }
 
@@ -183,8 +185,12 @@ async fn initial_data_over_15_mb_is_refused() {
     }
     let params = json(r#"{"schema_id":"s"}"#);
     Reflect::set(&params, &"initial_data".into(), &rows).unwrap();
-    let err = rejection(d.imports().create(params, JsValue::UNDEFINED)).await;
-    assert_eq!(prop(&err, "path"), "initial_data");
+    let err = refused(
+        d.imports().create(params, JsValue::UNDEFINED),
+        "initial_data",
+        "15.1 MB",
+    )
+    .await;
     assert!(prop(&err, "message").contains("15 MB"));
 }
 
@@ -199,17 +205,15 @@ async fn ids_bodies_and_options_are_checked() {
         "a?b=1".into(),
         json("12"),
     ] {
-        let err = rejection(d.imports().retrieve(id.clone(), JsValue::UNDEFINED)).await;
-        assert_eq!(prop(&err, "path"), "id", "{id:?}");
+        let what = format!("{id:?}");
+        refused(d.imports().retrieve(id, JsValue::UNDEFINED), "id", &what).await;
     }
     for body in [json("null"), json("42"), json(r#"{"a":1}"#), "".into()] {
-        let err = rejection(d.imports().upload(
-            "http://127.0.0.1:9/u".into(),
-            body.clone(),
-            JsValue::UNDEFINED,
-        ))
-        .await;
-        assert_eq!(prop(&err, "path"), "body", "{body:?}");
+        let what = format!("{body:?}");
+        let call = d
+            .imports()
+            .upload("http://127.0.0.1:9/u".into(), body, JsValue::UNDEFINED);
+        refused(call, "body", &what).await;
     }
     for (opts, path) in [
         (r#"{"limit":0}"#, "limit"),
@@ -217,25 +221,21 @@ async fn ids_bodies_and_options_are_checked() {
         (r#"{"offset":-1}"#, "offset"),
         (r#"{"limit":"2"}"#, "limit"),
     ] {
-        let err = rejection(d.imports().list_page(json(opts))).await;
-        assert_eq!(prop(&err, "path"), path, "{opts}");
+        refused(d.imports().list_page(json(opts)), path, opts).await;
     }
-    let err = rejection(
-        d.imports()
-            .wait_for_completion("abc".into(), json(r#"{"intervalMs":-5}"#)),
+    let wait = d
+        .imports()
+        .wait_for_completion("abc".into(), json(r#"{"intervalMs":-5}"#));
+    refused(wait, "opts.intervalMs", "negative interval").await;
+    let file = d.import_file("a,b\n".into(), json(r#"{"schema_id":"s"}"#));
+    refused(
+        file,
+        "options.original_filename",
+        "a string body has no file name",
     )
     .await;
-    assert_eq!(prop(&err, "path"), "opts.intervalMs");
-    let blob: JsValue = "a,b\n".into();
-    let err = rejection(d.import_file(blob, json(r#"{"schema_id":"s"}"#))).await;
-    assert_eq!(
-        prop(&err, "path"),
-        "options.original_filename",
-        "a string body has no file name"
-    );
-    let err =
-        rejection(d.import_file("a\n".into(), json(r#"{"schema_id":"s","onProgres":1}"#))).await;
-    assert_eq!(prop(&err, "path"), "options.onProgres");
+    let typo = d.import_file("a\n".into(), json(r#"{"schema_id":"s","onProgres":1}"#));
+    refused(typo, "options.onProgres", "a misspelt option").await;
 }
 
 #[wasm_bindgen_test]
@@ -358,19 +358,12 @@ fn exa_offline() -> headless_imports::Exa {
 async fn exa_create_params_are_checked_against_the_spec() {
     let exa = exa_offline();
     for (params, path) in exa_create_cases() {
-        let err = rejection(exa.imports().create(json(params), JsValue::UNDEFINED)).await;
-        assert_eq!(
-            prop(&err, "name"),
-            "ValidationError",
-            "{params}: {}",
-            prop(&err, "message")
-        );
-        assert_eq!(
-            prop(&err, "path"),
+        refused(
+            exa.imports().create(json(params), JsValue::UNDEFINED),
             path,
-            "{params}: {}",
-            prop(&err, "message")
-        );
+            params,
+        )
+        .await;
     }
     let long = format!(r#"{{"metadata":{{"k":"{}"}}}}"#, "x".repeat(1001));
     for (params, path) in [
@@ -378,20 +371,16 @@ async fn exa_create_params_are_checked_against_the_spec() {
         (r#"{"title":5}"#, "title"),
         (long.as_str(), "metadata.k"),
     ] {
-        let err = rejection(exa.imports().update(
-            "import_1".into(),
-            json(params),
-            JsValue::UNDEFINED,
-        ))
-        .await;
-        assert_eq!(prop(&err, "path"), path, "{params}");
+        let call = exa
+            .imports()
+            .update("import_1".into(), json(params), JsValue::UNDEFINED);
+        refused(call, path, params).await;
     }
     for (params, path) in [
         (r#"{"limit":201}"#, "limit"),
         (r#"{"cursor":""}"#, "cursor"),
         (r#"{"limit":0.5}"#, "limit"),
     ] {
-        let err = rejection(exa.imports().list_page(json(params))).await;
-        assert_eq!(prop(&err, "path"), path, "{params}");
+        refused(exa.imports().list_page(json(params)), path, params).await;
     }
 }

@@ -16,6 +16,7 @@ import { startEmulator, ROOT, KEY, CONTACTS } from './helpers/env.js';
 
 const run = promisify(execFile);
 const FIXTURES = path.join(ROOT, 'tests/fixtures');
+const SCENARIO = path.join(FIXTURES, 'browser-scenario.js');
 const TOOLS = path.join(ROOT, 'tests/node_modules/.bin');
 const CHROMIUM = '/usr/bin/chromium';
 const noBrowser = fs.existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing`;
@@ -55,6 +56,10 @@ after(async () => {
 async function install(/** @type {string} */ name, /** @type {string} */ tarball) {
   const dir = path.join(work, name);
   fs.cpSync(path.join(FIXTURES, name), dir, { recursive: true });
+  // Browser fixtures share their calls: put the scenario beside the entry that imports it.
+  for (const entry of ['main.js', 'src/main.js']) {
+    if (fs.existsSync(path.join(dir, entry))) fs.copyFileSync(SCENARIO, path.join(dir, path.dirname(entry), 'browser-scenario.js'));
+  }
   await run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--loglevel=error', tarball], {
     cwd: dir,
     timeout: 60_000,
@@ -70,11 +75,11 @@ function wasmFiles(/** @type {string} */ dir) {
 /** Fixture code must use the package the way the README does: no init call, no reaching into gen/. */
 function assertNoInit(/** @type {string} */ name) {
   const files = /** @type {string[]} */ (fs.readdirSync(path.join(FIXTURES, name), { recursive: true, encoding: 'utf8' }));
-  const code = files.filter((f) => /\.(m?js|cjs|html)$/.test(f));
+  const code = files.filter((f) => /\.(m?js|cjs|html)$/.test(f)).map((f) => path.join(FIXTURES, name, f));
   assert.ok(code.length > 0, `${name}: no code files`);
-  for (const f of code) {
-    const src = fs.readFileSync(path.join(FIXTURES, name, f), 'utf8');
-    assert.doesNotMatch(src, /\binit\w*\s*\(|__wbg_init|headless-imports\/gen|headless_imports\.js/, `${name}/${f} must not initialise the wasm itself`);
+  for (const f of [...code, SCENARIO]) {
+    const src = fs.readFileSync(f, 'utf8');
+    assert.doesNotMatch(src, /\binit\w*\s*\(|__wbg_init|headless-imports\/gen|headless_imports\.js/, `${path.relative(ROOT, f)} must not initialise the wasm itself`);
   }
 }
 
