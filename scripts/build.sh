@@ -12,14 +12,19 @@ wasm-bindgen --target web --out-dir pkg/gen --out-name headless_imports \
 
 WASM_OPT=tests/node_modules/.bin/wasm-opt
 if [ -x "$WASM_OPT" ]; then
-  # -g keeps function names: readable stack traces (they cost ~8.8 KB gz; see issue 5).
+  # Function names are off by default: they were ~9 KB of the ~70 KB gzip payload, and they only
+  # show up in a trap's stack trace (a bug on our side; errors users handle are JS errors with JS
+  # stacks). HI_WASM_NAMES=1 keeps them, without Rust's symbol hashes, for debugging such a trap.
   # -Os, not -Oz: -Oz's output is ~4 KB smaller raw but ~0.9 KB larger gzipped, and gzip is what a
   # browser downloads.
-  "$WASM_OPT" -Os -g --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+  names=()
+  [ "${HI_WASM_NAMES:-0}" = 1 ] && names=(-g)
+  "$WASM_OPT" -Os "${names[@]}" --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-mutable-globals --enable-reference-types --enable-multivalue \
     pkg/gen/headless_imports_bg.wasm -o pkg/gen/headless_imports_bg.wasm
-  # Names without Rust's symbol hashes: the same readable stack traces for ~5 KB less gzip.
-  node scripts/short-names.mjs pkg/gen/headless_imports_bg.wasm
+  if [ "${HI_WASM_NAMES:-0}" = 1 ]; then
+    node scripts/short-names.mjs pkg/gen/headless_imports_bg.wasm
+  fi
 else
   echo "build: wasm-opt not installed (run scripts/setup.sh); skipping the -Os pass" >&2
 fi
