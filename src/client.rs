@@ -1,13 +1,13 @@
 //! The shared API client: base URL policy, auth header, and `request` = fetch + retry + timeout +
 //! abort + error classification. Providers (`dromo.rs`, later `exa.rs`) only build paths and bodies.
 
-use js_sys::{Function, JsString, JSON};
+use js_sys::{Function, JsString};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{AbortSignal, Headers};
 
 use crate::error::{Error, Kind, Result};
 use crate::http::{self, Reply};
-use crate::js::{get, get_str, is_absent, is_plain_object, keys};
+use crate::js::{get, get_str, is_absent, is_plain_object, json_parse, keys};
 use crate::limit::{Limiter, Rate};
 use crate::redact::{scrub, snippet};
 use crate::retry;
@@ -135,6 +135,28 @@ fn headers(opts: &JsValue, path: &str) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
+/// `Accept: application/json` plus `extra`; a header fetch would refuse is an error at `path`.
+fn base_headers(extra: &[(String, String)], path: &str) -> Result<Headers> {
+    let h = Headers::new().map_err(|_| Error::new(Kind::Connection, "Headers is not available"))?;
+    let _ = h.set("Accept", "application/json");
+    add_headers(h, extra, path)
+}
+
+/// A copy of `base` with `extra` set on top.
+fn with_headers(base: &Headers, extra: &[(String, String)], path: &str) -> Result<Headers> {
+    let h = Headers::new_with_headers(base)
+        .map_err(|_| Error::new(Kind::Connection, "Headers is not available"))?;
+    add_headers(h, extra, path)
+}
+
+fn add_headers(h: Headers, extra: &[(String, String)], path: &str) -> Result<Headers> {
+    for (k, v) in extra {
+        h.set(k, v)
+            .map_err(|_| Error::invalid(join(path, k), "is not a valid header"))?;
+    }
+    Ok(h)
+}
+
 pub fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_string()
@@ -146,12 +168,14 @@ pub fn join(path: &str, key: &str) -> String {
 /// A configured client. The key lives only here (in wasm memory), never on a JS object, so
 /// `console.log(client)` or `toString()` cannot show it.
 pub struct Client {
-    pub provider: &'static Provider,
     base_url: String,
     api_key: Option<String>,
     pub max_retries: u32,
     pub timeout_ms: f64,
-    headers: Vec<(String, String)>,
+    /// Every request's headers (Accept, the client's `headers`, the key), built and checked once:
+    /// fetch copies them, so one instance serves every call. `json_headers` adds Content-Type.
+    read_headers: Headers,
+    json_headers: Headers,
     fetch: Option<Function>,
     /// Queues sends that would exceed the provider's rate limits.
     pub limiter: Limiter,
@@ -240,13 +264,21 @@ impl Client {
             ));
         }
         let fetch = callback(&opts, "fetch", "")?;
+        let read_headers = base_headers(&headers(&opts, "")?, "headers")?;
+        if let Some(key) = &api_key {
+            read_headers
+                .set(provider.auth_header, key)
+                .map_err(|_| Error::invalid("apiKey", "is not a valid header value"))?;
+        }
+        let json_headers = with_headers(&read_headers, &[], "")?;
+        let _ = json_headers.set("Content-Type", "application/json");
         Ok(Client {
-            provider,
             base_url,
             api_key,
             max_retries: non_negative(&opts, "maxRetries", "")?.map_or(2, |n| n.min(10.0) as u32),
             timeout_ms: non_negative(&opts, "timeoutMs", "")?.unwrap_or(60_000.0),
-            headers: headers(&opts, "")?,
+            read_headers,
+            json_headers,
             fetch,
             limiter: Limiter::from_js(&opts, provider.limits)?,
         })
@@ -324,28 +356,24 @@ impl Client {
         body: Option<&JsString>,
         opts: &CallOptions,
     ) -> core::result::Result<JsValue, Attempt> {
-        let headers = Headers::new()
-            .map_err(|_| Attempt::from(Error::new(Kind::Connection, "Headers is not available")))?;
-        let _ = headers.set("Accept", "application/json");
-        if body.is_some() {
-            let _ = headers.set("Content-Type", "application/json");
-        }
-        for (k, v) in self.headers.iter().chain(opts.headers.iter()) {
-            headers.set(k, v).map_err(|_| {
-                Attempt::from(Error::invalid(
-                    ["headers.", k.as_str()].concat(),
-                    "is not a valid header",
-                ))
-            })?;
-        }
-        if let Some(key) = &self.api_key {
-            let _ = headers.set(self.provider.auth_header, key);
-        }
+        let base = if body.is_some() {
+            &self.json_headers
+        } else {
+            &self.read_headers
+        };
+        // Per-call headers are rare: only then is a copy made.
+        let extra;
+        let headers = if opts.headers.is_empty() {
+            base
+        } else {
+            extra = with_headers(base, &opts.headers, "opts.headers")?;
+            &extra
+        };
         let reply = http::send(http::Request {
             method,
             url,
-            headers,
-            body: body.map(JsValue::from),
+            headers: headers.as_ref(),
+            body: body.map(|b| b.as_ref()),
             timeout_ms: opts.timeout_ms.unwrap_or(self.timeout_ms),
             signal: opts.signal.as_ref(),
             fetch: self.fetch.as_ref(),
@@ -365,7 +393,7 @@ impl Client {
     /// Turns an error reply into the right `APIError` subclass with a readable message.
     fn api_error(&self, reply: &Reply, what: &str) -> Error {
         let text: String = reply.text.clone().into();
-        let body = JSON::parse(&text).unwrap_or_else(|_| JsValue::from_str(&text));
+        let body = json_parse(&reply.text).unwrap_or_else(|_| JsValue::from_str(&text));
         let detail = error_detail(&body).unwrap_or_else(|| snippet(&text, 200));
         let detail = match &self.api_key {
             Some(k) => scrub(&detail, k),
@@ -415,7 +443,7 @@ fn parse_json(reply: &Reply, what: &str) -> Result<JsValue> {
     if reply.text.length() == 0 {
         return Ok(JsValue::NULL);
     }
-    JSON::parse(&String::from(reply.text.clone())).map_err(|_| {
+    json_parse(&reply.text).map_err(|_| {
         let text: String = reply.text.clone().into();
         let mut e = Error::new(
             Kind::Api,

@@ -72,6 +72,8 @@ pub fn set_node_uploader(f: Function) {
 #[wasm_bindgen]
 pub struct Dromo {
     inner: Rc<dromo::Dromo>,
+    /// Made once, so `client.imports` is always the same object (and costs nothing per call).
+    imports: JsValue,
 }
 
 #[wasm_bindgen]
@@ -80,17 +82,18 @@ impl Dromo {
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> core::result::Result<Dromo, JsValue> {
         let client = Client::from_js(&dromo::DROMO, &options)?;
-        Ok(Dromo {
-            inner: Rc::new(dromo::Dromo { client }),
-        })
+        let inner = Rc::new(dromo::Dromo { client });
+        let imports = DromoImports {
+            inner: inner.clone(),
+        }
+        .into();
+        Ok(Dromo { inner, imports })
     }
 
     /// The `/headless/imports/` endpoints.
-    #[wasm_bindgen(getter)]
-    pub fn imports(&self) -> DromoImports {
-        DromoImports {
-            inner: self.inner.clone(),
-        }
+    #[wasm_bindgen(getter = imports, unchecked_return_type = "DromoImports")]
+    pub fn imports_js(&self) -> JsValue {
+        self.imports.clone()
     }
 
     /// Create -> upload -> wait -> results, in one call. Resolves `{ import, rows? }`.
@@ -105,6 +108,15 @@ impl Dromo {
     pub fn import_rows(&self, rows: JsValue, options: JsValue) -> Promise {
         let d = self.inner.clone();
         promise(async move { d.import_rows(&rows, &options).await })
+    }
+}
+
+impl Dromo {
+    /// `imports` for Rust callers (the wasm tests).
+    pub fn imports(&self) -> DromoImports {
+        DromoImports {
+            inner: self.inner.clone(),
+        }
     }
 }
 
@@ -189,6 +201,8 @@ impl DromoImports {
 #[wasm_bindgen]
 pub struct Exa {
     inner: Rc<exa::Exa>,
+    /// Made once, so `client.imports` is always the same object (and costs nothing per call).
+    imports: JsValue,
 }
 
 #[wasm_bindgen]
@@ -197,17 +211,18 @@ impl Exa {
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> core::result::Result<Exa, JsValue> {
         let client = Client::from_js(&exa::EXA, &options)?;
-        Ok(Exa {
-            inner: Rc::new(exa::Exa { client }),
-        })
+        let inner = Rc::new(exa::Exa { client });
+        let imports = ExaImports {
+            inner: inner.clone(),
+        }
+        .into();
+        Ok(Exa { inner, imports })
     }
 
     /// The `/v0/imports` endpoints.
-    #[wasm_bindgen(getter)]
-    pub fn imports(&self) -> ExaImports {
-        ExaImports {
-            inner: self.inner.clone(),
-        }
+    #[wasm_bindgen(getter = imports, unchecked_return_type = "ExaImports")]
+    pub fn imports_js(&self) -> JsValue {
+        self.imports.clone()
     }
 
     /// Count records and size -> create -> upload (deleting the import if the upload finally
@@ -216,6 +231,15 @@ impl Exa {
     pub fn import_file(&self, body: JsValue, options: JsValue) -> Promise {
         let e = self.inner.clone();
         promise(async move { e.import_file(&body, &options).await })
+    }
+}
+
+impl Exa {
+    /// `imports` for Rust callers (the wasm tests).
+    pub fn imports(&self) -> ExaImports {
+        ExaImports {
+            inner: self.inner.clone(),
+        }
     }
 }
 

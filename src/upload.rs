@@ -12,7 +12,7 @@ use std::rc::Rc;
 use js_sys::{Array, ArrayBuffer, Function, Object, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortSignal, Blob, Headers, ProgressEvent, XmlHttpRequest};
+use web_sys::{AbortSignal, Blob};
 
 use crate::client::{callback, signal, Client};
 use crate::error::{Error, Kind, Result};
@@ -21,7 +21,19 @@ use crate::js::{get, is_absent, is_plain_object, set};
 use crate::redact::{redact_url, snippet};
 use crate::retry;
 use crate::text::uint;
-use crate::timer::{check, deferred, sleep, OnAbort};
+use crate::timer::{check, sleep};
+
+#[wasm_bindgen(module = "/src/js/xhr-put.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = xhrPut)]
+    fn xhr_put(
+        url: &str,
+        body: &JsValue,
+        size: f64,
+        on_progress: &JsValue,
+        signal: Option<&AbortSignal>,
+    ) -> Promise;
+}
 
 thread_local! {
     static NODE_UPLOADER: RefCell<Option<Function>> = const { RefCell::new(None) };
@@ -206,6 +218,9 @@ pub fn xml_tag(xml: &str, tag: &str) -> Option<String> {
     Some(rest.get(..end)?.trim().to_string())
 }
 
+/// Sends one PUT through the platform's uploader: the Node one when the Node entry registered it,
+/// XMLHttpRequest in browsers (for progress), fetch anywhere else. The first two share one shape,
+/// `(url, body, size, onProgress, signal) -> Promise<{ status, body }>`.
 async fn send(
     url: &str,
     body: &Body,
@@ -213,13 +228,39 @@ async fn send(
     signal: Option<&AbortSignal>,
     fetch: Option<&Function>,
 ) -> Result<Answer> {
-    if let Some(uploader) = NODE_UPLOADER.with(|u| u.borrow().clone()) {
-        return send_node(&uploader, url, body, progress, signal).await;
+    let node = NODE_UPLOADER.with(|u| u.borrow().clone());
+    if node.is_none() && get(&js_sys::global(), "XMLHttpRequest").is_undefined() {
+        return send_fetch(url, body, signal, fetch).await;
     }
-    if !get(&js_sys::global(), "XMLHttpRequest").is_undefined() {
-        return send_xhr(url, body, progress, signal).await;
-    }
-    send_fetch(url, body, signal, fetch).await
+    let on_progress = progress.map(|p| Closure::<dyn FnMut(f64)>::new(p));
+    let on_progress_js = on_progress
+        .as_ref()
+        .map_or(JsValue::UNDEFINED, |c| c.as_ref().clone());
+    let promise = match &node {
+        Some(uploader) => {
+            let args = Array::of5(
+                &JsValue::from_str(url),
+                &body.value,
+                &JsValue::from_f64(body.size),
+                &on_progress_js,
+                &signal.map_or(JsValue::UNDEFINED, |s| s.into()),
+            );
+            let started = uploader
+                .apply(&JsValue::UNDEFINED, &args)
+                .map_err(|e| network_error(url, e, signal))?;
+            Promise::resolve(&started)
+        }
+        None => xhr_put(url, &body.value, body.size, &on_progress_js, signal),
+    };
+    let reply = JsFuture::from(promise)
+        .await
+        .map_err(|e| network_error(url, e, signal))?;
+    // Both uploaders detach the progress callback before they settle, so it can be freed now.
+    drop(on_progress);
+    Ok(Answer {
+        status: get(&reply, "status").as_f64().unwrap_or(0.0) as u16,
+        text: get(&reply, "body").as_string().unwrap_or_default(),
+    })
 }
 
 fn network_error(url: &str, cause: JsValue, signal: Option<&AbortSignal>) -> Error {
@@ -250,99 +291,17 @@ fn network_error(url: &str, cause: JsValue, signal: Option<&AbortSignal>) -> Err
     e
 }
 
-async fn send_node(
-    uploader: &Function,
-    url: &str,
-    body: &Body,
-    progress: Option<impl FnMut(f64) + 'static>,
-    signal: Option<&AbortSignal>,
-) -> Result<Answer> {
-    let on_progress = progress.map(|p| Closure::<dyn FnMut(f64)>::new(p));
-    let args = Array::of5(
-        &JsValue::from_str(url),
-        &body.value,
-        &JsValue::from_f64(body.size),
-        &on_progress
-            .as_ref()
-            .map_or(JsValue::UNDEFINED, |c| c.as_ref().clone()),
-        &signal.map_or(JsValue::UNDEFINED, |s| s.into()),
-    );
-    let promise = uploader
-        .apply(&JsValue::UNDEFINED, &args)
-        .map_err(|e| network_error(url, e, signal))?;
-    let reply = JsFuture::from(Promise::resolve(&promise))
-        .await
-        .map_err(|e| network_error(url, e, signal))?;
-    drop(on_progress);
-    Ok(Answer {
-        status: get(&reply, "status").as_f64().unwrap_or(0.0) as u16,
-        text: get(&reply, "body").as_string().unwrap_or_default(),
-    })
-}
-
-async fn send_xhr(
-    url: &str,
-    body: &Body,
-    progress: Option<impl FnMut(f64) + 'static>,
-    signal: Option<&AbortSignal>,
-) -> Result<Answer> {
-    let fail = |e: JsValue| network_error(url, e, signal);
-    let xhr = XmlHttpRequest::new().map_err(fail)?;
-    xhr.open("PUT", url).map_err(fail)?;
-    let (promise, resolve, reject) = deferred();
-    let done = Closure::<dyn FnMut()>::new(move || {
-        let _ = resolve.call0(&JsValue::UNDEFINED);
-    });
-    let failed = Closure::<dyn FnMut()>::new(move || {
-        let _ = reject.call0(&JsValue::UNDEFINED);
-    });
-    xhr.set_onload(Some(done.as_ref().unchecked_ref()));
-    xhr.set_onerror(Some(failed.as_ref().unchecked_ref()));
-    xhr.set_onabort(Some(failed.as_ref().unchecked_ref()));
-    // Listening on `upload` makes the request preflighted; the storage's CORS rules allow that.
-    let on_progress = progress.map(|mut p| {
-        Closure::<dyn FnMut(ProgressEvent)>::new(move |e: ProgressEvent| p(e.loaded()))
-    });
-    let upload = xhr.upload().map_err(fail)?;
-    if let Some(c) = &on_progress {
-        upload.set_onprogress(Some(c.as_ref().unchecked_ref()));
-    }
-    let _abort = signal.map(|s| {
-        let xhr = xhr.clone();
-        OnAbort::new(s, move || {
-            let _ = xhr.abort();
-        })
-    });
-    let sent = match body.value.dyn_ref::<Blob>() {
-        Some(blob) => xhr.send_with_opt_blob(Some(blob)),
-        None => xhr.send_with_opt_buffer_source(Some(body.value.unchecked_ref())),
-    };
-    sent.map_err(fail)?;
-    let outcome = JsFuture::from(promise).await;
-    // Detach before the closures are freed, so a late event cannot call into freed memory.
-    xhr.set_onload(None);
-    xhr.set_onerror(None);
-    xhr.set_onabort(None);
-    upload.set_onprogress(None);
-    outcome.map_err(|_| network_error(url, JsValue::UNDEFINED, signal))?;
-    Ok(Answer {
-        status: xhr.status().unwrap_or(0),
-        text: xhr.response_text().ok().flatten().unwrap_or_default(),
-    })
-}
-
 async fn send_fetch(
     url: &str,
     body: &Body,
     signal: Option<&AbortSignal>,
     fetch: Option<&Function>,
 ) -> Result<Answer> {
-    let headers = Headers::new().map_err(|e| network_error(url, e, signal))?;
     let reply = http::send(http::Request {
         method: "PUT",
         url,
-        headers,
-        body: Some(body.value.clone()),
+        headers: &JsValue::UNDEFINED,
+        body: Some(&body.value),
         timeout_ms: f64::INFINITY,
         signal,
         fetch,
@@ -369,11 +328,10 @@ pub async fn download_json(
     let shown = redact_url(url);
     let mut attempt = 0;
     loop {
-        let headers = Headers::new().map_err(|e| network_error(url, e, signal))?;
         let result = http::send(http::Request {
             method: "GET",
             url,
-            headers,
+            headers: &JsValue::UNDEFINED,
             body: None,
             timeout_ms,
             signal,
@@ -382,7 +340,7 @@ pub async fn download_json(
         .await;
         let error = match result {
             Ok(r) if (200..300).contains(&r.status) => {
-                return js_sys::JSON::parse(&String::from(r.text.clone())).map_err(|_| {
+                return crate::js::json_parse(&r.text).map_err(|_| {
                     let mut e = Error::new(
                         Kind::Api,
                         ["Result file was not JSON (GET ", &shown, ")."].concat(),

@@ -1,0 +1,64 @@
+// @ts-check
+// One HTTP exchange: fetch, with our timeout and the caller's signal wired to one AbortController.
+// Rust decides everything around it (what to send, whether to retry, what an answer means); this
+// file exists because doing the wiring here costs one wasm<->JS crossing per request instead of a
+// dozen (each with a string copy or a closure), which was most of our per-call overhead.
+// wasm-bindgen copies this file verbatim into pkg/gen/snippets/: self-contained ESM, no imports.
+
+/** setTimeout's delay is a signed 32-bit number of milliseconds; longer delays fire at once. */
+const MAX_DELAY_MS = 2147483647;
+
+/**
+ * Sends one request and reads the whole body as text.
+ *
+ * Resolves `[status, text, headers]`. Rejects with `[why, cause]`, `why` being `"abort"` (the
+ * caller's signal fired, before or during the exchange), `"timeout"` (ours fired), `"nofetch"` (no
+ * fetch to call) or `"network"` (fetch or the body read failed; `cause` is what it threw).
+ *
+ * @param {typeof fetch | undefined} fetchFn the client's `fetch` option, else the global one
+ * @param {string} method
+ * @param {string} url
+ * @param {HeadersInit | undefined} headers
+ * @param {BodyInit | undefined} body
+ * @param {number} timeoutMs 0 or Infinity: no timeout
+ * @param {AbortSignal | undefined} signal
+ * @returns {Promise<[number, string, Headers]>}
+ */
+export function exchange(fetchFn, method, url, headers, body, timeoutMs, signal) {
+  if (signal?.aborted) return Promise.reject(['abort']);
+  // Looked up per call, so a polyfill installed after the client was made still applies.
+  const f = fetchFn ?? globalThis.fetch;
+  if (typeof f !== 'function') return Promise.reject(['nofetch']);
+  const controller = new AbortController();
+  let timedOut = false;
+  const onAbort = () => controller.abort();
+  signal?.addEventListener('abort', onAbort);
+  const timer = timeoutMs > 0 && timeoutMs < Infinity
+    ? setTimeout(() => { timedOut = true; controller.abort(); }, Math.min(timeoutMs, MAX_DELAY_MS))
+    : undefined;
+  // Undone on every outcome: a pending timer would keep a Node script alive for a minute.
+  const done = () => {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+  };
+  /** @type {RequestInit} */
+  const init = { method, headers, signal: controller.signal };
+  if (body !== undefined) init.body = body;
+  /** @type {Promise<Response>} */
+  let sent;
+  try {
+    sent = Promise.resolve(f(url, init));
+  } catch (e) {
+    sent = Promise.reject(e);
+  }
+  return sent
+    .then((r) => r.text().then((text) => /** @type {[number, string, Headers]} */ ([r.status, text, r.headers])))
+    .then(
+      (reply) => { done(); return reply; },
+      (cause) => {
+        done();
+        // The caller's abort wins over our timeout when both fired: they asked for it.
+        throw [signal?.aborted ? 'abort' : timedOut ? 'timeout' : 'network', cause];
+      },
+    );
+}
