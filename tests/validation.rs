@@ -251,6 +251,12 @@ fn client_options_are_checked() {
         (r#"{"apiKey":"k","maxRetries":-1}"#, "maxRetries"),
         (r#"{"apiKey":"k","apikey":"k"}"#, "apikey"),
         (r#"{"apiKey":"k","headers":{"x":1}}"#, "headers.x"),
+        // Headers fetch would refuse are refused when the client is made, not at the first call.
+        (
+            r#"{"apiKey":"k","headers":{"bad name":"v"}}"#,
+            "headers.bad name",
+        ),
+        (r#"{"apiKey":"k\u0000"}"#, "apiKey"),
     ];
     for (opts, path) in cases {
         let opts = opts
@@ -264,6 +270,16 @@ fn client_options_are_checked() {
             prop(&err, "message")
         );
     }
+}
+
+#[wasm_bindgen_test]
+async fn per_call_headers_are_checked_before_sending() {
+    let d = offline();
+    let call = d.imports().retrieve(
+        "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d".into(),
+        json(r#"{"headers":{"bad name":"v"}}"#),
+    );
+    refused(call, "opts.headers.bad name", "an invalid per-call header").await;
 }
 
 #[wasm_bindgen_test]

@@ -24,11 +24,11 @@ const MAX_DELAY_MS = 2147483647;
  * @param {AbortSignal | undefined} signal
  * @returns {Promise<[number, string, Headers]>}
  */
-export function exchange(fetchFn, method, url, headers, body, timeoutMs, signal) {
-  if (signal?.aborted) return Promise.reject(['abort']);
+export async function exchange(fetchFn, method, url, headers, body, timeoutMs, signal) {
+  if (signal?.aborted) throw ['abort'];
   // Looked up per call, so a polyfill installed after the client was made still applies.
   const f = fetchFn ?? globalThis.fetch;
-  if (typeof f !== 'function') return Promise.reject(['nofetch']);
+  if (typeof f !== 'function') throw ['nofetch'];
   const controller = new AbortController();
   let timedOut = false;
   const onAbort = () => controller.abort();
@@ -36,29 +36,19 @@ export function exchange(fetchFn, method, url, headers, body, timeoutMs, signal)
   const timer = timeoutMs > 0 && timeoutMs < Infinity
     ? setTimeout(() => { timedOut = true; controller.abort(); }, Math.min(timeoutMs, MAX_DELAY_MS))
     : undefined;
-  // Undone on every outcome: a pending timer would keep a Node script alive for a minute.
-  const done = () => {
-    clearTimeout(timer);
-    signal?.removeEventListener('abort', onAbort);
-  };
   /** @type {RequestInit} */
   const init = { method, headers, signal: controller.signal };
   if (body !== undefined) init.body = body;
-  /** @type {Promise<Response>} */
-  let sent;
   try {
-    sent = Promise.resolve(f(url, init));
-  } catch (e) {
-    sent = Promise.reject(e);
+    const response = await f(url, init);
+    const text = await response.text();
+    return [response.status, text, response.headers];
+  } catch (cause) {
+    // The caller's abort wins over our timeout when both fired: they asked for it.
+    throw [signal?.aborted ? 'abort' : timedOut ? 'timeout' : 'network', cause];
+  } finally {
+    // Undone on every outcome: a pending timer would keep a Node script alive for a minute.
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
   }
-  return sent
-    .then((r) => r.text().then((text) => /** @type {[number, string, Headers]} */ ([r.status, text, r.headers])))
-    .then(
-      (reply) => { done(); return reply; },
-      (cause) => {
-        done();
-        // The caller's abort wins over our timeout when both fired: they asked for it.
-        throw [signal?.aborted ? 'abort' : timedOut ? 'timeout' : 'network', cause];
-      },
-    );
 }

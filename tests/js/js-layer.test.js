@@ -250,6 +250,19 @@ test('node.js and node.cjs export what index.d.ts declares, as the same objects'
   });
 });
 
+test('client.imports is one object per client, the same on every access', { skip: !BUILT && 'pkg/gen not built' }, async () => {
+  const hi = /** @type {Record<string, any>} */ (await import(new URL('node.js', PKG).href));
+  for (const [Client, baseUrl] of [[hi.Dromo, 'http://127.0.0.1:9/api/v1'], [hi.Exa, 'http://127.0.0.1:9/websets']]) {
+    const a = new Client({ apiKey: 'k', baseUrl });
+    const b = new Client({ apiKey: 'k', baseUrl });
+    assert.equal(a.imports, a.imports, `${Client.name}: same object each time`);
+    assert.notEqual(a.imports, b.imports, `${Client.name}: each client has its own`);
+    // Kept in a variable, it still works: it holds the client, not a snapshot.
+    const imports = a.imports;
+    await assert.rejects(imports.retrieve(''), (e) => e instanceof hi.ValidationError);
+  }
+});
+
 test('index.js (browser entry) loads the wasm by URL and exports the same names', { skip: !BUILT && 'pkg/gen not built' }, () => {
   // Node's fetch has no file: URLs; a stand-in lets the browser entry's top-level init run here.
   const script = `
