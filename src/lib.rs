@@ -4,6 +4,9 @@
 //! The TypeScript contract users see is `pkg/index.d.ts`; the doc comments here say the same in
 //! fewer words.
 
+// The small allocator needs a single thread (see its `Sync`); a threaded build keeps dlmalloc.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+mod alloc;
 mod client;
 mod count;
 mod csv_count;
