@@ -9,6 +9,9 @@ const KEY = 'bench-key';
 const ID = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
 // rateLimit: false, or the client would (rightly) hold polls of one import to 12 per minute.
 const dromo = new pkg.Dromo({ apiKey: KEY, baseUrl: `${base}/api/v1`, rateLimit: false });
+// The same without our per-request timeout (timeoutMs: 0: no timer, no AbortSignal): shows what
+// the timeout costs, apart from the rest of the client.
+const dromoNoTimeout = new pkg.Dromo({ apiKey: KEY, baseUrl: `${base}/api/v1`, rateLimit: false, timeoutMs: 0 });
 const url = `${base}/api/v1/headless/imports/${ID}/`;
 
 const variants = {
@@ -16,6 +19,27 @@ const variants = {
     for (let i = 0; i < n; i++) {
       const imp = await dromo.imports.retrieve(ID);
       if (imp.id !== ID) throw new Error('bad body');
+    }
+  },
+  async oursNoTimeout(n) {
+    for (let i = 0; i < n; i++) {
+      const imp = await dromoNoTimeout.imports.retrieve(ID);
+      if (imp.id !== ID) throw new Error('bad body');
+    }
+  },
+  // Raw fetch with the timeout a careful hand-written client adds: an AbortController and a timer.
+  async rawTimeout(n) {
+    for (let i = 0; i < n; i++) {
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), 60_000);
+      try {
+        const r = await fetch(url, { headers: { 'X-Dromo-License-Key': KEY, accept: 'application/json' }, signal: controller.signal });
+        if (!r.ok) throw new Error(`HTTP ${r.status}`);
+        const imp = JSON.parse(await r.text());
+        if (imp.id !== ID) throw new Error('bad body');
+      } finally {
+        clearTimeout(timer);
+      }
     }
   },
   async raw(n) {
@@ -27,23 +51,24 @@ const variants = {
     }
   },
 };
-// Warm-up (JIT, connection pool) of both, not measured.
-for (const v of ['ours', 'raw']) for (let i = 0; i < 300; i++) await (v === 'ours' ? dromo.imports.retrieve(ID) : fetch(url).then((r) => r.text()));
-// Each round makes n calls of each, interleaved in blocks of 500 (order flipped every block), so
-// load changes on a shared machine hit both alike; a round's time is the sum of its blocks.
+const names = Object.keys(variants);
+// Warm-up (JIT, connection pool) of every variant, not measured.
+for (const v of names) await variants[v](300);
+// Each round makes n calls of each variant, interleaved in blocks of 500 (the order rotating every
+// block), so load changes on a shared machine hit all alike; a round's time is the sum of its blocks.
 const BLOCK = 500;
-const out = { ours: [], raw: [] };
+const out = Object.fromEntries(names.map((v) => [v, []]));
 for (let r = 0; r < rounds; r++) {
-  const t = { ours: 0, raw: 0 };
+  const t = Object.fromEntries(names.map((v) => [v, 0]));
   for (let done = 0, b = 0; done < n; done += BLOCK, b++) {
     const size = Math.min(BLOCK, n - done);
-    for (const v of (b + r) % 2 ? ['raw', 'ours'] : ['ours', 'raw']) {
+    const k = (b + r) % names.length;
+    for (const v of [...names.slice(k), ...names.slice(0, k)]) {
       const t0 = performance.now();
       await variants[v](size);
       t[v] += performance.now() - t0;
     }
   }
-  out.ours.push(t.ours);
-  out.raw.push(t.raw);
+  for (const v of names) out[v].push(t[v]);
 }
 console.log(JSON.stringify(out));

@@ -99,8 +99,12 @@ try {
 
   await step(6, 'Per-call overhead', async () => {
     const o = await benchOverhead({ sink, pkgDir, reps, log });
-    row(`6. ${o.n.toLocaleString('en')} sequential retrieve() vs raw fetch + JSON.parse`, `${(o.oursMs / 1000).toFixed(2)} s (${((o.oursMs * 1000) / o.n).toFixed(0)} µs/call)`, `${(o.rawMs / 1000).toFixed(2)} s (${((o.rawMs * 1000) / o.n).toFixed(0)} µs/call)`, x(o.ratio), '<= 1.10x', yes(o.ratio <= 1.1));
-    notes.push(`6. Sequential calls (one at a time) in one Node process against the loopback sink answering a fixed import JSON (isolates client overhead; no emulator). Client \`rateLimit: false\` (the default limiter would hold polls of one import to 12 a minute); the raw loop sends the same key header and parses the body. 300 warm-up calls each, then ${o.rounds} rounds of ${o.n.toLocaleString('en')} calls each, interleaved in blocks of 500 (order flipped every block); ratio = median of per-round ratios (${o.ratios.map((r) => r.toFixed(2)).join('/')}).`);
+    const us = (v) => `${o.us[v].toFixed(0)} µs/call`;
+    row(`6. ${o.n.toLocaleString('en')} sequential retrieve() vs raw fetch + JSON.parse`, us('ours'), us('raw'), x(o.ratio), '<= 1.10x', yes(o.ratio <= 1.1));
+    row('6. The same vs raw fetch with a 60 s timeout (AbortController + setTimeout, as ours)', us('ours'), us('rawTimeout'), x(o.vsRawTimeout), 'reported', '-');
+    row('6. Ours with `timeoutMs: 0` (no timer, no AbortSignal) vs raw fetch', us('oursNoTimeout'), us('raw'), x(o.noTimeoutVsRaw), 'reported', '-');
+    row('6. What the timeout alone costs raw fetch (raw + timeout vs raw)', us('rawTimeout'), us('raw'), x(o.rawTimeoutVsRaw), 'reported', '-');
+    notes.push(`6. Sequential calls (one at a time) in one Node process against the loopback sink answering a fixed import JSON (isolates client overhead; no emulator). Client \`rateLimit: false\` (the default limiter would hold polls of one import to 12 a minute); the raw loops send the same key header and parse the body. Four variants (ours; ours with \`timeoutMs: 0\`; raw fetch; raw fetch with an AbortController and a 60 s setTimeout, cleared after the body), 300 warm-up calls each, then ${o.rounds} rounds of ${o.n.toLocaleString('en')} calls of each, interleaved in blocks of 500 (order rotating every block); ratios are medians of per-round ratios (ours / raw per round: ${o.ratios.map((r) => r.toFixed(2)).join('/')}). In Node 20 an AbortSignal costs ~6 µs to create and undici then listens on it; that is most of what the timeout costs either side.`);
   }, [['6. Per-call overhead', '<= 1.10x']]);
 } finally {
   for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch(() => {});

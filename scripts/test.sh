@@ -41,7 +41,7 @@ fi
 stop_emulator
 
 step "TypeScript types"
-(cd tests && npx --no-install tsc -p types)
+(cd tests && npx --no-install tsc -p types && npx --no-install tsc -p types/tsconfig.glue.json)
 
 step "JS tests of the packed package"
 rm -f pkg/*.tgz

@@ -21,10 +21,17 @@ const SLICE: u32 = 1 << 20;
 pub async fn records(body: &JsValue, header: bool, signal: Option<&AbortSignal>) -> Result<u64> {
     let mut counter = RecordCounter::new();
     let mut buf: Vec<u8> = Vec::new();
+    // At most SLICE bytes are copied at a time, whatever the chunk: a stream may hand over a whole
+    // in-memory Blob as one chunk, and wasm memory never shrinks back after holding it.
     let mut feed = |chunk: &Uint8Array, counter: &mut RecordCounter| {
-        buf.resize(chunk.length() as usize, 0);
-        chunk.copy_to(&mut buf);
-        counter.feed(&buf);
+        let mut at = 0;
+        while at < chunk.length() {
+            let end = (at + SLICE).min(chunk.length());
+            buf.resize((end - at) as usize, 0);
+            chunk.subarray(at, end).copy_to(&mut buf);
+            counter.feed(&buf);
+            at = end;
+        }
     };
     if let Some(blob) = body.dyn_ref::<Blob>() {
         let stream: JsValue = blob.stream().into();
@@ -55,12 +62,7 @@ pub async fn records(body: &JsValue, header: bool, signal: Option<&AbortSignal>)
             }
         }
     } else if let Some(bytes) = body.dyn_ref::<Uint8Array>() {
-        let mut at = 0;
-        while at < bytes.length() {
-            let end = (at + SLICE).min(bytes.length());
-            feed(&bytes.subarray(at, end), &mut counter);
-            at = end;
-        }
+        feed(bytes, &mut counter);
     } else {
         return Err(Error::invalid(
             "body",

@@ -13,7 +13,7 @@
  * which, and the caller tells an abort apart by its signal.
  *
  * @param {string} url
- * @param {Blob | Uint8Array} body
+ * @param {XMLHttpRequestBodyInit} body a Blob or bytes
  * @param {number} _size the byte count (the browser knows it from the body)
  * @param {((loaded: number) => void) | undefined} onProgress bytes sent so far
  * @param {AbortSignal | undefined} signal
