@@ -165,8 +165,9 @@ pub fn join(path: &str, key: &str) -> String {
     }
 }
 
-/// A configured client. The key lives only here (in wasm memory), never on a JS object, so
-/// `console.log(client)` or `toString()` cannot show it.
+/// A configured client. The key lives only here: in wasm memory, and in the `Headers` that only
+/// this struct holds and hands to fetch for API requests. No JS object the user can reach has it,
+/// so `console.log(client)` or `toString()` cannot show it.
 pub struct Client {
     base_url: String,
     api_key: Option<String>,
