@@ -36,6 +36,11 @@ export function xhrPut(url, body, _size, onProgress, signal) {
     // Listening on `upload` makes the request preflighted; the storage's CORS rules allow that.
     if (onProgress) xhr.upload.onprogress = (e) => onProgress(e.loaded);
     signal?.addEventListener('abort', abort);
-    xhr.send(body);
+    try {
+      xhr.send(body);
+    } catch (e) {
+      // e.g. a detached buffer: nothing was sent, and nothing may stay attached.
+      finish(() => reject(e));
+    }
   });
 }
