@@ -19,7 +19,8 @@ if [ -x "$WASM_OPT" ]; then
   # browser downloads.
   names=()
   [ "${HI_WASM_NAMES:-0}" = 1 ] && names=(-g)
-  "$WASM_OPT" -Os "${names[@]}" --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+  # The producers and target-features sections only describe the toolchain: no runtime reads them.
+  "$WASM_OPT" -Os "${names[@]}" --strip-producers --strip-target-features --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-mutable-globals --enable-reference-types --enable-multivalue \
     pkg/gen/headless_imports_bg.wasm -o pkg/gen/headless_imports_bg.wasm
   if [ "${HI_WASM_NAMES:-0}" = 1 ]; then
@@ -28,6 +29,8 @@ if [ -x "$WASM_OPT" ]; then
 else
   echo "build: wasm-opt not installed (run scripts/setup.sh); skipping the -Os pass" >&2
 fi
+# Import names without wasm-bindgen's random hashes, in the .wasm and its glue alike.
+node scripts/short-imports.mjs pkg/gen/headless_imports_bg.wasm pkg/gen/headless_imports.js
 
 # npm shows the package's own README; the repository's is the source of truth.
 cp README.md pkg/README.md

@@ -3,29 +3,11 @@
 // (`headless_imports::dromo::Dromo::wait::{{closure}}`); the 16 random hex digits per function
 // were incompressible, about 5 KB of the gzip payload. Usage: node short-names.mjs file.wasm
 import { readFileSync, writeFileSync } from 'node:fs';
+import { join, leb, readName, sections, uleb } from './wasm-sections.mjs';
 
 const file = process.argv[2];
 const wasm = readFileSync(file);
 
-function leb(buf, pos) {
-  let value = 0, shift = 0, byte;
-  do {
-    byte = buf[pos++];
-    value += (byte & 0x7f) * 2 ** shift;
-    shift += 7;
-  } while (byte & 0x80);
-  return [value, pos];
-}
-function uleb(n) {
-  const out = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    out.push(n ? byte | 0x80 : byte);
-  } while (n);
-  return Buffer.from(out);
-}
-const section = (id, body) => Buffer.concat([Buffer.from([id]), uleb(body.length), body]);
 const shorten = (name) =>
   name.replace(/::h[0-9a-f]{16}$/, '').replace(/\[[0-9a-f]{16}\]/g, '');
 
@@ -59,20 +41,6 @@ function rewriteNames(body) {
   return Buffer.concat(parts);
 }
 
-const out = [wasm.subarray(0, 8)];
-let pos = 8;
-while (pos < wasm.length) {
-  const id = wasm[pos++];
-  let size;
-  [size, pos] = leb(wasm, pos);
-  let body = wasm.subarray(pos, pos + size);
-  pos += size;
-  if (id === 0) {
-    const [n, p] = leb(body, 0);
-    if (body.toString('utf8', p, p + n) === 'name') body = rewriteNames(body);
-  }
-  out.push(section(id, body));
-}
-const result = Buffer.concat(out);
-new WebAssembly.Module(result); // refuse to write a module that does not validate
-writeFileSync(file, result);
+const list = sections(wasm).map(({ id, body }) =>
+  id === 0 && readName(body, 0)[0] === 'name' ? { id, body: rewriteNames(body) } : { id, body });
+writeFileSync(file, join(wasm.subarray(0, 8), list));

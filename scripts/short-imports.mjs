@@ -1,0 +1,67 @@
+// Shortens the names of the wasm's imports from its JS glue, in both files: wasm-bindgen names
+// them `__wbg_<name>_<16 hex digits>`, and those random digits, written once in the .wasm and
+// once in the glue, were ~2 KB of the gzip payload. `__wbg_get_2080c49015e35254` becomes `$get`
+// (`$get2`, ... when several share a name). A glue that does not name each import exactly once
+// stops the build, so a change in wasm-bindgen's output cannot slip through half-renamed.
+// Usage: node short-imports.mjs file.wasm glue.js
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, leb, name, readName, sections, uleb } from './wasm-sections.mjs';
+
+const [wasmFile, glueFile] = process.argv.slice(2);
+const wasm = readFileSync(wasmFile);
+let glue = readFileSync(glueFile, 'utf8');
+
+const HASHED = /^__wbg_(\w+)_[0-9a-f]{16}$/;
+/** old name -> new name */
+const renamed = new Map();
+const taken = new Set();
+function shortName(field) {
+  const m = HASHED.exec(field);
+  if (!m) return field;
+  if (!renamed.has(field)) {
+    let n = 1, candidate = `$${m[1]}`;
+    while (taken.has(candidate)) candidate = `$${m[1]}${++n}`;
+    taken.add(candidate);
+    renamed.set(field, candidate);
+  }
+  return renamed.get(field);
+}
+
+/** Skips an import's type: function, table, memory or global (with reference types). */
+function skipDescriptor(body, pos) {
+  const kind = body[pos++];
+  const limits = (p) => {
+    const flags = body[p++];
+    [, p] = leb(body, p);
+    if (flags & 1) [, p] = leb(body, p);
+    return p;
+  };
+  if (kind === 0) return leb(body, pos)[1];
+  if (kind === 1) return limits(pos + 1);
+  if (kind === 2) return limits(pos);
+  if (kind === 3) return pos + 2;
+  throw new Error(`short-imports: unknown import kind ${kind}`);
+}
+
+function rewriteImports(body) {
+  let [count, pos] = leb(body, 0);
+  const out = [uleb(count)];
+  for (let i = 0; i < count; i++) {
+    let module, field;
+    [module, pos] = readName(body, pos);
+    [field, pos] = readName(body, pos);
+    const end = skipDescriptor(body, pos);
+    out.push(name(module), name(shortName(field)), body.subarray(pos, end));
+    pos = end;
+  }
+  return Buffer.concat(out);
+}
+
+const list = sections(wasm).map(({ id, body }) => (id === 2 ? { id, body: rewriteImports(body) } : { id, body }));
+for (const [from, to] of renamed) {
+  const uses = glue.split(from).length - 1;
+  if (uses !== 1) throw new Error(`short-imports: ${from} appears ${uses} times in ${glueFile}, expected once (its key)`);
+  glue = glue.replace(`${from}:`, `${to}:`);
+}
+writeFileSync(wasmFile, join(wasm.subarray(0, 8), list));
+writeFileSync(glueFile, glue);

@@ -1,0 +1,57 @@
+// Just enough of the wasm binary format for the build's post-processing scripts: LEB128 numbers,
+// names, and splitting a module into sections and joining it back.
+
+/** Reads an unsigned LEB128 number at `pos`; returns [value, next position]. */
+export function leb(buf, pos) {
+  let value = 0, shift = 0, byte;
+  do {
+    byte = buf[pos++];
+    value += (byte & 0x7f) * 2 ** shift;
+    shift += 7;
+  } while (byte & 0x80);
+  return [value, pos];
+}
+
+/** Encodes an unsigned LEB128 number. */
+export function uleb(n) {
+  const out = [];
+  do {
+    const byte = n % 128;
+    n = Math.floor(n / 128);
+    out.push(n ? byte | 0x80 : byte);
+  } while (n);
+  return Buffer.from(out);
+}
+
+/** Reads a length-prefixed UTF-8 name at `pos`; returns [name, next position]. */
+export function readName(buf, pos) {
+  const [n, p] = leb(buf, pos);
+  return [buf.toString('utf8', p, p + n), p + n];
+}
+
+/** Encodes a length-prefixed UTF-8 name. */
+export function name(s) {
+  const b = Buffer.from(s, 'utf8');
+  return Buffer.concat([uleb(b.length), b]);
+}
+
+/** The module's sections as [{ id, body }], after the 8-byte header. */
+export function sections(wasm) {
+  const out = [];
+  let pos = 8;
+  while (pos < wasm.length) {
+    const id = wasm[pos++];
+    let size;
+    [size, pos] = leb(wasm, pos);
+    out.push({ id, body: wasm.subarray(pos, pos + size) });
+    pos += size;
+  }
+  return out;
+}
+
+/** Joins sections back into a module, and refuses one that does not validate. */
+export function join(header, list) {
+  const result = Buffer.concat([header, ...list.flatMap(({ id, body }) => [Buffer.from([id]), uleb(body.length), body])]);
+  new WebAssembly.Module(result);
+  return result;
+}
