@@ -1,6 +1,6 @@
 // @ts-check
 // Every request body our Exa client sends is valid against Exa's published OpenAPI spec
-// (shared/api/exa-websets-spec.yaml), checked by a real JSON Schema validator (Ajv, draft
+// (shared/api/exa-websets-spec.yaml, copied to tests/spec/), checked by a real JSON Schema validator (Ajv, draft
 // 2020-12 as OpenAPI 3.1 uses). Bodies are captured at the `fetch` the client calls, so this is
 // exactly what goes on the wire.
 import { test, before, after } from 'node:test';
@@ -11,7 +11,7 @@ import Ajv2020 from 'ajv/dist/2020.js';
 import YAML from 'yaml';
 import { ROOT, startEmulator, loadPackage } from './helpers/env.js';
 
-const SPEC = path.resolve(ROOT, '../shared/api/exa-websets-spec.yaml');
+const SPEC = path.join(ROOT, 'tests/spec/exa-websets-spec.yaml');
 
 /** @type {any} */ let hi;
 /** @type {Awaited<ReturnType<typeof startEmulator>>} */ let emu;

@@ -1,6 +1,6 @@
 //! Spec conformance: what the Exa emulator sends (create, get, list, update, delete, in every status it
 //! produces) and the request bodies the suite sends are checked against the schemas of
-//! `shared/api/exa-websets-spec.yaml` by a real JSON Schema (2020-12) validator.
+//! `tests/spec/exa-websets-spec.yaml` (a copy of `shared/api/`) by a real JSON Schema (2020-12) validator.
 //!
 //! The spec is used as it is, with no normalisation: each check compiles a root document that holds
 //! the spec's `components` (so `#/components/schemas/...` references resolve) and a `$ref` to the
@@ -18,17 +18,29 @@ use jsonschema::{Draft, Validator};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-const SPEC: &str = concat!(
+/// Our copy of Exa's published spec, so any clone runs these tests; `copy_matches_the_shared_spec`
+/// keeps it equal to `shared/api/` wherever that checkout sits beside the repository (as in CI).
+const SPEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/exa-websets-spec.yaml");
+const SHARED_SPEC: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../../shared/api/exa-websets-spec.yaml"
 );
 
+#[test]
+fn copy_matches_the_shared_spec() {
+    match std::fs::read(SHARED_SPEC) {
+        Ok(shared) => assert!(
+            std::fs::read(SPEC).expect("tests/spec copy") == shared,
+            "tests/spec/exa-websets-spec.yaml differs from {SHARED_SPEC}: copy the new one over"
+        ),
+        Err(_) => eprintln!("{SHARED_SPEC} not found: the copy's freshness is checked where it is"),
+    }
+}
+
 fn spec() -> &'static Value {
     static SPEC_JSON: OnceLock<Value> = OnceLock::new();
     SPEC_JSON.get_or_init(|| {
-        let text = std::fs::read_to_string(SPEC).unwrap_or_else(|e| {
-            panic!("{SPEC}: {e} (the shared/ checkout must sit beside the repository)")
-        });
+        let text = std::fs::read_to_string(SPEC).unwrap_or_else(|e| panic!("{SPEC}: {e}"));
         serde_yaml::from_str(&text).expect("the spec is YAML")
     })
 }
