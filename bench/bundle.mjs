@@ -1,6 +1,8 @@
 // Benchmark 3: gzip -9 size of everything a browser loads for a tiny app, built by esbuild
 // (--bundle --format=esm --minify --platform=browser), ours (JS + the .wasm the README says to copy)
-// beside exa-js's Exa websets imports built the same way.
+// beside exa-js's Exa websets imports built the same way. Two apps of ours: one using both
+// providers (the main entry), and one using Exa alone through `headless-imports/exa`, the one that
+// compares like for like with exa-js.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +22,14 @@ const exa = new Exa({ baseUrl: '/api/exa' });
 const dromo = new Dromo({ baseUrl: '/api/dromo' });
 globalThis.run = async () => [await exa.importFile(file, { entity: { type: 'company' } }), await dromo.importFile(file, { schema_id: 'x' })];
 `,
+      oursExa: `import { Exa } from 'headless-imports/exa';
+const file = new File(['a,b\\n1,2\\n'], 'a.csv');
+const exa = new Exa({ baseUrl: '/api/exa' });
+globalThis.run = async () => {
+  const { import: imp } = await exa.importFile(file, { entity: { type: 'company' }, title: 't' });
+  return [imp, await exa.imports.retrieve(imp.id), await exa.imports.list()];
+};
+`,
       exa: `import Exa from 'exa-js';
 const exa = new Exa('key', '/api/exa');
 globalThis.run = async () => {
@@ -38,9 +48,10 @@ globalThis.run = async () => {
         outfile: path.join(d, 'dist/main.js'), logLevel: 'silent',
         nodePaths: [path.join(pkgDir, 'node_modules'), path.join(ROOT, 'tests/node_modules')],
       });
-      if (name === 'ours') {
-        fs.mkdirSync(path.join(d, 'dist/gen'));
-        fs.copyFileSync(path.join(pkgDir, 'node_modules/headless-imports/gen/headless_imports_bg.wasm'), path.join(d, 'dist/gen/headless_imports_bg.wasm'));
+      const wasm = { ours: 'gen/headless_imports_bg.wasm', oursExa: 'gen/exa/headless_imports_bg.wasm' }[name];
+      if (wasm) {
+        fs.mkdirSync(path.dirname(path.join(d, 'dist', wasm)), { recursive: true });
+        fs.copyFileSync(path.join(pkgDir, 'node_modules/headless-imports', wasm), path.join(d, 'dist', wasm));
       }
       const files = fs.readdirSync(path.join(d, 'dist'), { recursive: true, encoding: 'utf8' }).filter((f) => /\.(m?js|wasm)$/.test(f));
       out[name] = { files: Object.fromEntries(files.map((f) => [f, gz(path.join(d, 'dist', f))])) };

@@ -28,7 +28,8 @@ const ERROR_NAMES = [
 /**
  * The objects the package exports, taken from an initialised wasm-bindgen module. The classes are
  * the very ones Rust instantiates (from `errorClasses()`), so `instanceof` holds for users.
- * @param {{ Dromo: Function, Exa: Function, countCsvRecords: Function, errorClasses(): Record<string, Function> }} core
+ * @param {{ Dromo?: Function, Exa?: Function, countCsvRecords: Function, errorClasses(): Record<string, Function> }} core
+ *   an initialised build: both providers, or one (the `/exa` and `/dromo` entries)
  * @returns {Record<string, any>}
  */
 export function publicApi(core) {

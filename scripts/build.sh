@@ -1,45 +1,61 @@
 #!/usr/bin/env bash
 # Builds the wasm package into pkg/gen: cargo (size-tuned release profile) -> wasm-bindgen
-# (--target web: one .wasm every entry shares) -> wasm-opt -Os. Prints the gzip size of what a
-# browser loads.
+# (--target web) -> wasm-opt -Os -> short import names. Three builds of the same crate:
+#   pkg/gen/        both providers: the `headless-imports` entry (browsers, and everything in Node)
+#   pkg/gen/exa/    Exa only:   the browser side of `headless-imports/exa`
+#   pkg/gen/dromo/  Dromo only: the browser side of `headless-imports/dromo`
+# An app that uses one provider then downloads only that provider's code. Prints the gzip size of
+# what a browser loads for each entry.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --release --target wasm32-unknown-unknown -p headless-imports
-rm -rf pkg/gen
-wasm-bindgen --target web --out-dir pkg/gen --out-name headless_imports \
-  "${CARGO_TARGET_DIR:-target}"/wasm32-unknown-unknown/release/headless_imports.wasm
-
 WASM_OPT=tests/node_modules/.bin/wasm-opt
-if [ -x "$WASM_OPT" ]; then
-  # Function names are off by default: they were ~9 KB of the ~70 KB gzip payload, and they only
-  # show up in a trap's stack trace (a bug on our side; errors users handle are JS errors with JS
-  # stacks). HI_WASM_NAMES=1 keeps them, without Rust's symbol hashes, for debugging such a trap.
-  # -Os, not -Oz: -Oz's output is ~4 KB smaller raw but ~0.9 KB larger gzipped, and gzip is what a
-  # browser downloads.
-  names=()
-  [ "${HI_WASM_NAMES:-0}" = 1 ] && names=(-g)
-  # The producers and target-features sections only describe the toolchain: no runtime reads them.
-  "$WASM_OPT" -Os "${names[@]}" --strip-producers --strip-target-features --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-    --enable-mutable-globals --enable-reference-types --enable-multivalue \
-    pkg/gen/headless_imports_bg.wasm -o pkg/gen/headless_imports_bg.wasm
-  if [ "${HI_WASM_NAMES:-0}" = 1 ]; then
-    node scripts/short-names.mjs pkg/gen/headless_imports_bg.wasm
+[ -x "$WASM_OPT" ] || echo "build: wasm-opt not installed (run scripts/setup.sh); skipping the -Os pass" >&2
+gz() { gzip -9 -c "$1" | wc -c; }
+
+# build_wasm <out dir> <browser entry> [cargo feature flags...]
+build_wasm() {
+  local out=$1 entry=$2
+  shift 2
+  cargo build --release --target wasm32-unknown-unknown -p headless-imports "$@"
+  wasm-bindgen --target web --out-dir "$out" --out-name headless_imports \
+    "${CARGO_TARGET_DIR:-target}"/wasm32-unknown-unknown/release/headless_imports.wasm
+  local wasm=$out/headless_imports_bg.wasm
+  if [ -x "$WASM_OPT" ]; then
+    # Function names are off by default: they were ~9 KB of the ~70 KB gzip payload, and they only
+    # show up in a trap's stack trace (a bug on our side; errors users handle are JS errors with JS
+    # stacks). HI_WASM_NAMES=1 keeps them, without Rust's symbol hashes, for debugging such a trap.
+    # -Os, not -Oz: -Oz's output is ~4 KB smaller raw but ~0.9 KB larger gzipped, and gzip is what a
+    # browser downloads.
+    local names=()
+    [ "${HI_WASM_NAMES:-0}" = 1 ] && names=(-g)
+    # The producers and target-features sections only describe the toolchain: no runtime reads them.
+    "$WASM_OPT" -Os "${names[@]}" --strip-producers --strip-target-features --enable-bulk-memory \
+      --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
+      --enable-reference-types --enable-multivalue "$wasm" -o "$wasm"
+    if [ "${HI_WASM_NAMES:-0}" = 1 ]; then
+      node scripts/short-names.mjs "$wasm"
+    fi
   fi
-else
-  echo "build: wasm-opt not installed (run scripts/setup.sh); skipping the -Os pass" >&2
-fi
-# Import names without wasm-bindgen's random hashes, in the .wasm and its glue alike.
-node scripts/short-imports.mjs pkg/gen/headless_imports_bg.wasm pkg/gen/headless_imports.js
+  # Import names without wasm-bindgen's random hashes, in the .wasm and its glue alike.
+  node scripts/short-imports.mjs "$wasm" "$out/headless_imports.js"
+
+  local w js=0 f
+  w=$(gz "$wasm")
+  for f in "$entry" "$out/headless_imports.js" $(find "$out/snippets" -name '*.js'); do
+    js=$((js + $(gz "$f")))
+  done
+  printf 'build: %-22s browser payload %s bytes gz (wasm %s + js %s); raw wasm %s bytes\n' \
+    "$out" "$((w + js))" "$w" "$js" "$(wc -c < "$wasm")"
+}
+
+rm -rf pkg/gen
+# The per-provider builds first, so that target/'s headless_imports.wasm ends as the default build.
+build_wasm pkg/gen/exa pkg/exa.js --no-default-features --features exa
+build_wasm pkg/gen/dromo pkg/dromo.js --no-default-features --features dromo
+# Into a scratch folder first: pkg/gen/ already holds the two above.
+build_wasm pkg/gen/.both pkg/index.js
+mv pkg/gen/.both/* pkg/gen/ && rmdir pkg/gen/.both
 
 # npm shows the package's own README; the repository's is the source of truth.
 cp README.md pkg/README.md
-
-gz() { gzip -9 -c "$1" | wc -c; }
-wasm=$(gz pkg/gen/headless_imports_bg.wasm)
-js=0
-for f in pkg/index.js pkg/gen/headless_imports.js $(find pkg/gen/snippets -name '*.js'); do
-  [ -f "$f" ] && js=$((js + $(gz "$f")))
-done
-printf 'build: browser payload %s bytes gz (wasm %s + js %s); raw wasm %s bytes\n' \
-  "$((wasm + js))" "$wasm" "$js" "$(wc -c < pkg/gen/headless_imports_bg.wasm)"

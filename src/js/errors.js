@@ -125,7 +125,7 @@ brand(ImportFailedError, 'ImportFailedError', 'import_failed');
 export class WaitTimeoutError extends HeadlessImportsError {}
 brand(WaitTimeoutError, 'WaitTimeoutError', 'wait_timeout');
 
-const classes = Object.freeze({
+const own = Object.freeze({
   HeadlessImportsError,
   APIError,
   BadRequestError,
@@ -145,6 +145,19 @@ const classes = Object.freeze({
   WaitTimeoutError,
 });
 
+// The package ships one .wasm per entry (`headless-imports`, `/exa`, `/dromo`), each with its own
+// copy of this file. The first copy loaded in a realm registers its classes and every later copy
+// uses those, so `err instanceof NotFoundError` holds whichever entry threw and whichever the
+// caller imported the class from. The `.v1` changes if the classes' contract ever does.
+const REGISTRY = Symbol.for('headless-imports.errorClasses.v1');
+/** @type {any} */
+const realm = globalThis;
+if (!Object.prototype.hasOwnProperty.call(realm, REGISTRY)) {
+  Object.defineProperty(realm, REGISTRY, { value: own });
+}
+/** @type {typeof own} */
+const classes = realm[REGISTRY];
+
 /**
  * Builds the error Rust asked for. An unknown class name (a newer Rust than this file) still gives
  * a `HeadlessImportsError` rather than a crash while reporting an error.
@@ -156,7 +169,7 @@ const classes = Object.freeze({
 export function makeError(name, message, props) {
   const cls = Object.prototype.hasOwnProperty.call(classes, name)
     ? classes[/** @type {keyof typeof classes} */ (name)]
-    : HeadlessImportsError;
+    : classes.HeadlessImportsError;
   return new cls(message, props);
 }
 

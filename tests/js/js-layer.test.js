@@ -263,41 +263,71 @@ test('client.imports is one object per client, the same on every access', { skip
   }
 });
 
-test('index.js (browser entry) loads the wasm by URL and exports the same names', { skip: !BUILT && 'pkg/gen not built' }, () => {
-  // Node's fetch has no file: URLs; a stand-in lets the browser entry's top-level init run here.
-  const script = `
-    const fs = await import('node:fs');
-    globalThis.fetch = async (url) => new Response(fs.readFileSync(new URL(String(url))), { headers: { 'Content-Type': 'application/wasm' } });
-    const m = await import(${JSON.stringify(new URL('index.js', PKG).href)});
-    const err = await m.fileFromPath('x.csv').catch((e) => e.message);
-    console.log(JSON.stringify({ names: Object.keys(m).sort(), err, abort: new m.APIUserAbortError('a').code }));
-  `;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
-  assert.equal(r.status, 0, r.stderr);
-  const out = JSON.parse(r.stdout);
-  assert.deepEqual(out.names, declaredValues());
-  assert.match(out.err, /fileFromPath is Node-only/);
-  assert.equal(out.abort, 'aborted');
-});
+/** The runtime names a per-provider .d.ts re-exports as values (`export { ... } from './index.js'`). */
+function reexportedValues(/** @type {string} */ dts) {
+  const src = fs.readFileSync(new URL(dts, PKG), 'utf8');
+  const list = /^export \{([^}]*)\} from '\.\/index\.js';/m.exec(src);
+  assert.ok(list, `${dts} re-exports values from ./index.js`);
+  const names = list[1].split(',').map((n) => n.trim()).filter(Boolean).sort();
+  for (const n of names) assert.ok(declaredValues().includes(n), `${dts}: ${n} is declared in index.d.ts`);
+  return names;
+}
+
+for (const [entry, dts] of [['index.js', 'index.d.ts'], ['exa.js', 'exa.d.ts'], ['dromo.js', 'dromo.d.ts']]) {
+  test(`${entry} (browser entry) loads its wasm by URL and exports what ${dts} declares`, { skip: !BUILT && 'pkg/gen not built' }, () => {
+    // Node's fetch has no file: URLs; a stand-in lets the browser entry's top-level init run here.
+    // index.js is loaded second, so its classes are checked against the ones the first entry registered.
+    const script = `
+      const fs = await import('node:fs');
+      const fetched = [];
+      globalThis.fetch = async (url) => {
+        fetched.push(String(url).replace(/^.*\\/pkg\\//, ''));
+        return new Response(fs.readFileSync(new URL(String(url))), { headers: { 'Content-Type': 'application/wasm' } });
+      };
+      const m = await import(${JSON.stringify(new URL(entry, PKG).href)});
+      const main = await import(${JSON.stringify(new URL('index.js', PKG).href)});
+      const err = await m.fileFromPath('x.csv').catch((e) => e.message);
+      const Client = m.Exa ?? m.Dromo;
+      const invalid = await new Client({ baseUrl: 'http://127.0.0.1:9/x' }).imports.retrieve('').catch((e) => e);
+      console.log(JSON.stringify({
+        names: Object.keys(m).sort(), err, fetched, abort: new m.APIUserAbortError('a').code,
+        shared: invalid instanceof main.ValidationError && m.ValidationError === main.ValidationError,
+      }));
+    `;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.deepEqual(out.names, dts === 'index.d.ts' ? declaredValues() : reexportedValues(dts));
+    assert.match(out.err, /fileFromPath is Node-only/);
+    assert.equal(out.abort, 'aborted');
+    assert.equal(out.shared, true, 'one set of error classes whichever entry made the error');
+    const own = entry === 'index.js' ? 'gen/headless_imports_bg.wasm' : `gen/${entry.replace('.js', '')}/headless_imports_bg.wasm`;
+    assert.deepEqual(out.fetched, entry === 'index.js' ? [own] : [own, 'gen/headless_imports_bg.wasm'], 'each entry fetches its own build');
+  });
+}
 
 test('package.json: exports map targets exist and files cover them', () => {
   const pkg = JSON.parse(fs.readFileSync(new URL('package.json', PKG), 'utf8'));
   assert.equal(pkg.type, 'module');
   const dot = pkg.exports['.'];
   const targets = [dot.types, dot.node.import, dot.node.require, dot.default, pkg.main, pkg.module, pkg.types];
+  for (const sub of ['./exa', './dromo']) {
+    const e = pkg.exports[sub];
+    targets.push(e.types, e.node.import, e.node.require, e.default);
+  }
   for (const t of targets) {
     assert.ok(fs.existsSync(new URL(t, PKG)), `${t} exists`);
     assert.ok(pkg.files.includes(t.replace(/^\.\//, '')), `${t} is in files`);
   }
   // Every local module an entry imports must ship too.
-  for (const entry of ['index.js', 'node.js', 'node.cjs']) {
+  for (const entry of ['index.js', 'exa.js', 'dromo.js', 'node.js', 'node.cjs']) {
     const src = fs.readFileSync(new URL(entry, PKG), 'utf8');
     for (const m of src.matchAll(/(?:from|require\()\s*'\.\/([\w.-]+\.(?:js|cjs))'/g)) {
       assert.ok(pkg.files.includes(m[1]), `${entry} needs ${m[1]} in files`);
     }
   }
   // Every JS file starts with // @ts-check (house rule: no build step, types from JSDoc).
-  for (const f of ['index.js', 'node.js', 'node.cjs', 'node-upload.js', 'exports.js']) {
+  for (const f of ['index.js', 'exa.js', 'dromo.js', 'browser-stubs.js', 'node.js', 'node.cjs', 'node-upload.js', 'exports.js']) {
     assert.match(fs.readFileSync(new URL(f, PKG), 'utf8'), /^\/\/ @ts-check\n/, f);
   }
 });

@@ -15,12 +15,15 @@ import zlib from 'node:zlib';
 import { startEmulator, ROOT, KEY, CONTACTS } from './helpers/env.js';
 
 const run = promisify(execFile);
+const EXA_KEY = 'test-exa-key';
 const FIXTURES = path.join(ROOT, 'tests/fixtures');
 const SCENARIO = path.join(FIXTURES, 'browser-scenario.js');
 const TOOLS = path.join(ROOT, 'tests/node_modules/.bin');
 const CHROMIUM = '/usr/bin/chromium';
 const noBrowser = fs.existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing`;
-const BROWSER_FIXTURES = ['esbuild', 'vite', 'html'];
+const BROWSER_FIXTURES = ['esbuild', 'vite', 'html', 'vite-split'];
+/** The package's three builds: both providers (the main entry), and one per provider entry. */
+const PACKAGE_WASM = ['gen/dromo/headless_imports_bg.wasm', 'gen/exa/headless_imports_bg.wasm', 'gen/headless_imports_bg.wasm'];
 
 /** @type {Awaited<ReturnType<typeof startEmulator>>} */ let emu;
 /** @type {string} */ let work;
@@ -102,13 +105,15 @@ for (const [name, main] of [['node-esm', 'index.mjs'], ['node-cjs', 'index.cjs']
   test(`${name}: the installed tarball imports rows and a file, lists, and throws APIError`, { timeout: 60_000 }, async () => {
     assertNoInit(name);
     const dir = await installed[name];
-    assert.deepEqual(wasmFiles(path.join(dir, 'node_modules/headless-imports')), ['gen/headless_imports_bg.wasm']);
+    assert.deepEqual(wasmFiles(path.join(dir, 'node_modules/headless-imports')).sort(), PACKAGE_WASM);
     const env = { ...process.env, HI_API: emu.api, HI_KEY: KEY, HI_SCHEMA: CONTACTS };
     const { stdout, stderr } = await run(process.execPath, [main], { cwd: dir, env, timeout: 30_000 }).catch((e) =>
       assert.fail(`${name} failed: ${e.message}\n${e.stdout}\n${e.stderr}`),
     );
     assert.equal(stderr, '', `${name}: nothing on stderr (no warnings)`);
-    assertCalls(name, JSON.parse(stdout.trim().split('\n').pop() ?? ''));
+    const result = JSON.parse(stdout.trim().split('\n').pop() ?? '');
+    assertCalls(name, result);
+    assert.equal(result.subpaths, true, `${name}: headless-imports/exa and /dromo are the main entry's objects`);
   });
 }
 
@@ -181,7 +186,7 @@ async function openPage(/** @type {string} */ name, /** @type {string} */ root) 
       if (new URL(r.url()).pathname.endsWith('.wasm')) wasm.push({ url: r.url(), status: r.status(), type: r.headers()['content-type'] });
     });
     const crashed = new Promise((_, reject) => page.once('pageerror', reject));
-    const q = new URLSearchParams({ api: emu.api, key: KEY, schema: CONTACTS });
+    const q = new URLSearchParams({ api: emu.api, key: KEY, schema: CONTACTS, exaKey: EXA_KEY });
     await page.goto(`${server.url}/?${q}`, { timeout: 20_000 });
     await Promise.race([
       page.waitForFunction(() => ['done', 'error'].includes(document.title), null, { timeout: 30_000 }),
@@ -226,7 +231,7 @@ function assertOneWasmFetched(/** @type {string} */ name, /** @type {{ url: stri
 test('esbuild bundle: works once the .wasm is copied next to it', { skip: noBrowser, timeout: 60_000 }, async (t) => {
   assertNoInit('esbuild');
   const dir = await installed.esbuild;
-  assert.equal(wasmFiles(path.join(dir, 'node_modules/headless-imports')).length, 1);
+  assert.deepEqual(wasmFiles(path.join(dir, 'node_modules/headless-imports')).sort(), PACKAGE_WASM);
   // esbuild bundles the JS but leaves `new URL('./gen/headless_imports_bg.wasm', import.meta.url)` as
   // is, without emitting the file: the fixture's build script copies it to dist/gen/ (see README "Bundlers").
   await build('esbuild', dir);
@@ -256,9 +261,37 @@ test('Vite build: emits the .wasm as one asset and works', { skip: noBrowser, ti
 test('plain <script type="module"> page with an import map: works unbundled', { skip: noBrowser, timeout: 60_000 }, async () => {
   assertNoInit('html');
   const dir = await installed.html;
-  assert.deepEqual(wasmFiles(dir), [path.join('node_modules/headless-imports/gen/headless_imports_bg.wasm')], 'exactly one .wasm is served');
+  assert.deepEqual(wasmFiles(dir).sort(), PACKAGE_WASM.map((f) => path.join('node_modules/headless-imports', f)));
   const { result, wasm } = await openPage('html', dir);
   assertCalls('html', result);
   assertOneWasmFetched('html', wasm);
   assert.match(wasm[0].url, /\/node_modules\/headless-imports\/gen\/headless_imports_bg\.wasm$/);
+});
+
+test('Vite build with the per-provider entries: emits and loads only the two one-provider .wasm files', { skip: noBrowser, timeout: 60_000 }, async (t) => {
+  assertNoInit('vite-split');
+  const dir = await installed['vite-split'];
+  await build('vite-split', dir);
+  const dist = path.join(dir, 'dist');
+  const pkgDir = path.join(dir, 'node_modules/headless-imports');
+  const size = (/** @type {string} */ f) => fs.statSync(f).size;
+  const [dromoWasm, exaWasm, bothWasm] = PACKAGE_WASM.map((f) => size(path.join(pkgDir, f)));
+  // The split is real: each provider's build is smaller than the one with both.
+  assert.ok(exaWasm < bothWasm && dromoWasm < bothWasm, `exa ${exaWasm}, dromo ${dromoWasm}, both ${bothWasm} bytes`);
+  const emitted = wasmFiles(dist);
+  assert.equal(emitted.length, 2, `two .wasm assets: ${emitted}`);
+  assert.deepEqual(emitted.map((f) => size(path.join(dist, f))).sort((a, b) => a - b), [exaWasm, dromoWasm].sort((a, b) => a - b),
+    'the emitted assets are the two one-provider builds');
+  for (const s of sizes(dist)) t.diagnostic(`vite-split ${s}`);
+  const { result, wasm } = await openPage('vite-split', dist);
+  assert.deepEqual(result.exa, { status: 'completed', count: 2 }, JSON.stringify(result));
+  assert.equal(result.dromo.status, 'SUCCESSFUL');
+  assert.deepEqual(result.dromo.rows, [{ product: 'widget1', transaction: 'split-1' }]);
+  assert.deepEqual(result.sharedClasses, { exaEntry: true, dromoEntry: true, base: true, code: 'validation_error' });
+  assert.equal(result.dromoOnExaEntry, 'undefined', 'the Exa entry has no Dromo client');
+  assert.equal(wasm.length, 2, `two .wasm requests: ${JSON.stringify(wasm)}`);
+  for (const w of wasm) {
+    assert.equal(w.status, 200);
+    assert.equal(w.type, 'application/wasm');
+  }
 });

@@ -1,0 +1,27 @@
+// @ts-check
+// Node- and server-only functions, exported by the browser entries too: code shared between Node
+// and the browser then type-checks and, if it calls one in a page, fails with an explanation
+// instead of a missing-export error.
+
+/**
+ * Node-only (reading a path needs node:fs).
+ * @param {string} _path
+ * @param {{ name?: string, type?: string }} [_options]
+ * @returns {Promise<File>}
+ */
+export async function fileFromPath(_path, _options) {
+  throw new Error('fileFromPath is Node-only; pass the File from an <input type=file>');
+}
+
+/**
+ * Server-only (it holds your secret key); use it in Node or another server runtime, never in a page.
+ * @returns {never}
+ */
+export function createProxyHandler() {
+  throw new Error('createProxyHandler is server-only (it holds your API key); use it in Node, not in a page');
+}
+
+/** Server-only, see createProxyHandler. @returns {never} */
+export function toNodeHandler() {
+  throw new Error('toNodeHandler is server-only; use it in Node, not in a page');
+}
