@@ -7,7 +7,7 @@
 //! stampede of timers re-testing the same condition, and without drawing a single 429.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use js_sys::{Function, Promise};
@@ -77,6 +77,21 @@ impl Drop for Permit {
     }
 }
 
+/// Whether a window whose slots were answered at `answered` (`None`: still in flight) can be
+/// forgotten: every slot answered, the last of them a whole window (plus margin) ago. No later send
+/// would wait on any of them, and the server's window holds none of them any more, so a fresh
+/// window allows exactly what this one would.
+pub fn spent(answered: impl Iterator<Item = Option<f64>>, rate: Rate, now: f64) -> bool {
+    let mut last = f64::NEG_INFINITY;
+    for t in answered {
+        match t {
+            Some(t) => last = last.max(t),
+            None => return false,
+        }
+    }
+    last + rate.window_ms + margin_ms(rate) <= now
+}
+
 /// The last `max` slots of one window.
 #[derive(Default)]
 struct Window {
@@ -101,8 +116,18 @@ pub struct Limiter {
     creates: Option<Rate>,
     polls: Option<Rate>,
     create_window: RefCell<Window>,
-    poll_windows: RefCell<HashMap<String, Window>>,
+    /// One window per import polled lately. Spent windows are dropped as the list grows (see
+    /// `take_poll`): a client that lives for days must not keep every import it ever polled.
+    /// A list, not a hash map: it holds the imports of about one window, and scanning those costs
+    /// less than the hasher's code costs in wasm bytes.
+    poll_windows: RefCell<Vec<(String, Window)>>,
+    /// The list length at which spent windows are next dropped: twice what the last sweep left,
+    /// so sweeping stays O(1) per poll on average.
+    next_sweep: Cell<usize>,
 }
+
+/// The fewest windows worth a sweep.
+const MIN_SWEEP: usize = 32;
 
 /// What to wait for.
 pub enum Kind<'a> {
@@ -117,7 +142,38 @@ impl Limiter {
             polls,
             create_window: RefCell::default(),
             poll_windows: RefCell::default(),
+            next_sweep: Cell::new(MIN_SWEEP),
         }
+    }
+
+    /// Takes the next poll slot of import `id`, making its window if need be.
+    fn take_poll(&self, id: &str, rate: Rate) -> (Rc<Slot>, Option<Rc<Slot>>) {
+        let mut windows = self.poll_windows.borrow_mut();
+        let i = match windows.iter().position(|(k, _)| k == id) {
+            Some(i) => i,
+            None => {
+                if windows.len() >= self.next_sweep.get() {
+                    let now = now_ms();
+                    windows.retain(|(_, w)| {
+                        !spent(w.slots.iter().map(|s| s.answered_at.get()), rate, now)
+                    });
+                    self.next_sweep.set(MIN_SWEEP.max(2 * windows.len()));
+                }
+                windows.push((id.to_string(), Window::default()));
+                windows.len() - 1
+            }
+        };
+        windows[i].1.take(rate.max)
+    }
+
+    /// The imports whose windows are kept (for the wasm tests).
+    #[cfg(all(test, target_arch = "wasm32"))]
+    fn poll_window_ids(&self) -> Vec<String> {
+        self.poll_windows
+            .borrow()
+            .iter()
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 
     /// Reads the `rateLimit` client option over the provider's defaults: `false` turns limiting
@@ -180,13 +236,7 @@ impl Limiter {
                 None => return Ok(Permit(None)),
             },
             Kind::Poll(id) => match self.polls {
-                Some(rate) => {
-                    let mut windows = self.poll_windows.borrow_mut();
-                    (
-                        rate,
-                        windows.entry(id.to_string()).or_default().take(rate.max),
-                    )
-                }
+                Some(rate) => (rate, self.take_poll(id, rate)),
                 None => return Ok(Permit(None)),
             },
         };
@@ -235,6 +285,21 @@ mod tests {
     }
 
     #[test]
+    fn a_window_is_spent_once_all_answered_a_window_ago() {
+        let rate = Rate {
+            max: 2,
+            window_ms: 100.0,
+        };
+        // Margin 5 ms: the last answer at 50 frees the window at 155.
+        let answered = [Some(10.0), Some(50.0)];
+        assert!(!spent(answered.into_iter(), rate, 154.0));
+        assert!(spent(answered.into_iter(), rate, 155.0));
+        // One still in flight keeps it, however old the others are.
+        assert!(!spent([Some(0.0), None].into_iter(), rate, 1e9));
+        assert!(spent([].into_iter(), rate, 0.0));
+    }
+
+    #[test]
     fn margins_scale_with_the_window() {
         assert_eq!(
             margin_ms(Rate {
@@ -257,5 +322,39 @@ mod tests {
             }),
             1000.0
         );
+    }
+}
+
+#[cfg(all(test, target_arch = "wasm32"))]
+mod wasm_tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[wasm_bindgen_test]
+    async fn windows_of_imports_no_longer_polled_are_dropped() {
+        let rate = Rate {
+            max: 2,
+            window_ms: 200.0,
+        };
+        let limiter = Limiter::new(None, Some(rate));
+        // Still in flight across the sweep: its window must stay.
+        let busy = limiter.acquire(Kind::Poll("busy"), None).await.unwrap();
+        for i in 0..100 {
+            let id = ["old", &i.to_string()].concat();
+            drop(limiter.acquire(Kind::Poll(&id), None).await.unwrap());
+        }
+        assert_eq!(limiter.poll_window_ids().len(), 101, "nothing is spent yet");
+        // Timers never fire early: after this every "old" window is a whole window old.
+        sleep(rate.window_ms + margin_ms(rate) + 50.0, None)
+            .await
+            .unwrap();
+        for i in 0..100 {
+            let id = ["new", &i.to_string()].concat();
+            drop(limiter.acquire(Kind::Poll(&id), None).await.unwrap());
+        }
+        let ids = limiter.poll_window_ids();
+        assert!(ids.iter().all(|k| !k.starts_with("old")), "{ids:?}");
+        assert!(ids.iter().any(|k| k == "busy"), "{ids:?}");
+        drop(busy);
     }
 }
