@@ -164,9 +164,14 @@ function launch() {
   return browser;
 }
 
-/** Opens `root` as a site, waits for the fixture to report, and returns its result and what was fetched. */
-async function openPage(/** @type {string} */ name, /** @type {string} */ root) {
-  const server = await serve(root);
+/**
+ * Opens a site (`root` served as static files, or a running server), waits for the fixture to
+ * report, and returns its result and what was fetched. The server is closed afterwards.
+ * @param {string} name
+ * @param {string | { url: string, close: () => Promise<unknown> }} site
+ */
+async function openPage(name, site) {
+  const server = typeof site === 'string' ? await serve(site) : site;
   const context = await (await launch()).newContext();
   try {
     const page = await context.newPage();
@@ -256,6 +261,20 @@ test('Vite build: emits the .wasm as one asset and works', { skip: noBrowser, ti
   const { result, wasm } = await openPage('vite', dist);
   assertCalls('vite', result);
   assertOneWasmFetched('vite', wasm);
+});
+
+test('Vite dev server: the unbuilt app loads the package and works', { skip: noBrowser, timeout: 60_000 }, async () => {
+  // What most users run first: `vite` serves the package through its dependency pre-bundling.
+  const dir = await installed.vite;
+  const { createServer } = await import(path.join(ROOT, 'tests/node_modules/vite/dist/node/index.js'));
+  const vite = await createServer({ root: dir, logLevel: 'silent', server: { host: '127.0.0.1', port: 0, strictPort: false } });
+  await vite.listen();
+  const close = () => vite.close();
+  cleanups.push(close);
+  const { result, wasm } = await openPage('vite-dev', { url: vite.resolvedUrls.local[0].replace(/\/$/, ''), close });
+  assertCalls('vite', result);
+  assertOneWasmFetched('vite-dev', wasm);
+  assert.match(wasm[0].url, /\/headless-imports\/gen\/headless_imports_bg\.wasm$/);
 });
 
 test('plain <script type="module"> page with an import map: works unbundled', { skip: noBrowser, timeout: 60_000 }, async () => {
