@@ -1,8 +1,8 @@
 // @ts-check
 // Entry for browsers, bundlers and other runtimes without node:fs, with both providers (exa.js and
 // dromo.js load a smaller .wasm with one provider each). The .wasm is fetched with top-level await
-// so users never call an init function; `new URL(..., import.meta.url)` is the pattern Vite,
-// webpack 5 and Rollup recognise to emit the .wasm as an asset next to the bundle.
+// so users never call an init function; `new URL(..., import.meta.url)` is the pattern Vite and
+// webpack 5 recognise to emit the .wasm as an asset next to the bundle (esbuild users copy it).
 
 import init, * as core from './gen/headless_imports.js';
 import { publicApi } from './exports.js';

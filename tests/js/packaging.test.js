@@ -1,6 +1,7 @@
 // @ts-check
 // The packed tarball, installed offline into each consumer the package promises to work in (Node ESM,
-// Node CJS, an esbuild bundle, a Vite build, a plain <script type="module"> page), each doing real calls
+// Node CJS, an esbuild bundle, a Vite build and dev server, a webpack 5 build, a plain
+// <script type="module"> page, the per-provider entries in a Vite build), each doing real calls
 // against one emulator. Fixtures live in tests/fixtures/ and never call an init function: loading the one
 // .wasm is the package's job. Bundlers and playwright-core come from tests/node_modules, not per fixture.
 import { test, before, after } from 'node:test';
@@ -21,7 +22,7 @@ const SCENARIO = path.join(FIXTURES, 'browser-scenario.js');
 const TOOLS = path.join(ROOT, 'tests/node_modules/.bin');
 const CHROMIUM = '/usr/bin/chromium';
 const noBrowser = fs.existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing`;
-const BROWSER_FIXTURES = ['esbuild', 'vite', 'html', 'vite-split'];
+const BROWSER_FIXTURES = ['esbuild', 'vite', 'webpack', 'html', 'vite-split'];
 /** The package's three builds: both providers (the main entry), and one per provider entry. */
 const PACKAGE_WASM = ['gen/dromo/headless_imports_bg.wasm', 'gen/exa/headless_imports_bg.wasm', 'gen/headless_imports_bg.wasm'];
 
@@ -275,6 +276,19 @@ test('Vite dev server: the unbuilt app loads the package and works', { skip: noB
   assertCalls('vite', result);
   assertOneWasmFetched('vite-dev', wasm);
   assert.match(wasm[0].url, /\/headless-imports\/gen\/headless_imports_bg\.wasm$/);
+});
+
+test('webpack 5 build: emits the .wasm as one asset and works', { skip: noBrowser, timeout: 60_000 }, async (t) => {
+  assertNoInit('webpack');
+  const dir = await installed.webpack;
+  await build('webpack', dir);
+  const dist = path.join(dir, 'dist');
+  const emitted = wasmFiles(dist);
+  assert.equal(emitted.length, 1, `exactly one .wasm in the webpack output: ${emitted}`);
+  for (const s of sizes(dist)) t.diagnostic(`webpack ${s}`);
+  const { result, wasm } = await openPage('webpack', dist);
+  assertCalls('webpack', result);
+  assertOneWasmFetched('webpack', wasm);
 });
 
 test('plain <script type="module"> page with an import map: works unbundled', { skip: noBrowser, timeout: 60_000 }, async () => {
