@@ -16,6 +16,13 @@ export const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
+/** First quartile, median and third quartile (the medians of the lower and upper halves). */
+export const quartiles = (xs) => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return [median(s.slice(0, h)), median(s), median(s.slice(s.length - h))];
+};
+
 /** Reads a field of /proc/self/status in bytes (VmRSS, VmHWM). */
 export function procStatus(field, pid = 'self') {
   const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'));

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { installPackage, startEmulator } from '../tests/js/helpers/env.js';
-import { MiB, ROOT, startServer } from './lib.mjs';
+import { MiB, ROOT, quartiles, startServer } from './lib.mjs';
 import { benchUploadNode } from './upload-node.mjs';
 import { benchUploadBrowser, browserStatic } from './upload-browser.mjs';
 import { benchBundle } from './bundle.mjs';
@@ -69,7 +69,7 @@ try {
     const flat = r.ours.rssBig <= r.ours.rssSmall + 32 * MiB && r.ours.rssBig <= 64 * MiB;
     row(`2. Chromium upload: renderer RSS growth, ${r.small} -> ${r.big} MiB (ours; XHR)`, `${mb(r.ours.rssSmall)} -> ${mb(r.ours.rssBig)}`, `${mb(r.xhr.rssSmall)} -> ${mb(r.xhr.rssBig)}`, '', 'no growth with size', yes(flat));
     row(`2. Chromium upload: page JS heap growth, ${r.small} -> ${r.big} MiB (ours; XHR)`, `${mb(r.ours.heapSmall)} -> ${mb(r.ours.heapBig)}`, `${mb(r.xhr.heapSmall)} -> ${mb(r.xhr.heapBig)}`, '', 'no growth with size', yes(r.ours.heapBig <= r.ours.heapSmall + 8 * MiB));
-    notes.push(`2. At ${r.small} MiB: ours ${mbps(r.ours.mbpsSmall)}, XHR ${mbps(r.xhr.mbpsSmall)} (${x(r.ratioSmall)}). Ratios are medians of per-round ratios (at ${r.big} MiB: ${r.perRoundBig.join('/')}). Headless ${chromiumVersion || 'Chromium'} (playwright-core; --headless --no-sandbox --disable-gpu --disable-background-networking), a fresh context per upload, ${reps} rounds in rotating order, medians (ours ${r.ours.runs.join('/')} MB/s, XHR ${r.xhr.runs.join('/')} MB/s at ${r.big} MiB). The Blob is built in the page from 1 MiB parts; the page and the PUT target are the same loopback sink origin, so neither needs a preflight. Memory growth is the peak during the upload above the level once the Blob exists: renderer processes' RSS summed from /proc, sampled every 50 ms, and the page's JS heap (CDP Runtime.getHeapUsage). "No growth" = growth at ${r.big} MiB within 32 MiB (RSS) / 8 MiB (heap) of growth at ${r.small} MiB and RSS growth <= 64 MiB.`);
+    notes.push(`2. At ${r.small} MiB: ours ${mbps(r.ours.mbpsSmall)}, XHR ${mbps(r.xhr.mbpsSmall)} (${x(r.ratioSmall)}). Ratios are medians of the ours/XHR ratios of adjacent pairs: ${r.perPairBig.length} pairs at ${r.big} MiB, quartiles ${quartiles(r.perPairBig).map((q) => q.toFixed(2)).join(' / ')} (one upload swings by +-40% on this machine: an A/A run of raw XHR against itself spread as widely, hence many pairs). Headless ${chromiumVersion || 'Chromium'} (playwright-core; --headless --no-sandbox --disable-gpu --disable-background-networking), ${reps} rounds, each a fresh context per size in which the Blob is built once (from 1 MiB parts) and uploaded ${r.pairs} times by each variant, alternately, with nothing sampling meanwhile (memory is measured in one more upload of each, sampling every 50 ms); at ${r.big} MiB throughput quartiles ours ${quartiles(r.ours.runs).map((q) => q.toFixed(0)).join(' / ')} MB/s, XHR ${quartiles(r.xhr.runs).map((q) => q.toFixed(0)).join(' / ')} MB/s; the page and the PUT target are the same loopback sink origin, so neither needs a preflight. Memory growth is the peak during the upload above the level once the Blob exists: renderer processes' RSS summed from /proc, sampled every 50 ms, and the page's JS heap (CDP Runtime.getHeapUsage). "No growth" = growth at ${r.big} MiB within 32 MiB (RSS) / 8 MiB (heap) of growth at ${r.small} MiB and RSS growth <= 64 MiB.`);
   }, [['2. Browser upload', '>= 0.95x']]);
 
   await step(3, 'Bundle size', async () => {

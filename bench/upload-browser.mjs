@@ -3,12 +3,15 @@
 // imports.upload (XMLHttpRequest from Rust) vs a raw XHR PUT of the same Blob. Memory: the renderer
 // processes' RSS (summed from /proc, sampled every 50 ms) and the page's JS heap (CDP
 // Runtime.getHeapUsage) during the upload, above their level once the Blob exists, at 64 vs 256 MiB.
+// Throughput is the median ratio of many adjacent ours/XHR pairs, measured with nothing sampling.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MiB, ROOT, median, procStatus } from './lib.mjs';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+/** Uploads of each variant per page (see the loop in benchUploadBrowser). */
+const PAIRS = 8;
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>bench</title>
 <script type="importmap">{ "imports": { "headless-imports": "/static/node_modules/headless-imports/index.js" } }</script>
@@ -73,15 +76,17 @@ export async function benchUploadBrowser({ sink, pkgDir, reps, log }) {
     args: [marker, '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
   const big = Number(process.env.BENCH_BROWSER_MB ?? 256), small = 64;
-  const runs = [];
+  const runs = [], mem = [];
   try {
     const rootPid = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).find((p) => {
       try { return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(marker) && !fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('--type='); } catch { return false; }
     });
-    const jobs = [['ours', big], ['xhr', big], ['ours', small], ['xhr', small]];
+    // One page per round and size: the Blob is built once, then uploaded PAIRS times by each
+    // variant, alternately (ABBA across pairs), so every ratio compares two uploads made seconds
+    // apart from the same page and Blob. On a shared machine one upload of 256 MiB swings by
+    // +-30%; a median over rounds x PAIRS adjacent pairs is what makes the ratio stable.
     for (let r = 0; r < reps; r++) {
-      const order = jobs.map((_, i) => jobs[(i + r) % jobs.length]);
-      for (const [variant, mb] of order) {
+      for (const mb of r % 2 ? [small, big] : [big, small]) {
         const context = await browser.newContext();
         try {
           const page = await context.newPage();
@@ -91,29 +96,42 @@ export async function benchUploadBrowser({ sink, pkgDir, reps, log }) {
           await page.waitForFunction(() => document.title === 'ready', null, { timeout: 20_000 }).catch(() => { throw new Error(`page never ready: ${problems.join('; ')}`); });
           const cdp = await context.newCDPSession(page);
           await page.evaluate((mb) => window.makeBlob(mb), mb);
-          await cdp.send('HeapProfiler.collectGarbage');
           const pids = rootPid ? rendererPids(rootPid) : [];
-          const baseRss = rss(pids);
-          const baseHeap = (await cdp.send('Runtime.getHeapUsage')).usedSize;
-          let peakRss = baseRss, peakHeap = baseHeap, sampling = true;
-          const sampler = (async () => {
-            while (sampling) {
-              peakRss = Math.max(peakRss, rss(pids));
-              try { peakHeap = Math.max(peakHeap, (await cdp.send('Runtime.getHeapUsage')).usedSize); } catch {}
-              await new Promise((res) => setTimeout(res, 50));
+          // Pass -1 measures memory (sampling /proc and the heap every 50 ms); the PAIRS passes
+          // after it measure throughput with no sampler running, which on a 2-core machine was
+          // itself a source of noise.
+          for (let pair = -1; pair < PAIRS; pair++) {
+            const memory = pair < 0;
+            for (const variant of (pair + r) % 2 ? ['xhr', 'ours'] : ['ours', 'xhr']) {
+              await cdp.send('HeapProfiler.collectGarbage');
+              const baseRss = memory ? rss(pids) : 0;
+              const baseHeap = memory ? (await cdp.send('Runtime.getHeapUsage')).usedSize : 0;
+              let peakRss = baseRss, peakHeap = baseHeap, sampling = memory;
+              const sampler = (async () => {
+                while (sampling) {
+                  peakRss = Math.max(peakRss, rss(pids));
+                  try { peakHeap = Math.max(peakHeap, (await cdp.send('Runtime.getHeapUsage')).usedSize); } catch {}
+                  await new Promise((res) => setTimeout(res, 50));
+                }
+              })();
+              const url = `${sink.url}/upload/${variant}-${mb}-${r}-${pair}.csv?X-Amz-Signature=bench`;
+              let ms;
+              try {
+                ms = await page.evaluate(([v, u]) => window.upload(v, u), [variant, url]);
+              } finally {
+                sampling = false;
+                await sampler;
+              }
+              const mbps = (mb * MiB) / 1e6 / (ms / 1000);
+              if (memory) {
+                mem.push({ variant, mb, rssGrowth: peakRss - baseRss, heapGrowth: peakHeap - baseHeap, renderers: pids.length });
+                log(`  round ${r + 1} memory ${variant} ${mb} MiB: renderer RSS +${((peakRss - baseRss) / MiB).toFixed(1)} MiB, JS heap +${((peakHeap - baseHeap) / MiB).toFixed(1)} MiB`);
+              } else {
+                runs.push({ variant, mb, round: r, pair, ms, mbps });
+                log(`  round ${r + 1} pair ${pair + 1} ${variant} ${mb} MiB: ${mbps.toFixed(0)} MB/s`);
+              }
             }
-          })();
-          const url = `${sink.url}/upload/${variant}-${mb}-${r}.csv?X-Amz-Signature=bench`;
-          let ms;
-          try {
-            ms = await page.evaluate(([v, u]) => window.upload(v, u), [variant, url]);
-          } finally {
-            sampling = false;
-            await sampler;
           }
-          const out = { variant, mb, ms, mbps: (mb * MiB) / 1e6 / (ms / 1000), rssGrowth: peakRss - baseRss, heapGrowth: peakHeap - baseHeap, renderers: pids.length };
-          runs.push(out);
-          log(`  round ${r + 1} ${variant} ${mb} MiB: ${out.mbps.toFixed(0)} MB/s, renderer RSS +${(out.rssGrowth / MiB).toFixed(1)} MiB, JS heap +${(out.heapGrowth / MiB).toFixed(1)} MiB`);
         } finally {
           await context.close();
         }
@@ -122,17 +140,21 @@ export async function benchUploadBrowser({ sink, pkgDir, reps, log }) {
   } finally {
     await browser.close();
   }
-  const pick = (v, mb, k) => median(runs.filter((x) => x.variant === v && x.mb === mb).map((x) => x[k]));
+  const pick = (v, mb, k) => median((k === 'mbps' ? runs : mem).filter((x) => x.variant === v && x.mb === mb).map((x) => x[k]));
   const s = (v) => ({
     mbps: pick(v, big, 'mbps'), mbpsSmall: pick(v, small, 'mbps'), rssBig: pick(v, big, 'rssGrowth'), rssSmall: pick(v, small, 'rssGrowth'),
     heapBig: pick(v, big, 'heapGrowth'), heapSmall: pick(v, small, 'heapGrowth'),
-    runs: runs.filter((x) => x.variant === v && x.mb === big).map((x) => +x.mbps.toFixed(0)),
+    runs: runs.filter((x) => x.variant === v && x.mb === big).map((x) => x.mbps),
   });
-  const perRound = (mb) => Array.from({ length: reps }, (_, r) => {
-    const get = (v) => runs.find((x) => x.variant === v && x.mb === mb && runs.indexOf(x) >= r * 4 && runs.indexOf(x) < (r + 1) * 4);
-    return get('ours').mbps / get('xhr').mbps;
+  /** ours / xhr throughput of each adjacent pair at `mb` MiB. */
+  const perPair = (mb) => runs.filter((x) => x.variant === 'ours' && x.mb === mb).map((o) => {
+    const x = runs.find((y) => y.variant === 'xhr' && y.mb === mb && y.round === o.round && y.pair === o.pair);
+    return o.mbps / (x?.mbps ?? NaN);
   });
-  return { big, small, ours: s('ours'), xhr: s('xhr'), ratioBig: median(perRound(big)), ratioSmall: median(perRound(small)), perRoundBig: perRound(big).map((r) => +r.toFixed(2)) };
+  return {
+    big, small, pairs: PAIRS, ours: s('ours'), xhr: s('xhr'),
+    ratioBig: median(perPair(big)), ratioSmall: median(perPair(small)), perPairBig: perPair(big),
+  };
 }
 
 /** The directory the sink serves as /static: the page plus the installed package. */
