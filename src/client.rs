@@ -287,13 +287,15 @@ impl Client {
 
     /// A status read of the import at `path`, within the per-import poll limit (when one is set).
     pub async fn poll(&self, path: &str, opts: &CallOptions) -> Result<JsValue> {
-        // Held until the answer arrives: that frees the slot `max` polls later.
-        let _permit = self
-            .limiter
-            .acquire(crate::limit::Kind::Poll(path), opts.signal.as_ref())
-            .await?;
-        self.request("GET", path, None, opts, Idempotency::Safe)
-            .await
+        self.limited_request(
+            Some(crate::limit::Kind::Poll(path)),
+            "GET",
+            path,
+            None,
+            opts,
+            Idempotency::Safe,
+        )
+        .await
     }
 
     pub fn fetch_fn(&self) -> Option<&Function> {
@@ -309,11 +311,32 @@ impl Client {
         opts: &CallOptions,
         idempotency: Idempotency,
     ) -> Result<JsValue> {
+        self.limited_request(None, method, path, body, opts, idempotency)
+            .await
+    }
+
+    /// `request` within a rate limit: every attempt takes its own slot, because the server
+    /// counts each one (a retry after a reset or a 5xx may follow a request it did process).
+    pub async fn limited_request(
+        &self,
+        limit: Option<crate::limit::Kind<'_>>,
+        method: &str,
+        path: &str,
+        body: Option<&JsString>,
+        opts: &CallOptions,
+        idempotency: Idempotency,
+    ) -> Result<JsValue> {
         let url = [self.base_url.as_str(), path].concat();
         let max_retries = opts.max_retries.unwrap_or(self.max_retries);
         let mut attempt = 0;
         loop {
+            let permit = match limit {
+                Some(kind) => Some(self.limiter.acquire(kind, opts.signal.as_ref()).await?),
+                None => None,
+            };
             let result = self.attempt(method, &url, path, body, opts).await;
+            // Answered (or failed): that frees the slot `max` sends later, before any retry wait.
+            drop(permit);
             let retry_wait = match &result {
                 Err(e) if attempt < max_retries && self.may_retry(e, idempotency) => {
                     let reply_hint = |h: &str| e.retry_hints.as_ref().and_then(|r| r.header(h));

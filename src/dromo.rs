@@ -284,13 +284,9 @@ impl Dromo {
         with_rows: bool,
         opts: &CallOptions,
     ) -> Result<JsValue> {
-        let _permit = self
-            .client
-            .limiter
-            .acquire(Kind::Create, opts.signal.as_ref())
-            .await?;
         self.client
-            .request(
+            .limited_request(
+                Some(Kind::Create),
                 "POST",
                 "/headless/imports/",
                 Some(body),

@@ -217,13 +217,9 @@ pub struct Exa {
 
 impl Exa {
     pub async fn create_with_body(&self, body: &JsString, opts: &CallOptions) -> Result<JsValue> {
-        let _permit = self
-            .client
-            .limiter
-            .acquire(limit::Kind::Create, opts.signal.as_ref())
-            .await?;
         self.client
-            .request(
+            .limited_request(
+                Some(limit::Kind::Create),
                 "POST",
                 "/v0/imports",
                 Some(body),

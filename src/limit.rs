@@ -130,6 +130,7 @@ pub struct Limiter {
 const MIN_SWEEP: usize = 32;
 
 /// What to wait for.
+#[derive(Clone, Copy)]
 pub enum Kind<'a> {
     Create,
     Poll(&'a str),
