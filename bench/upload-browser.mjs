@@ -3,14 +3,15 @@
 // imports.upload (XMLHttpRequest from Rust) vs a raw XHR PUT of the same Blob. Memory: the renderer
 // processes' RSS (summed from /proc, sampled every 50 ms) and the page's JS heap (CDP
 // Runtime.getHeapUsage) during the upload, above their level once the Blob exists, at 64 vs 256 MiB.
-// Throughput is the median ratio of many adjacent ours/XHR pairs, measured with nothing sampling.
+// Throughput is the median ratio of many adjacent ours/XHR pairs, measured with nothing sampling,
+// beside the same statistic for raw XHR against itself (the noise floor of that run).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MiB, ROOT, median, procStatus } from './lib.mjs';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-/** Uploads of each variant per page (see the loop in benchUploadBrowser). */
+/** Uploads of each variant (ours, xhr, xhr2) per page (see the loop in benchUploadBrowser). */
 const PAIRS = 8;
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>bench</title>
@@ -36,6 +37,8 @@ const variants = {
     x.send(blob);
   }),
 };
+// The same raw XHR again: measured like the others, it shows how far two identical uploads differ.
+variants.xhr2 = variants.xhr;
 window.upload = async (variant, url) => {
   const t0 = performance.now();
   await variants[variant](url);
@@ -102,7 +105,9 @@ export async function benchUploadBrowser({ sink, pkgDir, reps, log }) {
           // itself a source of noise.
           for (let pair = -1; pair < PAIRS; pair++) {
             const memory = pair < 0;
-            for (const variant of (pair + r) % 2 ? ['xhr', 'ours'] : ['ours', 'xhr']) {
+            const kinds = memory ? ['ours', 'xhr'] : ['ours', 'xhr', 'xhr2'];
+            const k = (pair + 1 + r) % kinds.length;
+            for (const variant of [...kinds.slice(k), ...kinds.slice(0, k)]) {
               await cdp.send('HeapProfiler.collectGarbage');
               const baseRss = memory ? rss(pids) : 0;
               const baseHeap = memory ? (await cdp.send('Runtime.getHeapUsage')).usedSize : 0;
@@ -146,14 +151,16 @@ export async function benchUploadBrowser({ sink, pkgDir, reps, log }) {
     heapBig: pick(v, big, 'heapGrowth'), heapSmall: pick(v, small, 'heapGrowth'),
     runs: runs.filter((x) => x.variant === v && x.mb === big).map((x) => x.mbps),
   });
-  /** ours / xhr throughput of each adjacent pair at `mb` MiB. */
-  const perPair = (mb) => runs.filter((x) => x.variant === 'ours' && x.mb === mb).map((o) => {
+  /** `variant` / xhr throughput of each adjacent pair at `mb` MiB. */
+  const perPair = (mb, variant = 'ours') => runs.filter((x) => x.variant === variant && x.mb === mb).map((o) => {
     const x = runs.find((y) => y.variant === 'xhr' && y.mb === mb && y.round === o.round && y.pair === o.pair);
     return o.mbps / (x?.mbps ?? NaN);
   });
   return {
     big, small, pairs: PAIRS, ours: s('ours'), xhr: s('xhr'),
     ratioBig: median(perPair(big)), ratioSmall: median(perPair(small)), perPairBig: perPair(big),
+    // The null control: raw XHR against itself, in the same pairs.
+    selfBig: median(perPair(big, 'xhr2')), perPairSelfBig: perPair(big, 'xhr2'),
   };
 }
 
