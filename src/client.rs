@@ -330,9 +330,12 @@ impl Client {
         let max_retries = opts.max_retries.unwrap_or(self.max_retries);
         let mut attempt = 0;
         loop {
+            // Checked first, so an unlimited send does not even await an empty permit.
             let permit = match limit {
-                Some(kind) => Some(self.limiter.acquire(kind, opts.signal.as_ref()).await?),
-                None => None,
+                Some(kind) if self.limiter.limits(kind) => {
+                    Some(self.limiter.acquire(kind, opts.signal.as_ref()).await?)
+                }
+                _ => None,
             };
             let result = self.attempt(method, &url, path, body, opts).await;
             // Answered (or failed): that frees the slot `max` sends later, before any retry wait.

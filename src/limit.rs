@@ -229,6 +229,14 @@ impl Limiter {
         ))
     }
 
+    /// Whether sends of `kind` are limited at all (`rateLimit: false`, or Exa's defaults: not).
+    pub fn limits(&self, kind: Kind<'_>) -> bool {
+        match kind {
+            Kind::Create => self.creates.is_some(),
+            Kind::Poll(_) => self.polls.is_some(),
+        }
+    }
+
     /// Waits until sending keeps within the limits; hold the permit until the answer arrives.
     pub async fn acquire(&self, kind: Kind<'_>, signal: Option<&AbortSignal>) -> Result<Permit> {
         let (rate, taken) = match kind {
