@@ -50,12 +50,9 @@ build_wasm() {
 }
 
 rm -rf pkg/gen
-# The per-provider builds first, so that target/'s headless_imports.wasm ends as the default build.
+build_wasm pkg/gen pkg/index.js
 build_wasm pkg/gen/exa pkg/exa.js --no-default-features --features exa
 build_wasm pkg/gen/dromo pkg/dromo.js --no-default-features --features dromo
-# Into a scratch folder first: pkg/gen/ already holds the two above.
-build_wasm pkg/gen/.both pkg/index.js
-mv pkg/gen/.both/* pkg/gen/ && rmdir pkg/gen/.both
 
 # npm shows the package's own README; the repository's is the source of truth.
 cp README.md pkg/README.md

@@ -332,7 +332,7 @@ impl Client {
         loop {
             // Checked first, so an unlimited send does not even await an empty permit.
             let permit = match limit {
-                Some(kind) if self.limiter.limits(kind) => {
+                Some(kind) if self.limiter.rate(kind).is_some() => {
                     Some(self.limiter.acquire(kind, opts.signal.as_ref()).await?)
                 }
                 _ => None,

@@ -229,27 +229,23 @@ impl Limiter {
         ))
     }
 
-    /// Whether sends of `kind` are limited at all (`rateLimit: false`, or Exa's defaults: not).
-    pub fn limits(&self, kind: Kind<'_>) -> bool {
+    /// The limit on sends of `kind`, if any (`rateLimit: false`, or Exa's defaults: none).
+    pub fn rate(&self, kind: Kind<'_>) -> Option<Rate> {
         match kind {
-            Kind::Create => self.creates.is_some(),
-            Kind::Poll(_) => self.polls.is_some(),
+            Kind::Create => self.creates,
+            Kind::Poll(_) => self.polls,
         }
     }
 
     /// Waits until sending keeps within the limits; hold the permit until the answer arrives.
     pub async fn acquire(&self, kind: Kind<'_>, signal: Option<&AbortSignal>) -> Result<Permit> {
-        let (rate, taken) = match kind {
-            Kind::Create => match self.creates {
-                Some(rate) => (rate, self.create_window.borrow_mut().take(rate.max)),
-                None => return Ok(Permit(None)),
-            },
-            Kind::Poll(id) => match self.polls {
-                Some(rate) => (rate, self.take_poll(id, rate)),
-                None => return Ok(Permit(None)),
-            },
+        let Some(rate) = self.rate(kind) else {
+            return Ok(Permit(None));
         };
-        let (slot, before) = taken;
+        let (slot, before) = match kind {
+            Kind::Create => self.create_window.borrow_mut().take(rate.max),
+            Kind::Poll(id) => self.take_poll(id, rate),
+        };
         // From here on the slot is ours: if we give up, dropping the permit frees it.
         let permit = Permit(Some(slot));
         if let Some(before) = before {
