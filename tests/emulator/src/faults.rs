@@ -41,6 +41,7 @@ pub const ROUTES: &[&str] = &[
     "dromo.get",
     "dromo.list",
     "dromo.url",
+    "dromo.delete",
     "exa.create",
     "exa.get",
     "exa.list",
@@ -461,9 +462,11 @@ pub fn classify(
             _ if read => Some(("dromo.list", "dromo.list")),
             _ => None,
         },
-        ["api", "v1", "headless", "imports", id, ""] if !id.is_empty() && read => {
-            Some(("dromo.get", "dromo.retrieve"))
-        }
+        ["api", "v1", "headless", "imports", id, ""] if !id.is_empty() => match *method {
+            _ if read => Some(("dromo.get", "dromo.retrieve")),
+            Method::DELETE => Some(("dromo.delete", "dromo.delete")),
+            _ => None,
+        },
         ["api", "v1", "headless", "imports", id, "url", ""] if !id.is_empty() && read => {
             Some(("dromo.url", "dromo.result_url"))
         }

@@ -116,6 +116,15 @@ impl Storage {
         }
     }
 
+    /// Drops the upload slot and any published object at these paths (an import was deleted).
+    pub fn forget(&self, upload: &str, result: &str) {
+        let mut inner = self.inner.lock().unwrap();
+        inner.slots.remove(upload);
+        if let Some(object) = inner.objects.remove(result) {
+            let _ = std::fs::remove_file(object.file);
+        }
+    }
+
     pub fn receipt(&self, owner_id: &str) -> Option<Receipt> {
         self.inner.lock().unwrap().receipts.get(owner_id).cloned()
     }

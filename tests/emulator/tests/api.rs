@@ -311,12 +311,54 @@ async fn invalid_bodies_are_400_in_drf_shape() {
         .await;
     assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let r = env
-        .send(env.authed(Method::DELETE, "/headless/imports/x/"))
+        .send(env.authed(Method::PUT, "/headless/imports/x/"))
         .await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.json(), json!({"detail": "Method \"PUT\" not allowed."}));
+    env.shutdown().await;
+}
+
+#[tokio::test]
+async fn delete_forgets_an_import_and_its_upload_url() {
+    let env = common::start(common::config()).await;
+    let imp = env
+        .create_ok(json!({"schema_id": common::CONTACTS, "original_filename": "a.csv"}))
+        .await;
+    let id = imp["id"].as_str().unwrap();
+    let path = format!("/headless/imports/{id}/");
+    let r = env.send(env.authed(Method::DELETE, &path)).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(r.text, "");
     assert_eq!(
-        r.json(),
-        json!({"detail": "Method \"DELETE\" not allowed."})
+        env.send(env.authed(Method::GET, &path)).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let again = env.send(env.authed(Method::DELETE, &path)).await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+    assert_eq!(again.json(), json!({"detail": "Not found."}));
+    // The presigned URL no longer takes a file: its slot is gone (S3's NoSuchKey).
+    let put = env
+        .put(imp["upload"].as_str().unwrap(), b"a,b\n1,2\n".to_vec())
+        .await;
+    assert_eq!(put.status, StatusCode::NOT_FOUND, "{}", put.text);
+    let list = env
+        .send(env.authed(Method::GET, "/headless/imports/"))
+        .await
+        .json();
+    assert_eq!(list["count"], 0);
+    // Without the key: 401, and nothing is deleted.
+    let other = env
+        .create_ok(json!({"schema_id": common::CONTACTS, "original_filename": "b.csv"}))
+        .await;
+    let path = env.api(&format!(
+        "/headless/imports/{}/",
+        other["id"].as_str().unwrap()
+    ));
+    let r = env.send(env.http.delete(&path)).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        env.inspect(other["id"].as_str().unwrap()).await["import"]["status"],
+        "AWAITING_UPLOAD"
     );
     env.shutdown().await;
 }

@@ -21,6 +21,8 @@ pub struct CreateRequest {
     pub settings: Map<String, Value>,
     pub hooks: Map<String, Value>,
     pub source: Source,
+    /// As sent (`null` when absent): Dromo shows it in its dashboard, never in API answers.
+    pub import_metadata: Value,
 }
 
 #[derive(Default)]
@@ -187,5 +189,6 @@ pub fn parse(body: &Value) -> Result<CreateRequest, Value> {
         settings,
         hooks,
         source,
+        import_metadata: body.get("import_metadata").cloned().unwrap_or(Value::Null),
     })
 }

@@ -40,6 +40,8 @@ pub struct ImportRecord {
     /// The merged settings and hooks, kept only so tests can inspect the merge (hooks never run).
     pub settings: serde_json::Map<String, Value>,
     pub hooks: serde_json::Map<String, Value>,
+    /// `import_metadata` as created, kept only so tests can inspect it (the API never shows it).
+    pub import_metadata: Value,
     /// Whether a result file was published (SUCCESSFUL, or NEEDS_REVIEW awaiting a "review").
     pub has_result: bool,
 }
@@ -93,6 +95,13 @@ impl Imports {
 
     pub fn get_mut(&mut self, id: &str) -> Option<&mut ImportRecord> {
         self.by_id.get_mut(id)
+    }
+
+    /// Forgets an import (`DELETE`); processing still running finds it gone and stops there.
+    pub fn remove(&mut self, id: &str) -> Option<ImportRecord> {
+        let record = self.by_id.remove(id)?;
+        self.order.retain(|o| o != id);
+        Some(record)
     }
 
     pub fn count(&self) -> usize {

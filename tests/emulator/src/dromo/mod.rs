@@ -243,6 +243,7 @@ async fn create(shared: &Arc<Shared>, headers: &HeaderMap, body: Body) -> Respon
         plan: Arc::new(schema::plan(fields, &settings)),
         settings,
         hooks,
+        import_metadata: request.import_metadata,
         has_result: false,
     };
     let body = record.full();
@@ -336,19 +337,30 @@ async fn item(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    shared
-        .stats
-        .hit(if method == Method::GET || method == Method::HEAD {
-            "dromo.retrieve"
-        } else {
-            "dromo.other"
-        });
+    shared.stats.hit(match method {
+        Method::GET | Method::HEAD => "dromo.retrieve",
+        Method::DELETE => "dromo.delete",
+        _ => "dromo.other",
+    });
     if let Some(resp) = reject_unauthorized(&shared, &headers) {
         return resp;
     }
+    if method == Method::DELETE {
+        // `deleteHeadlessImport` in dromo-openapi.json: 204, or 404 for an unknown id. Not
+        // rate-limited (the documented limits are on creates and status polls).
+        let removed = shared.dromo.imports.lock().unwrap().remove(&id);
+        return match removed {
+            Some(_) => {
+                shared
+                    .storage
+                    .forget(&imports::upload_path(&id), &imports::result_path(&id));
+                StatusCode::NO_CONTENT.into_response()
+            }
+            None => detail(StatusCode::NOT_FOUND, "Not found."),
+        };
+    }
     if method != Method::GET && method != Method::HEAD {
-        // DELETE is only claimed by third parties; the documented API has no such route.
-        return method_not_allowed(&method, "GET, HEAD, OPTIONS");
+        return method_not_allowed(&method, "GET, DELETE, HEAD, OPTIONS");
     }
     let Some(body) = shared
         .dromo
@@ -452,6 +464,7 @@ async fn inspect(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> R
             "import": record.full(),
             "settings": record.settings,
             "hooks": record.hooks,
+            "import_metadata": record.import_metadata,
             "fields": fields,
         }),
     )

@@ -1,0 +1,220 @@
+// @ts-check
+// Turns whatever a caller passed into values the Rust core can read without running the caller's
+// code again. A revoked Proxy, a Proxy whose traps throw, a getter that throws or changes its mind,
+// a detached buffer: read here once, inside try/catch, so that no exception ever unwinds through
+// the wasm (which would leave its async executor stuck and every later promise pending), and so
+// that what was validated is exactly what is sent.
+// wasm-bindgen copies this file verbatim into pkg/gen/snippets/: self-contained ESM, no imports.
+
+/** Deeper than any params or rows a person writes; past it, a cycle is the likely reason. */
+const MAX_DEPTH = 64;
+
+/** A refusal on its way out, collecting the path as the copy unwinds. */
+class Refusal {
+  /** @param {string} message */
+  constructor(message) {
+    /** @type {(string | number)[]} */
+    this.at = [];
+    this.message = message;
+  }
+}
+
+/** Whether `v` is a Proxy, where the platform can tell (Node and the runtimes that mimic it). */
+const isProxy = (() => {
+  try {
+    const util = /** @type {any} */ (globalThis).process?.getBuiltinModule?.('node:util');
+    return typeof util?.types?.isProxy === 'function' ? util.types.isProxy : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
+/**
+ * Reads a platform getter on `v` the way the platform would, with its brand check: a Proxy or a
+ * look-alike throws, and a getter the caller defined on the instance is not consulted.
+ * @param {Function | undefined} Class
+ * @param {string | symbol} name
+ * @param {unknown} v
+ */
+function brand(Class, name, v) {
+  const get = Class && Object.getOwnPropertyDescriptor(Class.prototype, name)?.get;
+  if (!get) return undefined;
+  try {
+    return get.call(v);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The caller's AbortSignal when nothing about it can misbehave later; else a fresh signal of ours
+ * that follows it. `undefined` when `v` is not an AbortSignal.
+ * @param {unknown} v
+ * @returns {AbortSignal | undefined}
+ */
+function signalOf(v) {
+  if (typeof AbortSignal === 'undefined' || brand(AbortSignal, 'aborted', v) === undefined) return undefined;
+  const s = /** @type {AbortSignal} */ (v);
+  // In a browser a Proxy fails the brand check above; Node's AbortSignal is plain JS, so there a
+  // Proxy passes it and is ruled out by name. Own properties could shadow `aborted`.
+  const clean =
+    (isProxy ? !isProxy(s) : typeof (/** @type {any} */ (globalThis).process) === 'undefined') &&
+    Object.getPrototypeOf(s) === AbortSignal.prototype &&
+    Object.getOwnPropertyNames(s).length === 0;
+  if (clean) return s;
+  if (typeof AbortSignal.any === 'function') return AbortSignal.any([s]);
+  const c = new AbortController();
+  if (s.aborted) c.abort(s.reason);
+  else s.addEventListener('abort', () => c.abort(s.reason), { once: true });
+  return c.signal;
+}
+
+/**
+ * A copy of `v` made of plain objects, arrays and primitives, as JSON.stringify would see it
+ * (`toJSON` applied, own enumerable keys), keeping functions and AbortSignals (see signalOf).
+ * @param {unknown} v
+ * @param {number} depth
+ * @returns {unknown}
+ */
+function copy(v, depth) {
+  // A function is kept (callbacks, `fetch`): calls into it are caught where they happen. Where a
+  // Proxy can be told apart, one is refused now instead of failing on its first call.
+  if (typeof v === 'function' && isProxy?.(v)) throw new Refusal('is a Proxy, not a function');
+  if (typeof v !== 'object' || v === null) return v;
+  if (depth > MAX_DEPTH) throw new Refusal('is nested too deeply (a cycle?)');
+  const signal = signalOf(v);
+  if (signal) return signal;
+  /** @type {any} */
+  const src = v;
+  if (Array.isArray(src)) {
+    const n = src.length;
+    const out = new Array(n);
+    for (let i = 0; i < n; i++) out[i] = step(src[i], depth, i);
+    return out;
+  }
+  const proto = Object.getPrototypeOf(src);
+  if (proto !== Object.prototype && proto !== null && typeof src.toJSON === 'function') {
+    return copy(src.toJSON(), depth + 1);
+  }
+  /** @type {Record<string, unknown>} */
+  const out = {};
+  for (const k of Object.keys(src)) out[k] = step(src[k], depth, k);
+  return out;
+}
+
+/**
+ * One child of a copy, naming it in a refusal.
+ * @param {unknown} v
+ * @param {number} depth
+ * @param {string | number} key
+ */
+function step(v, depth, key) {
+  if ((typeof v !== 'object' && typeof v !== 'function') || v === null) return v;
+  try {
+    return copy(v, depth + 1);
+  } catch (e) {
+    throw refusal(e, key);
+  }
+}
+
+/**
+ * @param {unknown} e what was thrown while reading
+ * @param {string | number} [key] where, relative to the value being copied
+ */
+function refusal(e, key) {
+  const r = e instanceof Refusal ? e : new Refusal(`cannot be read (a revoked Proxy or a throwing getter?): ${describe(e)}`);
+  if (key !== undefined) r.at.unshift(key);
+  return r;
+}
+
+/** @param {unknown} e */
+function describe(e) {
+  try {
+    return e instanceof Error ? `${e.name}: ${e.message}` : typeof e === 'string' ? e : typeof e;
+  } catch {
+    return 'an unreadable error';
+  }
+}
+
+/** @param {Refusal} r @param {string} path */
+function where(r, path) {
+  // A cycle makes a path MAX_DEPTH keys long: the first few say where it starts.
+  const at = r.at.length > 8 ? [...r.at.slice(0, 8), '…'] : r.at;
+  return at.reduce((/** @type {string} */ p, k) => (typeof k === 'number' ? `${p}[${k}]` : p ? `${p}.${k}` : String(k)), path);
+}
+
+/**
+ * A plain copy of an argument (params, options), or throws `[path, message]`.
+ * @param {unknown} v
+ * @param {string} path how the argument is named in errors, e.g. `options`
+ */
+export function plain(v, path) {
+  if ((typeof v !== 'object' && typeof v !== 'function') || v === null) return v;
+  try {
+    return copy(v, 0);
+  } catch (e) {
+    const r = refusal(e);
+    throw [where(r, path), r.message];
+  }
+}
+
+/**
+ * What to upload or count, read once: `[value, size, name]`, where `value` is a Blob or a
+ * Uint8Array (a string becomes a Blob, an ArrayBuffer a view of it) and `name` a File's name.
+ * Throws a message when `v` is none of the accepted kinds, or unusable (detached, a Proxy).
+ * @param {unknown} v
+ * @returns {[Blob | Uint8Array, number, string | undefined]}
+ */
+export function bodyOf(v) {
+  if (typeof v === 'string') {
+    // A Blob encodes the string as UTF-8 and knows its byte length.
+    const b = new Blob([v]);
+    return [b, b.size, undefined];
+  }
+  const kinds = 'must be a Blob, File, ArrayBuffer, Uint8Array or string';
+  if (typeof v !== 'object' || v === null) throw `${kinds}, got ${v === null ? 'null' : typeof v}`;
+  if (isProxy?.(v)) throw `${kinds}, got a Proxy`;
+  const size = brand(globalThis.Blob, 'size', v);
+  if (typeof size === 'number') {
+    const name = brand(globalThis.File, 'name', v);
+    return [/** @type {Blob} */ (v), size, typeof name === 'string' && name !== '' ? name : undefined];
+  }
+  // Any typed array (Buffer included) or DataView, as its bytes. The getters check the brand.
+  const TypedArray = Object.getPrototypeOf(Uint8Array);
+  const view = brand(TypedArray, Symbol.toStringTag, v) !== undefined ? TypedArray : brand(DataView, 'buffer', v) ? DataView : undefined;
+  if (view) {
+    const buffer = brand(view, 'buffer', v);
+    if (isDetached(buffer)) throw 'is a view of a detached ArrayBuffer (transferred with postMessage?)';
+    const bytes = new Uint8Array(buffer, brand(view, 'byteOffset', v), brand(view, 'byteLength', v));
+    return [bytes, bytes.byteLength, undefined];
+  }
+  const length = brand(ArrayBuffer, 'byteLength', v);
+  if (typeof length === 'number') {
+    if (isDetached(v)) throw 'is a detached ArrayBuffer (transferred with postMessage?)';
+    const bytes = new Uint8Array(/** @type {ArrayBuffer} */ (v));
+    return [bytes, bytes.byteLength, undefined];
+  }
+  throw `${kinds}, got ${Array.isArray(v) ? 'an array' : 'an object'}`;
+}
+
+/** @param {unknown} buffer */
+function isDetached(buffer) {
+  const detached = brand(ArrayBuffer, 'detached', buffer);
+  if (typeof detached === 'boolean') return detached;
+  // Before ArrayBuffer.prototype.detached: a detached buffer refuses new views.
+  try {
+    new Uint8Array(/** @type {ArrayBuffer} */ (buffer));
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * A reader over a Blob's bytes, through Blob.prototype.stream itself: a subclass's own `stream`
+ * is caller code and is not run.
+ * @param {Blob} blob a value `bodyOf` accepted as a Blob
+ */
+export function readerOf(blob) {
+  return Blob.prototype.stream.call(blob).getReader();
+}
