@@ -71,8 +71,8 @@ function* chunksOf(bytes) {
  * @param {((loaded: number) => void) | null} [onProgress] bytes handed to the socket so far;
  *   monotonic, at most every 64 KiB, and a last call with `total` once the body is fully sent
  * @param {AbortSignal | null} [signal] aborts the request and the file read
- * @returns {Promise<{ status: number, body: string }>} the status and the response body (text,
- *   first 64 KiB)
+ * @returns {Promise<{ status: number, body: string, retryAfterMs?: string, retryAfter?: string }>}
+ *   the status, the response body (text, first 64 KiB) and the retry hints the storage sent
  * @throws {DOMException} `AbortError` when `signal` aborts; the Node error (with `code`, e.g.
  *   `ECONNRESET`) when the connection fails
  */
@@ -100,7 +100,7 @@ export async function nodePut(url, body, total, onProgress, signal) {
       req.destroy();
       rejectPut(err);
     };
-    /** @param {{ status: number, body: string }} result */
+    /** @param {{ status: number, body: string, retryAfterMs?: string, retryAfter?: string }} result */
     const succeed = (result) => {
       if (settled) return;
       // On loopback the answer can overtake the request's own 'finish': report the end first so
@@ -153,7 +153,11 @@ export async function nodePut(url, body, total, onProgress, signal) {
       let size = 0;
       const done = () => {
         const text = Buffer.concat(chunks).toString('utf8');
-        succeed({ status: res.statusCode ?? 0, body: text });
+        const hint = (/** @type {string} */ name) => {
+          const v = res.headers[name];
+          return typeof v === 'string' ? v : undefined;
+        };
+        succeed({ status: res.statusCode ?? 0, body: text, retryAfterMs: hint('retry-after-ms'), retryAfter: hint('retry-after') });
       };
       res.on('data', (/** @type {Buffer} */ chunk) => {
         if (size >= MAX_RESPONSE_BODY) return;

@@ -6,14 +6,14 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{AbortSignal, Headers};
 
 use crate::error::{Error, Kind, Result};
-use crate::http::{self, Reply};
+use crate::http::{self, Redirect, Reply};
 use crate::js::{get, get_str, is_absent, is_plain_object, json_parse, keys};
 use crate::limit::{Limiter, Rate};
 use crate::redact::{scrub, snippet};
-use crate::retry;
+use crate::retry::{self, Op};
 use crate::text::uint;
 use crate::timer::{now_ms, sleep};
-use crate::url::check_base_url;
+use crate::url::{check_base_url, Refused};
 
 /// What differs between providers at the transport level.
 pub struct Provider {
@@ -24,21 +24,6 @@ pub struct Provider {
     pub key_name: &'static str,
     /// Documented limits: creates per window, and status polls per import per window.
     pub limits: (Option<Rate>, Option<Rate>),
-}
-
-/// How much retrying a request can take without risking a duplicate side effect.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Idempotency {
-    /// Reads: retry every transient failure.
-    Safe,
-    /// Creates that carry no data (the file is uploaded afterwards): retry like a read. If a lost
-    /// answer had in fact created an import, that one stays AWAITING_UPLOAD with no data, an
-    /// orphan that holds nothing; not retrying would leave the same orphan *and* fail the caller.
-    CreateEmpty,
-    /// Creates that carry the data (`initial_data`): retry only answers that prove the server did
-    /// nothing (408, 429). A timeout or a 5xx may have imported the rows already, and a retry
-    /// would import them twice, so the error is surfaced instead.
-    CreateWithData,
 }
 
 /// Options shared by every call: `{ signal?, timeoutMs?, maxRetries?, headers? }`.
@@ -67,23 +52,16 @@ impl CallOptions {
     }
 }
 
-/// Reads `opts.signal`, which must be an AbortSignal when given.
+/// Reads `opts.signal`, which must be an AbortSignal when given. `opts` is a `js::plain` copy,
+/// where a signal from another realm (or one that could misbehave) is already one of ours.
 pub fn signal(opts: &JsValue, path: &str) -> Result<Option<AbortSignal>> {
     let v = get(opts, "signal");
     if is_absent(&v) {
         return Ok(None);
     }
-    // Duck-typed: signals from another realm or a polyfill fail `instanceof`.
-    if v.is_object()
-        && get(&v, "aborted").as_bool().is_some()
-        && get(&v, "addEventListener").is_function()
-    {
-        return Ok(Some(v.unchecked_into()));
-    }
-    Err(Error::invalid(
-        join(path, "signal"),
-        "must be an AbortSignal",
-    ))
+    v.dyn_into::<AbortSignal>()
+        .map(Some)
+        .map_err(|_| Error::invalid(join(path, "signal"), "must be an AbortSignal"))
 }
 
 /// Reads a non-negative number option (Infinity allowed: "no limit").
@@ -177,6 +155,9 @@ pub struct Client {
     /// fetch copies them, so one instance serves every call. `json_headers` adds Content-Type.
     read_headers: Headers,
     json_headers: Headers,
+    /// Whether requests carry something secret (the key, or the caller's own headers): then
+    /// redirects are judged here instead of followed by fetch.
+    sends_secrets: bool,
     fetch: Option<Function>,
     /// Queues sends that would exceed the provider's rate limits.
     pub limiter: Limiter,
@@ -265,7 +246,9 @@ impl Client {
             ));
         }
         let fetch = callback(&opts, "fetch", "")?;
-        let read_headers = base_headers(&headers(&opts, "")?, "headers")?;
+        let extra_headers = headers(&opts, "")?;
+        let sends_secrets = api_key.is_some() || !extra_headers.is_empty();
+        let read_headers = base_headers(&extra_headers, "headers")?;
         if let Some(key) = &api_key {
             read_headers
                 .set(provider.auth_header, key)
@@ -280,6 +263,7 @@ impl Client {
             timeout_ms: non_negative(&opts, "timeoutMs", "")?.unwrap_or(60_000.0),
             read_headers,
             json_headers,
+            sends_secrets,
             fetch,
             limiter: Limiter::from_js(&opts, provider.limits)?,
         })
@@ -293,7 +277,7 @@ impl Client {
             path,
             None,
             opts,
-            Idempotency::Safe,
+            Op::Read,
         )
         .await
     }
@@ -309,9 +293,9 @@ impl Client {
         path: &str,
         body: Option<&JsString>,
         opts: &CallOptions,
-        idempotency: Idempotency,
+        op: Op,
     ) -> Result<JsValue> {
-        self.limited_request(None, method, path, body, opts, idempotency)
+        self.limited_request(None, method, path, body, opts, op)
             .await
     }
 
@@ -324,55 +308,85 @@ impl Client {
         path: &str,
         body: Option<&JsString>,
         opts: &CallOptions,
-        idempotency: Idempotency,
+        op: Op,
     ) -> Result<JsValue> {
-        let url = [self.base_url.as_str(), path].concat();
-        let max_retries = opts.max_retries.unwrap_or(self.max_retries);
         let mut attempt = 0;
         loop {
-            // Checked first, so an unlimited send does not even await an empty permit.
-            let permit = match limit {
-                Some(kind) if self.limiter.rate(kind).is_some() => {
-                    Some(self.limiter.acquire(kind, opts.signal.as_ref()).await?)
-                }
-                _ => None,
-            };
-            let result = self.attempt(method, &url, path, body, opts).await;
-            // Answered (or failed): that frees the slot `max` sends later, before any retry wait.
-            drop(permit);
-            let retry_wait = match &result {
-                Err(e) if attempt < max_retries && self.may_retry(e, idempotency) => {
-                    let reply_hint = |h: &str| e.retry_hints.as_ref().and_then(|r| r.header(h));
-                    Some(retry::delay_ms(
-                        attempt,
-                        reply_hint("retry-after-ms").as_deref(),
-                        reply_hint("retry-after").as_deref(),
-                        now_ms(),
-                        js_sys::Math::random(),
-                    ))
-                }
-                _ => None,
-            };
-            match retry_wait {
-                Some(ms) => {
-                    sleep(ms, opts.signal.as_ref()).await?;
-                    attempt += 1;
-                }
-                None => return result.map_err(|e| e.error),
+            match self
+                .try_once(limit, method, path, body, opts, op, attempt)
+                .await
+            {
+                Ok(v) => return Ok(v),
+                Err(failed) => failed.wait(opts).await?,
             }
+            attempt += 1;
         }
     }
 
-    fn may_retry(&self, e: &Attempt, idempotency: Idempotency) -> bool {
-        match idempotency {
-            // A cut-off or non-JSON 200 (a proxy hiccup) is worth another read; reads change nothing.
-            Idempotency::Safe | Idempotency::CreateEmpty => {
-                e.error.is_transient() || e.error.code == Some("invalid_response")
+    /// `DELETE path` with retries. A 404 on a retry means an attempt whose answer was lost did
+    /// delete it: that is success too, answered `null`.
+    pub async fn delete(&self, path: &str, opts: &CallOptions) -> Result<JsValue> {
+        let mut attempt = 0;
+        loop {
+            match self
+                .try_once(None, "DELETE", path, None, opts, Op::Read, attempt)
+                .await
+            {
+                Ok(v) => return Ok(v),
+                Err(f) if attempt > 0 && f.error.status == Some(404) => return Ok(JsValue::NULL),
+                Err(f) => f.wait(opts).await?,
             }
-            Idempotency::CreateWithData => {
-                e.error.kind == Kind::Api && matches!(e.error.status, Some(408 | 429))
-            }
+            attempt += 1;
         }
+    }
+
+    /// Attempt number `attempt` (0 = the first) of a request, within its rate limit. On failure,
+    /// what the retry policy says: the error and the wait before another try, if any. For flows
+    /// that must look at a failure before retrying (a create whose answer was lost).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn try_once(
+        &self,
+        limit: Option<crate::limit::Kind<'_>>,
+        method: &str,
+        path: &str,
+        body: Option<&JsString>,
+        opts: &CallOptions,
+        op: Op,
+        attempt: u32,
+    ) -> core::result::Result<JsValue, Failed> {
+        // Checked first, so an unlimited send does not even await an empty permit.
+        let permit = match limit {
+            Some(kind) if self.limiter.rate(kind).is_some() => Some(
+                self.limiter
+                    .acquire(kind, opts.signal.as_ref())
+                    .await
+                    .map_err(Failed::last)?,
+            ),
+            _ => None,
+        };
+        let url = [self.base_url.as_str(), path].concat();
+        let result = self.attempt(method, &url, path, body, opts).await;
+        // Answered (or failed): that frees the slot `max` sends later, before any retry wait.
+        drop(permit);
+        result.map_err(|e| {
+            let hint = |h: &str| e.retry_hints.as_ref().and_then(|r| r.header(h));
+            let retry_in = retry::next(
+                op,
+                e.error.failure(),
+                attempt,
+                opts.max_retries.unwrap_or(self.max_retries),
+                (
+                    hint("retry-after-ms").as_deref(),
+                    hint("retry-after").as_deref(),
+                ),
+                now_ms(),
+                js_sys::Math::random(),
+            );
+            Failed {
+                error: e.error,
+                retry_in,
+            }
+        })
     }
 
     async fn attempt(
@@ -396,16 +410,35 @@ impl Client {
             extra = with_headers(base, &opts.headers, "opts.headers")?;
             &extra
         };
-        let reply = http::send(http::Request {
-            method,
-            url,
-            headers: headers.as_ref(),
-            body: body.map(|b| b.as_ref()),
-            timeout_ms: opts.timeout_ms.unwrap_or(self.timeout_ms),
-            signal: opts.signal.as_ref(),
-            fetch: self.fetch.as_ref(),
-        })
-        .await?;
+        // A request that carries the key (or the caller's own headers, which may hold secrets)
+        // follows no redirect blindly: fetch would send those headers to any origin a 3xx names.
+        let follow = !self.sends_secrets && opts.headers.is_empty();
+        let mut to = url.to_string();
+        let mut hops = 0;
+        let reply = loop {
+            let reply = http::send(http::Request {
+                method,
+                url: &to,
+                headers: headers.as_ref(),
+                body: body.map(|b| b.as_ref()),
+                timeout_ms: opts.timeout_ms.unwrap_or(self.timeout_ms),
+                signal: opts.signal.as_ref(),
+                fetch: self.fetch.as_ref(),
+                follow,
+                secret: self.api_key.as_deref(),
+            })
+            .await?;
+            let target = match &reply.redirect {
+                None => break reply,
+                Some(Redirect::To(t)) => Some(t.as_str()),
+                Some(Redirect::Hidden) => None,
+            };
+            if let Err(why) = crate::url::follow(method, reply.status, &to, target, hops) {
+                return Err(redirect_refused(&reply, why, method, path).into());
+            }
+            to = target.unwrap_or_default().to_string();
+            hops += 1;
+        };
         let what = [method, " ", path].concat();
         if (200..300).contains(&reply.status) {
             return parse_json(&reply, &what).map_err(Attempt::from);
@@ -449,6 +482,64 @@ impl Client {
     }
 }
 
+/// The error for a redirect that was not followed; it names the other origin, never the path
+/// or query there (they could carry anything).
+fn redirect_refused(reply: &Reply, why: Refused, method: &str, path: &str) -> Error {
+    let why = match &why {
+        Refused::Elsewhere(Some(origin)) => [
+            " to ",
+            origin,
+            ", another origin: your key was not sent there",
+        ]
+        .concat(),
+        Refused::Elsewhere(None) => " to a hidden or invalid URL".into(),
+        Refused::MethodChange => " that would change the method (a missing trailing slash?)".into(),
+        Refused::TooMany => ", too many in a row".into(),
+    };
+    let mut e = Error::new(
+        Kind::Api,
+        [
+            &uint(reply.status.into()),
+            " redirect",
+            &why,
+            " (",
+            method,
+            " ",
+            path,
+            "). Not followed; check baseUrl.",
+        ]
+        .concat(),
+    );
+    e.status = Some(reply.status);
+    e.request_id = reply.header("x-request-id");
+    e.code = Some("redirect_refused");
+    e
+}
+
+/// A failed attempt and the retry policy's verdict on it.
+pub struct Failed {
+    pub error: Error,
+    /// Milliseconds to wait before the next try; `None`: give up with `error`.
+    pub retry_in: Option<f64>,
+}
+
+impl Failed {
+    fn last(error: Error) -> Failed {
+        Failed {
+            error,
+            retry_in: None,
+        }
+    }
+
+    /// Waits before the next try, or gives up with the error.
+    pub async fn wait(self, opts: &CallOptions) -> Result<()> {
+        match self.retry_in {
+            Some(ms) => sleep(ms, opts.signal.as_ref()).await,
+            None => Err(self.error),
+        }
+    }
+}
+
 /// An attempt's error, keeping the reply so the retry delay can read its headers.
 struct Attempt {
     error: Error,
@@ -487,6 +578,12 @@ fn parse_json(reply: &Reply, what: &str) -> Result<JsValue> {
         e.request_id = reply.header("x-request-id");
         e.body = Some(JsValue::from_str(&snippet(&text, 2000)));
         e.code = Some("invalid_response");
+        // A create's answer cut off mid-body still names the import it made: keep its id.
+        if let Some(id) = crate::url::id_in(&text) {
+            let imp = js_sys::Object::new();
+            crate::js::set(&imp, "id", &JsValue::from_str(id));
+            e.import = Some(imp.into());
+        }
         e
     })
 }
@@ -501,7 +598,7 @@ fn error_detail(body: &JsValue) -> Option<String> {
     if is_plain_object(body) {
         let k = keys(body).into_iter().next()?;
         let v = get(body, &k);
-        let first = if js_sys::Array::is_array(&v) {
+        let first = if crate::js::is_array(&v) {
             js_sys::Array::from(&v).get(0)
         } else {
             v

@@ -4,7 +4,7 @@
 use js_sys::{Function, Promise, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortSignal, Blob};
+use web_sys::AbortSignal;
 
 use crate::client::signal;
 use crate::csv_count::{data_records, RecordCounter};
@@ -16,7 +16,7 @@ use crate::upload;
 /// Bytes copied into wasm per step for an in-memory body.
 const SLICE: u32 = 1 << 20;
 
-/// The number of CSV records in `body` (a Blob or a Uint8Array), excluding the header row when
+/// The number of CSV records in `body` (a Blob or a Uint8Array, as `upload::body` gives them), excluding the header row when
 /// `header` is true. Malformed CSV (an unterminated quote) is a `ValidationError`.
 pub async fn records(body: &JsValue, header: bool, signal: Option<&AbortSignal>) -> Result<u64> {
     let mut counter = RecordCounter::new();
@@ -33,13 +33,10 @@ pub async fn records(body: &JsValue, header: bool, signal: Option<&AbortSignal>)
             at = end;
         }
     };
-    if let Some(blob) = body.dyn_ref::<Blob>() {
-        let stream: JsValue = blob.stream().into();
-        let reader = get(&stream, "getReader")
-            .dyn_into::<Function>()
-            .map_err(read_error)?
-            .call0(&stream)
-            .map_err(read_error)?;
+    if let Some(bytes) = body.dyn_ref::<Uint8Array>() {
+        feed(bytes, &mut counter);
+    } else {
+        let reader = crate::js::reader_of(body).map_err(read_error)?;
         let read: Function = get(&reader, "read").unchecked_into();
         loop {
             if let Err(e) = check(signal) {
@@ -61,13 +58,6 @@ pub async fn records(body: &JsValue, header: bool, signal: Option<&AbortSignal>)
                 None => return Err(read_error(value)),
             }
         }
-    } else if let Some(bytes) = body.dyn_ref::<Uint8Array>() {
-        feed(bytes, &mut counter);
-    } else {
-        return Err(Error::invalid(
-            "body",
-            "must be a Blob, File, ArrayBuffer, Uint8Array or string",
-        ));
     }
     let counted = counter.finish();
     if counted.malformed {
@@ -91,17 +81,8 @@ pub async fn from_js(body: &JsValue, options: &JsValue) -> Result<JsValue> {
     if !is_absent(&header) && header.as_bool().is_none() {
         return Err(Error::invalid("options.header", "must be a boolean"));
     }
-    let data = upload::body(body, "body").or_else(|e| {
-        // An empty file has zero records; that is an answer here, not an error.
-        if upload::is_empty_body(body) {
-            Ok(upload::Body {
-                value: JsValue::UNDEFINED,
-                size: 0.0,
-            })
-        } else {
-            Err(e)
-        }
-    })?;
+    // An empty file has zero records; that is an answer here, not an error.
+    let data = upload::read_body(body, "body")?;
     if data.size == 0.0 {
         return Ok(JsValue::from_f64(0.0));
     }

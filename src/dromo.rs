@@ -7,12 +7,13 @@
 use js_sys::{JsString, Object, JSON};
 use wasm_bindgen::JsValue;
 
-use crate::client::{callback, signal, CallOptions, Client, Idempotency, Provider};
+use crate::client::{callback, signal, CallOptions, Client, Provider};
 use crate::error::{Error, Result};
 use crate::js::{copy_without, get, get_str, is_absent, is_plain_object, set};
 use crate::limit::{Kind, Rate};
 use crate::page;
 use crate::poll::{self, WaitOptions};
+use crate::retry::Op;
 use crate::status::{dromo_stage, Stage};
 use crate::text::{quote, uint};
 use crate::upload;
@@ -253,7 +254,7 @@ pub fn import_path(id: &JsValue, suffix: &str) -> Result<String> {
 pub fn describe_failure(imp: &JsValue) -> String {
     let id = get_str(imp, "id").unwrap_or_default();
     let errors = get(imp, "import_errors");
-    let first = js_sys::Array::is_array(&errors)
+    let first = crate::js::is_array(&errors)
         .then(|| js_sys::Array::from(&errors).get(0))
         .and_then(|e| {
             get_str(&e, "message").or_else(|| JSON::stringify(&e).ok().map(String::from))
@@ -277,27 +278,54 @@ impl Dromo {
     }
 
     /// Sends an already validated create body; `with_rows` when it carries `initial_data`
-    /// (which decides what may be retried, see `Idempotency`).
+    /// (which decides what may be retried, see `retry::Op`).
     pub async fn create_with_body(
         &self,
         body: &JsString,
         with_rows: bool,
         opts: &CallOptions,
     ) -> Result<JsValue> {
-        self.client
-            .limited_request(
-                Some(Kind::Create),
-                "POST",
-                "/headless/imports/",
-                Some(body),
-                opts,
-                if with_rows {
-                    Idempotency::CreateWithData
-                } else {
-                    Idempotency::CreateEmpty
-                },
-            )
-            .await
+        let op = if with_rows {
+            Op::CreateWithData
+        } else {
+            Op::CreateEmpty
+        };
+        let mut attempt = 0;
+        loop {
+            let sent = self
+                .client
+                .try_once(
+                    Some(Kind::Create),
+                    "POST",
+                    "/headless/imports/",
+                    Some(body),
+                    opts,
+                    op,
+                    attempt,
+                )
+                .await;
+            match sent {
+                Ok(imp) => return Ok(imp),
+                Err(failed) => {
+                    // An answer cut off mid-body still named the import it created (see
+                    // `client::parse_json`). Before a retry makes another, that one is deleted:
+                    // nobody could upload to it. Given up, it stays on the error instead.
+                    if let (Some(_), Some(imp)) = (failed.retry_in, &failed.error.import) {
+                        let _ = self.delete(&get(imp, "id"), &CallOptions::default()).await;
+                    }
+                    failed.wait(opts).await?;
+                }
+            }
+            attempt += 1;
+        }
+    }
+
+    /// `DELETE /headless/imports/{id}/`: resolves `undefined` (204), also when a retry finds that
+    /// an attempt whose answer was lost already deleted it.
+    pub async fn delete(&self, id: &JsValue, opts: &CallOptions) -> Result<JsValue> {
+        let path = import_path(id, "")?;
+        self.client.delete(&path, opts).await?;
+        Ok(JsValue::UNDEFINED)
     }
 
     pub async fn retrieve(&self, id: &JsValue, opts: &CallOptions) -> Result<JsValue> {
@@ -309,7 +337,7 @@ impl Dromo {
         let path = import_path(id, "url/")?;
         let reply = self
             .client
-            .request("GET", &path, None, opts, Idempotency::Safe)
+            .request("GET", &path, None, opts, Op::Read)
             .await?;
         get_str(&reply, "presigned_url").ok_or_else(|| {
             let mut e = Error::new(
@@ -347,11 +375,11 @@ impl Dromo {
         .concat();
         let page = self
             .client
-            .request("GET", &path, None, &opts, Idempotency::Safe)
+            .request("GET", &path, None, &opts, Op::Read)
             .await?;
         let items = get(&page, "results");
         let count = get(&page, "count").as_f64();
-        let (Some(count), true) = (count, js_sys::Array::is_array(&items)) else {
+        let (Some(count), true) = (count, crate::js::is_array(&items)) else {
             let mut e = Error::new(
                 crate::error::Kind::Api,
                 ["GET ", &path, " did not answer a page ({count, results})."].concat(),
@@ -391,7 +419,7 @@ impl Dromo {
         let data = upload::body(body, "body")?;
         let params = copy_without(&options, &FLOW_OPTIONS);
         if is_absent(&get(&params, "original_filename")) {
-            let name = upload::file_name(body).ok_or_else(|| {
+            let name = data.name.clone().ok_or_else(|| {
                 Error::invalid(
                     "options.original_filename",
                     "is required when the body is not a File (it has no name)",

@@ -9,6 +9,7 @@ use js_sys::Object;
 use wasm_bindgen::prelude::*;
 
 use crate::js::set;
+use crate::retry::Failure;
 
 #[wasm_bindgen(module = "/src/js/errors.js")]
 extern "C" {
@@ -144,14 +145,16 @@ impl Error {
         }
     }
 
-    /// Whether retrying the same request could succeed (the retry policy decides when).
-    pub fn is_transient(&self) -> bool {
-        match self.kind {
-            Kind::Connection | Kind::Timeout => true,
-            Kind::Api => {
-                self.code.is_none() && crate::retry::retryable_status(self.status.unwrap_or(0))
-            }
-            _ => false,
+    /// How this failure looks to the retry policy (`crate::retry`), which decides the rest.
+    pub fn failure(&self) -> Failure {
+        match (self.kind, self.code, self.status) {
+            (Kind::Connection | Kind::Timeout, _, _) => Failure::NoAnswer,
+            (Kind::Api, Some("invalid_response"), _) => Failure::BadBody,
+            (Kind::Api, None, Some(s)) => Failure::Status(s),
+            (Kind::Upload, _, _) if self.expired => Failure::Final,
+            (Kind::Upload, _, None) => Failure::NoAnswer,
+            (Kind::Upload, _, Some(s)) => Failure::Status(s),
+            _ => Failure::Final,
         }
     }
 
@@ -194,6 +197,35 @@ impl From<Error> for JsValue {
     fn from(e: Error) -> JsValue {
         e.into_js()
     }
+}
+
+/// A platform error safe to keep as an error's `cause`: the original when nothing in it (message,
+/// stack, the URL Node puts in `input`, a nested cause) holds `secret` or a presigned signature,
+/// else a plain `Error` with the cleaned message and the original `name` and `code`. Callers'
+/// `fetch` wrappers and Node's URL errors do quote what they were given.
+pub fn safe_cause(cause: JsValue, secret: Option<&str>) -> JsValue {
+    let text = |v: &JsValue, k: &str| crate::js::get(v, k).as_string().unwrap_or_default();
+    let nested = crate::js::get(&cause, "cause");
+    let leaks = [
+        text(&cause, "message"),
+        text(&cause, "stack"),
+        text(&cause, "input"),
+        text(&nested, "message"),
+        text(&nested, "stack"),
+    ]
+    .iter()
+    .any(|t| crate::redact::clean(t, secret) != *t);
+    if !leaks {
+        return cause;
+    }
+    let clean = js_sys::Error::new(&crate::redact::clean(&text(&cause, "message"), secret));
+    for k in ["name", "code"] {
+        let v = crate::js::get(&cause, k);
+        if v.is_string() {
+            set(&clean, k, &v);
+        }
+    }
+    clean.into()
 }
 
 /// The class for an HTTP error status.

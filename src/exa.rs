@@ -7,12 +7,13 @@
 use js_sys::{JsString, Object, JSON};
 use wasm_bindgen::JsValue;
 
-use crate::client::{callback, signal, CallOptions, Client, Idempotency, Provider};
+use crate::client::{callback, signal, CallOptions, Client, Provider};
 use crate::count;
 use crate::error::{Error, Kind, Result};
 use crate::js::{copy_without, get, get_str, is_absent, is_plain_object, keys, set};
 use crate::limit;
 use crate::poll::{self, WaitOptions};
+use crate::retry::{Failure, Op};
 use crate::status::exa_stage;
 use crate::upload;
 use crate::url::check_id;
@@ -26,6 +27,26 @@ pub static EXA: Provider = Provider {
     // Exa documents no limits; `rateLimit: { creates, polls }` sets some.
     limits: (None, None),
 };
+
+/// The metadata key of the token each create carries, so that an import made by a create whose
+/// answer was lost can be found again (see `Exa::create`). The caller's own metadata is kept.
+pub const TOKEN_KEY: &str = "headlessImportsToken";
+
+/// A fresh create token: 64 random bits in hex; unique enough among one account's imports.
+fn new_token() -> String {
+    let half = || crate::text::hex((js_sys::Math::random() * 4_294_967_296.0) as u32);
+    [half(), half()].concat()
+}
+
+/// Whether a failed create may still have created an import: its request may have been
+/// processed (no answer, a cut-off answer, a 5xx, or the caller aborted while it was out).
+fn may_have_created(e: &Error) -> bool {
+    e.kind == Kind::Abort
+        || matches!(
+            e.failure(),
+            Failure::NoAnswer | Failure::BadBody | Failure::Status(500..)
+        )
+}
 
 /// Exa documents no polling limit; every 2 s is gentle and still prompt.
 pub const DEFAULT_INTERVAL_MS: f64 = 2000.0;
@@ -216,17 +237,75 @@ pub struct Exa {
 }
 
 impl Exa {
-    pub async fn create_with_body(&self, body: &JsString, opts: &CallOptions) -> Result<JsValue> {
-        self.client
-            .limited_request(
-                Some(limit::Kind::Create),
-                "POST",
-                "/v0/imports",
-                Some(body),
-                opts,
-                Idempotency::CreateEmpty,
-            )
-            .await
+    /// `POST /v0/imports`, recoverable: the import carries a token in its metadata
+    /// (`TOKEN_KEY`), so after a lost answer the import it may have made is found and deleted
+    /// before another try (it has no upload URL anyone knows), and a lost answer leaves nothing.
+    pub async fn create(&self, params: &JsValue, opts: &CallOptions) -> Result<JsValue> {
+        let token = new_token();
+        let params = copy_without(params, &[]);
+        let metadata = copy_without(&get(&params, "metadata"), &[]);
+        set(&metadata, TOKEN_KEY, &JsValue::from_str(&token));
+        set(&params, "metadata", &metadata);
+        let body = create_body(&params)?;
+        let mut attempt = 0;
+        loop {
+            let sent = self
+                .client
+                .try_once(
+                    Some(limit::Kind::Create),
+                    "POST",
+                    "/v0/imports",
+                    Some(&body),
+                    opts,
+                    Op::CreateEmpty,
+                    attempt,
+                )
+                .await;
+            match sent {
+                Ok(imp) => return Ok(imp),
+                Err(failed) => {
+                    if may_have_created(&failed.error) {
+                        self.remove_lost(&token, &failed.error).await;
+                    }
+                    failed.wait(opts).await?;
+                }
+            }
+            attempt += 1;
+        }
+    }
+
+    /// Deletes the import a create whose answer was lost may have made: the one its cut-off
+    /// answer named, else the newest one carrying `token`. Best effort, and deaf to the caller's
+    /// signal: a cleanup must not stop halfway because the caller gave up.
+    async fn remove_lost(&self, token: &str, error: &Error) {
+        let calm = CallOptions::default();
+        let id = match error.import.as_ref().and_then(|i| get_str(i, "id")) {
+            Some(id) => Some(id),
+            None => self.find_by_token(token, &calm).await.ok().flatten(),
+        };
+        if let Some(id) = id {
+            let _ = self.delete(&JsValue::from_str(&id), &calm).await;
+        }
+    }
+
+    /// The id of the import whose metadata holds `token`, among the newest few hundred.
+    async fn find_by_token(&self, token: &str, opts: &CallOptions) -> Result<Option<String>> {
+        let params = Object::new();
+        set(&params, "limit", &JsValue::from_f64(100.0));
+        let mut params: JsValue = params.into();
+        for _ in 0..3 {
+            let page = self.list_page_with(&params, opts).await?;
+            for imp in js_sys::Array::from(&get(&page, "items")).iter() {
+                if get_str(&get(&imp, "metadata"), TOKEN_KEY).as_deref() == Some(token) {
+                    return Ok(get_str(&imp, "id"));
+                }
+            }
+            params = get(&page, "next");
+            if params.is_undefined() {
+                break;
+            }
+        }
+        Ok(None)
     }
 
     pub async fn retrieve(&self, id: &JsValue, opts: &CallOptions) -> Result<JsValue> {
@@ -244,15 +323,14 @@ impl Exa {
         let body = update_body(params)?;
         // PATCH sets fields to given values: repeating it is harmless.
         self.client
-            .request("PATCH", &path, Some(&body), opts, Idempotency::Safe)
+            .request("PATCH", &path, Some(&body), opts, Op::Read)
             .await
     }
 
+    /// `DELETE /v0/imports/{id}`: resolves with the deleted import, or `null` when a retry finds
+    /// that an attempt whose answer was lost already deleted it.
     pub async fn delete(&self, id: &JsValue, opts: &CallOptions) -> Result<JsValue> {
-        let path = import_path(id)?;
-        self.client
-            .request("DELETE", &path, None, opts, Idempotency::Safe)
-            .await
+        self.client.delete(&import_path(id)?, opts).await
     }
 
     /// `importFile`: count and size -> create -> upload (deleting the import if the upload finally
@@ -274,24 +352,34 @@ impl Exa {
         create_body(&probe)?;
         let count = count::records(&data.value, true, signal.as_ref()).await?;
         let params = file_params(options, data.size, count as f64)?;
-        let create = create_body(&params)?;
         let call = CallOptions {
             signal: signal.clone(),
             ..CallOptions::default()
         };
 
-        let imp = self.create_with_body(&create, &call).await?;
-        let url = get_str(&imp, "uploadUrl").unwrap_or_default();
-        let sent = upload::put(
-            &url,
-            &data,
-            on_progress.as_ref(),
-            signal.as_ref(),
-            self.client.max_retries,
-            self.client.fetch_fn(),
-            EXPIRED_HINT,
-        )
-        .await;
+        let imp = self.create(&params, &call).await?;
+        let sent = match get_str(&imp, "uploadUrl") {
+            Some(url) => {
+                upload::put(
+                    &url,
+                    &data,
+                    on_progress.as_ref(),
+                    signal.as_ref(),
+                    self.client.max_retries,
+                    self.client.fetch_fn(),
+                    EXPIRED_HINT,
+                )
+                .await
+            }
+            None => {
+                let mut e = Error::new(
+                    Kind::Api,
+                    "POST /v0/imports answered without an uploadUrl: nothing to upload to.",
+                );
+                e.code = Some("invalid_response");
+                Err(e)
+            }
+        };
         if let Err(err) = sent {
             // Nothing orphaned: an import whose file never arrived is deleted (the user's abort
             // included); if even that fails, the error still carries the import so its id is known.
@@ -325,6 +413,11 @@ impl Exa {
                 "must be an object like { cursor, limit }",
             ));
         }
+        let opts = CallOptions::from_js(params, "")?;
+        self.list_page_with(params, &opts).await
+    }
+
+    async fn list_page_with(&self, params: &JsValue, opts: &CallOptions) -> Result<JsValue> {
         let mut query = String::new();
         let limit = get(params, "limit");
         if !is_absent(&limit) {
@@ -354,7 +447,6 @@ impl Exa {
                 }
             }
         }
-        let opts = CallOptions::from_js(params, "")?;
         let path = if query.is_empty() {
             "/v0/imports".to_string()
         } else {
@@ -362,10 +454,10 @@ impl Exa {
         };
         let page = self
             .client
-            .request("GET", &path, None, &opts, Idempotency::Safe)
+            .request("GET", &path, None, opts, Op::Read)
             .await?;
         let items = get(&page, "data");
-        if !js_sys::Array::is_array(&items) {
+        if !crate::js::is_array(&items) {
             let mut e = Error::new(
                 Kind::Api,
                 [

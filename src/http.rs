@@ -1,7 +1,7 @@
 //! One HTTP exchange over the global (or a user-supplied) `fetch`, with a timeout and abort.
 //!
 //! The wiring (an `AbortController` per attempt, fed by the caller's signal and by our timeout)
-//! lives in `js/exchange.js`: done from Rust it took a dozen wasm<->JS crossings per request, and
+//! lives in `js/net.js`: done from Rust it took a dozen wasm<->JS crossings per request, and
 //! that was most of the client's per-call overhead. What the outcome means stays here: the caller
 //! aborting is `APIUserAbortError`, our timeout is `APIConnectionTimeoutError`, anything else is
 //! `APIConnectionError`. The body stays a JS string: result sets can be large and never need to be
@@ -12,11 +12,11 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, Headers};
 
-use crate::error::{Error, Kind, Result};
+use crate::error::{safe_cause, Error, Kind, Result};
 use crate::js::get;
-use crate::redact::redact_url;
+use crate::redact::{clean, redact_url};
 
-#[wasm_bindgen(module = "/src/js/exchange.js")]
+#[wasm_bindgen(module = "/src/js/net.js")]
 extern "C" {
     /// Resolves `[status, text, headers]`; rejects with `[why, cause]`.
     fn exchange(
@@ -27,6 +27,7 @@ extern "C" {
         body: Option<&JsValue>,
         timeout_ms: f64,
         signal: Option<&AbortSignal>,
+        follow: bool,
     ) -> Promise;
 }
 
@@ -42,6 +43,19 @@ pub struct Request<'a> {
     pub signal: Option<&'a AbortSignal>,
     /// A user-supplied fetch; the global one otherwise.
     pub fetch: Option<&'a Function>,
+    /// The API key, if the request carries one: scrubbed from any error text that quotes it.
+    pub secret: Option<&'a str>,
+    /// Let fetch follow redirects: only for requests that carry nothing secret (a presigned GET).
+    /// Otherwise a 3xx comes back as a `Reply` with `redirect` set, for the caller to judge.
+    pub follow: bool,
+}
+
+/// A redirect that was not followed.
+pub enum Redirect {
+    /// To this absolute URL (empty when the answer named none).
+    To(String),
+    /// Somewhere the platform does not tell (a browser's opaque redirect).
+    Hidden,
 }
 
 /// What came back.
@@ -49,6 +63,7 @@ pub struct Reply {
     pub status: u16,
     pub headers: Headers,
     pub text: JsString,
+    pub redirect: Option<Redirect>,
 }
 
 impl Reply {
@@ -66,14 +81,21 @@ pub async fn send(req: Request<'_>) -> Result<Reply> {
         req.body,
         req.timeout_ms,
         req.signal,
+        req.follow,
     );
     match JsFuture::from(promise).await {
         Ok(reply) => {
             let reply: Array = reply.unchecked_into();
+            let location = reply.get(3);
             Ok(Reply {
                 status: reply.get(0).as_f64().unwrap_or(0.0) as u16,
                 text: reply.get(1).unchecked_into(),
                 headers: reply.get(2).unchecked_into(),
+                redirect: if location.is_null() {
+                    Some(Redirect::Hidden)
+                } else {
+                    location.as_string().map(Redirect::To)
+                },
             })
         }
         Err(failure) => {
@@ -104,7 +126,16 @@ pub async fn send(req: Request<'_>) -> Result<Reply> {
 }
 
 fn connection(req: &Request<'_>, cause: JsValue) -> Error {
-    let detail = get(&cause, "message").as_string().unwrap_or_default();
+    // undici says only "fetch failed"; what went wrong (ECONNREFUSED, ENOTFOUND, a TLS error) is
+    // in its cause.
+    let inner = get(&cause, "cause");
+    let mut detail = get(&cause, "message").as_string().unwrap_or_default();
+    if let Some(why) = get(&inner, "code")
+        .as_string()
+        .or_else(|| get(&inner, "message").as_string())
+    {
+        detail = [detail.as_str(), ": ", &why].concat();
+    }
     let mut e = Error::new(
         Kind::Connection,
         [
@@ -113,10 +144,10 @@ fn connection(req: &Request<'_>, cause: JsValue) -> Error {
             " ",
             &redact_url(req.url),
             "): ",
-            &redact_url(&detail),
+            &clean(&detail, req.secret),
         ]
         .concat(),
     );
-    e.cause = Some(cause);
+    e.cause = Some(safe_cause(cause, req.secret));
     e
 }

@@ -6,6 +6,32 @@
 use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
 
+#[wasm_bindgen(module = "/src/js/plain.js")]
+extern "C" {
+    /// A plain copy of a caller's argument; throws `[path, message]` (see plain.js).
+    #[wasm_bindgen(catch, js_name = plain)]
+    fn plain_copy(v: &JsValue, path: &str) -> Result<JsValue, JsValue>;
+    /// `[value, size, name]` of a body to upload or count; throws a message.
+    #[wasm_bindgen(catch, js_name = bodyOf)]
+    pub fn body_of(v: &JsValue) -> Result<js_sys::Array, JsValue>;
+    /// `Blob.prototype.stream.call(blob).getReader()`.
+    #[wasm_bindgen(catch, js_name = readerOf)]
+    pub fn reader_of(blob: &JsValue) -> Result<JsValue, JsValue>;
+}
+
+/// The caller's argument as plain data the core can read safely: every getter and Proxy trap
+/// runs once, here, and a value that throws becomes a `ValidationError` naming where. Every
+/// exported method passes its object arguments through this before looking at them.
+pub fn plain(v: &JsValue, path: &str) -> crate::error::Result<JsValue> {
+    plain_copy(v, path).map_err(|e| {
+        let e = js_sys::Array::from(&e);
+        crate::error::Error::invalid(
+            e.get(0).as_string().unwrap_or_else(|| path.to_string()),
+            e.get(1).as_string().unwrap_or_default(),
+        )
+    })
+}
+
 #[wasm_bindgen]
 extern "C" {
     /// `JSON.parse` of a JS string, without copying it through wasm memory (js-sys's takes `&str`).
@@ -32,18 +58,24 @@ pub fn is_absent(v: &JsValue) -> bool {
 
 /// A non-null, non-array object.
 pub fn is_plain_object(v: &JsValue) -> bool {
-    v.is_object() && !js_sys::Array::is_array(v) && !v.is_function()
+    v.is_object() && !js_sys::Array::is_array(v)
+}
+
+/// An array. Only objects are asked: a function is never a Proxy we copied (`plain` keeps
+/// functions as they are), and `Array.isArray` throws on a revoked one.
+pub fn is_array(v: &JsValue) -> bool {
+    v.is_object() && js_sys::Array::is_array(v)
 }
 
 /// Own enumerable keys of an object.
 pub fn keys(obj: &JsValue) -> Vec<String> {
-    match obj.dyn_ref::<Object>() {
-        Some(o) => Object::keys(o)
-            .iter()
-            .filter_map(|k| k.as_string())
-            .collect(),
-        None => Vec::new(),
+    if !obj.is_object() {
+        return Vec::new();
     }
+    Object::keys(obj.unchecked_ref::<Object>())
+        .iter()
+        .filter_map(|k| k.as_string())
+        .collect()
 }
 
 pub fn get_str(obj: &JsValue, key: &str) -> Option<String> {
@@ -71,7 +103,7 @@ pub fn type_name(v: &JsValue) -> &'static str {
         "undefined"
     } else if v.is_null() {
         "null"
-    } else if js_sys::Array::is_array(v) {
+    } else if is_array(v) {
         "an array"
     } else if v.is_string() {
         "a string"

@@ -46,6 +46,7 @@ use wasm_bindgen_futures::future_to_promise;
 
 use client::{CallOptions, Client};
 use error::{Error, Result};
+use js::plain;
 use poll::WaitOptions;
 
 #[wasm_bindgen(module = "/src/js/paged.js")]
@@ -66,6 +67,11 @@ where
 /// wasm per future type) from being monomorphised once per exported async method.
 fn boxed_promise(f: Pin<Box<dyn Future<Output = Result<JsValue>>>>) -> Promise {
     future_to_promise(async move { f.await.map_err(JsValue::from) })
+}
+
+/// Per-call options (`{ signal?, timeoutMs?, maxRetries?, headers? }`), read from a plain copy.
+fn call_options(opts: &JsValue) -> Result<CallOptions> {
+    CallOptions::from_js(&plain(opts, "opts")?, "opts")
 }
 
 /// The JS error classes (`HeadlessImportsError`, `APIError`, ...), for the package entries to export.
@@ -95,7 +101,7 @@ impl Dromo {
     /// `new Dromo({ apiKey, baseUrl?, maxRetries?, timeoutMs?, headers?, fetch?, dangerouslyAllowBrowser? })`.
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> core::result::Result<Dromo, JsValue> {
-        let client = Client::from_js(&dromo::DROMO, &options)?;
+        let client = Client::from_js(&dromo::DROMO, &plain(&options, "options")?)?;
         let inner = Rc::new(dromo::Dromo { client });
         let imports = DromoImports {
             inner: inner.clone(),
@@ -114,14 +120,17 @@ impl Dromo {
     #[wasm_bindgen(js_name = importFile)]
     pub fn import_file(&self, body: JsValue, options: JsValue) -> Promise {
         let d = self.inner.clone();
-        promise(async move { d.import_file(&body, &options).await })
+        promise(async move { d.import_file(&body, &plain(&options, "options")?).await })
     }
 
     /// Create with `initial_data` -> wait -> results, in one call. Resolves `{ import, rows? }`.
     #[wasm_bindgen(js_name = importRows)]
     pub fn import_rows(&self, rows: JsValue, options: JsValue) -> Promise {
         let d = self.inner.clone();
-        promise(async move { d.import_rows(&rows, &options).await })
+        promise(async move {
+            d.import_rows(&plain(&rows, "rows")?, &plain(&options, "options")?)
+                .await
+        })
     }
 }
 
@@ -149,7 +158,7 @@ impl DromoImports {
     pub fn create(&self, params: JsValue, opts: JsValue) -> Promise {
         let d = self.inner.clone();
         promise(async move {
-            d.create(&params, &CallOptions::from_js(&opts, "opts")?)
+            d.create(&plain(&params, "params")?, &call_options(&opts)?)
                 .await
         })
     }
@@ -157,7 +166,13 @@ impl DromoImports {
     /// `GET /headless/imports/{id}/`.
     pub fn retrieve(&self, id: JsValue, opts: JsValue) -> Promise {
         let d = self.inner.clone();
-        promise(async move { d.retrieve(&id, &CallOptions::from_js(&opts, "opts")?).await })
+        promise(async move { d.retrieve(&id, &call_options(&opts)?).await })
+    }
+
+    /// `DELETE /headless/imports/{id}/`; resolves `undefined`.
+    pub fn delete(&self, id: JsValue, opts: JsValue) -> Promise {
+        let d = self.inner.clone();
+        promise(async move { d.delete(&id, &call_options(&opts)?).await })
     }
 
     /// `GET /headless/imports/{id}/url/` -> the presigned result URL.
@@ -165,9 +180,7 @@ impl DromoImports {
     pub fn result_url(&self, id: JsValue, opts: JsValue) -> Promise {
         let d = self.inner.clone();
         promise(async move {
-            let url = d
-                .result_url(&id, &CallOptions::from_js(&opts, "opts")?)
-                .await?;
+            let url = d.result_url(&id, &call_options(&opts)?).await?;
             Ok(JsValue::from_str(&url))
         })
     }
@@ -175,7 +188,7 @@ impl DromoImports {
     /// The cleaned result rows of a SUCCESSFUL import.
     pub fn results(&self, id: JsValue, opts: JsValue) -> Promise {
         let d = self.inner.clone();
-        promise(async move { d.results(&id, &CallOptions::from_js(&opts, "opts")?).await })
+        promise(async move { d.results(&id, &call_options(&opts)?).await })
     }
 
     /// `GET /headless/imports/`: await it for one page, or `for await` it for every import.
@@ -190,14 +203,16 @@ impl DromoImports {
     #[wasm_bindgen(js_name = _listPage)]
     pub fn list_page(&self, params: JsValue) -> Promise {
         let d = self.inner.clone();
-        promise(async move { d.list_page(&params).await })
+        promise(async move { d.list_page(&plain(&params, "params")?).await })
     }
 
     /// PUTs `body` to the import's presigned upload URL (or the URL string given).
     pub fn upload(&self, target: JsValue, body: JsValue, opts: JsValue) -> Promise {
         let d = self.inner.clone();
         promise(async move {
+            let target = plain(&target, "target")?;
             let url = dromo::upload_url_of(&target)?;
+            let opts = plain(&opts, "opts")?;
             upload::to_target(&url, &target, &body, &opts, &d.client, dromo::EXPIRED_HINT).await
         })
     }
@@ -208,7 +223,8 @@ impl DromoImports {
     pub fn wait_for_completion(&self, id: JsValue, opts: JsValue) -> Promise {
         let d = self.inner.clone();
         promise(async move {
-            let opts = WaitOptions::from_js(&opts, "opts", dromo::DEFAULT_INTERVAL_MS)?;
+            let opts =
+                WaitOptions::from_js(&plain(&opts, "opts")?, "opts", dromo::DEFAULT_INTERVAL_MS)?;
             d.wait(&id, &opts).await
         })
     }
@@ -229,7 +245,7 @@ impl Exa {
     /// `new Exa({ apiKey, baseUrl?, maxRetries?, timeoutMs?, headers?, fetch?, dangerouslyAllowBrowser? })`.
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> core::result::Result<Exa, JsValue> {
-        let client = Client::from_js(&exa::EXA, &options)?;
+        let client = Client::from_js(&exa::EXA, &plain(&options, "options")?)?;
         let inner = Rc::new(exa::Exa { client });
         let imports = ExaImports {
             inner: inner.clone(),
@@ -249,7 +265,7 @@ impl Exa {
     #[wasm_bindgen(js_name = importFile)]
     pub fn import_file(&self, body: JsValue, options: JsValue) -> Promise {
         let e = self.inner.clone();
-        promise(async move { e.import_file(&body, &options).await })
+        promise(async move { e.import_file(&body, &plain(&options, "options")?).await })
     }
 }
 
@@ -277,8 +293,7 @@ impl ExaImports {
     pub fn create(&self, params: JsValue, opts: JsValue) -> Promise {
         let e = self.inner.clone();
         promise(async move {
-            let body = exa::create_body(&params)?;
-            e.create_with_body(&body, &CallOptions::from_js(&opts, "opts")?)
+            e.create(&plain(&params, "params")?, &call_options(&opts)?)
                 .await
         })
     }
@@ -286,14 +301,14 @@ impl ExaImports {
     /// `GET /v0/imports/{id}`.
     pub fn retrieve(&self, id: JsValue, opts: JsValue) -> Promise {
         let e = self.inner.clone();
-        promise(async move { e.retrieve(&id, &CallOptions::from_js(&opts, "opts")?).await })
+        promise(async move { e.retrieve(&id, &call_options(&opts)?).await })
     }
 
     /// `PATCH /v0/imports/{id}` with `{ title?, metadata? }`.
     pub fn update(&self, id: JsValue, params: JsValue, opts: JsValue) -> Promise {
         let e = self.inner.clone();
         promise(async move {
-            e.update(&id, &params, &CallOptions::from_js(&opts, "opts")?)
+            e.update(&id, &plain(&params, "params")?, &call_options(&opts)?)
                 .await
         })
     }
@@ -301,7 +316,7 @@ impl ExaImports {
     /// `DELETE /v0/imports/{id}`; resolves with the deleted import.
     pub fn delete(&self, id: JsValue, opts: JsValue) -> Promise {
         let e = self.inner.clone();
-        promise(async move { e.delete(&id, &CallOptions::from_js(&opts, "opts")?).await })
+        promise(async move { e.delete(&id, &call_options(&opts)?).await })
     }
 
     /// `GET /v0/imports`: await it for one page, or `for await` it for every import.
@@ -316,13 +331,15 @@ impl ExaImports {
     #[wasm_bindgen(js_name = _listPage)]
     pub fn list_page(&self, params: JsValue) -> Promise {
         let e = self.inner.clone();
-        promise(async move { e.list_page(&params).await })
+        promise(async move { e.list_page(&plain(&params, "params")?).await })
     }
 
     /// PUTs `body` to the import's `uploadUrl` (or the URL string given).
     pub fn upload(&self, target: JsValue, body: JsValue, opts: JsValue) -> Promise {
         let e = self.inner.clone();
         promise(async move {
+            let target = plain(&target, "target")?;
+            let opts = plain(&opts, "opts")?;
             let url = match target.as_string() {
                 Some(u) => u,
                 None => js::get_str(&target, "uploadUrl").ok_or_else(|| {
@@ -342,7 +359,8 @@ impl ExaImports {
     pub fn wait_for_completion(&self, id: JsValue, opts: JsValue) -> Promise {
         let e = self.inner.clone();
         promise(async move {
-            let opts = WaitOptions::from_js(&opts, "opts", exa::DEFAULT_INTERVAL_MS)?;
+            let opts =
+                WaitOptions::from_js(&plain(&opts, "opts")?, "opts", exa::DEFAULT_INTERVAL_MS)?;
             e.wait(&id, &opts).await
         })
     }
@@ -352,5 +370,5 @@ impl ExaImports {
 /// `countCsvRecords(blob, { header = true })`. Quoted fields may hold commas, quotes and newlines.
 #[wasm_bindgen(js_name = countCsvRecords)]
 pub fn count_csv_records(body: JsValue, options: JsValue) -> Promise {
-    promise(async move { count::from_js(&body, &options).await })
+    promise(async move { count::from_js(&body, &plain(&options, "options")?).await })
 }

@@ -14,12 +14,69 @@ use crate::js::{get, get_str, is_absent, is_plain_object};
 use crate::status::Stage;
 use crate::timer::{now_ms, sleep};
 
-/// `{ intervalMs?, backoff?, maxIntervalMs?, timeoutMs?, signal?, onStatus?, waitForReview? }`.
-pub struct WaitOptions {
+/// How often to poll: a quick start, then every `interval_ms`, growing by `backoff` up to
+/// `max_interval_ms`.
+#[derive(Clone, Copy, Debug)]
+pub struct Pace {
     pub interval_ms: f64,
-    /// Each wait is this many times the previous one (1 = fixed): long imports poll less.
+    /// Each wait past the interval is this many times the previous one (1 = fixed): long imports
+    /// poll less.
     pub backoff: f64,
     pub max_interval_ms: f64,
+}
+
+/// The shortest `intervalMs`: polling faster only spends the API's patience (Exa has no limit to
+/// stop it; Dromo allows 12 polls a minute).
+pub const MIN_INTERVAL_MS: f64 = 1000.0;
+/// The first wait after a poll that found the import still going. Small imports finish in about
+/// a second, so the first few polls come sooner than `intervalMs` and the waits double up to it.
+pub const FIRST_WAIT_MS: f64 = 250.0;
+
+/// What the wait loop does after a poll.
+#[derive(Debug, PartialEq)]
+pub enum Step {
+    /// The import is where the caller wanted it: resolve.
+    Done,
+    /// It failed: reject with `ImportFailedError`.
+    Failed,
+    /// Poll again after this many milliseconds.
+    Wait(f64),
+    /// The deadline passed: reject with `WaitTimeoutError`.
+    GiveUp,
+}
+
+/// The wait loop's decision after a poll that found the import at `stage`, the previous wait
+/// having been `last_wait` (None after the first poll), with `remaining_ms` left before the deadline.
+pub fn step(
+    stage: Stage,
+    wait_for_review: bool,
+    last_wait: Option<f64>,
+    remaining_ms: f64,
+    pace: Pace,
+) -> Step {
+    match stage {
+        Stage::Succeeded => return Step::Done,
+        Stage::NeedsReview if !wait_for_review => return Step::Done,
+        Stage::Failed => return Step::Failed,
+        _ => {}
+    }
+    if remaining_ms <= 0.0 {
+        return Step::GiveUp;
+    }
+    let next = match last_wait {
+        None => FIRST_WAIT_MS.min(pace.interval_ms),
+        Some(w) if w < pace.interval_ms => (w * 2.0).min(pace.interval_ms),
+        Some(w) if pace.backoff > 1.0 => {
+            (w * pace.backoff).min(pace.max_interval_ms.max(pace.interval_ms))
+        }
+        Some(w) => w,
+    };
+    Step::Wait(next.min(remaining_ms))
+}
+
+/// `{ intervalMs?, backoff?, maxIntervalMs?, timeoutMs?, signal?, onStatus?, waitForReview? }`.
+pub struct WaitOptions {
+    pub pace: Pace,
     pub timeout_ms: f64,
     pub signal: Option<AbortSignal>,
     pub on_status: Option<Function>,
@@ -48,10 +105,19 @@ impl WaitOptions {
                 "must be a factor from 1 (fixed interval) to 10",
             ));
         }
+        let interval_ms = non_negative(opts, "intervalMs", path)?.unwrap_or(default_interval_ms);
+        if interval_ms < MIN_INTERVAL_MS {
+            return Err(Error::invalid(
+                crate::client::join(path, "intervalMs"),
+                "must be at least 1000 ms: the first polls already come sooner by themselves",
+            ));
+        }
         Ok(WaitOptions {
-            interval_ms: non_negative(opts, "intervalMs", path)?.unwrap_or(default_interval_ms),
-            backoff,
-            max_interval_ms: non_negative(opts, "maxIntervalMs", path)?.unwrap_or(60_000.0),
+            pace: Pace {
+                interval_ms,
+                backoff,
+                max_interval_ms: non_negative(opts, "maxIntervalMs", path)?.unwrap_or(60_000.0),
+            },
             timeout_ms: non_negative(opts, "timeoutMs", path)?.unwrap_or(DEFAULT_TIMEOUT_MS),
             signal: signal(opts, path)?,
             on_status: callback(opts, "onStatus", path)?,
@@ -76,8 +142,9 @@ pub async fn wait(
     let deadline = now_ms() + opts.timeout_ms;
     let mut last: Option<JsValue> = None;
     let mut last_status: Option<String> = None;
-    let mut interval = opts.interval_ms;
+    let mut last_wait = None;
     loop {
+        // Every error after the first answer carries the import as last seen: its id is never lost.
         let keep = |e: Error| match &last {
             Some(imp) => e.with_import(imp),
             None => e,
@@ -95,46 +162,127 @@ pub async fn wait(
             }
             last_status = Some(status.clone());
         }
-        match stage_of(&status) {
-            Stage::Succeeded => return Ok(imp),
-            Stage::NeedsReview if !opts.wait_for_review => return Ok(imp),
-            Stage::Failed => {
+        let remaining = deadline - now_ms();
+        match step(
+            stage_of(&status),
+            opts.wait_for_review,
+            last_wait,
+            remaining,
+            opts.pace,
+        ) {
+            Step::Done => return Ok(imp),
+            Step::Failed => {
                 let e = Error::new(Kind::ImportFailed, describe_failure(&imp));
                 return Err(e.with_import(&imp));
             }
-            _ => {}
+            Step::GiveUp => {
+                let id = get_str(&imp, "id").unwrap_or_default();
+                let e = Error::new(
+                    Kind::WaitTimeout,
+                    [
+                        "Import ",
+                        &id,
+                        " was still ",
+                        &status,
+                        " after ",
+                        &crate::text::num(opts.timeout_ms),
+                        " ms; it keeps running: wait again with its id.",
+                    ]
+                    .concat(),
+                );
+                return Err(e.with_import(&imp));
+            }
+            Step::Wait(ms) => {
+                sleep(ms, opts.signal.as_ref())
+                    .await
+                    .map_err(|e| e.with_import(&imp))?;
+                last_wait = Some(ms);
+                last = Some(imp);
+            }
         }
-        let remaining = deadline - now_ms();
-        if remaining <= 0.0 {
-            let id = get_str(&imp, "id").unwrap_or_default();
-            let e = Error::new(
-                Kind::WaitTimeout,
-                [
-                    "Import ",
-                    &id,
-                    " was still ",
-                    &status,
-                    " after ",
-                    &crate::text::num(opts.timeout_ms),
-                    " ms; it keeps running: wait again with its id.",
-                ]
-                .concat(),
-            );
-            return Err(e.with_import(&imp));
-        }
-        last = Some(imp);
-        sleep(interval.min(remaining), opts.signal.as_ref())
-            .await
-            .map_err(|e| e.with_import(last.as_ref().expect("set above")))?;
-        interval = next_interval(interval, opts);
     }
 }
 
-/// The wait after one of `interval`: grown by the backoff factor, never past the cap (unless
-/// the fixed interval itself is longer).
-fn next_interval(interval: f64, opts: &WaitOptions) -> f64 {
-    if opts.backoff <= 1.0 {
-        return interval;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DROMO: Pace = Pace {
+        interval_ms: 5000.0,
+        backoff: 1.0,
+        max_interval_ms: 60_000.0,
+    };
+
+    /// The waits the loop takes while the import stays in progress, until `total` ms have passed.
+    fn waits(pace: Pace, total: f64) -> Vec<f64> {
+        let (mut out, mut last, mut t) = (Vec::new(), None, 0.0);
+        while let Step::Wait(ms) = step(Stage::InProgress, false, last, total - t, pace) {
+            out.push(ms);
+            t += ms;
+            last = Some(ms);
+        }
+        out
     }
-    (interval * opts.backoff).min(opts.max_interval_ms.max(opts.interval_ms))
+
+    #[test]
+    fn final_stages_end_the_wait() {
+        assert_eq!(step(Stage::Succeeded, false, None, 1e9, DROMO), Step::Done);
+        assert_eq!(
+            step(Stage::NeedsReview, false, None, 1e9, DROMO),
+            Step::Done
+        );
+        assert_eq!(step(Stage::Failed, true, None, 1e9, DROMO), Step::Failed);
+        assert!(matches!(
+            step(Stage::NeedsReview, true, None, 1e9, DROMO),
+            Step::Wait(_)
+        ));
+        assert_eq!(
+            step(Stage::InProgress, false, Some(5000.0), 0.0, DROMO),
+            Step::GiveUp
+        );
+        // Final beats the deadline: an import seen done is done, however late.
+        assert_eq!(step(Stage::Succeeded, false, None, -1.0, DROMO), Step::Done);
+    }
+
+    #[test]
+    fn polls_start_quickly_then_settle_at_the_interval() {
+        assert_eq!(
+            waits(DROMO, 30_000.0),
+            [250.0, 500.0, 1000.0, 2000.0, 4000.0, 5000.0, 5000.0, 5000.0, 5000.0, 2250.0]
+        );
+        // A 1-row import (done after ~1 s) is seen done on the third or fourth poll, not after 5 s.
+        let seen_by: f64 = waits(DROMO, 60_000.0).iter().take(3).sum();
+        assert_eq!(seen_by, 1750.0);
+        // Every wait is at least the first one: the floor on intervalMs keeps the rest >= 1 s.
+        assert!(waits(DROMO, 600_000.0).iter().all(|&w| w >= FIRST_WAIT_MS));
+    }
+
+    #[test]
+    fn within_a_minute_the_quick_start_costs_a_few_polls() {
+        // Polls at 0 and after each wait: the quick start adds four polls to the first minute.
+        // Dromo's client-side limiter keeps the requests within 12 a minute: it holds the 13th
+        // back until the first one's window has passed.
+        let mut t = 0.0;
+        let mut polls = 1;
+        for w in waits(DROMO, 60_000.0) {
+            t += w;
+            if t < 60_000.0 {
+                polls += 1;
+            }
+        }
+        assert_eq!(polls, 16);
+    }
+
+    #[test]
+    fn backoff_grows_past_the_interval_up_to_the_cap() {
+        let pace = Pace {
+            interval_ms: 2000.0,
+            backoff: 2.0,
+            max_interval_ms: 10_000.0,
+        };
+        assert_eq!(
+            waits(pace, 40_000.0),
+            [250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 10_000.0, 10_000.0, 4250.0]
+        );
+    }
 }

@@ -15,34 +15,45 @@ const SECRET_PARAMS: [&str; 7] = [
     "token",
 ];
 
-/// The URL with the values of credential-bearing query parameters replaced by `REDACTED`.
-pub fn redact_url(url: &str) -> String {
-    let Some((base, rest)) = url.split_once('?') else {
-        return url.to_string();
-    };
-    let (query, fragment) = match rest.split_once('#') {
-        Some((q, f)) => (q, Some(f)),
-        None => (rest, None),
-    };
-    let mut out = String::with_capacity(url.len());
-    out.push_str(base);
-    out.push('?');
-    for (i, pair) in query.split('&').enumerate() {
-        if i > 0 {
-            out.push('&');
+/// The URL (or any text quoting one) with the values of credential-bearing query parameters
+/// replaced by `REDACTED`. A parameter is a name from `SECRET_PARAMS` right after `?`, `&` or `;`;
+/// its value ends at `&`, `#` or anything that cannot be part of a URL (a space, a quote, ...), so
+/// text around a quoted URL survives.
+pub fn redact_url(text: &str) -> String {
+    // Byte positions only: every boundary used is next to an ASCII byte, and `get` keeps the
+    // panicking slice machinery (and its formatting code) out of the wasm.
+    let bytes = text.as_bytes();
+    let at = |from: usize, to: usize| text.get(from..to).unwrap_or_default();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let starts_param = matches!(bytes[i], b'?' | b'&' | b';');
+        i += 1;
+        if !starts_param {
+            continue;
         }
-        match pair.split_once('=') {
-            Some((k, _)) if SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str()) => {
-                out.push_str(k);
-                out.push_str("=REDACTED");
-            }
-            _ => out.push_str(pair),
+        let Some(eq) = bytes[i..].iter().position(|&b| b == b'=').map(|e| i + e) else {
+            break;
+        };
+        if !SECRET_PARAMS
+            .iter()
+            .any(|p| p.as_bytes().eq_ignore_ascii_case(&bytes[i..eq]))
+        {
+            continue;
         }
+        let end = bytes[eq + 1..]
+            .iter()
+            .position(|&b| {
+                matches!(b, b'&' | b'#' | b';' | b'"' | b'\'' | b'<' | b'>' | b')') || b <= b' '
+            })
+            .map_or(bytes.len(), |e| eq + 1 + e);
+        out.push_str(at(copied, eq + 1));
+        out.push_str("REDACTED");
+        copied = end;
+        i = end;
     }
-    if let Some(f) = fragment {
-        out.push('#');
-        out.push_str(f);
-    }
+    out.push_str(at(copied, bytes.len()));
     out
 }
 
@@ -52,6 +63,15 @@ pub fn scrub(text: &str, secret: &str) -> String {
         return text.to_string();
     }
     crate::text::replace(text, secret, "***")
+}
+
+/// `text` with `secret` scrubbed and presigned signatures redacted: safe for a message.
+pub fn clean(text: &str, secret: Option<&str>) -> String {
+    let t = redact_url(text);
+    match secret {
+        Some(k) => scrub(&t, k),
+        None => t,
+    }
 }
 
 /// At most `max` characters of `text`, on a char boundary, with an ellipsis when cut.
@@ -86,6 +106,34 @@ mod tests {
             redact_url("https://a.b/c?sig=1#f"),
             "https://a.b/c?sig=REDACTED#f"
         );
+    }
+
+    #[test]
+    fn redacts_urls_quoted_in_text() {
+        assert_eq!(
+            redact_url("PUT \"https://b/k?X-Amz-Date=1&x-amz-signature=abc\" failed: ECONNRESET"),
+            "PUT \"https://b/k?X-Amz-Date=1&x-amz-signature=REDACTED\" failed: ECONNRESET"
+        );
+        assert_eq!(
+            redact_url("a ?sig=1 b ?sig=2"),
+            "a ?sig=REDACTED b ?sig=REDACTED"
+        );
+        assert_eq!(redact_url("no query here = ok"), "no query here = ok");
+        assert_eq!(redact_url("ends?token="), "ends?token=REDACTED");
+        // A name that merely contains a secret one is left alone.
+        assert_eq!(redact_url("u?nosig=1&design=2"), "u?nosig=1&design=2");
+        assert_eq!(redact_url("u?é=1&sig=ü"), "u?é=1&sig=REDACTED");
+    }
+
+    #[test]
+    fn cleans_keys_and_signatures_from_any_text() {
+        let t = "fetch to https://s3/x?X-Amz-Signature=abc failed with key sk_live_123";
+        assert_eq!(
+            clean(t, Some("sk_live_123")),
+            "fetch to https://s3/x?X-Amz-Signature=REDACTED failed with key ***"
+        );
+        assert_eq!(clean("plain", Some("sk_live_123")), "plain");
+        assert_eq!(clean("plain", None), "plain");
     }
 
     #[test]

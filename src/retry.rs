@@ -1,13 +1,76 @@
 //! Retry policy: which failures are worth another try, and how long to wait first.
 //!
-//! Pure functions so the rules read in one place and are tested natively. The shape follows the
+//! One decision, `next`, for every loop that retries (API calls, uploads, result downloads), as
+//! pure functions so the rules read in one place and are tested natively. The shape follows the
 //! Stainless SDKs (openai-node): 2 retries, server hints first, else capped exponential backoff.
 
 use crate::text::parse_decimal;
 
+/// The most retries a client or a call may ask for: more would only hammer a failing API.
+pub const MAX_RETRIES: u32 = 10;
+
+/// What is being retried: it decides which failures may have had an effect worth not repeating.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Op {
+    /// Reads (and idempotent writes such as PATCH or DELETE): retry every transient failure.
+    Read,
+    /// Creates that carry no data (the file is uploaded afterwards): retry like a read. If a lost
+    /// answer had in fact created an import, that one holds nothing; not retrying would leave the
+    /// same orphan *and* fail the caller.
+    CreateEmpty,
+    /// Creates that carry the data (`initial_data`): retry only answers that prove the server did
+    /// nothing (408, 429). A timeout or a 5xx may have imported the rows already, and a retry
+    /// would import them twice.
+    CreateWithData,
+    /// A presigned PUT: sent again from byte 0, which is harmless until the storage accepts one.
+    Upload,
+}
+
+/// How an attempt failed, as far as retrying is concerned.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Failure {
+    /// No answer: refused, reset, DNS, our timeout.
+    NoAnswer,
+    /// An answer with this status.
+    Status(u16),
+    /// A success status whose body was cut off or not JSON (a proxy's HTML page, a reset mid-body).
+    BadBody,
+    /// Nothing another try could change (an expired URL, a refused redirect, bad input, abort).
+    Final,
+}
+
 /// Statuses that say "try again": timeout, lock conflict, throttled, server-side failure.
 pub fn retryable_status(status: u16) -> bool {
     matches!(status, 408 | 409 | 429) || status >= 500
+}
+
+/// Whether `failure` of `op` is worth another try at all.
+pub fn worth_retrying(op: Op, failure: Failure) -> bool {
+    match (op, failure) {
+        (_, Failure::Final) => false,
+        (Op::CreateWithData, Failure::Status(s)) => matches!(s, 408 | 429),
+        (Op::CreateWithData, _) => false,
+        // A 409 from storage is an upload conflict, not a lock to wait out.
+        (Op::Upload, Failure::Status(s)) => s != 409 && retryable_status(s),
+        (_, Failure::Status(s)) => retryable_status(s),
+        (_, Failure::NoAnswer | Failure::BadBody) => true,
+    }
+}
+
+/// The wait before retry number `attempt` (0 = the first), or `None` to give up: the failure is
+/// not worth retrying, or `max_retries` are spent. `hints` are the answer's `retry-after-ms` and
+/// `retry-after` headers.
+pub fn next(
+    op: Op,
+    failure: Failure,
+    attempt: u32,
+    max_retries: u32,
+    hints: (Option<&str>, Option<&str>),
+    now_ms: f64,
+    jitter: f64,
+) -> Option<f64> {
+    (attempt < max_retries.min(MAX_RETRIES) && worth_retrying(op, failure))
+        .then(|| delay_ms(attempt, hints.0, hints.1, now_ms, jitter))
 }
 
 /// Longest server-requested wait we honour; beyond it we fall back to our own backoff.
@@ -107,6 +170,71 @@ mod tests {
         for s in [200, 400, 401, 403, 404, 422] {
             assert!(!retryable_status(s), "{s}");
         }
+    }
+
+    #[test]
+    fn which_failures_retry_for_which_operation() {
+        use Failure::*;
+        for op in [Op::Read, Op::CreateEmpty] {
+            for f in [
+                NoAnswer,
+                BadBody,
+                Status(408),
+                Status(409),
+                Status(429),
+                Status(503),
+            ] {
+                assert!(worth_retrying(op, f), "{op:?} {f:?}");
+            }
+            for f in [Final, Status(400), Status(401), Status(404), Status(302)] {
+                assert!(!worth_retrying(op, f), "{op:?} {f:?}");
+            }
+        }
+        // Rows may already be imported after anything but a refusal that proves nothing happened.
+        assert!(worth_retrying(Op::CreateWithData, Status(429)));
+        assert!(worth_retrying(Op::CreateWithData, Status(408)));
+        for f in [NoAnswer, BadBody, Status(500), Status(409), Final] {
+            assert!(!worth_retrying(Op::CreateWithData, f), "{f:?}");
+        }
+        assert!(worth_retrying(Op::Upload, NoAnswer));
+        assert!(worth_retrying(Op::Upload, Status(503)));
+        assert!(!worth_retrying(Op::Upload, Status(403)));
+        assert!(!worth_retrying(Op::Upload, Status(409)));
+        assert!(!worth_retrying(Op::Upload, Final));
+    }
+
+    #[test]
+    fn next_counts_attempts_and_caps_them() {
+        let no = (None, None);
+        assert_eq!(
+            next(Op::Read, Failure::NoAnswer, 0, 2, no, 0.0, 0.0),
+            Some(500.0)
+        );
+        assert_eq!(
+            next(Op::Read, Failure::NoAnswer, 1, 2, no, 0.0, 0.0),
+            Some(1000.0)
+        );
+        assert_eq!(next(Op::Read, Failure::NoAnswer, 2, 2, no, 0.0, 0.0), None);
+        assert_eq!(next(Op::Read, Failure::Final, 0, 2, no, 0.0, 0.0), None);
+        // However many retries are asked for, ten is the most.
+        assert!(next(Op::Read, Failure::NoAnswer, 9, 1000, no, 0.0, 0.0).is_some());
+        assert_eq!(
+            next(Op::Read, Failure::NoAnswer, 10, 1000, no, 0.0, 0.0),
+            None
+        );
+        // Uploads honour the server's hint like every other call.
+        assert_eq!(
+            next(
+                Op::Upload,
+                Failure::Status(503),
+                0,
+                2,
+                (Some("40"), None),
+                0.0,
+                0.0
+            ),
+            Some(40.0)
+        );
     }
 
     #[test]

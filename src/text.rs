@@ -60,6 +60,14 @@ pub fn uint(mut n: u64) -> String {
     digits[i..].iter().map(|&d| d as char).collect()
 }
 
+/// The 8 lower-case hex digits of `n`.
+pub fn hex(n: u32) -> String {
+    (0..8)
+        .rev()
+        .map(|i| b"0123456789abcdef"[((n >> (i * 4)) & 15) as usize] as char)
+        .collect()
+}
+
 /// A decimal number (`250`, `1.5`, `-2`, `3e2`) as `str::parse::<f64>` reads it, except that the
 /// words `inf` and `NaN` are refused (every caller range-checks, so they were refused anyway).
 /// At most one rounding step (digits are exact below 2^53, then one scale by a power of ten), so

@@ -9,21 +9,21 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use js_sys::{Array, ArrayBuffer, Function, Object, Promise, Uint8Array};
+use js_sys::{Array, Function, Object, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortSignal, Blob};
+use web_sys::AbortSignal;
 
 use crate::client::{callback, signal, Client};
 use crate::error::{Error, Kind, Result};
 use crate::http;
 use crate::js::{get, is_absent, is_plain_object, set};
 use crate::redact::{redact_url, snippet};
-use crate::retry;
+use crate::retry::{self, Op};
 use crate::text::uint;
-use crate::timer::{check, sleep};
+use crate::timer::{check, now_ms, sleep};
 
-#[wasm_bindgen(module = "/src/js/xhr-put.js")]
+#[wasm_bindgen(module = "/src/js/net.js")]
 extern "C" {
     #[wasm_bindgen(js_name = xhrPut)]
     fn xhr_put(
@@ -48,45 +48,15 @@ pub fn set_node_uploader(f: Function) {
 pub struct Body {
     pub value: JsValue,
     pub size: f64,
+    /// A `File`'s name.
+    pub name: Option<String>,
 }
 
-/// Accepts `Blob | File | ArrayBuffer | Uint8Array | string`; rejects everything else and empty
-/// bodies before any request is made.
+/// Accepts `Blob | File | ArrayBuffer | Uint8Array (any typed array) | string`; rejects everything
+/// else, and empty or detached bodies, before any request is made. Read once, in JS
+/// (`plain.js`'s `bodyOf`), so a Proxy or a throwing getter is refused instead of running later.
 pub fn body(v: &JsValue, path: &str) -> Result<Body> {
-    let body = if let Some(b) = v.dyn_ref::<Blob>() {
-        Body {
-            value: v.clone(),
-            size: b.size(),
-        }
-    } else if let Some(u) = v.dyn_ref::<Uint8Array>() {
-        Body {
-            value: v.clone(),
-            size: u.byte_length() as f64,
-        }
-    } else if v.is_instance_of::<ArrayBuffer>() {
-        let u = Uint8Array::new(v);
-        Body {
-            size: u.byte_length() as f64,
-            value: u.into(),
-        }
-    } else if v.is_string() {
-        // A Blob encodes the string as UTF-8 and knows its byte length.
-        let blob = Blob::new_with_str_sequence(&Array::of1(v))
-            .map_err(|_| Error::invalid(path, "could not be turned into a Blob"))?;
-        Body {
-            size: blob.size(),
-            value: blob.into(),
-        }
-    } else {
-        return Err(Error::invalid(
-            path,
-            [
-                "must be a Blob, File, ArrayBuffer, Uint8Array or string, got ",
-                crate::js::type_name(v),
-            ]
-            .concat(),
-        ));
-    };
+    let body = read_body(v, path)?;
     if body.size == 0.0 {
         return Err(Error::invalid(
             path,
@@ -96,29 +66,27 @@ pub fn body(v: &JsValue, path: &str) -> Result<Body> {
     Ok(body)
 }
 
-/// True for a zero-length body of an accepted type (`body` rejects those as "nothing to import").
-pub fn is_empty_body(v: &JsValue) -> bool {
-    v.as_string().is_some_and(|s| s.is_empty())
-        || v.dyn_ref::<Blob>().is_some_and(|b| b.size() == 0.0)
-        || v.dyn_ref::<Uint8Array>()
-            .is_some_and(|u| u.byte_length() == 0)
-        || v.dyn_ref::<ArrayBuffer>()
-            .is_some_and(|a| a.byte_length() == 0)
-}
-
-/// The file name of a `File` body, if it has one.
-pub fn file_name(v: &JsValue) -> Option<String> {
-    if v.dyn_ref::<Blob>().is_some() {
-        get(v, "name").as_string().filter(|n| !n.is_empty())
-    } else {
-        None
-    }
+/// `body` without the emptiness check (counting an empty file is fine: zero records).
+pub fn read_body(v: &JsValue, path: &str) -> Result<Body> {
+    let read = crate::js::body_of(v).map_err(|why| {
+        Error::invalid(
+            path,
+            why.as_string().unwrap_or_else(|| "cannot be read".into()),
+        )
+    })?;
+    Ok(Body {
+        value: read.get(0),
+        size: read.get(1).as_f64().unwrap_or(0.0),
+        name: read.get(2).as_string(),
+    })
 }
 
 /// How one PUT attempt ended, when it got an answer.
 struct Answer {
     status: u16,
     text: String,
+    /// The `retry-after-ms` and `retry-after` headers, for the retry policy.
+    hints: (Option<String>, Option<String>),
 }
 
 /// PUTs `body` to `url`, retrying connection failures and 5xx from byte 0 with backoff.
@@ -134,6 +102,14 @@ pub async fn put(
     expired_hint: &str,
 ) -> Result<()> {
     let shown = redact_url(url);
+    // Checked here, not left to the platform: Node's URL error would keep the whole URL, signature
+    // included, in its `input`.
+    if crate::url::origin(url).is_none() {
+        return Err(Error::invalid(
+            "target",
+            ["is not an absolute http(s) URL: ", &shown].concat(),
+        ));
+    }
     let mut attempt = 0;
     loop {
         check(signal)?;
@@ -149,7 +125,7 @@ pub async fn put(
             }
         });
         let result = send(url, body, progress.clone(), signal, fetch).await;
-        let error = match result {
+        let (error, hints) = match result {
             Ok(a) if (200..300).contains(&a.status) => {
                 if let Some(p) = progress.clone() {
                     if reported.get() < body.size {
@@ -158,18 +134,21 @@ pub async fn put(
                 }
                 return Ok(());
             }
-            Ok(a) => failed_answer(&a, &shown, expired_hint),
-            Err(e) => e,
+            Ok(a) => (failed_answer(&a, &shown, expired_hint), a.hints),
+            Err(e) => (e, (None, None)),
         };
-        let transient = error.kind == Kind::Upload
-            && !error.expired
-            && error
-                .status
-                .is_none_or(|s| s >= 500 || s == 408 || s == 429);
-        if !transient || attempt >= max_retries {
+        let Some(wait) = retry::next(
+            Op::Upload,
+            error.failure(),
+            attempt,
+            max_retries,
+            (hints.0.as_deref(), hints.1.as_deref()),
+            now_ms(),
+            js_sys::Math::random(),
+        ) else {
             return Err(error);
-        }
-        sleep(retry::backoff_ms(attempt, js_sys::Math::random()), signal).await?;
+        };
+        sleep(wait, signal).await?;
         attempt += 1;
     }
 }
@@ -260,6 +239,10 @@ async fn send(
     Ok(Answer {
         status: get(&reply, "status").as_f64().unwrap_or(0.0) as u16,
         text: get(&reply, "body").as_string().unwrap_or_default(),
+        hints: (
+            get(&reply, "retryAfterMs").as_string(),
+            get(&reply, "retryAfter").as_string(),
+        ),
     })
 }
 
@@ -286,7 +269,7 @@ fn network_error(url: &str, cause: JsValue, signal: Option<&AbortSignal>) -> Err
         .concat(),
     );
     if !cause.is_undefined() && !cause.is_null() {
-        e.cause = Some(cause);
+        e.cause = Some(crate::error::safe_cause(cause, None));
     }
     e
 }
@@ -305,6 +288,9 @@ async fn send_fetch(
         timeout_ms: f64::INFINITY,
         signal,
         fetch,
+        // A presigned URL carries no key: storage redirects (S3's 307 to a region) are fine.
+        follow: true,
+        secret: None,
     })
     .await
     .map_err(|mut e| match e.kind {
@@ -313,6 +299,7 @@ async fn send_fetch(
     })?;
     Ok(Answer {
         status: reply.status,
+        hints: (reply.header("retry-after-ms"), reply.header("retry-after")),
         text: reply.text.into(),
     })
 }
@@ -336,22 +323,26 @@ pub async fn download_json(
             timeout_ms,
             signal,
             fetch,
+            follow: true,
+            secret: None,
         })
         .await;
-        let error = match result {
-            Ok(r) if (200..300).contains(&r.status) => {
-                return crate::js::json_parse(&r.text).map_err(|_| {
+        let (error, reply) = match result {
+            Ok(r) if (200..300).contains(&r.status) => match crate::js::json_parse(&r.text) {
+                Ok(rows) => return Ok(rows),
+                // Cut off mid-body (a reset) or not JSON at all: worth another read, like any GET.
+                Err(_) => {
                     let mut e = Error::new(
                         Kind::Api,
                         ["Result file was not JSON (GET ", &shown, ")."].concat(),
                     );
                     e.status = Some(r.status);
                     e.code = Some("invalid_response");
-                    e
-                });
-            }
+                    (e, Some(r))
+                }
+            },
             Ok(r) => {
-                let text: String = r.text.into();
+                let text: String = r.text.clone().into();
                 let detail = xml_tag(&text, "Code").unwrap_or_else(|| snippet(&text, 200));
                 let mut e = Error::new(
                     Kind::Api,
@@ -366,14 +357,26 @@ pub async fn download_json(
                     .concat(),
                 );
                 e.status = Some(r.status);
-                e
+                (e, Some(r))
             }
-            Err(e) => e,
+            Err(e) => (e, None),
         };
-        if !error.is_transient() || attempt >= max_retries {
+        let hint = |h: &str| reply.as_ref().and_then(|r| r.header(h));
+        let Some(wait) = retry::next(
+            Op::Read,
+            error.failure(),
+            attempt,
+            max_retries,
+            (
+                hint("retry-after-ms").as_deref(),
+                hint("retry-after").as_deref(),
+            ),
+            now_ms(),
+            js_sys::Math::random(),
+        ) else {
             return Err(error);
-        }
-        sleep(retry::backoff_ms(attempt, js_sys::Math::random()), signal).await?;
+        };
+        sleep(wait, signal).await?;
         attempt += 1;
     }
 }

@@ -6,11 +6,46 @@ pub fn origin(url: &str) -> Option<&str> {
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))?;
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    if end == 0 || rest.get(..end)?.contains('@') {
-        // No host, or userinfo (a classic way to disguise the real host).
+    // No userinfo (a classic way to disguise the real host), a well-formed host and port.
+    if !authority_ok(rest.get(..end)?) {
         return None;
     }
     url.get(..url.len() - rest.len() + end)
+}
+
+/// `host[:port]` with a DNS name or IPv4 address, or `[IPv6][:port]`, and a port of digits.
+fn authority_ok(a: &str) -> bool {
+    let (host_ok, port) = match a.strip_prefix('[') {
+        Some(v6) => {
+            let Some((h, rest)) = v6.split_once(']') else {
+                return false;
+            };
+            let port = match rest {
+                "" => None,
+                r => match r.strip_prefix(':') {
+                    Some(p) => Some(p),
+                    None => return false,
+                },
+            };
+            let ok = !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+            (ok, port)
+        }
+        None => {
+            let (h, port) = match a.split_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (a, None),
+            };
+            let ok = !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+            (ok, port)
+        }
+    };
+    host_ok
+        && port
+            .is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The host of an origin, without brackets or port.
@@ -47,6 +82,52 @@ pub fn check_base_url(url: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// How many same-origin redirects one API request may follow (Dromo's APPEND_SLASH takes one).
+pub const MAX_REDIRECTS: u32 = 3;
+
+/// Why a redirect of a request that carries the key is not followed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// It points at another origin (given, or `None` when the target is unknown or unparsable).
+    Elsewhere(Option<String>),
+    /// Following it would change the method (a POST after 301/302, anything but GET after 303).
+    MethodChange,
+    /// More than `MAX_REDIRECTS` in a row.
+    TooMany,
+}
+
+/// Whether a request sent to `from` may follow a `status` redirect to `to` (absolute, or `None` when
+/// the platform hides it) after `hops` earlier ones. Only the origin the request went to may see
+/// the key again, and only with the same method and body (what fetch does after 307/308, and after
+/// 301/302 for anything but POST).
+pub fn follow(
+    method: &str,
+    status: u16,
+    from: &str,
+    to: Option<&str>,
+    hops: u32,
+) -> Result<(), Refused> {
+    let target = to.and_then(origin);
+    // `to` comes from the platform's URL parser (lower-case scheme and host), `from` as configured.
+    let same = matches!((target, origin(from)), (Some(t), Some(f)) if t.eq_ignore_ascii_case(f));
+    if !same {
+        return Err(Refused::Elsewhere(target.map(str::to_string)));
+    }
+    let keeps_method = match status {
+        307 | 308 => true,
+        301 | 302 => method != "POST",
+        303 => method == "GET" || method == "HEAD",
+        _ => false,
+    };
+    if !keeps_method {
+        return Err(Refused::MethodChange);
+    }
+    if hops >= MAX_REDIRECTS {
+        return Err(Refused::TooMany);
+    }
+    Ok(())
+}
+
 /// An id is one path segment: anything else could steer the request to another endpoint.
 pub fn check_id(id: &str) -> Result<(), &'static str> {
     if id.is_empty() {
@@ -69,6 +150,17 @@ pub fn check_id(id: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// The `id` a JSON object's text starts to tell, even when the text is cut off after it (an
+/// import whose create answer was truncated): the value of the first `"id"` key, if it is a
+/// well-formed id.
+pub fn id_in(text: &str) -> Option<&str> {
+    let at = crate::text::find(text, "\"id\"")?;
+    let rest = text.get(at + 4..)?.trim_start().strip_prefix(':')?;
+    let value = rest.trim_start().strip_prefix('"')?;
+    let id = value.get(..value.find('"')?)?;
+    check_id(id).ok().map(|_| id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,6 +177,13 @@ mod tests {
         );
         assert_eq!(origin("http://[::1]:9/x?y"), Some("http://[::1]:9"));
         assert_eq!(origin("https://evil.com@good.com/"), None);
+        assert_eq!(origin("http://[::1:bad/x"), None);
+        assert_eq!(origin("http://[::1]x/"), None);
+        assert_eq!(origin("http://a.b:80x/"), None);
+        assert_eq!(origin("http://a b/"), None);
+        assert_eq!(origin("http://a.b:/"), None);
+        assert_eq!(origin("http://[::1]/"), Some("http://[::1]"));
+        assert_eq!(origin("http://h:65535"), Some("http://h:65535"));
         assert_eq!(origin("ftp://a"), None);
         assert_eq!(origin("/api"), None);
     }
@@ -100,6 +199,79 @@ mod tests {
         assert!(check_base_url("//evil.com/api").is_err());
         assert!(check_base_url("app.dromo.io").is_err());
         assert!(check_base_url("https://a.b/api?x=1").is_err());
+    }
+
+    #[test]
+    fn redirects_stay_on_the_origin_and_keep_the_method() {
+        let from = "https://app.dromo.io/api/v1/headless/imports";
+        let slash = Some("https://app.dromo.io/api/v1/headless/imports/");
+        assert_eq!(follow("GET", 301, from, slash, 0), Ok(()));
+        assert_eq!(
+            follow("GET", 301, "https://App.Dromo.io/api/v1/x", slash, 0),
+            Ok(())
+        );
+        assert_eq!(follow("DELETE", 302, from, slash, 0), Ok(()));
+        assert_eq!(follow("POST", 308, from, slash, 0), Ok(()));
+        assert_eq!(follow("POST", 307, from, slash, 2), Ok(()));
+        assert_eq!(follow("GET", 303, from, slash, 0), Ok(()));
+        assert_eq!(
+            follow("POST", 301, from, slash, 0),
+            Err(Refused::MethodChange)
+        );
+        assert_eq!(
+            follow("PATCH", 303, from, slash, 0),
+            Err(Refused::MethodChange)
+        );
+        assert_eq!(
+            follow("GET", 304, from, slash, 0),
+            Err(Refused::MethodChange)
+        );
+        assert_eq!(follow("GET", 301, from, slash, 3), Err(Refused::TooMany));
+        for other in [
+            "https://evil.example/api/v1/",
+            "http://app.dromo.io/api/v1/",
+            "https://app.dromo.io:8443/api/v1/",
+            "https://app.dromo.io.evil.example/",
+            "https://x@app.dromo.io/",
+        ] {
+            let got = follow("GET", 302, from, Some(other), 0);
+            assert!(
+                matches!(got, Err(Refused::Elsewhere(_))),
+                "{other}: {got:?}"
+            );
+        }
+        assert_eq!(
+            follow("GET", 302, from, Some("https://evil.example/x"), 0),
+            Err(Refused::Elsewhere(Some("https://evil.example".into())))
+        );
+        assert_eq!(
+            follow("GET", 302, from, None, 0),
+            Err(Refused::Elsewhere(None))
+        );
+        assert_eq!(
+            follow("GET", 302, from, Some(""), 0),
+            Err(Refused::Elsewhere(None))
+        );
+        assert_eq!(
+            follow("GET", 302, "/api/dromo/x", slash, 0),
+            Err(Refused::Elsewhere(Some("https://app.dromo.io".into())))
+        );
+    }
+
+    #[test]
+    fn ids_in_cut_off_answers() {
+        assert_eq!(
+            id_in(r#"{"id": "94187d21-9820-420f", "status": "AWAI"#),
+            Some("94187d21-9820-420f")
+        );
+        assert_eq!(
+            id_in(r#"{"object":"import","id":"import_1a","sta"#),
+            Some("import_1a")
+        );
+        assert_eq!(id_in(r#"{"id": "9418"#), None, "the id itself is cut off");
+        assert_eq!(id_in(r#"{"id": "../x"}"#), None);
+        assert_eq!(id_in(r#"{"idx": "a"}"#), None);
+        assert_eq!(id_in("<html>502</html>"), None);
     }
 
     #[test]

@@ -82,7 +82,7 @@ pub fn check(v: &JsValue, shape: Shape, path: &str) -> Result<()> {
             }
         }
         Shape::Array => {
-            if !Array::is_array(v) {
+            if !crate::js::is_array(v) {
                 return bad("an array");
             }
         }
@@ -113,7 +113,7 @@ pub fn check(v: &JsValue, shape: Shape, path: &str) -> Result<()> {
             }
         }
         Shape::TypeSpec => {
-            let ok = v.is_string() || (Array::is_array(v) && Array::from(v).get(0).is_string());
+            let ok = v.is_string() || (crate::js::is_array(v) && Array::from(v).get(0).is_string());
             if !ok {
                 return bad("a type name string or an array [type, options]");
             }
@@ -123,7 +123,7 @@ pub fn check(v: &JsValue, shape: Shape, path: &str) -> Result<()> {
 }
 
 fn each(v: &JsValue, path: &str, f: impl Fn(&JsValue, &str) -> Result<()>) -> Result<()> {
-    if !Array::is_array(v) {
+    if !crate::js::is_array(v) {
         return Err(Error::invalid(
             path,
             ["must be an array, got ", type_name(v)].concat(),

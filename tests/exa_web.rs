@@ -60,7 +60,7 @@ async fn counting_reads_the_blob_stream() {
 #[wasm_bindgen_test]
 async fn a_file_imports_end_to_end() {
     let exa = client("test-exa-key");
-    let opts = json(r#"{"entity":{"type":"company"},"title":"browser","intervalMs":20}"#);
+    let opts = json(r#"{"entity":{"type":"company"},"title":"browser"}"#);
     let out = JsFuture::from(exa.import_file(file(LEADS), opts))
         .await
         .expect("importFile");

@@ -62,7 +62,7 @@ fn class_of(err: &JsValue) -> String {
 /// The options object of importFile, with a fast poll interval (the emulator runs on a scaled clock).
 fn opts(extra: &str) -> JsValue {
     json(&format!(
-        r#"{{"schema_id":"{CONTACTS}","intervalMs":30,"timeoutMs":20000{extra}}}"#
+        r#"{{"schema_id":"{CONTACTS}","timeoutMs":20000{extra}}}"#
     ))
 }
 
@@ -118,7 +118,7 @@ async fn rows_import_with_an_inline_schema() {
         r#"[{"product":"widget1","transaction":"foo123"},{"product":"widget2","transaction":"foo456"}]"#,
     );
     let o = json(
-        r#"{"fields":[{"key":"product","label":"Product","type":"string"},{"key":"transaction","label":"Transaction","type":"string","validators":[{"validate":"unique"}]}],"intervalMs":30}"#,
+        r#"{"fields":[{"key":"product","label":"Product","type":"string"},{"key":"transaction","label":"Transaction","type":"string","validators":[{"validate":"unique"}]}]}"#,
     );
     let out = settle(d.import_rows(rows, o)).await.expect("importRows");
     assert_eq!(str_of(&get(&out, "import"), "status"), "SUCCESSFUL");

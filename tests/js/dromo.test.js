@@ -15,7 +15,7 @@ import { startEmulator, loadPackage, installPackage, tempFile, control, KEY, CON
 /** @type {any} */ let dromo;
 
 const GOOD = 'First Name,Last Name,Email Address,Age\nAda,Lovelace,ada@example.com,36\nAlan,"Turing, A.",alan@example.com,41\n';
-const fast = { schema_id: CONTACTS, intervalMs: 30, timeoutMs: 20_000 };
+const fast = { schema_id: CONTACTS, timeoutMs: 20_000 };
 
 before(async () => {
   hi = await loadPackage();
@@ -60,7 +60,7 @@ test('a multi-megabyte file keeps its bytes exactly (sha256 on the emulator)', a
   assert.equal(stored.sha256, crypto.createHash('sha256').update(content).digest('hex'));
   assert.ok(seen.length > 3, `several progress events for ${content.length} bytes`);
   assert.equal(seen.at(-1), Buffer.byteLength(content));
-  const done = await dromo.imports.waitForCompletion(imp.id, { intervalMs: 30 });
+  const done = await dromo.imports.waitForCompletion(imp.id);
   assert.equal(done.status, 'SUCCESSFUL');
 });
 
@@ -72,7 +72,6 @@ test('rows import with initial_data and an inline schema', async () => {
         { key: 'product', label: 'Product', type: 'string' },
         { key: 'transaction', label: 'Transaction', type: 'string', validators: [{ validate: 'unique' }] },
       ],
-      intervalMs: 30,
     },
   );
   assert.equal(imp.status, 'SUCCESSFUL');
@@ -87,7 +86,7 @@ test('invalid values stop at NEEDS_REVIEW with a review URL and no rows; waitFor
   assert.match(imp.review_url, /^http/);
   assert.equal(rows, undefined);
   await assert.rejects(
-    dromo.imports.waitForCompletion(imp.id, { intervalMs: 20, timeoutMs: 200, waitForReview: true }),
+    dromo.imports.waitForCompletion(imp.id, { timeoutMs: 200, waitForReview: true }),
     (/** @type {any} */ e) => e instanceof hi.WaitTimeoutError && e.import.status === 'NEEDS_REVIEW' && e.code === 'wait_timeout',
   );
 });
@@ -229,19 +228,24 @@ test('bulk creates queue under the rate limit instead of drawing 429s; without i
 });
 
 test('backoff makes a long wait poll less often than a fixed interval', async () => {
-  const d = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, rateLimit: false });
-  const polls = async () => (await control(`${emu.control}/stats`)).requests['dromo.retrieve'] ?? 0;
-  /** Polls made while waiting 800 ms on an import that never gets its file. @param {object} extra */
-  const count = async (extra) => {
+  /** Polls of one import while waiting 8 s for a file that never comes, counted by the client's fetch. */
+  const count = async (/** @type {object} */ extra) => {
+    let polls = 0;
+    /** @type {typeof fetch} */
+    const counting = (url, init) => {
+      if (init?.method === 'GET') polls++;
+      return fetch(url, init);
+    };
+    const d = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, rateLimit: false, fetch: counting });
     const imp = await d.imports.create({ schema_id: CONTACTS, original_filename: 'never.csv' });
-    const before = await polls();
-    await assert.rejects(d.imports.waitForCompletion(imp.id, { intervalMs: 20, timeoutMs: 800, ...extra }), hi.WaitTimeoutError);
-    return (await polls()) - before;
+    await assert.rejects(d.imports.waitForCompletion(imp.id, { intervalMs: 1000, timeoutMs: 8000, ...extra }), hi.WaitTimeoutError);
+    return polls;
   };
-  const fixed = await count({});
-  const grown = await count({ backoff: 2, maxIntervalMs: 10_000 });
-  // Fixed: one poll per 20 ms (tens of polls); doubling: 20, 40, 80, 160, 320 ms... (about 7).
-  assert.ok(grown * 2 < fixed, `backoff polled ${grown} times, fixed ${fixed}`);
+  const [fixed, grown] = await Promise.all([count({}), count({ backoff: 2, maxIntervalMs: 10_000 })]);
+  // Fixed: after the quick start (0, 0.25, 0.75 s), one poll a second: about 10. Doubling past
+  // the interval: 0, 0.25, 0.75, 1.75, 3.75, 7.75 s: about 6.
+  assert.ok(grown < fixed - 2, `backoff polled ${grown} times, fixed ${fixed}`);
+  const d = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api });
   await assert.rejects(d.imports.waitForCompletion('x', { backoff: 0.5 }), (/** @type {any} */ e) => e.path === 'opts.backoff');
 });
 

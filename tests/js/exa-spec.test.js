@@ -52,7 +52,7 @@ test('the validator itself rejects bad bodies (so passing means something)', () 
 test('every create and update body the client sends is valid against the spec', async () => {
   const exa = new hi.Exa({ apiKey: 'test-exa-key', baseUrl: new URL('/websets', emu.api).href, fetch: capturing });
   const csv = 'url,name\nhttps://a.example,"A\nB"\nhttps://b.example,B\n';
-  await exa.importFile(new File([csv], 'a.csv'), { entity: { type: 'company' }, intervalMs: 20 });
+  await exa.importFile(new File([csv], 'a.csv'), { entity: { type: 'company' } });
   await exa.importFile(new File([csv], 'b.csv'), {
     entity: { type: 'custom', description: 'Bakeries in Lyon' },
     title: 'custom',

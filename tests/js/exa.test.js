@@ -50,14 +50,16 @@ test('importFile counts records itself (quoted newlines included), uploads exact
     entity: { type: 'company' },
     title: 'Q3 leads',
     metadata: { source: 'test' },
-    intervalMs: 20,
     onStatus: (/** @type {any} */ i) => statuses.push(i.status),
     onProgress: (/** @type {any} */ p) => progress.push(p.loaded),
   });
   assert.equal(imp.status, 'completed');
   assert.equal(imp.count, 3);
   assert.equal(imp.title, 'Q3 leads');
-  assert.deepEqual(imp.metadata, { source: 'test' });
+  // The caller's metadata is kept; the create token that makes a lost answer recoverable is added.
+  const { headlessImportsToken, ...own } = imp.metadata;
+  assert.deepEqual(own, { source: 'test' });
+  assert.match(headlessImportsToken, /^[0-9a-f]{16}$/);
   assert.equal(statuses.at(-1), 'completed');
   assert.equal(progress.at(-1), Buffer.byteLength(COMPANIES));
   const stored = await control(`${emu.control}/uploads/${imp.id}`);
@@ -75,7 +77,7 @@ test('each failure reason rejects with ImportFailedError carrying failedReason a
   ];
   for (const c of cases) {
     await assert.rejects(
-      exa.importFile(new File([c.csv], 'f.csv'), { entity: { type: 'company' }, intervalMs: 20, ...c.extra }),
+      exa.importFile(new File([c.csv], 'f.csv'), { entity: { type: 'company' }, ...c.extra }),
       (/** @type {any} */ e) => {
         assert.ok(e instanceof hi.ImportFailedError, `${c.reason}: ${e}`);
         assert.equal(e.failedReason, c.reason);
@@ -89,7 +91,7 @@ test('each failure reason rejects with ImportFailedError carrying failedReason a
   // A declared count that does not match what arrives: what a naive newline count produces.
   const imp = await exa.imports.create({ size: Buffer.byteLength(COMPANIES), count: 5, format: 'csv', entity: { type: 'company' } });
   await exa.imports.upload(imp, COMPANIES);
-  await assert.rejects(exa.imports.waitForCompletion(imp.id, { intervalMs: 20 }), (/** @type {any} */ e) =>
+  await assert.rejects(exa.imports.waitForCompletion(imp.id, {}), (/** @type {any} */ e) =>
     e instanceof hi.ImportFailedError && e.failedReason === 'invalid_file_content');
 });
 
@@ -97,7 +99,7 @@ test('a canceled import ends the wait deliberately instead of polling forever', 
   const imp = await exa.imports.create({ size: 10, count: 1, format: 'csv', entity: { type: 'person' } });
   const r = await fetch(`${emu.control}/exa/imports/${imp.id}/status`, { method: 'POST', body: JSON.stringify({ status: 'canceled' }), headers: { 'content-type': 'application/json' } });
   assert.ok(r.ok, `control endpoint: ${r.status}`);
-  await assert.rejects(exa.imports.waitForCompletion(imp.id, { intervalMs: 20, timeoutMs: 5000 }), (/** @type {any} */ e) =>
+  await assert.rejects(exa.imports.waitForCompletion(imp.id, { timeoutMs: 5000 }), (/** @type {any} */ e) =>
     e instanceof hi.ImportFailedError && e.import.status === 'canceled' && /canceled/.test(e.message));
 });
 

@@ -11,7 +11,7 @@ import { startEmulator, loadPackage, control, KEY, CONTACTS } from './helpers/en
 /** @type {any} */ let dromo;
 
 const CSV = 'First Name,Last Name,Email Address,Age\nAda,Lovelace,ada@example.com,36\n';
-const fast = { schema_id: CONTACTS, intervalMs: 30, timeoutMs: 20_000 };
+const fast = { schema_id: CONTACTS, timeoutMs: 20_000 };
 
 /** Installs fault rules (each fires once unless `count` says otherwise). @param {object[]} rules */
 async function faults(...rules) {
@@ -122,4 +122,44 @@ test('expired and clock-skewed presigned URLs are UploadErrors, not retried blin
   await faults({ route: 'dromo.create', kind: 'clock_skew', skew_secs: 3600 });
   await assert.rejects(dromo.importFile(new File([CSV], 'a.csv'), fast), (/** @type {any} */ e) =>
     e instanceof hi.UploadError && e.s3Code === 'RequestTimeTooSkewed' && e.status === 403 && !/X-Amz-Signature=[0-9a-f]{8}/.test(e.message));
+});
+
+test('a create answer cut off mid-body still names its import: a file create deletes it and retries, a rows create reports it', async () => {
+  const before = await importCount();
+  await faults({ route: 'dromo.create', kind: 'truncated_json' });
+  const imp = await dromo.imports.create({ schema_id: CONTACTS, original_filename: 'a.csv' });
+  assert.equal(await importCount(), before + 1, 'the cut-off one was deleted before the retry made another');
+  assert.equal((await control(`${emu.control}/dromo/imports/${imp.id}`)).import.status, 'AWAITING_UPLOAD');
+
+  await faults({ route: 'dromo.create', kind: 'truncated_json' });
+  const err = await dromo.importRows([{ first_name: 'Ada', last_name: 'L', email: 'ada@example.com', age: 36 }], fast).catch((/** @type {any} */ e) => e);
+  assert.ok(err instanceof hi.APIError, String(err));
+  assert.equal(err.code, 'invalid_response');
+  assert.match(err.import?.id ?? '', /^[0-9a-f-]{36}$/, 'the id read from the cut-off answer is on the error');
+  assert.ok(await control(`${emu.control}/dromo/imports/${err.import.id}`), 'and it is the import the server made');
+  assert.equal(await importCount(), before + 2, 'the rows create was not repeated');
+});
+
+test('results() retries a cut-off or non-JSON result file like any other read', async () => {
+  const { import: imp } = await dromo.importRows([{ first_name: 'Ada', last_name: 'L', email: 'ada@example.com', age: 36 }], fast);
+  for (const kind of ['truncated_json', 'html_error']) {
+    await faults({ route: 'storage.get', kind, ...(kind === 'html_error' ? { status: 200 } : {}) });
+    const rows = await dromo.imports.results(imp.id);
+    assert.equal(rows.length, 1, kind);
+    assert.equal((await control(`${emu.control}/faults`)).rules[0].injected, 1, `${kind} was injected`);
+  }
+});
+
+test('an Exa create whose answer is lost leaves no import behind: the token in its metadata finds it', async () => {
+  const exa = new hi.Exa({ apiKey: 'test-exa-key', baseUrl: /** @type {any} */ (emu).exa, timeoutMs: 1500 });
+  const list = async () => (await (await fetch(`${/** @type {any} */ (emu).exa}/v0/imports?limit=200`, { headers: { 'x-api-key': 'test-exa-key' } })).json()).data;
+  const before = (await list()).length;
+  for (const rule of [{ kind: 'reset_after' }, { kind: 'truncated_json' }, { kind: 'status', status: 503, after: true }]) {
+    await faults({ route: 'exa.create', ...rule });
+    const imp = await exa.imports.create({ size: 10, count: 1, format: 'csv', entity: { type: 'company' }, metadata: { mine: 'yes' } });
+    const now = await list();
+    assert.deepEqual(now.filter((/** @type {any} */ i) => i.metadata.mine === 'yes').map((/** @type {any} */ i) => i.id), [imp.id], `${rule.kind}: only the import the caller got exists`);
+    assert.equal(now.length, before + 1, rule.kind);
+    await exa.imports.delete(imp.id);
+  }
 });

@@ -1,0 +1,140 @@
+// @ts-check
+// The two platform calls the Rust core drives: one HTTP exchange over fetch (API requests and
+// result downloads) and one PUT over XMLHttpRequest (browser uploads, for progress). Rust decides
+// everything around them (what to send, whether to retry, what an answer means); this file exists
+// because wiring them from Rust took a dozen wasm<->JS crossings per request (each with a string
+// copy or a closure), which was most of the per-call overhead, and four wasm closures per upload.
+// wasm-bindgen copies this file verbatim into pkg/gen/snippets/: self-contained ESM, no imports.
+// (One file for both: each snippet is one more module a page loads.)
+
+/** setTimeout's delay is a signed 32-bit number of milliseconds; longer delays fire at once. */
+const MAX_DELAY_MS = 2147483647;
+
+/**
+ * A redirect's absolute target, or `""` when it has none that parses.
+ * @param {string | null} location
+ * @param {string} base
+ */
+function target(location, base) {
+  try {
+    return location === null ? '' : new URL(location, base).href;
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Sends one request and reads the whole body as text.
+ *
+ * Resolves `[status, text, headers, location]`. Rejects with `[why, cause]`, `why` being `"abort"`
+ * (the caller's signal fired, before or during the exchange), `"timeout"` (ours fired), `"nofetch"`
+ * (no fetch to call) or `"network"` (fetch or the body read failed; `cause` is what it threw).
+ *
+ * With `follow` false, a redirect is not followed but returned, for Rust to decide: fetch would
+ * re-send custom headers (`x-api-key`, `X-Dromo-License-Key`) to whatever origin a 3xx names.
+ * Then `location` is the absolute target (`""` when the answer had no Location), or `null` when
+ * the platform hides it (a browser's opaque redirect, reported with status 0). Otherwise it is
+ * `undefined` and the body is the answer's.
+ *
+ * @param {typeof fetch | undefined} fetchFn the client's `fetch` option, else the global one
+ * @param {string} method
+ * @param {string} url
+ * @param {HeadersInit | undefined} headers
+ * @param {BodyInit | undefined} body
+ * @param {number} timeoutMs 0 or Infinity: no timeout
+ * @param {AbortSignal | undefined} signal
+ * @param {boolean} follow whether fetch may follow redirects (only when nothing secret is sent)
+ * @returns {Promise<[number, string, Headers, (string | null)?]>}
+ */
+export async function exchange(fetchFn, method, url, headers, body, timeoutMs, signal, follow) {
+  if (signal?.aborted) throw ['abort'];
+  // Looked up per call, so a polyfill installed after the client was made still applies.
+  const f = fetchFn ?? globalThis.fetch;
+  if (typeof f !== 'function') throw ['nofetch'];
+  let timedOut = false;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
+  /** @type {(() => void) | undefined} */
+  let onAbort;
+  /** @type {RequestInit} */
+  const init = { method, headers, redirect: follow ? 'follow' : 'manual' };
+  if (body !== undefined) init.body = body;
+  if (timeoutMs > 0 && timeoutMs < Infinity) {
+    // One controller fed by both our timer and the caller's signal.
+    const controller = new AbortController();
+    onAbort = () => controller.abort();
+    signal?.addEventListener('abort', onAbort);
+    timer = setTimeout(() => { timedOut = true; controller.abort(); }, Math.min(timeoutMs, MAX_DELAY_MS));
+    init.signal = controller.signal;
+  } else if (signal) {
+    // No timeout: the caller's signal is all fetch needs. An AbortSignal is not free (in Node 20,
+    // ~6 µs to make, and undici listens on it), so none is made for nothing.
+    init.signal = signal;
+  }
+  try {
+    const response = await f(url, init);
+    if (response.type === 'opaqueredirect') return [0, '', response.headers, null];
+    if (!follow && response.status >= 300 && response.status < 400) {
+      // Not read: a redirect's body is of no use, and the connection can go back to the pool.
+      await response.body?.cancel().catch(() => {});
+      return [response.status, '', response.headers, target(response.headers.get('location'), url)];
+    }
+    const text = await response.text();
+    return [response.status, text, response.headers];
+  } catch (cause) {
+    // The caller's abort wins over our timeout when both fired: they asked for it.
+    throw [signal?.aborted ? 'abort' : timedOut ? 'timeout' : 'network', cause];
+  } finally {
+    // Undone on every outcome: a pending timer would keep a Node script alive for a minute.
+    clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/**
+ * PUTs `body` to `url`. Only `Content-Length` is sent (the browser sets it from the body).
+ *
+ * Resolves `{ status, body, retryAfterMs?, retryAfter? }` for any answer (the hints only when the
+ * storage exposes those headers to the page). Rejects with `undefined` when no answer came (a
+ * reset, DNS, CORS refused by the storage, or the caller's `signal`): XMLHttpRequest does not say
+ * which, and the caller tells an abort apart by its signal.
+ *
+ * @param {string} url
+ * @param {XMLHttpRequestBodyInit} body a Blob or bytes
+ * @param {number} _size the byte count (the browser knows it from the body)
+ * @param {((loaded: number) => void) | undefined} onProgress bytes sent so far
+ * @param {AbortSignal | undefined} signal
+ * @returns {Promise<{ status: number, body: string, retryAfterMs?: string, retryAfter?: string }>}
+ */
+export function xhrPut(url, body, _size, onProgress, signal) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('PUT', url);
+    const abort = () => xhr.abort();
+    /** @param {() => void} settle */
+    const finish = (settle) => {
+      // Detached first: the progress callback belongs to the caller's attempt, which ends now.
+      xhr.onload = xhr.onerror = xhr.onabort = xhr.upload.onprogress = null;
+      signal?.removeEventListener('abort', abort);
+      settle();
+    };
+    xhr.onload = () => {
+      // From the headers the storage exposes: getResponseHeader on any other logs an error.
+      const all = xhr.getAllResponseHeaders();
+      const hint = (/** @type {string} */ name) => new RegExp(`^${name}[ \\t]*:[ \\t]*([^\\r\\n]*)`, 'im').exec(all)?.[1];
+      finish(() =>
+        resolve({ status: xhr.status, body: xhr.responseText, retryAfterMs: hint('retry-after-ms'), retryAfter: hint('retry-after') }),
+      );
+    };
+    xhr.onerror = xhr.onabort = () => finish(() => reject(undefined));
+    // Listening on `upload` makes the request preflighted; the storage's CORS rules allow that.
+    if (onProgress) xhr.upload.onprogress = (e) => onProgress(e.loaded);
+    signal?.addEventListener('abort', abort);
+    try {
+      xhr.send(body);
+    } catch (e) {
+      // e.g. a detached buffer: nothing was sent, and nothing may stay attached.
+      finish(() => reject(e));
+    }
+  });
+}
