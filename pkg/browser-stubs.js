@@ -25,3 +25,8 @@ export function createProxyHandler() {
 export function toNodeHandler() {
   throw new Error('toNodeHandler is server-only; use it in Node, not in a page');
 }
+
+/** Server-only, see createProxyHandler. @returns {never} */
+export function memoryOwnershipStore() {
+  throw new Error('memoryOwnershipStore is server-only (it belongs with createProxyHandler); use it in Node, not in a page');
+}

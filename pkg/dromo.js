@@ -31,4 +31,4 @@ export const {
   WaitTimeoutError,
 } = publicApi(core);
 
-export { fileFromPath, createProxyHandler, toNodeHandler } from './browser-stubs.js';
+export { fileFromPath, createProxyHandler, toNodeHandler, memoryOwnershipStore } from './browser-stubs.js';

@@ -8,6 +8,7 @@ export {
   fileFromPath,
   createProxyHandler,
   toNodeHandler,
+  memoryOwnershipStore,
   HeadlessImportsError, APIError, BadRequestError, AuthenticationError, PermissionDeniedError, NotFoundError,
   ConflictError, UnprocessableEntityError, RateLimitError, InternalServerError, APIConnectionError,
   APIConnectionTimeoutError, APIUserAbortError, ValidationError, UploadError, ImportFailedError, WaitTimeoutError,

@@ -385,6 +385,12 @@ export interface DromoImports {
   create(params: CreateImportParams, opts?: RequestOptions): Promise<HeadlessImportFull>;
   /** Fetches an import by id (`GET /headless/imports/{id}/`). */
   retrieve(id: string, opts?: RequestOptions): Promise<HeadlessImportFull>;
+  /**
+   * Deletes an import (`DELETE /headless/imports/{id}/`); resolves `undefined`. An unknown id
+   * rejects with `NotFoundError`, except on a retry after a lost answer, where 404 means the
+   * first attempt did it.
+   */
+  delete(id: string, opts?: RequestOptions): Promise<void>;
   /** The presigned URL of a `SUCCESSFUL` import's cleaned rows (JSON). A secret while valid. */
   resultUrl(id: string, opts?: RequestOptions): Promise<string>;
   /** The cleaned rows of a `SUCCESSFUL` import, keyed by field key. */
@@ -528,12 +534,19 @@ export interface ExaImportFileOptions extends Omit<WaitOptions, 'waitForReview' 
 
 /** `exa.imports`. */
 export interface ExaImports {
-  /** `POST /v0/imports`; validated against `CreateImportParameters` first. */
+  /**
+   * `POST /v0/imports`; validated against `CreateImportParameters` first. The import's `metadata`
+   * gets a `headlessImportsToken` beside yours: after a lost answer the import it made is found by
+   * it and deleted before trying again, so a lost answer never leaves an import behind.
+   */
   create(params: ExaCreateImportParams, opts?: RequestOptions): Promise<ExaCreateImportResponse>;
   retrieve(id: string, opts?: RequestOptions): Promise<ExaImport>;
   update(id: string, params: ExaUpdateImportParams, opts?: RequestOptions): Promise<ExaImport>;
-  /** Resolves with the deleted import. */
-  delete(id: string, opts?: RequestOptions): Promise<ExaImport>;
+  /**
+   * Resolves with the deleted import; with `null` when a retry after a lost answer found it
+   * already gone (the first attempt deleted it).
+   */
+  delete(id: string, opts?: RequestOptions): Promise<ExaImport | null>;
   list(params?: ExaListParams): ExaPagedList;
   /** PUT to `uploadUrl` (exact Content-Length, no key). */
   upload(importOrUploadUrl: ExaCreateImportResponse | string, body: UploadBody, opts?: UploadOptions): Promise<void>;
@@ -676,12 +689,76 @@ export declare class WaitTimeoutError extends HeadlessImportsError {
 // Server-side proxy (Node and other server runtimes; not exported by the browser entry)
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * Who is calling the proxy: return an identity (a non-empty string of at most 256 characters,
+ * such as your user id) to serve the request, `null`/`undefined`/`false` to refuse it with 401,
+ * or a `Response` of your own (a 403, say) to send as it is. A throw answers 500.
+ */
+export type ProxyAuthorize = (
+  request: Request,
+) => string | null | undefined | false | Response | Promise<string | null | undefined | false | Response>;
+
+/**
+ * Pins what a browser may create. Gets the create params the browser sent (Dromo's
+ * `initial_data` rows excluded: they pass through untouched, never parsed) and the caller's
+ * identity; returns the params to send, or a `Response` to refuse with. Set `schema_id`,
+ * `settings`, `hooks`, `import_metadata.user` (name, email: the id is set to the identity after
+ * this) here. By default a browser can never send Dromo `hooks`, `settings.webhookUrl` or
+ * `settings.needsReviewWebhookUrl` (403), whatever this returns for them.
+ */
+export type ProxyCreateHook = (
+  params: Record<string, any>,
+  identity: string,
+  request: Request,
+) => Record<string, any> | Response | Promise<Record<string, any> | Response>;
+
+/**
+ * Where the proxy records who created which import. Each method may return a promise. One
+ * in-memory store (`memoryOwnershipStore()`) is the default; several server instances behind a
+ * load balancer must share one (a Redis hash and sorted set, a SQL table).
+ */
+export interface OwnershipStore {
+  /** Records that `identity` created import `id` of `provider`. */
+  add(provider: 'dromo' | 'exa', id: string, identity: string): unknown;
+  /** Who created import `id`; nullish when unknown. */
+  owner(provider: 'dromo' | 'exa', id: string): string | null | undefined | Promise<string | null | undefined>;
+  /** Forgets import `id` (it was deleted). */
+  remove(provider: 'dromo' | 'exa', id: string): unknown;
+  /** The ids `identity` created, newest first, `limit` of them from `offset`, and how many in all. */
+  list(
+    provider: 'dromo' | 'exa',
+    identity: string,
+    page: { offset: number; limit: number },
+  ): { ids: string[]; total: number } | Promise<{ ids: string[]; total: number }>;
+}
+
+/**
+ * An in-memory `OwnershipStore` for one server process, keeping the newest `maxImports`
+ * (default 100 000) imports; callers lose access through the proxy to older ones.
+ */
+export declare function memoryOwnershipStore(options?: { maxImports?: number }): OwnershipStore;
+
 /** Options for `createProxyHandler`. */
 export interface ProxyOptions {
   /** Which API to forward to. */
   provider: 'dromo' | 'exa';
   /** Your secret key (Dromo backend license key or Exa API key). Added server-side; never echoed. */
   apiKey: string;
+  /**
+   * Required: who is calling (see `ProxyAuthorize`); each caller then reaches only the imports they
+   * created through this proxy. `'anyone'` serves every caller as one shared identity: a local
+   * demo only.
+   */
+  authorize: ProxyAuthorize | 'anyone';
+  /** Where ownership is recorded. Default: `memoryOwnershipStore()`. */
+  ownership?: OwnershipStore;
+  /** Pins or refuses what a browser may create (see `ProxyCreateHook`). */
+  create?: ProxyCreateHook;
+  /**
+   * What a list answers: the caller's own imports, newest first (`'own'`, the default; each is read
+   * from the API, at most 100 a page), the whole account's (`'account'`), or nothing (`false`, 403).
+   */
+  list?: 'own' | 'account' | false;
   /**
    * Upstream API root. Default `https://app.dromo.io/api/v1` or `https://api.exa.ai/websets`.
    * Must be https unless the host is loopback (e.g. the local emulator).
@@ -693,6 +770,13 @@ export interface ProxyOptions {
   fetch?: typeof fetch;
   /** Largest request body accepted; larger ones get 413 before anything is sent. Default 16 MiB. */
   maxBodyBytes?: number;
+  /**
+   * Memory all request bodies in flight may take together; each is charged twice its declared
+   * size (it is read, then rewritten). Past it the answer is 503 with `Retry-After`. Default 64 MiB.
+   */
+  maxBytesInFlight?: number;
+  /** Time a request body may take to arrive; beyond it the answer is 408. Default 30 000. */
+  bodyTimeoutMs?: number;
   /** Time limit of each upstream request; beyond it the answer is 504. Default 60 000. */
   timeoutMs?: number;
 }
@@ -728,17 +812,20 @@ export interface ProxyHandler {
 
 /**
  * Node/server only: a same-origin proxy so a browser app can use `new Dromo({ baseUrl: '/api/dromo' })`
- * (or `new Exa({ baseUrl: '/api/exa' })`) with no key. Forwards only the import endpoints under
- * `prefix` (Dromo `GET|POST /headless/imports/`, `GET /headless/imports/{id}/`, `GET
- * /headless/imports/{id}/url/`; Exa `GET|POST /v0/imports`, `GET|PATCH|DELETE /v0/imports/{id}`):
- * anything else is 404, a wrong method 405, dot segments, percent-escapes and bad ids 400. Only the
- * list's `offset`/`limit` (Dromo) or `cursor`/`limit` (Exa) query parameters, and only the
- * `content-type` and `accept` headers, are passed on; the key header is then set, so incoming
- * `authorization`, `cookie` and key headers never reach the API. Answers keep the upstream status
- * and body with `content-type`, `x-request-id`, `retry-after`, `retry-after-ms` (plus
- * `cache-control: no-store`). Redirects are not followed (502). No CORS headers: mount it on the
- * app's own origin.
- * @throws {TypeError} for invalid options (the message never contains the key).
+ * (or `new Exa({ baseUrl: '/api/exa' })`) with no key. Each request is first `authorize`d; a caller
+ * then reaches only the imports they created through it (another's answers 404, as a missing one
+ * does). Forwards only the import endpoints under `prefix` (Dromo `GET|POST /headless/imports/`,
+ * `GET|DELETE /headless/imports/{id}/`, `GET /headless/imports/{id}/url/`; Exa `GET|POST
+ * /v0/imports`, `GET|PATCH|DELETE /v0/imports/{id}`): anything else is 404, a wrong method 405, dot
+ * segments, percent-escapes and bad ids 400. Bodies must be JSON (415 otherwise). Creates are tagged
+ * with the caller's identity (Dromo `import_metadata.user.id`, Exa `metadata.headlessImportsOwner`).
+ * Only the key header it sets itself and JSON `content-type`/`accept` reach the API, so incoming
+ * `authorization`, `cookie` and key headers never do. Answers keep the upstream status and body
+ * (with the key scrubbed should the API echo it) with `content-type`, `x-request-id`,
+ * `retry-after`, `retry-after-ms`, `cache-control: no-store` and `x-content-type-options:
+ * nosniff`. Redirects are not followed (502). No CORS headers: mount it on the app's own origin.
+ * @throws {TypeError} for invalid options, a missing `authorize` included (the message never
+ *   contains the key).
  */
 export declare function createProxyHandler(options: ProxyOptions): ProxyHandler;
 

@@ -39,3 +39,4 @@ export const {
 
 export { fileFromPath } from './node-upload.js';
 export { createProxyHandler, toNodeHandler } from './proxy.js';
+export { memoryOwnershipStore } from './ownership.js';

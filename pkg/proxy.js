@@ -1,21 +1,48 @@
 // @ts-check
 // Node-only (and any server runtime with fetch/Request/Response): a same-origin proxy that lets a
 // browser app use `new Dromo({ baseUrl: '/api/dromo' })` / `new Exa({ baseUrl: '/api/exa' })` with
-// no key. It forwards only the import endpoints, adds the key server-side, and passes nothing else
-// through: no incoming credentials, no other headers, no other query parameters, no redirects.
-// No dependencies and no wasm: it is plain fetch plumbing, so it also works in Next.js route
-// handlers, Hono, Deno or Bun. It sends no CORS headers on purpose: serve it from the app's origin.
+// no key. It knows who is calling (the app's `authorize`), forwards only the import endpoints, adds
+// the key server-side, lets each caller reach only the imports they created through it, and lets
+// the server pin what a browser may create. It passes nothing else through: no incoming
+// credentials, no other headers, no other query parameters, no redirects, no key the API echoes.
+// No wasm: it is plain fetch plumbing, so it also works in Next.js route handlers, Hono, Deno or
+// Bun. It sends no CORS headers on purpose: serve it from the app's origin.
+
+import { memoryOwnershipStore } from './ownership.js';
+import { Budget, declaredLength, readBody, splitObject, joinObject } from './proxy-body.js';
 
 /**
  * @typedef {'dromo' | 'exa'} ProxyProvider
+ * @typedef {import('./ownership.js').OwnershipStore} OwnershipStore
+ *
+ * @typedef {(request: Request) => string | null | undefined | false | Response | Promise<string | null | undefined | false | Response>} Authorize
+ *   Who is calling: an identity (a non-empty string, e.g. your user id) to serve, `null`/`undefined`/
+ *   `false` to refuse with 401, or your own Response (e.g. a 403) to send as it is.
+ *
+ * @typedef {(params: Record<string, any>, identity: string, request: Request) => Record<string, any> | Response | Promise<Record<string, any> | Response>} CreateHook
+ *   Pins what a browser may create: gets the create params the browser sent (Dromo's
+ *   `initial_data` rows excluded; they pass through untouched) and returns the params to send,
+ *   or a Response to refuse with. Set `schema_id`, `settings`, `hooks` or anything else here; the
+ *   owner tag is added after it.
  *
  * @typedef {object} ProxyOptions
  * @property {ProxyProvider} provider Which API to forward to.
  * @property {string} apiKey The secret key, added to every forwarded request (never echoed).
+ * @property {Authorize | 'anyone'} authorize Required: who the caller is (see Authorize).
+ *   `'anyone'` serves every caller as one shared identity: only for a local demo.
+ * @property {OwnershipStore} [ownership] Where the proxy records who created which import;
+ *   default an in-memory store (one process). Several instances need one shared store.
+ * @property {CreateHook} [create] Pins or refuses what a browser may create.
+ * @property {'own' | 'account' | false} [list] What a list answers: the caller's own imports
+ *   (default), the whole account's (`'account'`), or nothing (403).
  * @property {string} [baseUrl] Upstream API root; default the provider's real API. https unless loopback.
  * @property {string} [prefix] Where the handler is mounted; default `/api/dromo` or `/api/exa`.
  * @property {typeof fetch} [fetch] A fetch implementation for the upstream requests.
  * @property {number} [maxBodyBytes] Largest request body accepted (413 beyond); default 16 MiB.
+ * @property {number} [maxBytesInFlight] Memory all request bodies in flight may take together
+ *   (each is charged twice its size: it is read, then rewritten); past it, 503 with Retry-After.
+ *   Default 64 MiB.
+ * @property {number} [bodyTimeoutMs] Time a request body may take to arrive (408 beyond); default 30 000.
  * @property {number} [timeoutMs] Upstream time limit per request (504 beyond); default 60 000.
  *
  * @typedef {(request: Request) => Promise<Response>} FetchHandler
@@ -37,53 +64,82 @@
  */
 
 /**
- * Per provider: upstream default, mount point, key header, and the forwarded routes. A route's
- * `path` is matched segment by segment against what follows the prefix; `:id` is one import id.
- * `query` lists the query parameters passed on (all others are dropped).
+ * Per provider: upstream default, mount point, key header, the forwarded routes, and where an
+ * import's owner is written. A route's `path` is matched segment by segment against what follows
+ * the prefix; `:id` is one import id. `query` lists the query parameters passed on.
  */
 const PROVIDERS = {
   dromo: {
     baseUrl: 'https://app.dromo.io/api/v1',
     prefix: '/api/dromo',
     keyHeader: 'x-dromo-license-key',
+    collection: '/headless/imports/',
+    item: (/** @type {string} */ id) => `/headless/imports/${id}/`,
     routes: [
       { path: '/headless/imports/', methods: ['GET', 'POST'], query: ['offset', 'limit'] },
-      { path: '/headless/imports/:id/', methods: ['GET'], query: [] },
+      { path: '/headless/imports/:id/', methods: ['GET', 'DELETE'], query: [] },
       { path: '/headless/imports/:id/url/', methods: ['GET'], query: [] },
     ],
+    // Server-side settings a browser may not choose: code Dromo runs, and where Dromo posts data.
+    forbidden: (/** @type {Record<string, any>} */ p) =>
+      p.hooks !== undefined ? 'hooks' :
+      isObject(p.settings) && p.settings.webhookUrl !== undefined ? 'settings.webhookUrl' :
+      isObject(p.settings) && p.settings.needsReviewWebhookUrl !== undefined ? 'settings.needsReviewWebhookUrl' :
+      undefined,
+    // Dromo's answers do not echo import_metadata: it shows the owner in Dromo's dashboard, and
+    // the ownership store is what the proxy checks.
+    tag: (/** @type {Record<string, any>} */ p, /** @type {string} */ identity) => {
+      const meta = isObject(p.import_metadata) ? p.import_metadata : {};
+      p.import_metadata = { ...meta, user: { ...(isObject(meta.user) ? meta.user : {}), id: identity } };
+    },
+    ownerIn: () => undefined,
+    raw: ['initial_data'],
   },
   exa: {
     baseUrl: 'https://api.exa.ai/websets',
     prefix: '/api/exa',
     keyHeader: 'x-api-key',
+    collection: '/v0/imports',
+    item: (/** @type {string} */ id) => `/v0/imports/${id}`,
     routes: [
       { path: '/v0/imports', methods: ['GET', 'POST'], query: ['cursor', 'limit'] },
       { path: '/v0/imports/:id', methods: ['GET', 'PATCH', 'DELETE'], query: [] },
     ],
+    forbidden: () => undefined,
+    // Exa echoes metadata, so the owner written there can be checked on every read.
+    tag: (/** @type {Record<string, any>} */ p, /** @type {string} */ identity) => {
+      p.metadata = { ...(isObject(p.metadata) ? p.metadata : {}), [OWNER_KEY]: identity };
+    },
+    ownerIn: (/** @type {any} */ imp) => (isObject(imp?.metadata) ? imp.metadata[OWNER_KEY] : undefined),
+    raw: [],
   },
 };
 
-/**
- * Request headers forwarded upstream: an allowlist, so `authorization`, `cookie`, `x-api-key`,
- * `x-dromo-license-key` and everything else the browser sends are dropped; the key is then set.
- */
-const FORWARDED_REQUEST_HEADERS = ['content-type', 'accept'];
+/** The Exa metadata key holding the identity that created an import through the proxy. */
+export const OWNER_KEY = 'headlessImportsOwner';
+
 /** Response headers passed back to the browser. */
 const FORWARDED_RESPONSE_HEADERS = ['content-type', 'x-request-id', 'retry-after', 'retry-after-ms'];
 const DEFAULT_MAX_BODY = 16 * 1024 * 1024;
+const DEFAULT_IN_FLIGHT = 64 * 1024 * 1024;
+/** Upstream answers are imports and pages of them; anything bigger is not one. */
+const MAX_UPSTREAM_BODY = 8 * 1024 * 1024;
+/** Page size cap for the caller's own list: each item is one upstream read. */
+const MAX_OWN_PAGE = 100;
 const ID = /^[A-Za-z0-9_.-]{1,256}$/;
+const OPTIONS = ['provider', 'apiKey', 'authorize', 'ownership', 'create', 'list', 'baseUrl', 'prefix', 'fetch', 'maxBodyBytes', 'maxBytesInFlight', 'bodyTimeoutMs', 'timeoutMs'];
 
 /**
  * A fetch-style handler `(Request) => Promise<Response>` that forwards a browser's import calls to
- * Dromo or Exa with the key added server-side. `handler.node` adapts it to `node:http`.
+ * Dromo or Exa with the key added server-side, for the callers `authorize` accepts, each limited to
+ * the imports they created. `handler.node` adapts it to `node:http`.
  * @param {ProxyOptions} options
  * @returns {ProxyHandler}
  */
 export function createProxyHandler(options) {
   if (!options || typeof options !== 'object') throw new TypeError('headless-imports proxy: options must be an object');
-  const known = ['provider', 'apiKey', 'baseUrl', 'prefix', 'fetch', 'maxBodyBytes', 'timeoutMs'];
   for (const k of Object.keys(options)) {
-    if (!known.includes(k)) throw new TypeError(`headless-imports proxy: options.${k} is not an option (expected one of ${known.join(', ')})`);
+    if (!OPTIONS.includes(k)) throw new TypeError(`headless-imports proxy: options.${k} is not an option (expected one of ${OPTIONS.join(', ')})`);
   }
   const { provider, apiKey } = options;
   if (provider !== 'dromo' && provider !== 'exa') throw new TypeError("headless-imports proxy: options.provider must be 'dromo' or 'exa'");
@@ -91,12 +147,259 @@ export function createProxyHandler(options) {
   // The key is checked without ever being quoted in a message.
   if (typeof apiKey !== 'string' || apiKey.trim() === '') throw new TypeError('headless-imports proxy: options.apiKey must be a non-empty string');
   if (/[\r\n\0]/.test(apiKey) || apiKey !== apiKey.trim()) throw new TypeError('headless-imports proxy: options.apiKey contains whitespace or control characters');
+  const authorize = options.authorize;
+  if (authorize !== 'anyone' && typeof authorize !== 'function') {
+    throw new TypeError(
+      "headless-imports proxy: options.authorize is required: a function (request) => the caller's identity " +
+        "(e.g. your session's user id), or null to refuse. It decides who may use your key; each caller then " +
+        "sees only the imports they created. For a local demo only, authorize: 'anyone' serves everyone as one identity.",
+    );
+  }
+  const store = options.ownership ?? memoryOwnershipStore();
+  for (const m of ['add', 'owner', 'remove', 'list']) {
+    if (typeof (/** @type {any} */ (store))[m] !== 'function') throw new TypeError(`headless-imports proxy: options.ownership must have a ${m}() method (see OwnershipStore)`);
+  }
+  if (options.create !== undefined && typeof options.create !== 'function') throw new TypeError('headless-imports proxy: options.create must be a function (params, identity, request) => params');
+  const listMode = options.list ?? 'own';
+  if (listMode !== 'own' && listMode !== 'account' && listMode !== false) throw new TypeError("headless-imports proxy: options.list must be 'own', 'account' or false");
   const baseUrl = checkBaseUrl(options.baseUrl ?? spec.baseUrl);
   const prefix = checkPrefix(options.prefix ?? spec.prefix);
   const doFetch = options.fetch ?? globalThis.fetch;
   if (typeof doFetch !== 'function') throw new TypeError('headless-imports proxy: options.fetch must be a function (no global fetch here)');
   const maxBodyBytes = positive(options.maxBodyBytes, 'maxBodyBytes') ?? DEFAULT_MAX_BODY;
+  const budget = new Budget(positive(options.maxBytesInFlight, 'maxBytesInFlight') ?? DEFAULT_IN_FLIGHT);
+  const bodyTimeoutMs = positive(options.bodyTimeoutMs, 'bodyTimeoutMs') ?? 30_000;
   const timeoutMs = positive(options.timeoutMs, 'timeoutMs') ?? 60_000;
+
+  /**
+   * One upstream request: the key set here, no redirect followed, the answer read whole (capped)
+   * with the key scrubbed out. A problem Response when there is no usable answer.
+   * @param {Request} request
+   * @param {string} method
+   * @param {string} pathAndQuery
+   * @param {Uint8Array} [body]
+   * @returns {Promise<{ status: number, headers: Headers, text: string } | Response>}
+   */
+  async function upstream(request, method, pathAndQuery, body) {
+    const headers = new Headers({ accept: 'application/json', [spec.keyHeader]: apiKey });
+    if (body) headers.set('content-type', 'application/json');
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = AbortSignal.any ? AbortSignal.any([request.signal, timeout]) : timeout;
+    /** @type {Response} */
+    let res;
+    try {
+      /** @type {RequestInit} */
+      const init = { method, headers, body, redirect: 'manual', signal };
+      body = undefined;
+      // fetch copies the body as it starts: ours is let go at once, so one copy is in flight.
+      const sending = doFetch(`${baseUrl}${pathAndQuery}`, init);
+      init.body = undefined;
+      res = await sending;
+    } catch {
+      // No error detail: it could name internal hosts. Never the key (it is only in a header).
+      if (timeout.aborted) return problem(504, 'upstream_timeout', 'The import API did not answer in time.');
+      return problem(502, 'upstream_unreachable', 'The import API could not be reached.');
+    }
+    if (res.status >= 300 && res.status < 400) {
+      // A redirect is never followed (it could take the key elsewhere) nor passed on.
+      await res.body?.cancel().catch(() => {});
+      return problem(502, 'upstream_redirect', 'The import API answered with a redirect, which this proxy does not follow.');
+    }
+    const text = await readText(res, MAX_UPSTREAM_BODY);
+    if (text === undefined) return problem(502, 'upstream_invalid', 'The import API sent an answer this proxy will not relay.');
+    // An API that echoes the key (in an error about it, say) must not hand it to the browser.
+    return { status: res.status, headers: res.headers, text: text.split(apiKey).join('***') };
+  }
+
+  /** @param {{ status: number, headers: Headers, text: string }} up */
+  function relay(up) {
+    const out = new Headers({ 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+    for (const name of FORWARDED_RESPONSE_HEADERS) {
+      const v = up.headers.get(name);
+      if (v !== null) out.set(name, v);
+    }
+    return new Response(up.text || null, { status: up.status, headers: out });
+  }
+
+  /**
+   * Who created import `id`: the store's answer, else (Exa) the owner written in the import itself,
+   * read upstream, then remembered. Returns the identity and, when it was fetched, the import.
+   * @param {Request} request
+   * @param {string} id
+   */
+  async function ownerOf(request, id) {
+    const known = await store.owner(provider, id);
+    if (typeof known === 'string') return { owner: known };
+    if (provider !== 'exa') return { owner: undefined };
+    const up = await upstream(request, 'GET', spec.item(id));
+    if (up instanceof Response) return { failed: up };
+    const owner = up.status === 200 ? spec.ownerIn(parseJson(up.text)) : undefined;
+    if (typeof owner === 'string') await store.add(provider, id, owner);
+    return { owner, fetched: up };
+  }
+
+  /**
+   * Reads a JSON request body within the budget, the size cap and the time limit, and hands it
+   * to `use` (which should let go of it as soon as it can); the budget is returned when `use` is
+   * done.
+   * @param {Request} request
+   * @param {(take: () => Uint8Array) => Promise<Response>} use
+   */
+  async function withBody(request, use) {
+    const type = (request.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
+    if (type !== 'application/json' && !type.endsWith('+json')) {
+      // Also what keeps a cross-site form (a "simple" request, no preflight) out.
+      return problem(415, 'unsupported_media_type', 'Send the body as JSON (Content-Type: application/json).');
+    }
+    const declared = declaredLength(request);
+    if (declared !== undefined && declared > maxBodyBytes) {
+      void request.body?.cancel().catch(() => {});
+      return problem(413, 'payload_too_large', `Request body over ${maxBodyBytes} bytes.`);
+    }
+    // Charged three times: the body as read, as rewritten for the API, and the copy fetch makes
+    // to send it (each lives only while the next is made).
+    const cost = 3 * (declared ?? maxBodyBytes) + 4096;
+    if (!budget.take(cost)) {
+      void request.body?.cancel().catch(() => {});
+      return problem(503, 'busy', 'Too many request bodies in flight; try again shortly.', { 'retry-after': '1' });
+    }
+    try {
+      /** @type {Uint8Array | string | undefined} */
+      let body = await readBody(request, { max: maxBodyBytes, timeoutMs: bodyTimeoutMs });
+      if (body === 'too_large') return problem(413, 'payload_too_large', `Request body over ${maxBodyBytes} bytes.`);
+      if (body === 'timeout') return problem(408, 'body_timeout', 'The request body took too long to arrive.');
+      if (body === 'aborted') return problem(400, 'bad_request', 'The request body could not be read.');
+      return await use(() => {
+        const taken = /** @type {Uint8Array} */ (body);
+        body = undefined;
+        return taken;
+      });
+    } finally {
+      budget.give(cost);
+    }
+  }
+
+  /** @param {Request} request @param {string} identity */
+  function create(request, identity) {
+    return withBody(request, async (take) => {
+      /** @type {ReturnType<typeof splitObject>} */
+      let split = splitObject(take(), spec.raw);
+      if (!split) return problem(400, 'bad_request', 'The body must be one JSON object with distinct keys.');
+      let params = split.params;
+      const kept = split.kept;
+      split = null;
+      const forbidden = spec.forbidden(params);
+      if (forbidden) {
+        return problem(403, 'forbidden_field', `${forbidden} is chosen by the server, not the browser: set it in the proxy's create option.`);
+      }
+      // The owner is the proxy's to say: whatever the browser claimed is dropped.
+      delete params.import_metadata;
+      if (options.create) {
+        const pinned = await options.create(params, identity, request);
+        if (pinned instanceof Response) return pinned;
+        if (!isObject(pinned)) return problem(500, 'error', 'The create option returned neither params nor a Response.');
+        params = pinned;
+      }
+      spec.tag(params, identity);
+      // The rows' bytes are in `kept` (views of the body as read) only until the new body is made;
+      // nothing here holds either while it is sent.
+      const up = await upstream(request, 'POST', spec.collection, joinObject(params, kept.splice(0)));
+      if (up instanceof Response) return up;
+      const id = up.status === 201 ? parseJson(up.text)?.id : undefined;
+      if (typeof id === 'string') {
+        try {
+          await store.add(provider, id, identity);
+        } catch {
+          // Unrecorded, nobody could reach it through the proxy: take it back.
+          await upstream(request, 'DELETE', spec.item(id)).catch(() => {});
+          return problem(503, 'store_unavailable', 'The import could not be recorded; try again.', { 'retry-after': '1' });
+        }
+      }
+      return relay(up);
+    });
+  }
+
+  /** @param {Request} request @param {string} identity @param {string} id @param {string} method @param {string} rest */
+  async function item(request, identity, id, method, rest) {
+    const { owner, fetched, failed } = await ownerOf(request, id);
+    if (failed) return failed;
+    // Another's import answers exactly as a missing one: the caller learns nothing of it.
+    if (owner !== identity) return problem(404, 'not_found', 'No such import.');
+    if (method === 'PATCH') {
+      return withBody(request, async (take) => {
+        const split = splitObject(take(), []);
+        if (!split) return problem(400, 'bad_request', 'The body must be one JSON object with distinct keys.');
+        // Exa replaces metadata wholesale: the owner is written back into what the browser sends.
+        if (split.params.metadata !== undefined) {
+          if (!isObject(split.params.metadata)) return problem(400, 'bad_request', 'metadata must be an object.');
+          spec.tag(split.params, identity);
+        }
+        const up = await upstream(request, 'PATCH', rest, joinObject(split.params, []));
+        return up instanceof Response ? up : relay(up);
+      });
+    }
+    if (method === 'GET' && fetched && rest === spec.item(id)) return relay(fetched);
+    const up = await upstream(request, method, rest);
+    if (up instanceof Response) return up;
+    if (method === 'DELETE' && (up.status < 300 || up.status === 404)) await store.remove(provider, id);
+    return relay(up);
+  }
+
+  /**
+   * The caller's own imports, a page at a time from the store, each read upstream (deleted ones
+   * dropped), in the provider's page shape: Dromo `{count, next, previous, results}` by
+   * offset/limit, Exa `{data, hasMore, nextCursor}` by an opaque cursor.
+   * @param {Request} request @param {URL} url @param {string} identity
+   */
+  async function ownList(request, url, identity) {
+    const q = url.searchParams;
+    let offset = 0;
+    if (provider === 'dromo') {
+      offset = intParam(q.get('offset'), 0);
+    } else if (q.get('cursor') !== null) {
+      offset = decodeCursor(q.get('cursor') ?? '');
+    }
+    const limit = Math.min(intParam(q.get('limit'), provider === 'dromo' ? 100 : 25), MAX_OWN_PAGE);
+    if (Number.isNaN(offset) || Number.isNaN(limit) || limit < 1) return problem(400, 'bad_request', 'Invalid offset, cursor or limit.');
+    const { ids, total } = await store.list(provider, identity, { offset, limit });
+    /** @type {unknown[]} */
+    const items = [];
+    let failed;
+    await pool(ids, 8, async (id) => {
+      const up = await upstream(request, 'GET', spec.item(id));
+      if (up instanceof Response) failed ??= up;
+      else if (up.status === 404) await store.remove(provider, id);
+      else if (up.status === 200) items[ids.indexOf(id)] = parseJson(up.text);
+      else failed ??= relay(up);
+    });
+    if (failed) return failed;
+    const found = items.filter((x) => x !== undefined);
+    const more = offset + ids.length < total;
+    /** @type {Record<string, unknown>} */
+    let page;
+    if (provider === 'dromo') {
+      const link = (/** @type {number} */ o) => `${url.origin}${prefix}${spec.collection}?limit=${limit}&offset=${o}`;
+      page = { count: total, next: more ? link(offset + ids.length) : null, previous: offset > 0 ? link(Math.max(0, offset - limit)) : null, results: found };
+    } else {
+      page = { data: found, hasMore: more, nextCursor: more ? encodeCursor(offset + ids.length) : null };
+    }
+    return new Response(JSON.stringify(page), { status: 200, headers: JSON_HEADERS });
+  }
+
+  /** @param {Request} request */
+  async function identify(request) {
+    if (authorize === 'anyone') return 'anyone';
+    let who;
+    try {
+      who = await authorize(request);
+    } catch {
+      return problem(500, 'error', 'Authorization failed.');
+    }
+    if (who instanceof Response) return who;
+    if (who === null || who === undefined || who === false || who === '') return problem(401, 'unauthorized', 'Sign in first.');
+    if (typeof who !== 'string' || who.length > 256) return problem(500, 'error', 'authorize returned something other than an identity string (at most 256 characters).');
+    return who;
+  }
 
   /** @type {FetchHandler} */
   const handler = async (request) => {
@@ -120,53 +423,21 @@ export function createProxyHandler(options) {
     if (!match.route.methods.includes(method)) {
       return problem(405, 'method_not_allowed', `Method ${method} not allowed here.`, { allow: match.route.methods.join(', ') });
     }
+    const identity = await identify(request);
+    if (identity instanceof Response) return identity;
 
-    const headers = new Headers();
-    for (const name of FORWARDED_REQUEST_HEADERS) {
-      const v = request.headers.get(name);
-      if (v !== null) headers.set(name, v);
-    }
-    headers.set(spec.keyHeader, apiKey);
-
-    /** @type {BodyInit | undefined} */
-    let body;
-    if (method === 'POST' || method === 'PATCH') {
-      const read = await readCapped(request, maxBodyBytes);
-      if (read === 'too_large') return problem(413, 'payload_too_large', `Request body over ${maxBodyBytes} bytes.`);
-      if (read === 'aborted') return problem(400, 'bad_request', 'The request body could not be read.');
-      body = read;
-    }
-
+    if (match.id !== undefined) return item(request, identity, match.id, method, rest);
+    if (method === 'POST') return create(request, identity);
+    if (listMode === false) return problem(403, 'forbidden', 'Listing imports is turned off here.');
+    if (listMode === 'own') return ownList(request, url, identity);
     const query = new URLSearchParams();
     for (const k of match.route.query) {
       const v = url.searchParams.get(k);
       if (v !== null) query.set(k, v);
     }
     const qs = query.toString();
-    const target = `${baseUrl}${rest}${qs ? `?${qs}` : ''}`;
-
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = AbortSignal.any ? AbortSignal.any([request.signal, timeout]) : timeout;
-    /** @type {Response} */
-    let upstream;
-    try {
-      upstream = await doFetch(target, { method, headers, body, redirect: 'manual', signal });
-    } catch {
-      // No error detail: it could name internal hosts. Never the key (it is only in a header).
-      if (timeout.aborted) return problem(504, 'upstream_timeout', 'The import API did not answer in time.');
-      return problem(502, 'upstream_unreachable', 'The import API could not be reached.');
-    }
-    if (upstream.status >= 300 && upstream.status < 400) {
-      // A redirect is never followed (it could take the key elsewhere) nor passed on.
-      await upstream.body?.cancel().catch(() => {});
-      return problem(502, 'upstream_redirect', 'The import API answered with a redirect, which this proxy does not follow.');
-    }
-    const out = new Headers({ 'cache-control': 'no-store' });
-    for (const name of FORWARDED_RESPONSE_HEADERS) {
-      const v = upstream.headers.get(name);
-      if (v !== null) out.set(name, v);
-    }
-    return new Response(upstream.body, { status: upstream.status, statusText: upstream.statusText, headers: out });
+    const up = await upstream(request, 'GET', `${rest}${qs ? `?${qs}` : ''}`);
+    return up instanceof Response ? up : relay(up);
   };
 
   return Object.assign(handler, { node: toNodeHandler(handler) });
@@ -221,13 +492,16 @@ export function toNodeHandler(handler) {
       await send(res, await handler(request), abort.signal);
     } catch {
       if (abort.signal.aborted) return;
-      if (!res.headersSent) await send(res, problem(500, 'proxy_error', 'Proxy error.'), abort.signal).catch(() => res.destroy());
+      if (!res.headersSent) await send(res, problem(500, 'error', 'Proxy error.'), abort.signal).catch(() => res.destroy());
       else res.destroy();
     } finally {
       res.removeListener('close', onClose);
     }
   };
 }
+
+/** Answers sent before a request body was read: the connection is closed rather than drained. */
+const UNREAD_BODY = new Set([408, 413, 415, 503]);
 
 /** Writes a fetch Response to a node:http response, with backpressure. */
 async function send(/** @type {NodeResponseLike} */ res, /** @type {Response} */ response, /** @type {AbortSignal} */ signal) {
@@ -236,8 +510,7 @@ async function send(/** @type {NodeResponseLike} */ res, /** @type {Response} */
   response.headers.forEach((v, k) => {
     headers[k] = v;
   });
-  // A refused body may still be arriving: close the connection rather than drain it.
-  if (response.status === 413) headers.connection = 'close';
+  if (UNREAD_BODY.has(response.status)) headers.connection = 'close';
   res.writeHead(response.status, headers);
   if (!response.body) {
     res.end();
@@ -285,19 +558,10 @@ function streamOf(/** @type {AsyncIterable<any>} */ source) {
   });
 }
 
-/**
- * The request body, or 'too_large' as soon as it exceeds `max` (the declared Content-Length is
- * checked first, so an oversized upload is refused without reading it).
- * @returns {Promise<Uint8Array<ArrayBuffer> | 'too_large' | 'aborted'>}
- */
-async function readCapped(/** @type {Request} */ request, /** @type {number} */ max) {
-  const declared = Number(request.headers.get('content-length'));
-  if (Number.isFinite(declared) && declared > max) {
-    await request.body?.cancel().catch(() => {});
-    return 'too_large';
-  }
-  if (!request.body) return new Uint8Array(0);
-  const reader = request.body.getReader();
+/** A response body as text, or undefined when it is longer than `max` bytes. @param {Response} res @param {number} max */
+async function readText(res, max) {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
   /** @type {Uint8Array[]} */
   const chunks = [];
   let size = 0;
@@ -308,13 +572,18 @@ async function readCapped(/** @type {Request} */ request, /** @type {number} */ 
       size += value.byteLength;
       if (size > max) {
         await reader.cancel().catch(() => {});
-        return 'too_large';
+        return undefined;
       }
       chunks.push(value);
     }
   } catch {
-    return 'aborted';
+    return undefined;
   }
+  return new TextDecoder().decode(chunks.length === 1 ? chunks[0] : concat(chunks, size));
+}
+
+/** @param {Uint8Array[]} chunks @param {number} size */
+function concat(chunks, size) {
   const out = new Uint8Array(size);
   let at = 0;
   for (const c of chunks) {
@@ -324,11 +593,55 @@ async function readCapped(/** @type {Request} */ request, /** @type {number} */ 
   return out;
 }
 
+/** Runs `work` over `items`, `limit` at a time. @template T @param {T[]} items @param {number} limit @param {(t: T) => Promise<void>} work */
+async function pool(items, limit, work) {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await work(items[next++]);
+  }));
+}
+
+/** @param {string} text */
+function parseJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** @param {unknown} v @returns {v is Record<string, any>} */
+function isObject(v) {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A non-negative integer query parameter, its default when absent, NaN when malformed. @param {string | null} v @param {number} dflt */
+function intParam(v, dflt) {
+  if (v === null) return dflt;
+  return /^\d{1,9}$/.test(v) ? Number(v) : NaN;
+}
+
+/** The own-list cursor: an opaque token for an offset into the caller's imports. @param {number} offset */
+function encodeCursor(offset) {
+  return btoa(`own:${offset}`).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
+}
+
+/** @param {string} cursor */
+function decodeCursor(cursor) {
+  try {
+    const m = /^own:(\d{1,9})$/.exec(atob(cursor.replace(/-/g, '+').replace(/_/g, '/')));
+    return m ? Number(m[1]) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
 /**
- * The route `rest` (the path after the prefix) names, 'bad_id' for a known shape with an invalid
- * id, or undefined.
+ * The route `rest` (the path after the prefix) names, with its import id if it has one, 'bad_id'
+ * for a known shape with an invalid id, or undefined.
  * @param {{ path: string, methods: string[], query: string[] }[]} routes
  * @param {string} rest
+ * @returns {{ route: { path: string, methods: string[], query: string[] }, id?: string } | 'bad_id' | undefined}
  */
 function matchRoute(routes, rest) {
   const segs = rest.split('/');
@@ -338,13 +651,16 @@ function matchRoute(routes, rest) {
     if (want.length !== segs.length) continue;
     let ok = true;
     let idOk = true;
+    /** @type {string | undefined} */
+    let id;
     for (let i = 0; i < want.length && ok; i++) {
       if (want[i] === ':id') {
         if (!ID.test(segs[i]) || segs[i].includes('..')) idOk = false;
         if (segs[i] === '') ok = false;
+        id = segs[i];
       } else if (want[i] !== segs[i]) ok = false;
     }
-    if (ok && idOk) return { route };
+    if (ok && idOk) return id === undefined ? { route } : { route, id };
     if (ok) badId = true;
   }
   return badId ? 'bad_id' : undefined;
@@ -388,6 +704,8 @@ function positive(/** @type {unknown} */ v, /** @type {string} */ name) {
   return v;
 }
 
+const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
+
 /**
  * A JSON error from the proxy itself, in the shape the clients read (`detail`) plus a `code`.
  * @param {number} status
@@ -396,8 +714,5 @@ function positive(/** @type {unknown} */ v, /** @type {string} */ name) {
  * @param {Record<string, string>} [extra] extra headers
  */
 function problem(status, code, detail, extra = {}) {
-  return new Response(JSON.stringify({ detail, code: `proxy_${code}` }), {
-    status,
-    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...extra },
-  });
+  return new Response(JSON.stringify({ detail, code: `proxy_${code}` }), { status, headers: { ...JSON_HEADERS, ...extra } });
 }

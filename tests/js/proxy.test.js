@@ -14,7 +14,7 @@ import { startEmulator, installPackage, loadPackage, KEY, CONTACTS } from './hel
 const EXA_KEY = 'test-exa-key';
 const CHROMIUM = '/usr/bin/chromium';
 const noBrowser = fs.existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing`;
-const SAFE_RESPONSE_HEADERS = ['allow', 'cache-control', 'content-type', 'retry-after', 'retry-after-ms', 'x-request-id'];
+const SAFE_RESPONSE_HEADERS = ['allow', 'cache-control', 'content-type', 'retry-after', 'retry-after-ms', 'x-content-type-options', 'x-request-id'];
 const CONTACTS_CSV = 'First Name,Last Name,Email Address,Age\nAda,Lovelace,ada@example.com,36\nGrace,Hopper,grace@example.com,85\n';
 const URLS_CSV = 'url,name\nhttps://a.example,A\nhttps://b.example,B\nhttps://c.example,C\n';
 
@@ -54,6 +54,7 @@ async function call(/** @type {(r: Request) => Promise<Response>} */ handler, /*
   const text = await res.text();
   const headers = Object.fromEntries(res.headers.entries());
   for (const name of Object.keys(headers)) assert.ok(SAFE_RESPONSE_HEADERS.includes(name), `${p}: unexpected response header ${name}`);
+  assert.equal(headers['x-content-type-options'], 'nosniff', `${p}: answered without nosniff`);
   for (const key of [KEY, EXA_KEY]) {
     assert.ok(!text.includes(key), `${p}: the key is in the body`);
     assert.ok(!JSON.stringify(headers).includes(key), `${p}: the key is in a header`);
@@ -72,19 +73,24 @@ const ATTACKER = { 'X-Dromo-License-Key': 'attacker', 'x-api-key': 'attacker', a
 test('options are validated, and messages never quote the key', async () => {
   const { createProxyHandler } = pkg;
   const bad = [
-    [{ provider: 'stripe', apiKey: KEY }, /provider/],
-    [{ provider: 'dromo' }, /apiKey/],
-    [{ provider: 'dromo', apiKey: '  ' }, /apiKey/],
-    [{ provider: 'dromo', apiKey: `${KEY}\r\nx-evil: 1` }, /apiKey/],
-    [{ provider: 'dromo', apiKey: KEY, baseUrl: 'http://api.example.com/api/v1' }, /https/],
-    [{ provider: 'dromo', apiKey: KEY, baseUrl: 'https://u:p@api.example.com/api/v1' }, /credentials/],
-    [{ provider: 'dromo', apiKey: KEY, baseUrl: 'https://api.example.com/api/v1?x=1' }, /query/],
-    [{ provider: 'dromo', apiKey: KEY, baseUrl: '/relative' }, /absolute/],
-    [{ provider: 'dromo', apiKey: KEY, prefix: 'api/dromo' }, /prefix/],
-    [{ provider: 'dromo', apiKey: KEY, prefix: '/api/dromo/' }, /prefix/],
-    [{ provider: 'dromo', apiKey: KEY, prefix: '/api/../x' }, /prefix/],
-    [{ provider: 'dromo', apiKey: KEY, maxBodyBytes: -1 }, /maxBodyBytes/],
-    [{ provider: 'dromo', apiKey: KEY, origin: '*' }, /origin is not an option/],
+    [{ provider: 'stripe', apiKey: KEY, authorize: 'anyone' }, /provider/],
+    [{ provider: 'dromo', authorize: 'anyone' }, /apiKey/],
+    [{ provider: 'dromo', apiKey: '  ', authorize: 'anyone' }, /apiKey/],
+    [{ provider: 'dromo', apiKey: `${KEY}\r\nx-evil: 1`, authorize: 'anyone' }, /apiKey/],
+    [{ provider: 'dromo', apiKey: KEY }, /authorize is required/],
+    [{ provider: 'dromo', apiKey: KEY, authorize: 'everyone' }, /authorize is required/],
+    [{ provider: 'dromo', apiKey: KEY, authorize: 'anyone', baseUrl: 'http://api.example.com/api/v1' }, /https/],
+    [{ provider: 'dromo', apiKey: KEY, authorize: 'anyone', baseUrl: 'https://u:p@api.example.com/api/v1' }, /credentials/],
+    [{ provider: 'dromo', apiKey: KEY, authorize: 'anyone', baseUrl: 'https://api.example.com/api/v1?x=1' }, /query/],
+    [{ provider: 'dromo', apiKey: KEY, authorize: 'anyone', baseUrl: '/relative' }, /absolute/],
+    [{ provider: 'dromo', apiKey: KEY, authorize: 'anyone', prefix: 'api/dromo' }, /prefix/],
+    [{ provider: 'dromo', apiKey: KEY, authorize: 'anyone', prefix: '/api/dromo/' }, /prefix/],
+    [{ provider: 'dromo', apiKey: KEY, authorize: 'anyone', prefix: '/api/../x' }, /prefix/],
+    [{ provider: 'dromo', apiKey: KEY, authorize: 'anyone', maxBodyBytes: -1 }, /maxBodyBytes/],
+    [{ provider: 'dromo', apiKey: KEY, authorize: 'anyone', maxBytesInFlight: 0 }, /maxBytesInFlight/],
+    [{ provider: 'dromo', apiKey: KEY, authorize: 'anyone', list: 'all' }, /list/],
+    [{ provider: 'dromo', apiKey: KEY, authorize: 'anyone', ownership: {} }, /ownership/],
+    [{ provider: 'dromo', apiKey: KEY, authorize: 'anyone', origin: '*' }, /origin is not an option/],
   ];
   for (const [opts, re] of bad) {
     assert.throws(() => createProxyHandler(opts), (/** @type {any} */ e) => {
@@ -95,13 +101,13 @@ test('options are validated, and messages never quote the key', async () => {
     }, JSON.stringify(opts));
   }
   for (const baseUrl of ['http://127.0.0.1:1/api/v1', 'http://localhost:1/api/v1/', 'http://[::1]:1/x', 'https://app.dromo.io/api/v1', undefined]) {
-    assert.equal(typeof createProxyHandler({ provider: 'dromo', apiKey: KEY, baseUrl }).node, 'function', String(baseUrl));
+    assert.equal(typeof createProxyHandler({ provider: 'dromo', authorize: 'anyone', apiKey: KEY, baseUrl }).node, 'function', String(baseUrl));
   }
 });
 
 test('Dromo: create, list, retrieve and result URL go through, with the real key only', { timeout: 30_000 }, async () => {
   const spy = spyFetch();
-  const dromo = pkg.createProxyHandler({ provider: 'dromo', apiKey: KEY, baseUrl: emu.api, fetch: spy.fetch });
+  const dromo = pkg.createProxyHandler({ provider: 'dromo', authorize: 'anyone', apiKey: KEY, baseUrl: emu.api, fetch: spy.fetch, list: 'account' });
   const create = await call(dromo, '/api/dromo/headless/imports/', {
     method: 'POST',
     headers: ATTACKER,
@@ -144,13 +150,13 @@ test('Dromo: create, list, retrieve and result URL go through, with the real key
   }
 
   // A wrong server-side key does give 401: the check above is meaningful.
-  const wrong = pkg.createProxyHandler({ provider: 'dromo', apiKey: 'not-the-key', baseUrl: emu.api });
+  const wrong = pkg.createProxyHandler({ provider: 'dromo', authorize: 'anyone', apiKey: 'not-the-key', baseUrl: emu.api, list: 'account' });
   assert.equal((await call(wrong, '/api/dromo/headless/imports/')).status, 401);
 });
 
 test('Exa: create, list, retrieve, update and delete go through with x-api-key set server-side', { timeout: 30_000 }, async () => {
   const spy = spyFetch();
-  const exa = pkg.createProxyHandler({ provider: 'exa', apiKey: EXA_KEY, baseUrl: emu.exa, fetch: spy.fetch });
+  const exa = pkg.createProxyHandler({ provider: 'exa', authorize: 'anyone', apiKey: EXA_KEY, baseUrl: emu.exa, fetch: spy.fetch, list: 'account' });
   const body = JSON.stringify({ size: URLS_CSV.length, count: 3, format: 'csv', entity: { type: 'company' }, title: 'proxied' });
   const create = await call(exa, '/api/exa/v0/imports', { method: 'POST', headers: ATTACKER, body });
   assert.equal(create.status, 201, create.text);
@@ -170,19 +176,23 @@ test('Exa: create, list, retrieve, update and delete go through with x-api-key s
   const patched = await call(exa, `/api/exa/v0/imports/${id}`, { method: 'PATCH', headers: ATTACKER, body: JSON.stringify({ title: 'renamed' }) });
   assert.equal(patched.status, 200, patched.text);
   assert.equal(patched.json.title, 'renamed');
+  // Upstream errors pass through as they are (not the proxy's own).
+  const bad = await call(exa, `/api/exa/v0/imports/${id}`, { method: 'PATCH', headers: ATTACKER, body: JSON.stringify({ title: 5 }) });
+  assert.equal(bad.status, 400);
+  assert.equal(bad.json.code, undefined);
+  assert.match(bad.json.message, /title must be a string/);
   assert.equal((await call(exa, `/api/exa/v0/imports/${id}`, { method: 'DELETE' })).status, 200);
-  // Upstream errors pass through as they are (not the proxy's own 404).
+  // Deleted: the proxy forgot it, and says so itself.
   const gone = await call(exa, `/api/exa/v0/imports/${id}`);
   assert.equal(gone.status, 404);
-  assert.equal(gone.json.code, undefined);
-  assert.match(gone.json.message, /not found/);
-  assert.equal((await call(pkg.createProxyHandler({ provider: 'exa', apiKey: 'wrong', baseUrl: emu.exa }), '/api/exa/v0/imports')).status, 401);
+  assert.equal(gone.json.code, 'proxy_not_found');
+  assert.equal((await call(pkg.createProxyHandler({ provider: 'exa', authorize: 'anyone', apiKey: 'wrong', baseUrl: emu.exa, list: 'account' }), '/api/exa/v0/imports')).status, 401);
 });
 
 test('only the import endpoints are forwarded; everything else is refused before any request', async () => {
   const spy = spyFetch();
-  const dromo = pkg.createProxyHandler({ provider: 'dromo', apiKey: KEY, baseUrl: emu.api, fetch: spy.fetch });
-  const exa = pkg.createProxyHandler({ provider: 'exa', apiKey: EXA_KEY, baseUrl: emu.exa, fetch: spy.fetch });
+  const dromo = pkg.createProxyHandler({ provider: 'dromo', authorize: 'anyone', apiKey: KEY, baseUrl: emu.api, fetch: spy.fetch });
+  const exa = pkg.createProxyHandler({ provider: 'exa', authorize: 'anyone', apiKey: EXA_KEY, baseUrl: emu.exa, fetch: spy.fetch });
   /** @type {Array<[any, string, string, number]>} handler, method, path, status */
   const cases = [
     [dromo, 'GET', '/api/dromo', 404],
@@ -199,7 +209,8 @@ test('only the import endpoints are forwarded; everything else is refused before
     [dromo, 'GET', '/api/dromo/headless/imports/a%20b/', 400],
     [dromo, 'GET', '/api/dromo/headless/imports/a$b/', 400], // id outside [A-Za-z0-9_.-]
     [dromo, 'GET', '/api/dromo/headless/imports/a..b/', 400],
-    [dromo, 'DELETE', '/api/dromo/headless/imports/abc/', 405],
+    [dromo, 'PATCH', '/api/dromo/headless/imports/abc/', 405],
+    [dromo, 'DELETE', '/api/dromo/headless/imports/abc/url/', 405],
     [dromo, 'PUT', '/api/dromo/headless/imports/', 405],
     [dromo, 'POST', '/api/dromo/headless/imports/abc/url/', 405],
     [dromo, 'OPTIONS', '/api/dromo/headless/imports/', 405], // same-origin only: no CORS preflights
@@ -223,24 +234,24 @@ test('only the import endpoints are forwarded; everything else is refused before
 
 test('request bodies are capped (413) before anything is sent; upstream failures are 502 without details', { timeout: 30_000 }, async () => {
   const spy = spyFetch();
-  const dromo = pkg.createProxyHandler({ provider: 'dromo', apiKey: KEY, baseUrl: emu.api, fetch: spy.fetch });
+  const dromo = pkg.createProxyHandler({ provider: 'dromo', authorize: 'anyone', apiKey: KEY, baseUrl: emu.api, fetch: spy.fetch });
   const big = new Uint8Array(16 * 1024 * 1024 + 1).fill(0x20);
   const r = await call(dromo, '/api/dromo/headless/imports/', { method: 'POST', headers: { 'content-type': 'application/json' }, body: big });
   assert.equal(r.status, 413);
   assert.equal(r.json.code, 'proxy_payload_too_large');
   // A streamed body without Content-Length is counted as it arrives.
-  const small = pkg.createProxyHandler({ provider: 'exa', apiKey: EXA_KEY, baseUrl: emu.exa, fetch: spy.fetch, maxBodyBytes: 1000 });
+  const small = pkg.createProxyHandler({ provider: 'exa', authorize: 'anyone', apiKey: EXA_KEY, baseUrl: emu.exa, fetch: spy.fetch, maxBodyBytes: 1000 });
   const stream = new ReadableStream({
     start(c) {
       for (let i = 0; i < 5; i++) c.enqueue(new Uint8Array(300));
       c.close();
     },
   });
-  const s = await call(small, '/api/exa/v0/imports', { method: 'POST', body: stream, duplex: 'half' });
+  const s = await call(small, '/api/exa/v0/imports', { method: 'POST', headers: { 'content-type': 'application/json' }, body: stream, duplex: 'half' });
   assert.equal(s.status, 413);
   assert.deepEqual(spy.calls, []);
 
-  const down = pkg.createProxyHandler({ provider: 'dromo', apiKey: KEY, baseUrl: 'http://127.0.0.1:9/api/v1' });
+  const down = pkg.createProxyHandler({ provider: 'dromo', authorize: 'anyone', apiKey: KEY, baseUrl: 'http://127.0.0.1:9/api/v1', list: 'account' });
   const d = await call(down, '/api/dromo/headless/imports/');
   assert.equal(d.status, 502);
   assert.equal(d.json.code, 'proxy_upstream_unreachable');
@@ -275,7 +286,7 @@ function raw(/** @type {number} */ port, /** @type {string} */ method, /** @type
 }
 
 test('node:http adapter: forwards, refuses raw dot segments and encoded slashes, 413 by Content-Length', { timeout: 30_000 }, async () => {
-  const dromo = pkg.createProxyHandler({ provider: 'dromo', apiKey: KEY, baseUrl: emu.api });
+  const dromo = pkg.createProxyHandler({ provider: 'dromo', authorize: 'anyone', apiKey: KEY, baseUrl: emu.api });
   const srv = await listen((req, res) => void dromo.node(req, res));
   const ok = /** @type {any} */ (await raw(srv.port, 'GET', '/api/dromo/headless/imports/?limit=2', { 'x-dromo-license-key': 'attacker' }));
   assert.equal(ok.status, 200, ok.text);
@@ -309,8 +320,8 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>loading</title>
 test('Chromium page -> proxy -> emulator: keyless Dromo and Exa importFile succeed, no key reaches the page', { skip: noBrowser, timeout: 90_000 }, async () => {
   const pkgDir = path.join(installPackage(), 'node_modules/headless-imports');
   const upstream = spyFetch();
-  const dromo = pkg.createProxyHandler({ provider: 'dromo', apiKey: KEY, baseUrl: emu.api, fetch: upstream.fetch });
-  const exa = pkg.createProxyHandler({ provider: 'exa', apiKey: EXA_KEY, baseUrl: emu.exa, fetch: upstream.fetch });
+  const dromo = pkg.createProxyHandler({ provider: 'dromo', authorize: 'anyone', apiKey: KEY, baseUrl: emu.api, fetch: upstream.fetch });
+  const exa = pkg.createProxyHandler({ provider: 'exa', authorize: 'anyone', apiKey: EXA_KEY, baseUrl: emu.exa, fetch: upstream.fetch });
   const app = await listen((req, res) => {
     const p = (req.url ?? '/').split('?')[0];
     if (p === '/api/dromo' || p.startsWith('/api/dromo/')) return void dromo.node(req, res);
@@ -350,10 +361,10 @@ test('Chromium page -> proxy -> emulator: keyless Dromo and Exa importFile succe
     const { Dromo, Exa } = /** @type {any} */ (window).hi;
     const fail = (/** @type {any} */ e) => ({ error: { name: e?.name, code: e?.code, message: e?.message } });
     const dromo = await new Dromo({ baseUrl: '/api/dromo' })
-      .importFile(new File([contacts], 'a.csv', { type: 'text/csv' }), { schema_id: schema, intervalMs: 30 })
+      .importFile(new File([contacts], 'a.csv', { type: 'text/csv' }), { schema_id: schema })
       .then((/** @type {any} */ r) => ({ status: r.import.status, id: r.import.id, rows: r.rows }), fail);
     const exa = await new Exa({ baseUrl: '/api/exa' })
-      .importFile(new File([urls], 'leads.csv', { type: 'text/csv' }), { entity: { type: 'company' }, intervalMs: 30 })
+      .importFile(new File([urls], 'leads.csv', { type: 'text/csv' }), { entity: { type: 'company' } })
       .then((/** @type {any} */ r) => ({ status: r.import.status, id: r.import.id, count: r.import.count }), fail);
     return { dromo, exa };
   }, { contacts: CONTACTS_CSV, urls: URLS_CSV, schema: CONTACTS });
