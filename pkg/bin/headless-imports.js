@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Dromo, Exa, fileFromPath, countCsvRecords } from '../node.js';
-import { ndjsonReporter, ttyReporter } from './report.js';
+import { ndjsonReporter, ttyReporter, terminalSafe, jsonText } from './report.js';
 
 const EXIT = { ok: 0, error: 1, usage: 2, review: 3, failed: 4, interrupted: 130 };
 const EXA_MAX_SIZE = 50_000_000;
@@ -80,7 +80,8 @@ the cleaned rows.
   --wait / --no-wait  wait for the final status (default) or stop once the file is uploaded
   --out DIR           write each file's rows to DIR/<file name without extension>.json
   --concurrency N     files in flight at once (default 4); Dromo's rate limits are respected
-  --interval MS       milliseconds between status polls (default 5000)
+  --interval MS       milliseconds between status polls, at least 1000 (default 5000; the first
+                      polls come sooner)
   --timeout MS        give up waiting after this long (default 1800000, 30 minutes)
 
 ${COMMON_HELP}
@@ -124,7 +125,8 @@ Files over 50,000,000 bytes are refused before any request.
   --title TEXT        the import's title
   --wait / --no-wait  wait for the final status (default) or stop once the file is uploaded
   --concurrency N     files in flight at once (default 4)
-  --interval MS       milliseconds between status polls (default 5000)
+  --interval MS       milliseconds between status polls, at least 1000 (default 2000; the first
+                      polls come sooner)
   --timeout MS        give up waiting after this long (default 1800000, 30 minutes)
 
 ${COMMON_HELP}
@@ -246,9 +248,13 @@ const SEVERITY = [EXIT.interrupted, EXIT.usage, EXIT.error, EXIT.failed, EXIT.re
 /** @param {number} a @param {number} b */
 const worse = (a, b) => (SEVERITY.indexOf(a) <= SEVERITY.indexOf(b) ? a : b);
 
-/** A single-line message for an error, never with secrets (the library redacts its own). @param {any} err */
+/**
+ * A single-line message for an error, never with secrets (the library redacts its own) nor with
+ * the control characters a server may have put in it.
+ * @param {any} err
+ */
 function message(err) {
-  return String(err?.message ?? err).replace(/\s+/g, ' ').trim();
+  return terminalSafe(String(err?.message ?? err).replace(/\s+/g, ' ').trim());
 }
 
 /** Drops the presigned upload URL (its signature is a secret while valid). @param {any} imp */
@@ -283,7 +289,8 @@ function planImport(provider, values, files) {
   const wait = !values['no-wait'];
   if (values.wait && values['no-wait']) throw new UsageError('--wait and --no-wait are exclusive');
   const concurrency = intOption(values.concurrency, 'concurrency', 4, 1, 64);
-  const intervalMs = intOption(values.interval, 'interval', 5000, 0, 3_600_000);
+  // Unset: the library's pace (quick first polls, then every 5 s for Dromo, 2 s for Exa).
+  const intervalMs = values.interval === undefined ? undefined : intOption(values.interval, 'interval', 5000, 1000, 3_600_000);
   const timeoutMs = intOption(values.timeout, 'timeout', 30 * 60_000, 1, 7 * 24 * 3_600_000);
   /** @type {Record<string, any>} */
   const plan = { provider, wait, concurrency, intervalMs, timeoutMs, files: checkFiles(files) };
@@ -389,7 +396,7 @@ async function runImport(api, plan) {
         const onProgress = (/** @type {{loaded: number, total: number}} */ p) =>
           emit({ event: 'progress', loaded: p.loaded, total: p.total });
         const onStatus = (/** @type {any} */ imp) => emit({ event: 'status', status: imp.status });
-        const waitOpts = { intervalMs: plan.intervalMs, timeoutMs: plan.timeoutMs, signal, onStatus };
+        const waitOpts = { ...(plan.intervalMs ? { intervalMs: plan.intervalMs } : {}), timeoutMs: plan.timeoutMs, signal, onStatus };
         if (plan.provider === 'dromo') {
           emit({ event: 'start', phase: 'creating' });
           const imp = await api.imports.create({ ...plan.schema, original_filename: path.basename(filePath) }, { signal });
@@ -472,7 +479,7 @@ async function runImport(api, plan) {
     if (isTTY) {
       process.stderr.write(
         `Interrupted: uploads aborted. Imports created so far (${created.length}):\n` +
-          created.map((id) => `  ${id}\n`).join(''),
+          created.map((id) => `  ${terminalSafe(id)}\n`).join(''),
       );
     } else {
       report.emit({ event: 'aborted', importIds: created });
@@ -489,7 +496,7 @@ async function runImport(api, plan) {
 
 /** @param {any[]} items @param {string[]} cols */
 function table(items, cols) {
-  const cells = items.map((it) => cols.map((c) => String(it[c] ?? '')));
+  const cells = items.map((it) => cols.map((c) => terminalSafe(it[c] ?? '')));
   const widths = cols.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i].length)));
   const fmt = (/** @type {string[]} */ r) => r.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd();
   return [fmt(cols), ...cells.map(fmt)].join('\n') + '\n';
@@ -507,7 +514,7 @@ async function runList(provider, api, values) {
     const total = provider === 'dromo' ? page.count : undefined;
     if (total !== undefined && total > items.length) process.stdout.write(`(${items.length} of ${total})\n`);
   } else {
-    for (const it of items) process.stdout.write(JSON.stringify(it) + '\n');
+    for (const it of items) process.stdout.write(jsonText(it) + '\n');
   }
   return EXIT.ok;
 }
@@ -518,10 +525,10 @@ async function runStatus(api, id) {
   if (isTTY) {
     const w = Math.max(...Object.keys(imp).map((k) => k.length));
     for (const [k, v] of Object.entries(imp)) {
-      process.stdout.write(`${k.padEnd(w)}  ${v !== null && typeof v === 'object' ? JSON.stringify(v) : v}\n`);
+      process.stdout.write(`${terminalSafe(k).padEnd(w)}  ${v !== null && typeof v === 'object' ? jsonText(v) : terminalSafe(v)}\n`);
     }
   } else {
-    process.stdout.write(JSON.stringify(imp) + '\n');
+    process.stdout.write(jsonText(imp) + '\n');
   }
   return EXIT.ok;
 }
@@ -529,7 +536,7 @@ async function runStatus(api, id) {
 /** @param {any} api @param {string} id @param {string | undefined} out */
 async function runResults(api, id, out) {
   const rows = await api.imports.results(id);
-  const text = JSON.stringify(rows, null, isTTY || out ? 2 : undefined) + '\n';
+  const text = jsonText(rows, isTTY || out ? 2 : undefined) + '\n';
   if (out) {
     fs.writeFileSync(out, text);
     process.stderr.write(`${rows.length} rows written to ${out}\n`);

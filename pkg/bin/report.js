@@ -4,6 +4,36 @@
 // object per line (NDJSON) per event, for scripts. No dependency: ANSI escapes only.
 
 /**
+ * Control characters (C0, DEL, C1) and the Unicode controls that reorder or hide text (bidi
+ * overrides and isolates, line and paragraph separators). Text from a server or a file name could
+ * otherwise retitle the terminal, clear the screen or make one thing read as another.
+ */
+// eslint-disable-next-line no-control-regex
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * `text` made safe to print on a terminal: every control character shown as `\uXXXX`, on one line.
+ * For anything that came from a server or a file: messages, ids, statuses, names.
+ * @param {unknown} text
+ */
+export function terminalSafe(text) {
+  return String(text).replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * One JSON line that is also safe on a terminal: JSON.stringify escapes C0 controls but leaves C1
+ * and bidi controls as they are; those are escaped too (still the same JSON value).
+ * @param {unknown} value
+ * @param {string | number} [indent]
+ */
+export function jsonText(value, indent) {
+  return JSON.stringify(value, null, indent).replace(UNSAFE_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** What JSON.stringify leaves raw in strings (its own output has no other control but newlines). */
+const UNSAFE_IN_JSON = /[\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
  * @typedef {{ event: string, file?: string, importId?: string, [k: string]: unknown }} CliEvent
  * @typedef {{ emit(e: CliEvent): void, finish(): void, note(text: string): void }} Reporter
  */
@@ -23,7 +53,7 @@ export function ndjsonReporter(out = process.stdout) {
         if (last !== undefined && !final && now - last < 200) return;
         lastProgress.set(key, now);
       }
-      out.write(JSON.stringify(e) + '\n');
+      out.write(jsonText(e) + '\n');
     },
     finish() {},
     /** @param {string} _text */
@@ -89,9 +119,9 @@ export function ttyReporter(files, out = process.stdout) {
   function draw() {
     lastDraw = Date.now();
     let s = drawn > 0 ? `\x1b[${drawn}F\x1b[J` : '';
-    for (const l of settled.splice(0)) s += l + '\n'; // printed for good: may wrap
+    for (const l of settled.splice(0)) s += terminalSafe(l) + '\n'; // printed for good: may wrap
     const active = [...rows.values()];
-    for (const r of active) s += fit(line(r)) + '\n';
+    for (const r of active) s += fit(terminalSafe(line(r))) + '\n';
     const waiting = files.length - done - active.length;
     const footer = `${done}/${files.length} done${waiting > 0 ? `, ${waiting} queued` : ''}  ${((Date.now() - start) / 1000).toFixed(1)}s`;
     s += fit(footer) + '\n';

@@ -62,8 +62,8 @@ function run(args, opts = {}) {
   });
 }
 
-const dromoArgs = () => ['--base-url', emu.api, '--interval', '100'];
-const exaArgs = () => ['--base-url', emu.exa, '--interval', '100'];
+const dromoArgs = () => ['--base-url', emu.api];
+const exaArgs = () => ['--base-url', emu.exa];
 
 test('dromo import of a 1000-row CSV with --out: exit 0, NDJSON events, rows on disk', async () => {
   const out = path.join(work, 'out');
@@ -256,4 +256,46 @@ test('Ctrl-C aborts the upload, prints the created import id and exits 130', asy
   if (stored) assert.equal(stored.size, fs.statSync(big).size);
   const imp = (await control(`${emu.control}/dromo/imports/${created.importId}`)).import;
   if (!stored) assert.equal(imp.status, 'AWAITING_UPLOAD');
+});
+
+test('text from a server never reaches the terminal as control sequences (retitle, clear, bidi)', async () => {
+  const http = await import('node:http');
+  const EVIL = '\u001b]0;pwned\u0007\u001b[2J\u009b31m\u202eevil';
+  const server = http.createServer((req, res) => {
+    req.resume();
+    if (req.url?.includes('/imports/?')) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return void res.end(JSON.stringify({ count: 1, next: null, previous: null, results: [{ id: 'x', status: EVIL, created_date: EVIL, original_filename: EVIL }] }));
+    }
+    res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ detail: EVIL }));
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', () => r(undefined)));
+  const base = `http://127.0.0.1:${/** @type {any} */ (server.address()).port}/api/v1`;
+  try {
+    const status = await run(['dromo', 'status', 'abc', '--base-url', base]);
+    assert.equal(status.code, 1);
+    const list = await run(['dromo', 'list', '--base-url', base]);
+    assert.equal(list.code, 0, list.stderr);
+    // Under a pty, as a person sees it (the table and the error line).
+    const tty = await new Promise((resolve, reject) => {
+      const cmd = `'${bin}' dromo list --base-url '${base}'; '${bin}' dromo status abc --base-url '${base}'`;
+      const child = spawn('script', ['-qfec', cmd, '/dev/null'], { env: { ...process.env, DROMO_API_KEY: KEY, TERM: 'xterm' }, stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      child.stdout.on('data', (d) => (out += d));
+      child.once('error', reject);
+      child.once('close', () => {
+        clearTimeout(timer);
+        resolve(out);
+      });
+    });
+    for (const [what, text] of [['status stderr', status.stderr], ['list stdout', list.stdout], ['terminal', tty]]) {
+      assert.ok(!/[\u0007\u001b\u009b\u202e]/.test(/** @type {string} */ (text)), `${what} carries a control character: ${JSON.stringify(text)}`);
+    }
+    assert.match(status.stderr, /\\u001b\]0;pwned\\u0007/, 'shown escaped, not dropped');
+    assert.match(/** @type {string} */ (tty), /\\u001b\[2J/);
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
 });
