@@ -7,7 +7,7 @@ import { Dromo, fileFromPath } from 'headless-imports';
 
 const file = process.argv[2] ?? new URL('./contacts.csv', import.meta.url).pathname;
 const baseUrl = process.env.DROMO_BASE_URL ?? 'https://app.dromo.io/api/v1';
-const dromo = new Dromo({ apiKey: process.env.DROMO_BACKEND_KEY, baseUrl });
+const dromo = new Dromo({ apiKey: process.env.DROMO_API_KEY, baseUrl });
 
 const started = Date.now();
 const t = () => `${((Date.now() - started) / 1000).toFixed(2)}s`.padStart(7);
@@ -17,8 +17,6 @@ process.once('SIGINT', () => controller.abort());
 try {
   const { import: imp, rows } = await dromo.importFile(await fileFromPath(file), {
     schema_id: process.env.DROMO_SCHEMA_ID ?? '4eefe3fe-7181-4562-aa28-8cfe1c5bdf1b',
-    // The emulator runs on a scaled clock; against the real API keep the default 5 s.
-    intervalMs: Number(process.env.DEMO_INTERVAL_MS ?? 5000),
     signal: controller.signal,
     onProgress: ({ loaded, total }) =>
       console.log(`${t()}  upload   ${String(Math.round((loaded / total) * 100)).padStart(3)}%  ${loaded}/${total} bytes`),

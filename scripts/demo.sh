@@ -14,8 +14,7 @@ ln -sfn ../../pkg examples/node_modules/headless-imports
 
 tmp=$(mktemp -d)
 trap 'stop_emulator; rm -rf "$tmp"' EXIT
-# Real time: processing takes about 2 s; a 1 s poll interval stays within 12 polls a minute for it.
+# Real time: processing takes about 2 s, and the client's first polls come quickly by themselves.
 start_emulator "$tmp"
 echo "emulator: API $EMU_API, storage $EMU_STORAGE"
-DROMO_BASE_URL=$EMU_API DROMO_BACKEND_KEY=test-dromo-key DEMO_INTERVAL_MS=1000 \
-  node examples/demo.mjs "${1:-examples/contacts.csv}"
+DROMO_BASE_URL=$EMU_API DROMO_API_KEY=test-dromo-key node examples/demo.mjs "${1:-examples/contacts.csv}"

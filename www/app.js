@@ -72,7 +72,7 @@ function syncProvider() {
   $('dromoOptions').hidden = p !== 'dromo';
   $('exaOptions').hidden = p !== 'exa';
   $('baseUrl').value = DEFAULTS[p].url;
-  $('interval').value = isLocal(DEFAULTS[p].url) ? 250 : 5000;
+  $('interval').value = p === 'exa' ? 2000 : 5000;
   $('result').hidden = true;
   syncKey();
 }
