@@ -11,5 +11,6 @@ export {
   memoryOwnershipStore,
   HeadlessImportsError, APIError, BadRequestError, AuthenticationError, PermissionDeniedError, NotFoundError,
   ConflictError, UnprocessableEntityError, RateLimitError, InternalServerError, APIConnectionError,
-  APIConnectionTimeoutError, APIUserAbortError, ValidationError, UploadError, ImportFailedError, WaitTimeoutError,
+  APIConnectionTimeoutError, APIUserAbortError, ValidationError, UploadError, ImportFailedError, NeedsReviewError,
+  WaitTimeoutError,
 } from './index.js';

@@ -328,8 +328,9 @@ export interface WaitOptions {
   /** Called with the import each time its status changes (once per status, in order). */
   onStatus?: (imp: HeadlessImportFull) => void;
   /**
-   * Keep polling through `NEEDS_REVIEW` until a person finishes the review. Default false: resolve
-   * with the `NEEDS_REVIEW` import (its `review_url` is the way forward).
+   * Keep polling through `NEEDS_REVIEW` until a person finishes the review. Default false:
+   * `waitForCompletion` resolves with the `NEEDS_REVIEW` import (its `review_url` is the way
+   * forward), `importFile`/`importRows` reject with `NeedsReviewError`.
    */
   waitForReview?: boolean;
 }
@@ -363,12 +364,20 @@ export type ImportRowsOptions = CreateImportOptions &
     initial_data?: never;
   };
 
-/** What the one-call flows resolve to. */
+/**
+ * What the one-call flows resolve to: a `SUCCESSFUL` import and its cleaned rows. An import that
+ * stops at `NEEDS_REVIEW` rejects with `NeedsReviewError` instead, so a result always has rows.
+ */
 export interface ImportResult<R = Row> {
-  /** The import as last seen: `SUCCESSFUL`, `NEEDS_REVIEW`, or as created when `wait` is false. */
+  /** The import, `SUCCESSFUL`. */
   import: HeadlessImportFull;
-  /** The cleaned rows, keyed by field key; absent at `NEEDS_REVIEW` or when `wait` is false. */
-  rows?: R[];
+  /** The cleaned rows, keyed by field key. */
+  rows: R[];
+}
+
+/** What the one-call flows resolve to with `wait: false`: the import as it is after the upload. */
+export interface StartedImport {
+  import: HeadlessImportFull;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -428,9 +437,12 @@ export declare class Dromo {
    * created, so bad input leaves no orphan import. Errors after creation carry the import
    * (`err.import`), so its id is never lost.
    */
+  importFile(file: File, options: ImportFileOptions & { wait: false }): Promise<StartedImport>;
   importFile<R = Row>(file: File, options: ImportFileOptions): Promise<ImportResult<R>>;
+  importFile(body: UploadBody, options: ImportFileOptions & { original_filename: string; wait: false }): Promise<StartedImport>;
   importFile<R = Row>(body: UploadBody, options: ImportFileOptions & { original_filename: string }): Promise<ImportResult<R>>;
   /** Create with `initial_data` -> wait -> results, in one call. */
+  importRows(rows: Row[], options: ImportRowsOptions & { wait: false }): Promise<StartedImport>;
   importRows<R = Row>(rows: Row[], options: ImportRowsOptions): Promise<ImportResult<R>>;
 }
 
@@ -608,6 +620,11 @@ export declare class HeadlessImportsError extends Error {
   constructor(message?: string, props?: ErrorProps);
   /** Stable machine-readable reason, e.g. `not_found`, `validation_error`, `invalid_response`. */
   code: string;
+  /**
+   * The import this error concerns, on every error raised after the import was created (any
+   * class, an abort included), so its id is never lost. Not enumerable.
+   */
+  import?: HeadlessImportFull | ExaImport;
 }
 
 /** The API answered with an error status. */
@@ -677,6 +694,18 @@ export declare class ImportFailedError extends HeadlessImportsError {
   failedReason?: ExaFailedReason | null;
   /** Exa only: Exa's human-readable reason. */
   failedMessage?: string | null;
+}
+
+/**
+ * A Dromo import stopped at `NEEDS_REVIEW` (`code` `needs_review`): `importFile`/`importRows`
+ * reject with it unless `waitForReview` is set. A person finishes the import at `reviewUrl`;
+ * it then becomes `SUCCESSFUL` (`dromo.imports.results(err.import.id)` gets the rows).
+ */
+export declare class NeedsReviewError extends HeadlessImportsError {
+  /** The import, at `NEEDS_REVIEW`. Not enumerable. */
+  import: HeadlessImportFull;
+  /** Where a person finishes it (the import's `review_url`). */
+  reviewUrl: string;
 }
 
 /** `waitForCompletion` ran out of time: `code` `wait_timeout`. The import may still finish. */

@@ -5,32 +5,13 @@
 // webpack 5 recognise to emit the .wasm as an asset next to the bundle (esbuild users copy it).
 
 import init, * as core from './gen/headless_imports.js';
-import { publicApi } from './exports.js';
+import { start, dromoClass, exaClass } from './clients.js';
 
 await init({ module_or_path: new URL('./gen/headless_imports_bg.wasm', import.meta.url) });
+start(core);
 
-// Keep these lists in step with node.js, exa.js and dromo.js (the tests check each against its .d.ts).
-export const {
-  Dromo,
-  Exa,
-  countCsvRecords,
-  HeadlessImportsError,
-  APIError,
-  BadRequestError,
-  AuthenticationError,
-  PermissionDeniedError,
-  NotFoundError,
-  ConflictError,
-  UnprocessableEntityError,
-  RateLimitError,
-  InternalServerError,
-  APIConnectionError,
-  APIConnectionTimeoutError,
-  APIUserAbortError,
-  ValidationError,
-  UploadError,
-  ImportFailedError,
-  WaitTimeoutError,
-} = publicApi(core);
-
+export const Dromo = dromoClass(core);
+export const Exa = exaClass(core);
+export const countCsvRecords = core.countCsvRecords;
+export * from './errors.js';
 export { fileFromPath, createProxyHandler, toNodeHandler, memoryOwnershipStore } from './browser-stubs.js';

@@ -52,6 +52,12 @@ impl CallOptions {
     }
 }
 
+/// Per-call options of an operation (`{ signal?, timeoutMs?, maxRetries?, headers? }`), read
+/// from a plain copy of the caller's value.
+pub fn call_options(opts: &JsValue) -> Result<CallOptions> {
+    CallOptions::from_js(&crate::js::plain(opts, "opts")?, "opts")
+}
+
 /// Reads `opts.signal`, which must be an AbortSignal when given. `opts` is a `js::plain` copy,
 /// where a signal from another realm (or one that could misbehave) is already one of ours.
 pub fn signal(opts: &JsValue, path: &str) -> Result<Option<AbortSignal>> {
@@ -95,22 +101,21 @@ fn headers(opts: &JsValue, path: &str) -> Result<Vec<(String, String)>> {
     if is_absent(&h) {
         return Ok(Vec::new());
     }
+    let at = join(path, "headers");
     if !is_plain_object(&h) {
         return Err(Error::invalid(
-            join(path, "headers"),
+            at,
             "must be an object of header names to strings",
         ));
     }
-    keys(&h)
-        .into_iter()
-        .map(|k| match get(&h, &k).as_string() {
-            Some(v) => Ok((k, v)),
-            None => Err(Error::invalid(
-                join(&join(path, "headers"), &k),
-                "must be a string",
-            )),
-        })
-        .collect()
+    let mut out = Vec::new();
+    for k in keys(&h) {
+        match get(&h, &k).as_string() {
+            Some(v) => out.push((k, v)),
+            None => return Err(Error::invalid(join(&at, &k), "must be a string")),
+        }
+    }
+    Ok(out)
 }
 
 /// `Accept: application/json` plus `extra`; a header fetch would refuse is an error at `path`.
@@ -478,6 +483,9 @@ impl Client {
         e.status = Some(reply.status);
         e.request_id = reply.header("x-request-id");
         e.body = Some(body);
+        if let Ok(h) = js_sys::Object::from_entries(&reply.headers) {
+            e.extra.push(("headers", h.into()));
+        }
         e
     }
 }

@@ -7,10 +7,11 @@
 use js_sys::{JsString, Object, JSON};
 use wasm_bindgen::JsValue;
 
-use crate::client::{callback, signal, CallOptions, Client, Provider};
+use crate::client::{call_options, callback, signal, CallOptions, Client, Provider};
 use crate::error::{Error, Result};
-use crate::js::{copy_without, get, get_str, is_absent, is_plain_object, set};
+use crate::js::{copy_without, get, get_str, is_absent, is_plain_object, plain, set};
 use crate::limit::{Kind, Rate};
+use crate::op;
 use crate::page;
 use crate::poll::{self, WaitOptions};
 use crate::retry::Op;
@@ -271,6 +272,35 @@ pub struct Dromo {
 }
 
 impl Dromo {
+    /// Runs operation `op` (see `crate::op`) for `Core::call`: every argument is read through
+    /// `js::plain` first.
+    pub async fn call(&self, op: u8, a: JsValue, b: JsValue, c: JsValue) -> Result<JsValue> {
+        match op {
+            op::IMPORT_FILE => self.import_file(&a, &plain(&b, "options")?).await,
+            op::IMPORT_ROWS => {
+                self.import_rows(&plain(&a, "rows")?, &plain(&b, "options")?)
+                    .await
+            }
+            op::CREATE => self.create(&plain(&a, "params")?, &call_options(&b)?).await,
+            op::RETRIEVE => self.retrieve(&a, &call_options(&b)?).await,
+            op::DELETE => self.delete(&a, &call_options(&b)?).await,
+            op::RESULT_URL => Ok(self.result_url(&a, &call_options(&b)?).await?.into()),
+            op::RESULTS => self.results(&a, &call_options(&b)?).await,
+            op::LIST_PAGE => self.list_page(&plain(&a, "params")?).await,
+            op::UPLOAD => {
+                let target = plain(&a, "target")?;
+                let url = upload_url_of(&target)?;
+                let opts = plain(&c, "opts")?;
+                upload::to_target(&url, &target, &b, &opts, &self.client, EXPIRED_HINT).await
+            }
+            op::WAIT => {
+                let opts = WaitOptions::from_js(&plain(&b, "opts")?, "opts", DEFAULT_INTERVAL_MS)?;
+                self.wait(&a, &opts).await
+            }
+            _ => Err(crate::unknown_op(op)),
+        }
+    }
+
     pub async fn create(&self, params: &JsValue, opts: &CallOptions) -> Result<JsValue> {
         let body = create_body(params)?;
         let with_rows = !is_absent(&get(params, "initial_data"));
@@ -450,7 +480,7 @@ impl Dromo {
         )
         .await
         .map_err(|e| e.with_import(&imp))?;
-        self.finish(imp, &options).await
+        self.finish(imp, &options, true).await
     }
 
     /// `importRows`: create with `initial_data` -> wait -> results.
@@ -471,34 +501,56 @@ impl Dromo {
             ..CallOptions::default()
         };
         let imp = self.create_with_body(&body, true, &call).await?;
-        self.finish(imp, &options).await
+        self.finish(imp, &options, false).await
     }
 
-    /// Waits (unless `wait: false`) then fetches rows when the import succeeded: `{ import, rows? }`.
-    pub async fn finish(&self, imp: JsValue, options: &JsValue) -> Result<JsValue> {
+    /// Waits (unless `wait: false`) then fetches the rows: `{ import, rows }`. An import that stops
+    /// at NEEDS_REVIEW rejects with `NeedsReviewError` (unless `waitForReview` waits it out), so
+    /// it is never taken for a result. `uploaded`: a file went up since `imp` was read, so its
+    /// status is read again rather than reported as AWAITING_UPLOAD.
+    pub async fn finish(&self, imp: JsValue, options: &JsValue, uploaded: bool) -> Result<JsValue> {
         let out = Object::new();
+        let id = get(&imp, "id");
+        let wait_opts = WaitOptions::from_js(options, "options", DEFAULT_INTERVAL_MS)?;
+        let call = CallOptions {
+            signal: wait_opts.signal.clone(),
+            ..CallOptions::default()
+        };
         if get(options, "wait").as_bool() == Some(false) {
-            set(&out, "import", &imp);
+            let now = if uploaded {
+                self.retrieve(&id, &call)
+                    .await
+                    .map_err(|e| e.with_import(&imp))?
+            } else {
+                imp
+            };
+            set(&out, "import", &now);
             return Ok(out.into());
         }
-        let wait_opts = WaitOptions::from_js(options, "options", DEFAULT_INTERVAL_MS)?;
-        let id = get(&imp, "id");
         let done = self
             .wait(&id, &wait_opts)
             .await
             .map_err(|e| e.with_import(&imp))?;
-        set(&out, "import", &done);
-        if dromo_stage(&get_str(&done, "status").unwrap_or_default()) == Stage::Succeeded {
-            let call = CallOptions {
-                signal: wait_opts.signal.clone(),
-                ..CallOptions::default()
-            };
-            let rows = self
-                .results(&id, &call)
-                .await
-                .map_err(|e| e.with_import(&done))?;
-            set(&out, "rows", &rows);
+        if dromo_stage(&get_str(&done, "status").unwrap_or_default()) == Stage::NeedsReview {
+            let url = get(&done, "review_url");
+            let mut e = Error::new(
+                crate::error::Kind::NeedsReview,
+                [
+                    "Import ",
+                    &get_str(&done, "id").unwrap_or_default(),
+                    " needs a review: a person must finish it at its review_url (it then becomes SUCCESSFUL), or pass waitForReview: true to wait for that.",
+                ]
+                .concat(),
+            );
+            e.extra.push(("reviewUrl", url));
+            return Err(e.with_import(&done));
         }
+        set(&out, "import", &done);
+        let rows = self
+            .results(&id, &call)
+            .await
+            .map_err(|e| e.with_import(&done))?;
+        set(&out, "rows", &rows);
         Ok(out.into())
     }
 }

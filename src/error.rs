@@ -1,7 +1,8 @@
 //! Error kinds and how they cross into JavaScript.
 //!
 //! Rust decides everything about an error (its class, code, message and properties); the class
-//! hierarchy itself lives in `src/js/errors.js` because `instanceof` needs real JS classes.
+//! hierarchy itself lives in `pkg/errors.js` because `instanceof` needs real JS classes, and the
+//! package hands its `makeError` to the core at start-up (`setup`).
 //! Messages are built here and only here, so redaction of secrets happens in one place
 //! (`crate::redact`).
 
@@ -11,13 +12,14 @@ use wasm_bindgen::prelude::*;
 use crate::js::set;
 use crate::retry::Failure;
 
-#[wasm_bindgen(module = "/src/js/errors.js")]
-extern "C" {
-    #[wasm_bindgen(js_name = makeError)]
-    fn make_error(name: &str, message: &str, props: &Object) -> JsValue;
-    /// The JS error classes, re-exported by the package entries.
-    #[wasm_bindgen(js_name = errorClasses)]
-    pub fn error_classes() -> JsValue;
+thread_local! {
+    /// `makeError(name, message, props)` from `pkg/clients.js`, given to `setup`.
+    static MAKER: std::cell::RefCell<Option<js_sys::Function>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Registers the JS side's error factory.
+pub fn set_maker(f: js_sys::Function) {
+    MAKER.with(|m| *m.borrow_mut() = Some(f));
 }
 
 /// Which JS class an error becomes.
@@ -37,6 +39,8 @@ pub enum Kind {
     Upload,
     /// The import reached FAILED.
     ImportFailed,
+    /// A Dromo import stopped at NEEDS_REVIEW where a result was expected.
+    NeedsReview,
     /// `waitForCompletion` ran out of time.
     WaitTimeout,
 }
@@ -141,6 +145,7 @@ impl Error {
             Kind::Abort => "APIUserAbortError",
             Kind::Upload => "UploadError",
             Kind::ImportFailed => "ImportFailedError",
+            Kind::NeedsReview => "NeedsReviewError",
             Kind::WaitTimeout => "WaitTimeoutError",
         }
     }
@@ -189,7 +194,22 @@ impl Error {
         if let Some(code) = self.code {
             set(&props, "code", &JsValue::from_str(code));
         }
-        make_error(self.class_name(), &self.message, &props)
+        let message = JsValue::from_str(&self.message);
+        // The package's entries always call `setup` first; without it the message alone is all
+        // there is to give.
+        MAKER
+            .with(|m| {
+                m.borrow().as_ref().and_then(|f| {
+                    f.call3(
+                        &JsValue::UNDEFINED,
+                        &self.class_name().into(),
+                        &message,
+                        &props,
+                    )
+                    .ok()
+                })
+            })
+            .unwrap_or(message)
     }
 }
 

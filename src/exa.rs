@@ -7,11 +7,12 @@
 use js_sys::{JsString, Object, JSON};
 use wasm_bindgen::JsValue;
 
-use crate::client::{callback, signal, CallOptions, Client, Provider};
+use crate::client::{call_options, callback, signal, CallOptions, Client, Provider};
 use crate::count;
 use crate::error::{Error, Kind, Result};
-use crate::js::{copy_without, get, get_str, is_absent, is_plain_object, keys, set};
+use crate::js::{copy_without, get, get_str, is_absent, is_plain_object, keys, plain, set};
 use crate::limit;
+use crate::op;
 use crate::poll::{self, WaitOptions};
 use crate::retry::{Failure, Op};
 use crate::status::exa_stage;
@@ -155,7 +156,7 @@ fn check_entity(entity: &JsValue) -> Result<()> {
     if kind == "custom" {
         let chars = get(entity, "description")
             .as_string()
-            .map(|d| d.chars().count());
+            .map(|d| crate::text::js_length(&d));
         if !chars.is_some_and(|n| (2..=200).contains(&n)) {
             return Err(Error::invalid(
                 "entity.description",
@@ -174,7 +175,7 @@ fn check_metadata(metadata: &JsValue, path: &str) -> Result<()> {
     for k in keys(metadata) {
         let at = crate::client::join(path, &k);
         match get(metadata, &k).as_string() {
-            Some(v) if v.chars().count() <= 1000 => {}
+            Some(v) if crate::text::js_length(&v) <= 1000 => {}
             Some(_) => return Err(Error::invalid(at, "must be at most 1000 characters")),
             None => return Err(Error::invalid(at, "must be a string")),
         }
@@ -237,6 +238,41 @@ pub struct Exa {
 }
 
 impl Exa {
+    /// Runs operation `op` (see `crate::op`) for `Core::call`: every argument is read through
+    /// `js::plain` first.
+    pub async fn call(&self, op: u8, a: JsValue, b: JsValue, c: JsValue) -> Result<JsValue> {
+        match op {
+            op::IMPORT_FILE => self.import_file(&a, &plain(&b, "options")?).await,
+            op::CREATE => self.create(&plain(&a, "params")?, &call_options(&b)?).await,
+            op::RETRIEVE => self.retrieve(&a, &call_options(&b)?).await,
+            op::UPDATE => {
+                self.update(&a, &plain(&b, "params")?, &call_options(&c)?)
+                    .await
+            }
+            op::DELETE => self.delete(&a, &call_options(&b)?).await,
+            op::LIST_PAGE => self.list_page(&plain(&a, "params")?).await,
+            op::UPLOAD => {
+                let target = plain(&a, "target")?;
+                let url = match target.as_string() {
+                    Some(u) => u,
+                    None => get_str(&target, "uploadUrl").ok_or_else(|| {
+                        Error::invalid(
+                            "target",
+                            "must be an import from create (with uploadUrl) or the URL string",
+                        )
+                    })?,
+                };
+                let opts = plain(&c, "opts")?;
+                upload::to_target(&url, &target, &b, &opts, &self.client, EXPIRED_HINT).await
+            }
+            op::WAIT => {
+                let opts = WaitOptions::from_js(&plain(&b, "opts")?, "opts", DEFAULT_INTERVAL_MS)?;
+                self.wait(&a, &opts).await
+            }
+            _ => Err(crate::unknown_op(op)),
+        }
+    }
+
     /// `POST /v0/imports`, recoverable: the import carries a token in its metadata
     /// (`TOKEN_KEY`), so after a lost answer the import it may have made is found and deleted
     /// before another try (it has no upload URL anyone knows), and a lost answer leaves nothing.
@@ -288,24 +324,20 @@ impl Exa {
         }
     }
 
-    /// The id of the import whose metadata holds `token`, among the newest few hundred.
+    /// The id of the import whose metadata holds `token`, among the newest 200 (a page).
     async fn find_by_token(&self, token: &str, opts: &CallOptions) -> Result<Option<String>> {
-        let params = Object::new();
-        set(&params, "limit", &JsValue::from_f64(100.0));
-        let mut params: JsValue = params.into();
-        for _ in 0..3 {
-            let page = self.list_page_with(&params, opts).await?;
-            for imp in js_sys::Array::from(&get(&page, "items")).iter() {
-                if get_str(&get(&imp, "metadata"), TOKEN_KEY).as_deref() == Some(token) {
-                    return Ok(get_str(&imp, "id"));
-                }
-            }
-            params = get(&page, "next");
-            if params.is_undefined() {
-                break;
-            }
+        let page = self
+            .client
+            .request("GET", "/v0/imports?limit=200", None, opts, Op::Read)
+            .await?;
+        let data = get(&page, "data");
+        if !crate::js::is_array(&data) {
+            return Ok(None);
         }
-        Ok(None)
+        Ok(js_sys::Array::from(&data)
+            .iter()
+            .find(|imp| get_str(&get(imp, "metadata"), TOKEN_KEY).as_deref() == Some(token))
+            .and_then(|imp| get_str(&imp, "id")))
     }
 
     pub async fn retrieve(&self, id: &JsValue, opts: &CallOptions) -> Result<JsValue> {
@@ -393,7 +425,12 @@ impl Exa {
         }
         let out = js_sys::Object::new();
         if get(options, "wait").as_bool() == Some(false) {
-            set(&out, "import", &imp);
+            // Read again: the create's answer still says `pending`, from before the file went up.
+            let now = self
+                .retrieve(&get(&imp, "id"), &call)
+                .await
+                .map_err(|err| err.with_import(&imp))?;
+            set(&out, "import", &now);
             return Ok(out.into());
         }
         let wait = WaitOptions::from_js(options, "options", DEFAULT_INTERVAL_MS)?;
@@ -413,11 +450,6 @@ impl Exa {
                 "must be an object like { cursor, limit }",
             ));
         }
-        let opts = CallOptions::from_js(params, "")?;
-        self.list_page_with(params, &opts).await
-    }
-
-    async fn list_page_with(&self, params: &JsValue, opts: &CallOptions) -> Result<JsValue> {
         let mut query = String::new();
         let limit = get(params, "limit");
         if !is_absent(&limit) {
@@ -447,6 +479,7 @@ impl Exa {
                 }
             }
         }
+        let opts = CallOptions::from_js(params, "")?;
         let path = if query.is_empty() {
             "/v0/imports".to_string()
         } else {
@@ -454,7 +487,7 @@ impl Exa {
         };
         let page = self
             .client
-            .request("GET", &path, None, opts, Op::Read)
+            .request("GET", &path, None, &opts, Op::Read)
             .await?;
         let items = get(&page, "data");
         if !crate::js::is_array(&items) {

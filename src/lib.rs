@@ -1,8 +1,8 @@
 //! headless-imports: run headless file imports against Dromo (and Exa Websets) from browsers and
-//! Node. This file is the only wasm-bindgen boundary; everything below it is plain Rust.
-//!
-//! The TypeScript contract users see is `pkg/index.d.ts`; the doc comments here say the same in
-//! fewer words.
+//! Node. This file is the only wasm-bindgen boundary: `Core`, one provider's configured client,
+//! whose one method `call(op, a, b, c)` runs an operation; `setup`; and `countCsvRecords`.
+//! Everything below it is plain Rust. The classes users call are `pkg/clients.js`, and the
+//! TypeScript contract they see is `pkg/index.d.ts`.
 
 // A one-provider build (`--no-default-features --features exa`, for the `headless-imports/exa`
 // entry) leaves some shared helpers unused; the default build, which lint checks, uses them all.
@@ -36,334 +36,115 @@ mod upload;
 mod url;
 mod validate;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use client::{CallOptions, Client};
+use client::Client;
 use error::{Error, Result};
 use js::plain;
-use poll::WaitOptions;
 
-#[wasm_bindgen(module = "/src/js/paged.js")]
-extern "C" {
-    #[wasm_bindgen(js_name = pagedList)]
-    fn paged_list(owner: JsValue, params: &JsValue) -> JsValue;
+/// Operation codes of `Core::call`, in step with `OP` in `pkg/clients.js`. Each provider's
+/// `call` says what its arguments are.
+pub mod op {
+    pub const IMPORT_FILE: u8 = 1;
+    pub const IMPORT_ROWS: u8 = 2;
+    pub const CREATE: u8 = 3;
+    pub const RETRIEVE: u8 = 4;
+    pub const UPDATE: u8 = 5;
+    pub const DELETE: u8 = 6;
+    pub const RESULT_URL: u8 = 7;
+    pub const RESULTS: u8 = 8;
+    pub const LIST_PAGE: u8 = 9;
+    pub const UPLOAD: u8 = 10;
+    pub const WAIT: u8 = 11;
 }
 
-/// Runs a Rust future as a JS promise, turning our errors into the JS error classes.
-fn promise<F>(f: F) -> Promise
-where
-    F: Future<Output = Result<JsValue>> + 'static,
-{
-    boxed_promise(Box::pin(f))
+/// Provider codes of `Core::new`, in step with `pkg/clients.js`.
+pub const DROMO: u8 = 0;
+/// See [`DROMO`].
+pub const EXA: u8 = 1;
+
+/// Gives the core what it needs from the JS side: `makeError(name, message, props)` (the error
+/// classes live in `pkg/errors.js`), and in Node the streaming uploader (`nodePut`).
+#[wasm_bindgen]
+pub fn setup(make_error: Function, node_put: Option<Function>) {
+    error::set_maker(make_error);
+    if let Some(f) = node_put {
+        upload::set_node_uploader(f);
+    }
 }
 
-/// The one `future_to_promise` instance: boxing first keeps its executor glue (about 1-3 KB of
-/// wasm per future type) from being monomorphised once per exported async method.
-fn boxed_promise(f: Pin<Box<dyn Future<Output = Result<JsValue>>>>) -> Promise {
+/// A configured client of one provider. `pkg/clients.js` wraps it in the `Dromo` and `Exa`
+/// classes users call: one exported method for every operation keeps the wasm's per-method glue
+/// (~450 bytes each) to one.
+#[wasm_bindgen]
+pub struct Core {
+    api: Rc<Api>,
+}
+
+enum Api {
+    #[cfg(feature = "dromo")]
+    Dromo(dromo::Dromo),
+    #[cfg(feature = "exa")]
+    Exa(exa::Exa),
+}
+
+#[wasm_bindgen]
+impl Core {
+    /// `new Core(provider, options)`: validates the client options (`ValidationError` if wrong).
+    #[wasm_bindgen(constructor)]
+    pub fn new(provider: u8, options: JsValue) -> core::result::Result<Core, JsValue> {
+        let options = plain(&options, "options")?;
+        let api = match provider {
+            #[cfg(feature = "dromo")]
+            DROMO => Api::Dromo(dromo::Dromo {
+                client: Client::from_js(&dromo::DROMO, &options)?,
+            }),
+            #[cfg(feature = "exa")]
+            EXA => Api::Exa(exa::Exa {
+                client: Client::from_js(&exa::EXA, &options)?,
+            }),
+            _ => return Err(Error::invalid("provider", "is not in this build").into()),
+        };
+        Ok(Core { api: Rc::new(api) })
+    }
+
+    /// Runs operation `op` (see [`op`]) with up to three arguments; resolves its result or
+    /// rejects with one of the error classes.
+    pub fn call(&self, op: u8, a: JsValue, b: JsValue, c: JsValue) -> Promise {
+        let api = self.api.clone();
+        promise(async move {
+            match &*api {
+                #[cfg(feature = "dromo")]
+                Api::Dromo(d) => d.call(op, a, b, c).await,
+                #[cfg(feature = "exa")]
+                Api::Exa(e) => e.call(op, a, b, c).await,
+            }
+        })
+    }
+}
+
+/// The error for an operation code a provider does not have (a mismatched `clients.js`).
+pub(crate) fn unknown_op(op: u8) -> Error {
+    Error::invalid(
+        "op",
+        [
+            "is not an operation of this client: ",
+            &text::uint(op.into()),
+        ]
+        .concat(),
+    )
+}
+
+/// Runs a Rust future as a JS promise, turning our errors into the JS error classes. The one
+/// `future_to_promise` instance: boxed first, so its executor glue (1-3 KB of wasm per future
+/// type) is not monomorphised per operation.
+fn promise(f: impl std::future::Future<Output = Result<JsValue>> + 'static) -> Promise {
+    let f: std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue>>>> = Box::pin(f);
     future_to_promise(async move { f.await.map_err(JsValue::from) })
-}
-
-/// Per-call options (`{ signal?, timeoutMs?, maxRetries?, headers? }`), read from a plain copy.
-fn call_options(opts: &JsValue) -> Result<CallOptions> {
-    CallOptions::from_js(&plain(opts, "opts")?, "opts")
-}
-
-/// The JS error classes (`HeadlessImportsError`, `APIError`, ...), for the package entries to export.
-#[wasm_bindgen(js_name = errorClasses)]
-pub fn error_classes() -> JsValue {
-    error::error_classes()
-}
-
-/// Registers the Node streaming uploader. Called by the Node entry; not part of the public API.
-#[wasm_bindgen(js_name = setNodeUploader)]
-pub fn set_node_uploader(f: Function) {
-    upload::set_node_uploader(f);
-}
-
-#[cfg(feature = "dromo")]
-/// A client for Dromo's Headless Import API.
-#[wasm_bindgen]
-pub struct Dromo {
-    inner: Rc<dromo::Dromo>,
-    /// Made once, so `client.imports` is always the same object (and costs nothing per call).
-    imports: JsValue,
-}
-
-#[cfg(feature = "dromo")]
-#[wasm_bindgen]
-impl Dromo {
-    /// `new Dromo({ apiKey, baseUrl?, maxRetries?, timeoutMs?, headers?, fetch?, dangerouslyAllowBrowser? })`.
-    #[wasm_bindgen(constructor)]
-    pub fn new(options: JsValue) -> core::result::Result<Dromo, JsValue> {
-        let client = Client::from_js(&dromo::DROMO, &plain(&options, "options")?)?;
-        let inner = Rc::new(dromo::Dromo { client });
-        let imports = DromoImports {
-            inner: inner.clone(),
-        }
-        .into();
-        Ok(Dromo { inner, imports })
-    }
-
-    /// The `/headless/imports/` endpoints.
-    #[wasm_bindgen(getter = imports, unchecked_return_type = "DromoImports")]
-    pub fn imports_js(&self) -> JsValue {
-        self.imports.clone()
-    }
-
-    /// Create -> upload -> wait -> results, in one call. Resolves `{ import, rows? }`.
-    #[wasm_bindgen(js_name = importFile)]
-    pub fn import_file(&self, body: JsValue, options: JsValue) -> Promise {
-        let d = self.inner.clone();
-        promise(async move { d.import_file(&body, &plain(&options, "options")?).await })
-    }
-
-    /// Create with `initial_data` -> wait -> results, in one call. Resolves `{ import, rows? }`.
-    #[wasm_bindgen(js_name = importRows)]
-    pub fn import_rows(&self, rows: JsValue, options: JsValue) -> Promise {
-        let d = self.inner.clone();
-        promise(async move {
-            d.import_rows(&plain(&rows, "rows")?, &plain(&options, "options")?)
-                .await
-        })
-    }
-}
-
-#[cfg(feature = "dromo")]
-impl Dromo {
-    /// `imports` for Rust callers (the wasm tests).
-    pub fn imports(&self) -> DromoImports {
-        DromoImports {
-            inner: self.inner.clone(),
-        }
-    }
-}
-
-#[cfg(feature = "dromo")]
-/// `dromo.imports`: create, retrieve, list, upload, wait, results.
-#[wasm_bindgen]
-pub struct DromoImports {
-    inner: Rc<dromo::Dromo>,
-}
-
-#[cfg(feature = "dromo")]
-#[wasm_bindgen]
-impl DromoImports {
-    /// `POST /headless/imports/`: validates `params` against the documented schema first.
-    pub fn create(&self, params: JsValue, opts: JsValue) -> Promise {
-        let d = self.inner.clone();
-        promise(async move {
-            d.create(&plain(&params, "params")?, &call_options(&opts)?)
-                .await
-        })
-    }
-
-    /// `GET /headless/imports/{id}/`.
-    pub fn retrieve(&self, id: JsValue, opts: JsValue) -> Promise {
-        let d = self.inner.clone();
-        promise(async move { d.retrieve(&id, &call_options(&opts)?).await })
-    }
-
-    /// `DELETE /headless/imports/{id}/`; resolves `undefined`.
-    pub fn delete(&self, id: JsValue, opts: JsValue) -> Promise {
-        let d = self.inner.clone();
-        promise(async move { d.delete(&id, &call_options(&opts)?).await })
-    }
-
-    /// `GET /headless/imports/{id}/url/` -> the presigned result URL.
-    #[wasm_bindgen(js_name = resultUrl)]
-    pub fn result_url(&self, id: JsValue, opts: JsValue) -> Promise {
-        let d = self.inner.clone();
-        promise(async move {
-            let url = d.result_url(&id, &call_options(&opts)?).await?;
-            Ok(JsValue::from_str(&url))
-        })
-    }
-
-    /// The cleaned result rows of a SUCCESSFUL import.
-    pub fn results(&self, id: JsValue, opts: JsValue) -> Promise {
-        let d = self.inner.clone();
-        promise(async move { d.results(&id, &call_options(&opts)?).await })
-    }
-
-    /// `GET /headless/imports/`: await it for one page, or `for await` it for every import.
-    pub fn list(&self, params: JsValue) -> JsValue {
-        let owner = DromoImports {
-            inner: self.inner.clone(),
-        };
-        paged_list(owner.into(), &params)
-    }
-
-    /// One page for `list` (internal).
-    #[wasm_bindgen(js_name = _listPage)]
-    pub fn list_page(&self, params: JsValue) -> Promise {
-        let d = self.inner.clone();
-        promise(async move { d.list_page(&plain(&params, "params")?).await })
-    }
-
-    /// PUTs `body` to the import's presigned upload URL (or the URL string given).
-    pub fn upload(&self, target: JsValue, body: JsValue, opts: JsValue) -> Promise {
-        let d = self.inner.clone();
-        promise(async move {
-            let target = plain(&target, "target")?;
-            let url = dromo::upload_url_of(&target)?;
-            let opts = plain(&opts, "opts")?;
-            upload::to_target(&url, &target, &body, &opts, &d.client, dromo::EXPIRED_HINT).await
-        })
-    }
-
-    /// Polls until SUCCESSFUL (resolves), NEEDS_REVIEW (resolves unless `waitForReview`), FAILED
-    /// (`ImportFailedError`) or the deadline (`WaitTimeoutError`).
-    #[wasm_bindgen(js_name = waitForCompletion)]
-    pub fn wait_for_completion(&self, id: JsValue, opts: JsValue) -> Promise {
-        let d = self.inner.clone();
-        promise(async move {
-            let opts =
-                WaitOptions::from_js(&plain(&opts, "opts")?, "opts", dromo::DEFAULT_INTERVAL_MS)?;
-            d.wait(&id, &opts).await
-        })
-    }
-}
-
-#[cfg(feature = "exa")]
-/// A client for Exa's Websets Imports API.
-#[wasm_bindgen]
-pub struct Exa {
-    inner: Rc<exa::Exa>,
-    /// Made once, so `client.imports` is always the same object (and costs nothing per call).
-    imports: JsValue,
-}
-
-#[cfg(feature = "exa")]
-#[wasm_bindgen]
-impl Exa {
-    /// `new Exa({ apiKey, baseUrl?, maxRetries?, timeoutMs?, headers?, fetch?, dangerouslyAllowBrowser? })`.
-    #[wasm_bindgen(constructor)]
-    pub fn new(options: JsValue) -> core::result::Result<Exa, JsValue> {
-        let client = Client::from_js(&exa::EXA, &plain(&options, "options")?)?;
-        let inner = Rc::new(exa::Exa { client });
-        let imports = ExaImports {
-            inner: inner.clone(),
-        }
-        .into();
-        Ok(Exa { inner, imports })
-    }
-
-    /// The `/v0/imports` endpoints.
-    #[wasm_bindgen(getter = imports, unchecked_return_type = "ExaImports")]
-    pub fn imports_js(&self) -> JsValue {
-        self.imports.clone()
-    }
-
-    /// Count records and size -> create -> upload (deleting the import if the upload finally
-    /// fails) -> wait. Resolves `{ import }`.
-    #[wasm_bindgen(js_name = importFile)]
-    pub fn import_file(&self, body: JsValue, options: JsValue) -> Promise {
-        let e = self.inner.clone();
-        promise(async move { e.import_file(&body, &plain(&options, "options")?).await })
-    }
-}
-
-#[cfg(feature = "exa")]
-impl Exa {
-    /// `imports` for Rust callers (the wasm tests).
-    pub fn imports(&self) -> ExaImports {
-        ExaImports {
-            inner: self.inner.clone(),
-        }
-    }
-}
-
-#[cfg(feature = "exa")]
-/// `exa.imports`: create, retrieve, update, delete, list, upload, wait.
-#[wasm_bindgen]
-pub struct ExaImports {
-    inner: Rc<exa::Exa>,
-}
-
-#[cfg(feature = "exa")]
-#[wasm_bindgen]
-impl ExaImports {
-    /// `POST /v0/imports` with `CreateImportParameters`; resolves with `uploadUrl` and `uploadValidUntil`.
-    pub fn create(&self, params: JsValue, opts: JsValue) -> Promise {
-        let e = self.inner.clone();
-        promise(async move {
-            e.create(&plain(&params, "params")?, &call_options(&opts)?)
-                .await
-        })
-    }
-
-    /// `GET /v0/imports/{id}`.
-    pub fn retrieve(&self, id: JsValue, opts: JsValue) -> Promise {
-        let e = self.inner.clone();
-        promise(async move { e.retrieve(&id, &call_options(&opts)?).await })
-    }
-
-    /// `PATCH /v0/imports/{id}` with `{ title?, metadata? }`.
-    pub fn update(&self, id: JsValue, params: JsValue, opts: JsValue) -> Promise {
-        let e = self.inner.clone();
-        promise(async move {
-            e.update(&id, &plain(&params, "params")?, &call_options(&opts)?)
-                .await
-        })
-    }
-
-    /// `DELETE /v0/imports/{id}`; resolves with the deleted import.
-    pub fn delete(&self, id: JsValue, opts: JsValue) -> Promise {
-        let e = self.inner.clone();
-        promise(async move { e.delete(&id, &call_options(&opts)?).await })
-    }
-
-    /// `GET /v0/imports`: await it for one page, or `for await` it for every import.
-    pub fn list(&self, params: JsValue) -> JsValue {
-        let owner = ExaImports {
-            inner: self.inner.clone(),
-        };
-        paged_list(owner.into(), &params)
-    }
-
-    /// One page for `list` (internal).
-    #[wasm_bindgen(js_name = _listPage)]
-    pub fn list_page(&self, params: JsValue) -> Promise {
-        let e = self.inner.clone();
-        promise(async move { e.list_page(&plain(&params, "params")?).await })
-    }
-
-    /// PUTs `body` to the import's `uploadUrl` (or the URL string given).
-    pub fn upload(&self, target: JsValue, body: JsValue, opts: JsValue) -> Promise {
-        let e = self.inner.clone();
-        promise(async move {
-            let target = plain(&target, "target")?;
-            let opts = plain(&opts, "opts")?;
-            let url = match target.as_string() {
-                Some(u) => u,
-                None => js::get_str(&target, "uploadUrl").ok_or_else(|| {
-                    Error::invalid(
-                        "target",
-                        "must be an import from create (with uploadUrl) or the URL string",
-                    )
-                })?,
-            };
-            upload::to_target(&url, &target, &body, &opts, &e.client, exa::EXPIRED_HINT).await
-        })
-    }
-
-    /// Polls until `completed` (resolves), `failed`/`canceled` (`ImportFailedError` with
-    /// `failedReason`, `failedMessage`) or the deadline (`WaitTimeoutError`).
-    #[wasm_bindgen(js_name = waitForCompletion)]
-    pub fn wait_for_completion(&self, id: JsValue, opts: JsValue) -> Promise {
-        let e = self.inner.clone();
-        promise(async move {
-            let opts =
-                WaitOptions::from_js(&plain(&opts, "opts")?, "opts", exa::DEFAULT_INTERVAL_MS)?;
-            e.wait(&id, &opts).await
-        })
-    }
 }
 
 /// Counts the RFC 4180 records of a CSV `Blob` (or bytes, or string) chunk by chunk:

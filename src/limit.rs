@@ -12,13 +12,12 @@ use std::rc::Rc;
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::JsFuture;
 use web_sys::AbortSignal;
 
 use crate::client::{join, non_negative};
 use crate::error::{Error, Result};
 use crate::js::{get, is_absent, is_plain_object};
-use crate::timer::{check, deferred, now_ms, sleep, OnAbort};
+use crate::timer::{deferred, now_ms, sleep, unless_aborted};
 
 /// A limit of `max` sends per `window_ms`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -46,7 +45,7 @@ struct Slot {
 
 impl Slot {
     fn new() -> Rc<Slot> {
-        let (answered, resolve, _) = deferred();
+        let (answered, resolve) = deferred();
         Rc::new(Slot {
             answered_at: Cell::new(None),
             answered,
@@ -251,20 +250,11 @@ impl Limiter {
         if let Some(before) = before {
             let answered_at = match before.answered_at.get() {
                 Some(t) => t,
-                None => {
-                    check(signal)?;
-                    // Whichever comes first: that answer, or the caller giving up.
-                    let (gave_up, resolve, _) = deferred();
-                    let _on_abort = signal.map(|s| {
-                        OnAbort::new(s, move || {
-                            let _ = resolve.call0(&JsValue::UNDEFINED);
-                        })
-                    });
-                    let race = Promise::race(&js_sys::Array::of2(&before.answered, &gave_up));
-                    let first = JsFuture::from(race).await;
-                    check(signal)?;
-                    first.ok().and_then(|v| v.as_f64()).unwrap_or_else(now_ms)
-                }
+                // Whichever comes first: that answer, or the caller giving up.
+                None => unless_aborted(&before.answered, signal)
+                    .await?
+                    .as_f64()
+                    .unwrap_or_else(now_ms),
             };
             let at = answered_at + rate.window_ms + margin_ms(rate);
             let now = now_ms();

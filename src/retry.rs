@@ -4,7 +4,7 @@
 //! pure functions so the rules read in one place and are tested natively. The shape follows the
 //! Stainless SDKs (openai-node): 2 retries, server hints first, else capped exponential backoff.
 
-use crate::text::parse_decimal;
+use crate::text::{parse_decimal, small_uint};
 
 /// The most retries a client or a call may ask for: more would only hammer a failing API.
 pub const MAX_RETRIES: u32 = 10;
@@ -119,9 +119,10 @@ fn parse_retry_after(value: &str, now_ms: f64) -> Option<f64> {
 
 /// Parses the IMF-fixdate form (`Sun, 06 Nov 1994 08:49:37 GMT`), the only one servers send today.
 pub fn http_date_ms(v: &str) -> Option<f64> {
-    let mut parts = v.split_whitespace();
+    let mut parts = v.split_ascii_whitespace();
     let _weekday = parts.next()?;
-    let day: i64 = parts.next()?.parse().ok()?;
+    let num = |s: &str| small_uint(s).map(i64::from);
+    let day = num(parts.next()?)?;
     let month = match parts.next()? {
         "Jan" => 1,
         "Feb" => 2,
@@ -137,9 +138,14 @@ pub fn http_date_ms(v: &str) -> Option<f64> {
         "Dec" => 12,
         _ => return None,
     };
-    let year: i64 = parts.next()?.parse().ok()?;
-    let mut hms = parts.next()?.split(':').map(|p| p.parse::<i64>().ok());
-    let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
+    let year = num(parts.next()?)?;
+    let hms = parts.next()?.as_bytes();
+    // `HH:MM:SS`, by position: no string splitting for one fixed layout.
+    if hms.len() != 8 || hms[2] != b':' || hms[5] != b':' {
+        return None;
+    }
+    let two = |i: usize| num(std::str::from_utf8(hms.get(i..i + 2)?).ok()?);
+    let (h, m, s) = (two(0)?, two(3)?, two(6)?);
     if parts.next()? != "GMT" {
         return None;
     }

@@ -60,6 +60,25 @@ pub fn uint(mut n: u64) -> String {
     digits[i..].iter().map(|&d| d as char).collect()
 }
 
+/// The length of `s` as JavaScript counts it (UTF-16 code units), which is what providers'
+/// validators (class-validator's `MaxLength`, `str.length`) check. A byte loop: `chars().count()`
+/// brings in std's optimised (and larger) counter for what are short strings.
+pub fn js_length(s: &str) -> usize {
+    s.bytes()
+        .map(|b| usize::from(b & 0xC0 != 0x80) + usize::from(b >= 0xF0))
+        .sum()
+}
+
+/// A whole number of at most 9 decimal digits (a date's field, a port).
+pub fn small_uint(s: &str) -> Option<u32> {
+    if s.is_empty() || s.len() > 9 {
+        return None;
+    }
+    s.bytes().try_fold(0u32, |n, b| {
+        b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0'))
+    })
+}
+
 /// The 8 lower-case hex digits of `n`.
 pub fn hex(n: u32) -> String {
     (0..8)
@@ -157,6 +176,33 @@ pub fn quote(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+#[cfg(test)]
+mod small_tests {
+    use super::*;
+
+    #[test]
+    fn lengths_as_javascript_counts_them() {
+        assert_eq!(js_length("abc"), 3);
+        assert_eq!(js_length("héllo"), 5);
+        assert_eq!(js_length("日本"), 2);
+        // An emoji is two UTF-16 code units, as "😀".length is in JS.
+        assert_eq!(js_length("a😀"), 3);
+        for s in ["", "x", "ünïcödé", "😀😀", "mixed 日本 😀 text"] {
+            assert_eq!(js_length(s), s.encode_utf16().count(), "{s}");
+        }
+    }
+
+    #[test]
+    fn small_uints() {
+        assert_eq!(small_uint("0"), Some(0));
+        assert_eq!(small_uint("1994"), Some(1994));
+        assert_eq!(small_uint("999999999"), Some(999_999_999));
+        for bad in ["", "-1", "1.5", "1x", "1234567890", " 1"] {
+            assert_eq!(small_uint(bad), None, "{bad}");
+        }
+    }
 }
 
 #[cfg(test)]

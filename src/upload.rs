@@ -6,10 +6,9 @@
 //! Only `Content-Length` is sent (set by the platform from the body): presigned S3 URLs sign just
 //! `host`, refuse chunked bodies, and must never see the API key.
 
-use std::cell::{Cell, RefCell};
-use std::rc::Rc;
+use std::cell::RefCell;
 
-use js_sys::{Array, Function, Object, Promise};
+use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::AbortSignal;
@@ -17,7 +16,7 @@ use web_sys::AbortSignal;
 use crate::client::{callback, signal, Client};
 use crate::error::{Error, Kind, Result};
 use crate::http;
-use crate::js::{get, is_absent, is_plain_object, set};
+use crate::js::{get, is_absent, is_plain_object};
 use crate::redact::{redact_url, snippet};
 use crate::retry::{self, Op};
 use crate::text::uint;
@@ -25,12 +24,16 @@ use crate::timer::{check, now_ms, sleep};
 
 #[wasm_bindgen(module = "/src/js/net.js")]
 extern "C" {
-    #[wasm_bindgen(js_name = xhrPut)]
-    fn xhr_put(
+    /// One PUT through the Node uploader, or XMLHttpRequest when `uploader` is undefined, with
+    /// the caller's `onProgress` wired (see net.js).
+    #[wasm_bindgen(js_name = put)]
+    fn put_js(
+        uploader: &JsValue,
+        fetch: Option<&Function>,
         url: &str,
         body: &JsValue,
         size: f64,
-        on_progress: &JsValue,
+        on_progress: Option<&Function>,
         signal: Option<&AbortSignal>,
     ) -> Promise;
 }
@@ -113,27 +116,9 @@ pub async fn put(
     let mut attempt = 0;
     loop {
         check(signal)?;
-        let reported = Rc::new(Cell::new(0.0));
-        let progress = on_progress.map(|f| {
-            let (f, total, reported) = (f.clone(), body.size, reported.clone());
-            move |loaded: f64| {
-                reported.set(loaded);
-                let p = Object::new();
-                set(&p, "loaded", &JsValue::from_f64(loaded));
-                set(&p, "total", &JsValue::from_f64(total));
-                let _ = f.call1(&JsValue::UNDEFINED, &p);
-            }
-        });
-        let result = send(url, body, progress.clone(), signal, fetch).await;
+        let result = send(url, body, on_progress, signal, fetch).await;
         let (error, hints) = match result {
-            Ok(a) if (200..300).contains(&a.status) => {
-                if let Some(p) = progress.clone() {
-                    if reported.get() < body.size {
-                        p(body.size);
-                    }
-                }
-                return Ok(());
-            }
+            Ok(a) if (200..300).contains(&a.status) => return Ok(()),
             Ok(a) => (failed_answer(&a, &shown, expired_hint), a.hints),
             Err(e) => (e, (None, None)),
         };
@@ -197,45 +182,28 @@ pub fn xml_tag(xml: &str, tag: &str) -> Option<String> {
     Some(rest.get(..end)?.trim().to_string())
 }
 
-/// Sends one PUT through the platform's uploader: the Node one when the Node entry registered it,
-/// XMLHttpRequest in browsers (for progress), fetch anywhere else. The first two share one shape,
-/// `(url, body, size, onProgress, signal) -> Promise<{ status, body }>`.
+/// Sends one PUT through the platform's uploader (`put` in js/net.js): the Node one when the Node
+/// entry registered it, XMLHttpRequest in browsers (for progress), fetch anywhere else.
 async fn send(
     url: &str,
     body: &Body,
-    progress: Option<impl FnMut(f64) + 'static>,
+    on_progress: Option<&Function>,
     signal: Option<&AbortSignal>,
     fetch: Option<&Function>,
 ) -> Result<Answer> {
     let node = NODE_UPLOADER.with(|u| u.borrow().clone());
-    if node.is_none() && get(&js_sys::global(), "XMLHttpRequest").is_undefined() {
-        return send_fetch(url, body, signal, fetch).await;
-    }
-    let on_progress = progress.map(|p| Closure::<dyn FnMut(f64)>::new(p));
-    let on_progress_js = on_progress
-        .as_ref()
-        .map_or(JsValue::UNDEFINED, |c| c.as_ref().clone());
-    let promise = match &node {
-        Some(uploader) => {
-            let args = Array::of5(
-                &JsValue::from_str(url),
-                &body.value,
-                &JsValue::from_f64(body.size),
-                &on_progress_js,
-                &signal.map_or(JsValue::UNDEFINED, |s| s.into()),
-            );
-            let started = uploader
-                .apply(&JsValue::UNDEFINED, &args)
-                .map_err(|e| network_error(url, e, signal))?;
-            Promise::resolve(&started)
-        }
-        None => xhr_put(url, &body.value, body.size, &on_progress_js, signal),
-    };
-    let reply = JsFuture::from(promise)
+    let started = put_js(
+        node.as_ref().map_or(&JsValue::UNDEFINED, |f| f.as_ref()),
+        fetch,
+        url,
+        &body.value,
+        body.size,
+        on_progress,
+        signal,
+    );
+    let reply = JsFuture::from(started)
         .await
         .map_err(|e| network_error(url, e, signal))?;
-    // Both uploaders detach the progress callback before they settle, so it can be freed now.
-    drop(on_progress);
     Ok(Answer {
         status: get(&reply, "status").as_f64().unwrap_or(0.0) as u16,
         text: get(&reply, "body").as_string().unwrap_or_default(),
@@ -272,36 +240,6 @@ fn network_error(url: &str, cause: JsValue, signal: Option<&AbortSignal>) -> Err
         e.cause = Some(crate::error::safe_cause(cause, None));
     }
     e
-}
-
-async fn send_fetch(
-    url: &str,
-    body: &Body,
-    signal: Option<&AbortSignal>,
-    fetch: Option<&Function>,
-) -> Result<Answer> {
-    let reply = http::send(http::Request {
-        method: "PUT",
-        url,
-        headers: &JsValue::UNDEFINED,
-        body: Some(&body.value),
-        timeout_ms: f64::INFINITY,
-        signal,
-        fetch,
-        // A presigned URL carries no key: storage redirects (S3's 307 to a region) are fine.
-        follow: true,
-        secret: None,
-    })
-    .await
-    .map_err(|mut e| match e.kind {
-        Kind::Abort => e,
-        _ => network_error(url, e.cause.take().unwrap_or(JsValue::UNDEFINED), signal),
-    })?;
-    Ok(Answer {
-        status: reply.status,
-        hints: (reply.header("retry-after-ms"), reply.header("retry-after")),
-        text: reply.text.into(),
-    })
 }
 
 /// Downloads a presigned result URL (no API key: it is another origin) and parses its JSON.

@@ -5,47 +5,44 @@ pub fn origin(url: &str) -> Option<&str> {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))?;
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let end = rest
+        .bytes()
+        .position(|b| matches!(b, b'/' | b'?' | b'#'))
+        .unwrap_or(rest.len());
     // No userinfo (a classic way to disguise the real host), a well-formed host and port.
-    if !authority_ok(rest.get(..end)?) {
+    if !authority_ok(rest.as_bytes().get(..end)?) {
         return None;
     }
     url.get(..url.len() - rest.len() + end)
 }
 
 /// `host[:port]` with a DNS name or IPv4 address, or `[IPv6][:port]`, and a port of digits.
-fn authority_ok(a: &str) -> bool {
-    let (host_ok, port) = match a.strip_prefix('[') {
-        Some(v6) => {
-            let Some((h, rest)) = v6.split_once(']') else {
-                return false;
-            };
-            let port = match rest {
-                "" => None,
-                r => match r.strip_prefix(':') {
-                    Some(p) => Some(p),
-                    None => return false,
-                },
-            };
-            let ok = !h.is_empty()
-                && h.bytes()
-                    .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
-            (ok, port)
+fn authority_ok(a: &[u8]) -> bool {
+    let (host_ok, port) = if a.first() == Some(&b'[') {
+        let Some(close) = a.iter().position(|&b| b == b']') else {
+            return false;
+        };
+        let ok = close > 1
+            && a[1..close]
+                .iter()
+                .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+        match &a[close + 1..] {
+            [] => (ok, None),
+            [b':', port @ ..] => (ok, Some(port)),
+            _ => return false,
         }
-        None => {
-            let (h, port) = match a.split_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (a, None),
-            };
-            let ok = !h.is_empty()
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
-            (ok, port)
-        }
+    } else {
+        let (h, port) = match a.iter().position(|&b| b == b':') {
+            Some(c) => (&a[..c], Some(&a[c + 1..])),
+            None => (a, None),
+        };
+        let ok = !h.is_empty()
+            && h.iter()
+                .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+        (ok, port)
     };
     host_ok
-        && port
-            .is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
+        && port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.iter().all(u8::is_ascii_digit))
 }
 
 /// The host of an origin, without brackets or port.
@@ -53,10 +50,15 @@ fn host(origin: &str) -> &str {
     let hp = crate::text::find(origin, "://")
         .and_then(|i| origin.get(i + 3..))
         .unwrap_or(origin);
-    if let Some(v6) = hp.strip_prefix('[') {
-        return v6.split(']').next().unwrap_or(v6);
-    }
-    hp.split(':').next().unwrap_or(hp)
+    let end = match hp.strip_prefix('[') {
+        Some(v6) => {
+            return v6
+                .get(..crate::text::find(v6, "]").unwrap_or(v6.len()))
+                .unwrap_or(v6)
+        }
+        None => crate::text::find(hp, ":").unwrap_or(hp.len()),
+    };
+    hp.get(..end).unwrap_or(hp)
 }
 
 /// Loopback hosts, where plain http cannot be sniffed on the way.
@@ -157,7 +159,7 @@ pub fn id_in(text: &str) -> Option<&str> {
     let at = crate::text::find(text, "\"id\"")?;
     let rest = text.get(at + 4..)?.trim_start().strip_prefix(':')?;
     let value = rest.trim_start().strip_prefix('"')?;
-    let id = value.get(..value.find('"')?)?;
+    let id = value.get(..crate::text::find(value, "\"")?)?;
     check_id(id).ok().map(|_| id)
 }
 

@@ -2,8 +2,10 @@
 //! counting, CORS with the `x-api-key` header) against the emulator's Exa API.
 #![cfg(target_arch = "wasm32")]
 
-use headless_imports::{count_csv_records, Exa};
+mod support;
+use headless_imports::count_csv_records;
 use js_sys::{Array, Function, Reflect, JSON};
+use support::Exa;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
@@ -47,6 +49,7 @@ const LEADS: &str = "website,name\r\nhttps://a.example,\"A, \"\"quoted\"\"\"\r\n
 
 #[wasm_bindgen_test]
 async fn counting_reads_the_blob_stream() {
+    support::ready();
     let n = JsFuture::from(count_csv_records(file(LEADS), JsValue::UNDEFINED))
         .await
         .unwrap();

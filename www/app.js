@@ -131,7 +131,7 @@ const { import: imp${p === 'dromo' ? ', rows' : ''} } = await client.importFile(
   onProgress: ({ loaded, total }) => {},    // the progress bar
   onStatus: (imp) => {},                    // the timeline
   signal: controller.signal,
-});`;
+});${p === 'dromo' ? '  // NEEDS_REVIEW rejects: NeedsReviewError (error.reviewUrl)' : ''}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -234,14 +234,16 @@ async function run(/** @type {SubmitEvent} */ ev) {
     });
     const imp = result.import;
     addEvent(imp.status, 'status');
-    if (p === 'dromo' && imp.status === 'NEEDS_REVIEW') {
-      setState('review', 'Needs review: a person must finish this import.');
-      showReview(imp);
-    } else {
-      setState('done', `Done: ${imp.status}.`);
-    }
+    setState('done', `Done: ${imp.status}.`);
     showResult(p, imp, result.rows);
   } catch (e) {
+    // NEEDS_REVIEW is not a result: the import waits for a person at its review URL.
+    if (e?.code === 'needs_review') {
+      addEvent(e.import.status, 'status');
+      setState('review', 'Needs review: a person must finish this import.');
+      showReview(e.import);
+      return;
+    }
     addEvent(e?.code === 'aborted' ? 'canceled' : 'error', 'error', e?.name ?? '');
     setState(e?.code === 'aborted' ? 'idle' : 'failed', e?.code === 'aborted' ? 'Canceled. Idle: ready for another import.' : 'Failed.');
     showError(e, apiKey);
@@ -264,9 +266,15 @@ function showReview(imp) {
   $('review').hidden = false;
   $('reviewLink').href = imp.review_url;
   $('reviewLink').textContent = imp.review_url;
-  for (const err of (imp.import_errors ?? []).slice(0, 5)) {
+  const said = (imp.import_errors ?? []).slice(0, 5);
+  for (const err of said) {
     const li = document.createElement('li');
     li.textContent = [err.row != null ? `row ${err.row}` : '', err.field, err.message].filter(Boolean).join(' · ');
+    $('reviewErrors').append(li);
+  }
+  if (said.length === 0) {
+    const li = document.createElement('li');
+    li.textContent = 'Nothing: its import_errors are empty. The review page shows what to fix.';
     $('reviewErrors').append(li);
   }
 }

@@ -138,3 +138,103 @@ export function xhrPut(url, body, _size, onProgress, signal) {
     }
   });
 }
+
+/**
+ * Waits `ms` milliseconds. Rejects (with `undefined`) as soon as `signal` aborts, clearing the
+ * timer, so a Node script can exit the moment its work is aborted; the listener goes with the
+ * timer either way. Done here rather than from Rust: it spares the core a wasm closure per timer.
+ * @param {number} ms
+ * @param {AbortSignal | undefined} signal
+ * @returns {Promise<void>}
+ */
+export function sleep(ms, signal) {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject();
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject();
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, Math.min(Math.max(ms, 0), MAX_DELAY_MS));
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * `promise`'s outcome, or a rejection (with `undefined`) as soon as `signal` aborts.
+ * @template T
+ * @param {Promise<T>} promise
+ * @param {AbortSignal | undefined} signal
+ * @returns {Promise<T>}
+ */
+export function unlessAborted(promise, signal) {
+  if (!signal) return promise;
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject();
+    const onAbort = () => reject();
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/**
+ * A promise and the function that resolves it, for one party to await what another signals.
+ * @returns {[Promise<unknown>, (value?: unknown) => void]}
+ */
+export function deferred() {
+  /** @type {(value?: unknown) => void} */
+  let resolve = () => {};
+  const promise = new Promise((r) => (resolve = r));
+  return [promise, resolve];
+}
+
+/**
+ * One PUT of `body` to a presigned URL, reporting progress to the caller's `onProgress` as
+ * `{ loaded, total }`: only ever increasing, and once with `total` when the storage accepted the
+ * body (XMLHttpRequest may not report the end; fetch reports nothing before it). Through the Node
+ * uploader when given (it streams files from disk), else XMLHttpRequest (for progress), else
+ * fetch (workers without XMLHttpRequest, other runtimes). A throwing `onProgress` is the
+ * caller's bug, not the upload's: it is ignored.
+ * @param {Function | undefined} uploader the Node uploader, `(url, body, size, onLoaded, signal)`
+ * @param {typeof fetch | undefined} fetchFn the client's `fetch` option, for the fetch path
+ * @param {string} url
+ * @param {Blob | Uint8Array} body
+ * @param {number} size
+ * @param {((p: { loaded: number, total: number }) => void) | undefined} onProgress
+ * @param {AbortSignal | undefined} signal
+ * @returns {Promise<{ status: number, body: string, retryAfterMs?: string, retryAfter?: string }>}
+ */
+export async function put(uploader, fetchFn, url, body, size, onProgress, signal) {
+  let reported = 0;
+  const report = onProgress
+    ? (/** @type {number} */ loaded) => {
+        if (loaded <= reported) return;
+        reported = loaded;
+        try {
+          onProgress({ loaded, total: size });
+        } catch {
+          // See above.
+        }
+      }
+    : undefined;
+  const send = uploader ?? (typeof XMLHttpRequest === 'undefined' ? fetchPut(fetchFn) : xhrPut);
+  const answer = await send(url, /** @type {any} */ (body), size, report, signal);
+  if (report && answer.status >= 200 && answer.status < 300) report(size);
+  return answer;
+}
+
+/**
+ * The uploader where there is neither the Node one nor XMLHttpRequest: fetch, with no progress
+ * until the end. It may follow a redirect: a presigned URL carries no key.
+ * @param {typeof fetch | undefined} fetchFn
+ */
+function fetchPut(fetchFn) {
+  /** @param {string} url @param {BodyInit} body @param {number} _size @param {unknown} _onLoaded @param {AbortSignal | undefined} signal */
+  return async (url, body, _size, _onLoaded, signal) => {
+    const res = await (fetchFn ?? fetch)(url, { method: 'PUT', body, signal });
+    const hint = (/** @type {string} */ name) => res.headers.get(name) ?? undefined;
+    return { status: res.status, body: await res.text(), retryAfterMs: hint('retry-after-ms'), retryAfter: hint('retry-after') };
+  };
+}

@@ -79,12 +79,17 @@ test('rows import with initial_data and an inline schema', async () => {
   assert.deepEqual(rows, [{ product: 'widget1', transaction: 'foo123' }, { product: 'widget2', transaction: 'foo456' }]);
 });
 
-test('invalid values stop at NEEDS_REVIEW with a review URL and no rows; waitForReview keeps polling', async () => {
+test('invalid values stop at NEEDS_REVIEW: importFile rejects with NeedsReviewError (never a result without rows); waitForReview keeps polling', async () => {
   const body = new File(['First Name,Last Name,Email Address\nAda,Lovelace,not-an-email\n'], 'review.csv');
-  const { import: imp, rows } = await dromo.importFile(body, fast);
+  const err = await dromo.importFile(body, fast).catch((/** @type {any} */ e) => e);
+  assert.ok(err instanceof hi.NeedsReviewError, String(err));
+  assert.ok(err instanceof hi.HeadlessImportsError && !(err instanceof hi.ImportFailedError));
+  assert.equal(err.code, 'needs_review');
+  const imp = err.import;
   assert.equal(imp.status, 'NEEDS_REVIEW');
   assert.match(imp.review_url, /^http/);
-  assert.equal(rows, undefined);
+  assert.equal(err.reviewUrl, imp.review_url);
+  assert.match(err.message, /needs a review/);
   await assert.rejects(
     dromo.imports.waitForCompletion(imp.id, { timeoutMs: 200, waitForReview: true }),
     (/** @type {any} */ e) => e instanceof hi.WaitTimeoutError && e.import.status === 'NEEDS_REVIEW' && e.code === 'wait_timeout',

@@ -1,6 +1,6 @@
 // @ts-check
-// Tests of the hand-written JS around the wasm core: the error classes (src/js/errors.js), the
-// paged-list sugar (src/js/paged.js), and the package entries (pkg/node.js, node.cjs, index.js)
+// Tests of the hand-written JS around the wasm core: the error classes (pkg/errors.js), the
+// paged-list sugar (pkg/paged.js), and the package entries (pkg/node.js, node.cjs, index.js)
 // checked against pkg/index.d.ts. The entry tests need the wasm build in pkg/gen/ and are skipped
 // without it; the rest needs nothing but Node. Run: node --test tests/js/
 
@@ -11,8 +11,21 @@ import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
-import { makeError, errorClasses } from '../../src/js/errors.js';
-import { pagedList } from '../../src/js/paged.js';
+import * as errorModule from '../../pkg/errors.js';
+import { pagedList } from '../../pkg/paged.js';
+
+/** The error classes by name, as every entry exports them. */
+const errorClasses = () => /** @type {Record<string, any>} */ ({ ...errorModule });
+/**
+ * What the package's `makeError` (pkg/clients.js, handed to the wasm core) builds: the class by
+ * name, HeadlessImportsError for an unknown one. Exercised through the core by the entry tests.
+ * @param {string} name @param {string} message @param {Record<string, unknown>} [props]
+ */
+function makeError(name, message, props) {
+  const classes = errorClasses();
+  const cls = Object.prototype.hasOwnProperty.call(classes, name) ? classes[name] : classes.HeadlessImportsError;
+  return new cls(message, props);
+}
 
 const PKG = new URL('../../pkg/', import.meta.url);
 const BUILT = fs.existsSync(new URL('gen/headless_imports_bg.wasm', PKG));
@@ -35,6 +48,7 @@ const HIERARCHY = {
   ValidationError: ['HeadlessImportsError', 'validation_error'],
   UploadError: ['HeadlessImportsError', 'upload_error'],
   ImportFailedError: ['HeadlessImportsError', 'import_failed'],
+  NeedsReviewError: ['HeadlessImportsError', 'needs_review'],
   WaitTimeoutError: ['HeadlessImportsError', 'wait_timeout'],
 };
 
@@ -116,23 +130,22 @@ test('error classes are usable directly', () => {
  * @param {number} total
  */
 function fakeOwner(total) {
-  const owner = {
-    fetches: /** @type {unknown[]} */ ([]),
-    /** @param {{ offset?: number, limit?: number } | undefined} params */
-    async _listPage(params) {
-      owner.fetches.push(params);
-      const offset = params?.offset ?? 0;
-      const limit = params?.limit ?? 3;
-      const results = Array.from({ length: Math.max(0, Math.min(limit, total - offset)) }, (_, i) => ({ id: offset + i }));
-      const more = offset + limit < total;
-      return {
-        page: { count: total, next: more ? 'https://elsewhere.test/next' : null, previous: null, results },
-        items: results,
-        next: more ? { offset: offset + limit, limit } : undefined,
-      };
-    },
+  /** @type {unknown[]} */
+  const fetches = [];
+  /** @param {{ offset?: number, limit?: number } | undefined} params */
+  const fetchPage = async (params) => {
+    fetches.push(params);
+    const offset = params?.offset ?? 0;
+    const limit = params?.limit ?? 3;
+    const results = Array.from({ length: Math.max(0, Math.min(limit, total - offset)) }, (_, i) => ({ id: offset + i }));
+    const more = offset + limit < total;
+    return {
+      page: { count: total, next: more ? 'https://elsewhere.test/next' : null, previous: null, results },
+      items: results,
+      next: more ? { offset: offset + limit, limit } : undefined,
+    };
   };
-  return owner;
+  return Object.assign(fetchPage, { fetches });
 }
 
 test('pagedList: nothing is fetched until awaited or iterated', async () => {
@@ -199,10 +212,8 @@ test('pagedList: empty lists, errors, catch and finally', async () => {
   const page = /** @type {any} */ (await pagedList(empty, undefined));
   assert.equal(page.hasNextPage(), false);
 
-  const failing = {
-    _listPage() {
-      throw new Error('sync failure');
-    },
+  const failing = () => {
+    throw new Error('sync failure');
   };
   await assert.rejects(async () => await pagedList(failing, {}), /sync failure/);
   const caught = await pagedList(failing, {}).catch((/** @type {Error} */ e) => e.message);
@@ -216,11 +227,9 @@ test('pagedList: empty lists, errors, catch and finally', async () => {
 
   // A page that computes a successor but came back empty ends the walk (bounded loop).
   let calls = 0;
-  const stuck = {
-    async _listPage() {
-      calls++;
-      return { page: { count: 5, results: [] }, items: [], next: { offset: 0 } };
-    },
+  const stuck = async () => {
+    calls++;
+    return { page: { count: 5, results: [] }, items: [], next: { offset: 0 } };
   };
   for await (const _ of pagedList(stuck, {})) assert.fail('no items');
   assert.equal(calls, 1);
@@ -320,14 +329,14 @@ test('package.json: exports map targets exist and files cover them', () => {
     assert.ok(pkg.files.includes(t.replace(/^\.\//, '')), `${t} is in files`);
   }
   // Every local module an entry imports must ship too.
-  for (const entry of ['index.js', 'exa.js', 'dromo.js', 'node.js', 'node.cjs']) {
+  for (const entry of ['index.js', 'exa.js', 'dromo.js', 'node.js', 'node.cjs', 'clients.js', 'proxy.js']) {
     const src = fs.readFileSync(new URL(entry, PKG), 'utf8');
     for (const m of src.matchAll(/(?:from|require\()\s*'\.\/([\w.-]+\.(?:js|cjs))'/g)) {
       assert.ok(pkg.files.includes(m[1]), `${entry} needs ${m[1]} in files`);
     }
   }
   // Every JS file starts with // @ts-check (house rule: no build step, types from JSDoc).
-  for (const f of ['index.js', 'exa.js', 'dromo.js', 'browser-stubs.js', 'node.js', 'node.cjs', 'node-upload.js', 'exports.js']) {
+  for (const f of ['index.js', 'exa.js', 'dromo.js', 'browser-stubs.js', 'node.js', 'node.cjs', 'node-upload.js', 'clients.js', 'errors.js', 'paged.js', 'proxy.js', 'proxy-body.js', 'ownership.js']) {
     assert.match(fs.readFileSync(new URL(f, PKG), 'utf8'), /^\/\/ @ts-check\n/, f);
   }
 });

@@ -1,27 +1,27 @@
 // @ts-check
 // Promise + async-iterator sugar over a page fetcher written in Rust. `dromo.imports.list()` returns
-// `pagedList(this, params)`; Rust does the HTTP and computes the next page's params from
+// `pagedList(fetchPage, params)`; Rust does the HTTP and computes the next page's params from
 // offset/limit/count (it never follows the wire `next` URL, which may point at another origin).
-// wasm-bindgen copies this file verbatim into pkg/gen/snippets/: self-contained ESM, no imports.
 
 /**
- * What `owner._listPage(params)` resolves to.
+ * What `fetchPage(params)` resolves to.
  * @typedef {{ page: Record<string, unknown>, items: unknown[], next?: unknown }} RawPage
  */
 
 /**
- * @typedef {{ _listPage(params: unknown): Promise<RawPage> }} PageOwner
+ * Fetches one page (Rust's list-page operation).
+ * @typedef {(params: unknown) => Promise<RawPage>} PageFetcher
  */
 
 /**
  * Calls the fetcher so that a synchronous throw becomes a rejection, like an async function would.
- * @param {PageOwner} owner
+ * @param {PageFetcher} owner
  * @param {unknown} params
  * @returns {Promise<RawPage>}
  */
 function fetchRaw(owner, params) {
   try {
-    return Promise.resolve(owner._listPage(params));
+    return Promise.resolve(owner(params));
   } catch (e) {
     return Promise.reject(e);
   }
@@ -39,7 +39,7 @@ function hasNext(raw) {
 /**
  * Yields the items of `raw` and of every page after it, fetching one page at a time and only
  * when the consumer asks for more (a `break` stops the fetching).
- * @param {PageOwner} owner
+ * @param {PageFetcher} owner
  * @param {RawPage} raw
  * @returns {AsyncGenerator<unknown, void, undefined>}
  */
@@ -54,7 +54,7 @@ async function* itemsFrom(owner, raw) {
 /**
  * The object users see for one page: a shallow copy of the wire page with the helpers added as
  * non-enumerable properties, so logging or serialising a page shows exactly the wire fields.
- * @param {PageOwner} owner
+ * @param {PageFetcher} owner
  * @param {RawPage} raw
  */
 function makePage(owner, raw) {
@@ -92,8 +92,8 @@ function makePage(owner, raw) {
  *   `nextPage()` and `for await` over the items from that page on. The first page is fetched once
  *   and shared by every `then` and every iteration of this list object.
  * - `for await (const item of list)` yields every item across all pages, one fetch at a time.
- * @param {PageOwner} owner the Rust object that fetches pages (`owner._listPage(params)`)
- * @param {unknown} params the first page's params, handed back to `_listPage` as is
+ * @param {PageFetcher} owner fetches one page: `owner(params)`
+ * @param {unknown} params the first page's params, handed to `owner` as they are
  */
 export function pagedList(owner, params) {
   /** @type {Promise<RawPage> | undefined} */

@@ -1,8 +1,8 @@
 // @ts-check
-// The error classes of headless-imports. Rust (src/error.rs) decides which class an error becomes,
-// its message and its properties, and calls `makeError` below; the classes live in JS because
-// `instanceof` needs real JS classes. wasm-bindgen copies this file verbatim into
-// pkg/gen/snippets/, so it must stay self-contained ESM (no imports) and need no build step.
+// The error classes of headless-imports: one plain module, re-exported by every entry (`export *`)
+// and handed to each wasm build at start-up (clients.js), so that `err instanceof NotFoundError`
+// holds whichever entry or build threw it. Rust (src/error.rs) decides which class an error
+// becomes, its message and its properties.
 //
 // Secrets: Rust redacts the API key and presigned-URL signatures from messages before they reach
 // here. Properties may still hold raw wire data (an import's `upload` URL, response bodies), so the
@@ -121,63 +121,14 @@ brand(UploadError, 'UploadError', 'upload_error');
 export class ImportFailedError extends HeadlessImportsError {}
 brand(ImportFailedError, 'ImportFailedError', 'import_failed');
 
+/**
+ * A Dromo import stopped at NEEDS_REVIEW: a person must finish it at `reviewUrl` (then it becomes
+ * SUCCESSFUL). `importFile`/`importRows` reject with it unless `waitForReview` is set, so it is
+ * never mistaken for a result; `import` is the import.
+ */
+export class NeedsReviewError extends HeadlessImportsError {}
+brand(NeedsReviewError, 'NeedsReviewError', 'needs_review');
+
 /** `waitForCompletion` ran out of time; `import` is the last import seen (it may still finish). */
 export class WaitTimeoutError extends HeadlessImportsError {}
 brand(WaitTimeoutError, 'WaitTimeoutError', 'wait_timeout');
-
-const own = Object.freeze({
-  HeadlessImportsError,
-  APIError,
-  BadRequestError,
-  AuthenticationError,
-  PermissionDeniedError,
-  NotFoundError,
-  ConflictError,
-  UnprocessableEntityError,
-  RateLimitError,
-  InternalServerError,
-  APIConnectionError,
-  APIConnectionTimeoutError,
-  APIUserAbortError,
-  ValidationError,
-  UploadError,
-  ImportFailedError,
-  WaitTimeoutError,
-});
-
-// The package ships one .wasm per entry (`headless-imports`, `/exa`, `/dromo`), each with its own
-// copy of this file. The first copy loaded in a realm registers its classes and every later copy
-// uses those, so `err instanceof NotFoundError` holds whichever entry threw and whichever the
-// caller imported the class from. The `.v1` changes if the classes' contract ever does.
-const REGISTRY = Symbol.for('headless-imports.errorClasses.v1');
-/** @type {any} */
-const realm = globalThis;
-if (!Object.prototype.hasOwnProperty.call(realm, REGISTRY)) {
-  Object.defineProperty(realm, REGISTRY, { value: own });
-}
-/** @type {typeof own} */
-const classes = realm[REGISTRY];
-
-/**
- * Builds the error Rust asked for. An unknown class name (a newer Rust than this file) still gives
- * a `HeadlessImportsError` rather than a crash while reporting an error.
- * @param {string} name class name, e.g. `NotFoundError`
- * @param {string} message already redacted by Rust
- * @param {ErrorProps} [props]
- * @returns {HeadlessImportsError}
- */
-export function makeError(name, message, props) {
-  const cls = Object.prototype.hasOwnProperty.call(classes, name)
-    ? classes[/** @type {keyof typeof classes} */ (name)]
-    : classes.HeadlessImportsError;
-  return new cls(message, props);
-}
-
-/**
- * All error classes by name; the package entries re-export these exact objects so that
- * `err instanceof NotFoundError` holds for what users import.
- * @returns {typeof classes}
- */
-export function errorClasses() {
-  return classes;
-}

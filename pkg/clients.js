@@ -1,0 +1,191 @@
+// @ts-check
+// The classes users call, `Dromo`, `Exa` and their `imports`: each method is one call into the
+// Rust core (`core.call(op, ...args)`), which validates, sends, retries, waits and decides every
+// error. One exported wasm method instead of one per API method keeps the .wasm and its generated
+// glue small (each exported method costs ~450 bytes of wasm shims plus its glue), and the surface
+// users see is written once, here, for every entry (index.js, exa.js, dromo.js, node.js).
+
+import * as errors from './errors.js';
+import { pagedList } from './paged.js';
+
+/** Operation codes of `Core.call`, in step with `op` in src/lib.rs. */
+const OP = {
+  importFile: 1,
+  importRows: 2,
+  create: 3,
+  retrieve: 4,
+  update: 5,
+  delete: 6,
+  resultUrl: 7,
+  results: 8,
+  listPage: 9,
+  upload: 10,
+  wait: 11,
+};
+
+/** Provider codes of `new Core(provider, options)`, in step with src/lib.rs. */
+const DROMO = 0;
+const EXA = 1;
+
+/**
+ * @typedef {{ call(op: number, a?: unknown, b?: unknown, c?: unknown): Promise<any> }} Handle
+ * @typedef {{ Core: new (provider: number, options: unknown) => Handle, setup(makeError: Function, nodePut?: Function): void }} Core
+ */
+
+/**
+ * Hands an initialised wasm build what it needs from JS: the error classes (through
+ * `makeError`), and in Node the streaming uploader.
+ * @param {Core} core
+ * @param {Function} [nodePut]
+ */
+export function start(core, nodePut) {
+  core.setup(makeError, nodePut);
+}
+
+/**
+ * Builds the error Rust asked for. An unknown class name (a newer Rust than this file) still gives
+ * a `HeadlessImportsError` rather than a crash while reporting an error.
+ * @param {string} name class name, e.g. `NotFoundError`
+ * @param {string} message already redacted by Rust
+ * @param {errors.ErrorProps} [props]
+ */
+function makeError(name, message, props) {
+  /** @type {any} */
+  const classes = errors;
+  const cls = Object.prototype.hasOwnProperty.call(classes, name) ? classes[name] : errors.HeadlessImportsError;
+  return new cls(message, props);
+}
+
+/**
+ * The `Dromo` class over a wasm build that has Dromo.
+ * @param {Core} core
+ */
+export function dromoClass(core) {
+  /** `dromo.imports`: the `/headless/imports/` endpoints. */
+  class DromoImports {
+    #c;
+    /** @param {Handle} c */
+    constructor(c) {
+      this.#c = c;
+    }
+    /** @param {unknown} params @param {unknown} [opts] */
+    create(params, opts) {
+      return this.#c.call(OP.create, params, opts);
+    }
+    /** @param {unknown} id @param {unknown} [opts] */
+    retrieve(id, opts) {
+      return this.#c.call(OP.retrieve, id, opts);
+    }
+    /** @param {unknown} id @param {unknown} [opts] */
+    delete(id, opts) {
+      return this.#c.call(OP.delete, id, opts);
+    }
+    /** @param {unknown} id @param {unknown} [opts] */
+    resultUrl(id, opts) {
+      return this.#c.call(OP.resultUrl, id, opts);
+    }
+    /** @param {unknown} id @param {unknown} [opts] */
+    results(id, opts) {
+      return this.#c.call(OP.results, id, opts);
+    }
+    /** @param {unknown} [params] */
+    list(params) {
+      return pagedList((p) => this.#c.call(OP.listPage, p), params);
+    }
+    /** @param {unknown} target @param {unknown} body @param {unknown} [opts] */
+    upload(target, body, opts) {
+      return this.#c.call(OP.upload, target, body, opts);
+    }
+    /** @param {unknown} id @param {unknown} [opts] */
+    waitForCompletion(id, opts) {
+      return this.#c.call(OP.wait, id, opts);
+    }
+  }
+
+  /** A client for Dromo's Headless Import API. */
+  class Dromo {
+    #c;
+    #imports;
+    /** @param {unknown} [options] */
+    constructor(options) {
+      this.#c = new core.Core(DROMO, options);
+      this.#imports = new DromoImports(this.#c);
+    }
+    /** The `/headless/imports/` endpoints (the same object on every access). */
+    get imports() {
+      return this.#imports;
+    }
+    /** @param {unknown} file @param {unknown} options */
+    importFile(file, options) {
+      return this.#c.call(OP.importFile, file, options);
+    }
+    /** @param {unknown} rows @param {unknown} options */
+    importRows(rows, options) {
+      return this.#c.call(OP.importRows, rows, options);
+    }
+  }
+  return Dromo;
+}
+
+/**
+ * The `Exa` class over a wasm build that has Exa.
+ * @param {Core} core
+ */
+export function exaClass(core) {
+  /** `exa.imports`: the `/v0/imports` endpoints. */
+  class ExaImports {
+    #c;
+    /** @param {Handle} c */
+    constructor(c) {
+      this.#c = c;
+    }
+    /** @param {unknown} params @param {unknown} [opts] */
+    create(params, opts) {
+      return this.#c.call(OP.create, params, opts);
+    }
+    /** @param {unknown} id @param {unknown} [opts] */
+    retrieve(id, opts) {
+      return this.#c.call(OP.retrieve, id, opts);
+    }
+    /** @param {unknown} id @param {unknown} params @param {unknown} [opts] */
+    update(id, params, opts) {
+      return this.#c.call(OP.update, id, params, opts);
+    }
+    /** @param {unknown} id @param {unknown} [opts] */
+    delete(id, opts) {
+      return this.#c.call(OP.delete, id, opts);
+    }
+    /** @param {unknown} [params] */
+    list(params) {
+      return pagedList((p) => this.#c.call(OP.listPage, p), params);
+    }
+    /** @param {unknown} target @param {unknown} body @param {unknown} [opts] */
+    upload(target, body, opts) {
+      return this.#c.call(OP.upload, target, body, opts);
+    }
+    /** @param {unknown} id @param {unknown} [opts] */
+    waitForCompletion(id, opts) {
+      return this.#c.call(OP.wait, id, opts);
+    }
+  }
+
+  /** A client for Exa's Websets Imports API. */
+  class Exa {
+    #c;
+    #imports;
+    /** @param {unknown} [options] */
+    constructor(options) {
+      this.#c = new core.Core(EXA, options);
+      this.#imports = new ExaImports(this.#c);
+    }
+    /** The `/v0/imports` endpoints (the same object on every access). */
+    get imports() {
+      return this.#imports;
+    }
+    /** @param {unknown} file @param {unknown} options */
+    importFile(file, options) {
+      return this.#c.call(OP.importFile, file, options);
+    }
+  }
+  return Exa;
+}
