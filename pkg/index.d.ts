@@ -800,10 +800,20 @@ export interface ProxyOptions {
   /** Largest request body accepted; larger ones get 413 before anything is sent. Default 16 MiB. */
   maxBodyBytes?: number;
   /**
-   * Memory all request bodies in flight may take together; each is charged twice its declared
-   * size (it is read, then rewritten). Past it the answer is 503 with `Retry-After`. Default 64 MiB.
+   * Memory all request bodies in flight may take together, three times each (as read, as
+   * rewritten, and fetch's copy): a declared `Content-Length` is charged up front, so a crowd of
+   * large bodies is refused before any is read; a body of unknown length as its bytes arrive. Past
+   * it the answer is 503 with `Retry-After` (and `x-should-retry: true`, which the clients follow).
+   * Default 64 MiB. Each caller may have at most two bodies and half of it in flight (429 beyond),
+   * so one slow caller cannot hold the rest up.
    */
   maxBytesInFlight?: number;
+  /**
+   * Creates each caller may make per window: default `{ creates: 10, windowMs: 60_000 }`, so one
+   * caller cannot spend the whole account's limit (Dromo allows 20 a minute); `false` for none.
+   * Beyond it the answer is 429 with `Retry-After`.
+   */
+  createsPerCaller?: { creates: number; windowMs?: number } | false;
   /** Time a request body may take to arrive; beyond it the answer is 408. Default 30 000. */
   bodyTimeoutMs?: number;
   /** Time limit of each upstream request; beyond it the answer is 504. Default 60 000. */

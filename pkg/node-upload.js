@@ -123,8 +123,8 @@ export async function nodePut(url, body, total, onProgress, signal) {
 
     /** @param {number} n */
     const report = (n) => {
-      // Never after settling: the Rust caller frees its progress closure once the promise settles,
-      // and calling a freed closure throws.
+      // Never after settling: the caller has moved on (a retry reports from zero again, and a
+      // late report from a failed attempt would move the bar backwards).
       if (settled || !onProgress || n <= reported) return;
       reported = n;
       onProgress(n);

@@ -28,7 +28,12 @@
  * @returns {OwnershipStore}
  */
 export function memoryOwnershipStore(options = {}) {
-  const max = options.maxImports ?? 100_000;
+  let max;
+  try {
+    max = options.maxImports ?? 100_000;
+  } catch {
+    throw new TypeError('memoryOwnershipStore: options cannot be read');
+  }
   if (!Number.isInteger(max) || max < 1) throw new TypeError('memoryOwnershipStore: maxImports must be a positive integer');
   /** Insertion order is creation order: a Map iterates oldest first. @type {Map<string, string>} */
   const owners = new Map();

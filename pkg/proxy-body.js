@@ -32,14 +32,17 @@ export class Budget {
 }
 
 /**
- * The request body in one Uint8Array (its exact size; no chunk list kept beside it), or why not.
- * With a declared Content-Length the buffer is allocated once; without one it grows by doubling
- * up to `max`. A body slower than `timeoutMs` in total is abandoned.
+ * The request body in one Uint8Array of its exact size, or why not. Chunks are kept as they
+ * arrive and joined once at the end: memory grows with what was sent, not with what a
+ * Content-Length claims (a buffer allocated up front for a claim is memory held for nothing while
+ * the body trickles in, or never comes). `take(n)` is asked for each chunk's share of the memory
+ * budget before it is kept ('busy' when the budget says no). A body slower than `timeoutMs` in
+ * total is abandoned.
  * @param {Request} request
- * @param {{ max: number, timeoutMs: number }} limits
- * @returns {Promise<Uint8Array<ArrayBuffer> | 'too_large' | 'timeout' | 'aborted'>}
+ * @param {{ max: number, timeoutMs: number, take: (bytes: number) => boolean }} limits
+ * @returns {Promise<Uint8Array<ArrayBuffer> | 'too_large' | 'timeout' | 'aborted' | 'busy'>}
  */
-export async function readBody(request, { max, timeoutMs }) {
+export async function readBody(request, { max, timeoutMs, take }) {
   const declared = declaredLength(request);
   if (declared !== undefined && declared > max) {
     void request.body?.cancel().catch(() => {});
@@ -52,23 +55,19 @@ export async function readBody(request, { max, timeoutMs }) {
     timedOut = true;
     reader.cancel().catch(() => {});
   }, timeoutMs);
-  let buf = new Uint8Array(declared ?? Math.min(max, 64 * 1024));
+  /** @type {Uint8Array[]} */
+  let chunks = [];
   let size = 0;
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      if (size + value.byteLength > max) {
+      if (size + value.byteLength > max || !take(value.byteLength)) {
         // Not awaited: a client that stopped sending would hold the answer back.
         void reader.cancel().catch(() => {});
-        return 'too_large';
+        return size + value.byteLength > max ? 'too_large' : 'busy';
       }
-      if (size + value.byteLength > buf.byteLength) {
-        const bigger = new Uint8Array(Math.min(max, Math.max(buf.byteLength * 2, size + value.byteLength)));
-        bigger.set(buf.subarray(0, size));
-        buf = bigger;
-      }
-      buf.set(value, size);
+      chunks.push(value);
       size += value.byteLength;
     }
   } catch {
@@ -77,7 +76,14 @@ export async function readBody(request, { max, timeoutMs }) {
     clearTimeout(timer);
   }
   if (timedOut) return 'timeout';
-  return size === buf.byteLength ? buf : buf.slice(0, size);
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  chunks = [];
+  return out;
 }
 
 /** @param {Request} request */
@@ -93,7 +99,8 @@ const DECODER = new TextDecoder('utf-8', { fatal: true });
 /**
  * The members of a JSON object's text, as `[key, start, end]` byte ranges of each value, without
  * parsing the values: `null` when the text is not one JSON object with distinct keys (a
- * duplicate would let the proxy check one value and the API read another).
+ * duplicate would let the proxy check one value and the API read another), or when a key is
+ * `__proto__` (no create parameter has that name; in an object it would set the prototype).
  * @param {Uint8Array} b
  * @returns {Array<[string, number, number]> | null}
  */
@@ -115,7 +122,7 @@ export function members(b) {
     } catch {
       return null;
     }
-    if (seen.has(key)) return null;
+    if (seen.has(key) || key === '__proto__') return null;
     seen.add(key);
     i = skipWs(b, keyEnd);
     if (b[i] !== 0x3a) return null;
@@ -204,11 +211,13 @@ export function splitObject(body, raw) {
  * `params` as a JSON object with the `kept` members appended verbatim, in one new buffer.
  * @param {Record<string, unknown>} params
  * @param {Array<[string, Uint8Array]>} kept
+ * @returns {Uint8Array<ArrayBuffer>}
  */
 export function joinObject(params, kept) {
   const enc = new TextEncoder();
   const head = enc.encode(JSON.stringify(params));
   if (kept.length === 0) return head;
+  /** @type {Uint8Array[]} */
   const parts = [head.subarray(0, head.length - 1)];
   let first = head.length === 2;
   for (const [key, value] of kept) {

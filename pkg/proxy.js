@@ -39,9 +39,13 @@ import { Budget, declaredLength, readBody, splitObject, joinObject } from './pro
  * @property {string} [prefix] Where the handler is mounted; default `/api/dromo` or `/api/exa`.
  * @property {typeof fetch} [fetch] A fetch implementation for the upstream requests.
  * @property {number} [maxBodyBytes] Largest request body accepted (413 beyond); default 16 MiB.
- * @property {number} [maxBytesInFlight] Memory all request bodies in flight may take together
- *   (each is charged twice its size: it is read, then rewritten); past it, 503 with Retry-After.
- *   Default 64 MiB.
+ * @property {number} [maxBytesInFlight] Memory all request bodies in flight may take together,
+ *   three times each (read, rewritten, fetch's copy): a declared length is charged up front, an
+ *   unknown one as it arrives; past it, 503 with Retry-After. Default 64 MiB. One caller may have
+ *   at most two bodies and half of it in flight (429 beyond).
+ * @property {{ creates: number, windowMs?: number } | false} [createsPerCaller] Creates each caller
+ *   may make per window (429 with Retry-After beyond); default 10 a minute, so that one caller
+ *   cannot spend the account's own limit (Dromo: 20 a minute).
  * @property {number} [bodyTimeoutMs] Time a request body may take to arrive (408 beyond); default 30 000.
  * @property {number} [timeoutMs] Upstream time limit per request (504 beyond); default 60 000.
  *
@@ -127,7 +131,13 @@ const MAX_UPSTREAM_BODY = 8 * 1024 * 1024;
 /** Page size cap for the caller's own list: each item is one upstream read. */
 const MAX_OWN_PAGE = 100;
 const ID = /^[A-Za-z0-9_.-]{1,256}$/;
-const OPTIONS = ['provider', 'apiKey', 'authorize', 'ownership', 'create', 'list', 'baseUrl', 'prefix', 'fetch', 'maxBodyBytes', 'maxBytesInFlight', 'bodyTimeoutMs', 'timeoutMs'];
+const OPTIONS = ['provider', 'apiKey', 'authorize', 'ownership', 'create', 'list', 'createsPerCaller', 'baseUrl', 'prefix', 'fetch', 'maxBodyBytes', 'maxBytesInFlight', 'bodyTimeoutMs', 'timeoutMs'];
+/** Bodies one caller may have in flight at once. */
+const MAX_BODIES_PER_CALLER = 2;
+/** What the proxy's own "not now" answers say: try again soon, nothing reached the API. */
+const RETRY_SOON = { 'retry-after': '1', 'x-should-retry': 'true' };
+/** The client's create token in Exa metadata (see the clients' `Exa.create`). */
+const TOKEN_KEY = 'headlessImportsToken';
 
 /**
  * A fetch-style handler `(Request) => Promise<Response>` that forwards a browser's import calls to
@@ -138,9 +148,7 @@ const OPTIONS = ['provider', 'apiKey', 'authorize', 'ownership', 'create', 'list
  */
 export function createProxyHandler(options) {
   if (!options || typeof options !== 'object') throw new TypeError('headless-imports proxy: options must be an object');
-  for (const k of Object.keys(options)) {
-    if (!OPTIONS.includes(k)) throw new TypeError(`headless-imports proxy: options.${k} is not an option (expected one of ${OPTIONS.join(', ')})`);
-  }
+  options = readOptions(options);
   const { provider, apiKey } = options;
   if (provider !== 'dromo' && provider !== 'exa') throw new TypeError("headless-imports proxy: options.provider must be 'dromo' or 'exa'");
   const spec = PROVIDERS[provider];
@@ -168,6 +176,14 @@ export function createProxyHandler(options) {
   if (typeof doFetch !== 'function') throw new TypeError('headless-imports proxy: options.fetch must be a function (no global fetch here)');
   const maxBodyBytes = positive(options.maxBodyBytes, 'maxBodyBytes') ?? DEFAULT_MAX_BODY;
   const budget = new Budget(positive(options.maxBytesInFlight, 'maxBytesInFlight') ?? DEFAULT_IN_FLIGHT);
+  // One caller's share: half the budget, or one largest body if that is more (a share that could
+  // never hold a body the proxy accepts would refuse it for ever).
+  const share = Math.max(budget.max / 2, 3 * maxBodyBytes + 4096);
+  const perCaller = callerLimit(options.createsPerCaller);
+  /** Bodies in flight per identity, and the bytes they are charged. @type {Map<string, { bodies: number, bytes: number }>} */
+  const heldBy = new Map();
+  /** Recent create times per identity. @type {Map<string, number[]>} */
+  const createsOf = new Map();
   const bodyTimeoutMs = positive(options.bodyTimeoutMs, 'bodyTimeoutMs') ?? 30_000;
   const timeoutMs = positive(options.timeoutMs, 'timeoutMs') ?? 60_000;
 
@@ -177,7 +193,7 @@ export function createProxyHandler(options) {
    * @param {Request} request
    * @param {string} method
    * @param {string} pathAndQuery
-   * @param {Uint8Array} [body]
+   * @param {Uint8Array<ArrayBuffer>} [body]
    * @returns {Promise<{ status: number, headers: Headers, text: string } | Response>}
    */
   async function upstream(request, method, pathAndQuery, body) {
@@ -239,13 +255,14 @@ export function createProxyHandler(options) {
   }
 
   /**
-   * Reads a JSON request body within the budget, the size cap and the time limit, and hands it
-   * to `use` (which should let go of it as soon as it can); the budget is returned when `use` is
-   * done.
+   * Reads a JSON request body within the size cap, the time limit, the memory budget shared by
+   * every request in flight and the caller's own share of bodies in flight, and hands it to `use`
+   * (which should let go of it as soon as it can); the budget is returned when `use` is done.
    * @param {Request} request
+   * @param {string} identity
    * @param {(take: () => Uint8Array) => Promise<Response>} use
    */
-  async function withBody(request, use) {
+  async function withBody(request, identity, use) {
     const type = (request.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
     if (type !== 'application/json' && !type.endsWith('+json')) {
       // Also what keeps a cross-site form (a "simple" request, no preflight) out.
@@ -256,18 +273,38 @@ export function createProxyHandler(options) {
       void request.body?.cancel().catch(() => {});
       return problem(413, 'payload_too_large', `Request body over ${maxBodyBytes} bytes.`);
     }
-    // Charged three times: the body as read, as rewritten for the API, and the copy fetch makes
-    // to send it (each lives only while the next is made).
-    const cost = 3 * (declared ?? maxBodyBytes) + 4096;
-    if (!budget.take(cost)) {
+    // One caller may not hold more than a couple of bodies, nor half the budget, at once: a caller
+    // whose bodies trickle in cannot hold everyone else up.
+    const mine = heldBy.get(identity) ?? { bodies: 0, bytes: 0 };
+    // A declared length is charged up front, three times (as read, as rewritten, and the copy
+    // fetch makes to send it; each lives only while the next is made), so a crowd of large bodies
+    // is refused before any is read. A body of unknown length is charged as its bytes arrive.
+    const upfront = declared === undefined ? 0 : 3 * declared + 4096;
+    if (mine.bodies >= MAX_BODIES_PER_CALLER || mine.bytes + upfront > share) {
       void request.body?.cancel().catch(() => {});
-      return problem(503, 'busy', 'Too many request bodies in flight; try again shortly.', { 'retry-after': '1' });
+      return problem(429, 'busy', 'Too many of your requests are in flight; try again shortly.', RETRY_SOON);
     }
+    if (!budget.take(upfront)) {
+      void request.body?.cancel().catch(() => {});
+      return problem(503, 'busy', 'Too many request bodies in flight; try again shortly.', RETRY_SOON);
+    }
+    mine.bodies += 1;
+    mine.bytes += upfront;
+    heldBy.set(identity, mine);
+    let charged = upfront;
+    const take = (/** @type {number} */ n) => {
+      if (declared !== undefined) return true;
+      if (mine.bytes + 3 * n > share || !budget.take(3 * n)) return false;
+      charged += 3 * n;
+      mine.bytes += 3 * n;
+      return true;
+    };
     try {
       /** @type {Uint8Array | string | undefined} */
-      let body = await readBody(request, { max: maxBodyBytes, timeoutMs: bodyTimeoutMs });
+      let body = await readBody(request, { max: maxBodyBytes, timeoutMs: bodyTimeoutMs, take });
       if (body === 'too_large') return problem(413, 'payload_too_large', `Request body over ${maxBodyBytes} bytes.`);
-      if (body === 'timeout') return problem(408, 'body_timeout', 'The request body took too long to arrive.');
+      if (body === 'busy') return problem(503, 'busy', 'Too many request bodies in flight; try again shortly.', RETRY_SOON);
+      if (body === 'timeout') return problem(408, 'body_timeout', 'The request body took too long to arrive.', { 'x-should-retry': 'true' });
       if (body === 'aborted') return problem(400, 'bad_request', 'The request body could not be read.');
       return await use(() => {
         const taken = /** @type {Uint8Array} */ (body);
@@ -275,13 +312,49 @@ export function createProxyHandler(options) {
         return taken;
       });
     } finally {
-      budget.give(cost);
+      budget.give(charged);
+      mine.bodies -= 1;
+      mine.bytes -= charged;
+      if (mine.bodies === 0) heldBy.delete(identity);
     }
+  }
+
+  /**
+   * Whether `identity` may create another import now: at most `creates` per `windowMs` each, so
+   * one caller cannot spend the whole account's rate limit (Dromo allows 20 creates a minute).
+   * @param {string} identity
+   * @returns {Response | undefined} the refusal, if any
+   */
+  function createAllowed(identity) {
+    if (!perCaller) return undefined;
+    const now = Date.now();
+    const recent = (createsOf.get(identity) ?? []).filter((t) => t > now - perCaller.windowMs);
+    if (recent.length >= perCaller.creates) {
+      const waitMs = recent[0] + perCaller.windowMs - now;
+      createsOf.set(identity, recent);
+      return problem(429, 'rate_limited', `At most ${perCaller.creates} imports per ${perCaller.windowMs / 1000} s for each user; try again in ${Math.ceil(waitMs / 1000)} s.`, {
+        'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))),
+        'retry-after-ms': String(Math.max(1, waitMs)),
+        'x-should-retry': 'true',
+      });
+    }
+    recent.push(now);
+    createsOf.set(identity, recent);
+    // Callers who stopped creating are forgotten as the map grows.
+    if (createsOf.size > 10_000) {
+      for (const [who, times] of createsOf) if (times.every((t) => t <= now - perCaller.windowMs)) createsOf.delete(who);
+    }
+    return undefined;
   }
 
   /** @param {Request} request @param {string} identity */
   function create(request, identity) {
-    return withBody(request, async (take) => {
+    const limited = createAllowed(identity);
+    if (limited) {
+      void request.body?.cancel().catch(() => {});
+      return Promise.resolve(limited);
+    }
+    return withBody(request, identity, async (take) => {
       /** @type {ReturnType<typeof splitObject>} */
       let split = splitObject(take(), spec.raw);
       if (!split) return problem(400, 'bad_request', 'The body must be one JSON object with distinct keys.');
@@ -304,8 +377,17 @@ export function createProxyHandler(options) {
       // The rows' bytes are in `kept` (views of the body as read) only until the new body is made;
       // nothing here holds either while it is sent.
       const up = await upstream(request, 'POST', spec.collection, joinObject(params, kept.splice(0)));
+      // The import the API made, if it says: also from an answer cut off mid-body, so its owner is
+      // recorded and the client (which reads the same id) can reach it to retry or clean up.
+      const text = up instanceof Response ? '' : up.text;
+      const id = up instanceof Response || up.status < 500 ? parseJson(text)?.id ?? idIn(text) : undefined;
+      if (up instanceof Response || up.status >= 500 || (up.status === 201 && typeof id !== 'string')) {
+        // No usable answer: the API may still have made the import. Exa's carries the client's
+        // token: find it and take it back, so the client's retry leaves nothing behind.
+        const token = isObject(params.metadata) ? params.metadata[TOKEN_KEY] : undefined;
+        if (typeof id !== 'string' && provider === 'exa' && typeof token === 'string') await removeByToken(request, token);
+      }
       if (up instanceof Response) return up;
-      const id = up.status === 201 ? parseJson(up.text)?.id : undefined;
       if (typeof id === 'string') {
         try {
           await store.add(provider, id, identity);
@@ -319,6 +401,18 @@ export function createProxyHandler(options) {
     });
   }
 
+  /**
+   * Deletes the newest Exa import whose metadata holds `token` (a create whose answer was lost).
+   * @param {Request} request @param {string} token
+   */
+  async function removeByToken(request, token) {
+    const page = await upstream(request, 'GET', `${spec.collection}?limit=200`);
+    if (page instanceof Response || page.status !== 200) return;
+    const data = parseJson(page.text)?.data;
+    const lost = Array.isArray(data) ? data.find((i) => isObject(i?.metadata) && i.metadata[TOKEN_KEY] === token) : undefined;
+    if (typeof lost?.id === 'string' && ID.test(lost.id)) await upstream(request, 'DELETE', spec.item(lost.id));
+  }
+
   /** @param {Request} request @param {string} identity @param {string} id @param {string} method @param {string} rest */
   async function item(request, identity, id, method, rest) {
     const { owner, fetched, failed } = await ownerOf(request, id);
@@ -326,7 +420,7 @@ export function createProxyHandler(options) {
     // Another's import answers exactly as a missing one: the caller learns nothing of it.
     if (owner !== identity) return problem(404, 'not_found', 'No such import.');
     if (method === 'PATCH') {
-      return withBody(request, async (take) => {
+      return withBody(request, identity, async (take) => {
         const split = splitObject(take(), []);
         if (!split) return problem(400, 'bad_request', 'The body must be one JSON object with distinct keys.');
         // Exa replaces metadata wholesale: the owner is written back into what the browser sends.
@@ -482,9 +576,12 @@ export function toNodeHandler(handler) {
         init.body = streamOf(req);
         init.duplex = 'half';
       }
+      // The Host header names the origin the browser used (for the list's `next` links); it is
+      // only echoed back to the same caller, never used to reach anything.
+      const host = typeof req.headers.host === 'string' && /^[A-Za-z0-9.:[\]-]{1,255}$/.test(req.headers.host) ? req.headers.host : 'localhost';
       let request;
       try {
-        request = new Request(new URL(raw, 'http://localhost'), init);
+        request = new Request(new URL(raw, `http://${host}`), init);
       } catch {
         await send(res, problem(400, 'bad_request', 'Malformed request.'), abort.signal);
         return;
@@ -599,6 +696,53 @@ async function pool(items, limit, work) {
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
     while (next < items.length) await work(items[next++]);
   }));
+}
+
+/**
+ * The options as a plain object, read once: an unknown key, or one that cannot be read (a throwing
+ * getter, a revoked Proxy), is a TypeError that says which.
+ * @param {ProxyOptions} options
+ * @returns {ProxyOptions}
+ */
+function readOptions(options) {
+  let keys;
+  try {
+    keys = Object.keys(options);
+  } catch {
+    throw new TypeError('headless-imports proxy: options cannot be read');
+  }
+  /** @type {Record<string, unknown>} */
+  const out = {};
+  for (const k of keys) {
+    if (!OPTIONS.includes(k)) throw new TypeError(`headless-imports proxy: options.${k} is not an option (expected one of ${OPTIONS.join(', ')})`);
+    try {
+      out[k] = /** @type {any} */ (options)[k];
+    } catch {
+      throw new TypeError(`headless-imports proxy: options.${k} cannot be read`);
+    }
+  }
+  return /** @type {ProxyOptions} */ (out);
+}
+
+/** The id an answer's text starts to tell, even cut off after it. @param {string} text */
+function idIn(text) {
+  const m = /^\s*\{[^]*?"id"\s*:\s*"([A-Za-z0-9_.-]{1,256})"/.exec(text);
+  return m && !m[1].includes('..') ? m[1] : undefined;
+}
+
+/**
+ * The per-caller create limit: `{ creates, windowMs }`, or `false` for none.
+ * @param {unknown} v
+ * @returns {{ creates: number, windowMs: number } | undefined}
+ */
+function callerLimit(v) {
+  if (v === false) return undefined;
+  if (v === undefined) return { creates: 10, windowMs: 60_000 };
+  const o = /** @type {any} */ (v);
+  if (!isObject(o) || !Number.isInteger(o.creates) || o.creates < 1 || (o.windowMs !== undefined && !(o.windowMs > 0))) {
+    throw new TypeError('headless-imports proxy: options.createsPerCaller must be false or { creates: a positive integer, windowMs? }');
+  }
+  return { creates: o.creates, windowMs: o.windowMs ?? 60_000 };
 }
 
 /** @param {string} text */

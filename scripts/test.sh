@@ -45,7 +45,7 @@ fi
 stop_emulator
 
 step "TypeScript types"
-(cd tests && npx --no-install tsc -p types && npx --no-install tsc -p types/tsconfig.glue.json)
+(cd tests && npx --no-install tsc -p types && npx --no-install tsc -p types/tsconfig.glue.json && npx --no-install tsc -p types/tsconfig.server.json)
 
 step "JS tests of the packed package"
 rm -f pkg/*.tgz

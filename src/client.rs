@@ -9,8 +9,8 @@ use crate::error::{Error, Kind, Result};
 use crate::http::{self, Redirect, Reply};
 use crate::js::{get, get_str, is_absent, is_plain_object, json_parse, keys};
 use crate::limit::{Limiter, Rate};
-use crate::redact::{scrub, snippet};
-use crate::retry::{self, Op};
+use crate::redact::{clean, snippet};
+use crate::retry::{self, Hints, Op};
 use crate::text::uint;
 use crate::timer::{now_ms, sleep};
 use crate::url::{check_base_url, Refused};
@@ -287,6 +287,11 @@ impl Client {
         .await
     }
 
+    /// Whether requests carry an API key (else `baseUrl` is a proxy or a server of the caller's).
+    pub fn has_key(&self) -> bool {
+        self.api_key.is_some()
+    }
+
     pub fn fetch_fn(&self) -> Option<&Function> {
         self.fetch.as_ref()
     }
@@ -374,16 +379,13 @@ impl Client {
         // Answered (or failed): that frees the slot `max` sends later, before any retry wait.
         drop(permit);
         result.map_err(|e| {
-            let hint = |h: &str| e.retry_hints.as_ref().and_then(|r| r.header(h));
+            let hints = Hints::from(|h| e.retry_hints.as_ref().and_then(|r| r.header(h)));
             let retry_in = retry::next(
                 op,
                 e.error.failure(),
                 attempt,
                 opts.max_retries.unwrap_or(self.max_retries),
-                (
-                    hint("retry-after-ms").as_deref(),
-                    hint("retry-after").as_deref(),
-                ),
+                &hints,
                 now_ms(),
                 js_sys::Math::random(),
             );
@@ -446,7 +448,7 @@ impl Client {
         };
         let what = [method, " ", path].concat();
         if (200..300).contains(&reply.status) {
-            return parse_json(&reply, &what).map_err(Attempt::from);
+            return self.parse_json(&reply, &what).map_err(Attempt::from);
         }
         let error = self.api_error(&reply, &what);
         Err(Attempt {
@@ -455,15 +457,53 @@ impl Client {
         })
     }
 
+    /// The answer's `X-Request-Id`, cleaned like the rest of what the server said.
+    fn request_id(&self, reply: &Reply) -> Option<String> {
+        reply
+            .header("x-request-id")
+            .map(|id| clean(&id, self.api_key.as_deref()))
+    }
+
+    /// Success bodies must be JSON; anything else (an HTML page from a proxy, a cut-off body) is
+    /// an `APIError` carrying the status and a (cleaned) snippet, never a crash.
+    fn parse_json(&self, reply: &Reply, what: &str) -> Result<JsValue> {
+        if reply.text.length() == 0 {
+            return Ok(JsValue::NULL);
+        }
+        json_parse(&reply.text).map_err(|_| {
+            let text = clean(&String::from(reply.text.clone()), self.api_key.as_deref());
+            let mut e = Error::new(
+                Kind::Api,
+                [
+                    &uint(reply.status.into()),
+                    " response was not JSON (",
+                    what,
+                    "): ",
+                    &snippet(&text, 120),
+                ]
+                .concat(),
+            );
+            e.status = Some(reply.status);
+            e.request_id = self.request_id(reply);
+            e.body = Some(JsValue::from_str(&snippet(&text, 2000)));
+            e.code = Some("invalid_response");
+            // A create's answer cut off mid-body still names the import it made: keep its id.
+            if let Some(id) = crate::url::id_in(&text) {
+                let imp = js_sys::Object::new();
+                crate::js::set(&imp, "id", &JsValue::from_str(id));
+                e.import = Some(imp.into());
+            }
+            e
+        })
+    }
+
     /// Turns an error reply into the right `APIError` subclass with a readable message.
     fn api_error(&self, reply: &Reply, what: &str) -> Error {
-        let text: String = reply.text.clone().into();
-        let body = json_parse(&reply.text).unwrap_or_else(|_| JsValue::from_str(&text));
+        // Whatever the server said is cleaned before it goes anywhere near the error: it may echo
+        // the key, or an import's presigned upload URL.
+        let text = clean(&String::from(reply.text.clone()), self.api_key.as_deref());
+        let body = json_parse(&text.as_str().into()).unwrap_or_else(|_| JsValue::from_str(&text));
         let detail = error_detail(&body).unwrap_or_else(|| snippet(&text, 200));
-        let detail = match &self.api_key {
-            Some(k) => scrub(&detail, k),
-            None => detail,
-        };
         let mut e = Error::new(
             Kind::Api,
             [
@@ -481,7 +521,7 @@ impl Client {
             .concat(),
         );
         e.status = Some(reply.status);
-        e.request_id = reply.header("x-request-id");
+        e.request_id = self.request_id(reply);
         e.body = Some(body);
         if let Ok(h) = js_sys::Object::from_entries(&reply.headers) {
             e.extra.push(("headers", h.into()));
@@ -561,39 +601,6 @@ impl From<Error> for Attempt {
             retry_hints: None,
         }
     }
-}
-
-/// Success bodies must be JSON; anything else (an HTML page from a proxy, a cut-off body) is an
-/// `APIError` carrying the status and a snippet, never a crash.
-fn parse_json(reply: &Reply, what: &str) -> Result<JsValue> {
-    if reply.text.length() == 0 {
-        return Ok(JsValue::NULL);
-    }
-    json_parse(&reply.text).map_err(|_| {
-        let text: String = reply.text.clone().into();
-        let mut e = Error::new(
-            Kind::Api,
-            [
-                &uint(reply.status.into()),
-                " response was not JSON (",
-                what,
-                "): ",
-                &snippet(&text, 120),
-            ]
-            .concat(),
-        );
-        e.status = Some(reply.status);
-        e.request_id = reply.header("x-request-id");
-        e.body = Some(JsValue::from_str(&snippet(&text, 2000)));
-        e.code = Some("invalid_response");
-        // A create's answer cut off mid-body still names the import it made: keep its id.
-        if let Some(id) = crate::url::id_in(&text) {
-            let imp = js_sys::Object::new();
-            crate::js::set(&imp, "id", &JsValue::from_str(id));
-            e.import = Some(imp.into());
-        }
-        e
-    })
 }
 
 /// The human part of an error body: DRF's `detail`, a `message`/`error`, or the first field error.

@@ -141,7 +141,9 @@ const CREATE: &[(&str, Shape)] = &[
 ];
 
 /// Checks create params and returns the JSON body to send.
-pub fn create_body(params: &JsValue) -> Result<JsString> {
+/// `schema_required` is false for a client without a key: the server behind its `baseUrl` (the
+/// package's proxy, say) may choose the schema itself.
+pub fn create_body(params: &JsValue, schema_required: bool) -> Result<JsString> {
     if !is_plain_object(params) {
         return Err(Error::invalid("params", "must be an object"));
     }
@@ -154,7 +156,7 @@ pub fn create_body(params: &JsValue) -> Result<JsString> {
                 "give either schema_id (a saved schema) or fields (an inline schema), not both",
             ))
         }
-        (false, false) => {
+        (false, false) if schema_required => {
             return Err(Error::invalid(
                 "schema_id",
                 "is required: give schema_id (a saved schema) or fields (an inline schema)",
@@ -302,7 +304,7 @@ impl Dromo {
     }
 
     pub async fn create(&self, params: &JsValue, opts: &CallOptions) -> Result<JsValue> {
-        let body = create_body(params)?;
+        let body = create_body(params, self.client.has_key())?;
         let with_rows = !is_absent(&get(params, "initial_data"));
         self.create_with_body(&body, with_rows, opts).await
     }
@@ -439,7 +441,7 @@ impl Dromo {
     /// `importFile`: create -> upload -> wait -> results. Everything is checked before the import
     /// exists, so bad input never leaves an orphan; later errors carry the import.
     pub async fn import_file(&self, body: &JsValue, options: &JsValue) -> Result<JsValue> {
-        let options = flow_options(options)?;
+        let options = flow_options(options, self.client.has_key())?;
         if !is_absent(&get(&options, "initial_data")) {
             return Err(Error::invalid(
                 "options.initial_data",
@@ -458,7 +460,7 @@ impl Dromo {
             set(&params, "original_filename", &JsValue::from_str(&name));
         }
         // Everything is checked before the import exists, so bad input never leaves an orphan.
-        let create = create_body(&params)?;
+        let create = create_body(&params, self.client.has_key())?;
         WaitOptions::from_js(&options, "options", DEFAULT_INTERVAL_MS)?;
         let on_progress = callback(&options, "onProgress", "options")?;
         let signal = signal(&options, "options")?;
@@ -485,7 +487,7 @@ impl Dromo {
 
     /// `importRows`: create with `initial_data` -> wait -> results.
     pub async fn import_rows(&self, rows: &JsValue, options: &JsValue) -> Result<JsValue> {
-        let options = flow_options(options)?;
+        let options = flow_options(options, self.client.has_key())?;
         if !is_absent(&get(&options, "original_filename")) {
             return Err(Error::invalid(
                 "options.original_filename",
@@ -494,7 +496,7 @@ impl Dromo {
         }
         let params = copy_without(&options, &FLOW_OPTIONS);
         set(&params, "initial_data", rows);
-        let body = create_body(&params)?;
+        let body = create_body(&params, self.client.has_key())?;
         WaitOptions::from_js(&options, "options", DEFAULT_INTERVAL_MS)?;
         let call = CallOptions {
             signal: signal(&options, "options")?,
@@ -630,9 +632,12 @@ pub fn upload_url_of(target: &JsValue) -> Result<String> {
     }
 }
 
-/// The options of a flow, which are required (they carry the schema).
-fn flow_options(options: &JsValue) -> Result<JsValue> {
+/// The options of a flow, required where they must carry the schema (see `create_body`).
+fn flow_options(options: &JsValue, schema_required: bool) -> Result<JsValue> {
     if is_absent(options) {
+        if !schema_required {
+            return Ok(Object::new().into());
+        }
         return Err(Error::invalid(
             "options",
             "is required: give schema_id (a saved schema) or fields (an inline schema)",

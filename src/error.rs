@@ -219,30 +219,31 @@ impl From<Error> for JsValue {
     }
 }
 
-/// A platform error safe to keep as an error's `cause`: the original when nothing in it (message,
-/// stack, the URL Node puts in `input`, a nested cause) holds `secret` or a presigned signature,
-/// else a plain `Error` with the cleaned message and the original `name` and `code`. Callers'
-/// `fetch` wrappers and Node's URL errors do quote what they were given.
+/// A platform error safe to keep as an error's `cause`: the original when none of the strings it
+/// carries (message, stack, nested causes, properties: `js::strings_in`) holds `secret` or a
+/// presigned signature, else a plain `Error` with the cleaned message (and `name` and `code` when
+/// those are clean). Callers' `fetch` wrappers and Node's URL errors do quote what they were given.
 pub fn safe_cause(cause: JsValue, secret: Option<&str>) -> JsValue {
-    let text = |v: &JsValue, k: &str| crate::js::get(v, k).as_string().unwrap_or_default();
-    let nested = crate::js::get(&cause, "cause");
-    let leaks = [
-        text(&cause, "message"),
-        text(&cause, "stack"),
-        text(&cause, "input"),
-        text(&nested, "message"),
-        text(&nested, "stack"),
-    ]
-    .iter()
-    .any(|t| crate::redact::clean(t, secret) != *t);
-    if !leaks {
+    let leaks = |s: &str| crate::redact::clean(s, secret) != s;
+    if let Some(s) = cause.as_string() {
+        return if leaks(&s) {
+            JsValue::from_str(&crate::redact::clean(&s, secret))
+        } else {
+            cause
+        };
+    }
+    if !crate::js::strings_in(&cause)
+        .iter()
+        .any(|s| s.as_string().is_some_and(|s| leaks(&s)))
+    {
         return cause;
     }
-    let clean = js_sys::Error::new(&crate::redact::clean(&text(&cause, "message"), secret));
+    let text = |k: &str| crate::js::get(&cause, k).as_string().unwrap_or_default();
+    let clean = js_sys::Error::new(&crate::redact::clean(&text("message"), secret));
     for k in ["name", "code"] {
-        let v = crate::js::get(&cause, k);
-        if v.is_string() {
-            set(&clean, k, &v);
+        let v = text(k);
+        if !v.is_empty() && !leaks(&v) {
+            set(&clean, k, &JsValue::from_str(&v));
         }
     }
     clean.into()

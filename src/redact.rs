@@ -36,10 +36,7 @@ pub fn redact_url(text: &str) -> String {
         let Some(eq) = bytes[i..].iter().position(|&b| b == b'=').map(|e| i + e) else {
             break;
         };
-        if !SECRET_PARAMS
-            .iter()
-            .any(|p| p.as_bytes().eq_ignore_ascii_case(&bytes[i..eq]))
-        {
+        if !is_secret_name(&bytes[i..eq]) {
             continue;
         }
         let end = bytes[eq + 1..]
@@ -55,6 +52,33 @@ pub fn redact_url(text: &str) -> String {
     }
     out.push_str(at(copied, bytes.len()));
     out
+}
+
+/// Whether a query parameter name is one of `SECRET_PARAMS`, percent-escapes decoded first
+/// (`X-Amz-%53ignature` is the signature too).
+fn is_secret_name(name: &[u8]) -> bool {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut decoded = Vec::with_capacity(name.len());
+    let mut i = 0;
+    while i < name.len() {
+        match (
+            name[i],
+            name.get(i + 1).copied().and_then(hex),
+            name.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                decoded.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                decoded.push(b);
+                i += 1;
+            }
+        }
+    }
+    SECRET_PARAMS
+        .iter()
+        .any(|p| p.as_bytes().eq_ignore_ascii_case(&decoded))
 }
 
 /// `text` with every occurrence of `secret` replaced, for server text that might echo it.
@@ -123,6 +147,10 @@ mod tests {
         // A name that merely contains a secret one is left alone.
         assert_eq!(redact_url("u?nosig=1&design=2"), "u?nosig=1&design=2");
         assert_eq!(redact_url("u?é=1&sig=ü"), "u?é=1&sig=REDACTED");
+        assert_eq!(
+            redact_url("u?X-Amz-%53ignature=abc&x-amz-credential%3D=1"),
+            "u?X-Amz-%53ignature=REDACTED&x-amz-credential%3D=1"
+        );
     }
 
     #[test]

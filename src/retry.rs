@@ -57,20 +57,53 @@ pub fn worth_retrying(op: Op, failure: Failure) -> bool {
     }
 }
 
+/// What an answer says about retrying it: its `retry-after-ms`, `retry-after` and
+/// `x-should-retry` headers.
+#[derive(Default)]
+pub struct Hints {
+    pub retry_after_ms: Option<String>,
+    pub retry_after: Option<String>,
+    /// `x-should-retry: true|false` (the Stainless SDKs' convention): the server knows best, e.g.
+    /// a proxy that refused a request before it reached the API says a retry is safe.
+    pub should_retry: Option<String>,
+}
+
+impl Hints {
+    /// Reads the hints through `header(name)`.
+    pub fn from(header: impl Fn(&str) -> Option<String>) -> Hints {
+        Hints {
+            retry_after_ms: header("retry-after-ms"),
+            retry_after: header("retry-after"),
+            should_retry: header("x-should-retry"),
+        }
+    }
+}
+
 /// The wait before retry number `attempt` (0 = the first), or `None` to give up: the failure is
-/// not worth retrying, or `max_retries` are spent. `hints` are the answer's `retry-after-ms` and
-/// `retry-after` headers.
+/// not worth retrying (unless the answer said it is), or `max_retries` are spent.
 pub fn next(
     op: Op,
     failure: Failure,
     attempt: u32,
     max_retries: u32,
-    hints: (Option<&str>, Option<&str>),
+    hints: &Hints,
     now_ms: f64,
     jitter: f64,
 ) -> Option<f64> {
-    (attempt < max_retries.min(MAX_RETRIES) && worth_retrying(op, failure))
-        .then(|| delay_ms(attempt, hints.0, hints.1, now_ms, jitter))
+    let worth = match hints.should_retry.as_deref() {
+        Some("true") => failure != Failure::Final,
+        Some("false") => false,
+        _ => worth_retrying(op, failure),
+    };
+    (attempt < max_retries.min(MAX_RETRIES) && worth).then(|| {
+        delay_ms(
+            attempt,
+            hints.retry_after_ms.as_deref(),
+            hints.retry_after.as_deref(),
+            now_ms,
+            jitter,
+        )
+    })
 }
 
 /// Longest server-requested wait we honour; beyond it we fall back to our own backoff.
@@ -211,36 +244,40 @@ mod tests {
 
     #[test]
     fn next_counts_attempts_and_caps_them() {
-        let no = (None, None);
-        assert_eq!(
-            next(Op::Read, Failure::NoAnswer, 0, 2, no, 0.0, 0.0),
-            Some(500.0)
-        );
-        assert_eq!(
-            next(Op::Read, Failure::NoAnswer, 1, 2, no, 0.0, 0.0),
-            Some(1000.0)
-        );
-        assert_eq!(next(Op::Read, Failure::NoAnswer, 2, 2, no, 0.0, 0.0), None);
+        let no = &Hints::default();
+        let read = |attempt, max| next(Op::Read, Failure::NoAnswer, attempt, max, no, 0.0, 0.0);
+        assert_eq!(read(0, 2), Some(500.0));
+        assert_eq!(read(1, 2), Some(1000.0));
+        assert_eq!(read(2, 2), None);
         assert_eq!(next(Op::Read, Failure::Final, 0, 2, no, 0.0, 0.0), None);
         // However many retries are asked for, ten is the most.
-        assert!(next(Op::Read, Failure::NoAnswer, 9, 1000, no, 0.0, 0.0).is_some());
-        assert_eq!(
-            next(Op::Read, Failure::NoAnswer, 10, 1000, no, 0.0, 0.0),
-            None
-        );
+        assert!(read(9, 1000).is_some());
+        assert_eq!(read(10, 1000), None);
         // Uploads honour the server's hint like every other call.
-        assert_eq!(
-            next(
-                Op::Upload,
-                Failure::Status(503),
-                0,
-                2,
-                (Some("40"), None),
-                0.0,
-                0.0
-            ),
-            Some(40.0)
-        );
+        let hint = Hints {
+            retry_after_ms: Some("40".into()),
+            ..Hints::default()
+        };
+        let busy = Failure::Status(503);
+        assert_eq!(next(Op::Upload, busy, 0, 2, &hint, 0.0, 0.0), Some(40.0));
+    }
+
+    #[test]
+    fn x_should_retry_overrides_the_policy() {
+        let says = |v: &str| Hints {
+            should_retry: Some(v.into()),
+            ..Hints::default()
+        };
+        // A rows create is not retried after a 503, unless the answer says nothing happened.
+        let busy = Failure::Status(503);
+        let none = &Hints::default();
+        assert_eq!(next(Op::CreateWithData, busy, 0, 2, none, 0.0, 0.0), None);
+        assert!(next(Op::CreateWithData, busy, 0, 2, &says("true"), 0.0, 0.0).is_some());
+        assert_eq!(next(Op::Read, busy, 0, 2, &says("false"), 0.0, 0.0), None);
+        // It never lifts the cap, nor makes a final failure retryable.
+        assert_eq!(next(Op::Read, busy, 2, 2, &says("true"), 0.0, 0.0), None);
+        let final_ = Failure::Final;
+        assert_eq!(next(Op::Read, final_, 0, 2, &says("true"), 0.0, 0.0), None);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::error::{Error, Kind, Result};
 use crate::http;
 use crate::js::{get, is_absent, is_plain_object};
 use crate::redact::{redact_url, snippet};
-use crate::retry::{self, Op};
+use crate::retry::{self, Hints, Op};
 use crate::text::uint;
 use crate::timer::{check, now_ms, sleep};
 
@@ -88,8 +88,8 @@ pub fn read_body(v: &JsValue, path: &str) -> Result<Body> {
 struct Answer {
     status: u16,
     text: String,
-    /// The `retry-after-ms` and `retry-after` headers, for the retry policy.
-    hints: (Option<String>, Option<String>),
+    /// What the answer said about retrying.
+    hints: Hints,
 }
 
 /// PUTs `body` to `url`, retrying connection failures and 5xx from byte 0 with backoff.
@@ -120,14 +120,14 @@ pub async fn put(
         let (error, hints) = match result {
             Ok(a) if (200..300).contains(&a.status) => return Ok(()),
             Ok(a) => (failed_answer(&a, &shown, expired_hint), a.hints),
-            Err(e) => (e, (None, None)),
+            Err(e) => (e, Hints::default()),
         };
         let Some(wait) = retry::next(
             Op::Upload,
             error.failure(),
             attempt,
             max_retries,
-            (hints.0.as_deref(), hints.1.as_deref()),
+            &hints,
             now_ms(),
             js_sys::Math::random(),
         ) else {
@@ -140,8 +140,10 @@ pub async fn put(
 
 /// An S3-style XML error answer as an `UploadError`.
 fn failed_answer(a: &Answer, shown: &str, expired_hint: &str) -> Error {
-    let code = xml_tag(&a.text, "Code");
-    let message = xml_tag(&a.text, "Message");
+    // Storage may quote the URL back (its signature included): cleaned before it is used.
+    let text = redact_url(&a.text);
+    let code = xml_tag(&text, "Code");
+    let message = xml_tag(&text, "Message");
     let expired = matches!(code.as_deref(), Some("ExpiredToken" | "RequestExpired"))
         || (code.as_deref() == Some("AccessDenied")
             && message
@@ -150,7 +152,7 @@ fn failed_answer(a: &Answer, shown: &str, expired_hint: &str) -> Error {
     let detail = match (&code, &message) {
         (Some(c), Some(m)) => [c.as_str(), ": ", m].concat(),
         (Some(c), None) => c.clone(),
-        _ => snippet(&a.text, 200),
+        _ => snippet(&text, 200),
     };
     let mut msg = [
         "Upload failed with ",
@@ -170,7 +172,7 @@ fn failed_answer(a: &Answer, shown: &str, expired_hint: &str) -> Error {
     e.status = Some(a.status);
     e.s3_code = code;
     e.expired = expired;
-    e.body = Some(JsValue::from_str(&snippet(&a.text, 2000)));
+    e.body = Some(JsValue::from_str(&snippet(&text, 2000)));
     e
 }
 
@@ -207,10 +209,11 @@ async fn send(
     Ok(Answer {
         status: get(&reply, "status").as_f64().unwrap_or(0.0) as u16,
         text: get(&reply, "body").as_string().unwrap_or_default(),
-        hints: (
-            get(&reply, "retryAfterMs").as_string(),
-            get(&reply, "retryAfter").as_string(),
-        ),
+        hints: Hints {
+            retry_after_ms: get(&reply, "retryAfterMs").as_string(),
+            retry_after: get(&reply, "retryAfter").as_string(),
+            should_retry: None,
+        },
     })
 }
 
@@ -280,7 +283,7 @@ pub async fn download_json(
                 }
             },
             Ok(r) => {
-                let text: String = r.text.clone().into();
+                let text = redact_url(&String::from(r.text.clone()));
                 let detail = xml_tag(&text, "Code").unwrap_or_else(|| snippet(&text, 200));
                 let mut e = Error::new(
                     Kind::Api,
@@ -299,16 +302,13 @@ pub async fn download_json(
             }
             Err(e) => (e, None),
         };
-        let hint = |h: &str| reply.as_ref().and_then(|r| r.header(h));
+        let hints = Hints::from(|h| reply.as_ref().and_then(|r| r.header(h)));
         let Some(wait) = retry::next(
             Op::Read,
             error.failure(),
             attempt,
             max_retries,
-            (
-                hint("retry-after-ms").as_deref(),
-                hint("retry-after").as_deref(),
-            ),
+            &hints,
             now_ms(),
             js_sys::Math::random(),
         ) else {

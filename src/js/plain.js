@@ -8,6 +8,13 @@
 
 /** Deeper than any params or rows a person writes; past it, a cycle is the likely reason. */
 const MAX_DEPTH = 64;
+/**
+ * The most values one argument may hold. Rows are the big case, and Dromo takes at most 15 MB of
+ * them (3 bytes a row at the very least): past this the argument is refused before reading on,
+ * rather than a sparse array of length 2^32 - 1 being walked for minutes.
+ */
+const MAX_VALUES = 5_000_000;
+let budget = 0;
 
 /** A refusal on its way out, collecting the path as the copy unwinds. */
 class Refusal {
@@ -88,6 +95,8 @@ function copy(v, depth) {
   const src = v;
   if (Array.isArray(src)) {
     const n = src.length;
+    budget -= n;
+    if (budget < 0) throw new Refusal(`is too large: more than ${MAX_VALUES} values (at ${n} items here)`);
     const out = new Array(n);
     for (let i = 0; i < n; i++) out[i] = step(src[i], depth, i);
     return out;
@@ -98,7 +107,15 @@ function copy(v, depth) {
   }
   /** @type {Record<string, unknown>} */
   const out = {};
-  for (const k of Object.keys(src)) out[k] = step(src[k], depth, k);
+  const keys = Object.keys(src);
+  budget -= keys.length;
+  if (budget < 0) throw new Refusal(`is too large: more than ${MAX_VALUES} values`);
+  for (const k of keys) {
+    const value = step(src[k], depth, k);
+    // An own data property even when named __proto__ (an assignment would set the prototype).
+    if (k === '__proto__') Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
+    else out[k] = value;
+  }
   return out;
 }
 
@@ -150,6 +167,7 @@ function where(r, path) {
  */
 export function plain(v, path) {
   if ((typeof v !== 'object' && typeof v !== 'function') || v === null) return v;
+  budget = MAX_VALUES;
   try {
     return copy(v, 0);
   } catch (e) {
@@ -217,4 +235,45 @@ function isDetached(buffer) {
  */
 export function readerOf(blob) {
   return Blob.prototype.stream.call(blob).getReader();
+}
+
+/**
+ * The strings an error-like value carries, for a check that none quotes a secret: its message,
+ * stack, name, code and own properties, through nested causes, `errors` and plain objects, at most
+ * 64 of them and 4 levels deep. Never throws: a getter or trap that does is skipped.
+ * @param {unknown} v
+ * @returns {string[]}
+ */
+export function strings(v) {
+  /** @type {string[]} */
+  const out = [];
+  const seen = new Set();
+  /** @param {unknown} x @param {number} depth */
+  const walk = (x, depth) => {
+    if (out.length >= 64) return;
+    if (typeof x === 'string') {
+      out.push(x);
+      return;
+    }
+    if (typeof x !== 'object' || x === null || depth > 4 || seen.has(x)) return;
+    seen.add(x);
+    /** @type {any} */
+    const o = x;
+    let keys = [];
+    try {
+      keys = ['message', 'stack', 'name', 'code', 'input', 'cause', 'errors', ...Object.keys(o)];
+    } catch {
+      // An object whose keys cannot be listed is read for the usual fields alone.
+      keys = ['message', 'stack', 'name', 'code', 'input', 'cause', 'errors'];
+    }
+    for (const k of keys) {
+      try {
+        walk(o[k], depth + 1);
+      } catch {
+        // A throwing getter says nothing.
+      }
+    }
+  };
+  walk(v, 0);
+  return out;
 }

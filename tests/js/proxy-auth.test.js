@@ -195,9 +195,12 @@ test('the server pins what a browser may create: hooks and webhook URLs are refu
     assert.equal(r.json.code, 'proxy_forbidden_field');
     assert.match(r.json.detail, new RegExp(String(field).replace('.', '\\.')));
   }
-  // Smuggling the key twice, so the proxy checks one and the API reads the other: refused.
+  // Smuggling the key twice, so the proxy checks one and the API reads the other: refused. So is
+  // a __proto__ key, which would hand values to what the proxy reads through the prototype.
   const dup = await as(plainProxy, 'alice', '/api/dromo/headless/imports/', { method: 'POST', body: `{"schema_id":"${CONTACTS}","original_filename":"a.csv","hooks":null,"hooks":{"rowHooks":["x"]}}` });
   assert.equal(dup.status, 400);
+  const proto = await as(plainProxy, 'alice', '/api/dromo/headless/imports/', { method: 'POST', body: `{"schema_id":"${CONTACTS}","original_filename":"a.csv","__proto__":{"import_metadata":{"user":{"id":"x","name":"CEO"}}}}` });
+  assert.equal(proto.status, 400);
   // A cross-site form post, or any body that is not JSON, never gets through.
   for (const type of ['application/x-www-form-urlencoded', 'text/plain', 'multipart/form-data; boundary=x']) {
     const r = await as(plainProxy, 'alice', '/api/dromo/headless/imports/', { method: 'POST', body: '{}', headers: { 'content-type': type } });
@@ -223,6 +226,49 @@ test('the server pins what a browser may create: hooks and webhook URLs are refu
   const refused = await as(pinned, 'alice', '/api/dromo/headless/imports/', { method: 'POST', body: { schema_id: CONTACTS, initial_data: [{ a: 1 }] } });
   assert.equal(refused.status, 422);
 });
+
+test('no import id is lost through the proxy: a cut-off create answer is still recorded, a lost Exa create is taken back', { timeout: 30_000 }, async () => {
+  const rules = (/** @type {object[]} */ ...r) => fetch(`${emu.control}/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ seed: 3, rules: r }) });
+  try {
+    const proxy = await listenProxy(pkg.createProxyHandler({ provider: 'dromo', apiKey: KEY, baseUrl: emu.api, authorize }));
+    const exaProxy = await listenProxy(pkg.createProxyHandler({ provider: 'exa', apiKey: EXA_KEY, baseUrl: emu.exa, authorize }));
+    const browser = new pkg.Dromo({ baseUrl: `${proxy.url}/api/dromo`, headers: { cookie: 'sid=s-alice' }, maxRetries: 3 });
+    // A rows create cut off mid-body: not retried, its id on the error, and reachable by its owner.
+    await rules({ route: 'dromo.create', kind: 'truncated_json', count: 1 });
+    const err = await browser.importRows([{ first_name: 'A', last_name: 'B', email: 'a@example.com', age: 3 }], { schema_id: CONTACTS }).catch((/** @type {any} */ e) => e);
+    assert.equal(err.code, 'invalid_response');
+    const seen = await browser.imports.waitForCompletion(err.import.id);
+    assert.equal(seen.id, err.import.id, 'the owner reaches the import its cut-off answer named');
+    // A file create cut off: the client deletes the one it cannot upload to (through the proxy),
+    // then creates again; nothing is left behind.
+    const before = (await (await fetch(`${emu.api}/headless/imports/?limit=1`, { headers: { 'X-Dromo-License-Key': KEY } })).json()).count;
+    await rules({ route: 'dromo.create', kind: 'truncated_json', count: 1 });
+    const made = await browser.imports.create({ schema_id: CONTACTS, original_filename: 'a.csv' });
+    const after = (await (await fetch(`${emu.api}/headless/imports/?limit=1`, { headers: { 'X-Dromo-License-Key': KEY } })).json()).count;
+    assert.equal(after, before + 1, 'one import: the cut-off one was deleted');
+    assert.equal((await browser.imports.retrieve(made.id)).id, made.id);
+    // Exa: the connection dies after the import was made. The proxy finds it by the client's
+    // token and takes it back; the client's retry makes the one it keeps.
+    const exa = new pkg.Exa({ baseUrl: `${exaProxy.url}/api/exa`, headers: { cookie: 'sid=s-alice' }, maxRetries: 3 });
+    const list = async () => (await (await fetch(`${emu.exa}/v0/imports?limit=200`, { headers: { 'x-api-key': EXA_KEY } })).json()).data;
+    const exaBefore = (await list()).length;
+    await rules({ route: 'exa.create', kind: 'reset_after', count: 1 });
+    const kept = await exa.imports.create({ size: 10, count: 1, format: 'csv', entity: { type: 'company' } });
+    const exaAfter = await list();
+    assert.equal(exaAfter.length, exaBefore + 1, 'only the import the caller got exists');
+    assert.ok(exaAfter.some((/** @type {any} */ i) => i.id === kept.id));
+  } finally {
+    await fetch(`${emu.control}/faults`, { method: 'DELETE' });
+  }
+});
+
+/** A fetch handler served by node:http on loopback (closed after the tests). @param {any} handler */
+async function listenProxy(handler) {
+  const server = http.createServer((req, res) => void handler.node(req, res));
+  await new Promise((r) => server.listen(0, '127.0.0.1', () => r(undefined)));
+  after(() => new Promise((r) => { server.closeAllConnections(); server.close(() => r(undefined)); }));
+  return { url: `http://127.0.0.1:${/** @type {any} */ (server.address()).port}` };
+}
 
 test('rows pass through unparsed and unchanged, a key the API echoes is scrubbed, redirects are refused', async () => {
   const echo = http.createServer((req, res) => {
@@ -261,7 +307,7 @@ test('rows pass through unparsed and unchanged, a key the API echoes is scrubbed
   }
 });
 
-test('a slow body is cut off (408) and frees its share of the budget', async () => {
+test('a slow body is cut off (408) and frees its share; slow bodies hold only what they sent, and one caller at most two', async () => {
   const dromo = pkg.createProxyHandler({ provider: 'dromo', apiKey: KEY, baseUrl: emu.api, authorize, bodyTimeoutMs: 200, maxBytesInFlight: 2 * 1024 * 1024 });
   /** A body that sends a byte and then nothing. */
   const slow = () => new ReadableStream({
@@ -274,11 +320,33 @@ test('a slow body is cut off (408) and frees its share of the budget', async () 
   }));
   assert.equal(res.status, 408);
   assert.equal((await res.json()).code, 'proxy_body_timeout');
-  // The budget (2 MiB) covers the slow 400 kB body or this 300 kB one, not both (each is charged
-  // three times its size): had the slow one kept its share, this one would be refused with 503.
+  // Alice's two bodies that trickle in hold at most half the budget, however large they claim to
+  // be: bob's 300 kB body (0.9 MB charged) still goes through while they hang.
+  const hanging = [['content-length', '300000'], ['x-unknown-length', '1']].map((h) => dromo(new Request('http://app.test/api/dromo/headless/imports/', {
+    method: 'POST', headers: { cookie: 'sid=s-alice', 'content-type': 'application/json', [h[0]]: h[1] }, body: slow(), duplex: 'half',
+  })));
+  await new Promise((r) => setTimeout(r, 20));
+  // A third body of the same caller waits its turn (429, which the clients retry).
+  const third = await as(dromo, 'alice', '/api/dromo/headless/imports/', { method: 'POST', body: { schema_id: CONTACTS, original_filename: 'a.csv' } });
+  assert.equal(third.status, 429);
+  assert.equal(third.json.code, 'proxy_busy');
   const body = JSON.stringify({ schema_id: CONTACTS, original_filename: 'a.csv', settings: { title: 'x'.repeat(300_000) } });
-  const ok = await as(dromo, 'alice', '/api/dromo/headless/imports/', { method: 'POST', body, headers: { 'content-length': String(body.length) } });
+  const ok = await as(dromo, 'bob', '/api/dromo/headless/imports/', { method: 'POST', body, headers: { 'content-length': String(body.length) } });
   assert.equal(ok.status, 201, ok.text);
+  for (const r of await Promise.all(hanging)) assert.equal(r.status, 408);
+});
+
+test('one caller cannot spend the account\'s create limit; refusals that reached nothing say so (x-should-retry)', async () => {
+  const dromo = pkg.createProxyHandler({ provider: 'dromo', apiKey: KEY, baseUrl: emu.api, authorize, createsPerCaller: { creates: 3, windowMs: 60_000 } });
+  const make = (/** @type {'alice' | 'bob'} */ who) => dromo(new Request('http://app.test/api/dromo/headless/imports/', {
+    method: 'POST', headers: { cookie: `sid=s-${who}`, 'content-type': 'application/json' }, body: JSON.stringify({ schema_id: CONTACTS, original_filename: 'a.csv' }),
+  }));
+  for (let i = 0; i < 3; i++) assert.equal((await make('alice')).status, 201);
+  const fourth = await make('alice');
+  assert.equal(fourth.status, 429);
+  assert.equal(fourth.headers.get('x-should-retry'), 'true');
+  assert.ok(Number(fourth.headers.get('retry-after')) >= 1);
+  assert.equal((await make('bob')).status, 201, 'another caller still creates');
 });
 
 test('40 concurrent 15 MiB bodies: peak memory stays within the in-flight cap plus a small constant; the rest wait with 503', { timeout: 120_000 }, async () => {
@@ -296,7 +364,8 @@ test('40 concurrent 15 MiB bodies: peak memory stays within the in-flight cap pl
   const script = `
     import http from 'node:http';
     import { createProxyHandler } from 'headless-imports';
-    const proxy = createProxyHandler({ provider: 'dromo', apiKey: 'k', baseUrl: ${JSON.stringify(upstream)}, authorize: 'anyone', maxBytesInFlight: ${CAP} });
+    // Each request its own caller: the shared budget is what this measures, not one caller's share.
+    const proxy = createProxyHandler({ provider: 'dromo', apiKey: 'k', baseUrl: ${JSON.stringify(upstream)}, authorize: (r) => r.headers.get('x-user'), maxBytesInFlight: ${CAP}, createsPerCaller: false });
     const server = http.createServer((req, res) => void proxy.node(req, res));
     server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
     let peak = 0;
@@ -339,10 +408,12 @@ test('40 concurrent 15 MiB bodies: peak memory stays within the in-flight cap pl
   }
 });
 
-/** A raw POST to the proxy child. @param {number} port @param {Buffer} body */
+let posts = 0;
+/** A raw POST to the proxy child, as a caller of its own. @param {number} port @param {Buffer} body */
 function post(port, body) {
   return new Promise((resolve) => {
-    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/api/dromo/headless/imports/', headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
+    const headers = { 'content-type': 'application/json', 'content-length': body.length, 'x-user': `user-${posts++}` };
+    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/api/dromo/headless/imports/', headers }, (res) => {
       res.resume();
       res.on('end', () => resolve({ status: res.statusCode, retryAfter: res.headers['retry-after'] }));
     });
