@@ -9,8 +9,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# wasm-opt (npm's binaryen, in tests/node_modules) is not optional: without it the wasm ships about
+# half again as large. setup.sh installs it (and the rest) when it is missing.
 WASM_OPT=tests/node_modules/.bin/wasm-opt
-[ -x "$WASM_OPT" ] || echo "build: wasm-opt not installed (run scripts/setup.sh); skipping the -Os pass" >&2
+[ -x "$WASM_OPT" ] || scripts/setup.sh
+[ -x "$WASM_OPT" ] || { echo "build: $WASM_OPT is missing after scripts/setup.sh" >&2; exit 1; }
 gz() { gzip -9 -c "$1" | wc -c; }
 
 # build_wasm <out dir> <browser entry> [cargo feature flags...]
@@ -21,21 +24,19 @@ build_wasm() {
   wasm-bindgen --target web --out-dir "$out" --out-name headless_imports \
     "${CARGO_TARGET_DIR:-target}"/wasm32-unknown-unknown/release/headless_imports.wasm
   local wasm=$out/headless_imports_bg.wasm
-  if [ -x "$WASM_OPT" ]; then
-    # Function names are off by default: they were ~9 KB of the ~70 KB gzip payload, and they only
-    # show up in a trap's stack trace (a bug on our side; errors users handle are JS errors with JS
-    # stacks). HI_WASM_NAMES=1 keeps them, without Rust's symbol hashes, for debugging such a trap.
-    # -Os, not -Oz: -Oz's output is ~4 KB smaller raw but ~0.9 KB larger gzipped, and gzip is what a
-    # browser downloads.
-    local names=()
-    [ "${HI_WASM_NAMES:-0}" = 1 ] && names=(-g)
-    # The producers and target-features sections only describe the toolchain: no runtime reads them.
-    "$WASM_OPT" -Os "${names[@]}" --strip-producers --strip-target-features --enable-bulk-memory \
-      --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
-      --enable-reference-types --enable-multivalue "$wasm" -o "$wasm"
-    if [ "${HI_WASM_NAMES:-0}" = 1 ]; then
-      node scripts/short-names.mjs "$wasm"
-    fi
+  # Function names are off by default: they were ~9 KB of the ~70 KB gzip payload, and they only
+  # show up in a trap's stack trace (a bug on our side; errors users handle are JS errors with JS
+  # stacks). HI_WASM_NAMES=1 keeps them, without Rust's symbol hashes, for debugging such a trap.
+  # -Os, not -Oz: -Oz's output is ~4 KB smaller raw but ~0.9 KB larger gzipped, and gzip is what a
+  # browser downloads.
+  local names=()
+  [ "${HI_WASM_NAMES:-0}" = 1 ] && names=(-g)
+  # The producers and target-features sections only describe the toolchain: no runtime reads them.
+  "$WASM_OPT" -Os "${names[@]}" --strip-producers --strip-target-features --enable-bulk-memory \
+    --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
+    --enable-reference-types --enable-multivalue "$wasm" -o "$wasm"
+  if [ "${HI_WASM_NAMES:-0}" = 1 ]; then
+    node scripts/short-names.mjs "$wasm"
   fi
   # Import names without wasm-bindgen's random hashes, in the .wasm and its glue alike.
   node scripts/short-imports.mjs "$wasm" "$out/headless_imports.js"
@@ -50,7 +51,8 @@ build_wasm() {
 }
 
 rm -rf pkg/gen
-build_wasm pkg/gen pkg/index.js
+# Without the default `std` feature: the shipped wasm links no std (see Cargo.toml).
+build_wasm pkg/gen pkg/index.js --no-default-features --features dromo,exa
 build_wasm pkg/gen/exa pkg/exa.js --no-default-features --features exa
 build_wasm pkg/gen/dromo pkg/dromo.js --no-default-features --features dromo
 

@@ -9,7 +9,8 @@ rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup targe
 rustup component list --installed | grep -q '^clippy' || rustup component add clippy rustfmt
 
 # wasm-bindgen-cli must match the crate exactly (Cargo.toml pins it with `=`).
-want=$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)".*/\1/p' Cargo.toml)
+want=$(sed -n 's/^wasm-bindgen = .*"=\([0-9.]*\)".*/\1/p' Cargo.toml)
+[ -n "$want" ] || { log "cannot read the pinned wasm-bindgen version from Cargo.toml"; exit 1; }
 have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
 if [ "$have" != "$want" ]; then
   log "installing wasm-bindgen-cli $want (about 3 minutes)"

@@ -1,6 +1,7 @@
 //! The shared API client: base URL policy, auth header, and `request` = fetch + retry + timeout +
 //! abort + error classification. Providers (`dromo.rs`, later `exa.rs`) only build paths and bodies.
 
+use crate::prelude::*;
 use js_sys::{Function, JsString};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{AbortSignal, Headers};

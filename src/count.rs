@@ -1,6 +1,7 @@
 //! Feeding a body to the CSV record counter chunk by chunk: a Blob through its stream (the file is
 //! never whole in JS or wasm memory), bytes in slices. The counting itself is `csv_count.rs`.
 
+use crate::prelude::*;
 use js_sys::{Function, Promise, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;

@@ -4,6 +4,7 @@
 //! Wire fields stay exactly as Dromo spells them (snake_case); params are checked against the
 //! documented schema before any request so mistakes come back as `ValidationError`s with a path.
 
+use crate::prelude::*;
 use js_sys::{JsString, Object, JSON};
 use wasm_bindgen::JsValue;
 

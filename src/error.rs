@@ -9,17 +9,16 @@
 use js_sys::Object;
 use wasm_bindgen::prelude::*;
 
-use crate::js::set;
+use crate::js::{set, Slot};
+use crate::prelude::*;
 use crate::retry::Failure;
 
-thread_local! {
-    /// `makeError(name, message, props)` from `pkg/clients.js`, given to `setup`.
-    static MAKER: std::cell::RefCell<Option<js_sys::Function>> = const { std::cell::RefCell::new(None) };
-}
+/// `makeError(name, message, props)` from `pkg/clients.js`, given to `setup`.
+static MAKER: Slot = Slot::new();
 
 /// Registers the JS side's error factory.
 pub fn set_maker(f: js_sys::Function) {
-    MAKER.with(|m| *m.borrow_mut() = Some(f));
+    MAKER.set(f);
 }
 
 /// Which JS class an error becomes.
@@ -198,16 +197,15 @@ impl Error {
         // The package's entries always call `setup` first; without it the message alone is all
         // there is to give.
         MAKER
-            .with(|m| {
-                m.borrow().as_ref().and_then(|f| {
-                    f.call3(
-                        &JsValue::UNDEFINED,
-                        &self.class_name().into(),
-                        &message,
-                        &props,
-                    )
-                    .ok()
-                })
+            .get()
+            .and_then(|f| {
+                f.call3(
+                    &JsValue::UNDEFINED,
+                    &self.class_name().into(),
+                    &message,
+                    &props,
+                )
+                .ok()
             })
             .unwrap_or(message)
     }

@@ -4,6 +4,8 @@
 //!
 //! Wire fields stay exactly as Exa spells them (camelCase).
 
+use crate::prelude::*;
+use crate::text::is_whole;
 use js_sys::{JsString, Object, JSON};
 use wasm_bindgen::JsValue;
 
@@ -78,7 +80,7 @@ pub fn create_body(params: &JsValue) -> Result<JsString> {
     }
     check_struct(params, CREATE, &["size", "count", "format", "entity"], "")?;
     let size = get(params, "size").as_f64().unwrap_or(0.0);
-    if size.fract() != 0.0 || size < 1.0 {
+    if !is_whole(size) || size < 1.0 {
         return Err(Error::invalid(
             "size",
             "must be a whole number of bytes, at least 1",
@@ -88,7 +90,7 @@ pub fn create_body(params: &JsValue) -> Result<JsString> {
         return Err(too_big("size", size));
     }
     let count = get(params, "count").as_f64().unwrap_or(0.0);
-    if count.fract() != 0.0 || count < 1.0 {
+    if !is_whole(count) || count < 1.0 {
         return Err(Error::invalid(
             "count",
             "must be a whole number of records, at least 1",
@@ -454,7 +456,7 @@ impl Exa {
         let limit = get(params, "limit");
         if !is_absent(&limit) {
             match limit.as_f64() {
-                Some(l) if l.fract() == 0.0 && (1.0..=200.0).contains(&l) => {
+                Some(l) if is_whole(l) && (1.0..=200.0).contains(&l) => {
                     query.push_str("limit=");
                     query.push_str(&crate::text::uint(l as u64));
                 }

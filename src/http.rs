@@ -7,6 +7,7 @@
 //! `APIConnectionError`. The body stays a JS string: result sets can be large and never need to be
 //! copied into wasm memory.
 
+use crate::prelude::*;
 use js_sys::{Array, Function, JsString, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;

@@ -3,8 +3,38 @@
 //! Params and wire objects stay JS objects end to end (no serde round trip): the wire shape the user
 //! passes is the wire shape that is sent, and the wasm stays small.
 
-use js_sys::{Object, Reflect};
+use core::cell::RefCell;
+
+use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::prelude::*;
+
+use crate::prelude::*;
+
+/// A JS function the package hands the core once (`setup`) and the core reads later. std's
+/// `thread_local!` is not there in the shipped (`no_std`) build; a static cell serves instead.
+pub struct Slot(RefCell<Option<Function>>);
+
+// SAFETY: a JS value only exists in the wasm build, which is single-threaded: the crate installs
+// its heap only without the `atomics` target feature and refuses to build with it (lib.rs). No two
+// threads can reach a `Slot`, and `set`/`get` hold the borrow for no longer than the call.
+unsafe impl Sync for Slot {}
+
+impl Slot {
+    /// An empty slot.
+    pub const fn new() -> Self {
+        Slot(RefCell::new(None))
+    }
+
+    /// Puts `f` in the slot, replacing what was there.
+    pub fn set(&self, f: Function) {
+        *self.0.borrow_mut() = Some(f);
+    }
+
+    /// What the slot holds.
+    pub fn get(&self) -> Option<Function> {
+        self.0.borrow().clone()
+    }
+}
 
 #[wasm_bindgen(module = "/src/js/plain.js")]
 extern "C" {

@@ -4,6 +4,8 @@
 //! Everything below it is plain Rust. The classes users call are `pkg/clients.js`, and the
 //! TypeScript contract they see is `pkg/index.d.ts`.
 
+// The shipped wasm (built without the `std` feature) links no std: see `panic` below.
+#![cfg_attr(all(target_arch = "wasm32", not(feature = "std")), no_std)]
 // A one-provider build (`--no-default-features --features exa`, for the `headless-imports/exa`
 // entry) leaves some shared helpers unused; the default build, which lint checks, uses them all.
 #![cfg_attr(
@@ -11,9 +13,13 @@
     allow(dead_code, unused_imports)
 )]
 
+extern crate alloc;
+
 // The small allocator needs a single thread (see its `Sync`); a threaded build keeps dlmalloc.
 #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
-mod alloc;
+mod heap;
+#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+compile_error!("headless-imports is single-threaded: build without the `atomics` target feature");
 mod client;
 mod count;
 mod csv_count;
@@ -36,7 +42,17 @@ mod upload;
 mod url;
 mod validate;
 
-use std::rc::Rc;
+/// What std's prelude adds to core's, for modules of a crate whose shipped build is `no_std`.
+mod prelude {
+    pub use alloc::boxed::Box;
+    pub use alloc::string::{String, ToString};
+    pub use alloc::vec::Vec;
+}
+
+use alloc::boxed::Box;
+use alloc::rc::Rc;
+use core::future::Future;
+use core::pin::Pin;
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
@@ -142,8 +158,8 @@ pub(crate) fn unknown_op(op: u8) -> Error {
 /// Runs a Rust future as a JS promise, turning our errors into the JS error classes. The one
 /// `future_to_promise` instance: boxed first, so its executor glue (1-3 KB of wasm per future
 /// type) is not monomorphised per operation.
-fn promise(f: impl std::future::Future<Output = Result<JsValue>> + 'static) -> Promise {
-    let f: std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue>>>> = Box::pin(f);
+fn promise(f: impl Future<Output = Result<JsValue>> + 'static) -> Promise {
+    let f: Pin<Box<dyn Future<Output = Result<JsValue>>>> = Box::pin(f);
     future_to_promise(async move { f.await.map_err(JsValue::from) })
 }
 
@@ -152,4 +168,13 @@ fn promise(f: impl std::future::Future<Output = Result<JsValue>> + 'static) -> P
 #[wasm_bindgen(js_name = countCsvRecords)]
 pub fn count_csv_records(body: JsValue, options: JsValue) -> Promise {
     promise(async move { count::from_js(&body, &plain(&options, "options")?).await })
+}
+
+/// Without std (the shipped wasm) a panic traps: the JS caller sees a `RuntimeError: unreachable`.
+/// Nothing here is meant to panic (bad input is a `ValidationError`); std's handler would only add
+/// a message for the console, at the price of its formatting machinery in every download.
+#[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    core::arch::wasm32::unreachable()
 }

@@ -6,9 +6,11 @@
 //! any window. Slots are handed out in call order, so 200 callers started at once queue without a
 //! stampede of timers re-testing the same condition, and without drawing a single 429.
 
-use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
-use std::rc::Rc;
+use crate::prelude::*;
+use crate::text::is_whole;
+use alloc::collections::VecDeque;
+use alloc::rc::Rc;
+use core::cell::{Cell, RefCell};
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::JsValue;
@@ -206,7 +208,7 @@ impl Limiter {
         let window_ms = non_negative(&v, "windowMs", "rateLimit")?.unwrap_or(60_000.0);
         let rate = |key: &str, default: Option<Rate>| -> Result<Option<Rate>> {
             Ok(match non_negative(&v, key, "rateLimit")? {
-                Some(n) if n.fract() != 0.0 => {
+                Some(n) if !is_whole(n) => {
                     return Err(Error::invalid(
                         join("rateLimit", key),
                         "must be a whole number",

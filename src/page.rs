@@ -3,6 +3,8 @@
 //! Dromo's documented `next` link has a doubled path (`/api/v1/api/v1/...`) and could point at any
 //! origin, so it is never followed: the next offset is computed from what the page says.
 
+use crate::text::is_whole;
+
 /// Dromo's page-size bounds.
 pub const MAX_LIMIT: u64 = 1000;
 pub const DEFAULT_LIMIT: u64 = 100;
@@ -17,7 +19,7 @@ pub fn next_offset(offset: u64, returned: u64, count: u64) -> Option<u64> {
 
 /// Checks a requested `limit`: an integer from 1 to `MAX_LIMIT`.
 pub fn check_limit(limit: f64) -> Result<u64, &'static str> {
-    if limit.fract() != 0.0 || !(1.0..=MAX_LIMIT as f64).contains(&limit) {
+    if !is_whole(limit) || !(1.0..=MAX_LIMIT as f64).contains(&limit) {
         return Err("must be an integer from 1 to 1000");
     }
     Ok(limit as u64)
@@ -25,7 +27,7 @@ pub fn check_limit(limit: f64) -> Result<u64, &'static str> {
 
 /// Checks a requested `offset`: a non-negative integer.
 pub fn check_offset(offset: f64) -> Result<u64, &'static str> {
-    if offset.fract() != 0.0 || !(0.0..=9_007_199_254_740_991.0).contains(&offset) {
+    if !is_whole(offset) || !(0.0..=9_007_199_254_740_991.0).contains(&offset) {
         return Err("must be a non-negative integer");
     }
     Ok(offset as u64)

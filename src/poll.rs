@@ -4,6 +4,7 @@
 //! failure. Every error raised after the first poll carries the last import seen, so the caller
 //! always keeps the id.
 
+use crate::prelude::*;
 use js_sys::Function;
 use wasm_bindgen::JsValue;
 use web_sys::AbortSignal;

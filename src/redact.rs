@@ -4,6 +4,8 @@
 //! must never appear in an error message or a log line. The API key never enters a message in the
 //! first place; `scrub` is the belt to that brace for text that came back from a server.
 
+use crate::prelude::*;
+
 /// Query parameters that carry credentials in presigned URLs (S3 SigV4/SigV2, GCS, Azure SAS).
 const SECRET_PARAMS: [&str; 7] = [
     "x-amz-signature",

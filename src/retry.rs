@@ -4,6 +4,7 @@
 //! pure functions so the rules read in one place and are tested natively. The shape follows the
 //! Stainless SDKs (openai-node): 2 retries, server hints first, else capped exponential backoff.
 
+use crate::prelude::*;
 use crate::text::{parse_decimal, small_uint};
 
 /// The most retries a client or a call may ask for: more would only hammer a failing API.
@@ -137,7 +138,7 @@ pub fn delay_ms(
 
 /// 0.5 s * 2^attempt, capped at 8 s, minus up to 25 % jitter so a crowd of clients spreads out.
 pub fn backoff_ms(attempt: u32, jitter: f64) -> f64 {
-    let exp = BASE_MS * 2f64.powi(attempt.min(16) as i32);
+    let exp = BASE_MS * f64::from(1u32 << attempt.min(16));
     exp.min(CAP_MS) * (1.0 - 0.25 * jitter.clamp(0.0, 1.0))
 }
 
@@ -177,7 +178,7 @@ pub fn http_date_ms(v: &str) -> Option<f64> {
     if hms.len() != 8 || hms[2] != b':' || hms[5] != b':' {
         return None;
     }
-    let two = |i: usize| num(std::str::from_utf8(hms.get(i..i + 2)?).ok()?);
+    let two = |i: usize| num(core::str::from_utf8(hms.get(i..i + 2)?).ok()?);
     let (h, m, s) = (two(0)?, two(3)?, two(6)?);
     if parts.next()? != "GMT" {
         return None;

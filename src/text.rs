@@ -5,9 +5,30 @@
 //! existed. Messages only ever show whole milliseconds and headers only carry small decimals, so
 //! these few lines do the same job.
 
+use crate::prelude::*;
+
+/// Whether `n` is a finite whole number (`f64::fract` is std-only). Every finite double of
+/// magnitude 2^52 or more is whole; below that the round trip through `i64` is exact.
+pub fn is_whole(n: f64) -> bool {
+    n.is_finite() && (!(-4.5e15..=4.5e15).contains(&n) || (n as i64) as f64 == n)
+}
+
+/// `base` to the power `n` by repeated squaring, as `f64::powi` (std-only) does it.
+pub fn powi(base: f64, n: u32) -> f64 {
+    let (mut acc, mut b, mut n) = (1.0, base, n);
+    while n > 0 {
+        if n & 1 == 1 {
+            acc *= b;
+        }
+        b *= b;
+        n >>= 1;
+    }
+    acc
+}
+
 /// `n` as JavaScript would print it: whole numbers digit by digit, anything else via `Number`.
 pub fn num(n: f64) -> String {
-    if n.fract() == 0.0 && (0.0..=9_007_199_254_740_991.0).contains(&n) {
+    if is_whole(n) && (0.0..=9_007_199_254_740_991.0).contains(&n) {
         return uint(n as u64);
     }
     js_sys::Number::from(n)
@@ -137,9 +158,9 @@ pub fn parse_decimal(s: &str) -> Option<f64> {
         return None;
     }
     let v = if scale < 0 {
-        mantissa / 10f64.powi(-scale)
+        mantissa / powi(10.0, scale.unsigned_abs())
     } else {
-        mantissa * 10f64.powi(scale)
+        mantissa * powi(10.0, scale.unsigned_abs())
     };
     Some(if negative { -v } else { v })
 }

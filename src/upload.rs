@@ -6,8 +6,6 @@
 //! Only `Content-Length` is sent (set by the platform from the body): presigned S3 URLs sign just
 //! `host`, refuse chunked bodies, and must never see the API key.
 
-use std::cell::RefCell;
-
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -16,7 +14,8 @@ use web_sys::AbortSignal;
 use crate::client::{callback, signal, Client};
 use crate::error::{Error, Kind, Result};
 use crate::http;
-use crate::js::{get, is_absent, is_plain_object};
+use crate::js::{get, is_absent, is_plain_object, Slot};
+use crate::prelude::*;
 use crate::redact::{redact_url, snippet};
 use crate::retry::{self, Hints, Op};
 use crate::text::uint;
@@ -38,13 +37,12 @@ extern "C" {
     ) -> Promise;
 }
 
-thread_local! {
-    static NODE_UPLOADER: RefCell<Option<Function>> = const { RefCell::new(None) };
-}
+/// `nodePut` from `pkg/node-upload.js`, given to `setup` by the Node entry.
+static NODE_UPLOADER: Slot = Slot::new();
 
 /// Registers the Node streaming uploader (`nodePut` from `pkg/node-upload.js`).
 pub fn set_node_uploader(f: Function) {
-    NODE_UPLOADER.with(|u| *u.borrow_mut() = Some(f));
+    NODE_UPLOADER.set(f);
 }
 
 /// A body ready to send: a Blob, or bytes still owned by JS.
@@ -193,7 +191,7 @@ async fn send(
     signal: Option<&AbortSignal>,
     fetch: Option<&Function>,
 ) -> Result<Answer> {
-    let node = NODE_UPLOADER.with(|u| u.borrow().clone());
+    let node = NODE_UPLOADER.get();
     let started = put_js(
         node.as_ref().map_or(&JsValue::UNDEFINED, |f| f.as_ref()),
         fetch,

@@ -1,5 +1,7 @@
 //! URL checks that decide where secrets may go. Pure string logic, tested natively.
 
+use crate::prelude::*;
+
 /// Scheme, host and port of an absolute http(s) URL (`https://a.b:8443/x` -> `https://a.b:8443`).
 pub fn origin(url: &str) -> Option<&str> {
     let rest = url

@@ -4,6 +4,8 @@
 //! rejected (the documented `additionalProperties: false`), with a hint when the key is a near miss
 //! such as `schemaId` for `schema_id`.
 
+use crate::prelude::*;
+use crate::text::is_whole;
 use js_sys::Array;
 use wasm_bindgen::JsValue;
 
@@ -73,7 +75,7 @@ pub fn check(v: &JsValue, shape: Shape, path: &str) -> Result<()> {
             _ => return bad("a number"),
         },
         Shape::Int => match v.as_f64() {
-            Some(n) if n.fract() == 0.0 && n.is_finite() => {}
+            Some(n) if is_whole(n) => {}
             _ => return bad("an integer"),
         },
         Shape::Object => {
