@@ -30,6 +30,14 @@ globalThis.run = async () => {
   return [imp, await exa.imports.retrieve(imp.id), await exa.imports.list()];
 };
 `,
+      oursDromo: `import { Dromo } from 'headless-imports/dromo';
+const file = new File(['a,b\\n1,2\\n'], 'a.csv');
+const dromo = new Dromo({ baseUrl: '/api/dromo' });
+globalThis.run = async () => {
+  const { import: imp, rows } = await dromo.importFile(file, { schema_id: 'x' });
+  return [imp, rows, await dromo.imports.retrieve(imp.id), await dromo.imports.list()];
+};
+`,
       exa: `import Exa from 'exa-js';
 const exa = new Exa('key', '/api/exa');
 globalThis.run = async () => {
@@ -48,7 +56,7 @@ globalThis.run = async () => {
         outfile: path.join(d, 'dist/main.js'), logLevel: 'silent',
         nodePaths: [path.join(pkgDir, 'node_modules'), path.join(ROOT, 'tests/node_modules')],
       });
-      const wasm = { ours: 'gen/headless_imports_bg.wasm', oursExa: 'gen/exa/headless_imports_bg.wasm' }[name];
+      const wasm = { ours: 'gen/headless_imports_bg.wasm', oursExa: 'gen/exa/headless_imports_bg.wasm', oursDromo: 'gen/dromo/headless_imports_bg.wasm' }[name];
       if (wasm) {
         fs.mkdirSync(path.dirname(path.join(d, 'dist', wasm)), { recursive: true });
         fs.copyFileSync(path.join(pkgDir, 'node_modules/headless-imports', wasm), path.join(d, 'dist', wasm));

@@ -3,6 +3,7 @@
 
 use crate::prelude::*;
 use js_sys::{Function, JsString};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{AbortSignal, Headers};
 
@@ -641,12 +642,9 @@ fn status_text(status: u16) -> &'static str {
     }
 }
 
-/// True in a page or a worker: where a secret key would be visible to whoever runs the code.
-pub fn is_browser() -> bool {
-    let g = js_sys::global();
-    let process = get(&g, "process");
-    if get(&get(&process, "versions"), "node").is_string() {
-        return false;
-    }
-    !get(&g, "document").is_undefined() || !get(&g, "WorkerGlobalScope").is_undefined()
+#[wasm_bindgen(module = "/src/js/net.js")]
+extern "C" {
+    /// True in a page or a worker: where a secret key would be visible to whoever runs the code.
+    #[wasm_bindgen(js_name = inBrowser)]
+    fn is_browser() -> bool;
 }

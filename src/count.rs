@@ -4,7 +4,6 @@
 use crate::prelude::*;
 use js_sys::{Function, Promise, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 use web_sys::AbortSignal;
 
 use crate::client::signal;
@@ -47,7 +46,7 @@ pub async fn records(body: &JsValue, header: bool, signal: Option<&AbortSignal>)
                 return Err(e);
             }
             let step = read.call0(&reader).map_err(read_error)?;
-            let step = JsFuture::from(Promise::resolve(&step))
+            let step = crate::task::settled(Promise::resolve(&step))
                 .await
                 .map_err(read_error)?;
             if get(&step, "done").as_bool() == Some(true) {

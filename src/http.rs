@@ -10,7 +10,6 @@
 use crate::prelude::*;
 use js_sys::{Array, Function, JsString, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, Headers};
 
 use crate::error::{safe_cause, Error, Kind, Result};
@@ -84,7 +83,7 @@ pub async fn send(req: Request<'_>) -> Result<Reply> {
         req.signal,
         req.follow,
     );
-    match JsFuture::from(promise).await {
+    match crate::task::settled(promise).await {
         Ok(reply) => {
             let reply: Array = reply.unchecked_into();
             let location = reply.get(3);

@@ -36,6 +36,7 @@ mod poll;
 mod redact;
 mod retry;
 mod status;
+mod task;
 mod text;
 mod timer;
 mod upload;
@@ -52,11 +53,9 @@ mod prelude {
 use alloc::boxed::Box;
 use alloc::rc::Rc;
 use core::future::Future;
-use core::pin::Pin;
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 use client::Client;
 use error::{Error, Result};
@@ -159,8 +158,7 @@ pub(crate) fn unknown_op(op: u8) -> Error {
 /// `future_to_promise` instance: boxed first, so its executor glue (1-3 KB of wasm per future
 /// type) is not monomorphised per operation.
 fn promise(f: impl Future<Output = Result<JsValue>> + 'static) -> Promise {
-    let f: Pin<Box<dyn Future<Output = Result<JsValue>>>> = Box::pin(f);
-    future_to_promise(async move { f.await.map_err(JsValue::from) })
+    task::spawn(Box::pin(async move { f.await.map_err(JsValue::from) }))
 }
 
 /// Counts the RFC 4180 records of a CSV `Blob` (or bytes, or string) chunk by chunk:

@@ -47,7 +47,7 @@ struct Slot {
 
 impl Slot {
     fn new() -> Rc<Slot> {
-        let (answered, resolve) = deferred();
+        let (answered, resolve, _) = deferred();
         Rc::new(Slot {
             answered_at: Cell::new(None),
             answered,

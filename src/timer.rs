@@ -4,10 +4,10 @@
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 use web_sys::AbortSignal;
 
 use crate::error::{Error, Result};
+use crate::task::settled;
 
 #[wasm_bindgen(module = "/src/js/net.js")]
 extern "C" {
@@ -27,16 +27,20 @@ pub fn check(signal: Option<&AbortSignal>) -> Result<()> {
     }
 }
 
-/// A promise and the function that resolves it.
-pub fn deferred() -> (Promise, Function) {
-    let pair = deferred_js();
-    (pair.get(0).unchecked_into(), pair.get(1).unchecked_into())
+/// A promise and the functions that resolve and reject it.
+pub fn deferred() -> (Promise, Function, Function) {
+    let parts = deferred_js();
+    (
+        parts.get(0).unchecked_into(),
+        parts.get(1).unchecked_into(),
+        parts.get(2).unchecked_into(),
+    )
 }
 
 /// `promise`'s value, or `APIUserAbortError` as soon as `signal` aborts.
 pub async fn unless_aborted(promise: &Promise, signal: Option<&AbortSignal>) -> Result<JsValue> {
     check(signal)?;
-    JsFuture::from(unless_aborted_js(promise, signal))
+    settled(unless_aborted_js(promise, signal))
         .await
         .map_err(|_| Error::aborted())
 }
@@ -44,7 +48,7 @@ pub async fn unless_aborted(promise: &Promise, signal: Option<&AbortSignal>) -> 
 /// Waits `ms` milliseconds, or fails as soon as `signal` aborts (clearing the timer).
 pub async fn sleep(ms: f64, signal: Option<&AbortSignal>) -> Result<()> {
     check(signal)?;
-    JsFuture::from(sleep_js(ms, signal))
+    settled(sleep_js(ms, signal))
         .await
         .map(|_| ())
         .map_err(|_| Error::aborted())

@@ -8,7 +8,6 @@
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 use web_sys::AbortSignal;
 
 use crate::client::{callback, signal, Client};
@@ -201,7 +200,7 @@ async fn send(
         on_progress,
         signal,
     );
-    let reply = JsFuture::from(started)
+    let reply = crate::task::settled(started)
         .await
         .map_err(|e| network_error(url, e, signal))?;
     Ok(Answer {

@@ -180,14 +180,68 @@ export function unlessAborted(promise, signal) {
 }
 
 /**
- * A promise and the function that resolves it, for one party to await what another signals.
- * @returns {[Promise<unknown>, (value?: unknown) => void]}
+ * A promise and the functions that resolve and reject it: for one party to await what another
+ * signals, and for the promise a Rust task settles.
+ * @returns {[Promise<unknown>, (value?: unknown) => void, (reason?: unknown) => void]}
  */
 export function deferred() {
   /** @type {(value?: unknown) => void} */
   let resolve = () => {};
-  const promise = new Promise((r) => (resolve = r));
-  return [promise, resolve];
+  /** @type {(reason?: unknown) => void} */
+  let reject = () => {};
+  const promise = new Promise((ok, fail) => {
+    resolve = ok;
+    reject = fail;
+  });
+  return [promise, resolve, reject];
+}
+
+/** True in a page or a worker, where a secret key is visible to whoever runs the code; not in Node. */
+export function inBrowser() {
+  const g = /** @type {any} */ (globalThis);
+  if (typeof g.process?.versions?.node === 'string') return false;
+  return g.document !== undefined || g.WorkerGlobalScope !== undefined;
+}
+
+// The Rust executor's side (src/task.rs): Rust's tasks and awaited promises are numbers here, and
+// the one way back into Rust is its exported `runTask(number)`, always from a microtask.
+
+/** @type {(n: number) => void} */
+let runTask = () => {};
+
+/**
+ * Called once by `setup` with the wasm's exported `runTask`.
+ * @param {(n: number) => void} run
+ */
+export function initTasks(run) {
+  runTask = run;
+}
+
+/**
+ * Runs task `n` on a microtask.
+ * @param {number} n
+ */
+export function schedule(n) {
+  queueMicrotask(() => runTask(n));
+}
+
+/**
+ * Watches `promise` for a Rust future: returns an array that gets `[ok, value]` when it settles,
+ * after which `runTask(n)` wakes whoever awaits it. A promise-like that throws from `then` is a
+ * rejection like any other.
+ * @param {Promise<unknown>} promise
+ * @param {number} n
+ */
+export function watch(promise, n) {
+  /** @type {unknown[]} */
+  const outcome = [];
+  /** @param {boolean} ok @param {unknown} value */
+  const settle = (ok, value) => {
+    outcome.push(ok, value);
+    runTask(n);
+  };
+  Promise.resolve(promise).then((v) => settle(true, v), (e) => settle(false, e));
+  return outcome;
 }
 
 /**
