@@ -1,7 +1,12 @@
 // @ts-check
 // Node- and server-only functions, exported by the browser entries too: code shared between Node
 // and the browser then type-checks and, if it calls one in a page, fails with an explanation
-// instead of a missing-export error.
+// instead of a missing-export error: a HeadlessImportsError with `code` `not_available_here`.
+
+import { HeadlessImportsError } from './errors.js';
+
+/** @param {string} message */
+const unavailable = (message) => new HeadlessImportsError(message, { code: 'not_available_here' });
 
 /**
  * Node-only (reading a path needs node:fs).
@@ -10,7 +15,7 @@
  * @returns {Promise<File>}
  */
 export async function fileFromPath(_path, _options) {
-  throw new Error('fileFromPath is Node-only; pass the File from an <input type=file>');
+  throw unavailable('fileFromPath is Node-only; pass the File from an <input type=file>');
 }
 
 /**
@@ -18,15 +23,15 @@ export async function fileFromPath(_path, _options) {
  * @returns {never}
  */
 export function createProxyHandler() {
-  throw new Error('createProxyHandler is server-only (it holds your API key); use it in Node, not in a page');
+  throw unavailable('createProxyHandler is server-only (it holds your API key); use it in Node, not in a page');
 }
 
 /** Server-only, see createProxyHandler. @returns {never} */
 export function toNodeHandler() {
-  throw new Error('toNodeHandler is server-only; use it in Node, not in a page');
+  throw unavailable('toNodeHandler is server-only; use it in Node, not in a page');
 }
 
 /** Server-only, see createProxyHandler. @returns {never} */
 export function memoryOwnershipStore() {
-  throw new Error('memoryOwnershipStore is server-only (it belongs with createProxyHandler); use it in Node, not in a page');
+  throw unavailable('memoryOwnershipStore is server-only (it belongs with createProxyHandler); use it in Node, not in a page');
 }

@@ -50,6 +50,18 @@ export interface RequestOptions {
   maxRetries?: number;
   /** Extra headers for this call, merged over the client's `headers`. */
   headers?: Record<string, string>;
+  /** Called before a send waits for a rate-limit slot (see `QueuedEvent`). Throwing stops the call. */
+  onQueued?: (event: QueuedEvent) => void;
+}
+
+/**
+ * A send is about to wait for a slot of the client's rate limiter (Dromo allows 20 creates a
+ * minute per key and 12 status polls a minute per import): how long, and for which limit.
+ */
+export interface QueuedEvent {
+  kind: 'create' | 'poll';
+  /** Milliseconds until the slot frees. */
+  waitMs: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -249,7 +261,7 @@ export type DataSource =
 export type CreateImportParams = CreateImportOptions & SchemaSource & DataSource;
 
 /** Params of `dromo.imports.list`. */
-export interface ListParams {
+export interface ListParams extends RequestOptions {
   /** Index of the first import. Default 0. */
   offset?: number;
   /** Page size. Default 100, at most 1000. */
@@ -292,6 +304,20 @@ export interface PagedList<T> extends PromiseLike<ListPage<T>>, AsyncIterable<T>
  */
 export type UploadBody = Blob | ArrayBuffer | Uint8Array | string;
 
+/** String literals that name a file rather than hold its contents, e.g. `'contacts.csv'`. */
+export type FileNameLike =
+  | `${string}.${'csv' | 'tsv' | 'txt' | 'xls' | 'xlsx' | 'json'}`
+  | `${string}.${'CSV' | 'TSV' | 'TXT' | 'XLS' | 'XLSX' | 'JSON'}`;
+
+/**
+ * A body `B`, unless it is a string literal naming a file: a string is uploaded as the file's
+ * contents, so `importFile('contacts.csv', ...)` would upload those 12 bytes. The type error then
+ * says what to do; at run time such a string is refused before any request.
+ */
+export type NotAPath<B> = B extends FileNameLike
+  ? { 'a string is the file contents, not its path: pass await fileFromPath(path)': B }
+  : B;
+
 /** Upload progress, in bytes. */
 export interface UploadProgress {
   /** Bytes sent so far; grows monotonically and ends at `total`. */
@@ -325,8 +351,15 @@ export interface WaitOptions {
   timeoutMs?: number;
   /** Stops polling at once (no timer is left behind); rejects with `APIUserAbortError`. */
   signal?: AbortSignal;
-  /** Called with the import each time its status changes (once per status, in order). */
+  /**
+   * Called with the import each time its status changes (once per status, in order). A callback
+   * that throws stops the wait: it rejects with `HeadlessImportsError` (`code` `callback_error`,
+   * what it threw as `cause`, the import as `import`). The same holds for `onProgress` and
+   * `onQueued`.
+   */
   onStatus?: (imp: HeadlessImportFull) => void;
+  /** Called before a poll (or the flow's create) waits for a rate-limit slot. */
+  onQueued?: (event: QueuedEvent) => void;
   /**
    * Keep polling through `NEEDS_REVIEW` until a person finishes the review. Default false:
    * `waitForCompletion` resolves with the `NEEDS_REVIEW` import (its `review_url` is the way
@@ -415,7 +448,7 @@ export interface DromoImports {
    * through node:http (a 1 GiB file never sits in memory). Storage errors (e.g. an expired URL)
    * reject with `UploadError`.
    */
-  upload(importOrUploadUrl: HeadlessImportFull | string, body: UploadBody, opts?: UploadOptions): Promise<void>;
+  upload<B extends UploadBody>(importOrUploadUrl: HeadlessImportFull | string, body: NotAPath<B>, opts?: UploadOptions): Promise<void>;
   /**
    * Polls until the import is `SUCCESSFUL` (resolves), `NEEDS_REVIEW` (resolves, unless
    * `waitForReview`), `FAILED` (`ImportFailedError`) or `timeoutMs` passes (`WaitTimeoutError`).
@@ -439,8 +472,14 @@ export declare class Dromo {
    */
   importFile(file: File, options: ImportFileOptions & { wait: false }): Promise<StartedImport>;
   importFile<R = Row>(file: File, options: ImportFileOptions): Promise<ImportResult<R>>;
-  importFile(body: UploadBody, options: ImportFileOptions & { original_filename: string; wait: false }): Promise<StartedImport>;
-  importFile<R = Row>(body: UploadBody, options: ImportFileOptions & { original_filename: string }): Promise<ImportResult<R>>;
+  importFile<B extends UploadBody>(
+    body: NotAPath<B>,
+    options: ImportFileOptions & { original_filename: string; wait: false },
+  ): Promise<StartedImport>;
+  importFile<R = Row, B extends UploadBody = UploadBody>(
+    body: NotAPath<B>,
+    options: ImportFileOptions & { original_filename: string },
+  ): Promise<ImportResult<R>>;
   /** Create with `initial_data` -> wait -> results, in one call. */
   importRows(rows: Row[], options: ImportRowsOptions & { wait: false }): Promise<StartedImport>;
   importRows<R = Row>(rows: Row[], options: ImportRowsOptions): Promise<ImportResult<R>>;
@@ -561,7 +600,7 @@ export interface ExaImports {
   delete(id: string, opts?: RequestOptions): Promise<ExaImport | null>;
   list(params?: ExaListParams): ExaPagedList;
   /** PUT to `uploadUrl` (exact Content-Length, no key). */
-  upload(importOrUploadUrl: ExaCreateImportResponse | string, body: UploadBody, opts?: UploadOptions): Promise<void>;
+  upload<B extends UploadBody>(importOrUploadUrl: ExaCreateImportResponse | string, body: NotAPath<B>, opts?: UploadOptions): Promise<void>;
   /**
    * Polls until `completed`; `failed` and `canceled` reject with `ImportFailedError` (with
    * `failedReason` and `failedMessage`), the deadline with `WaitTimeoutError`.
@@ -578,7 +617,7 @@ export declare class Exa {
    * before any request), creates, uploads (deleting the import if the upload finally fails:
    * the error then has `deleted: true`), and waits unless `wait: false`.
    */
-  importFile(file: Blob | UploadBody, options: ExaImportFileOptions): Promise<{ import: ExaImport }>;
+  importFile<B extends UploadBody>(file: NotAPath<B>, options: ExaImportFileOptions): Promise<{ import: ExaImport }>;
 }
 
 /**
@@ -594,6 +633,8 @@ export declare function countCsvRecords(
  * Node only: a `File` backed by the file at `path`, read only as it uploads (no memory cost for
  * large files). `name` defaults to the base name, `type` to a guess from the extension. In
  * browsers it rejects: use the `File` from an `<input type=file>`.
+ * @throws {HeadlessImportsError} `code` `file_not_found`, `not_a_file` or `file_unreadable`, with
+ *   the absolute `path` (and Node's error as `cause`).
  */
 export declare function fileFromPath(path: string, options?: { name?: string; type?: string }): Promise<File>;
 
@@ -620,6 +661,8 @@ export declare class HeadlessImportsError extends Error {
   constructor(message?: string, props?: ErrorProps);
   /** Stable machine-readable reason, e.g. `not_found`, `validation_error`, `invalid_response`. */
   code: string;
+  /** `fileFromPath`'s errors: the file's absolute path. (On `ValidationError`: the input's.) */
+  path?: string;
   /**
    * The import this error concerns, on every error raised after the import was created (any
    * class, an abort included), so its id is never lost. Not enumerable.

@@ -10,6 +10,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { basename, extname, resolve } from 'node:path';
 import { Readable, Transform, pipeline } from 'node:stream';
+import { HeadlessImportsError } from './errors.js';
 
 /** Marks a File made by `fileFromPath` so `nodePut` can stream it straight from disk. */
 const PATH = Symbol.for('headless-imports.path');
@@ -254,18 +255,50 @@ const TYPES = {
  * @returns {Promise<File>}
  */
 export async function fileFromPath(path, options = {}) {
+  if (typeof path !== 'string' || path === '') {
+    throw new HeadlessImportsError('fileFromPath: path must be a non-empty string', { code: 'validation_error' });
+  }
   const absolute = resolve(path);
   const name = options.name ?? basename(absolute);
   const type = options.type ?? TYPES[extname(absolute).toLowerCase()] ?? '';
   // stat first: openAsBlob reports a missing file as a bare "Unable to open file as blob".
-  const stat = await fs.promises.stat(absolute);
-  if (!stat.isFile()) {
-    throw Object.assign(new Error(`fileFromPath: not a file: ${absolute}`), { code: stat.isDirectory() ? 'EISDIR' : 'EINVAL', path: absolute });
+  /** @type {fs.Stats} */
+  let stat;
+  try {
+    stat = await fs.promises.stat(absolute);
+  } catch (cause) {
+    throw fileError(absolute, cause);
   }
-  const blob = await fs.openAsBlob(absolute, { type });
+  if (!stat.isFile()) {
+    const what = stat.isDirectory() ? 'a directory' : 'not a regular file';
+    throw new HeadlessImportsError(`fileFromPath: ${absolute} is ${what}`, { code: 'not_a_file', path: absolute });
+  }
+  let blob;
+  try {
+    blob = await fs.openAsBlob(absolute, { type });
+  } catch (cause) {
+    throw fileError(absolute, cause);
+  }
   // A File over a file-backed Blob stays file-backed in Node 20 (checked: +0 MB RSS for 200 MB).
   const file = new File([blob], name, { type, lastModified: stat.mtimeMs });
   // Non-enumerable: an implementation detail for nodePut, invisible to logging and spreading.
   Object.defineProperty(file, PATH, { value: absolute });
   return file;
+}
+
+/**
+ * What `fileFromPath` throws when the file cannot be opened: `code` `file_not_found` or
+ * `file_unreadable`, `path` the absolute path, Node's error as `cause`.
+ * @param {string} absolute
+ * @param {unknown} cause
+ */
+function fileError(absolute, cause) {
+  const errno = /** @type {{ code?: unknown }} */ (cause)?.code;
+  const missing = errno === 'ENOENT' || errno === 'ENOTDIR';
+  const why = missing ? 'no such file' : `cannot be read (${String(errno ?? cause)})`;
+  return new HeadlessImportsError(`fileFromPath: ${absolute}: ${why}`, {
+    code: missing ? 'file_not_found' : 'file_unreadable',
+    path: absolute,
+    cause,
+  });
 }

@@ -4,13 +4,14 @@
 use crate::prelude::*;
 use js_sys::{Function, JsString};
 use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{AbortSignal, Headers};
+use wasm_bindgen::JsValue;
+use web_sys::Headers;
 
 use crate::error::{Error, Kind, Result};
 use crate::http::{self, Redirect, Reply};
 use crate::js::{get, get_str, is_absent, is_plain_object, json_parse, keys};
 use crate::limit::{Limiter, Rate};
+use crate::opts::{callback, headers, join, non_negative, CallOptions};
 use crate::redact::{clean, snippet};
 use crate::retry::{self, Hints, Op};
 use crate::text::uint;
@@ -24,100 +25,11 @@ pub struct Provider {
     pub auth_header: &'static str,
     /// Environment-ish name users know the key by, for error messages.
     pub key_name: &'static str,
+    /// What every path naming one import has in it (`/imports/` then the id): a 404 for any
+    /// other path is a route the server lacks, not an import it lacks.
+    pub id_route: &'static str,
     /// Documented limits: creates per window, and status polls per import per window.
     pub limits: (Option<Rate>, Option<Rate>),
-}
-
-/// Options shared by every call: `{ signal?, timeoutMs?, maxRetries?, headers? }`.
-#[derive(Default)]
-pub struct CallOptions {
-    pub signal: Option<AbortSignal>,
-    pub timeout_ms: Option<f64>,
-    pub max_retries: Option<u32>,
-    pub headers: Vec<(String, String)>,
-}
-
-impl CallOptions {
-    pub fn from_js(opts: &JsValue, path: &str) -> Result<CallOptions> {
-        if is_absent(opts) {
-            return Ok(CallOptions::default());
-        }
-        if !is_plain_object(opts) {
-            return Err(Error::invalid(path, "must be an object"));
-        }
-        Ok(CallOptions {
-            signal: signal(opts, path)?,
-            timeout_ms: non_negative(opts, "timeoutMs", path)?,
-            max_retries: non_negative(opts, "maxRetries", path)?.map(|n| n as u32),
-            headers: headers(opts, path)?,
-        })
-    }
-}
-
-/// Per-call options of an operation (`{ signal?, timeoutMs?, maxRetries?, headers? }`), read
-/// from a plain copy of the caller's value.
-pub fn call_options(opts: &JsValue) -> Result<CallOptions> {
-    CallOptions::from_js(&crate::js::plain(opts, "opts")?, "opts")
-}
-
-/// Reads `opts.signal`, which must be an AbortSignal when given. `opts` is a `js::plain` copy,
-/// where a signal from another realm (or one that could misbehave) is already one of ours.
-pub fn signal(opts: &JsValue, path: &str) -> Result<Option<AbortSignal>> {
-    let v = get(opts, "signal");
-    if is_absent(&v) {
-        return Ok(None);
-    }
-    v.dyn_into::<AbortSignal>()
-        .map(Some)
-        .map_err(|_| Error::invalid(join(path, "signal"), "must be an AbortSignal"))
-}
-
-/// Reads a non-negative number option (Infinity allowed: "no limit").
-pub fn non_negative(opts: &JsValue, key: &str, path: &str) -> Result<Option<f64>> {
-    let v = get(opts, key);
-    if is_absent(&v) {
-        return Ok(None);
-    }
-    match v.as_f64() {
-        Some(n) if n >= 0.0 => Ok(Some(n)),
-        _ => Err(Error::invalid(
-            join(path, key),
-            "must be a non-negative number",
-        )),
-    }
-}
-
-/// Reads an optional callback option.
-pub fn callback(opts: &JsValue, key: &str, path: &str) -> Result<Option<Function>> {
-    let v = get(opts, key);
-    if is_absent(&v) {
-        return Ok(None);
-    }
-    v.dyn_into::<Function>()
-        .map(Some)
-        .map_err(|_| Error::invalid(join(path, key), "must be a function"))
-}
-
-fn headers(opts: &JsValue, path: &str) -> Result<Vec<(String, String)>> {
-    let h = get(opts, "headers");
-    if is_absent(&h) {
-        return Ok(Vec::new());
-    }
-    let at = join(path, "headers");
-    if !is_plain_object(&h) {
-        return Err(Error::invalid(
-            at,
-            "must be an object of header names to strings",
-        ));
-    }
-    let mut out = Vec::new();
-    for k in keys(&h) {
-        match get(&h, &k).as_string() {
-            Some(v) => out.push((k, v)),
-            None => return Err(Error::invalid(join(&at, &k), "must be a string")),
-        }
-    }
-    Ok(out)
 }
 
 /// `Accept: application/json` plus `extra`; a header fetch would refuse is an error at `path`.
@@ -142,18 +54,11 @@ fn add_headers(h: Headers, extra: &[(String, String)], path: &str) -> Result<Hea
     Ok(h)
 }
 
-pub fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        [path, ".", key].concat()
-    }
-}
-
 /// A configured client. The key lives only here: in wasm memory, and in the `Headers` that only
 /// this struct holds and hands to fetch for API requests. No JS object the user can reach has it,
 /// so `console.log(client)` or `toString()` cannot show it.
 pub struct Client {
+    provider: &'static Provider,
     base_url: String,
     api_key: Option<String>,
     pub max_retries: u32,
@@ -220,6 +125,24 @@ impl Client {
         };
         let base_url = base_url.trim_end_matches('/').to_string();
         check_base_url(&base_url).map_err(|why| Error::invalid("baseUrl", why))?;
+        // The provider's own host without the API's path (what exa-js users pass, or Dromo's app
+        // address) answers every call with a bare 404: said here instead.
+        let home = provider.default_base_url;
+        if crate::url::origin(home) == Some(base_url.as_str()) {
+            return Err(Error::invalid(
+                "baseUrl",
+                [
+                    "is ",
+                    &base_url,
+                    ", without the API's path: ",
+                    provider.name,
+                    "'s API is at ",
+                    home,
+                    " (the default; leave baseUrl out)",
+                ]
+                .concat(),
+            ));
+        }
         if api_key.is_none() && !base_url.starts_with('/') && base_url == provider.default_base_url
         {
             return Err(Error::invalid(
@@ -264,6 +187,7 @@ impl Client {
         let json_headers = with_headers(&read_headers, &[], "")?;
         let _ = json_headers.set("Content-Type", "application/json");
         Ok(Client {
+            provider,
             base_url,
             api_key,
             max_retries: non_negative(&opts, "maxRetries", "")?.map_or(2, |n| n.min(10.0) as u32),
@@ -370,7 +294,7 @@ impl Client {
         let permit = match limit {
             Some(kind) if self.limiter.rate(kind).is_some() => Some(
                 self.limiter
-                    .acquire(kind, opts.signal.as_ref())
+                    .acquire(kind, opts.signal.as_ref(), opts.on_queued.as_ref())
                     .await
                     .map_err(Failed::last)?,
             ),
@@ -505,7 +429,26 @@ impl Client {
         // the key, or an import's presigned upload URL.
         let text = clean(&String::from(reply.text.clone()), self.api_key.as_deref());
         let body = json_parse(&text.as_str().into()).unwrap_or_else(|_| JsValue::from_str(&text));
-        let detail = error_detail(&body).unwrap_or_else(|| snippet(&text, 200));
+        let mut detail = error_detail(&body).unwrap_or_else(|| snippet(&text, 200));
+        // A 404 page that is not the API's JSON (a web server's HTML), or a 404 listing a
+        // collection that always exists: the request reached something other than the API. (A
+        // create's 404 names a missing schema.)
+        let names_one = crate::text::find(what, self.provider.id_route)
+            .and_then(|at| what.get(at + self.provider.id_route.len()..))
+            .is_some_and(|id| !id.is_empty() && !id.starts_with('?'));
+        let listing = !names_one && what.starts_with("GET ");
+        if reply.status == 404 && (body.is_string() || listing) {
+            detail = [
+                "Not Found: nothing answers this route at ",
+                &self.base_url,
+                ". Is baseUrl right? ",
+                self.provider.name,
+                "'s API is at ",
+                self.provider.default_base_url,
+                " (a proxy or emulator serves the same paths under its own).",
+            ]
+            .concat();
+        }
         let mut e = Error::new(
             Kind::Api,
             [

@@ -6,10 +6,10 @@ use js_sys::{Function, Promise, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::AbortSignal;
 
-use crate::client::signal;
 use crate::csv_count::{data_records, RecordCounter};
 use crate::error::{Error, Kind, Result};
 use crate::js::{get, is_absent, is_plain_object};
+use crate::opts::signal;
 use crate::timer::check;
 use crate::upload;
 

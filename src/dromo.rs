@@ -8,13 +8,14 @@ use crate::prelude::*;
 use js_sys::{JsString, Object, JSON};
 use wasm_bindgen::JsValue;
 
-use crate::client::{call_options, callback, signal, CallOptions, Client, Provider};
+use crate::client::{Client, Provider};
 use crate::error::{Error, Result};
 use crate::js::{copy_without, get, get_str, is_absent, is_plain_object, plain, set};
 use crate::limit::{Kind, Rate};
 use crate::op;
+use crate::opts::{call_options, CallOptions};
 use crate::page;
-use crate::poll::{self, WaitOptions};
+use crate::poll::{self, Flow, WaitOptions};
 use crate::retry::Op;
 use crate::status::{dromo_stage, Stage};
 use crate::text::{quote, uint};
@@ -27,6 +28,7 @@ pub static DROMO: Provider = Provider {
     default_base_url: "https://app.dromo.io/api/v1",
     auth_header: "X-Dromo-License-Key",
     key_name: "backend license key",
+    id_route: "/headless/imports/",
     // The documented limits: 20 creates per minute, 12 status polls per minute per import.
     limits: (
         Some(Rate {
@@ -297,7 +299,7 @@ impl Dromo {
                 upload::to_target(&url, &target, &b, &opts, &self.client, EXPIRED_HINT).await
             }
             op::WAIT => {
-                let opts = WaitOptions::from_js(&plain(&b, "opts")?, "opts", DEFAULT_INTERVAL_MS)?;
+                let opts = WaitOptions::of_call(&plain(&b, "opts")?, DEFAULT_INTERVAL_MS)?;
                 self.wait(&a, &opts).await
             }
             _ => Err(crate::unknown_op(op)),
@@ -398,7 +400,7 @@ impl Dromo {
     /// One page: `{ page, items, next }` for `src/js/paged.js`.
     pub async fn list_page(&self, params: &JsValue) -> Result<JsValue> {
         let (offset, limit) = list_params(params)?;
-        let opts = CallOptions::from_js(params, "")?;
+        let opts = CallOptions::from_js(params, "params", &["offset", "limit"])?;
         let path = [
             "/headless/imports/?offset=",
             &uint(offset),
@@ -460,30 +462,15 @@ impl Dromo {
             })?;
             set(&params, "original_filename", &JsValue::from_str(&name));
         }
-        // Everything is checked before the import exists, so bad input never leaves an orphan.
         let create = create_body(&params, self.client.has_key())?;
-        WaitOptions::from_js(&options, "options", DEFAULT_INTERVAL_MS)?;
-        let on_progress = callback(&options, "onProgress", "options")?;
-        let signal = signal(&options, "options")?;
-        let call = CallOptions {
-            signal: signal.clone(),
-            ..CallOptions::default()
-        };
+        let flow = Flow::from_js(&options, DEFAULT_INTERVAL_MS)?;
 
-        let imp = self.create_with_body(&create, false, &call).await?;
+        let imp = self.create_with_body(&create, false, flow.call()).await?;
         let url = upload_url_of(&imp).map_err(|e| e.with_import(&imp))?;
-        upload::put(
-            &url,
-            &data,
-            on_progress.as_ref(),
-            signal.as_ref(),
-            self.client.max_retries,
-            self.client.fetch_fn(),
-            EXPIRED_HINT,
-        )
-        .await
-        .map_err(|e| e.with_import(&imp))?;
-        self.finish(imp, &options, true).await
+        upload::put(&url, &data, &flow.sending(&self.client), EXPIRED_HINT)
+            .await
+            .map_err(|e| e.with_import(&imp))?;
+        self.finish(imp, &flow, true).await
     }
 
     /// `importRows`: create with `initial_data` -> wait -> results.
@@ -498,30 +485,21 @@ impl Dromo {
         let params = copy_without(&options, &FLOW_OPTIONS);
         set(&params, "initial_data", rows);
         let body = create_body(&params, self.client.has_key())?;
-        WaitOptions::from_js(&options, "options", DEFAULT_INTERVAL_MS)?;
-        let call = CallOptions {
-            signal: signal(&options, "options")?,
-            ..CallOptions::default()
-        };
-        let imp = self.create_with_body(&body, true, &call).await?;
-        self.finish(imp, &options, false).await
+        let flow = Flow::from_js(&options, DEFAULT_INTERVAL_MS)?;
+        let imp = self.create_with_body(&body, true, flow.call()).await?;
+        self.finish(imp, &flow, false).await
     }
 
     /// Waits (unless `wait: false`) then fetches the rows: `{ import, rows }`. An import that stops
     /// at NEEDS_REVIEW rejects with `NeedsReviewError` (unless `waitForReview` waits it out), so
     /// it is never taken for a result. `uploaded`: a file went up since `imp` was read, so its
     /// status is read again rather than reported as AWAITING_UPLOAD.
-    pub async fn finish(&self, imp: JsValue, options: &JsValue, uploaded: bool) -> Result<JsValue> {
+    pub async fn finish(&self, imp: JsValue, flow: &Flow, uploaded: bool) -> Result<JsValue> {
         let out = Object::new();
         let id = get(&imp, "id");
-        let wait_opts = WaitOptions::from_js(options, "options", DEFAULT_INTERVAL_MS)?;
-        let call = CallOptions {
-            signal: wait_opts.signal.clone(),
-            ..CallOptions::default()
-        };
-        if get(options, "wait").as_bool() == Some(false) {
+        if !flow.waits {
             let now = if uploaded {
-                self.retrieve(&id, &call)
+                self.retrieve(&id, flow.call())
                     .await
                     .map_err(|e| e.with_import(&imp))?
             } else {
@@ -531,7 +509,7 @@ impl Dromo {
             return Ok(out.into());
         }
         let done = self
-            .wait(&id, &wait_opts)
+            .wait(&id, &flow.wait)
             .await
             .map_err(|e| e.with_import(&imp))?;
         if dromo_stage(&get_str(&done, "status").unwrap_or_default()) == Stage::NeedsReview {
@@ -550,7 +528,7 @@ impl Dromo {
         }
         set(&out, "import", &done);
         let rows = self
-            .results(&id, &call)
+            .results(&id, flow.call())
             .await
             .map_err(|e| e.with_import(&done))?;
         set(&out, "rows", &rows);
@@ -559,8 +537,9 @@ impl Dromo {
 }
 
 /// Flow options of `importFile`/`importRows`, removed before the rest is sent as create params.
-pub const FLOW_OPTIONS: [&str; 9] = [
+pub const FLOW_OPTIONS: [&str; 10] = [
     "onProgress",
+    "onQueued",
     "signal",
     "wait",
     "intervalMs",

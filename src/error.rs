@@ -42,6 +42,8 @@ pub enum Kind {
     NeedsReview,
     /// `waitForCompletion` ran out of time.
     WaitTimeout,
+    /// A callback of the caller's (`onProgress`, `onStatus`, `onQueued`) threw: the call stopped.
+    Callback,
 }
 
 /// Every failure of the library. Converted to a JS error at the boundary.
@@ -123,8 +125,45 @@ impl Error {
         e
     }
 
-    pub fn aborted() -> Self {
-        Error::new(Kind::Abort, "Request was aborted.")
+    /// `APIUserAbortError`, with the signal's reason (what `abort(reason)` was given, or the
+    /// `TimeoutError` of `AbortSignal.timeout()`) as its `cause` and in its message.
+    pub fn aborted(signal: Option<&web_sys::AbortSignal>) -> Self {
+        let reason = signal.map_or(JsValue::UNDEFINED, |s| crate::js::get(s, "reason"));
+        let get = |k: &str| crate::js::get(&reason, k).as_string();
+        let why = match (reason.as_string(), get("name").as_deref()) {
+            (Some(s), _) => Some(s),
+            (_, Some("TimeoutError")) => Some("the signal timed out".into()),
+            (_, Some("AbortError") | None) => None,
+            _ => get("message"),
+        };
+        let mut e = Error::new(
+            Kind::Abort,
+            match why {
+                Some(w) if !w.is_empty() => {
+                    ["Aborted: ", &crate::redact::snippet(&w, 200), "."].concat()
+                }
+                _ => "Request was aborted.".into(),
+            },
+        );
+        if !reason.is_undefined() {
+            e.cause = Some(reason);
+        }
+        e
+    }
+
+    /// The caller's callback `name` threw `thrown`: what it was doing stopped.
+    pub fn callback(name: &str, thrown: JsValue) -> Self {
+        let mut e = Error::new(
+            Kind::Callback,
+            [
+                name,
+                " threw, so the call stopped; what it threw is the cause.",
+            ]
+            .concat(),
+        );
+        e.cause = Some(thrown);
+        e.code = Some("callback_error");
+        e
     }
 
     pub fn with_import(mut self, import: &JsValue) -> Self {
@@ -146,6 +185,7 @@ impl Error {
             Kind::ImportFailed => "ImportFailedError",
             Kind::NeedsReview => "NeedsReviewError",
             Kind::WaitTimeout => "WaitTimeoutError",
+            Kind::Callback => "HeadlessImportsError",
         }
     }
 

@@ -9,13 +9,14 @@ use crate::text::is_whole;
 use js_sys::{JsString, Object, JSON};
 use wasm_bindgen::JsValue;
 
-use crate::client::{call_options, callback, signal, CallOptions, Client, Provider};
+use crate::client::{Client, Provider};
 use crate::count;
 use crate::error::{Error, Kind, Result};
 use crate::js::{copy_without, get, get_str, is_absent, is_plain_object, keys, plain, set};
 use crate::limit;
 use crate::op;
-use crate::poll::{self, WaitOptions};
+use crate::opts::{call_options, CallOptions};
+use crate::poll::{self, Flow, WaitOptions};
 use crate::retry::{Failure, Op};
 use crate::status::exa_stage;
 use crate::upload;
@@ -27,6 +28,7 @@ pub static EXA: Provider = Provider {
     default_base_url: "https://api.exa.ai/websets",
     auth_header: "x-api-key",
     key_name: "API key",
+    id_route: "/v0/imports/",
     // Exa documents no limits; `rateLimit: { creates, polls }` sets some.
     limits: (None, None),
 };
@@ -175,7 +177,7 @@ fn check_metadata(metadata: &JsValue, path: &str) -> Result<()> {
         return Ok(());
     }
     for k in keys(metadata) {
-        let at = crate::client::join(path, &k);
+        let at = crate::opts::join(path, &k);
         match get(metadata, &k).as_string() {
             Some(v) if crate::text::js_length(&v) <= 1000 => {}
             Some(_) => return Err(Error::invalid(at, "must be at most 1000 characters")),
@@ -268,7 +270,7 @@ impl Exa {
                 upload::to_target(&url, &target, &b, &opts, &self.client, EXPIRED_HINT).await
             }
             op::WAIT => {
-                let opts = WaitOptions::from_js(&plain(&b, "opts")?, "opts", DEFAULT_INTERVAL_MS)?;
+                let opts = WaitOptions::of_call(&plain(&b, "opts")?, DEFAULT_INTERVAL_MS)?;
                 self.wait(&a, &opts).await
             }
             _ => Err(crate::unknown_op(op)),
@@ -378,33 +380,17 @@ impl Exa {
         }
         check_flow_options(options)?;
         let data = upload::body(body, "body")?;
-        WaitOptions::from_js(options, "options", DEFAULT_INTERVAL_MS)?;
-        let on_progress = callback(options, "onProgress", "options")?;
-        let signal = signal(options, "options")?;
+        let flow = Flow::from_js(options, DEFAULT_INTERVAL_MS)?;
+        let call = flow.call();
         // Counting reads the whole file once; checking size and params first saves that on mistakes.
         let probe = file_params(options, data.size, 1.0)?;
         create_body(&probe)?;
-        let count = count::records(&data.value, true, signal.as_ref()).await?;
+        let count = count::records(&data.value, true, call.signal.as_ref()).await?;
         let params = file_params(options, data.size, count as f64)?;
-        let call = CallOptions {
-            signal: signal.clone(),
-            ..CallOptions::default()
-        };
 
-        let imp = self.create(&params, &call).await?;
-        let sent = match get_str(&imp, "uploadUrl") {
-            Some(url) => {
-                upload::put(
-                    &url,
-                    &data,
-                    on_progress.as_ref(),
-                    signal.as_ref(),
-                    self.client.max_retries,
-                    self.client.fetch_fn(),
-                    EXPIRED_HINT,
-                )
-                .await
-            }
+        let imp = self.create(&params, call).await?;
+        let sent = match get_str(&imp, "uploadUrl").filter(|u| !u.is_empty()) {
+            Some(url) => upload::put(&url, &data, &flow.sending(&self.client), EXPIRED_HINT).await,
             None => {
                 let mut e = Error::new(
                     Kind::Api,
@@ -426,18 +412,17 @@ impl Exa {
             return Err(err);
         }
         let out = js_sys::Object::new();
-        if get(options, "wait").as_bool() == Some(false) {
+        if !flow.waits {
             // Read again: the create's answer still says `pending`, from before the file went up.
             let now = self
-                .retrieve(&get(&imp, "id"), &call)
+                .retrieve(&get(&imp, "id"), call)
                 .await
                 .map_err(|err| err.with_import(&imp))?;
             set(&out, "import", &now);
             return Ok(out.into());
         }
-        let wait = WaitOptions::from_js(options, "options", DEFAULT_INTERVAL_MS)?;
         let done = self
-            .wait(&get(&imp, "id"), &wait)
+            .wait(&get(&imp, "id"), &flow.wait)
             .await
             .map_err(|err| err.with_import(&imp))?;
         set(&out, "import", &done);
@@ -481,7 +466,7 @@ impl Exa {
                 }
             }
         }
-        let opts = CallOptions::from_js(params, "")?;
+        let opts = CallOptions::from_js(params, "params", &["cursor", "limit"])?;
         let path = if query.is_empty() {
             "/v0/imports".to_string()
         } else {
@@ -527,8 +512,9 @@ impl Exa {
 }
 
 /// Options of `importFile` that are not create params.
-pub const FLOW_OPTIONS: [&str; 8] = [
+pub const FLOW_OPTIONS: [&str; 9] = [
     "onProgress",
+    "onQueued",
     "signal",
     "wait",
     "intervalMs",

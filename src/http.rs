@@ -101,7 +101,7 @@ pub async fn send(req: Request<'_>) -> Result<Reply> {
         Err(failure) => {
             let failure: Array = failure.unchecked_into();
             Err(match failure.get(0).as_string().as_deref() {
-                Some("abort") => Error::aborted(),
+                Some("abort") => Error::aborted(req.signal),
                 Some("timeout") => Error::new(
                     Kind::Timeout,
                     [
@@ -130,12 +130,20 @@ fn connection(req: &Request<'_>, cause: JsValue) -> Error {
     // in its cause.
     let inner = get(&cause, "cause");
     let mut detail = get(&cause, "message").as_string().unwrap_or_default();
-    if let Some(why) = get(&inner, "code")
-        .as_string()
-        .or_else(|| get(&inner, "message").as_string())
-    {
+    let code = get(&inner, "code").as_string();
+    if let Some(why) = code.clone().or_else(|| get(&inner, "message").as_string()) {
         detail = [detail.as_str(), ": ", &why].concat();
     }
+    let hint = match code.as_deref() {
+        Some("ECONNREFUSED") => {
+            " Nothing is listening there: is the server running, and is the port in baseUrl right?"
+        }
+        Some("ENOTFOUND" | "EAI_AGAIN") => " The host name does not resolve: check baseUrl.",
+        Some(c) if crate::text::find(c, "CERT").is_some() => {
+            " The TLS certificate was refused: check baseUrl's host (and https)."
+        }
+        _ => "",
+    };
     let mut e = Error::new(
         Kind::Connection,
         [
@@ -145,6 +153,7 @@ fn connection(req: &Request<'_>, cause: JsValue) -> Error {
             &redact_url(req.url),
             "): ",
             &clean(&detail, req.secret),
+            hint,
         ]
         .concat(),
     );

@@ -31,6 +31,7 @@ mod exa;
 mod http;
 mod js;
 mod limit;
+mod opts;
 mod page;
 mod poll;
 mod redact;

@@ -16,9 +16,9 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::JsValue;
 use web_sys::AbortSignal;
 
-use crate::client::{join, non_negative};
 use crate::error::{Error, Result};
 use crate::js::{get, is_absent, is_plain_object};
+use crate::opts::{join, non_negative};
 use crate::timer::{deferred, now_ms, sleep, unless_aborted};
 
 /// A limit of `max` sends per `window_ms`.
@@ -239,7 +239,13 @@ impl Limiter {
     }
 
     /// Waits until sending keeps within the limits; hold the permit until the answer arrives.
-    pub async fn acquire(&self, kind: Kind<'_>, signal: Option<&AbortSignal>) -> Result<Permit> {
+    /// `on_queued` is told `{ kind: 'create' | 'poll', waitMs }` before a wait for the slot.
+    pub async fn acquire(
+        &self,
+        kind: Kind<'_>,
+        signal: Option<&AbortSignal>,
+        on_queued: Option<&Function>,
+    ) -> Result<Permit> {
         let Some(rate) = self.rate(kind) else {
             return Ok(Permit(None));
         };
@@ -261,6 +267,21 @@ impl Limiter {
             let at = answered_at + rate.window_ms + margin_ms(rate);
             let now = now_ms();
             if at > now {
+                if let Some(f) = on_queued {
+                    let event = js_sys::Object::new();
+                    let name = match kind {
+                        Kind::Create => "create",
+                        Kind::Poll(_) => "poll",
+                    };
+                    crate::js::set(&event, "kind", &JsValue::from_str(name));
+                    crate::js::set(
+                        &event,
+                        "waitMs",
+                        &JsValue::from_f64(js_sys::Math::ceil(at - now)),
+                    );
+                    f.call1(&JsValue::UNDEFINED, &event)
+                        .map_err(|e| Error::callback("onQueued", e))?;
+                }
                 sleep(at - now, signal).await?;
             }
         }
@@ -335,10 +356,13 @@ mod wasm_tests {
         };
         let limiter = Limiter::new(None, Some(rate));
         // Still in flight across the sweep: its window must stay.
-        let busy = limiter.acquire(Kind::Poll("busy"), None).await.unwrap();
+        let busy = limiter
+            .acquire(Kind::Poll("busy"), None, None)
+            .await
+            .unwrap();
         for i in 0..100 {
             let id = ["old", &i.to_string()].concat();
-            drop(limiter.acquire(Kind::Poll(&id), None).await.unwrap());
+            drop(limiter.acquire(Kind::Poll(&id), None, None).await.unwrap());
         }
         assert_eq!(limiter.poll_window_ids().len(), 101, "nothing is spent yet");
         // Timers never fire early: after this every "old" window is a whole window old.
@@ -347,7 +371,7 @@ mod wasm_tests {
             .unwrap();
         for i in 0..100 {
             let id = ["new", &i.to_string()].concat();
-            drop(limiter.acquire(Kind::Poll(&id), None).await.unwrap());
+            drop(limiter.acquire(Kind::Poll(&id), None, None).await.unwrap());
         }
         let ids = limiter.poll_window_ids();
         assert!(ids.iter().all(|k| !k.starts_with("old")), "{ids:?}");

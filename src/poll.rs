@@ -7,11 +7,11 @@
 use crate::prelude::*;
 use js_sys::Function;
 use wasm_bindgen::JsValue;
-use web_sys::AbortSignal;
 
-use crate::client::{callback, non_negative, signal, CallOptions, Client};
+use crate::client::Client;
 use crate::error::{Error, Kind, Result};
 use crate::js::{get, get_str, is_absent, is_plain_object};
+use crate::opts::{callback, join, non_negative, CallOptions};
 use crate::status::Stage;
 use crate::timer::{now_ms, sleep};
 
@@ -75,41 +75,73 @@ pub fn step(
     Step::Wait(next.min(remaining_ms))
 }
 
-/// `{ intervalMs?, backoff?, maxIntervalMs?, timeoutMs?, signal?, onStatus?, waitForReview? }`.
+/// `{ intervalMs?, backoff?, maxIntervalMs?, timeoutMs?, signal?, onStatus?, waitForReview?,
+/// onQueued? }`.
 pub struct WaitOptions {
     pub pace: Pace,
     pub timeout_ms: f64,
-    pub signal: Option<AbortSignal>,
+    /// Each poll's: the signal, and `onQueued` for a poll that waits for its rate-limit slot.
+    pub call: CallOptions,
     pub on_status: Option<Function>,
     pub wait_for_review: bool,
 }
+
+/// The keys of `waitForCompletion`'s options.
+const WAIT_KEYS: [&str; 8] = [
+    "intervalMs",
+    "backoff",
+    "maxIntervalMs",
+    "timeoutMs",
+    "signal",
+    "onStatus",
+    "waitForReview",
+    "onQueued",
+];
 
 /// Default give-up time: as long as a presigned upload URL lives.
 pub const DEFAULT_TIMEOUT_MS: f64 = 30.0 * 60.0 * 1000.0;
 
 impl WaitOptions {
-    pub fn from_js(opts: &JsValue, path: &str, default_interval_ms: f64) -> Result<WaitOptions> {
+    /// `waitForCompletion`'s options, every key checked (a flow checks its own keys first, then
+    /// reads these through [`Flow::from_js`]).
+    pub fn of_call(opts: &JsValue, default_interval_ms: f64) -> Result<WaitOptions> {
+        if is_plain_object(opts) {
+            if let Some(k) = crate::js::keys(opts)
+                .into_iter()
+                .find(|k| !WAIT_KEYS.contains(&k.as_str()))
+            {
+                return Err(crate::validate::unknown_key(
+                    "opts",
+                    &k,
+                    WAIT_KEYS.into_iter(),
+                ));
+            }
+        }
+        WaitOptions::from_js(opts, "opts", default_interval_ms)
+    }
+
+    fn from_js(opts: &JsValue, path: &str, default_interval_ms: f64) -> Result<WaitOptions> {
         if !is_absent(opts) && !is_plain_object(opts) {
             return Err(Error::invalid(path, "must be an object"));
         }
         let wait_for_review = get(opts, "waitForReview");
         if !is_absent(&wait_for_review) && wait_for_review.as_bool().is_none() {
             return Err(Error::invalid(
-                crate::client::join(path, "waitForReview"),
+                join(path, "waitForReview"),
                 "must be a boolean",
             ));
         }
         let backoff = non_negative(opts, "backoff", path)?.unwrap_or(1.0);
         if !(1.0..=10.0).contains(&backoff) {
             return Err(Error::invalid(
-                crate::client::join(path, "backoff"),
+                join(path, "backoff"),
                 "must be a factor from 1 (fixed interval) to 10",
             ));
         }
         let interval_ms = non_negative(opts, "intervalMs", path)?.unwrap_or(default_interval_ms);
         if interval_ms < MIN_INTERVAL_MS {
             return Err(Error::invalid(
-                crate::client::join(path, "intervalMs"),
+                join(path, "intervalMs"),
                 "must be at least 1000 ms: the first polls already come sooner by themselves",
             ));
         }
@@ -120,10 +152,44 @@ impl WaitOptions {
                 max_interval_ms: non_negative(opts, "maxIntervalMs", path)?.unwrap_or(60_000.0),
             },
             timeout_ms: non_negative(opts, "timeoutMs", path)?.unwrap_or(DEFAULT_TIMEOUT_MS),
-            signal: signal(opts, path)?,
+            call: CallOptions::of_flow(opts, path)?,
             on_status: callback(opts, "onStatus", path)?,
             wait_for_review: wait_for_review.as_bool().unwrap_or(false),
         })
+    }
+}
+
+/// The options of `importFile`/`importRows` that are not create params, read once (their keys
+/// already checked by the provider, which knows its create params).
+pub struct Flow {
+    /// The wait's options; their `call` (signal, `onQueued`) serves every request of the flow.
+    pub wait: WaitOptions,
+    /// False with `wait: false`: the flow ends after the upload.
+    pub waits: bool,
+    pub on_progress: Option<Function>,
+}
+
+impl Flow {
+    pub fn from_js(options: &JsValue, default_interval_ms: f64) -> Result<Flow> {
+        Ok(Flow {
+            wait: WaitOptions::from_js(options, "options", default_interval_ms)?,
+            waits: get(options, "wait").as_bool() != Some(false),
+            on_progress: callback(options, "onProgress", "options")?,
+        })
+    }
+
+    /// The options of each request the flow sends.
+    pub fn call(&self) -> &CallOptions {
+        &self.wait.call
+    }
+
+    /// How the flow's upload is sent by `client`.
+    pub fn sending<'a>(&'a self, client: &'a Client) -> crate::upload::Sending<'a> {
+        crate::upload::Sending::new(
+            client,
+            self.on_progress.as_ref(),
+            self.call().signal.as_ref(),
+        )
     }
 }
 
@@ -136,10 +202,7 @@ pub async fn wait(
     describe_failure: fn(&JsValue) -> String,
     opts: &WaitOptions,
 ) -> Result<JsValue> {
-    let call = CallOptions {
-        signal: opts.signal.clone(),
-        ..CallOptions::default()
-    };
+    let call = &opts.call;
     let deadline = now_ms() + opts.timeout_ms;
     let mut last: Option<JsValue> = None;
     let mut last_status: Option<String> = None;
@@ -150,16 +213,12 @@ pub async fn wait(
             Some(imp) => e.with_import(imp),
             None => e,
         };
-        let imp = client.poll(path, &call).await.map_err(keep)?;
+        let imp = client.poll(path, call).await.map_err(keep)?;
         let status = get_str(&imp, "status").unwrap_or_default();
         if last_status.as_deref() != Some(status.as_str()) {
             if let Some(f) = &opts.on_status {
-                f.call1(&JsValue::UNDEFINED, &imp).map_err(|e| {
-                    let mut err = Error::new(Kind::Validation, "onStatus threw; waiting stopped.");
-                    err.cause = Some(e);
-                    err.code = Some("callback_error");
-                    err.with_import(&imp)
-                })?;
+                f.call1(&JsValue::UNDEFINED, &imp)
+                    .map_err(|e| Error::callback("onStatus", e).with_import(&imp))?;
             }
             last_status = Some(status.clone());
         }
@@ -194,7 +253,7 @@ pub async fn wait(
                 return Err(e.with_import(&imp));
             }
             Step::Wait(ms) => {
-                sleep(ms, opts.signal.as_ref())
+                sleep(ms, call.signal.as_ref())
                     .await
                     .map_err(|e| e.with_import(&imp))?;
                 last_wait = Some(ms);

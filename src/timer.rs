@@ -22,7 +22,7 @@ extern "C" {
 /// Fails with `APIUserAbortError` when the signal has already fired.
 pub fn check(signal: Option<&AbortSignal>) -> Result<()> {
     match signal {
-        Some(s) if s.aborted() => Err(Error::aborted()),
+        Some(s) if s.aborted() => Err(Error::aborted(Some(s))),
         _ => Ok(()),
     }
 }
@@ -42,7 +42,7 @@ pub async fn unless_aborted(promise: &Promise, signal: Option<&AbortSignal>) -> 
     check(signal)?;
     settled(unless_aborted_js(promise, signal))
         .await
-        .map_err(|_| Error::aborted())
+        .map_err(|_| Error::aborted(signal))
 }
 
 /// Waits `ms` milliseconds, or fails as soon as `signal` aborts (clearing the timer).
@@ -51,7 +51,7 @@ pub async fn sleep(ms: f64, signal: Option<&AbortSignal>) -> Result<()> {
     settled(sleep_js(ms, signal))
         .await
         .map(|_| ())
-        .map_err(|_| Error::aborted())
+        .map_err(|_| Error::aborted(signal))
 }
 
 /// Milliseconds since the epoch.

@@ -10,10 +10,11 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use web_sys::AbortSignal;
 
-use crate::client::{callback, signal, Client};
+use crate::client::Client;
 use crate::error::{Error, Kind, Result};
 use crate::http;
 use crate::js::{get, is_absent, is_plain_object, Slot};
+use crate::opts::{callback, signal};
 use crate::prelude::*;
 use crate::redact::{redact_url, snippet};
 use crate::retry::{self, Hints, Op};
@@ -56,6 +57,20 @@ pub struct Body {
 /// else, and empty or detached bodies, before any request is made. Read once, in JS
 /// (`plain.js`'s `bodyOf`), so a Proxy or a throwing getter is refused instead of running later.
 pub fn body(v: &JsValue, path: &str) -> Result<Body> {
+    if let Some(s) = v.as_string().filter(|s| looks_like_path(s)) {
+        let s = crate::text::quote(&s);
+        return Err(Error::invalid(
+            path,
+            [
+                "is the string ",
+                &s,
+                ", which looks like a file path; a string is uploaded as the file's contents. In Node pass await fileFromPath(",
+                &s,
+                "); in a browser, the File from an <input type=file>.",
+            ]
+            .concat(),
+        ));
+    }
     let body = read_body(v, path)?;
     if body.size == 0.0 {
         return Err(Error::invalid(
@@ -64,6 +79,27 @@ pub fn body(v: &JsValue, path: &str) -> Result<Body> {
         ));
     }
     Ok(body)
+}
+
+/// Whether a string given as a body is more likely a file's name or path than its contents: one
+/// short line that ends in a file extension (`contacts.csv`, `C:\\data\\q3.xlsx`) or starts
+/// like a path (`/`, `./`, `../`, `~/`, `file:`). Contents worth importing have a line break (a
+/// header and a record at least), so nothing that could import is refused.
+pub fn looks_like_path(s: &str) -> bool {
+    if s.len() > 1024 || s.contains(['\n', '\r']) {
+        return false;
+    }
+    let starts = ["/", "./", "../", "~/", "file:", ".\\", "..\\"];
+    let drive = s.as_bytes().get(1..3) == Some(b":\\".as_slice());
+    let name = s.rsplit(['/', '\\']).next().unwrap_or(s);
+    let has_ext = name.rsplit_once('.').is_some_and(|(stem, ext)| {
+        !stem.is_empty()
+            && (1..=5).contains(&ext.len())
+            && ext.bytes().all(|b| b.is_ascii_alphanumeric())
+            && ext.bytes().any(|b| b.is_ascii_alphabetic())
+            && !name.contains([',', '\t', ';', '"'])
+    });
+    has_ext || drive || starts.iter().any(|p| s.starts_with(p))
 }
 
 /// `body` without the emptiness check (counting an empty file is fine: zero records).
@@ -89,18 +125,34 @@ struct Answer {
     hints: Hints,
 }
 
+/// How a PUT is sent: the caller's progress callback and signal, the client's retries and fetch.
+pub struct Sending<'a> {
+    pub on_progress: Option<&'a Function>,
+    pub signal: Option<&'a AbortSignal>,
+    pub max_retries: u32,
+    pub fetch: Option<&'a Function>,
+}
+
+impl<'a> Sending<'a> {
+    /// With `client`'s retries and fetch.
+    pub fn new(
+        client: &'a Client,
+        on_progress: Option<&'a Function>,
+        signal: Option<&'a AbortSignal>,
+    ) -> Sending<'a> {
+        Sending {
+            on_progress,
+            signal,
+            max_retries: client.max_retries,
+            fetch: client.fetch_fn(),
+        }
+    }
+}
+
 /// PUTs `body` to `url`, retrying connection failures and 5xx from byte 0 with backoff.
 /// `expired_hint` is what the provider tells the user to do when the URL has expired.
-#[allow(clippy::too_many_arguments)]
-pub async fn put(
-    url: &str,
-    body: &Body,
-    on_progress: Option<&Function>,
-    signal: Option<&AbortSignal>,
-    max_retries: u32,
-    fetch: Option<&Function>,
-    expired_hint: &str,
-) -> Result<()> {
+pub async fn put(url: &str, body: &Body, how: &Sending<'_>, expired_hint: &str) -> Result<()> {
+    let signal = how.signal;
     let shown = redact_url(url);
     // Checked here, not left to the platform: Node's URL error would keep the whole URL, signature
     // included, in its `input`.
@@ -113,7 +165,7 @@ pub async fn put(
     let mut attempt = 0;
     loop {
         check(signal)?;
-        let result = send(url, body, on_progress, signal, fetch).await;
+        let result = send(url, body, how).await;
         let (error, hints) = match result {
             Ok(a) if (200..300).contains(&a.status) => return Ok(()),
             Ok(a) => (failed_answer(&a, &shown, expired_hint), a.hints),
@@ -123,7 +175,7 @@ pub async fn put(
             Op::Upload,
             error.failure(),
             attempt,
-            max_retries,
+            how.max_retries,
             &hints,
             now_ms(),
             js_sys::Math::random(),
@@ -183,26 +235,20 @@ pub fn xml_tag(xml: &str, tag: &str) -> Option<String> {
 
 /// Sends one PUT through the platform's uploader (`put` in js/net.js): the Node one when the Node
 /// entry registered it, XMLHttpRequest in browsers (for progress), fetch anywhere else.
-async fn send(
-    url: &str,
-    body: &Body,
-    on_progress: Option<&Function>,
-    signal: Option<&AbortSignal>,
-    fetch: Option<&Function>,
-) -> Result<Answer> {
+async fn send(url: &str, body: &Body, how: &Sending<'_>) -> Result<Answer> {
     let node = NODE_UPLOADER.get();
     let started = put_js(
         node.as_ref().map_or(&JsValue::UNDEFINED, |f| f.as_ref()),
-        fetch,
+        how.fetch,
         url,
         &body.value,
         body.size,
-        on_progress,
-        signal,
+        how.on_progress,
+        how.signal,
     );
     let reply = crate::task::settled(started)
         .await
-        .map_err(|e| network_error(url, e, signal))?;
+        .map_err(|e| network_error(url, e, how.signal))?;
     Ok(Answer {
         status: get(&reply, "status").as_f64().unwrap_or(0.0) as u16,
         text: get(&reply, "body").as_string().unwrap_or_default(),
@@ -216,7 +262,11 @@ async fn send(
 
 fn network_error(url: &str, cause: JsValue, signal: Option<&AbortSignal>) -> Error {
     if signal.is_some_and(|s| s.aborted()) {
-        return Error::aborted();
+        return Error::aborted(signal);
+    }
+    // `put` in net.js stops the upload when `onProgress` throws, and says so.
+    if crate::js::is_array(&cause) {
+        return Error::callback("onProgress", js_sys::Array::from(&cause).get(1));
     }
     let code = get(&cause, "code").as_string();
     let detail = code
@@ -332,17 +382,8 @@ pub async fn to_target(
     let data = body(value, "body")?;
     let on_progress = callback(opts, "onProgress", "opts")?;
     let signal = signal(opts, "opts")?;
-    put(
-        url,
-        &data,
-        on_progress.as_ref(),
-        signal.as_ref(),
-        client.max_retries,
-        client.fetch_fn(),
-        expired_hint,
-    )
-    .await
-    .map_err(|e| {
+    let how = Sending::new(client, on_progress.as_ref(), signal.as_ref());
+    put(url, &data, &how, expired_hint).await.map_err(|e| {
         if is_plain_object(target) && get(target, "id").is_string() {
             e.with_import(target)
         } else {
@@ -354,7 +395,35 @@ pub async fn to_target(
 
 #[cfg(test)]
 mod tests {
-    use super::xml_tag;
+    use super::{looks_like_path, xml_tag};
+
+    #[test]
+    fn a_file_name_is_not_taken_for_contents() {
+        for s in [
+            "contacts.csv",
+            "data/contacts.CSV",
+            "./q3.xlsx",
+            "/tmp/leads.tsv",
+            "C:\\Users\\ada\\leads.xls",
+            "~/file",
+            "../up",
+            "my file.txt",
+        ] {
+            assert!(looks_like_path(s), "{s}");
+        }
+        for s in [
+            "name,email\nada,ada@example.com\n",
+            "a,b.csv\n1,2",
+            "1.5",
+            "email,score",
+            "ada@example.com,3.5",
+            "x.y,z",
+            "hello",
+            "",
+        ] {
+            assert!(!looks_like_path(s), "{s}");
+        }
+    }
 
     #[test]
     fn reads_s3_error_xml() {

@@ -44,7 +44,7 @@ pub fn index(path: &str, i: usize) -> String {
 }
 
 fn child(path: &str, key: &str) -> String {
-    crate::client::join(path, key)
+    crate::opts::join(path, key)
 }
 
 pub fn check(v: &JsValue, shape: Shape, path: &str) -> Result<()> {
@@ -169,16 +169,15 @@ pub fn check_struct(
     Ok(())
 }
 
-/// "is not a known key", with a did-you-mean for case or underscore slips.
+/// "is not a known key", with a did-you-mean for a slip of case, underscores or a letter or two.
 pub fn unknown_key<'a>(
     path: &str,
     key: &str,
     known: impl Iterator<Item = &'a str> + Clone,
 ) -> Error {
-    let squash = |s: &str| s.replace(['_', '-'], "").to_ascii_lowercase();
     let hint = known
         .clone()
-        .find(|k| squash(k) == squash(key))
+        .find(|k| slip_of(key, k))
         .map(|k| [" (did you mean `", k, "`?)"].concat())
         .unwrap_or_else(|| {
             [
@@ -189,6 +188,40 @@ pub fn unknown_key<'a>(
             .concat()
         });
     Error::invalid(child(path, key), ["is not a known key", &hint].concat())
+}
+
+/// Whether `typed` is likely a slip for `known`: the same once case, `_` and `-` are ignored, or
+/// within one edit (two for longer keys) where an edit inserts, deletes or changes a letter, or
+/// swaps two neighbours (`singal`).
+pub fn slip_of(typed: &str, known: &str) -> bool {
+    let squash = |s: &str| -> Vec<u8> {
+        s.bytes()
+            .filter(|b| !matches!(b, b'_' | b'-'))
+            .map(|b| b.to_ascii_lowercase())
+            .collect()
+    };
+    let (a, b) = (squash(typed), squash(known));
+    let most = if b.len() >= 6 { 2 } else { 1 };
+    if a.len().abs_diff(b.len()) > most {
+        return false;
+    }
+    // Edit distance with neighbour swaps, row by row: rows[2] is the current row.
+    let mut rows = [Vec::new(), (0..=b.len()).collect::<Vec<_>>(), Vec::new()];
+    for i in 1..=a.len() {
+        rows[2] = alloc::vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let same = usize::from(a[i - 1] != b[j - 1]);
+            let mut d = (rows[1][j] + 1)
+                .min(rows[2][j - 1] + 1)
+                .min(rows[1][j - 1] + same);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d = d.min(rows[0][j - 2] + 1);
+            }
+            rows[2][j] = d;
+        }
+        rows.rotate_left(1);
+    }
+    rows[1][b.len()] <= most
 }
 
 fn describe(v: &JsValue) -> String {
@@ -220,4 +253,35 @@ pub fn check_flow_options(
         return Err(Error::invalid("options.wait", "must be a boolean"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slip_of;
+
+    #[test]
+    fn slips_are_told_apart_from_other_keys() {
+        for (typed, known) in [
+            ("singal", "signal"),
+            ("Signal", "signal"),
+            ("interval_ms", "intervalMs"),
+            ("intervalMS", "intervalMs"),
+            ("timeout", "timeoutMs"),
+            ("offest", "offset"),
+            ("curser", "cursor"),
+            ("schemaId", "schema_id"),
+            ("onProgres", "onProgress"),
+        ] {
+            assert!(slip_of(typed, known), "{typed} for {known}");
+        }
+        for (typed, known) in [
+            ("limit", "wait"),
+            ("title", "hooks"),
+            ("cursor", "count"),
+            ("abc", "signal"),
+            ("fields", "settings"),
+        ] {
+            assert!(!slip_of(typed, known), "{typed} is not {known}");
+        }
+    }
 }

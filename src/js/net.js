@@ -249,8 +249,10 @@ export function watch(promise, n) {
  * `{ loaded, total }`: only ever increasing, and once with `total` when the storage accepted the
  * body (XMLHttpRequest may not report the end; fetch reports nothing before it). Through the Node
  * uploader when given (it streams files from disk), else XMLHttpRequest (for progress), else
- * fetch (workers without XMLHttpRequest, other runtimes). A throwing `onProgress` is the
- * caller's bug, not the upload's: it is ignored.
+ * fetch (workers without XMLHttpRequest, other runtimes).
+ *
+ * A throwing `onProgress` stops the upload, as a throwing `onStatus` stops a wait: the promise
+ * rejects with `['callback', thrown]` for Rust to report (any other rejection is a network one).
  * @param {Function | undefined} uploader the Node uploader, `(url, body, size, onLoaded, signal)`
  * @param {typeof fetch | undefined} fetchFn the client's `fetch` option, for the fetch path
  * @param {string} url
@@ -261,22 +263,37 @@ export function watch(promise, n) {
  * @returns {Promise<{ status: number, body: string, retryAfterMs?: string, retryAfter?: string }>}
  */
 export async function put(uploader, fetchFn, url, body, size, onProgress, signal) {
-  let reported = 0;
-  const report = onProgress
-    ? (/** @type {number} */ loaded) => {
-        if (loaded <= reported) return;
-        reported = loaded;
-        try {
-          onProgress({ loaded, total: size });
-        } catch {
-          // See above.
-        }
-      }
-    : undefined;
   const send = uploader ?? (typeof XMLHttpRequest === 'undefined' ? fetchPut(fetchFn) : xhrPut);
-  const answer = await send(url, /** @type {any} */ (body), size, report, signal);
-  if (report && answer.status >= 200 && answer.status < 300) report(size);
-  return answer;
+  if (!onProgress) return send(url, /** @type {any} */ (body), size, undefined, signal);
+  let reported = 0;
+  /** @type {[unknown] | undefined} what onProgress threw */
+  let thrown;
+  // Ours to abort when onProgress throws; follows the caller's signal otherwise.
+  const stop = new AbortController();
+  const follow = () => stop.abort();
+  if (signal?.aborted) stop.abort();
+  signal?.addEventListener('abort', follow);
+  /** @param {number} loaded */
+  const report = (loaded) => {
+    if (thrown || loaded <= reported) return;
+    reported = loaded;
+    try {
+      onProgress({ loaded, total: size });
+    } catch (e) {
+      thrown = [e];
+      stop.abort();
+    }
+  };
+  try {
+    const answer = await send(url, /** @type {any} */ (body), size, report, stop.signal);
+    if (answer.status >= 200 && answer.status < 300) report(size);
+    if (!thrown) return answer;
+  } catch (e) {
+    if (!thrown) throw e;
+  } finally {
+    signal?.removeEventListener('abort', follow);
+  }
+  throw ['callback', thrown[0]];
 }
 
 /**

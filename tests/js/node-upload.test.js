@@ -185,7 +185,7 @@ test('fileFromPath: options, type guesses, relative paths, missing files', async
   const unknown = path.join(tmp, 'blob.bin');
   fs.writeFileSync(unknown, 'x');
   assert.equal((await fileFromPath(unknown)).type, '');
-  await assert.rejects(fileFromPath(path.join(tmp, 'missing.csv')), { code: 'ENOENT' });
+  await assert.rejects(fileFromPath(path.join(tmp, 'missing.csv')), { code: 'file_not_found', path: path.join(tmp, 'missing.csv') });
 });
 
 test('an answer before the body is read (expired URL) resolves with the status and XML', async () => {

@@ -234,6 +234,10 @@ export async function usage(): Promise<void> {
   await dromo.importFile(file, { schema_id: 's', initial_data: [] });
   // @ts-expect-error importFile still needs a schema source
   await dromo.importFile(file, { onProgress });
+  // @ts-expect-error a file name is not the file: fileFromPath reads it
+  await dromo.importFile('contacts.csv', { schema_id: 's', original_filename: 'contacts.csv' });
+  // @ts-expect-error the same for a path with directories
+  await dromo.imports.upload('https://u.example/x', './data/leads.XLSX');
 
   const rowsOptions: ImportRowsOptions = { fields, waitForReview: false, signal };
   const r3: ImportResult<Contact> = await dromo.importRows<Contact>([{ first_name: 'Zeph', email: 'z@example.test' }], rowsOptions);
@@ -265,9 +269,14 @@ export async function usage(): Promise<void> {
       const headers: Record<string, string> | undefined = e.headers;
     } else if (e instanceof APIConnectionTimeoutError || e instanceof APIConnectionError) {
       const cause: unknown = e.cause;
-    } else if (e instanceof APIUserAbortError || e instanceof HeadlessImportsError) {
+    } else if (e instanceof APIUserAbortError) {
+      // Every error raised after the import exists carries it: typed on each class.
+      const id: string | undefined = e.import?.id;
+      const reason: unknown = e.cause;
+    } else if (e instanceof HeadlessImportsError) {
       const name: string = e.name;
       const message: string = e.message;
+      const created: string | undefined = e.import?.id;
     }
   }
   const hierarchy: APIError[] = [
@@ -317,6 +326,9 @@ async function exaUsage(): Promise<void> {
   for await (const imp of exa.imports.list()) imp.status.toUpperCase();
   const { import: imp } = await exa.importFile(file, { entity: { type: 'company' }, title: 'Q3', onStatus: (i) => i.count });
   const n: number = await countCsvRecords(file, { header: false });
+  // @ts-expect-error a file name is not the file
+  await exa.importFile('leads.csv', { entity: { type: 'company' } });
+  await exa.importFile('url\nhttps://a.example\n', { entity: { type: 'company' } });
   // @ts-expect-error size, count and format are computed by importFile
   await exa.importFile(file, { entity: { type: 'company' }, count: 3 });
   // @ts-expect-error a custom entity needs a description

@@ -1,0 +1,135 @@
+//! Reading the options callers pass: per-call options, and the typed readers (a signal, a
+//! non-negative number, a callback, headers) every module uses, each naming the offending path.
+
+use crate::prelude::*;
+use js_sys::Function;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::AbortSignal;
+
+use crate::error::{Error, Result};
+use crate::js::{get, is_absent, is_plain_object, keys};
+
+/// Options shared by every call: `{ signal?, timeoutMs?, maxRetries?, headers?, onQueued? }`.
+#[derive(Default)]
+pub struct CallOptions {
+    pub signal: Option<AbortSignal>,
+    pub timeout_ms: Option<f64>,
+    pub max_retries: Option<u32>,
+    pub headers: Vec<(String, String)>,
+    /// Told `{ kind, waitMs }` when a send waits for a rate-limit slot.
+    pub on_queued: Option<Function>,
+}
+
+/// The keys of [`CallOptions`].
+pub const CALL_KEYS: [&str; 5] = ["signal", "timeoutMs", "maxRetries", "headers", "onQueued"];
+
+impl CallOptions {
+    /// Reads `opts`, refusing any key that is neither a call option nor one of `more` (a list's
+    /// `offset`, say): a misspelt `singal` would otherwise be ignored, and nothing aborted.
+    pub fn from_js(opts: &JsValue, path: &str, more: &[&str]) -> Result<CallOptions> {
+        if is_absent(opts) {
+            return Ok(CallOptions::default());
+        }
+        if !is_plain_object(opts) {
+            return Err(Error::invalid(path, "must be an object"));
+        }
+        if let Some(k) = keys(opts)
+            .into_iter()
+            .find(|k| !CALL_KEYS.contains(&k.as_str()) && !more.contains(&k.as_str()))
+        {
+            let known = CALL_KEYS.iter().chain(more).copied();
+            return Err(crate::validate::unknown_key(path, &k, known));
+        }
+        Ok(CallOptions {
+            signal: signal(opts, path)?,
+            timeout_ms: non_negative(opts, "timeoutMs", path)?,
+            max_retries: non_negative(opts, "maxRetries", path)?.map(|n| n as u32),
+            headers: headers(opts, path)?,
+            on_queued: callback(opts, "onQueued", path)?,
+        })
+    }
+
+    /// What a flow's options say about each of its requests: the signal and `onQueued` (its
+    /// `timeoutMs` is the wait's, not a request's).
+    pub fn of_flow(opts: &JsValue, path: &str) -> Result<CallOptions> {
+        Ok(CallOptions {
+            signal: signal(opts, path)?,
+            on_queued: callback(opts, "onQueued", path)?,
+            ..CallOptions::default()
+        })
+    }
+}
+
+/// Per-call options of an operation, read from a plain copy of the caller's value.
+pub fn call_options(opts: &JsValue) -> Result<CallOptions> {
+    CallOptions::from_js(&crate::js::plain(opts, "opts")?, "opts", &[])
+}
+
+/// Reads `opts.signal`, which must be an AbortSignal when given. `opts` is a `js::plain` copy,
+/// where a signal from another realm (or one that could misbehave) is already one of ours.
+pub fn signal(opts: &JsValue, path: &str) -> Result<Option<AbortSignal>> {
+    let v = get(opts, "signal");
+    if is_absent(&v) {
+        return Ok(None);
+    }
+    v.dyn_into::<AbortSignal>()
+        .map(Some)
+        .map_err(|_| Error::invalid(join(path, "signal"), "must be an AbortSignal"))
+}
+
+/// Reads a non-negative number option (Infinity allowed: "no limit").
+pub fn non_negative(opts: &JsValue, key: &str, path: &str) -> Result<Option<f64>> {
+    let v = get(opts, key);
+    if is_absent(&v) {
+        return Ok(None);
+    }
+    match v.as_f64() {
+        Some(n) if n >= 0.0 => Ok(Some(n)),
+        _ => Err(Error::invalid(
+            join(path, key),
+            "must be a non-negative number",
+        )),
+    }
+}
+
+/// Reads an optional callback option.
+pub fn callback(opts: &JsValue, key: &str, path: &str) -> Result<Option<Function>> {
+    let v = get(opts, key);
+    if is_absent(&v) {
+        return Ok(None);
+    }
+    v.dyn_into::<Function>()
+        .map(Some)
+        .map_err(|_| Error::invalid(join(path, key), "must be a function"))
+}
+
+pub fn headers(opts: &JsValue, path: &str) -> Result<Vec<(String, String)>> {
+    let h = get(opts, "headers");
+    if is_absent(&h) {
+        return Ok(Vec::new());
+    }
+    let at = join(path, "headers");
+    if !is_plain_object(&h) {
+        return Err(Error::invalid(
+            at,
+            "must be an object of header names to strings",
+        ));
+    }
+    let mut out = Vec::new();
+    for k in keys(&h) {
+        match get(&h, &k).as_string() {
+            Some(v) => out.push((k, v)),
+            None => return Err(Error::invalid(join(&at, &k), "must be a string")),
+        }
+    }
+    Ok(out)
+}
+
+/// `path.key`, or `key` at the top level.
+pub fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        [path, ".", key].concat()
+    }
+}

@@ -1,0 +1,204 @@
+// @ts-check
+// What a new user tripped on (#12), through the packed package against the emulator: a file name
+// passed as the file, a missing file, a lost abort reason, silent rate-limit queueing, throwing
+// callbacks, misspelt per-call options, and a wrong base URL. Each fails on the build before.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { startEmulator, loadPackage, installPackage, KEY, CONTACTS } from './helpers/env.js';
+
+const EXA_KEY = 'test-exa-key';
+const CSV = 'First Name,Last Name,Email Address,Age\nAda,Lovelace,ada@example.com,36\n';
+const COMPANIES = 'url,name\nhttps://acme.example,Acme\n';
+
+/** @type {any} */ let hi;
+/** @type {Awaited<ReturnType<typeof startEmulator>>} */ let emu;
+/** @type {string[]} every request the clients below sent, as `METHOD url` */
+const sent = [];
+/** A fetch that records what it is asked to send, then sends it. @type {typeof fetch} */
+const recording = (input, init) => {
+  sent.push(`${init?.method ?? 'GET'} ${input}`);
+  return fetch(input, init);
+};
+/** @type {any} */ let dromo;
+/** @type {any} */ let exa;
+
+before(async () => {
+  hi = await loadPackage();
+  emu = await startEmulator(['--time-scale', '0.01']);
+  dromo = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, fetch: recording });
+  exa = new hi.Exa({ apiKey: EXA_KEY, baseUrl: new URL('/websets', emu.api).href, fetch: recording });
+});
+after(async () => emu && (await emu.stop()));
+
+/**
+ * Asserts `promise` rejects with a `cls` whose properties include `props`, and returns the error.
+ * @param {Promise<unknown>} promise @param {Function} cls @param {Record<string, unknown>} [props]
+ */
+async function rejects(promise, cls, props = {}) {
+  /** @type {any} */
+  let error;
+  await assert.rejects(promise, (e) => {
+    error = e;
+    return true;
+  });
+  assert.ok(error instanceof cls, `${error?.name}: ${error?.message}`);
+  assert.ok(error instanceof hi.HeadlessImportsError);
+  for (const [k, v] of Object.entries(props)) assert.deepEqual(error[k], v, `${k} of ${error.message}`);
+  return error;
+}
+
+test('a file name passed as the file is refused before any request, naming fileFromPath', async () => {
+  const before = sent.length;
+  for (const name of ['contacts.csv', './data/leads.XLSX', 'C:\\exports\\q3.tsv', '/tmp/x']) {
+    const e = await rejects(dromo.importFile(name, { schema_id: CONTACTS, original_filename: 'contacts.csv' }), hi.ValidationError, { path: 'body' });
+    assert.match(e.message, /looks like a file path/);
+    assert.match(e.message, /fileFromPath\(/);
+  }
+  await rejects(exa.importFile('leads.csv', { entity: { type: 'company' } }), hi.ValidationError, { path: 'body' });
+  await rejects(dromo.imports.upload('http://127.0.0.1:9/u', 'contacts.csv'), hi.ValidationError, { path: 'body' });
+  assert.equal(sent.length, before, 'nothing was sent');
+  // Contents are contents: a one-record CSV string still imports.
+  const { rows } = await dromo.importFile(CSV, { schema_id: CONTACTS, original_filename: 'c.csv', timeoutMs: 20_000 });
+  assert.equal(rows.length, 1);
+});
+
+test('fileFromPath: a missing file or a directory is a HeadlessImportsError with code and path', async () => {
+  const missing = path.join(os.tmpdir(), `hi-missing-${process.pid}.csv`);
+  await rejects(hi.fileFromPath(missing), hi.HeadlessImportsError, { code: 'file_not_found', path: missing });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hi-dir-'));
+  const e = await rejects(hi.fileFromPath(dir), hi.HeadlessImportsError, { code: 'not_a_file', path: dir });
+  assert.match(e.message, /directory/);
+  const relative = await rejects(hi.fileFromPath('no-such-dir/contacts.csv'), hi.HeadlessImportsError, { code: 'file_not_found' });
+  assert.equal(relative.path, path.resolve('no-such-dir/contacts.csv'));
+  assert.equal(relative.cause?.code, 'ENOENT');
+  fs.rmSync(dir, { recursive: true });
+});
+
+test("abort(reason) and AbortSignal.timeout(): the reason is the error's cause, and the message says why", async () => {
+  const imp = await dromo.imports.create({ schema_id: CONTACTS, original_filename: 'never.csv' });
+  // Before any request.
+  const early = new AbortController();
+  early.abort('the user closed the dialog');
+  const e1 = await rejects(dromo.imports.retrieve(imp.id, { signal: early.signal }), hi.APIUserAbortError, { cause: 'the user closed the dialog' });
+  assert.match(e1.message, /the user closed the dialog/);
+  // Mid-wait: the import never gets its file, so only the signal ends the wait.
+  const reason = new Error('shutting down');
+  const mid = new AbortController();
+  setTimeout(() => mid.abort(reason), 300);
+  const e2 = await rejects(dromo.imports.waitForCompletion(imp.id, { signal: mid.signal }), hi.APIUserAbortError);
+  assert.equal(e2.cause, reason);
+  assert.equal(e2.import?.id, imp.id);
+  const e3 = await rejects(dromo.imports.waitForCompletion(imp.id, { signal: AbortSignal.timeout(300) }), hi.APIUserAbortError);
+  assert.equal(e3.cause?.name, 'TimeoutError');
+  assert.match(e3.message, /timed out/);
+  // A plain abort() keeps the platform's AbortError as the cause.
+  const plain = new AbortController();
+  plain.abort();
+  const e4 = await rejects(dromo.imports.retrieve(imp.id, { signal: plain.signal }), hi.APIUserAbortError);
+  assert.equal(e4.cause?.name, 'AbortError');
+  assert.equal(e4.message, 'Request was aborted.');
+});
+
+test('onQueued: a create held back by the rate limit says so and for how long; throwing stops it unsent', async () => {
+  const limited = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, rateLimit: { creates: 1, windowMs: 1500 }, fetch: recording });
+  /** @type {any[]} */
+  const events = [];
+  const onQueued = (/** @type {any} */ e) => events.push(e);
+  const t0 = Date.now();
+  await limited.imports.create({ schema_id: CONTACTS, original_filename: 'a.csv' }, { onQueued });
+  assert.deepEqual(events, [], 'the first create waits for nothing');
+  await limited.imports.create({ schema_id: CONTACTS, original_filename: 'b.csv' }, { onQueued });
+  assert.equal(events.length, 1);
+  assert.equal(events[0].kind, 'create');
+  assert.ok(events[0].waitMs > 1000 && events[0].waitMs <= 1600, `waitMs ${events[0].waitMs}`);
+  assert.ok(Date.now() - t0 >= 1500);
+  // The flows take it too, and a throwing callback stops the call before its create is sent.
+  const before = sent.length;
+  const oops = new Error('no queueing in this script');
+  const e = await rejects(
+    limited.importRows([{ email: 'a@example.com' }], { schema_id: CONTACTS, onQueued: () => { throw oops; } }),
+    hi.HeadlessImportsError,
+    { code: 'callback_error', cause: oops },
+  );
+  assert.match(e.message, /onQueued threw/);
+  assert.ok(!(e instanceof hi.ValidationError));
+  assert.equal(sent.length, before, 'the create was never sent');
+});
+
+test('one rule for callbacks: onStatus and onProgress that throw stop the call with callback_error and the import', async () => {
+  const bad = new Error('bug in my onStatus');
+  const e1 = await rejects(
+    dromo.importFile(new File([CSV], 'c.csv'), { schema_id: CONTACTS, onStatus: () => { throw bad; } }),
+    hi.HeadlessImportsError,
+    { code: 'callback_error', cause: bad },
+  );
+  assert.ok(!(e1 instanceof hi.ValidationError), 'not a ValidationError: the import exists');
+  assert.match(e1.import?.id ?? '', /./);
+  // onProgress: the upload stops; Exa's importFile deletes the import it made for it.
+  const big = new File(['url,name\n' + 'https://a.example,A\n'.repeat(200_000)], 'big.csv');
+  const worse = new Error('bug in my onProgress');
+  const e2 = await rejects(
+    exa.importFile(big, { entity: { type: 'company' }, onProgress: () => { throw worse; } }),
+    hi.HeadlessImportsError,
+    { code: 'callback_error', cause: worse, deleted: true },
+  );
+  assert.match(e2.message, /onProgress threw/);
+  await rejects(exa.imports.retrieve(e2.import.id), hi.NotFoundError);
+  const e3 = await rejects(
+    dromo.importFile(new File([CSV], 'c.csv'), { schema_id: CONTACTS, onProgress: () => { throw worse; } }),
+    hi.HeadlessImportsError,
+    { code: 'callback_error', cause: worse },
+  );
+  assert.equal((await dromo.imports.retrieve(e3.import.id)).status, 'AWAITING_UPLOAD', 'the last progress event is after the bytes went up; none was sent');
+});
+
+test('per-call options refuse unknown keys, as the constructor does (a misspelt signal is not ignored)', async () => {
+  const before = sent.length;
+  const signal = new AbortController().signal;
+  const e1 = await rejects(dromo.imports.retrieve('abc', { singal: signal }), hi.ValidationError, { path: 'opts.singal' });
+  assert.match(e1.message, /did you mean `signal`/);
+  await rejects(dromo.imports.waitForCompletion('abc', { intervalMS: 2000 }), hi.ValidationError, { path: 'opts.intervalMS' });
+  await rejects(dromo.imports.list({ offest: 10 }), hi.ValidationError, { path: 'params.offest' });
+  await rejects(exa.imports.list({ curser: 'x' }), hi.ValidationError, { path: 'params.curser' });
+  await rejects(exa.imports.delete('abc', { timeout: 5 }), hi.ValidationError, { path: 'opts.timeout' });
+  assert.equal(sent.length, before, 'nothing was sent');
+  // The known ones still work.
+  const page = await dromo.imports.list({ limit: 1, signal, timeoutMs: 5000, maxRetries: 0, headers: { 'x-trace': '1' } });
+  assert.ok(Array.isArray(page.results));
+});
+
+test('a wrong base URL says what is likely wrong: no HTML in the message, the refused connection named', async () => {
+  const origin = new URL(emu.api).origin;
+  // Dromo without /api/v1: the emulator answers Django's HTML 404 page.
+  const noPath = new hi.Dromo({ apiKey: KEY, baseUrl: origin });
+  const e1 = await rejects(noPath.imports.list(), hi.NotFoundError, { status: 404 });
+  assert.doesNotMatch(e1.message, /<h1>|<html/i);
+  assert.match(e1.message, /Is baseUrl right\? Dromo's API is at https:\/\/app\.dromo\.io\/api\/v1/);
+  // Exa without /websets.
+  const e2 = await rejects(new hi.Exa({ apiKey: EXA_KEY, baseUrl: origin }).imports.list(), hi.NotFoundError);
+  assert.match(e2.message, /Is baseUrl right\? Exa's API is at https:\/\/api\.exa\.ai\/websets/);
+  // An unknown id is still just that: no base URL hint.
+  const e3 = await rejects(dromo.imports.retrieve('no-such-import'), hi.NotFoundError);
+  assert.doesNotMatch(e3.message, /baseUrl/);
+  // What an exa-js user passes, and Dromo's app address: refused at once.
+  assert.throws(() => new hi.Exa({ apiKey: EXA_KEY, baseUrl: 'https://api.exa.ai' }), (e) => e instanceof hi.ValidationError && /api\.exa\.ai\/websets/.test(e.message));
+  assert.throws(() => new hi.Dromo({ apiKey: KEY, baseUrl: 'https://app.dromo.io/' }), (e) => e instanceof hi.ValidationError && /\/api\/v1/.test(e.message));
+  // A dead port: one just freed.
+  const server = net.createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(undefined)));
+  const port = /** @type {import('node:net').AddressInfo} */ (server.address()).port;
+  await new Promise((resolve) => server.close(resolve));
+  const dead = new hi.Dromo({ apiKey: KEY, baseUrl: `http://127.0.0.1:${port}/api/v1`, maxRetries: 0 });
+  const e4 = await rejects(dead.imports.list(), hi.APIConnectionError);
+  assert.match(e4.message, /ECONNREFUSED/);
+  assert.match(e4.message, /Nothing is listening there/);
+});
+
+test('the Node-only helpers in a browser entry fail with a typed error', async () => {
+  const stubs = await import(path.join(installPackage(), 'node_modules/headless-imports/browser-stubs.js'));
+  await rejects(stubs.fileFromPath('x.csv'), hi.HeadlessImportsError, { code: 'not_available_here' });
+});
