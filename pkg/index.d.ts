@@ -372,6 +372,12 @@ export interface WaitOptions {
 interface FlowOptions extends WaitOptions {
   /** Wait for the import to finish and fetch its rows. Default true; false resolves right after creation (and upload). */
   wait?: boolean;
+  /** Fetch the cleaned rows once SUCCESSFUL. Default true; false resolves `{ import }` without downloading them. */
+  rows?: boolean;
+  /** Called with the import as soon as it exists (record its id). Throwing stops the flow. */
+  onCreated?: (imp: HeadlessImportFull) => void;
+  /** Called once the file is uploaded (`importFile` only). Throwing stops the flow. */
+  onUploaded?: (imp: HeadlessImportFull) => void;
 }
 
 /**
@@ -470,18 +476,18 @@ export declare class Dromo {
    * created, so bad input leaves no orphan import. Errors after creation carry the import
    * (`err.import`), so its id is never lost.
    */
-  importFile(file: File, options: ImportFileOptions & { wait: false }): Promise<StartedImport>;
+  importFile(file: File, options: ImportFileOptions & ({ wait: false } | { rows: false })): Promise<StartedImport>;
   importFile<R = Row>(file: File, options: ImportFileOptions): Promise<ImportResult<R>>;
   importFile<B extends UploadBody>(
     body: NotAPath<B>,
-    options: ImportFileOptions & { original_filename: string; wait: false },
+    options: ImportFileOptions & { original_filename: string } & ({ wait: false } | { rows: false }),
   ): Promise<StartedImport>;
   importFile<R = Row, B extends UploadBody = UploadBody>(
     body: NotAPath<B>,
     options: ImportFileOptions & { original_filename: string },
   ): Promise<ImportResult<R>>;
   /** Create with `initial_data` -> wait -> results, in one call. */
-  importRows(rows: Row[], options: ImportRowsOptions & { wait: false }): Promise<StartedImport>;
+  importRows(rows: Row[], options: ImportRowsOptions & ({ wait: false } | { rows: false })): Promise<StartedImport>;
   importRows<R = Row>(rows: Row[], options: ImportRowsOptions): Promise<ImportResult<R>>;
 }
 
@@ -580,6 +586,10 @@ export interface ExaImportFileOptions extends Omit<WaitOptions, 'waitForReview' 
   wait?: boolean;
   onProgress?: (progress: UploadProgress) => void;
   onStatus?: (imp: ExaImport) => void;
+  /** Called with the import as soon as it exists. Throwing stops the flow (and deletes the import). */
+  onCreated?: (imp: ExaCreateImportResponse) => void;
+  /** Called once the file is uploaded. Throwing stops the flow. */
+  onUploaded?: (imp: ExaCreateImportResponse) => void;
   signal?: AbortSignal;
 }
 

@@ -466,10 +466,12 @@ impl Dromo {
         let flow = Flow::from_js(&options, DEFAULT_INTERVAL_MS)?;
 
         let imp = self.create_with_body(&create, false, flow.call()).await?;
+        flow.created(&imp)?;
         let url = upload_url_of(&imp).map_err(|e| e.with_import(&imp))?;
         upload::put(&url, &data, &flow.sending(&self.client), EXPIRED_HINT)
             .await
             .map_err(|e| e.with_import(&imp))?;
+        flow.uploaded(&imp)?;
         self.finish(imp, &flow, true).await
     }
 
@@ -487,6 +489,7 @@ impl Dromo {
         let body = create_body(&params, self.client.has_key())?;
         let flow = Flow::from_js(&options, DEFAULT_INTERVAL_MS)?;
         let imp = self.create_with_body(&body, true, flow.call()).await?;
+        flow.created(&imp)?;
         self.finish(imp, &flow, false).await
     }
 
@@ -527,6 +530,9 @@ impl Dromo {
             return Err(e.with_import(&done));
         }
         set(&out, "import", &done);
+        if !flow.rows {
+            return Ok(out.into());
+        }
         let rows = self
             .results(&id, flow.call())
             .await
@@ -537,9 +543,12 @@ impl Dromo {
 }
 
 /// Flow options of `importFile`/`importRows`, removed before the rest is sent as create params.
-pub const FLOW_OPTIONS: [&str; 10] = [
+pub const FLOW_OPTIONS: [&str; 13] = [
     "onProgress",
     "onQueued",
+    "onCreated",
+    "onUploaded",
+    "rows",
     "signal",
     "wait",
     "intervalMs",

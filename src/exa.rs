@@ -389,9 +389,15 @@ impl Exa {
         let params = file_params(options, data.size, count as f64)?;
 
         let imp = self.create(&params, call).await?;
-        let sent = match get_str(&imp, "uploadUrl").filter(|u| !u.is_empty()) {
-            Some(url) => upload::put(&url, &data, &flow.sending(&self.client), EXPIRED_HINT).await,
-            None => {
+        // A throwing onCreated ends the flow like a failed upload: the import, which nobody will
+        // upload to now, is deleted.
+        let url = flow
+            .created(&imp)
+            .map(|_| get_str(&imp, "uploadUrl").filter(|u| !u.is_empty()));
+        let sent = match url {
+            Err(e) => Err(e),
+            Ok(Some(url)) => upload::put(&url, &data, &flow.sending(&self.client), EXPIRED_HINT).await,
+            Ok(None) => {
                 let mut e = Error::new(
                     Kind::Api,
                     "POST /v0/imports answered without an uploadUrl: nothing to upload to.",
@@ -411,6 +417,7 @@ impl Exa {
             err.extra.push(("deleted", JsValue::from_bool(deleted)));
             return Err(err);
         }
+        flow.uploaded(&imp)?;
         let out = js_sys::Object::new();
         if !flow.waits {
             // Read again: the create's answer still says `pending`, from before the file went up.
@@ -512,9 +519,11 @@ impl Exa {
 }
 
 /// Options of `importFile` that are not create params.
-pub const FLOW_OPTIONS: [&str; 9] = [
+pub const FLOW_OPTIONS: [&str; 11] = [
     "onProgress",
     "onQueued",
+    "onCreated",
+    "onUploaded",
     "signal",
     "wait",
     "intervalMs",

@@ -166,7 +166,13 @@ pub struct Flow {
     pub wait: WaitOptions,
     /// False with `wait: false`: the flow ends after the upload.
     pub waits: bool,
+    /// False with `rows: false` (Dromo): the flow ends at SUCCESSFUL without downloading them.
+    pub rows: bool,
     pub on_progress: Option<Function>,
+    /// Told the import as soon as it exists, and once its file is up: a caller can record the id
+    /// or report the step (the CLI's `created` and `uploaded` events).
+    pub on_created: Option<Function>,
+    pub on_uploaded: Option<Function>,
 }
 
 impl Flow {
@@ -174,8 +180,21 @@ impl Flow {
         Ok(Flow {
             wait: WaitOptions::from_js(options, "options", default_interval_ms)?,
             waits: get(options, "wait").as_bool() != Some(false),
+            rows: get(options, "rows").as_bool() != Some(false),
             on_progress: callback(options, "onProgress", "options")?,
+            on_created: callback(options, "onCreated", "options")?,
+            on_uploaded: callback(options, "onUploaded", "options")?,
         })
+    }
+
+    /// Calls `onCreated(imp)`; one that throws stops the flow (the error carries the import).
+    pub fn created(&self, imp: &JsValue) -> Result<()> {
+        tell(self.on_created.as_ref(), "onCreated", imp)
+    }
+
+    /// Calls `onUploaded(imp)`, likewise.
+    pub fn uploaded(&self, imp: &JsValue) -> Result<()> {
+        tell(self.on_uploaded.as_ref(), "onUploaded", imp)
     }
 
     /// The options of each request the flow sends.
@@ -190,6 +209,16 @@ impl Flow {
             self.on_progress.as_ref(),
             self.call().signal.as_ref(),
         )
+    }
+}
+
+fn tell(f: Option<&Function>, name: &str, imp: &JsValue) -> Result<()> {
+    match f {
+        Some(f) => f
+            .call1(&JsValue::UNDEFINED, imp)
+            .map(|_| ())
+            .map_err(|e| Error::callback(name, e).with_import(imp)),
+        None => Ok(()),
     }
 }
 

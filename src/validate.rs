@@ -248,9 +248,11 @@ pub fn check_flow_options(
             return Err(unknown_key("options", &k, known));
         }
     }
-    let wait = get(options, "wait");
-    if !wait.is_undefined() && !wait.is_null() && wait.as_bool().is_none() {
-        return Err(Error::invalid("options.wait", "must be a boolean"));
+    for k in ["wait", "rows"] {
+        let v = get(options, k);
+        if !v.is_undefined() && !v.is_null() && v.as_bool().is_none() {
+            return Err(Error::invalid(["options.", k].concat(), "must be a boolean"));
+        }
     }
     Ok(())
 }

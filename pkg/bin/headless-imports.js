@@ -24,6 +24,7 @@ const COMMON_HELP = `Common options:
   --api-key KEY     API key (default: $DROMO_API_KEY or $EXA_API_KEY; prefer the environment)
   --base-url URL    API base URL, e.g. the local emulator or your proxy
                     (default: $DROMO_BASE_URL / $EXA_BASE_URL, else the provider's own API)
+  --json            NDJSON output even on a terminal
   -h, --help        this help`;
 
 const HELP = {
@@ -33,24 +34,25 @@ Headless file imports from the command line (Dromo Headless Import API, Exa Webs
 
 Commands:
   dromo import <files...> (--schema-id ID | --schema FILE) [--no-wait] [--out DIR]
-  dromo list [--limit N]
+  dromo list [--limit N] [--offset N | --all]
   dromo status <id>
   dromo results <id> [--out FILE]
-  exa import <files...> --entity TYPE [--description TEXT] [--title TEXT] [--no-wait]
-  exa list [--limit N]
+  exa import <files...> --entity TYPE [--description TEXT] [--title TEXT] [--identifier N] [--no-wait]
+  exa list [--limit N] [--cursor C | --all]
   exa status <id>
 
   -V, --version     print the version
   -h, --help        help (also after any command: headless-imports dromo import --help)
 
 Output: on a terminal, progress bars and a live status line; otherwise one JSON object per line
-(NDJSON) per event: {"event":"created"|"progress"|"status"|"done"|"error"|"aborted", "file", "importId", ...}.
+(NDJSON) per event: {"event":"created"|"progress"|"status"|"done"|"error"|"aborted", "file", "importId", ...};
+--json prints NDJSON on a terminal too.
 
 ${EXIT_HELP}`,
   dromo: `Usage: headless-imports dromo <import|list|status|results> [options]
 
   import <files...> (--schema-id ID | --schema FILE) [--no-wait] [--out DIR] [--concurrency N]
-  list [--limit N]
+  list [--limit N] [--offset N | --all]
   status <id>
   results <id> [--out FILE]
 
@@ -61,8 +63,8 @@ ${COMMON_HELP}
 ${EXIT_HELP}`,
   exa: `Usage: headless-imports exa <import|list|status> [options]
 
-  import <files...> --entity TYPE [--description TEXT] [--title TEXT] [--no-wait] [--concurrency N]
-  list [--limit N]
+  import <files...> --entity TYPE [--description TEXT] [--title TEXT] [--identifier N] [--no-wait]
+  list [--limit N] [--cursor C | --all]
   status <id>
 
 Run "headless-imports exa <command> --help" for a command's options.
@@ -79,6 +81,7 @@ the cleaned rows.
   --schema FILE       an inline schema: a JSON array of fields, or {"fields", "settings"?, "hooks"?}
   --wait / --no-wait  wait for the final status (default) or stop once the file is uploaded
   --out DIR           write each file's rows to DIR/<file name without extension>.json
+                      (without --out the rows are not downloaded: see "dromo results")
   --concurrency N     files in flight at once (default 4); Dromo's rate limits are respected
   --interval MS       milliseconds between status polls, at least 1000 (default 5000; the first
                       polls come sooner)
@@ -88,19 +91,23 @@ ${COMMON_HELP}
 
 Events (off a terminal, NDJSON on stdout; treat unknown events and keys as informational):
   {"event":"start","file","phase"}            {"event":"created","file","importId","status","size"}
+  {"event":"queued","file","for":"create"|"poll","waitMs"}  (waiting for a rate-limit slot)
   {"event":"progress","file","importId","loaded","total"}  (at most every 200 ms, and at 100 %)
   {"event":"uploaded","file","importId"}      {"event":"status","file","importId","status"}
-  {"event":"results","file","importId"}       (fetching the rows)
+  {"event":"results","file","importId"}       (fetching the rows, with --out)
   {"event":"done","file","importId","status","rows"?,"out"?,"reviewUrl"?,"waited"}
   {"event":"error","file","importId"?,"code","message","status"?}
   {"event":"aborted","importIds":[...]}       (Ctrl-C)
 
 ${EXIT_HELP}`,
-  'dromo list': `Usage: headless-imports dromo list [--limit N]
+  'dromo list': `Usage: headless-imports dromo list [--limit N] [--offset N | --all]
 
-Lists the newest imports (one page). Off a terminal: one JSON import per line.
+Lists imports, newest first: one page, or every page with --all. Off a terminal: one JSON import
+per line.
 
   --limit N           page size, 1..1000 (default 20)
+  --offset N          start at the Nth import (0 = the newest)
+  --all               every import, page by page
 
 ${COMMON_HELP}`,
   'dromo status': `Usage: headless-imports dromo status <id>
@@ -123,6 +130,9 @@ Files over 50,000,000 bytes are refused before any request.
   --entity TYPE       company | person | article | research_paper | custom
   --description TEXT  what a row is (required with --entity custom, 2..200 characters)
   --title TEXT        the import's title
+  --identifier N      the column (0-based) that identifies each entity, e.g. a website or
+                      profile URL (default: Exa finds one; without one the import fails with
+                      missing_identifier)
   --wait / --no-wait  wait for the final status (default) or stop once the file is uploaded
   --concurrency N     files in flight at once (default 4)
   --interval MS       milliseconds between status polls, at least 1000 (default 2000; the first
@@ -134,11 +144,14 @@ ${COMMON_HELP}
 Events: as for "dromo import" (no rows, no NEEDS_REVIEW).
 
 ${EXIT_HELP}`,
-  'exa list': `Usage: headless-imports exa list [--limit N]
+  'exa list': `Usage: headless-imports exa list [--limit N] [--cursor C | --all]
 
-Lists the newest imports (one page). Off a terminal: one JSON import per line.
+Lists imports, newest first: one page, or every page with --all. Off a terminal: one JSON import
+per line.
 
   --limit N           page size, 1..200 (default 20)
+  --cursor C          the page after the one that printed this cursor
+  --all               every import, page by page
 
 ${COMMON_HELP}`,
   'exa status': `Usage: headless-imports exa status <id>
@@ -165,22 +178,28 @@ const OPTIONS = /** @type {const} */ ({
   entity: { type: 'string' },
   description: { type: 'string' },
   title: { type: 'string' },
+  identifier: { type: 'string' },
+  json: { type: 'boolean' },
+  offset: { type: 'string' },
+  cursor: { type: 'string' },
+  all: { type: 'boolean' },
 });
 
-const COMMON = ['help', 'api-key', 'base-url'];
+const COMMON = ['help', 'api-key', 'base-url', 'json'];
 const ALLOWED = {
   'dromo import': [...COMMON, 'schema-id', 'schema', 'wait', 'no-wait', 'out', 'concurrency', 'interval', 'timeout'],
-  'dromo list': [...COMMON, 'limit'],
+  'dromo list': [...COMMON, 'limit', 'offset', 'all'],
   'dromo status': COMMON,
   'dromo results': [...COMMON, 'out'],
-  'exa import': [...COMMON, 'entity', 'description', 'title', 'wait', 'no-wait', 'concurrency', 'interval', 'timeout'],
-  'exa list': [...COMMON, 'limit'],
+  'exa import': [...COMMON, 'entity', 'description', 'title', 'identifier', 'wait', 'no-wait', 'concurrency', 'interval', 'timeout'],
+  'exa list': [...COMMON, 'limit', 'cursor', 'all'],
   'exa status': COMMON,
 };
 
 class UsageError extends Error {}
 
-const isTTY = Boolean(process.stdout.isTTY);
+/** Whether to draw for a person (a terminal, unless --json asks for NDJSON anyway). */
+let isTTY = Boolean(process.stdout.isTTY);
 
 function version() {
   const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
@@ -219,6 +238,7 @@ function checkFiles(files) {
 /** @param {'dromo' | 'exa'} provider @param {Record<string, any>} values */
 function client(provider, values) {
   const env = provider === 'dromo' ? 'DROMO' : 'EXA';
+  keyVar = `${env}_API_KEY`;
   const apiKey = values['api-key'] ?? process.env[`${env}_API_KEY`] ?? undefined;
   const baseUrl = values['base-url'] ?? process.env[`${env}_BASE_URL`] ?? undefined;
   if (!apiKey && !baseUrl) {
@@ -240,6 +260,7 @@ function exitFor(err) {
   if (err instanceof UsageError) return EXIT.usage;
   if (err?.code === 'validation_error') return EXIT.usage;
   if (err?.code === 'import_failed') return EXIT.failed;
+  if (err?.code === 'needs_review') return EXIT.review;
   if (err?.code === 'aborted') return EXIT.interrupted;
   return EXIT.error;
 }
@@ -254,8 +275,13 @@ const worse = (a, b) => (SEVERITY.indexOf(a) <= SEVERITY.indexOf(b) ? a : b);
  * @param {any} err
  */
 function message(err) {
-  return terminalSafe(String(err?.message ?? err).replace(/\s+/g, ' ').trim());
+  let text = String(err?.message ?? err).replace(/\s+/g, ' ').trim();
+  if (err?.code === 'authentication_error' && keyVar) text += ` Check ${keyVar} (or --api-key).`;
+  return terminalSafe(text);
 }
+
+/** The environment variable the command's key comes from, named on a 401. */
+let keyVar = '';
 
 /** Drops the presigned upload URL (its signature is a secret while valid). @param {any} imp */
 function publicImport(imp) {
@@ -338,7 +364,11 @@ function planImport(provider, values, files) {
       if (values.description !== undefined) throw new UsageError('--description goes with --entity custom only');
       plan.entity = { type };
     }
-    if (values.title !== undefined) plan.title = values.title;
+    plan.exa = {};
+    if (values.title !== undefined) plan.exa.title = values.title;
+    if (values.identifier !== undefined) {
+      plan.exa.csv = { identifier: intOption(values.identifier, 'identifier', 0, 0, 10_000) };
+    }
     for (const f of files) {
       const size = fs.statSync(f).size;
       if (size > EXA_MAX_SIZE) throw new UsageError(`${f} has ${size} bytes; Exa accepts at most ${EXA_MAX_SIZE}`);
@@ -393,67 +423,49 @@ async function runImport(api, plan) {
         report.emit({ event: String(e.event), file: name, ...(importId ? { importId } : {}), ...e });
       try {
         const file = await fileFromPath(filePath);
-        const onProgress = (/** @type {{loaded: number, total: number}} */ p) =>
-          emit({ event: 'progress', loaded: p.loaded, total: p.total });
-        const onStatus = (/** @type {any} */ imp) => emit({ event: 'status', status: imp.status });
-        const waitOpts = { ...(plan.intervalMs ? { intervalMs: plan.intervalMs } : {}), timeoutMs: plan.timeoutMs, signal, onStatus };
-        if (plan.provider === 'dromo') {
-          emit({ event: 'start', phase: 'creating' });
-          const imp = await api.imports.create({ ...plan.schema, original_filename: path.basename(filePath) }, { signal });
-          importId = imp.id;
-          created.push(imp.id);
-          emit({ event: 'created', status: imp.status, size: file.size });
-          await api.imports.upload(imp, file, { onProgress, signal });
-          emit({ event: 'uploaded', status: 'PENDING' });
-          if (!plan.wait) return emit({ event: 'done', status: imp.status, waited: false });
-          const final = await api.imports.waitForCompletion(imp.id, waitOpts);
-          if (final.status === 'NEEDS_REVIEW') {
-            code = worse(code, EXIT.review);
-            return emit({ event: 'done', status: final.status, reviewUrl: final.review_url, waited: true });
-          }
-          emit({ event: 'results' });
-          const rows = await api.imports.results(imp.id, { signal });
-          /** @type {Record<string, unknown>} */
-          const extra = {};
-          if (plan.out) {
-            const out = path.join(plan.out, outName(filePath));
-            fs.writeFileSync(out, JSON.stringify(rows, null, 2) + '\n');
-            extra.out = out;
-          }
-          emit({ event: 'done', status: final.status, rows: rows.length, ...extra, waited: true });
-        } else {
-          emit({ event: 'start', phase: 'counting' });
-          const count = await countCsvRecords(file, { signal });
-          if (count < 1) throw new UsageError(`${name} has no records after its header`);
-          /** @type {Record<string, unknown>} */
-          const params = { size: file.size, count, format: 'csv', entity: plan.entity };
-          if (plan.title !== undefined) params.title = plan.title;
-          emit({ event: 'start', phase: 'creating' });
-          const imp = await api.imports.create(params, { signal });
-          importId = imp.id;
-          created.push(imp.id);
-          emit({ event: 'created', status: imp.status, size: file.size, count });
-          try {
-            await api.imports.upload(imp, file, { onProgress, signal });
-          } catch (err) {
-            // A failed (not aborted) upload: delete the import so nothing is left pending forever.
-            if (/** @type {any} */ (err)?.code !== 'aborted') {
-              const deleted = await api.imports.delete(imp.id).then(() => true, () => false);
-              if (deleted) /** @type {any} */ (err).deleted = true;
-            }
-            throw err;
-          }
-          emit({ event: 'uploaded', status: 'processing' });
-          if (!plan.wait) return emit({ event: 'done', status: imp.status, waited: false });
-          const final = await api.imports.waitForCompletion(imp.id, waitOpts);
-          emit({ event: 'done', status: final.status, waited: true });
+        emit({ event: 'start', phase: plan.provider === 'exa' ? 'counting' : 'creating' });
+        // The library's flow does the work; its hooks report each step.
+        /** @type {Record<string, unknown>} */
+        const options = {
+          ...(plan.provider === 'dromo' ? plan.schema : { entity: plan.entity, ...plan.exa }),
+          wait: plan.wait,
+          ...(plan.intervalMs ? { intervalMs: plan.intervalMs } : {}),
+          timeoutMs: plan.timeoutMs,
+          signal,
+          onQueued: (/** @type {{ kind: string, waitMs: number }} */ q) => emit({ event: 'queued', for: q.kind, waitMs: q.waitMs }),
+          onCreated: (/** @type {any} */ imp) => {
+            importId = imp.id;
+            created.push(imp.id);
+            emit({ event: 'created', status: imp.status, size: file.size, ...(imp.count !== undefined ? { count: imp.count } : {}) });
+          },
+          onProgress: (/** @type {{loaded: number, total: number}} */ p) => emit({ event: 'progress', loaded: p.loaded, total: p.total }),
+          onUploaded: () => emit({ event: 'uploaded' }),
+          onStatus: (/** @type {any} */ imp) => {
+            emit({ event: 'status', status: imp.status });
+            if (plan.out && imp.status === 'SUCCESSFUL') emit({ event: 'results' });
+          },
+        };
+        // Rows are downloaded only when they are written somewhere.
+        if (plan.provider === 'dromo') options.rows = Boolean(plan.out);
+        const { import: final, rows } = await api.importFile(file, options);
+        if (!plan.wait) return emit({ event: 'done', status: final.status, waited: false });
+        /** @type {Record<string, unknown>} */
+        const extra = {};
+        if (plan.out) {
+          const out = path.join(plan.out, outName(filePath));
+          fs.writeFileSync(out, JSON.stringify(rows, null, 2) + '\n');
+          Object.assign(extra, { rows: rows.length, out });
         }
+        emit({ event: 'done', status: final.status, ...extra, waited: true });
       } catch (err) {
         const e = /** @type {any} */ (err);
         const c = exitFor(e);
         if (c === EXIT.interrupted && !signal.aborted) code = worse(code, EXIT.error);
         else code = worse(code, c);
         if (!importId && e?.import?.id) importId = e.import.id;
+        if (e?.code === 'needs_review') {
+          return emit({ event: 'done', status: 'NEEDS_REVIEW', reviewUrl: e.reviewUrl, waited: true });
+        }
         /** @type {Record<string, unknown>} */
         const extra = {};
         if (e?.code === 'import_failed') {
@@ -504,15 +516,36 @@ function table(items, cols) {
 
 /** @param {'dromo' | 'exa'} provider @param {any} api @param {Record<string, any>} values */
 async function runList(provider, api, values) {
-  const max = provider === 'dromo' ? 1000 : 200;
-  const limit = intOption(values.limit, 'limit', 20, 1, max);
-  const page = await api.imports.list({ limit });
+  const limit = intOption(values.limit, 'limit', 20, 1, provider === 'dromo' ? 1000 : 200);
+  /** @type {Record<string, unknown>} */
+  const params = { limit };
+  if (values.offset !== undefined) params.offset = intOption(values.offset, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
+  if (values.cursor !== undefined) params.cursor = values.cursor;
+  const list = api.imports.list(params);
+  const cols = provider === 'dromo' ? ['id', 'status', 'created_date', 'original_filename'] : ['id', 'status', 'createdAt', 'count', 'title'];
+  if (values.all) {
+    // Every page: off a terminal each import is printed as it arrives.
+    /** @type {any[]} */
+    const items = [];
+    for await (const imp of list) {
+      if (isTTY) items.push(publicImport(imp));
+      else process.stdout.write(jsonText(publicImport(imp)) + '\n');
+    }
+    if (isTTY) process.stdout.write(items.length ? table(items, cols) : 'no imports\n');
+    return EXIT.ok;
+  }
+  const page = await list;
   const items = (provider === 'dromo' ? page.results : page.data).map(publicImport);
   if (isTTY) {
-    const cols = provider === 'dromo' ? ['id', 'status', 'created_date', 'original_filename'] : ['id', 'status', 'createdAt', 'count', 'title'];
     process.stdout.write(items.length ? table(items, cols) : 'no imports\n');
-    const total = provider === 'dromo' ? page.count : undefined;
-    if (total !== undefined && total > items.length) process.stdout.write(`(${items.length} of ${total})\n`);
+    if (provider === 'dromo') {
+      const from = Number(params.offset ?? 0);
+      if (page.count > from + items.length) {
+        process.stdout.write(`(${from + 1}-${from + items.length} of ${page.count}; next: --offset ${from + items.length}, or --all)\n`);
+      }
+    } else if (page.hasMore && page.nextCursor) {
+      process.stdout.write(`(more: --cursor ${terminalSafe(page.nextCursor)}, or --all)\n`);
+    }
   } else {
     for (const it of items) process.stdout.write(jsonText(it) + '\n');
   }
@@ -550,6 +583,21 @@ async function runResults(api, id, out) {
 // main
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * node:util's parse errors, said for this command.
+ * @param {{ code?: string, message: string }} err @param {string[]} argv
+ */
+function parseError(err, argv) {
+  const option = /'(-[^' ]+)/.exec(err.message)?.[1] ?? '';
+  const command = argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ');
+  const where = command in ALLOWED ? ` for "${command}" (options: ${ALLOWED[/** @type {keyof typeof ALLOWED} */ (command)].map((o) => `--${o}`).join(' ')})` : '';
+  if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `unknown option ${option}${where}`;
+  if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    return /does not take/.test(err.message) ? `${option} takes no value` : `${option} needs a value`;
+  }
+  return message(err);
+}
+
 /** @param {string[]} argv */
 async function main(argv) {
   // --help wins over everything else, even unknown flags: find the command loosely.
@@ -565,9 +613,10 @@ async function main(argv) {
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new UsageError(message(err));
+    throw new UsageError(parseError(/** @type {any} */ (err), argv));
   }
   const { values, positionals } = parsed;
+  if (values.json) isTTY = false;
   if (values.version) {
     process.stdout.write(version() + '\n');
     return EXIT.ok;
@@ -588,12 +637,22 @@ async function main(argv) {
   if (command === 'list') {
     if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}"`);
     intOption(values.limit, 'limit', 20, 1, provider === 'dromo' ? 1000 : 200);
+    if (values.offset !== undefined) intOption(values.offset, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
+    if (values.all && (values.offset !== undefined || values.cursor !== undefined)) {
+      throw new UsageError('--all starts at the first import: leave out --offset/--cursor');
+    }
     return runList(provider, client(provider, values), values);
   }
   if (rest.length !== 1) throw new UsageError(`"${key}" takes exactly one import id`);
   if (command === 'status') return runStatus(client(provider, values), rest[0]);
   return runResults(client(provider, values), rest[0], values.out);
 }
+
+// `results <id> | head`: the reader left, which is not an error of ours.
+process.stdout.on('error', (err) => {
+  if (/** @type {any} */ (err).code === 'EPIPE') process.exit(process.exitCode ?? EXIT.ok);
+  throw err;
+});
 
 main(process.argv.slice(2)).then(
   (code) => {

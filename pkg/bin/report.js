@@ -87,24 +87,30 @@ export function progressBar(loaded, total) {
  * @param {NodeJS.WriteStream} out
  */
 export function ttyReporter(files, out = process.stdout) {
-  /** @typedef {{ name: string, phase: string, loaded: number, total: number, status?: string, since: number, id?: string }} Row */
+  /** @typedef {{ name: string, phase: string, loaded: number, total: number, status?: string, since: number, id?: string, until?: number, slot?: string }} Row */
   /** @type {Map<string, Row>} */
   const rows = new Map();
   /** @type {string[]} */
   const settled = [];
   let drawn = 0;
+  let finished = false;
   let tick = 0;
   let lastDraw = 0;
   const width = Math.max(20, (out.columns || 80) - 1);
   const nameWidth = Math.min(28, Math.max(...files.map((f) => f.length), 4));
   const start = Date.now();
   let done = 0;
+  let failed = 0;
   const fit = (/** @type {string} */ s) => ([...s].length > width ? [...s].slice(0, width - 1).join('') + '…' : s);
   const label = (/** @type {string} */ n) => (n.length > nameWidth ? n.slice(0, nameWidth - 1) + '…' : n.padEnd(nameWidth));
 
   function line(/** @type {Row} */ r) {
     const secs = ((Date.now() - r.since) / 1000).toFixed(1);
     if (r.phase === 'creating') return `${label(r.name)}  ${SPIN[tick % SPIN.length]} creating import…`;
+    if (r.phase === 'queued') {
+      const left = Math.max(0, Math.ceil(((r.until ?? 0) - Date.now()) / 1000));
+      return `${label(r.name)}  ${SPIN[tick % SPIN.length]} waiting for a ${r.slot} slot (rate limit), ${left} s`;
+    }
     if (r.phase === 'counting') return `${label(r.name)}  ${SPIN[tick % SPIN.length]} counting records…`;
     if (r.phase === 'uploading') {
       return `${label(r.name)}  ${progressBar(r.loaded, r.total)}  ${bytes(r.loaded)}/${bytes(r.total)}  uploading`;
@@ -123,7 +129,8 @@ export function ttyReporter(files, out = process.stdout) {
     const active = [...rows.values()];
     for (const r of active) s += fit(terminalSafe(line(r))) + '\n';
     const waiting = files.length - done - active.length;
-    const footer = `${done}/${files.length} done${waiting > 0 ? `, ${waiting} queued` : ''}  ${((Date.now() - start) / 1000).toFixed(1)}s`;
+    const ended = failed ? ` (${failed} failed)` : '';
+    const footer = `${done}/${files.length} finished${ended}${waiting > 0 ? `, ${waiting} not started` : ''}  ${((Date.now() - start) / 1000).toFixed(1)}s`;
     s += fit(footer) + '\n';
     drawn = active.length + 1;
     out.write(s);
@@ -149,6 +156,10 @@ export function ttyReporter(files, out = process.stdout) {
       const file = String(e.file ?? '');
       if (e.event === 'start') {
         Object.assign(row(file), { phase: e.phase ?? 'creating', since: Date.now() });
+      } else if (e.event === 'queued') {
+        const r = row(file);
+        // While waiting to create, or between polls: the line says which slot and how long.
+        if (r.phase === 'creating' || e.for === 'create') Object.assign(r, { phase: 'queued', slot: e.for, until: Date.now() + Number(e.waitMs) });
       } else if (e.event === 'created') {
         Object.assign(row(file), { phase: 'uploading', id: e.importId, total: Number(e.size ?? 0) });
       } else if (e.event === 'progress') {
@@ -164,6 +175,7 @@ export function ttyReporter(files, out = process.stdout) {
       } else if (e.event === 'done' || e.event === 'error') {
         rows.delete(file);
         done++;
+        if (e.event === 'error') failed++;
         settled.push(`${label(file)}  ${describe(e)}`);
       } else {
         return;
@@ -173,6 +185,9 @@ export function ttyReporter(files, out = process.stdout) {
       draw();
     },
     finish() {
+      // Once: the footer is the last line, drawn for good.
+      if (finished) return;
+      finished = true;
       clearInterval(timer);
       draw();
       out.write('\x1b[?25h');

@@ -219,7 +219,7 @@ test('on a terminal: a progress bar per file and a live status line', async () =
   assert.match(out, /contacts\.csv +\[█+░*\] +\d+%  [\d.]+ KB\/45\.7 KB  uploading/, 'progress bar');
   assert.match(out, /\[█{24}\] 100%/);
   assert.match(out, /[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] status (PENDING|RUNNING|SUCCESSFUL)  \d+\.\ds  \(import [0-9a-f-]+\)/, 'live status line');
-  assert.match(out, /contacts\.csv +✔ SUCCESSFUL  1000 rows/);
+  assert.match(out, /contacts\.csv +✔ SUCCESSFUL  \(import [0-9a-f-]+\)/, 'no --out: done, rows not downloaded');
   assert.match(out, /review\.csv +! NEEDS_REVIEW: finish it at http:\/\/127\.0\.0\.1/);
   assert.match(out, /\x1b\[\d+F\x1b\[J/, 'redraws in place');
   assert.ok(!out.includes('{"event"'), 'no NDJSON on a terminal');
@@ -298,4 +298,103 @@ test('text from a server never reaches the terminal as control sequences (retitl
     server.closeAllConnections();
     server.close();
   }
+});
+
+/** `storage.get` hits so far: result downloads. */
+const downloads = async () => (await control(`${emu.control}/stats`)).requests['storage.get'] ?? 0;
+
+test('without --out no rows are downloaded; uploaded reports no status the server did not send; --json on a terminal', async () => {
+  const csv = path.join(ROOT, 'examples/contacts.csv');
+  const before = await downloads();
+  const { code, events, stderr } = await run(['dromo', 'import', csv, '--schema-id', CONTACTS, ...dromoArgs()]);
+  assert.equal(code, 0, stderr);
+  assert.equal(await downloads(), before, 'nothing fetched from storage');
+  const uploaded = events.find((e) => e.event === 'uploaded');
+  assert.ok(uploaded && !('status' in uploaded), JSON.stringify(uploaded));
+  const done = events.find((e) => e.event === 'done');
+  assert.equal(done.status, 'SUCCESSFUL');
+  assert.ok(!('rows' in done));
+  assert.equal(events.filter((e) => e.event === 'done').length, 1);
+  // --json: NDJSON even under a pty.
+  const cmd = [bin, 'dromo', 'list', '--limit', '1', '--json', ...dromoArgs()].map((a) => `'${a}'`).join(' ');
+  const out = await new Promise((resolve) => {
+    const child = spawn('script', ['-qfec', cmd, '/dev/null'], { env: { ...process.env, DROMO_API_KEY: KEY, TERM: 'xterm' } });
+    let text = '';
+    child.stdout.on('data', (d) => (text += d));
+    child.once('close', () => resolve(text));
+  });
+  assert.match(String(out), /^\{"id":/m);
+});
+
+test('list pages: --offset, --cursor and --all', async () => {
+  const files = ['p1.csv', 'p2.csv', 'p3.csv'].map((n) => tempFile(n, 'First Name,Last Name,Email Address,Age\nAda,L,a@example.com,3\n'));
+  assert.equal((await run(['dromo', 'import', ...files, '--schema-id', CONTACTS, '--no-wait', ...dromoArgs()])).code, 0);
+  const all = await run(['dromo', 'list', '--all', '--limit', '2', ...dromoArgs()]);
+  assert.equal(all.code, 0, all.stderr);
+  const ids = all.stdout.trim().split('\n').map((l) => JSON.parse(l).id);
+  assert.ok(ids.length >= 3);
+  assert.equal(new Set(ids).size, ids.length, 'each import once');
+  const second = await run(['dromo', 'list', '--limit', '1', '--offset', '1', ...dromoArgs()]);
+  assert.deepEqual(second.stdout.trim().split('\n').map((l) => JSON.parse(l).id), [ids[1]]);
+  // Exa: the cursor of the first page gives the second.
+  const companies = ['e1.csv', 'e2.csv'].map((n) => tempFile(n, 'url,name\nhttps://a.example,A\n'));
+  assert.equal((await run(['exa', 'import', ...companies, '--entity', 'company', '--no-wait', ...exaArgs()])).code, 0);
+  const exaAll = await run(['exa', 'list', '--all', '--limit', '1', ...exaArgs()]);
+  const exaIds = exaAll.stdout.trim().split('\n').map((l) => JSON.parse(l).id);
+  assert.ok(exaIds.length >= 2);
+  assert.equal(new Set(exaIds).size, exaIds.length);
+  const bad = await run(['dromo', 'list', '--all', '--offset', '2', ...dromoArgs()]);
+  assert.equal(bad.code, 2);
+});
+
+test('exa import --identifier names the identifying column', async () => {
+  const csv = tempFile('sites.csv', 'site,name\nhttps://acme.example,Acme\n');
+  const without = await run(['exa', 'import', csv, '--entity', 'company', ...exaArgs()]);
+  assert.equal(without.code, 4, without.stdout);
+  assert.match(without.stdout, /missing_identifier/);
+  const withId = await run(['exa', 'import', csv, '--entity', 'company', '--identifier', '0', ...exaArgs()]);
+  assert.equal(withId.code, 0, withId.stdout + withId.stderr);
+  assert.equal(withId.events.find((e) => e.event === 'done')?.status, 'completed');
+});
+
+test('results piped into head exits quietly; unknown flags and a 401 say what to do', async () => {
+  const csv = path.join(ROOT, 'examples/contacts.csv');
+  const { events } = await run(['dromo', 'import', csv, '--schema-id', CONTACTS, ...dromoArgs()]);
+  const id = events.find((e) => e.event === 'done').importId;
+  const piped = await new Promise((resolve) => {
+    const child = spawn('sh', ['-c', `'${bin}' dromo results ${id} --base-url '${emu.api}' | head -c 100 > /dev/null`], { env: { ...process.env, DROMO_API_KEY: KEY } });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.once('close', (code) => resolve({ code, stderr }));
+  });
+  assert.deepEqual(piped, { code: 0, stderr: '' });
+  const unknown = await run(['dromo', 'import', csv, '--schema-id', CONTACTS, '--sceham', 'x', ...dromoArgs()]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /unknown option --sceham for "dromo import" \(options: .*--schema-id/);
+  assert.doesNotMatch(unknown.stderr, /positional argument/);
+  const wrongKey = await new Promise((resolve) => {
+    const child = spawn(bin, ['dromo', 'list', ...dromoArgs()], { env: { ...process.env, DROMO_API_KEY: 'not-the-key' } });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.once('close', (code) => resolve({ code, stderr }));
+  });
+  assert.equal(/** @type {any} */ (wrongKey).code, 1);
+  assert.match(/** @type {any} */ (wrongKey).stderr, /Check DROMO_API_KEY \(or --api-key\)/);
+});
+
+test('on a terminal, a file held back by the rate limit says "waiting for a create slot" with the seconds left', async () => {
+  const { ttyReporter } = await import(path.join(path.dirname(bin), '../headless-imports/bin/report.js'));
+  let text = '';
+  const out = /** @type {any} */ ({ columns: 100, write: (/** @type {string} */ s) => (text += s) });
+  const report = ttyReporter(['a.csv', 'b.csv'], out);
+  report.emit({ event: 'start', file: 'b.csv', phase: 'creating' });
+  report.emit({ event: 'queued', file: 'b.csv', for: 'create', waitMs: 42_000 });
+  assert.match(text, /b\.csv +[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] waiting for a create slot \(rate limit\), (42|41) s/);
+  report.emit({ event: 'created', file: 'b.csv', importId: 'i', size: 10 });
+  report.emit({ event: 'error', file: 'a.csv', code: 'authentication_error', message: '401' });
+  report.emit({ event: 'done', file: 'b.csv', status: 'SUCCESSFUL', waited: true });
+  report.finish();
+  report.finish();
+  assert.match(text, /2\/2 finished \(1 failed\)/);
+  assert.equal(text.split('\x1b[?25h').length, 2, 'finished once');
 });

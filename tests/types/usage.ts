@@ -36,6 +36,7 @@ import type {
   HeadlessImportFull,
   ImportFileOptions,
   ImportResult,
+  StartedImport,
   ImportRowsOptions,
   ImportStatus,
   ListPage,
@@ -226,6 +227,9 @@ export async function usage(): Promise<void> {
   const r2: ImportResult<Contact> = await dromo.importFile<Contact>(file, { fields, original_filename: 'renamed.csv' });
   const first: Contact | undefined = r2.rows?.[0];
   await dromo.importFile(blob, { schema_id: 's', original_filename: 'data.csv', wait: false });
+  const noRows: StartedImport = await dromo.importFile(file, { schema_id: 's', rows: false, onCreated: (i) => i.id, onUploaded: (i) => i.upload });
+  // @ts-expect-error rows: false resolves without rows
+  (await dromo.importFile(file, { schema_id: 's', rows: false })).rows;
   await dromo.importFile('a,b\n1,2\n', { schema_id: 's', original_filename: 'data.csv' });
   await fileFromPath('contacts.csv', { name: 'c.csv', type: 'text/csv' });
   // @ts-expect-error a Blob has no name: original_filename is required
@@ -302,7 +306,7 @@ export async function usage(): Promise<void> {
   // @ts-expect-error an upload error is not an API error
   const wrong: APIError = new UploadError('u');
   void [p, future, schemaId, dates, upload, meta, errs, again, url, rows, anyRows, count, next, results, none, done];
-  void [imp1, rows1, first, r3, asError, wrong];
+  void [imp1, rows1, first, r3, asError, wrong, noRows];
 }
 
 // --- Exa -------------------------------------------------------------------------------------
