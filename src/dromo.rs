@@ -467,7 +467,14 @@ impl Dromo {
 
         let imp = self.create_with_body(&create, false, flow.call()).await?;
         flow.created(&imp)?;
-        let url = upload_url_of(&imp).map_err(|e| e.with_import(&imp))?;
+        let Some(url) = get_str(&imp, "upload").filter(|u| !u.is_empty()) else {
+            let mut e = Error::new(
+                crate::error::Kind::Api,
+                "POST /headless/imports/ answered without an upload URL: nothing to upload to.",
+            );
+            e.code = Some("invalid_response");
+            return Err(e.with_import(&imp));
+        };
         upload::put(&url, &data, &flow.sending(&self.client), EXPIRED_HINT)
             .await
             .map_err(|e| e.with_import(&imp))?;

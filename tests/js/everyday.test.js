@@ -235,3 +235,20 @@ test("the README's first code snippet runs as pasted (only baseUrl pointed at th
   assert.match(run.stdout, /SUCCESSFUL/);
   assert.match(run.stdout, / \d+ rows$/m);
 });
+
+test('a create answered without an upload URL is an invalid_response APIError with the import, never a PUT to ""', async () => {
+  /** A fetch whose create answers lose their upload URL (a proxy that trims fields, say). @param {string} field */
+  const trimming = (field) => /** @type {typeof fetch} */ (async (input, init) => {
+    const res = await fetch(input, init);
+    if (init?.method !== 'POST') return res;
+    const body = await res.json();
+    delete body[field];
+    return new Response(JSON.stringify(body), { status: res.status, headers: res.headers });
+  });
+  const d = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, fetch: trimming('upload') });
+  const e1 = await rejects(d.importFile(new File([CSV], 'c.csv'), { schema_id: CONTACTS }), hi.APIError, { code: 'invalid_response' });
+  assert.match(e1.import?.id ?? '', /./);
+  const x = new hi.Exa({ apiKey: EXA_KEY, baseUrl: new URL('/websets', emu.api).href, fetch: trimming('uploadUrl') });
+  const e2 = await rejects(x.importFile(new File([COMPANIES], 'c.csv'), { entity: { type: 'company' } }), hi.APIError, { code: 'invalid_response', deleted: true });
+  assert.match(e2.import?.id ?? '', /./);
+});
