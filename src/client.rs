@@ -96,20 +96,7 @@ impl Client {
         if !is_plain_object(&opts) {
             return Err(Error::invalid("options", "must be an object"));
         }
-        if let Some(k) = keys(&opts)
-            .into_iter()
-            .find(|k| !CLIENT_KEYS.contains(&k.as_str()))
-        {
-            return Err(Error::invalid(
-                k,
-                [
-                    "is not a client option (expected one of ",
-                    &CLIENT_KEYS.join(", "),
-                    ")",
-                ]
-                .concat(),
-            ));
-        }
+        crate::validate::only_keys(&opts, "", &[&CLIENT_KEYS])?;
         let api_key = match get(&opts, "apiKey") {
             v if is_absent(&v) => None,
             v => match v.as_string() {
@@ -424,6 +411,7 @@ impl Client {
     }
 
     /// Turns an error reply into the right `APIError` subclass with a readable message.
+#[inline(never)] // cold: kept out of every request's state machine
     fn api_error(&self, reply: &Reply, what: &str) -> Error {
         // Whatever the server said is cleaned before it goes anywhere near the error: it may echo
         // the key, or an import's presigned upload URL.
@@ -477,6 +465,7 @@ impl Client {
 
 /// The error for a redirect that was not followed; it names the other origin, never the path
 /// or query there (they could carry anything).
+#[inline(never)] // cold: kept out of every request's state machine
 fn redirect_refused(reply: &Reply, why: Refused, method: &str, path: &str) -> Error {
     let why = match &why {
         Refused::Elsewhere(Some(origin)) => [

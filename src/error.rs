@@ -129,20 +129,21 @@ impl Error {
     /// `TimeoutError` of `AbortSignal.timeout()`) as its `cause` and in its message.
     pub fn aborted(signal: Option<&web_sys::AbortSignal>) -> Self {
         let reason = signal.map_or(JsValue::UNDEFINED, |s| crate::js::get(s, "reason"));
-        let get = |k: &str| crate::js::get(&reason, k).as_string();
-        let why = match (reason.as_string(), get("name").as_deref()) {
-            (Some(s), _) => Some(s),
-            (_, Some("TimeoutError")) => Some("the signal timed out".into()),
-            (_, Some("AbortError") | None) => None,
-            _ => get("message"),
+        let why = match reason.as_string() {
+            Some(s) => s,
+            None if crate::js::get(&reason, "name").as_string().as_deref()
+                == Some("TimeoutError") =>
+            {
+                "the signal timed out".into()
+            }
+            None => String::new(),
         };
         let mut e = Error::new(
             Kind::Abort,
-            match why {
-                Some(w) if !w.is_empty() => {
-                    ["Aborted: ", &crate::redact::snippet(&w, 200), "."].concat()
-                }
-                _ => "Request was aborted.".into(),
+            if why.is_empty() {
+                "Request was aborted.".into()
+            } else {
+                ["Aborted: ", &crate::redact::snippet(&why, 200), "."].concat()
             },
         );
         if !reason.is_undefined() {

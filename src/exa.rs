@@ -21,7 +21,7 @@ use crate::retry::{Failure, Op};
 use crate::status::exa_stage;
 use crate::upload;
 use crate::url::check_id;
-use crate::validate::{self, check_struct, unknown_key, Shape};
+use crate::validate::{self, check_struct, Shape};
 
 pub static EXA: Provider = Provider {
     name: "Exa",
@@ -151,12 +151,7 @@ fn check_entity(entity: &JsValue) -> Result<()> {
     } else {
         &["type"]
     };
-    if let Some(k) = keys(entity)
-        .into_iter()
-        .find(|k| !allowed.contains(&k.as_str()))
-    {
-        return Err(unknown_key("entity", &k, allowed.iter().copied()));
-    }
+    crate::validate::only_keys(entity, "entity", &[allowed])?;
     if kind == "custom" {
         let chars = get(entity, "description")
             .as_string()
@@ -396,7 +391,9 @@ impl Exa {
             .map(|_| get_str(&imp, "uploadUrl").filter(|u| !u.is_empty()));
         let sent = match url {
             Err(e) => Err(e),
-            Ok(Some(url)) => upload::put(&url, &data, &flow.sending(&self.client), EXPIRED_HINT).await,
+            Ok(Some(url)) => {
+                upload::put(&url, &data, &flow.sending(&self.client), EXPIRED_HINT).await
+            }
             Ok(None) => {
                 let mut e = Error::new(
                     Kind::Api,

@@ -125,6 +125,7 @@ pub async fn send(req: Request<'_>) -> Result<Reply> {
     }
 }
 
+#[inline(never)] // cold: kept out of every request's state machine
 fn connection(req: &Request<'_>, cause: JsValue) -> Error {
     // undici says only "fetch failed"; what went wrong (ECONNREFUSED, ENOTFOUND, a TLS error) is
     // in its cause.

@@ -194,17 +194,7 @@ impl Limiter {
                 "must be false or { creates?, polls?, windowMs? }",
             ));
         }
-        let known = ["creates", "polls", "windowMs"];
-        if let Some(k) = crate::js::keys(&v)
-            .into_iter()
-            .find(|k| !known.contains(&k.as_str()))
-        {
-            return Err(crate::validate::unknown_key(
-                "rateLimit",
-                &k,
-                known.into_iter(),
-            ));
-        }
+        crate::validate::only_keys(&v, "rateLimit", &[&["creates", "polls", "windowMs"]])?;
         let window_ms = non_negative(&v, "windowMs", "rateLimit")?.unwrap_or(60_000.0);
         let rate = |key: &str, default: Option<Rate>| -> Result<Option<Rate>> {
             Ok(match non_negative(&v, key, "rateLimit")? {
@@ -268,25 +258,28 @@ impl Limiter {
             let now = now_ms();
             if at > now {
                 if let Some(f) = on_queued {
-                    let event = js_sys::Object::new();
-                    let name = match kind {
-                        Kind::Create => "create",
-                        Kind::Poll(_) => "poll",
-                    };
-                    crate::js::set(&event, "kind", &JsValue::from_str(name));
-                    crate::js::set(
-                        &event,
-                        "waitMs",
-                        &JsValue::from_f64(js_sys::Math::ceil(at - now)),
-                    );
-                    f.call1(&JsValue::UNDEFINED, &event)
-                        .map_err(|e| Error::callback("onQueued", e))?;
+                    tell_queued(f, kind, at - now)?;
                 }
                 sleep(at - now, signal).await?;
             }
         }
         Ok(permit)
     }
+}
+
+/// Calls `onQueued({ kind, waitMs })`. Out of line: `acquire` is inlined into every send.
+#[inline(never)]
+fn tell_queued(f: &Function, kind: Kind<'_>, wait_ms: f64) -> Result<()> {
+    let event = js_sys::Object::new();
+    let name = match kind {
+        Kind::Create => "create",
+        Kind::Poll(_) => "poll",
+    };
+    crate::js::set(&event, "kind", &JsValue::from_str(name));
+    crate::js::set(&event, "waitMs", &JsValue::from_f64(js_sys::Math::ceil(wait_ms)));
+    f.call1(&JsValue::UNDEFINED, &event)
+        .map(|_| ())
+        .map_err(|e| Error::callback("onQueued", e))
 }
 
 #[cfg(test)]

@@ -33,13 +33,7 @@ impl CallOptions {
         if !is_plain_object(opts) {
             return Err(Error::invalid(path, "must be an object"));
         }
-        if let Some(k) = keys(opts)
-            .into_iter()
-            .find(|k| !CALL_KEYS.contains(&k.as_str()) && !more.contains(&k.as_str()))
-        {
-            let known = CALL_KEYS.iter().chain(more).copied();
-            return Err(crate::validate::unknown_key(path, &k, known));
-        }
+        crate::validate::only_keys(opts, path, &[&CALL_KEYS, more])?;
         Ok(CallOptions {
             signal: signal(opts, path)?,
             timeout_ms: non_negative(opts, "timeoutMs", path)?,

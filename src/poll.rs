@@ -106,16 +106,7 @@ impl WaitOptions {
     /// reads these through [`Flow::from_js`]).
     pub fn of_call(opts: &JsValue, default_interval_ms: f64) -> Result<WaitOptions> {
         if is_plain_object(opts) {
-            if let Some(k) = crate::js::keys(opts)
-                .into_iter()
-                .find(|k| !WAIT_KEYS.contains(&k.as_str()))
-            {
-                return Err(crate::validate::unknown_key(
-                    "opts",
-                    &k,
-                    WAIT_KEYS.into_iter(),
-                ));
-            }
+            crate::validate::only_keys(opts, "opts", &[&WAIT_KEYS])?;
         }
         WaitOptions::from_js(opts, "opts", default_interval_ms)
     }

@@ -86,18 +86,23 @@ pub fn body(v: &JsValue, path: &str) -> Result<Body> {
 /// like a path (`/`, `./`, `../`, `~/`, `file:`). Contents worth importing have a line break (a
 /// header and a record at least), so nothing that could import is refused.
 pub fn looks_like_path(s: &str) -> bool {
-    if s.len() > 1024 || s.contains(['\n', '\r']) {
+    let b = s.as_bytes();
+    if b.len() > 1024 || b.iter().any(|&c| c == b'\n' || c == b'\r') {
         return false;
     }
     let starts = ["/", "./", "../", "~/", "file:", ".\\", "..\\"];
-    let drive = s.as_bytes().get(1..3) == Some(b":\\".as_slice());
-    let name = s.rsplit(['/', '\\']).next().unwrap_or(s);
-    let has_ext = name.rsplit_once('.').is_some_and(|(stem, ext)| {
-        !stem.is_empty()
+    let drive = b.get(1..3) == Some(b":\\".as_slice());
+    let name = match b.iter().rposition(|&c| c == b'/' || c == b'\\') {
+        Some(at) => &b[at + 1..],
+        None => b,
+    };
+    let has_ext = name.iter().rposition(|&c| c == b'.').is_some_and(|dot| {
+        let ext = &name[dot + 1..];
+        dot > 0
             && (1..=5).contains(&ext.len())
-            && ext.bytes().all(|b| b.is_ascii_alphanumeric())
-            && ext.bytes().any(|b| b.is_ascii_alphabetic())
-            && !name.contains([',', '\t', ';', '"'])
+            && ext.iter().all(u8::is_ascii_alphanumeric)
+            && ext.iter().any(u8::is_ascii_alphabetic)
+            && !name.iter().any(|c| b",;\t\"".contains(c))
     });
     has_ext || drive || starts.iter().any(|p| s.starts_with(p))
 }

@@ -158,7 +158,10 @@ pub fn check_struct(
         }
         match fields.iter().find(|(name, _)| *name == k) {
             Some((_, shape)) => check(&value, *shape, &child(path, &k))?,
-            None => return Err(unknown_key(path, &k, fields.iter().map(|(n, _)| *n))),
+            None => {
+                let names: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
+                return Err(unknown_key(path, &k, &names));
+            }
         }
     }
     for r in required {
@@ -169,59 +172,45 @@ pub fn check_struct(
     Ok(())
 }
 
+/// Refuses the first key of `obj` that is in none of `groups`, with a did-you-mean. One function
+/// for every options object (client, call, wait, rate limit, entity): one copy in the wasm.
+pub fn only_keys(obj: &JsValue, path: &str, groups: &[&[&str]]) -> Result<()> {
+    let known = |k: &str| groups.iter().any(|g| g.contains(&k));
+    match keys(obj).into_iter().find(|k| !known(k)) {
+        Some(k) => Err(unknown_key(path, &k, &groups.concat())),
+        None => Ok(()),
+    }
+}
+
 /// "is not a known key", with a did-you-mean for a slip of case, underscores or a letter or two.
-pub fn unknown_key<'a>(
-    path: &str,
-    key: &str,
-    known: impl Iterator<Item = &'a str> + Clone,
-) -> Error {
-    let hint = known
-        .clone()
-        .find(|k| slip_of(key, k))
-        .map(|k| [" (did you mean `", k, "`?)"].concat())
-        .unwrap_or_else(|| {
-            [
-                " (expected one of: ",
-                &known.collect::<Vec<_>>().join(", "),
-                ")",
-            ]
-            .concat()
-        });
+pub fn unknown_key(path: &str, key: &str, known: &[&str]) -> Error {
+    let hint = match known.iter().find(|k| slip_of(key, k)) {
+        Some(k) => [" (did you mean `", k, "`?)"].concat(),
+        None => [" (expected one of: ", &known.join(", "), ")"].concat(),
+    };
     Error::invalid(child(path, key), ["is not a known key", &hint].concat())
 }
 
 /// Whether `typed` is likely a slip for `known`: the same once case, `_` and `-` are ignored, or
-/// within one edit (two for longer keys) where an edit inserts, deletes or changes a letter, or
-/// swaps two neighbours (`singal`).
+/// differing only in one stretch that is two neighbours swapped (`singal`) or at most one letter
+/// (two for keys of 6 or more) changed, added or left out (`timeout` for `timeoutMs`).
 pub fn slip_of(typed: &str, known: &str) -> bool {
-    let squash = |s: &str| -> Vec<u8> {
-        s.bytes()
-            .filter(|b| !matches!(b, b'_' | b'-'))
-            .map(|b| b.to_ascii_lowercase())
-            .collect()
-    };
+    let squash = |s: &str| s.replace(['_', '-'], "").to_ascii_lowercase();
     let (a, b) = (squash(typed), squash(known));
-    let most = if b.len() >= 6 { 2 } else { 1 };
-    if a.len().abs_diff(b.len()) > most {
-        return false;
-    }
-    // Edit distance with neighbour swaps, row by row: rows[2] is the current row.
-    let mut rows = [Vec::new(), (0..=b.len()).collect::<Vec<_>>(), Vec::new()];
-    for i in 1..=a.len() {
-        rows[2] = alloc::vec![i; b.len() + 1];
-        for j in 1..=b.len() {
-            let same = usize::from(a[i - 1] != b[j - 1]);
-            let mut d = (rows[1][j] + 1)
-                .min(rows[2][j - 1] + 1)
-                .min(rows[1][j - 1] + same);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                d = d.min(rows[0][j - 2] + 1);
-            }
-            rows[2][j] = d;
-        }
-        rows.rotate_left(1);
-    }
-    rows[1][b.len()] <= most
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let same = |x: &[u8], y: &[u8]| x.iter().zip(y).take_while(|(p, q)| p == q).count();
+    let head = same(a, b);
+    let (a, b) = (&a[head..], &b[head..]);
+    let tail = a
+        .iter()
+        .rev()
+        .zip(b.iter().rev())
+        .take_while(|(p, q)| p == q)
+        .count();
+    let (a, b) = (&a[..a.len() - tail], &b[..b.len() - tail]);
+    let most = if known.len() >= 6 { 2 } else { 1 };
+    let swapped = a.len() == 2 && b.len() == 2 && a[0] == b[1] && a[1] == b[0];
+    swapped || a.len().max(b.len()) <= most
 }
 
 fn describe(v: &JsValue) -> String {
@@ -242,16 +231,15 @@ pub fn check_flow_options(
     if !is_plain_object(options) {
         return Err(Error::invalid("options", hint));
     }
-    for k in keys(options) {
-        if !flow.contains(&k.as_str()) && !params.iter().any(|(n, _)| *n == k) {
-            let known = params.iter().map(|(n, _)| *n).chain(flow.iter().copied());
-            return Err(unknown_key("options", &k, known));
-        }
-    }
+    let names: Vec<&str> = params.iter().map(|(n, _)| *n).collect();
+    only_keys(options, "options", &[&names, flow])?;
     for k in ["wait", "rows"] {
         let v = get(options, k);
         if !v.is_undefined() && !v.is_null() && v.as_bool().is_none() {
-            return Err(Error::invalid(["options.", k].concat(), "must be a boolean"));
+            return Err(Error::invalid(
+                ["options.", k].concat(),
+                "must be a boolean",
+            ));
         }
     }
     Ok(())
