@@ -10,7 +10,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { basename, extname, resolve } from 'node:path';
 import { Readable, Transform, pipeline } from 'node:stream';
-import { HeadlessImportsError } from './errors.js';
+import { HeadlessImportsError, ValidationError } from './errors.js';
 
 /** Marks a File made by `fileFromPath` so `nodePut` can stream it straight from disk. */
 const PATH = Symbol.for('headless-imports.path');
@@ -254,13 +254,13 @@ const TYPES = {
  *   `type` to a guess from the extension (`text/csv`, `application/json`, ...; `''` when unknown)
  * @returns {Promise<File>}
  */
-export async function fileFromPath(path, options = {}) {
-  if (typeof path !== 'string' || path === '') {
-    throw new HeadlessImportsError('fileFromPath: path must be a non-empty string', { code: 'validation_error' });
+export async function fileFromPath(path, options) {
+  if (typeof path !== 'string' || path === '' || path.includes('\0')) {
+    throw new ValidationError('path: must be a non-empty string naming a file', { path: 'path' });
   }
+  const name = option(options, 'name');
+  const type = option(options, 'type');
   const absolute = resolve(path);
-  const name = options.name ?? basename(absolute);
-  const type = options.type ?? TYPES[extname(absolute).toLowerCase()] ?? '';
   // stat first: openAsBlob reports a missing file as a bare "Unable to open file as blob".
   /** @type {fs.Stats} */
   let stat;
@@ -273,17 +273,37 @@ export async function fileFromPath(path, options = {}) {
     const what = stat.isDirectory() ? 'a directory' : 'not a regular file';
     throw new HeadlessImportsError(`fileFromPath: ${absolute} is ${what}`, { code: 'not_a_file', path: absolute });
   }
+  const mime = type ?? TYPES[extname(absolute).toLowerCase()] ?? '';
   let blob;
   try {
-    blob = await fs.openAsBlob(absolute, { type });
+    blob = await fs.openAsBlob(absolute, { type: mime });
   } catch (cause) {
     throw fileError(absolute, cause);
   }
   // A File over a file-backed Blob stays file-backed in Node 20 (checked: +0 MB RSS for 200 MB).
-  const file = new File([blob], name, { type, lastModified: stat.mtimeMs });
+  const file = new File([blob], name ?? basename(absolute), { type: mime, lastModified: stat.mtimeMs });
   // Non-enumerable: an implementation detail for nodePut, invisible to logging and spreading.
   Object.defineProperty(file, PATH, { value: absolute });
   return file;
+}
+
+/**
+ * `options[key]` of `fileFromPath`: a string or absent. Anything else, or options that cannot be
+ * read (a revoked Proxy, a throwing getter), is a ValidationError.
+ * @param {unknown} options @param {'name' | 'type'} key
+ * @returns {string | undefined}
+ */
+function option(options, key) {
+  if (options === undefined) return undefined;
+  let v;
+  try {
+    if (options === null || typeof options !== 'object') throw 0;
+    v = /** @type {Record<string, unknown>} */ (options)[key];
+  } catch {
+    throw new ValidationError('options: must be an object like { name?, type? }', { path: 'options' });
+  }
+  if (v === undefined || typeof v === 'string') return v;
+  throw new ValidationError(`options.${key}: must be a string`, { path: `options.${key}` });
 }
 
 /**

@@ -456,7 +456,13 @@ impl Client {
         e.status = Some(reply.status);
         e.request_id = self.request_id(reply);
         e.body = Some(body);
+        // The headers too: an API (or a proxy) may echo the key in any of them.
         if let Ok(h) = js_sys::Object::from_entries(&reply.headers) {
+            for k in keys(&h) {
+                if let Some(v) = get_str(&h, &k) {
+                    crate::js::set(&h, &k, &JsValue::from_str(&clean(&v, self.api_key.as_deref())));
+                }
+            }
             e.extra.push(("headers", h.into()));
         }
         e

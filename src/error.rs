@@ -258,34 +258,41 @@ impl From<Error> for JsValue {
     }
 }
 
-/// A platform error safe to keep as an error's `cause`: the original when none of the strings it
-/// carries (message, stack, nested causes, properties: `js::strings_in`) holds `secret` or a
-/// presigned signature, else a plain `Error` with the cleaned message (and `name` and `code` when
-/// those are clean). Callers' `fetch` wrappers and Node's URL errors do quote what they were given.
+/// A platform error safe to keep as an error's `cause`: always a copy, never the original. A
+/// caller's `fetch` may throw anything, with anything hung on it (the `Request` with its headers,
+/// a `Map`, a getter): no walk of the original could promise to find every copy of the key. The
+/// copy is an `Error` with the original's `message`, and its `name`, `stack` and the network
+/// details Node sets (`code`, `errno`, `syscall`, `address`, `port`), each string cleaned of
+/// `secret` and of presigned signatures; its own `cause` is copied the same way, 4 levels deep.
 pub fn safe_cause(cause: JsValue, secret: Option<&str>) -> JsValue {
-    let leaks = |s: &str| crate::redact::clean(s, secret) != s;
-    if let Some(s) = cause.as_string() {
-        return if leaks(&s) {
-            JsValue::from_str(&crate::redact::clean(&s, secret))
-        } else {
-            cause
-        };
+    copy_cause(&cause, secret, 4)
+}
+
+fn copy_cause(v: &JsValue, secret: Option<&str>, depth: u8) -> JsValue {
+    let clean = |s: &str| JsValue::from_str(&crate::redact::clean(s, secret));
+    if let Some(s) = v.as_string() {
+        return clean(&s);
     }
-    if !crate::js::strings_in(&cause)
-        .iter()
-        .any(|s| s.as_string().is_some_and(|s| leaks(&s)))
-    {
-        return cause;
+    if !v.is_object() {
+        return v.clone();
     }
-    let text = |k: &str| crate::js::get(&cause, k).as_string().unwrap_or_default();
-    let clean = js_sys::Error::new(&crate::redact::clean(&text("message"), secret));
-    for k in ["name", "code"] {
-        let v = text(k);
-        if !v.is_empty() && !leaks(&v) {
-            set(&clean, k, &JsValue::from_str(&v));
+    let get = |k: &str| crate::js::get(v, k);
+    let copy = js_sys::Error::new("");
+    for k in [
+        "message", "name", "stack", "code", "errno", "syscall", "address", "port",
+    ] {
+        let x = get(k);
+        if let Some(s) = x.as_string() {
+            set(&copy, k, &clean(&s));
+        } else if x.as_f64().is_some() {
+            set(&copy, k, &x);
         }
     }
-    clean.into()
+    let inner = get("cause");
+    if depth > 0 && !inner.is_undefined() {
+        set(&copy, "cause", &copy_cause(&inner, secret, depth - 1));
+    }
+    copy.into()
 }
 
 /// The class for an HTTP error status.

@@ -53,6 +53,22 @@ fn may_have_created(e: &Error) -> bool {
         )
 }
 
+/// A create that failed after it may have made an import that could be neither found nor
+/// deleted: the error says so, with the token that import carries (also `error.token`).
+fn unconfirmed(mut e: Error, token: &str) -> Error {
+    e.message = [
+        e.message.as_str(),
+        " It may have created an import that could not be checked or deleted: look for metadata.",
+        TOKEN_KEY,
+        " = ",
+        token,
+        " (exa.imports.list) before creating again.",
+    ]
+    .concat();
+    e.extra.push(("token", JsValue::from_str(token)));
+    e
+}
+
 /// Exa documents no polling limit; every 2 s is gentle and still prompt.
 pub const DEFAULT_INTERVAL_MS: f64 = 2000.0;
 /// The documented maximum upload size.
@@ -299,8 +315,12 @@ impl Exa {
             match sent {
                 Ok(imp) => return Ok(imp),
                 Err(failed) => {
-                    if may_have_created(&failed.error) {
-                        self.remove_lost(&token, &failed.error).await;
+                    // Another try only once what this one may have made is known to be gone:
+                    // else stop, and say how to find it.
+                    if may_have_created(&failed.error)
+                        && !self.remove_lost(&token, &failed.error).await
+                    {
+                        return Err(unconfirmed(failed.error, &token));
                     }
                     failed.wait(opts).await?;
                 }
@@ -310,16 +330,22 @@ impl Exa {
     }
 
     /// Deletes the import a create whose answer was lost may have made: the one its cut-off
-    /// answer named, else the newest one carrying `token`. Best effort, and deaf to the caller's
-    /// signal: a cleanup must not stop halfway because the caller gave up.
-    async fn remove_lost(&self, token: &str, error: &Error) {
+    /// answer named, else the newest one carrying `token`. Deaf to the caller's signal: a cleanup
+    /// must not stop halfway because the caller gave up. True when nothing is left: deleted, or
+    /// none was made; false when that could not be checked.
+    async fn remove_lost(&self, token: &str, error: &Error) -> bool {
         let calm = CallOptions::default();
         let id = match error.import.as_ref().and_then(|i| get_str(i, "id")) {
-            Some(id) => Some(id),
-            None => self.find_by_token(token, &calm).await.ok().flatten(),
+            Some(id) => id,
+            None => match self.find_by_token(token, &calm).await {
+                Ok(Some(id)) => id,
+                Ok(None) => return true,
+                Err(_) => return false,
+            },
         };
-        if let Some(id) = id {
-            let _ = self.delete(&JsValue::from_str(&id), &calm).await;
+        match self.delete(&JsValue::from_str(&id), &calm).await {
+            Ok(_) => true,
+            Err(e) => e.status == Some(404),
         }
     }
 

@@ -44,9 +44,6 @@ extern "C" {
     /// `[value, size, name]` of a body to upload or count; throws a message.
     #[wasm_bindgen(catch, js_name = bodyOf)]
     pub fn body_of(v: &JsValue) -> Result<js_sys::Array, JsValue>;
-    /// The strings an error-like value carries (see plain.js).
-    #[wasm_bindgen(js_name = strings)]
-    pub fn strings_in(v: &JsValue) -> js_sys::Array;
     /// `Blob.prototype.stream.call(blob).getReader()`.
     #[wasm_bindgen(catch, js_name = readerOf)]
     pub fn reader_of(blob: &JsValue) -> Result<JsValue, JsValue>;

@@ -66,14 +66,27 @@ fn host(origin: &str) -> &str {
 /// Loopback hosts, where plain http cannot be sniffed on the way.
 pub fn is_loopback(origin: &str) -> bool {
     let h = host(origin).to_ascii_lowercase();
-    h == "localhost" || h.ends_with(".localhost") || h.starts_with("127.") || h == "::1"
+    // 127.0.0.0/8 only as a whole IPv4 literal: `127.attacker.example` is a DNS name like any other.
+    let parts: Vec<&str> = h.split('.').collect();
+    let ipv4_127 = parts.len() == 4
+        && parts[0] == "127"
+        && parts
+            .iter()
+            .all(|p| (1..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
+    h == "localhost" || h.ends_with(".localhost") || ipv4_127 || h == "::1"
 }
 
 /// Why a base URL is unacceptable, if it is. Relative paths (`/api/dromo`) are allowed: they are
 /// how a browser app reaches its own proxy.
 pub fn check_base_url(url: &str) -> Result<(), &'static str> {
-    if url.starts_with('/') && !url.starts_with("//") {
-        return Ok(());
+    // A path on the page's own origin. Not `//host` nor `/\\host`: browsers read both as another
+    // host (the URL parser takes a backslash for a slash).
+    if url.starts_with('/') {
+        return match url.as_bytes().get(1) {
+            Some(b'/' | b'\\') => Err("must be an absolute http(s) URL or a path starting with one '/'"),
+            _ if url.contains(['?', '#', '\\']) => Err("must be a plain path (no query, fragment or backslash)"),
+            _ => Ok(()),
+        };
     }
     let origin =
         origin(url).ok_or("must be an absolute http(s) URL or a path starting with '/'")?;
@@ -201,6 +214,11 @@ mod tests {
         assert!(check_base_url("/api/dromo").is_ok());
         assert!(check_base_url("http://app.dromo.io/api/v1").is_err());
         assert!(check_base_url("//evil.com/api").is_err());
+        assert!(check_base_url("/\\evil.com/api").is_err());
+        assert!(check_base_url("/api\\..\\x").is_err());
+        assert!(check_base_url("http://127.attacker.example/").is_err());
+        assert!(check_base_url("http://127.0.0.1.evil.example/api").is_err());
+        assert!(check_base_url("http://127.1.2.3:8080/api").is_ok());
         assert!(check_base_url("app.dromo.io").is_err());
         assert!(check_base_url("https://a.b/api?x=1").is_err());
     }

@@ -335,3 +335,67 @@ test('limits: per-call maxRetries is capped at 10, intervalMs has a floor', asyn
     await busy.close();
   }
 });
+
+test('secrets (second trial): a cause carrying the Request, an echoed header, a look-alike loopback host', async () => {
+  const util = await import('node:util');
+  const shown = (/** @type {unknown} */ v) => util.inspect(v, { showHidden: true, depth: 12, getters: true });
+  // A fetch wrapper that hangs the whole Request (its headers hold the key) on what it throws.
+  /** @type {typeof fetch} */
+  const wrapper = async (url, init) => {
+    const request = new Request(url, init);
+    throw Object.assign(new Error('Request failed'), { request, init, headers: new Headers(init?.headers), deep: { a: { b: { c: { d: { e: { key: KEY } } } } } } });
+  };
+  const d1 = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, fetch: wrapper, maxRetries: 0 });
+  const e1 = await d1.imports.retrieve('abc').catch((/** @type {any} */ e) => e);
+  assert.ok(e1 instanceof hi.APIConnectionError);
+  assert.ok(!shown(e1).includes(KEY), 'the key is in console.log(error)');
+  assert.equal(e1.cause?.message, 'Request failed', 'the cause keeps its message');
+  // An API that echoes the key in its answer's headers.
+  const echo = await server((req, res) => res.writeHead(500, { 'x-request-id': `r-${req.headers['x-dromo-license-key']}`, 'x-debug': String(req.headers['x-dromo-license-key']) }).end('{"detail":"boom"}'));
+  try {
+    const d2 = new hi.Dromo({ apiKey: KEY, baseUrl: `${echo.origin}/api/v1`, maxRetries: 0 });
+    const e2 = await d2.imports.retrieve('abc').catch((/** @type {any} */ e) => e);
+    assert.ok(e2 instanceof hi.InternalServerError);
+    assert.ok(!shown(e2).includes(KEY), shown(e2.headers));
+    assert.equal(e2.headers['x-debug'], '***');
+  } finally {
+    await echo.close();
+  }
+  // Plain http only to a real loopback address; a path base URL only on the page's own origin.
+  for (const baseUrl of ['http://127.attacker.example/api/v1', 'http://127.0.0.1.evil.example/api', '/\\evil.example/api', '//evil.example/api']) {
+    assert.throws(() => new hi.Dromo({ apiKey: KEY, baseUrl }), (e) => e instanceof hi.ValidationError && e.path === 'baseUrl', baseUrl);
+  }
+});
+
+test('an Exa create whose answer is lost, when the cleanup cannot check, stops instead of making a second import', async () => {
+  const exa = new hi.Exa({ apiKey: EXA_KEY, baseUrl: new URL('/websets', emu.api).href });
+  const faults = (/** @type {unknown} */ plan) => fetch(`${emu.control}/faults`, { method: 'POST', body: JSON.stringify(plan) });
+  await faults({ seed: 1, rules: [{ route: 'exa.create', kind: 'reset_after', count: 1 }, { route: 'exa.list', kind: 'status', status: 503, count: 3 }] });
+  try {
+    const err = await exa.imports.create({ format: 'csv', entity: { type: 'company' }, size: 28, count: 1 }).catch((/** @type {any} */ e) => e);
+    assert.ok(err instanceof hi.APIConnectionError, String(err));
+    assert.match(err.token, /^[0-9a-f]{16}$/);
+    assert.match(err.message, new RegExp(`headlessImportsToken = ${err.token}`));
+    await fetch(`${emu.control}/faults`, { method: 'DELETE' });
+    const carrying = [];
+    for await (const imp of exa.imports.list()) if (imp.metadata?.headlessImportsToken === err.token) carrying.push(imp.id);
+    assert.equal(carrying.length, 1, 'exactly the one import the lost answer made: no second try');
+  } finally {
+    await fetch(`${emu.control}/faults`, { method: 'DELETE' });
+  }
+});
+
+test('fileFromPath: any argument is a typed error, never a Node one', async () => {
+  const revoked = Proxy.revocable({}, {});
+  revoked.revoke();
+  const cases = [
+    [undefined], [null], [42], [''], ['a\0b'], [{}], [Symbol('p')],
+    ['x.csv', null], ['x.csv', 'text/csv'], ['x.csv', revoked.proxy], ['x.csv', { name: 3 }], ['x.csv', { get type() { throw new Error('no'); } }],
+  ];
+  for (const args of cases) {
+    const e = await hi.fileFromPath(...args).catch((/** @type {any} */ e) => e);
+    assert.ok(e instanceof hi.ValidationError, `${String(args[0])}: ${e?.name} ${e?.message}`);
+  }
+  const long = await hi.fileFromPath('x'.repeat(5000)).catch((/** @type {any} */ e) => e);
+  assert.ok(long instanceof hi.HeadlessImportsError && long.code === 'file_unreadable', String(long));
+});
