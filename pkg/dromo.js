@@ -1,7 +1,9 @@
 // @ts-check
 // Browser entry of `headless-imports/dromo`: the Dromo client alone, from a .wasm built without the
 // other provider (smaller to download than the `headless-imports` entry). Loaded like index.js;
-// in Node, `headless-imports/dromo` is node.js, where size does not matter.
+// in Node, `headless-imports/dromo` is node.js, where size does not matter. Dromo counts rows
+// itself, so countCsvRecords (which Exa's flow needs) is not in this build: import it from
+// `headless-imports` or `headless-imports/exa`.
 
 import init, * as core from './gen/dromo/headless_imports.js';
 import { start, dromoClass } from './clients.js';
@@ -10,6 +12,5 @@ await init({ module_or_path: new URL('./gen/dromo/headless_imports_bg.wasm', imp
 start(core);
 
 export const Dromo = dromoClass(core);
-export const countCsvRecords = core.countCsvRecords;
 export * from './errors.js';
 export { fileFromPath, createProxyHandler, toNodeHandler, memoryOwnershipStore } from './browser-stubs.js';

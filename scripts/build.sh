@@ -24,6 +24,9 @@ build_wasm() {
   wasm-bindgen --target web --out-dir "$out" --out-name headless_imports \
     "${CARGO_TARGET_DIR:-target}"/wasm32-unknown-unknown/release/headless_imports.wasm
   local wasm=$out/headless_imports_bg.wasm
+  # Panics trap (see src/lib.rs); the standard library's code that only formats their messages
+  # goes (scripts/trap-panics.mjs). Needs the name section, which wasm-opt strips just below.
+  node scripts/trap-panics.mjs "$wasm"
   # Function names are off by default: they were ~9 KB of the ~70 KB gzip payload, and they only
   # show up in a trap's stack trace (a bug on our side; errors users handle are JS errors with JS
   # stacks). HI_WASM_NAMES=1 keeps them, without Rust's symbol hashes, for debugging such a trap.

@@ -52,11 +52,8 @@ pub async fn records(body: &JsValue, header: bool, signal: Option<&AbortSignal>)
             if get(&step, "done").as_bool() == Some(true) {
                 break;
             }
-            let value = get(&step, "value");
-            match value.dyn_ref::<Uint8Array>() {
-                Some(chunk) => feed(chunk, &mut counter),
-                None => return Err(read_error(value)),
-            }
+            // A Blob's stream yields Uint8Arrays: `readerOf` reads a real Blob's own stream.
+            feed(get(&step, "value").unchecked_ref(), &mut counter);
         }
     }
     let counted = counter.finish();
@@ -77,6 +74,7 @@ pub async fn from_js(body: &JsValue, options: &JsValue) -> Result<JsValue> {
             "must be an object like { header: true }",
         ));
     }
+    crate::validate::only_keys(options, "options", &[&["header", "signal"]])?;
     let header = get(options, "header");
     if !is_absent(&header) && header.as_bool().is_none() {
         return Err(Error::invalid("options.header", "must be a boolean"));

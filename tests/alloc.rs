@@ -2,6 +2,7 @@
 //! reallocations, over-aligned layouts, and a large buffer reused without growing memory. Every
 //! block is filled with a pattern of its own and checked later, so overlapping blocks show up.
 #![cfg(target_arch = "wasm32")]
+#![allow(clippy::disallowed_macros)] // tests never ship: formatting is fine here (see clippy.toml)
 
 use std::alloc::{alloc, dealloc, realloc, Layout};
 use std::arch::wasm32::memory_size;

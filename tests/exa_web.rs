@@ -1,6 +1,7 @@
 //! Exa imports through the exported API in Node and headless Chromium (XHR upload, Blob stream
 //! counting, CORS with the `x-api-key` header) against the emulator's Exa API.
 #![cfg(target_arch = "wasm32")]
+#![allow(clippy::disallowed_macros)] // tests never ship: formatting is fine here (see clippy.toml)
 
 mod support;
 use headless_imports::count_csv_records;

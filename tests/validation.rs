@@ -1,6 +1,7 @@
 //! Bad input is a `ValidationError` naming the offending path, before any request: the client
 //! points at a closed port, so anything that did reach the network would fail differently.
 #![cfg(target_arch = "wasm32")]
+#![allow(clippy::disallowed_macros)] // tests never ship: formatting is fine here (see clippy.toml)
 
 mod support;
 use js_sys::{Reflect, JSON};

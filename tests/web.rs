@@ -3,6 +3,7 @@
 //! CORS, real presigned URLs. `scripts/test.sh` starts the emulator and passes its address in
 //! `HI_EMULATOR_API` at compile time.
 #![cfg(target_arch = "wasm32")]
+#![allow(clippy::disallowed_macros)] // tests never ship: formatting is fine here (see clippy.toml)
 
 mod support;
 use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
