@@ -1,4 +1,4 @@
-//! The wasm build's allocator (`src/alloc.rs`) under load: mixed sizes, growing and shrinking
+//! The wasm build's allocator (`src/heap.rs`) under load: mixed sizes, growing and shrinking
 //! reallocations, over-aligned layouts, and a large buffer reused without growing memory. Every
 //! block is filled with a pattern of its own and checked later, so overlapping blocks show up.
 #![cfg(target_arch = "wasm32")]
@@ -168,11 +168,22 @@ fn alignment_above_a_page_is_refused_not_faked() {
 #[wasm_bindgen_test]
 fn a_shrunk_block_gives_its_tail_back_without_overlap() {
     let mut big = filled(1, 1 << 20);
+    let start = big.as_ptr() as usize;
     big.truncate(100);
     big.shrink_to_fit();
-    // These come from the freed tail (or elsewhere); either way they must not touch `big`.
+    assert_eq!(big.as_ptr() as usize, start, "shrinking keeps the block");
+    // The freed tail is one block per class, [2^k, 2^(k+1)) for k from 7 (128 B) to 19 (512 KiB),
+    // each now first on its free list: the next block of each of those sizes is that piece.
+    let sized: Vec<Vec<u8>> = (16..20u32).rev().map(|k| filled(k, 1 << k)).collect();
+    for (k, v) in (16..20u32).rev().zip(&sized) {
+        assert_eq!(v.as_ptr() as usize, start + (1 << k), "the {k} class block is the tail's");
+    }
+    // Smaller ones come from the tail (or elsewhere); either way they must not touch `big`.
     let others: Vec<Vec<u8>> = (2..200).map(|t| filled(t, 64 + t as usize * 37)).collect();
     check(1, &big);
+    for (k, v) in (16..20u32).rev().zip(&sized) {
+        check(k, v);
+    }
     for (t, v) in (2..).zip(&others) {
         check(t, v);
     }
