@@ -1,5 +1,5 @@
 //! The shared API client: base URL policy, auth header, and `request` = fetch + retry + timeout +
-//! abort + error classification. Providers (`dromo.rs`, later `exa.rs`) only build paths and bodies.
+//! abort + error classification. Providers (`dromo.rs`, `exa.rs`) only build paths and bodies; options are read in `opts.rs`.
 
 use crate::prelude::*;
 use js_sys::{Function, JsString};
@@ -411,7 +411,7 @@ impl Client {
     }
 
     /// Turns an error reply into the right `APIError` subclass with a readable message.
-#[inline(never)] // cold: kept out of every request's state machine
+    #[inline(never)] // cold: kept out of every request's state machine
     fn api_error(&self, reply: &Reply, what: &str) -> Error {
         // Whatever the server said is cleaned before it goes anywhere near the error: it may echo
         // the key, or an import's presigned upload URL.
@@ -460,7 +460,11 @@ impl Client {
         if let Ok(h) = js_sys::Object::from_entries(&reply.headers) {
             for k in keys(&h) {
                 if let Some(v) = get_str(&h, &k) {
-                    crate::js::set(&h, &k, &JsValue::from_str(&clean(&v, self.api_key.as_deref())));
+                    crate::js::set(
+                        &h,
+                        &k,
+                        &JsValue::from_str(&clean(&v, self.api_key.as_deref())),
+                    );
                 }
             }
             e.extra.push(("headers", h.into()));
