@@ -276,7 +276,11 @@ fn tell_queued(f: &Function, kind: Kind<'_>, wait_ms: f64) -> Result<()> {
         Kind::Poll(_) => "poll",
     };
     crate::js::set(&event, "kind", &JsValue::from_str(name));
-    crate::js::set(&event, "waitMs", &JsValue::from_f64(js_sys::Math::ceil(wait_ms)));
+    crate::js::set(
+        &event,
+        "waitMs",
+        &JsValue::from_f64(js_sys::Math::ceil(wait_ms)),
+    );
     f.call1(&JsValue::UNDEFINED, &event)
         .map(|_| ())
         .map_err(|e| Error::callback("onQueued", e))

@@ -83,8 +83,12 @@ pub fn check_base_url(url: &str) -> Result<(), &'static str> {
     // host (the URL parser takes a backslash for a slash).
     if url.starts_with('/') {
         return match url.as_bytes().get(1) {
-            Some(b'/' | b'\\') => Err("must be an absolute http(s) URL or a path starting with one '/'"),
-            _ if url.contains(['?', '#', '\\']) => Err("must be a plain path (no query, fragment or backslash)"),
+            Some(b'/' | b'\\') => {
+                Err("must be an absolute http(s) URL or a path starting with one '/'")
+            }
+            _ if url.contains(['?', '#', '\\']) => {
+                Err("must be a plain path (no query, fragment or backslash)")
+            }
             _ => Ok(()),
         };
     }
