@@ -1,4 +1,5 @@
-// Benchmark 3: gzip -9 size of everything a browser loads for a tiny app, built by esbuild
+// Benchmark 3: gzip -9 (and brotli -11, what CDNs serve) size of everything a browser loads for a
+// tiny app, built by esbuild
 // (--bundle --format=esm --minify --platform=browser), ours (JS + the .wasm the README says to copy)
 // beside exa-js's Exa websets imports built the same way. Two apps of ours: one using both
 // providers (the main entry), and one using Exa alone through `headless-imports/exa`, the one that
@@ -10,8 +11,13 @@ import zlib from 'node:zlib';
 import { ROOT } from './lib.mjs';
 
 const gz = (f) => zlib.gzipSync(fs.readFileSync(f), { level: 9 }).length;
+const br = (f) => zlib.brotliCompressSync(fs.readFileSync(f), { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
 
-export async function benchBundle({ pkgDir, log }) {
+/**
+ * Builds each app and measures it. `only` names the apps to build (default: all four; the budget
+ * test builds ours alone, without exa-js).
+ */
+export async function benchBundle({ pkgDir, log, only }) {
   const esbuild = await import(path.join(ROOT, 'tests/node_modules/esbuild/lib/main.js'));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hi-bench-bundle-'));
   try {
@@ -48,6 +54,7 @@ globalThis.run = async () => {
     };
     const out = {};
     for (const [name, src] of Object.entries(apps)) {
+      if (only && !only.includes(name)) continue;
       const d = path.join(dir, name);
       fs.mkdirSync(path.join(d, 'dist'), { recursive: true });
       fs.writeFileSync(path.join(d, 'main.js'), src);
@@ -64,7 +71,8 @@ globalThis.run = async () => {
       const files = fs.readdirSync(path.join(d, 'dist'), { recursive: true, encoding: 'utf8' }).filter((f) => /\.(m?js|wasm)$/.test(f));
       out[name] = { files: Object.fromEntries(files.map((f) => [f, gz(path.join(d, 'dist', f))])) };
       out[name].total = Object.values(out[name].files).reduce((a, b) => a + b, 0);
-      log(`bundle ${name}: ${Object.entries(out[name].files).map(([f, b]) => `${f} ${(b / 1000).toFixed(1)} KB gz`).join(', ')}`);
+      out[name].brotli = files.reduce((a, f) => a + br(path.join(d, 'dist', f)), 0);
+      log(`bundle ${name}: ${Object.entries(out[name].files).map(([f, b]) => `${f} ${(b / 1000).toFixed(1)} KB gz`).join(', ')}; ${(out[name].brotli / 1000).toFixed(1)} KB brotli in all`);
     }
     return out;
   } finally {
