@@ -176,7 +176,11 @@ fn a_shrunk_block_gives_its_tail_back_without_overlap() {
     // each now first on its free list: the next block of each of those sizes is that piece.
     let sized: Vec<Vec<u8>> = (16..20u32).rev().map(|k| filled(k, 1 << k)).collect();
     for (k, v) in (16..20u32).rev().zip(&sized) {
-        assert_eq!(v.as_ptr() as usize, start + (1 << k), "the {k} class block is the tail's");
+        assert_eq!(
+            v.as_ptr() as usize,
+            start + (1 << k),
+            "the {k} class block is the tail's"
+        );
     }
     // Smaller ones come from the tail (or elsewhere); either way they must not touch `big`.
     let others: Vec<Vec<u8>> = (2..200).map(|t| filled(t, 64 + t as usize * 37)).collect();
