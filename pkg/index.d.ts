@@ -817,6 +817,7 @@ export interface OwnershipStore {
 /**
  * An in-memory `OwnershipStore` for one server process, keeping the newest `maxImports`
  * (default 100 000) imports; callers lose access through the proxy to older ones.
+ * @throws {ValidationError} (`path` `options.maxImports`) for a bad `maxImports`.
  */
 export declare function memoryOwnershipStore(options?: { maxImports?: number }): OwnershipStore;
 
@@ -838,7 +839,8 @@ export interface ProxyOptions {
   create?: ProxyCreateHook;
   /**
    * What a list answers: the caller's own imports, newest first (`'own'`, the default; each is read
-   * from the API, at most 100 a page), the whole account's (`'account'`), or nothing (`false`, 403).
+   * from the API: at most 25 a page, as many API reads 4 at a time, ending early once the page holds
+   * 1 MiB), the whole account's (`'account'`), or nothing (`false`, 403).
    */
   list?: 'own' | 'account' | false;
   /**
@@ -853,10 +855,10 @@ export interface ProxyOptions {
   /** Largest request body accepted; larger ones get 413 before anything is sent. Default 16 MiB. */
   maxBodyBytes?: number;
   /**
-   * Memory all request bodies in flight may take together, three times each (as read, as
-   * rewritten, and fetch's copy): a declared `Content-Length` is charged up front, so a crowd of
-   * large bodies is refused before any is read; a body of unknown length as its bytes arrive. Past
-   * it the answer is 503 with `Retry-After` (and `x-should-retry: true`, which the clients follow).
+   * Memory all requests in flight may take together: request bodies three times their size (as
+   * read, as rewritten, and fetch's copy; a declared `Content-Length` reserved up front, kept only
+   * while the body keeps pace, so an idle connection soon holds nothing) and the API's answers six
+   * times their size until the caller has read them. Past it the answer is 503 with `Retry-After` (and `x-should-retry: true`, which the clients follow).
    * Default 64 MiB. Each caller may have at most two bodies and half of it in flight (429 beyond),
    * so one slow caller cannot hold the rest up.
    */
@@ -867,9 +869,15 @@ export interface ProxyOptions {
    * Beyond it the answer is 429 with `Retry-After`.
    */
   createsPerCaller?: { creates: number; windowMs?: number } | false;
-  /** Time a request body may take to arrive; beyond it the answer is 408. Default 30 000. */
+  /**
+   * Time a request body may take to arrive; beyond it the answer is 408. Default 30 000. A body that
+   * sends nothing for a third of it is cut off too (408).
+   */
   bodyTimeoutMs?: number;
-  /** Time limit of each upstream request; beyond it the answer is 504. Default 60 000. */
+  /**
+   * Time limit of each upstream request; beyond it the answer is 504. Default 60 000. Also the time
+   * a caller has to read an answer the proxy holds for it.
+   */
   timeoutMs?: number;
 }
 
@@ -916,10 +924,14 @@ export interface ProxyHandler {
  * (with the key scrubbed should the API echo it) with `content-type`, `x-request-id`,
  * `retry-after`, `retry-after-ms`, `cache-control: no-store` and `x-content-type-options:
  * nosniff`. Redirects are not followed (502). No CORS headers: mount it on the app's own origin.
- * @throws {TypeError} for invalid options, a missing `authorize` included (the message never
+ * @throws {ValidationError} (`code` `validation_error`, `path` naming the option, e.g.
+ *   `options.apiKey`) for invalid options, a missing `authorize` included (the message never
  *   contains the key).
  */
 export declare function createProxyHandler(options: ProxyOptions): ProxyHandler;
 
-/** Adapts any fetch-style handler to `node:http`'s `(req, res)` (what `handler.node` is). */
+/**
+ * Adapts any fetch-style handler to `node:http`'s `(req, res)` (what `handler.node` is).
+ * @throws {ValidationError} (`path` `handler`) when `handler` is not a function.
+ */
 export declare function toNodeHandler(handler: (request: Request) => Promise<Response>): ProxyNodeHandler;

@@ -4,6 +4,8 @@
 // `metadata`, where the proxy also writes the owner, but listing one caller's imports still needs
 // an index. This file is the in-memory store and the interface a shared one implements.
 
+import { ValidationError } from './errors.js';
+
 /**
  * Where the proxy records ownership. Every method may return a value or a promise of it, so a
  * shared store (Redis, a SQL table) fits as well as this file's in-memory one. `provider` is
@@ -28,13 +30,15 @@
  * @returns {OwnershipStore}
  */
 export function memoryOwnershipStore(options = {}) {
+  // Bad options are the package's ValidationError (code `validation_error`), like every error it throws.
+  if (options === null || typeof options !== 'object') throw new ValidationError('memoryOwnershipStore: options must be an object', { path: 'options' });
   let max;
   try {
     max = options.maxImports ?? 100_000;
   } catch {
-    throw new TypeError('memoryOwnershipStore: options cannot be read');
+    throw new ValidationError('memoryOwnershipStore: options cannot be read', { path: 'options.maxImports' });
   }
-  if (!Number.isInteger(max) || max < 1) throw new TypeError('memoryOwnershipStore: maxImports must be a positive integer');
+  if (!Number.isInteger(max) || max < 1) throw new ValidationError('memoryOwnershipStore: maxImports must be a positive integer', { path: 'options.maxImports' });
   /** Insertion order is creation order: a Map iterates oldest first. @type {Map<string, string>} */
   const owners = new Map();
   /** @type {Map<string, string[]>} identity -> keys, oldest first */

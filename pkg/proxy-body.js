@@ -5,8 +5,9 @@
 // No dependencies: it runs wherever proxy.js does (Node, Deno, Bun, Workers).
 
 /**
- * A budget of bytes shared by all requests in flight: a request takes what its body may cost
- * before reading it, or is refused (503) when the budget cannot cover it.
+ * A budget of bytes shared by all requests in flight: a request takes what its body and the
+ * API's answers to it cost (ahead, for a declared length; else as the bytes arrive), or is
+ * refused (503) when the budget cannot cover them.
  */
 export class Budget {
   /** @param {number} max */
@@ -25,6 +26,15 @@ export class Budget {
     return true;
   }
 
+  /**
+   * Takes `n` bytes even past the budget: for an answer to something the API already did (a
+   * create, a delete), which must be read whatever the load. Everyone else is refused meanwhile.
+   * @param {number} n
+   */
+  charge(n) {
+    this.used += n;
+  }
+
   /** @param {number} n */
   give(n) {
     this.used = Math.max(0, this.used - n);
@@ -35,14 +45,16 @@ export class Budget {
  * The request body in one Uint8Array of its exact size, or why not. Chunks are kept as they
  * arrive and joined once at the end: memory grows with what was sent, not with what a
  * Content-Length claims (a buffer allocated up front for a claim is memory held for nothing while
- * the body trickles in, or never comes). `take(n)` is asked for each chunk's share of the memory
- * budget before it is kept ('busy' when the budget says no). A body slower than `timeoutMs` in
- * total is abandoned.
+ * the body trickles in, or never comes). `take(n)` is asked for each
+ * chunk's share of the memory budget before it is kept ('busy' when the budget says no). A body
+ * slower than `timeoutMs` in total, or that sends nothing for `idleMs`, is abandoned: a stalled
+ * sender does not keep its connection, its caller's body slot and what it sent so far for the
+ * whole `timeoutMs`.
  * @param {Request} request
- * @param {{ max: number, timeoutMs: number, take: (bytes: number) => boolean }} limits
+ * @param {{ max: number, timeoutMs: number, idleMs?: number, take: (bytes: number) => boolean }} limits
  * @returns {Promise<Uint8Array<ArrayBuffer> | 'too_large' | 'timeout' | 'aborted' | 'busy'>}
  */
-export async function readBody(request, { max, timeoutMs, take }) {
+export async function readBody(request, { max, timeoutMs, idleMs = timeoutMs, take }) {
   const declared = declaredLength(request);
   if (declared !== undefined && declared > max) {
     void request.body?.cancel().catch(() => {});
@@ -51,10 +63,12 @@ export async function readBody(request, { max, timeoutMs, take }) {
   if (!request.body) return new Uint8Array(0);
   const reader = request.body.getReader();
   let timedOut = false;
-  const timer = setTimeout(() => {
+  const stop = () => {
     timedOut = true;
     reader.cancel().catch(() => {});
-  }, timeoutMs);
+  };
+  const timer = setTimeout(stop, timeoutMs);
+  let idle = setTimeout(stop, Math.min(idleMs, timeoutMs));
   /** @type {Uint8Array[]} */
   let chunks = [];
   let size = 0;
@@ -62,6 +76,8 @@ export async function readBody(request, { max, timeoutMs, take }) {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
+      clearTimeout(idle);
+      idle = setTimeout(stop, Math.min(idleMs, timeoutMs));
       if (size + value.byteLength > max || !take(value.byteLength)) {
         // Not awaited: a client that stopped sending would hold the answer back.
         void reader.cancel().catch(() => {});
@@ -74,6 +90,7 @@ export async function readBody(request, { max, timeoutMs, take }) {
     return timedOut ? 'timeout' : 'aborted';
   } finally {
     clearTimeout(timer);
+    clearTimeout(idle);
   }
   if (timedOut) return 'timeout';
   const out = new Uint8Array(size);

@@ -1,11 +1,12 @@
 // @ts-check
 // The proxy as an attacker meets it: two signed-in users on one proxy against the emulator, each
 // trying to reach the other's imports; browsers trying to choose what only the server may
-// (hooks, webhook URLs, the owner); an API that echoes the key; and a crowd of large or slow
-// bodies trying to exhaust the proxy's memory and connections.
+// (hooks, webhook URLs, the owner); an API that echoes the key; a crowd of large or slow
+// bodies, and of large answers, trying to exhaust the proxy's memory and connections.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { spawn } from 'node:child_process';
 import { startEmulator, loadPackage, installPackage, control, KEY, CONTACTS } from './helpers/env.js';
 
@@ -23,7 +24,7 @@ before(async () => {
 after(async () => emu?.stop());
 
 /** Sessions as an app keeps them: a cookie names the user. */
-const SESSIONS = { 's-alice': 'user-alice', 's-bob': 'user-bob' };
+const SESSIONS = { 's-alice': 'user-alice', 's-bob': 'user-bob', 's-carol': 'user-carol' };
 /** @param {Request} request */
 const authorize = (request) => {
   const sid = /(?:^|;\s*)sid=([^;]+)/.exec(request.headers.get('cookie') ?? '')?.[1];
@@ -33,7 +34,7 @@ const authorize = (request) => {
 /**
  * A proxied call as a browser of `who` makes it.
  * @param {(r: Request) => Promise<Response>} handler
- * @param {'alice' | 'bob' | 'nobody'} who
+ * @param {'alice' | 'bob' | 'carol' | 'nobody'} who
  * @param {string} p
  * @param {{ method?: string, body?: unknown, headers?: Record<string, string> }} [init]
  */
@@ -423,3 +424,401 @@ function post(port, body) {
   });
 }
 
+
+// ------------------------------------------------------------------------------------------------
+// Findings of an independent attacker trial, one test each
+// ------------------------------------------------------------------------------------------------
+
+const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A raw HTTP/1.1 request over its own socket, written in `parts` (`number` entries are pauses in
+ * ms), so a test controls exactly when each byte arrives. Resolves with the status and how long
+ * the answer took from the first byte written; the socket is closed after the answer (or 20 s).
+ * @param {number} port
+ * @param {Array<string | number>} parts
+ * @returns {Promise<{ status: number, ms: number, text: string }>}
+ */
+function rawRequest(port, parts) {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const started = Date.now();
+    let text = '';
+    const done = () => {
+      socket.destroy();
+      clearTimeout(limit);
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), ms: Date.now() - started, text });
+    };
+    const limit = setTimeout(done, 20_000);
+    socket.on('data', (d) => {
+      text += d.toString('latin1');
+      if (/\r\n\r\n/.test(text)) done();
+    });
+    socket.on('error', done);
+    socket.on('close', done);
+    void (async () => {
+      for (const p of parts) {
+        if (socket.destroyed) return;
+        if (typeof p === 'string') socket.write(p);
+        // A pause ends early once the socket is gone, so no timer outlives the test.
+        for (const until = Date.now() + p; typeof p === 'number' && Date.now() < until && !socket.destroyed;) await sleep(Math.min(50, until - Date.now()));
+      }
+    })();
+  });
+}
+
+/** A node:http server for `handler` on loopback that counts the requests it has seen. @param {any} handler */
+async function serveCounting(handler) {
+  let seen = 0;
+  const server = http.createServer((req, res) => {
+    seen += 1;
+    void handler.node(req, res);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', () => r(undefined)));
+  const close = () => new Promise((r) => { server.closeAllConnections(); server.close(() => r(undefined)); });
+  return { port: /** @type {any} */ (server.address()).port, seen: () => seen, close };
+}
+
+test('connections that declare a large Content-Length and send nothing soon hold nothing: another user\'s create still goes through', { timeout: 30_000 }, async () => {
+  // Defaults: a 64 MiB budget, 30 s for a body. Alice's two connections declare 8 MB each and
+  // bob's 6.365 MB (3 x 22.4 MB charged up front and held for the whole 30 s, before this was
+  // fixed: the whole budget), and none sends a byte.
+  const dromo = pkg.createProxyHandler({ provider: 'dromo', apiKey: KEY, baseUrl: emu.api, authorize });
+  const srv = await serveCounting(dromo);
+  const head = (/** @type {string} */ who, /** @type {number} */ length) =>
+    `POST /api/dromo/headless/imports/ HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: sid=s-${who}\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`;
+  const idle = [head('alice', 8_000_000), head('alice', 8_000_000), head('bob', 6_365_000)].map((h) => rawRequest(srv.port, [h, 25_000]));
+  try {
+    for (let i = 0; i < 100 && srv.seen() < 3; i++) await sleep(20);
+    assert.equal(srv.seen(), 3, 'the idle requests reached the proxy');
+    // Past the second a declared length is held whatever the pace (time to start sending).
+    await sleep(1_200);
+    const res = await fetch(`http://127.0.0.1:${srv.port}/api/dromo/headless/imports/`, {
+      method: 'POST', headers: { cookie: 'sid=s-carol', 'content-type': 'application/json' }, body: JSON.stringify({ schema_id: CONTACTS, original_filename: 'c.csv' }),
+    });
+    const text = await res.text();
+    assert.equal(res.status, 201, `carol's 70-byte create while three connections sit idle: ${text}`);
+  } finally {
+    await srv.close();
+    await Promise.all(idle);
+  }
+});
+
+test('a body that stops arriving is cut off after a third of bodyTimeoutMs (408); one that keeps coming is not', { timeout: 30_000 }, async () => {
+  const dromo = pkg.createProxyHandler({ provider: 'dromo', apiKey: KEY, baseUrl: emu.api, authorize, bodyTimeoutMs: 3_000 });
+  const srv = await serveCounting(dromo);
+  const body = JSON.stringify({ schema_id: CONTACTS, original_filename: 'slow-but-steady.csv' });
+  const head = `POST /api/dromo/headless/imports/ HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: sid=s-alice\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
+  try {
+    // Ten pieces 200 ms apart (2 s in all, within the 3 s): never idle for long, so it is served.
+    /** @type {Array<string | number>} */
+    const steady = [head];
+    for (let i = 0; i < 10; i++) steady.push(body.slice((i * body.length) / 10, ((i + 1) * body.length) / 10), 200);
+    // The same start, then silence: cut off once idle for 1 s, not after the whole 3 s.
+    const [ok, stalled] = await Promise.all([rawRequest(srv.port, steady), rawRequest(srv.port, [head, body.slice(0, 10), 10_000])]);
+    assert.equal(ok.status, 201, ok.text);
+    assert.equal(stalled.status, 408, stalled.text);
+    assert.ok(stalled.ms < 2_500, `the stalled body was answered after ${stalled.ms} ms`);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('a lost Exa create takes back only the caller\'s own import: another user\'s token deletes nothing', { timeout: 30_000 }, async () => {
+  const exa = pkg.createProxyHandler({ provider: 'exa', apiKey: EXA_KEY, baseUrl: emu.exa, authorize, list: 'account' });
+  const params = { size: URLS_CSV.length, count: 1, format: 'csv', entity: { type: 'company' } };
+  const token = `tok-${Date.now()}`;
+  const alices = await as(exa, 'alice', '/api/exa/v0/imports', { method: 'POST', body: { ...params, metadata: { headlessImportsToken: token } } });
+  assert.equal(alices.status, 201, alices.text);
+  // Bob sees Alice's token in the account-wide list, and sends it with a create that fails
+  // upstream (a 500 before anything is made): the proxy looks for an import to take back.
+  const listed = await as(exa, 'bob', '/api/exa/v0/imports');
+  assert.ok(listed.json.data.some((/** @type {any} */ i) => i.metadata?.headlessImportsToken === token), 'the token is visible account-wide');
+  try {
+    await fetch(`${emu.control}/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ seed: 1, rules: [{ route: 'exa.create', kind: 'status', status: 500, count: 1 }] }) });
+    const failed = await as(exa, 'bob', '/api/exa/v0/imports', { method: 'POST', body: { ...params, metadata: { headlessImportsToken: token } } });
+    assert.equal(failed.status, 500, failed.text);
+  } finally {
+    await fetch(`${emu.control}/faults`, { method: 'DELETE' });
+  }
+  const still = await fetch(`${emu.exa}/v0/imports/${alices.json.id}`, { headers: { 'x-api-key': EXA_KEY } });
+  assert.equal(still.status, 200, "alice's import survived bob's failed create");
+  assert.equal((await as(exa, 'alice', `/api/exa/v0/imports/${alices.json.id}`)).status, 200, 'and she still reaches it');
+});
+
+test('a key the API echoes in a response header, JSON-escaped or percent-encoded never reaches the browser', async () => {
+  // A key with characters that JSON and URLs escape, so each form differs from the raw key.
+  const SECRET = 'sk_live/Key+with="quotes"\\x';
+  const u = (/** @type {string} */ s) => [...s].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
+  const pct = (/** @type {string} */ s) => [...s].map((c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`).join('');
+  const forms = [SECRET, JSON.stringify(SECRET).slice(1, -1), JSON.stringify(SECRET).slice(1, -1).replace(/\//g, '\\/'), encodeURIComponent(SECRET), encodeURIComponent(SECRET).toLowerCase(), u(SECRET), pct(SECRET)];
+  const echo = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const key = String(req.headers['x-dromo-license-key']);
+      res.writeHead(req.method === 'POST' ? 201 : 200, {
+        'content-type': 'application/json',
+        'x-request-id': `req_${key}`,
+        'retry-after': key,
+        'retry-after-ms': encodeURIComponent(key),
+      });
+      // The key as the API's JSON encoder, a URL in the answer, or a \u-escaping encoder writes it.
+      const body = `{"id":"imp-echo","results":[],"count":0,"detail":${JSON.stringify(`bad key ${key}`)},"slashes":"${JSON.stringify(key).slice(1, -1).replace(/\//g, '\\/')}",` +
+        `"link":"https://api.example/?key=${encodeURIComponent(key)}","lower":"${encodeURIComponent(key).toLowerCase()}","escaped":"${u(key)}","all":"${pct(key)}"}`;
+      res.end(body);
+    });
+  });
+  await new Promise((r) => echo.listen(0, '127.0.0.1', () => r(undefined)));
+  const base = `http://127.0.0.1:${/** @type {any} */ (echo.address()).port}/api/v1`;
+  try {
+    const own = pkg.createProxyHandler({ provider: 'dromo', apiKey: SECRET, baseUrl: base, authorize });
+    const account = pkg.createProxyHandler({ provider: 'dromo', apiKey: SECRET, baseUrl: base, authorize, list: 'account' });
+    for (const [handler, method, p] of [[own, 'POST', '/api/dromo/headless/imports/'], [own, 'GET', '/api/dromo/headless/imports/imp-echo/'], [account, 'GET', '/api/dromo/headless/imports/']]) {
+      const init = method === 'POST' ? { method, headers: { cookie: 'sid=s-alice', 'content-type': 'application/json' }, body: JSON.stringify({ schema_id: CONTACTS, original_filename: 'a.csv' }) } : { headers: { cookie: 'sid=s-alice' } };
+      const res = await /** @type {any} */ (handler)(new Request(`http://app.test${p}`, init));
+      const text = await res.text();
+      assert.ok(res.status === 200 || res.status === 201, `${method} ${p}: ${res.status} ${text}`);
+      const headers = JSON.stringify([...res.headers]);
+      for (const f of forms) {
+        assert.ok(!text.includes(f), `${method} ${p}: the key is in the body as ${f}`);
+        assert.ok(!headers.includes(f), `${method} ${p}: the key is in a header as ${f}: ${headers}`);
+      }
+      assert.equal(JSON.parse(text).detail, 'bad key ***', 'the body still parses, the key replaced');
+      assert.equal(res.headers.get('x-request-id'), 'req_***');
+    }
+  } finally {
+    echo.closeAllConnections();
+    await new Promise((r) => echo.close(() => r(undefined)));
+  }
+});
+
+test('bad options are the package\'s ValidationError naming the option (never a plain TypeError)', () => {
+  const throwing = Object.defineProperty({ provider: 'dromo' }, 'apiKey', { enumerable: true, get() { throw new Error('no'); } });
+  /** @type {Array<[() => unknown, string]>} */
+  const cases = [
+    [() => pkg.createProxyHandler(), 'options'],
+    [() => pkg.createProxyHandler({ provider: 'dromo', apiKey: KEY, authorize: 'anyone', colour: 'red' }), 'options.colour'],
+    [() => pkg.createProxyHandler(throwing), 'options.apiKey'],
+    [() => pkg.createProxyHandler({ provider: 'dromo', apiKey: '', authorize: 'anyone' }), 'options.apiKey'],
+    [() => pkg.createProxyHandler({ provider: 'dromo', apiKey: KEY }), 'options.authorize'],
+    [() => pkg.createProxyHandler({ provider: 'dromo', apiKey: KEY, authorize: 'anyone', createsPerCaller: { creates: 0 } }), 'options.createsPerCaller'],
+    [() => pkg.createProxyHandler({ provider: 'dromo', apiKey: KEY, authorize: 'anyone', maxBytesInFlight: -1 }), 'options.maxBytesInFlight'],
+    [() => pkg.createProxyHandler({ provider: 'dromo', apiKey: KEY, authorize: 'anyone', baseUrl: 'http://api.example.com' }), 'options.baseUrl'],
+    [() => pkg.createProxyHandler({ provider: 'dromo', apiKey: KEY, authorize: 'anyone', ownership: { add() {} } }), 'options.ownership.owner'],
+    [() => pkg.memoryOwnershipStore({ maxImports: 0 }), 'options.maxImports'],
+    [() => pkg.memoryOwnershipStore(null), 'options'],
+    [() => pkg.toNodeHandler('not a handler'), 'handler'],
+  ];
+  for (const [fn, path] of cases) {
+    assert.throws(fn, (/** @type {any} */ e) => {
+      assert.ok(e instanceof pkg.ValidationError && e instanceof pkg.HeadlessImportsError, `${path}: ${e}`);
+      assert.ok(!(e instanceof TypeError), path);
+      assert.equal(e.code, 'validation_error');
+      assert.equal(e.path, path);
+      assert.ok(!e.message.includes(KEY));
+      return true;
+    }, path);
+  }
+});
+
+test('Dromo creates: only the documented keys, and no hooks or webhook URLs in any spelling, in settings or anywhere in fields', async () => {
+  /** @type {any[]} */
+  const upstream = [];
+  /** @type {typeof fetch} */
+  const spy = (url, init) => {
+    if (init?.body) upstream.push(JSON.parse(new TextDecoder().decode(/** @type {Uint8Array} */ (init.body))));
+    return fetch(url, init);
+  };
+  // Refused creates count against the caller's create limit too: off here.
+  const dromo = pkg.createProxyHandler({ provider: 'dromo', apiKey: KEY, baseUrl: emu.api, authorize, fetch: spy, createsPerCaller: false });
+  const file = { schema_id: CONTACTS, original_filename: 'a.csv' };
+  const evil = 'https://evil.example/hook';
+  const field = { key: 'email', label: 'Email', type: 'string' };
+  /** @type {Array<[Record<string, unknown>, number, string]>} body, status, the key named */
+  const attacks = [
+    [{ ...file, Hooks: { rowHooks: ['x'] } }, 403, 'Hooks'],
+    [{ ...file, HOOKS: { rowHooks: ['x'] } }, 403, 'HOOKS'],
+    [{ ...file, webhookUrl: evil }, 403, 'webhookUrl'],
+    [{ ...file, settings: { WebhookUrl: evil } }, 403, 'settings.WebhookUrl'],
+    [{ ...file, settings: { webhookURL: evil } }, 403, 'settings.webhookURL'],
+    [{ ...file, settings: { webhook_url: evil } }, 403, 'settings.webhook_url'],
+    [{ ...file, settings: { needs_review_webhook_url: evil } }, 403, 'settings.needs_review_webhook_url'],
+    [{ ...file, settings: JSON.stringify({ webhookUrl: evil }) }, 400, 'settings'],
+    [{ ...file, settings: [{ webhookUrl: evil }] }, 400, 'settings'],
+    [{ ...file, settings: null }, 400, 'settings'],
+    [{ original_filename: 'a.csv', fields: [field, { ...field, key: 'x', hooks: { rowHooks: ['x'] } }] }, 403, 'fields[1].hooks'],
+    [{ original_filename: 'a.csv', fields: [{ ...field, validators: [{ validate: 'required', columnHook: 'x' }] }] }, 403, 'fields[0].validators[0].columnHook'],
+    [{ original_filename: 'a.csv', fields: { hooks: {} } }, 400, 'fields'],
+    [{ ...file, review_url: 'https://x.example/' }, 400, 'review_url'],
+    [{ ...file, schemaId: CONTACTS }, 400, 'schemaId'],
+  ];
+  for (const [body, status, key] of attacks) {
+    const r = await as(dromo, 'alice', '/api/dromo/headless/imports/', { method: 'POST', body });
+    assert.equal(r.status, status, `${JSON.stringify(body)}: ${r.text}`);
+    assert.equal(r.json.code, status === 403 ? 'proxy_forbidden_field' : 'proxy_bad_request');
+    assert.equal(r.json.field, key, r.text);
+    assert.ok(r.json.detail.includes(key), r.json.detail);
+  }
+  assert.deepEqual(upstream, [], 'none of it reached the API');
+  // What the create request documents still goes through: settings, an inline schema.
+  const ok = await as(dromo, 'alice', '/api/dromo/headless/imports/', { method: 'POST', body: { fields: [field], settings: { importIdentifier: 'mine', title: 'Contacts' }, original_filename: 'a.csv' } });
+  assert.equal(ok.status, 201, ok.text);
+  // With a create option the server decides what is sent: a key of the app's own reaches it, but
+  // hooks in any spelling are still refused before it runs.
+  const pinned = pkg.createProxyHandler({
+    provider: 'dromo', apiKey: KEY, baseUrl: emu.api, authorize, fetch: spy, createsPerCaller: false,
+    create: (/** @type {any} */ p) => ({ schema_id: CONTACTS, original_filename: `${p.kind}.csv` }),
+  });
+  const kind = await as(pinned, 'alice', '/api/dromo/headless/imports/', { method: 'POST', body: { kind: 'contacts' } });
+  assert.equal(kind.status, 201, kind.text);
+  assert.equal(upstream.at(-1).original_filename, 'contacts.csv');
+  const hooked = await as(pinned, 'alice', '/api/dromo/headless/imports/', { method: 'POST', body: { kind: 'x', settings: { WEBHOOKURL: evil } } });
+  assert.equal(hooked.status, 403);
+  assert.equal(hooked.json.field, 'settings.WEBHOOKURL');
+});
+
+test('own lists: at most 25 imports and 25 upstream GETs (4 at a time) a page, ending early past 1 MiB; an import answer over 1 MiB is refused', { timeout: 60_000 }, async () => {
+  // Its own emulator without rate limits: this reads the same imports many times over.
+  const big = await startEmulator(['--time-scale', '0.01', '--no-rate-limit']);
+  try {
+    const make = async (/** @type {number} */ nameBytes) => {
+      const r = await fetch(`${big.api}/headless/imports/`, {
+        method: 'POST', headers: { 'x-dromo-license-key': KEY, 'content-type': 'application/json' },
+        body: JSON.stringify({ schema_id: CONTACTS, original_filename: `${'n'.repeat(nameBytes)}.csv` }),
+      });
+      assert.equal(r.status, 201);
+      return /** @type {string} */ ((await r.json()).id);
+    };
+    const store = pkg.memoryOwnershipStore();
+    /** @type {string[]} */
+    const ids = [];
+    // Thirty imports whose answers are ~600 kB each (the emulator echoes the file name).
+    for (let i = 0; i < 30; i++) {
+      ids.push(await make(600_000));
+      store.add('dromo', ids.at(-1), 'user-bob');
+    }
+    let inFlight = 0;
+    let most = 0;
+    let gets = 0;
+    /** @type {typeof fetch} */
+    const spy = async (url, init) => {
+      gets += 1;
+      most = Math.max(most, ++inFlight);
+      try {
+        return await fetch(url, init);
+      } finally {
+        inFlight -= 1;
+      }
+    };
+    const dromo = pkg.createProxyHandler({ provider: 'dromo', apiKey: KEY, baseUrl: big.api, authorize, ownership: store, fetch: spy });
+    /** @type {string[]} */
+    const seen = [];
+    let offset = 0;
+    for (let page = 0; page < 30 && offset < 30; page++) {
+      gets = 0;
+      const r = await as(dromo, 'bob', `/api/dromo/headless/imports/?limit=100&offset=${offset}`);
+      assert.equal(r.status, 200, r.text.slice(0, 300));
+      assert.equal(r.json.count, 30);
+      const n = r.json.results.length;
+      assert.ok(n >= 1 && n <= 25, `page of ${n}`);
+      assert.ok(gets <= 25 && gets === n, `${gets} upstream GETs for a page of ${n}`);
+      assert.ok(r.text.length <= 2 ** 20 + 4 * 2 ** 20, `page of ${r.text.length} bytes`);
+      // The 1 MiB mark ends the page early: 4 reads in flight when it is passed, at most.
+      assert.ok(n <= Math.ceil(2 ** 20 / 600_000) + 3, `page of ${n} imports of 600 kB`);
+      seen.push(...r.json.results.map((/** @type {any} */ i) => i.id));
+      offset += n;
+      if (offset < 30) assert.match(r.json.next, new RegExp(`offset=${offset}$`));
+      else assert.equal(r.json.next, null);
+    }
+    assert.deepEqual([...seen].sort(), [...ids].reverse().sort(), 'every import once, by following the pages');
+    assert.deepEqual(seen, [...ids].reverse(), 'newest first');
+    assert.ok(most <= 4, `${most} upstream reads in flight at once`);
+    // An import whose answer is over 1 MiB is not held: its read, and a page with it, are 502.
+    const huge = await make(1_100_000);
+    store.add('dromo', huge, 'user-bob');
+    const one = await as(dromo, 'bob', `/api/dromo/headless/imports/${huge}/`);
+    assert.equal(one.status, 502);
+    assert.equal(one.json.code, 'proxy_upstream_invalid');
+    assert.equal((await as(dromo, 'bob', '/api/dromo/headless/imports/?limit=1')).status, 502);
+  } finally {
+    await big.stop();
+  }
+});
+
+test('answers count against the memory budget: 10 concurrent own-lists of huge imports keep the proxy within twice the cap', { timeout: 180_000 }, async () => {
+  const CAP = 64 * 1024 * 1024;
+  const big = await startEmulator(['--time-scale', '0.01', '--no-rate-limit']);
+  const script = `
+    import http from 'node:http';
+    import { createProxyHandler, memoryOwnershipStore } from 'headless-imports';
+    const store = memoryOwnershipStore();
+    // Defaults, so the default budget (64 MiB) is what this measures.
+    const proxy = createProxyHandler({ provider: 'dromo', apiKey: ${JSON.stringify(KEY)}, baseUrl: ${JSON.stringify(big.api)}, authorize: (r) => r.headers.get('x-user'), ownership: store });
+    const server = http.createServer((req, res) => void proxy.node(req, res));
+    server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
+    let peak = 0;
+    const sample = setInterval(() => { peak = Math.max(peak, process.memoryUsage.rss()); }, 5);
+    process.on('message', (m) => {
+      if (m.own) { for (const id of m.own.ids) store.add('dromo', id, m.own.user); process.send({ ok: true }); }
+      if (m === 'base') { globalThis.gc?.(); process.send({ base: process.memoryUsage.rss() }); peak = 0; }
+      if (m === 'peak') process.send({ peak });
+      if (m === 'stop') { clearInterval(sample); server.close(); server.closeAllConnections(); process.exit(0); }
+    });
+  `;
+  const child = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { cwd: installPackage(), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const next = () => /** @type {Promise<any>} */ (new Promise((resolve) => child.once('message', resolve)));
+  try {
+    const { port } = await next();
+    const make = async (/** @type {number} */ nameBytes) => {
+      const r = await fetch(`${big.api}/headless/imports/`, {
+        method: 'POST', headers: { 'x-dromo-license-key': KEY, 'content-type': 'application/json' },
+        body: JSON.stringify({ schema_id: CONTACTS, original_filename: `${'n'.repeat(nameBytes)}.csv` }),
+      });
+      assert.equal(r.status, 201);
+      const { id } = await r.json();
+      return /** @type {string} */ (id);
+    };
+    // The trial's case: one user's 10 imports of ~7.9 MB answers each. And imports just under the
+    // per-answer cap (900 kB), which the proxy does read: 20 of them.
+    /** @type {Array<[string, number, number]>} user, imports, answer bytes */
+    const plans = [['user-huge', 10, 7_900_000], ['user-large', 20, 900_000]];
+    for (const [user, count, bytes] of plans) {
+      const ids = [];
+      for (let i = 0; i < count; i++) ids.push(await make(bytes));
+      child.send({ own: { user, ids } });
+      await next();
+    }
+    const list = async (/** @type {string} */ user) => {
+      const r = await fetch(`http://127.0.0.1:${port}/api/dromo/headless/imports/?limit=100`, { headers: { 'x-user': user } });
+      const text = await r.text();
+      return { status: r.status, retryAfter: r.headers.get('retry-after'), results: r.status === 200 ? JSON.parse(text).results.length : 0 };
+    };
+    await list('nobody-yet'); // warm up every code path
+    for (const [user, , bytes] of plans) {
+      child.send('base');
+      const { base } = await next();
+      const results = await Promise.all(Array.from({ length: 10 }, () => list(user)));
+      child.send('peak');
+      const { peak } = await next();
+      const growth = peak - base;
+      const statuses = results.map((r) => r.status);
+      console.log(`10 concurrent own-lists of ${user} (answers ${(bytes / 1e6).toFixed(1)} MB): ${statuses.join(',')}; proxy RSS ${(base / 2 ** 20).toFixed(0)} MiB -> peak ${(peak / 2 ** 20).toFixed(0)} MiB (+${(growth / 2 ** 20).toFixed(1)} MiB, cap ${CAP / 2 ** 20} MiB)`);
+      // Within twice the cap: answers leave more garbage per byte than bodies do (text, parsed
+      // value, page text and bytes), which the collector takes its time with. Unbounded, these
+      // lists grew the proxy by 0.55 GB (0.9 MB answers) and 2 GB (7.9 MB answers).
+      assert.ok(growth < 2 * CAP, `peak RSS growth ${(growth / 2 ** 20).toFixed(1)} MiB`);
+      if (bytes > 1024 * 1024) {
+        assert.deepEqual([...new Set(statuses)], [502], 'an answer over the per-import cap is not relayed');
+      } else {
+        assert.ok(statuses.every((s) => s === 200 || s === 429 || s === 503), statuses.join(','));
+        assert.ok(statuses.includes(200), 'some lists were served');
+        for (const r of results) if (r.status !== 200) assert.equal(r.retryAfter, '1');
+        for (const r of results) assert.ok(r.results <= 25);
+      }
+    }
+  } finally {
+    child.send('stop');
+    await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
+    await big.stop();
+  }
+});

@@ -94,7 +94,10 @@ test('options are validated, and messages never quote the key', async () => {
   ];
   for (const [opts, re] of bad) {
     assert.throws(() => createProxyHandler(opts), (/** @type {any} */ e) => {
-      assert.ok(e instanceof TypeError, String(e));
+      // The package's typed error, as every error it throws: a stable code and the option's path.
+      assert.ok(e instanceof pkg.ValidationError && e instanceof pkg.HeadlessImportsError, String(e));
+      assert.equal(e.code, 'validation_error');
+      assert.match(e.path, /^options(\.|$)/);
       assert.match(e.message, re);
       assert.ok(!e.message.includes(KEY), 'the key is not in the message');
       return true;
