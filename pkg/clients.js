@@ -56,52 +56,75 @@ function makeError(name, message, props) {
   return new cls(message, props);
 }
 
+/** Each `imports` object's core handle: out of reach of users, and of nothing but `run`. */
+const HANDLES = new WeakMap();
+
+/**
+ * Runs operation `op` on the core behind an `imports` object.
+ * @param {Imports} imports @param {number} op @param {unknown} [a] @param {unknown} [b] @param {unknown} [c]
+ */
+const run = (imports, op, a, b, c) => HANDLES.get(imports).call(op, a, b, c);
+
+/**
+ * The endpoints both providers' `imports` have. Module-level (not per build): one copy serves
+ * every entry, and `Object.getPrototypeOf(dromo.imports)` is plain to read.
+ */
+class Imports {
+  /** @param {Handle} c */
+  constructor(c) {
+    HANDLES.set(this, c);
+  }
+  /** @param {unknown} params @param {unknown} [opts] */
+  create(params, opts) {
+    return run(this, OP.create, params, opts);
+  }
+  /** @param {unknown} id @param {unknown} [opts] */
+  retrieve(id, opts) {
+    return run(this, OP.retrieve, id, opts);
+  }
+  /** @param {unknown} id @param {unknown} [opts] */
+  delete(id, opts) {
+    return run(this, OP.delete, id, opts);
+  }
+  /** @param {unknown} [params] */
+  list(params) {
+    return pagedList((p) => run(this, OP.listPage, p), params);
+  }
+  /** @param {unknown} target @param {unknown} body @param {unknown} [opts] */
+  upload(target, body, opts) {
+    return run(this, OP.upload, target, body, opts);
+  }
+  /** @param {unknown} id @param {unknown} [opts] */
+  waitForCompletion(id, opts) {
+    return run(this, OP.wait, id, opts);
+  }
+}
+
+/** `dromo.imports`: the `/headless/imports/` endpoints. */
+class DromoImports extends Imports {
+  /** @param {unknown} id @param {unknown} [opts] */
+  resultUrl(id, opts) {
+    return run(this, OP.resultUrl, id, opts);
+  }
+  /** @param {unknown} id @param {unknown} [opts] */
+  results(id, opts) {
+    return run(this, OP.results, id, opts);
+  }
+}
+
+/** `exa.imports`: the `/v0/imports` endpoints. */
+class ExaImports extends Imports {
+  /** @param {unknown} id @param {unknown} params @param {unknown} [opts] */
+  update(id, params, opts) {
+    return run(this, OP.update, id, params, opts);
+  }
+}
+
 /**
  * The `Dromo` class over a wasm build that has Dromo.
  * @param {Core} core
  */
 export function dromoClass(core) {
-  /** `dromo.imports`: the `/headless/imports/` endpoints. */
-  class DromoImports {
-    #c;
-    /** @param {Handle} c */
-    constructor(c) {
-      this.#c = c;
-    }
-    /** @param {unknown} params @param {unknown} [opts] */
-    create(params, opts) {
-      return this.#c.call(OP.create, params, opts);
-    }
-    /** @param {unknown} id @param {unknown} [opts] */
-    retrieve(id, opts) {
-      return this.#c.call(OP.retrieve, id, opts);
-    }
-    /** @param {unknown} id @param {unknown} [opts] */
-    delete(id, opts) {
-      return this.#c.call(OP.delete, id, opts);
-    }
-    /** @param {unknown} id @param {unknown} [opts] */
-    resultUrl(id, opts) {
-      return this.#c.call(OP.resultUrl, id, opts);
-    }
-    /** @param {unknown} id @param {unknown} [opts] */
-    results(id, opts) {
-      return this.#c.call(OP.results, id, opts);
-    }
-    /** @param {unknown} [params] */
-    list(params) {
-      return pagedList((p) => this.#c.call(OP.listPage, p), params);
-    }
-    /** @param {unknown} target @param {unknown} body @param {unknown} [opts] */
-    upload(target, body, opts) {
-      return this.#c.call(OP.upload, target, body, opts);
-    }
-    /** @param {unknown} id @param {unknown} [opts] */
-    waitForCompletion(id, opts) {
-      return this.#c.call(OP.wait, id, opts);
-    }
-  }
-
   /** A client for Dromo's Headless Import API. */
   class Dromo {
     #c;
@@ -132,43 +155,6 @@ export function dromoClass(core) {
  * @param {Core} core
  */
 export function exaClass(core) {
-  /** `exa.imports`: the `/v0/imports` endpoints. */
-  class ExaImports {
-    #c;
-    /** @param {Handle} c */
-    constructor(c) {
-      this.#c = c;
-    }
-    /** @param {unknown} params @param {unknown} [opts] */
-    create(params, opts) {
-      return this.#c.call(OP.create, params, opts);
-    }
-    /** @param {unknown} id @param {unknown} [opts] */
-    retrieve(id, opts) {
-      return this.#c.call(OP.retrieve, id, opts);
-    }
-    /** @param {unknown} id @param {unknown} params @param {unknown} [opts] */
-    update(id, params, opts) {
-      return this.#c.call(OP.update, id, params, opts);
-    }
-    /** @param {unknown} id @param {unknown} [opts] */
-    delete(id, opts) {
-      return this.#c.call(OP.delete, id, opts);
-    }
-    /** @param {unknown} [params] */
-    list(params) {
-      return pagedList((p) => this.#c.call(OP.listPage, p), params);
-    }
-    /** @param {unknown} target @param {unknown} body @param {unknown} [opts] */
-    upload(target, body, opts) {
-      return this.#c.call(OP.upload, target, body, opts);
-    }
-    /** @param {unknown} id @param {unknown} [opts] */
-    waitForCompletion(id, opts) {
-      return this.#c.call(OP.wait, id, opts);
-    }
-  }
-
   /** A client for Exa's Websets Imports API. */
   class Exa {
     #c;

@@ -674,6 +674,16 @@ export declare class HeadlessImportsError extends Error {
   /** `fileFromPath`'s errors: the file's absolute path. (On `ValidationError`: the input's.) */
   path?: string;
   /**
+   * `Exa.importFile`, after it created an import and then failed (an upload, a callback, an
+   * abort): whether that import was deleted, so nothing is left behind.
+   */
+  deleted?: boolean;
+  /**
+   * An Exa create that stopped because it could not check what a lost answer may have created:
+   * the `metadata.headlessImportsToken` that import would carry (look for it before creating again).
+   */
+  token?: string;
+  /**
    * The import this error concerns, on every error raised after the import was created (any
    * class, an abort included), so its id is never lost. Not enumerable.
    */
@@ -764,7 +774,7 @@ export declare class NeedsReviewError extends HeadlessImportsError {
 /** `waitForCompletion` ran out of time: `code` `wait_timeout`. The import may still finish. */
 export declare class WaitTimeoutError extends HeadlessImportsError {
   /** The import as last seen. Not enumerable. */
-  import: HeadlessImportFull;
+  import: HeadlessImportFull | ExaImport;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 // `pagedList(fetchPage, params)`; Rust does the HTTP and computes the next page's params from
 // offset/limit/count (it never follows the wire `next` URL, which may point at another origin).
 
+import { HeadlessImportsError } from './errors.js';
+
 /**
  * What `fetchPage(params)` resolves to.
  * @typedef {{ page: Record<string, unknown>, items: unknown[], next?: unknown }} RawPage
@@ -73,7 +75,7 @@ function makePage(owner, raw) {
       value: () =>
         hasNext(raw)
           ? fetchRaw(owner, raw.next).then((r) => makePage(owner, r))
-          : Promise.reject(new Error('No next page: this is the last page (check hasNextPage() first).')),
+          : Promise.reject(new HeadlessImportsError('No next page: this is the last page (check hasNextPage() first).', { code: 'no_next_page' })),
       configurable: true,
       writable: true,
     },

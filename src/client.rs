@@ -28,6 +28,8 @@ pub struct Provider {
     /// What every path naming one import has in it (`/imports/` then the id): a 404 for any
     /// other path is a route the server lacks, not an import it lacks.
     pub id_route: &'static str,
+    /// Whether a create's 404 can mean a missing saved schema (Dromo's `schema_id`).
+    pub schema_404: bool,
     /// Documented limits: creates per window, and status polls per import per window.
     pub limits: (Option<Rate>, Option<Rate>),
 }
@@ -424,10 +426,13 @@ impl Client {
         let names_one = crate::text::find(what, self.provider.id_route)
             .and_then(|at| what.get(at + self.provider.id_route.len()..))
             .is_some_and(|id| !id.is_empty() && !id.starts_with('?'));
-        let listing = !names_one && what.starts_with("GET ");
-        if reply.status == 404 && (body.is_string() || listing) {
+        // A create's 404 names a missing schema at Dromo; at Exa a create has no such meaning.
+        let collection = !names_one && (what.starts_with("GET ") || !self.provider.schema_404);
+        let missing = reply.status == 404 && (body.is_string() || collection);
+        // A 405 on the API's own paths: something else (a web app) answers there.
+        if missing || reply.status == 405 {
             detail = [
-                "Not Found: nothing answers this route at ",
+                "Nothing answers this route at ",
                 &self.base_url,
                 ". Is baseUrl right? ",
                 self.provider.name,

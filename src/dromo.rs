@@ -29,6 +29,7 @@ pub static DROMO: Provider = Provider {
     auth_header: "X-Dromo-License-Key",
     key_name: "backend license key",
     id_route: "/headless/imports/",
+    schema_404: true,
     // The documented limits: 20 creates per minute, 12 status polls per minute per import.
     limits: (
         Some(Rate {
@@ -256,16 +257,18 @@ pub fn import_path(id: &JsValue, suffix: &str) -> Result<String> {
     Ok(["/headless/imports/", &id, "/", suffix].concat())
 }
 
+/// What Dromo said first in an import's `import_errors`, if anything.
+fn first_error(imp: &JsValue) -> Option<String> {
+    let errors = get(imp, "import_errors");
+    crate::js::is_array(&errors)
+        .then(|| js_sys::Array::from(&errors).get(0))
+        .and_then(|e| get_str(&e, "message").or_else(|| JSON::stringify(&e).ok().map(String::from)))
+}
+
 /// Why an import failed, from its `import_errors`.
 pub fn describe_failure(imp: &JsValue) -> String {
     let id = get_str(imp, "id").unwrap_or_default();
-    let errors = get(imp, "import_errors");
-    let first = crate::js::is_array(&errors)
-        .then(|| js_sys::Array::from(&errors).get(0))
-        .and_then(|e| {
-            get_str(&e, "message").or_else(|| JSON::stringify(&e).ok().map(String::from))
-        });
-    match first {
+    match first_error(imp) {
         Some(m) => ["Import ", &id, " failed: ", &m].concat(),
         None => ["Import ", &id, " failed (no results and no review URL)."].concat(),
     }
@@ -466,7 +469,7 @@ impl Dromo {
         let flow = Flow::from_js(&options, DEFAULT_INTERVAL_MS)?;
 
         let imp = self.create_with_body(&create, false, flow.call()).await?;
-        flow.created(&imp)?;
+        flow.created(&imp).await?;
         let Some(url) = get_str(&imp, "upload").filter(|u| !u.is_empty()) else {
             let mut e = Error::new(
                 crate::error::Kind::Api,
@@ -478,7 +481,7 @@ impl Dromo {
         upload::put(&url, &data, &flow.sending(&self.client), EXPIRED_HINT)
             .await
             .map_err(|e| e.with_import(&imp))?;
-        flow.uploaded(&imp)?;
+        flow.uploaded(&imp).await?;
         self.finish(imp, &flow, true).await
     }
 
@@ -496,7 +499,7 @@ impl Dromo {
         let body = create_body(&params, self.client.has_key())?;
         let flow = Flow::from_js(&options, DEFAULT_INTERVAL_MS)?;
         let imp = self.create_with_body(&body, true, flow.call()).await?;
-        flow.created(&imp)?;
+        flow.created(&imp).await?;
         self.finish(imp, &flow, false).await
     }
 
@@ -529,7 +532,11 @@ impl Dromo {
                 [
                     "Import ",
                     &get_str(&done, "id").unwrap_or_default(),
-                    " needs a review: a person must finish it at its review_url (it then becomes SUCCESSFUL), or pass waitForReview: true to wait for that.",
+                    " needs a review",
+                    &first_error(&done)
+                        .map(|m| [" (", &m, ")"].concat())
+                        .unwrap_or_default(),
+                    ": a person must finish it at its review_url (it then becomes SUCCESSFUL), or pass waitForReview: true to wait for that.",
                 ]
                 .concat(),
             );

@@ -129,14 +129,13 @@ impl Error {
     /// `TimeoutError` of `AbortSignal.timeout()`) as its `cause` and in its message.
     pub fn aborted(signal: Option<&web_sys::AbortSignal>) -> Self {
         let reason = signal.map_or(JsValue::UNDEFINED, |s| crate::js::get(s, "reason"));
-        let why = match reason.as_string() {
-            Some(s) => s,
-            None if crate::js::get(&reason, "name").as_string().as_deref()
-                == Some("TimeoutError") =>
-            {
-                "the signal timed out".into()
-            }
-            None => String::new(),
+        let text = |k: &str| crate::js::get(&reason, k).as_string();
+        let why = match (reason.as_string(), text("name").as_deref()) {
+            (Some(s), _) => s,
+            (_, Some("TimeoutError")) => "the signal timed out".into(),
+            // `abort()` without a reason: the platform's AbortError says nothing more.
+            (_, Some("AbortError")) => String::new(),
+            _ => text("message").unwrap_or_default(),
         };
         let mut e = Error::new(
             Kind::Abort,

@@ -29,6 +29,7 @@ pub static EXA: Provider = Provider {
     auth_header: "x-api-key",
     key_name: "API key",
     id_route: "/v0/imports/",
+    schema_404: false,
     // Exa documents no limits; `rateLimit: { creates, polls }` sets some.
     limits: (None, None),
 };
@@ -414,6 +415,7 @@ impl Exa {
         // upload to now, is deleted.
         let url = flow
             .created(&imp)
+            .await
             .map(|_| get_str(&imp, "uploadUrl").filter(|u| !u.is_empty()));
         let sent = match url {
             Err(e) => Err(e),
@@ -440,7 +442,7 @@ impl Exa {
             err.extra.push(("deleted", JsValue::from_bool(deleted)));
             return Err(err);
         }
-        flow.uploaded(&imp)?;
+        flow.uploaded(&imp).await?;
         let out = js_sys::Object::new();
         if !flow.waits {
             // Read again: the create's answer still says `pending`, from before the file went up.

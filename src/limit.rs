@@ -41,15 +41,18 @@ pub fn depends_on(slots_before: usize, max: usize) -> Option<usize> {
 /// One granted send: when its answer came (set once), and a promise other slots await.
 struct Slot {
     answered_at: Cell<Option<f64>>,
+    /// The earliest it can be sent, as known when it was taken: what `onQueued` is told.
+    starts: f64,
     answered: Promise,
     resolve: Function,
 }
 
 impl Slot {
-    fn new() -> Rc<Slot> {
+    fn new(starts: f64) -> Rc<Slot> {
         let (answered, resolve, _) = deferred();
         Rc::new(Slot {
             answered_at: Cell::new(None),
+            starts,
             answered,
             resolve,
         })
@@ -101,11 +104,18 @@ struct Window {
 
 impl Window {
     /// Takes the next slot; returns it and the slot it must wait for.
-    fn take(&mut self, max: usize) -> (Rc<Slot>, Option<Rc<Slot>>) {
-        let before = depends_on(self.slots.len(), max).map(|i| self.slots[i].clone());
-        let slot = Slot::new();
+    fn take(&mut self, rate: Rate) -> (Rc<Slot>, Option<Rc<Slot>>) {
+        let before = depends_on(self.slots.len(), rate.max).map(|i| self.slots[i].clone());
+        // A slot still in flight is answered no sooner than it starts: a lower bound, exact when
+        // the queue is made of sends that are still waiting (the usual burst).
+        let now = now_ms();
+        let starts = before.as_ref().map_or(now, |b| {
+            let answered = b.answered_at.get().unwrap_or(b.starts);
+            now.max(answered + rate.window_ms + margin_ms(rate))
+        });
+        let slot = Slot::new(starts);
         self.slots.push_back(slot.clone());
-        while self.slots.len() > max {
+        while self.slots.len() > rate.max {
             self.slots.pop_front();
         }
         (slot, before)
@@ -165,7 +175,7 @@ impl Limiter {
                 windows.len() - 1
             }
         };
-        windows[i].1.take(rate.max)
+        windows[i].1.take(rate)
     }
 
     /// The imports whose windows are kept (for the wasm tests).
@@ -240,11 +250,16 @@ impl Limiter {
             return Ok(Permit(None));
         };
         let (slot, before) = match kind {
-            Kind::Create => self.create_window.borrow_mut().take(rate.max),
+            Kind::Create => self.create_window.borrow_mut().take(rate),
             Kind::Poll(id) => self.take_poll(id, rate),
         };
+        // Told once, as soon as the wait is known to come: a burst of sends hears it all at once.
+        let wait_ms = slot.starts - now_ms();
         // From here on the slot is ours: if we give up, dropping the permit frees it.
         let permit = Permit(Some(slot));
+        if let (Some(f), true) = (on_queued, wait_ms > 0.0) {
+            tell_queued(f, kind, wait_ms).await?;
+        }
         if let Some(before) = before {
             let answered_at = match before.answered_at.get() {
                 Some(t) => t,
@@ -257,9 +272,6 @@ impl Limiter {
             let at = answered_at + rate.window_ms + margin_ms(rate);
             let now = now_ms();
             if at > now {
-                if let Some(f) = on_queued {
-                    tell_queued(f, kind, at - now)?;
-                }
                 sleep(at - now, signal).await?;
             }
         }
@@ -267,9 +279,8 @@ impl Limiter {
     }
 }
 
-/// Calls `onQueued({ kind, waitMs })`. Out of line: `acquire` is inlined into every send.
-#[inline(never)]
-fn tell_queued(f: &Function, kind: Kind<'_>, wait_ms: f64) -> Result<()> {
+/// Calls `onQueued({ kind, waitMs })`.
+async fn tell_queued(f: &Function, kind: Kind<'_>, wait_ms: f64) -> Result<()> {
     let event = js_sys::Object::new();
     let name = match kind {
         Kind::Create => "create",
@@ -281,9 +292,7 @@ fn tell_queued(f: &Function, kind: Kind<'_>, wait_ms: f64) -> Result<()> {
         "waitMs",
         &JsValue::from_f64(js_sys::Math::ceil(wait_ms)),
     );
-    f.call1(&JsValue::UNDEFINED, &event)
-        .map(|_| ())
-        .map_err(|e| Error::callback("onQueued", e))
+    crate::opts::call_back(f, "onQueued", &event).await
 }
 
 #[cfg(test)]

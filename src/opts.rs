@@ -86,6 +86,21 @@ pub fn non_negative(opts: &JsValue, key: &str, path: &str) -> Result<Option<f64>
     }
 }
 
+/// Calls the caller's callback `name` with `arg`. One that throws stops the call with a
+/// `callback_error`; one that returns a promise (an `async` callback) is awaited, and its
+/// rejection stops the call the same way, instead of surfacing as an unhandled rejection.
+pub async fn call_back(f: &Function, name: &str, arg: &JsValue) -> Result<()> {
+    let out = f
+        .call1(&JsValue::UNDEFINED, arg)
+        .map_err(|e| Error::callback(name, e))?;
+    if get(&out, "then").is_function() {
+        crate::task::settled(js_sys::Promise::resolve(&out))
+            .await
+            .map_err(|e| Error::callback(name, e))?;
+    }
+    Ok(())
+}
+
 /// Reads an optional callback option.
 pub fn callback(opts: &JsValue, key: &str, path: &str) -> Result<Option<Function>> {
     let v = get(opts, key);

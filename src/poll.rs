@@ -11,7 +11,7 @@ use wasm_bindgen::JsValue;
 use crate::client::Client;
 use crate::error::{Error, Kind, Result};
 use crate::js::{get, get_str, is_absent, is_plain_object};
-use crate::opts::{callback, join, non_negative, CallOptions};
+use crate::opts::{call_back, callback, join, non_negative, CallOptions};
 use crate::status::Stage;
 use crate::timer::{now_ms, sleep};
 
@@ -179,13 +179,13 @@ impl Flow {
     }
 
     /// Calls `onCreated(imp)`; one that throws stops the flow (the error carries the import).
-    pub fn created(&self, imp: &JsValue) -> Result<()> {
-        tell(self.on_created.as_ref(), "onCreated", imp)
+    pub async fn created(&self, imp: &JsValue) -> Result<()> {
+        tell(self.on_created.as_ref(), "onCreated", imp).await
     }
 
     /// Calls `onUploaded(imp)`, likewise.
-    pub fn uploaded(&self, imp: &JsValue) -> Result<()> {
-        tell(self.on_uploaded.as_ref(), "onUploaded", imp)
+    pub async fn uploaded(&self, imp: &JsValue) -> Result<()> {
+        tell(self.on_uploaded.as_ref(), "onUploaded", imp).await
     }
 
     /// The options of each request the flow sends.
@@ -203,12 +203,12 @@ impl Flow {
     }
 }
 
-fn tell(f: Option<&Function>, name: &str, imp: &JsValue) -> Result<()> {
+/// Tells `f` (if given) about `imp`; an error carries the import.
+async fn tell(f: Option<&Function>, name: &str, imp: &JsValue) -> Result<()> {
     match f {
-        Some(f) => f
-            .call1(&JsValue::UNDEFINED, imp)
-            .map(|_| ())
-            .map_err(|e| Error::callback(name, e).with_import(imp)),
+        Some(f) => call_back(f, name, imp)
+            .await
+            .map_err(|e| e.with_import(imp)),
         None => Ok(()),
     }
 }
@@ -236,10 +236,7 @@ pub async fn wait(
         let imp = client.poll(path, call).await.map_err(keep)?;
         let status = get_str(&imp, "status").unwrap_or_default();
         if last_status.as_deref() != Some(status.as_str()) {
-            if let Some(f) = &opts.on_status {
-                f.call1(&JsValue::UNDEFINED, &imp)
-                    .map_err(|e| Error::callback("onStatus", e).with_import(&imp))?;
-            }
+            tell(opts.on_status.as_ref(), "onStatus", &imp).await?;
             last_status = Some(status.clone());
         }
         let remaining = deadline - now_ms();

@@ -384,6 +384,7 @@ pub async fn to_target(
     if !is_absent(opts) && !is_plain_object(opts) {
         return Err(Error::invalid("opts", "must be an object"));
     }
+    crate::validate::only_keys(opts, "opts", &[&["onProgress", "signal"]])?;
     let data = body(value, "body")?;
     let on_progress = callback(opts, "onProgress", "opts")?;
     let signal = signal(opts, "opts")?;

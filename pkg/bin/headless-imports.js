@@ -21,7 +21,8 @@ const EXIT_HELP = `Exit codes:
   With several files the most severe wins: 130, 2, 1, 4, 3, 0.`;
 
 const COMMON_HELP = `Common options:
-  --api-key KEY     API key (default: $DROMO_API_KEY or $EXA_API_KEY; prefer the environment)
+  --api-key KEY     API key (default: $DROMO_API_KEY for dromo, $EXA_API_KEY for exa; prefer
+                    the environment)
   --base-url URL    API base URL, e.g. the local emulator or your proxy
                     (default: $DROMO_BASE_URL / $EXA_BASE_URL, else the provider's own API)
   --json            NDJSON output even on a terminal
@@ -238,8 +239,8 @@ function checkFiles(files) {
 /** @param {'dromo' | 'exa'} provider @param {Record<string, any>} values */
 function client(provider, values) {
   const env = provider === 'dromo' ? 'DROMO' : 'EXA';
-  keyVar = `${env}_API_KEY`;
   const apiKey = values['api-key'] ?? process.env[`${env}_API_KEY`] ?? undefined;
+  keyVar = values['api-key'] !== undefined ? '--api-key' : `${env}_API_KEY`;
   const baseUrl = values['base-url'] ?? process.env[`${env}_BASE_URL`] ?? undefined;
   if (!apiKey && !baseUrl) {
     throw new UsageError(`no API key: set ${env}_API_KEY (or pass --api-key, or --base-url of a proxy that adds it)`);
@@ -276,7 +277,7 @@ const worse = (a, b) => (SEVERITY.indexOf(a) <= SEVERITY.indexOf(b) ? a : b);
  */
 function message(err) {
   let text = String(err?.message ?? err).replace(/\s+/g, ' ').trim();
-  if (err?.code === 'authentication_error' && keyVar) text += ` Check ${keyVar} (or --api-key).`;
+  if (err?.code === 'authentication_error' && keyVar) text += keyVar === '--api-key' ? ' Check --api-key.' : ` Check ${keyVar} (or --api-key).`;
   return terminalSafe(text);
 }
 
@@ -548,6 +549,10 @@ async function runList(provider, api, values) {
     }
   } else {
     for (const it of items) process.stdout.write(jsonText(it) + '\n');
+    // stdout stays one import per line; where the next page starts goes to stderr for scripts.
+    const from = Number(params.offset ?? 0);
+    if (provider === 'dromo' && page.count > from + items.length) process.stderr.write(`next: --offset ${from + items.length}\n`);
+    if (provider === 'exa' && page.hasMore && page.nextCursor) process.stderr.write(`next: --cursor ${terminalSafe(page.nextCursor)}\n`);
   }
   return EXIT.ok;
 }

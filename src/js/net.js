@@ -277,11 +277,18 @@ export async function put(uploader, fetchFn, url, body, size, onProgress, signal
   const report = (loaded) => {
     if (thrown || loaded <= reported) return;
     reported = loaded;
-    try {
-      onProgress({ loaded, total: size });
-    } catch (e) {
-      thrown = [e];
+    /** @param {unknown} e */
+    const fail = (e) => {
+      thrown ??= [e];
       stop.abort();
+    };
+    try {
+      // Not awaited (progress must not slow the upload), but an async callback's rejection stops
+      // it as a throw does, instead of going unhandled.
+      const out = /** @type {any} */ (onProgress({ loaded, total: size }));
+      if (typeof out?.then === 'function') out.then(undefined, fail);
+    } catch (e) {
+      fail(e);
     }
   };
   try {

@@ -336,6 +336,7 @@ test('list pages: --offset, --cursor and --all', async () => {
   assert.equal(new Set(ids).size, ids.length, 'each import once');
   const second = await run(['dromo', 'list', '--limit', '1', '--offset', '1', ...dromoArgs()]);
   assert.deepEqual(second.stdout.trim().split('\n').map((l) => JSON.parse(l).id), [ids[1]]);
+  assert.match(second.stderr, /^next: --offset 2$/m, 'where the next page starts, for scripts');
   // Exa: the cursor of the first page gives the second.
   const companies = ['e1.csv', 'e2.csv'].map((n) => tempFile(n, 'url,name\nhttps://a.example,A\n'));
   assert.equal((await run(['exa', 'import', ...companies, '--entity', 'company', '--no-wait', ...exaArgs()])).code, 0);
@@ -380,6 +381,8 @@ test('results piped into head exits quietly; unknown flags and a 401 say what to
   });
   assert.equal(/** @type {any} */ (wrongKey).code, 1);
   assert.match(/** @type {any} */ (wrongKey).stderr, /Check DROMO_API_KEY \(or --api-key\)/);
+  const flagKey = await run(['dromo', 'list', '--api-key', 'not-the-key', ...dromoArgs()]);
+  assert.match(flagKey.stderr, /Check --api-key\.$/m);
 });
 
 test('on a terminal, a file held back by the rate limit says "waiting for a create slot" with the seconds left', async () => {

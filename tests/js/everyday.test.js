@@ -252,3 +252,72 @@ test('a create answered without an upload URL is an invalid_response APIError wi
   const e2 = await rejects(x.importFile(new File([COMPANIES], 'c.csv'), { entity: { type: 'company' } }), hi.APIError, { code: 'invalid_response', deleted: true });
   assert.match(e2.import?.id ?? '', /./);
 });
+
+test('second trial: async callbacks, upload options, a burst told its waits at once, hints on 405, review reasons, typed nextPage', async () => {
+  // An async callback that rejects stops the call like one that throws (no unhandled rejection).
+  const unhandled = [];
+  const onUnhandled = (/** @type {unknown} */ e) => unhandled.push(e);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    const bad = new Error('async bug');
+    await rejects(
+      dromo.importFile(new File([CSV], 'c.csv'), { schema_id: CONTACTS, onStatus: async () => { throw bad; } }),
+      hi.HeadlessImportsError,
+      { code: 'callback_error', cause: bad },
+    );
+    // An async onCreated is awaited before the upload starts.
+    const order = [];
+    await dromo.importFile(new File([CSV], 'c.csv'), {
+      schema_id: CONTACTS,
+      onCreated: async () => { await new Promise((r) => setTimeout(r, 50)); order.push('created'); },
+      onProgress: () => order.push('progress'),
+    });
+    assert.equal(order[0], 'created');
+    // An async onProgress is not awaited, but its rejection stops the upload as a throw does.
+    const big = new File(['url,name\n' + 'https://a.example,A\n'.repeat(200_000)], 'big.csv');
+    const slow = new Error('async progress bug');
+    await rejects(
+      exa.importFile(big, { entity: { type: 'company' }, onProgress: async () => { throw slow; } }),
+      hi.HeadlessImportsError,
+      { code: 'callback_error', cause: slow, deleted: true },
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(unhandled, []);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
+  // imports.upload refuses a misspelt option like every other call, before any request.
+  const imp = await dromo.imports.create({ schema_id: CONTACTS, original_filename: 'c.csv' });
+  const before = sent.length;
+  await rejects(dromo.imports.upload(imp, CSV, { singal: AbortSignal.abort() }), hi.ValidationError, { path: 'opts.singal' });
+  assert.equal(sent.length, before);
+  // A burst: each queued create is told its wait when it joins the queue, not when it reaches the front.
+  const limited = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, rateLimit: { creates: 1, windowMs: 600 } });
+  /** @type {{ at: number, waitMs: number }[]} */
+  const told = [];
+  const t0 = Date.now();
+  const onQueued = (/** @type {any} */ e) => told.push({ at: Date.now() - t0, waitMs: e.waitMs });
+  await Promise.all([0, 1, 2].map((i) => limited.imports.create({ schema_id: CONTACTS, original_filename: `${i}.csv` }, { onQueued })));
+  assert.equal(told.length, 2, JSON.stringify(told));
+  assert.ok(told.every((t) => t.at < 300), `told at once: ${JSON.stringify(told)}`);
+  const waits = told.map((t) => t.waitMs).sort((a, b) => a - b);
+  assert.ok(waits[0] >= 550 && waits[1] >= 2 * 550, `the second in line waits two windows: ${waits}`);
+  // 405 from something that is not the API (Dromo's path missing from baseUrl): the same hint as a 404.
+  const origin = new URL(emu.api).origin;
+  const e405 = await rejects(new hi.Dromo({ apiKey: KEY, baseUrl: origin, maxRetries: 0 }).imports.create({ schema_id: CONTACTS, original_filename: 'a.csv' }), hi.APIError);
+  if (e405.status === 405) assert.match(e405.message, /Is baseUrl right\?/);
+  // An Exa create answered 404 (no /websets) says so too.
+  const e404 = await rejects(new hi.Exa({ apiKey: EXA_KEY, baseUrl: `${origin}/v1` }).imports.create({ format: 'csv', entity: { type: 'company' }, size: 10, count: 1 }), hi.NotFoundError);
+  assert.match(e404.message, /Is baseUrl right\?/);
+  // NEEDS_REVIEW says what Dromo said.
+  const review = await rejects(dromo.importFile(new File(['First Name,Last Name\nAda,Lovelace\n'], 'r.csv'), { schema_id: CONTACTS, timeoutMs: 20_000 }), hi.NeedsReviewError);
+  assert.match(review.message, /needs a review \(.+\)/);
+  // abort(new Error(...)) says its message too.
+  const c = new AbortController();
+  c.abort(new Error('user clicked cancel'));
+  const ab = await rejects(dromo.imports.retrieve(imp.id, { signal: c.signal }), hi.APIUserAbortError);
+  assert.match(ab.message, /user clicked cancel/);
+  // nextPage past the last page: a typed error.
+  const last = await dromo.imports.list({ offset: 100_000, limit: 5 });
+  await rejects(last.nextPage(), hi.HeadlessImportsError, { code: 'no_next_page' });
+});
