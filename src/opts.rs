@@ -56,6 +56,10 @@ impl CallOptions {
 
 /// Per-call options of an operation, read from a plain copy of the caller's value.
 pub fn call_options(opts: &JsValue) -> Result<CallOptions> {
+    // Most calls pass none: no copy to make.
+    if opts.is_undefined() {
+        return Ok(CallOptions::default());
+    }
     CallOptions::from_js(&crate::js::plain(opts, "opts")?, "opts", &[])
 }
 
