@@ -573,7 +573,23 @@ async function runStatus(api, id) {
 
 /** @param {any} api @param {string} id @param {string | undefined} out */
 async function runResults(api, id, out) {
-  const rows = await api.imports.results(id);
+  /** @type {any[]} */
+  let rows;
+  try {
+    rows = await api.imports.results(id);
+  } catch (err) {
+    // No results yet: say where the import stands instead of the API's bare 4xx.
+    const imp = /** @type {any} */ (err)?.status >= 400 ? await api.imports.retrieve(id).catch(() => null) : null;
+    if (imp?.status === 'NEEDS_REVIEW') {
+      process.stderr.write(`headless-imports: import ${terminalSafe(id)} needs a review first: finish it at ${terminalSafe(imp.review_url)}\n`);
+      return EXIT.review;
+    }
+    if (imp && imp.status !== 'SUCCESSFUL') {
+      process.stderr.write(`headless-imports: import ${terminalSafe(id)} is ${terminalSafe(imp.status)}: it has no results${imp.status === 'FAILED' ? '' : ' yet'}\n`);
+      return imp.status === 'FAILED' ? EXIT.failed : EXIT.error;
+    }
+    throw err;
+  }
   const text = jsonText(rows, isTTY || out ? 2 : undefined) + '\n';
   if (out) {
     fs.writeFileSync(out, text);

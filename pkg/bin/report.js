@@ -206,7 +206,9 @@ function describe(e) {
   if (e.event === 'error' && e.code === 'aborted') return `✖ interrupted${id}`;
   if (e.event === 'error') {
     const status = e.status ? `${e.status}: ` : '';
-    return `✖ ${status}${e.message}${id}`;
+    // Exa's failure messages name the import already.
+    const named = e.importId && String(e.message).includes(String(e.importId));
+    return `✖ ${status}${e.message}${named ? '' : id}`;
   }
   if (e.status === 'NEEDS_REVIEW') return `! NEEDS_REVIEW: finish it at ${e.reviewUrl}`;
   if (e.waited === false) return `✔ uploaded, not waiting (status ${e.status})${id}`;

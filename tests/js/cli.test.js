@@ -401,3 +401,13 @@ test('on a terminal, a file held back by the rate limit says "waiting for a crea
   assert.match(text, /2\/2 finished \(1 failed\)/);
   assert.equal(text.split('\x1b[?25h').length, 2, 'finished once');
 });
+
+test('results of an import still at NEEDS_REVIEW exit 3 with the review URL, not the API\'s bare 4xx', async () => {
+  const review = tempFile('needs-review.csv', REVIEW);
+  const first = await run(['dromo', 'import', review, '--schema-id', CONTACTS, ...dromoArgs()]);
+  assert.equal(first.code, 3, first.stdout + first.stderr);
+  const id = first.events.find((e) => e.event === 'done').importId;
+  const results = await run(['dromo', 'results', id, ...dromoArgs()]);
+  assert.equal(results.code, 3, results.stderr);
+  assert.match(results.stderr, /needs a review first: finish it at http:\/\/127\.0\.0\.1/);
+});
