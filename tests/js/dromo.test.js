@@ -261,3 +261,24 @@ test('CommonJS and ESM consumers share one module: same classes, same wasm', asy
   assert.equal(cjs.APIError, hi.APIError);
   assert.throws(() => new cjs.Dromo({ apiKey: KEY, baseUrl: 'http://example.com/api' }), hi.ValidationError);
 });
+
+test('delete: 204 resolves undefined, then the import is gone (404 NotFoundError); a lost answer then a 404 counts as done', async () => {
+  const imp = await dromo.imports.create({ schema_id: CONTACTS, original_filename: 'gone.csv' });
+  assert.equal(await dromo.imports.delete(imp.id), undefined);
+  await assert.rejects(dromo.imports.retrieve(imp.id), (/** @type {any} */ e) => e instanceof hi.NotFoundError);
+  await assert.rejects(dromo.imports.delete(imp.id), (/** @type {any} */ e) => e instanceof hi.NotFoundError && e.status === 404);
+  await assert.rejects(dromo.imports.delete('../x'), (/** @type {any} */ e) => e instanceof hi.ValidationError && e.path === 'id');
+  // The server deletes, then the connection dies before the 204: the retry's 404 means done.
+  const lost = await dromo.imports.create({ schema_id: CONTACTS, original_filename: 'lost.csv' });
+  await fetch(`${emu.control}/faults`, { method: 'POST', body: JSON.stringify({ seed: 1, rules: [{ route: 'dromo.delete', kind: 'reset_after', count: 1 }] }) });
+  try {
+    assert.equal(await dromo.imports.delete(lost.id), undefined);
+  } finally {
+    await fetch(`${emu.control}/faults`, { method: 'DELETE' });
+  }
+  await assert.rejects(dromo.imports.retrieve(lost.id), (/** @type {any} */ e) => e instanceof hi.NotFoundError);
+  // An abort before the answer rejects with APIUserAbortError.
+  const kept = await dromo.imports.create({ schema_id: CONTACTS, original_filename: 'kept.csv' });
+  await assert.rejects(dromo.imports.delete(kept.id, { signal: AbortSignal.abort('changed my mind') }), (/** @type {any} */ e) => e instanceof hi.APIUserAbortError && e.cause === 'changed my mind');
+  assert.equal((await dromo.imports.retrieve(kept.id)).id, kept.id);
+});
