@@ -388,7 +388,10 @@ interface FlowOptions extends WaitOptions {
 export type ImportFileOptions = CreateImportOptions &
   SchemaSource &
   FlowOptions & {
-    /** Default: the `File`'s name. Required when the body is not a File. */
+    /**
+     * Default: the `File`'s name. Required when the body is not a File. Must end in `.csv`, `.tsv`,
+     * `.xls` or `.xlsx` (the types Dromo imports); anything else is refused before any request.
+     */
     original_filename?: string;
     initial_data?: never;
     /** Upload progress. */

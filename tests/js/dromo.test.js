@@ -282,3 +282,26 @@ test('delete: 204 resolves undefined, then the import is gone (404 NotFoundError
   await assert.rejects(dromo.imports.delete(kept.id, { signal: AbortSignal.abort('changed my mind') }), (/** @type {any} */ e) => e instanceof hi.APIUserAbortError && e.cause === 'changed my mind');
   assert.equal((await dromo.imports.retrieve(kept.id)).id, kept.id);
 });
+
+test('file types: a .tsv imports end to end; .xls/.xlsx names are accepted; .json and nameless types are refused before any request', async () => {
+  const tsv = 'First Name\tLast Name\tEmail Address\tAge\nAda\tLovelace\tada@example.com\t36\n';
+  const { rows } = await dromo.importFile(new File([tsv], 'people.TSV'), fast);
+  assert.deepEqual(rows.map((/** @type {any} */ r) => r.email), ['ada@example.com']);
+  // The library takes spreadsheets (Dromo reads them); it never runs CSV checks on them.
+  const sheet = await dromo.importFile(new File([new Uint8Array([0x50, 0x4b, 3, 4])], 'q3.xlsx'), { ...fast, wait: false });
+  assert.equal(sheet.import.original_filename, 'q3.xlsx');
+  assert.notEqual(sheet.import.status, 'AWAITING_UPLOAD', 'uploaded');
+  const before = await control(`${emu.control}/stats`);
+  for (const [body, opts, path] of [
+    [new File(['[{"a":1}]'], 'rows.json'), {}, 'body'],
+    [new File(['a,b\n1,2\n'], 'export'), {}, 'body'],
+    ['a,b\n1,2\n', { original_filename: 'data.json' }, 'options.original_filename'],
+  ]) {
+    const e = await dromo.importFile(body, { ...fast, ...opts }).catch((/** @type {any} */ x) => x);
+    assert.ok(e instanceof hi.ValidationError && e.path === path, `${e}`);
+    assert.match(e.message, /Dromo imports \.csv, \.tsv, \.xls and \.xlsx files/);
+    if (String(e.message).includes('.json')) assert.match(e.message, /importRows/);
+  }
+  const after = await control(`${emu.control}/stats`);
+  assert.equal(after.requests['dromo.create'], before.requests['dromo.create'], 'nothing was created');
+});

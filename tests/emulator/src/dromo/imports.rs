@@ -132,8 +132,12 @@ impl UploadTarget for ImportUpload {
     }
 
     fn complete(&self, shared: &Arc<Shared>, upload: &CompletedUpload) -> Result<(), String> {
+        let name;
         {
             let mut imports = shared.dromo.imports.lock().unwrap();
+            name = imports
+                .get(&self.id)
+                .and_then(|r| r.original_filename.clone());
             match imports.get_mut(&self.id) {
                 Some(r) if r.status == AWAITING_UPLOAD => r.set_status(PENDING),
                 Some(_) => return Err(
@@ -146,7 +150,7 @@ impl UploadTarget for ImportUpload {
         start_processing(
             shared.clone(),
             self.id.clone(),
-            Input::Csv(upload.path.clone()),
+            Input::file(upload.path.clone(), name.as_deref()),
         );
         Ok(())
     }
@@ -169,10 +173,7 @@ pub fn start_processing(shared: Arc<Shared>, id: String, input: Input) {
         else {
             return;
         };
-        let upload_file = match &input {
-            Input::Csv(path) => Some(path.clone()),
-            Input::Rows(_) => None,
-        };
+        let upload_file = input.path().cloned();
         let out = shared
             .storage
             .results_dir()

@@ -57,7 +57,38 @@ pub struct Plan {
 
 pub enum Input {
     Csv(PathBuf),
+    /// Tab-separated, as a `.tsv` file name says.
+    Tsv(PathBuf),
+    /// A file the emulator will not read, and why (the import becomes FAILED with it).
+    Unreadable(String),
     Rows(Vec<Map<String, Value>>),
+}
+
+impl Input {
+    /// The uploaded file at `path`, read as its `original_filename` says: Dromo takes CSV, TSV,
+    /// XLS and XLSX.
+    pub fn file(path: PathBuf, original_filename: Option<&str>) -> Input {
+        let name = original_filename.unwrap_or_default().to_ascii_lowercase();
+        let ext = name.rsplit_once('.').map_or("", |(_, e)| e);
+        match ext {
+            "tsv" | "tab" => Input::Tsv(path),
+            "xls" | "xlsx" => Input::Unreadable(
+                "The emulator does not read XLS or XLSX files yet (Dromo does): upload CSV or TSV here.".into(),
+            ),
+            "" | "csv" | "txt" => Input::Csv(path),
+            other => Input::Unreadable(format!(
+                "Unsupported file type .{other}: Dromo imports CSV, TSV, XLS and XLSX files."
+            )),
+        }
+    }
+
+    /// The uploaded file, if the import has one.
+    pub fn path(&self) -> Option<&PathBuf> {
+        match self {
+            Input::Csv(p) | Input::Tsv(p) => Some(p),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,7 +122,9 @@ pub struct Outcome {
 /// Processes `input` and writes the result array to `out`.
 pub fn run(plan: &Plan, input: Input, out: &Path) -> Outcome {
     let summary = match input {
-        Input::Csv(path) => run_csv(plan, &path, out),
+        Input::Csv(path) => run_csv(plan, &path, out, b','),
+        Input::Tsv(path) => run_csv(plan, &path, out, b'\t'),
+        Input::Unreadable(why) => Err(Fatal(why)),
         Input::Rows(rows) => run_rows(plan, &rows, out),
     };
     match summary {
@@ -310,12 +343,14 @@ fn too_many(max: u64) -> Fatal {
     ))
 }
 
-fn run_csv(plan: &Plan, path: &Path, out: &Path) -> Result<Summary, Fatal> {
+/// A delimited file: CSV (`,`) or TSV (`\t`), RFC 4180 quoting either way.
+fn run_csv(plan: &Plan, path: &Path, out: &Path, delimiter: u8) -> Result<Summary, Fatal> {
     let file = File::open(path)?;
     if file.metadata()?.len() == 0 {
         return Err(Fatal("The file is empty.".into()));
     }
     let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
         .has_headers(false)
         .flexible(false)
         .from_reader(BufReader::with_capacity(1 << 16, file));

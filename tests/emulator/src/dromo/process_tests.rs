@@ -328,3 +328,38 @@ fn error_list_is_capped() {
     assert_eq!(r.outcome.errors.unwrap().len(), MAX_REPORTED_ERRORS);
     assert_eq!(r.outcome.metadata.unwrap()["num_errors"], 250);
 }
+
+#[test]
+fn the_file_name_decides_how_the_file_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::write(
+        &input,
+        b"First Name\tLast Name\tEmail Address\tAge\nAda\t\"Love\tlace\"\tada@example.com\t36\n",
+    )
+    .unwrap();
+    let tsv = finish(
+        &contacts(),
+        Input::file(input.clone(), Some("People.TSV")),
+        dir,
+    );
+    assert_eq!(tsv.outcome.verdict, Verdict::Successful);
+    assert_eq!(
+        tsv.rows.unwrap(),
+        json!([{"first_name": "Ada", "last_name": "Love\tlace", "email": "ada@example.com", "age": 36}])
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for (name, says) in [
+        ("rows.json", "Unsupported file type .json"),
+        ("q3.xlsx", "does not read XLS or XLSX files yet"),
+    ] {
+        let run = finish(
+            &contacts(),
+            Input::file(dir.path().join("x"), Some(name)),
+            tempfile::tempdir().unwrap(),
+        );
+        assert_eq!(run.outcome.verdict, Verdict::Failed);
+        assert!(first_message(&run.outcome).contains(says), "{name}");
+    }
+    assert!(matches!(Input::file(input, None), Input::Csv(_)));
+}
