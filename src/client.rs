@@ -13,9 +13,9 @@ use crate::js::{get, get_str, is_absent, is_plain_object, json_parse, keys};
 use crate::limit::{Limiter, Rate};
 use crate::opts::{callback, headers, join, non_negative, CallOptions};
 use crate::redact::{clean, snippet};
-use crate::retry::{self, Hints, Op};
+use crate::retry::{Hints, Op};
 use crate::text::uint;
-use crate::timer::{now_ms, sleep};
+use crate::timer::sleep;
 use crate::url::{check_base_url, Refused};
 
 /// What differs between providers at the transport level.
@@ -226,6 +226,8 @@ impl Client {
 
     /// `request` within a rate limit: every attempt takes its own slot, because the server
     /// counts each one (a retry after a reset or a 5xx may follow a request it did process).
+    /// A DELETE whose retry finds nothing (404) is done: an attempt whose answer was lost did
+    /// delete it; that success is answered `null`.
     pub async fn limited_request(
         &self,
         limit: Option<crate::limit::Kind<'_>>,
@@ -242,27 +244,18 @@ impl Client {
                 .await
             {
                 Ok(v) => return Ok(v),
+                Err(f) if method == "DELETE" && attempt > 0 && f.error.status == Some(404) => {
+                    return Ok(JsValue::NULL)
+                }
                 Err(failed) => failed.wait(opts).await?,
             }
             attempt += 1;
         }
     }
 
-    /// `DELETE path` with retries. A 404 on a retry means an attempt whose answer was lost did
-    /// delete it: that is success too, answered `null`.
+    /// `DELETE path` with retries (see `limited_request` for a 404 on a retry).
     pub async fn delete(&self, path: &str, opts: &CallOptions) -> Result<JsValue> {
-        let mut attempt = 0;
-        loop {
-            match self
-                .try_once(None, "DELETE", path, None, opts, Op::Read, attempt)
-                .await
-            {
-                Ok(v) => return Ok(v),
-                Err(f) if attempt > 0 && f.error.status == Some(404) => return Ok(JsValue::NULL),
-                Err(f) => f.wait(opts).await?,
-            }
-            attempt += 1;
-        }
+        self.request("DELETE", path, None, opts, Op::Read).await
     }
 
     /// Attempt number `attempt` (0 = the first) of a request, within its rate limit. On failure,
@@ -295,15 +288,8 @@ impl Client {
         drop(permit);
         result.map_err(|e| {
             let hints = Hints::from(|h| e.retry_hints.as_ref().and_then(|r| r.header(h)));
-            let retry_in = retry::next(
-                op,
-                e.error.failure(),
-                attempt,
-                opts.max_retries.unwrap_or(self.max_retries),
-                &hints,
-                now_ms(),
-                js_sys::Math::random(),
-            );
+            let max_retries = opts.max_retries.unwrap_or(self.max_retries);
+            let retry_in = e.error.retry_in(op, attempt, max_retries, &hints);
             Failed {
                 error: e.error,
                 retry_in,

@@ -189,6 +189,27 @@ impl Error {
         }
     }
 
+    /// What the retry policy (`crate::retry::next`) says after attempt `attempt` (0 = the first)
+    /// of `op` failed with this error: the wait before another, or `None` to give up. The clock
+    /// and the jitter are the platform's; every retrying loop asks here.
+    pub fn retry_in(
+        &self,
+        op: crate::retry::Op,
+        attempt: u32,
+        max_retries: u32,
+        hints: &crate::retry::Hints,
+    ) -> Option<f64> {
+        crate::retry::next(
+            op,
+            self.failure(),
+            attempt,
+            max_retries,
+            hints,
+            crate::timer::now_ms(),
+            js_sys::Math::random(),
+        )
+    }
+
     /// How this failure looks to the retry policy (`crate::retry`), which decides the rest.
     pub fn failure(&self) -> Failure {
         match (self.kind, self.code, self.status) {

@@ -17,9 +17,9 @@ use crate::js::{get, is_absent, is_plain_object, Slot};
 use crate::opts::{callback, signal};
 use crate::prelude::*;
 use crate::redact::{redact_url, snippet};
-use crate::retry::{self, Hints, Op};
+use crate::retry::{Hints, Op};
 use crate::text::uint;
-use crate::timer::{check, now_ms, sleep};
+use crate::timer::{check, sleep};
 
 #[wasm_bindgen(module = "/src/js/net.js")]
 extern "C" {
@@ -176,15 +176,7 @@ pub async fn put(url: &str, body: &Body, how: &Sending<'_>, expired_hint: &str) 
             Ok(a) => (failed_answer(&a, &shown, expired_hint), a.hints),
             Err(e) => (e, Hints::default()),
         };
-        let Some(wait) = retry::next(
-            Op::Upload,
-            error.failure(),
-            attempt,
-            how.max_retries,
-            &hints,
-            now_ms(),
-            js_sys::Math::random(),
-        ) else {
+        let Some(wait) = error.retry_in(Op::Upload, attempt, how.max_retries, &hints) else {
             return Err(error);
         };
         sleep(wait, signal).await?;
@@ -355,15 +347,7 @@ pub async fn download_json(
             Err(e) => (e, None),
         };
         let hints = Hints::from(|h| reply.as_ref().and_then(|r| r.header(h)));
-        let Some(wait) = retry::next(
-            Op::Read,
-            error.failure(),
-            attempt,
-            max_retries,
-            &hints,
-            now_ms(),
-            js_sys::Math::random(),
-        ) else {
+        let Some(wait) = error.retry_in(Op::Read, attempt, max_retries, &hints) else {
             return Err(error);
         };
         sleep(wait, signal).await?;

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Dromo, Exa, fileFromPath, countCsvRecords } from '../node.js';
+import { Dromo, Exa, fileFromPath } from '../node.js';
 import { ndjsonReporter, ttyReporter, terminalSafe, jsonText } from './report.js';
 
 const EXIT = { ok: 0, error: 1, usage: 2, review: 3, failed: 4, interrupted: 130 };
