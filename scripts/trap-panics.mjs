@@ -6,10 +6,22 @@
 // the formatting is reachable from them (their `fmt::Arguments` point at `Display` impls), so
 // std's formatting machinery, number printing included, stayed in the download. With their
 // bodies gone wasm-opt drops it. Behaviour is unchanged: a panic was a trap and is a trap.
+//
+// The formatting machinery itself (core::fmt's `write`, `Formatter`'s padding, the `Display` and
+// `Debug` impls) goes the same way. After the panic paths trap, nothing calls it directly, but
+// wasm-opt cannot drop it: the impls sit in the function table, named by vtables in the data
+// section (the panic messages' `&dyn Display` arguments), and data is never garbage-collected.
+// They can only run on a `&mut Formatter`, and only `core::fmt::write` (or `alloc::fmt::format`,
+// which calls it) makes one. So this script checks, on the code itself, that no function outside
+// the replaced set calls any of them; `format!`, `to_string()` on a number or a `{:?}` anywhere in
+// what ships would be such a caller, and fails the build here instead of trapping at run time
+// (clippy.toml refuses those macros earlier; this is the check on what the compiler emitted).
 // Usage: node scripts/trap-panics.mjs file.wasm (rewritten in place; it needs the name section,
 // which wasm-bindgen keeps; prints how many functions it replaced, and fails on none).
 import fs from 'node:fs';
-import { sections, leb, uleb, readName, join } from './wasm-sections.mjs';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { sections, leb, sleb, uleb, readName, join } from './wasm-sections.mjs';
 
 /** Functions of the Rust standard library whose only work is to build a panic message. */
 const PANIC_PATHS = [
@@ -22,6 +34,14 @@ const PANIC_PATHS = [
   /^core::cell::panic_already_/,
   /^alloc::raw_vec::(handle_error|capacity_overflow)/,
   /^alloc::alloc::handle_alloc_error/,
+];
+
+/** The formatting machinery: only reachable from panics once they trap (checked below). */
+const FORMAT_PATHS = [
+  /^core::fmt::/,
+  /^alloc::fmt::/,
+  /^<core::fmt::Formatter>::/,
+  / as core::fmt::(Display|Debug|Write)>::/,
 ];
 
 const file = process.argv[2];
@@ -77,6 +97,30 @@ for (const s of list.filter((x) => x.id === 0)) {
 }
 if (names.size === 0) throw new Error(`${file}: no name section (trap-panics runs before wasm-opt strips it)`);
 
+/** Rust's v0 names carry the crate's hash (`core[c5930c85a12de822]::...`): drop it. */
+const plainName = (/** @type {string} */ name) => name.replace(/\[[0-9a-f]+\]/g, '');
+const isFormat = (/** @type {string} */ name) => FORMAT_PATHS.some((re) => re.test(name));
+const isPanic = (/** @type {string} */ name) => PANIC_PATHS.some((re) => re.test(name));
+
+// Direct calls, read from binaryen's text form of the module (a disassembler is the reliable way
+// to tell a `call` from an immediate that happens to hold its opcode).
+const wasmDis = path.join(path.dirname(new URL(import.meta.url).pathname), '../tests/node_modules/.bin/wasm-dis');
+const text = execFileSync(wasmDis, [file], { maxBuffer: 1 << 30, encoding: 'utf8' });
+/** Text-form function name -> its plain name (binaryen quotes names holding spaces and such). */
+const unquote = (/** @type {string} */ t) => plainName(t.startsWith('$"') ? t.slice(2, -1) : t.slice(1));
+let caller = '';
+const leaks = new Set();
+for (const m of text.matchAll(/^ \(func (\$"[^"]*"|\$\S+)|\(call (\$"[^"]*"|\$\S+)/gm)) {
+  if (m[1]) {
+    caller = unquote(m[1]);
+  } else if (isFormat(unquote(m[2])) && !isFormat(caller) && !isPanic(caller)) {
+    leaks.add(`${caller} -> ${unquote(m[2])}`);
+  }
+}
+if (leaks.size) {
+  throw new Error(`${file}: shipped code formats (core::fmt would trap there):\n  ${[...leaks].join('\n  ')}`);
+}
+
 const code = list.find((s) => s.id === 10);
 if (!code) throw new Error(`${file}: no code section`);
 let [count, p] = leb(code.body, 0);
@@ -88,9 +132,8 @@ const TRAP = Buffer.from([0x00, 0x00, 0x0b]);
 for (let i = 0; i < count; i++) {
   let size;
   [size, p] = leb(code.body, p);
-  // Rust's v0 names carry the crate's hash (`core[c5930c85a12de822]::...`).
-  const name = (names.get(imported + i) ?? '').replace(/\[[0-9a-f]+\]/g, '');
-  if (PANIC_PATHS.some((re) => re.test(name))) {
+  const name = plainName(names.get(imported + i) ?? '');
+  if (isPanic(name) || isFormat(name)) {
     bodies.push(Buffer.concat([uleb(TRAP.length), TRAP]));
     replaced++;
   } else {
@@ -100,5 +143,53 @@ for (let i = 0; i < count; i++) {
 }
 if (replaced === 0) throw new Error(`${file}: no panic path found by name`);
 code.body = Buffer.concat([uleb(count), ...bodies]);
+
+// Each panic site also left a `core::panic::Location` in the data section: a pointer and length
+// naming its source file (`/rustc/<hash>/library/core/src/str/pattern.rs`,
+// `/root/.cargo/registry/src/...`, `src/url.rs`), then line and column. Only a panic message reads
+// them, so their file names are blanked to zeros, which wasm-opt's memory packing then drops (what
+// nightly's `-Zlocation-detail=none` does at compile time). A file name is found through a
+// location that points at it, never by searching the text, so no message of ours can be touched.
+const data = list.find((s) => s.id === 11);
+let blanked = 0;
+if (data) {
+  /** @type {{ at: number, bytes: Buffer }[]} active segments: memory address and contents */
+  const segments = [];
+  let [n, q] = leb(data.body, 0);
+  for (let i = 0; i < n; i++) {
+    const flags = data.body[q++];
+    let at = -1;
+    if (flags === 1) {
+      // passive: no address
+    } else {
+      if (flags === 2) [, q] = leb(data.body, q);
+      if (data.body[q] !== 0x41) throw new Error(`${file}: a data segment's offset is not an i32.const`);
+      [at, q] = sleb(data.body, q + 1);
+      if (data.body[q++] !== 0x0b) throw new Error(`${file}: a data segment's offset is not a constant`);
+    }
+    let size;
+    [size, q] = leb(data.body, q);
+    if (at >= 0) segments.push({ at, bytes: data.body.subarray(q, q + size) });
+    q += size;
+  }
+  /** The segment bytes at [addr, addr + len), if one segment holds them all. */
+  const slice = (addr, len) => {
+    const seg = segments.find((g) => addr >= g.at && addr + len <= g.at + g.bytes.length);
+    return seg && seg.bytes.subarray(addr - seg.at, addr - seg.at + len);
+  };
+  const SOURCE_FILE = /^[\w./-]+\.rs$/;
+  for (const seg of segments) {
+    for (let o = (4 - (seg.at % 4)) % 4; o + 16 <= seg.bytes.length; o += 4) {
+      const ptr = seg.bytes.readUInt32LE(o), len = seg.bytes.readUInt32LE(o + 4);
+      const line = seg.bytes.readUInt32LE(o + 8), column = seg.bytes.readUInt32LE(o + 12);
+      if (len < 4 || len > 512 || line === 0 || line > 1e6 || column > 1e4) continue;
+      const name = slice(ptr, len);
+      if (name && SOURCE_FILE.test(name.toString('latin1'))) {
+        name.fill(0);
+        blanked++;
+      }
+    }
+  }
+}
 fs.writeFileSync(file, join(wasm.subarray(0, 8), list));
-console.log(`trap-panics: ${replaced} panic paths now trap at once`);
+console.log(`trap-panics: ${replaced} panic and formatting functions now trap at once; ${blanked} panic locations lost their file names`);

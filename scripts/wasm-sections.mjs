@@ -12,6 +12,18 @@ export function leb(buf, pos) {
   return [value, pos];
 }
 
+/** Reads a signed LEB128 number (up to 32 bits) at `pos`; returns [value, next position]. */
+export function sleb(buf, pos) {
+  let value = 0, shift = 0, byte;
+  do {
+    byte = buf[pos++];
+    value |= (byte & 0x7f) << shift;
+    shift += 7;
+  } while (byte & 0x80);
+  if (shift < 32 && byte & 0x40) value |= -1 << shift;
+  return [value, pos];
+}
+
 /** Encodes an unsigned LEB128 number. */
 export function uleb(n) {
   const out = [];
