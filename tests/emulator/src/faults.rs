@@ -42,6 +42,11 @@ pub const ROUTES: &[&str] = &[
     "dromo.list",
     "dromo.url",
     "dromo.delete",
+    "dromo.schema_list",
+    "dromo.schema_create",
+    "dromo.schema_get",
+    "dromo.schema_update",
+    "dromo.schema_delete",
     "exa.create",
     "exa.get",
     "exa.list",
@@ -470,6 +475,17 @@ pub fn classify(
         ["api", "v1", "headless", "imports", id, "url", ""] if !id.is_empty() && read => {
             Some(("dromo.url", "dromo.result_url"))
         }
+        ["api", "v1", "schemas", ""] => match *method {
+            Method::POST => Some(("dromo.schema_create", "dromo.schema_create")),
+            _ if read => Some(("dromo.schema_list", "dromo.schema_list")),
+            _ => None,
+        },
+        ["api", "v1", "schemas", id, ""] if !id.is_empty() => match *method {
+            _ if read => Some(("dromo.schema_get", "dromo.schema_get")),
+            Method::PUT => Some(("dromo.schema_update", "dromo.schema_update")),
+            Method::DELETE => Some(("dromo.schema_delete", "dromo.schema_delete")),
+            _ => None,
+        },
         ["websets", "v0", "imports"] => match *method {
             Method::POST => Some(("exa.create", "exa.create")),
             _ if read => Some(("exa.list", "exa.list")),

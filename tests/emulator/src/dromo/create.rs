@@ -25,11 +25,12 @@ pub struct CreateRequest {
     pub import_metadata: Value,
 }
 
+/// DRF's validation error body, built up field by field (the Saved Schema API uses it too).
 #[derive(Default)]
-struct Errors(Map<String, Value>);
+pub(super) struct Errors(Map<String, Value>);
 
 impl Errors {
-    fn add(&mut self, field: &str, message: impl Into<String>) {
+    pub(super) fn add(&mut self, field: &str, message: impl Into<String>) {
         let entry = self
             .0
             .entry(field.to_string())
@@ -39,11 +40,37 @@ impl Errors {
         }
     }
 
-    fn extend(&mut self, field: &str, messages: Vec<String>) {
+    pub(super) fn extend(&mut self, field: &str, messages: Vec<String>) {
         for m in messages {
             self.add(field, m);
         }
     }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub(super) fn into_value(self) -> Value {
+        Value::Object(self.0)
+    }
+}
+
+/// The body as a JSON object, or DRF's answer to anything else.
+pub(super) fn expect_object(body: &Value) -> Result<&Map<String, Value>, Value> {
+    let got = match body {
+        Value::Object(o) => return Ok(o),
+        Value::Array(_) => "list",
+        Value::String(_) => "str",
+        Value::Number(_) => "int",
+        Value::Bool(_) => "bool",
+        Value::Null => "NoneType",
+    };
+    let mut errors = Errors::default();
+    errors.add(
+        "non_field_errors",
+        format!("Invalid data. Expected a dictionary, but got {got}."),
+    );
+    Err(errors.into_value())
 }
 
 /// Present and not null; `null` counts as absent only where the API documents the field as nullable.
@@ -51,7 +78,11 @@ fn given<'a>(body: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
     body.get(key).filter(|v| !v.is_null())
 }
 
-fn string_field(body: &Map<String, Value>, key: &str, errors: &mut Errors) -> Option<String> {
+pub(super) fn string_field(
+    body: &Map<String, Value>,
+    key: &str,
+    errors: &mut Errors,
+) -> Option<String> {
     match body.get(key)? {
         Value::String(s) if s.trim().is_empty() => {
             errors.add(key, "This field may not be blank.");
@@ -70,21 +101,7 @@ fn string_field(body: &Map<String, Value>, key: &str, errors: &mut Errors) -> Op
 }
 
 pub fn parse(body: &Value) -> Result<CreateRequest, Value> {
-    let Value::Object(body) = body else {
-        let got = match body {
-            Value::Array(_) => "list",
-            Value::String(_) => "str",
-            Value::Number(_) => "int",
-            Value::Bool(_) => "bool",
-            _ => "NoneType",
-        };
-        let mut errors = Errors::default();
-        errors.add(
-            "non_field_errors",
-            format!("Invalid data. Expected a dictionary, but got {got}."),
-        );
-        return Err(Value::Object(errors.0));
-    };
+    let body = expect_object(body)?;
     let mut errors = Errors::default();
 
     let schema_id = string_field(body, "schema_id", &mut errors);

@@ -1,12 +1,13 @@
-//! Dromo's Headless Import API (`/api/v1/headless/imports/`), as documented, including its quirks.
+//! Dromo's Headless Import API (`/api/v1/headless/imports/`) and Saved Schema API (`/api/v1/schemas/`,
+//! in `schema_api`), as documented, including their quirks.
 
 pub mod cells;
 mod create;
 pub mod imports;
 pub mod process;
 pub mod schema;
+mod schema_api;
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,6 +28,7 @@ use create::{SchemaChoice, Source};
 use imports::{ImportRecord, ImportUpload, Imports};
 use process::Input;
 use schema::SavedSchema;
+use schema_api::SchemaStore;
 
 pub const API_PREFIX: &str = "/api/v1";
 /// Dromo caps `initial_data` at 15 MB; the body limit leaves room for the rest of the request.
@@ -36,7 +38,8 @@ const UPLOAD_URL_SECS: f64 = 1800.0;
 const RATE_WINDOW_SECS: f64 = 60.0;
 
 pub struct DromoState {
-    schemas: HashMap<String, SavedSchema>,
+    /// Saved schemas: seeded from `schemas.json` or `--schemas`, changed through `/api/v1/schemas/`.
+    schemas: SchemaStore,
     pub imports: Mutex<Imports>,
     creates: SlidingWindow,
     polls: SlidingWindow,
@@ -46,7 +49,7 @@ impl DromoState {
     pub fn new(schemas: Vec<SavedSchema>, settings: &Settings) -> Self {
         let window = settings.scale.secs(RATE_WINDOW_SECS);
         DromoState {
-            schemas: schemas.into_iter().map(|s| (s.id.clone(), s)).collect(),
+            schemas: SchemaStore::new(schemas),
             imports: Mutex::default(),
             creates: SlidingWindow::new(20, window, settings.rate_limit),
             polls: SlidingWindow::new(12, window, settings.rate_limit),
@@ -54,6 +57,7 @@ impl DromoState {
     }
 
     pub fn reset(&self) {
+        self.schemas.reset();
         *self.imports.lock().unwrap() = Imports::default();
         self.creates.reset();
         self.polls.reset();
@@ -62,6 +66,7 @@ impl DromoState {
 
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
+        .merge(schema_api::routes())
         .route("/api/v1/headless/imports/", any(collection))
         .route("/api/v1/headless/imports/{id}/", any(item))
         .route("/api/v1/headless/imports/{id}/url/", any(result_url))
@@ -88,6 +93,8 @@ pub fn slash_redirect(path: &str) -> Option<String> {
         ["api", "v1", "headless", "imports"]
             | ["api", "v1", "headless", "imports", _]
             | ["api", "v1", "headless", "imports", _, "url"]
+            | ["api", "v1", "schemas"]
+            | ["api", "v1", "schemas", _]
             | ["headless", _]
     );
     known.then(|| format!("{path}/"))
@@ -166,11 +173,9 @@ async fn collection(
     }
 }
 
-async fn create(shared: &Arc<Shared>, headers: &HeaderMap, body: Body) -> Response {
-    // Like DRF, throttling happens before the body is looked at: invalid requests count too.
-    if let Err(wait) = shared.dromo.creates.check(&shared.settings.api_key) {
-        return throttled(shared, wait);
-    }
+/// A request body as DRF's JSON parser sees it: 415 for a `Content-Type` that is not JSON (a missing
+/// one is accepted), 413 above the size limit, `400 {"detail": "JSON parse error - …"}` for bad JSON.
+async fn json_body(headers: &HeaderMap, body: Body) -> Result<Value, Response> {
     if let Some(ct) = headers.get(header::CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or("");
         let essence = ct
@@ -180,23 +185,30 @@ async fn create(shared: &Arc<Shared>, headers: &HeaderMap, body: Body) -> Respon
             .trim()
             .to_ascii_lowercase();
         if essence != "application/json" && !essence.ends_with("+json") {
-            return detail(
+            return Err(detail(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 format!("Unsupported media type \"{ct}\" in request."),
-            );
+            ));
         }
     }
     let Ok(bytes) = axum::body::to_bytes(body, MAX_CREATE_BODY).await else {
-        return detail(
+        return Err(detail(
             StatusCode::PAYLOAD_TOO_LARGE,
             "Request body is too large (initial_data is limited to 15 MB).",
-        );
+        ));
     };
-    let value: Value = match serde_json::from_slice(&bytes) {
+    serde_json::from_slice(&bytes)
+        .map_err(|e| detail(StatusCode::BAD_REQUEST, format!("JSON parse error - {e}")))
+}
+
+async fn create(shared: &Arc<Shared>, headers: &HeaderMap, body: Body) -> Response {
+    // Like DRF, throttling happens before the body is looked at: invalid requests count too.
+    if let Err(wait) = shared.dromo.creates.check(&shared.settings.api_key) {
+        return throttled(shared, wait);
+    }
+    let value = match json_body(headers, body).await {
         Ok(v) => v,
-        Err(e) => {
-            return detail(StatusCode::BAD_REQUEST, format!("JSON parse error - {e}"));
-        }
+        Err(resp) => return resp,
     };
     let request = match create::parse(&value) {
         Ok(r) => r,
@@ -204,6 +216,8 @@ async fn create(shared: &Arc<Shared>, headers: &HeaderMap, body: Body) -> Respon
     };
     let (schema_id, fields, settings, hooks) = match request.schema {
         SchemaChoice::Saved(id) => {
+            // The store as it is now: a schema deleted or replaced through the Saved Schema API
+            // is gone or replaced for every later import.
             let Some(saved) = shared.dromo.schemas.get(&id) else {
                 return detail(StatusCode::NOT_FOUND, "No schema found with that id");
             };

@@ -1,5 +1,6 @@
-//! Dromo schemas: saved ones (built in or from `--schemas`), and validation of the schema parts of a
-//! create request (`fields`, `settings`, `hooks`, `import_metadata`) as the OpenAPI document states them.
+//! Dromo schemas: saved ones (built in, from `--schemas`, or made through the Saved Schema API), and
+//! validation of the schema parts of a request (`fields`, `settings`, `hooks`, `import_metadata`) as
+//! the OpenAPI document states them.
 
 use std::collections::HashSet;
 
@@ -9,14 +10,29 @@ use serde_json::{Map, Value};
 use super::cells::{Field, FieldType, Rule, SelectOption, Validator};
 use super::process::{Behavior, Plan};
 
-/// A saved schema, as in the `--schemas` file: `[{id, name, fields, settings, hooks}]`.
+/// A saved schema, as in the `--schemas` file and the Saved Schema API: `{id, name, fields, settings, hooks}`.
 #[derive(Debug, Clone)]
 pub struct SavedSchema {
     pub id: String,
     pub name: String,
     pub fields: Vec<Field>,
+    /// `fields` as given, for the API to answer with: the compiled form drops what processing ignores.
+    pub fields_json: Value,
     pub settings: Map<String, Value>,
     pub hooks: Map<String, Value>,
+}
+
+impl SavedSchema {
+    /// The `ImportSchema` the Saved Schema API answers with.
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({
+            "id": self.id,
+            "name": self.name,
+            "fields": self.fields_json,
+            "settings": self.settings,
+            "hooks": self.hooks,
+        })
+    }
 }
 
 /// The schemas every emulator knows without `--schemas`; the same file is shipped for editing.
@@ -35,6 +51,7 @@ pub fn parse_schemas(text: &str) -> Result<Vec<SavedSchema>, String> {
     };
     let mut out = Vec::new();
     let mut ids = HashSet::new();
+    let mut names = HashSet::new();
     for (i, item) in items.iter().enumerate() {
         let where_ = |m: String| format!("schema {i}: {m}");
         let id = item
@@ -46,8 +63,12 @@ pub fn parse_schemas(text: &str) -> Result<Vec<SavedSchema>, String> {
             return Err(where_(format!("duplicate id {id}")));
         }
         let name = item.get("name").and_then(Value::as_str).unwrap_or(id);
-        let fields = compile_fields(item.get("fields").unwrap_or(&Value::Null), "fields")
-            .map_err(|e| where_(e.join("; ")))?;
+        // Dromo keeps names unique in an organisation; the Saved Schema API refuses a duplicate.
+        if !names.insert(name.to_string()) {
+            return Err(where_(format!("duplicate name {name:?}")));
+        }
+        let fields_json = item.get("fields").cloned().unwrap_or(Value::Null);
+        let fields = compile_fields(&fields_json, "fields").map_err(|e| where_(e.join("; ")))?;
         let settings = validate_settings(item.get("settings").unwrap_or(&Value::Null))
             .map_err(|e| where_(e.join("; ")))?;
         let hooks = validate_hooks(item.get("hooks").unwrap_or(&Value::Null))
@@ -56,6 +77,7 @@ pub fn parse_schemas(text: &str) -> Result<Vec<SavedSchema>, String> {
             id: id.to_string(),
             name: name.to_string(),
             fields,
+            fields_json,
             settings,
             hooks,
         });
@@ -88,7 +110,7 @@ const FIELD_KEYS: &[&str] = &[
     "manyToOne",
 ];
 
-fn unexpected(obj: &Map<String, Value>, allowed: &[&str]) -> Option<String> {
+pub(super) fn unexpected(obj: &Map<String, Value>, allowed: &[&str]) -> Option<String> {
     let extra: Vec<String> = obj
         .keys()
         .filter(|k| !allowed.contains(&k.as_str()))
