@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { startEmulator, loadPackage, installPackage, tempFile, control, KEY, CONTACTS } from './helpers/env.js';
+import { startEmulator, loadPackage, installPackage, tempFile, control, KEY, CONTACTS, ROOT } from './helpers/env.js';
 
 /** @type {any} */ let hi;
 /** @type {Awaited<ReturnType<typeof startEmulator>>} */ let emu;
@@ -281,6 +281,25 @@ test('delete: 204 resolves undefined, then the import is gone (404 NotFoundError
   const kept = await dromo.imports.create({ schema_id: CONTACTS, original_filename: 'kept.csv' });
   await assert.rejects(dromo.imports.delete(kept.id, { signal: AbortSignal.abort('changed my mind') }), (/** @type {any} */ e) => e instanceof hi.APIUserAbortError && e.cause === 'changed my mind');
   assert.equal((await dromo.imports.retrieve(kept.id)).id, kept.id);
+});
+
+test('an .xlsx File imports end to end: rows from its first worksheet, a broken one fails with the reason', async () => {
+  // Written by rust_xlsxwriter; tests/emulator/tests/processing.rs keeps it current.
+  const bytes = fs.readFileSync(path.join(ROOT, 'tests/fixtures/contacts.xlsx'));
+  const { import: imp, rows } = await dromo.importFile(new File([bytes], 'contacts.xlsx'), fast);
+  assert.equal(imp.status, 'SUCCESSFUL');
+  assert.equal(imp.original_filename, 'contacts.xlsx');
+  assert.deepEqual(rows, [
+    { first_name: 'Ada', last_name: 'Lovelace', email: 'ada@example.com', age: 36 },
+    { first_name: 'Alan', last_name: '', email: 'alan@example.com', age: null },
+  ]);
+  const broken = new File([bytes.subarray(0, bytes.length - 100)], 'contacts.xlsx');
+  await assert.rejects(dromo.importFile(broken, fast), (/** @type {any} */ e) => {
+    assert.ok(e instanceof hi.ImportFailedError, `${e}`);
+    assert.equal(e.import.status, 'FAILED');
+    assert.match(e.import.import_errors[0].message, /could not be read as an XLSX spreadsheet/);
+    return true;
+  });
 });
 
 test('file types: a .tsv imports end to end; .xls/.xlsx names are accepted; .json and nameless types are refused before any request', async () => {

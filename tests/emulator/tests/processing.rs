@@ -8,15 +8,127 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 async fn upload_csv(env: &Env, schema: Value, csv: &[u8]) -> String {
+    upload_named(env, schema, "data.csv", csv).await
+}
+
+async fn upload_named(env: &Env, schema: Value, name: &str, bytes: &[u8]) -> String {
     let mut body = schema;
-    body["original_filename"] = json!("data.csv");
+    body["original_filename"] = json!(name);
     let import = env.create_ok(body).await;
     let id = import["id"].as_str().unwrap().to_string();
     let r = env
-        .put(import["upload"].as_str().unwrap(), csv.to_vec())
+        .put(import["upload"].as_str().unwrap(), bytes.to_vec())
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     id
+}
+
+/// tests/fixtures/contacts.xlsx, the spreadsheet the JS suite uploads (tests/js/dromo.test.js):
+/// written by rust_xlsxwriter with a fixed creation time, so the same writer makes the same bytes.
+const XLSX_FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/contacts.xlsx");
+
+fn contacts_xlsx() -> Vec<u8> {
+    use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook};
+    let mut book = Workbook::new();
+    let created = ExcelDateTime::from_ymd(2026, 1, 1).unwrap();
+    book.set_properties(&DocProperties::new().set_creation_datetime(&created));
+    let ws = book.add_worksheet();
+    for (c, h) in ["First Name", "Last Name", "Email Address", "Age", "Joined"]
+        .iter()
+        .enumerate()
+    {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    let date = Format::new().set_num_format("yyyy-mm-dd");
+    for (r, (first, last, email, age, joined)) in [
+        (
+            "Ada",
+            "Lovelace",
+            "ada@example.com",
+            Some(36.0),
+            (2024, 2, 29),
+        ),
+        ("Alan", "", "alan@example.com", None, (1999, 12, 31)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let r = r as u32 + 1;
+        ws.write_string(r, 0, first).unwrap();
+        if !last.is_empty() {
+            ws.write_string(r, 1, last).unwrap();
+        }
+        ws.write_string(r, 2, email).unwrap();
+        if let Some(age) = age {
+            ws.write_number(r, 3, age).unwrap();
+        }
+        let (y, m, d) = joined;
+        let joined = ExcelDateTime::from_ymd(y, m, d).unwrap();
+        ws.write_datetime_with_format(r, 4, &joined, &date).unwrap();
+    }
+    book.save_to_buffer().unwrap()
+}
+
+/// The committed fixture is what `contacts_xlsx` writes; `HI_UPDATE_FIXTURES=1` rewrites it (after a
+/// rust_xlsxwriter upgrade changes its bytes, say).
+#[test]
+fn the_js_suite_xlsx_fixture_is_current() {
+    let bytes = contacts_xlsx();
+    if std::env::var_os("HI_UPDATE_FIXTURES").is_some() {
+        std::fs::write(XLSX_FIXTURE, &bytes).unwrap();
+    }
+    let committed = std::fs::read(XLSX_FIXTURE).unwrap_or_default();
+    assert!(
+        committed == bytes,
+        "{XLSX_FIXTURE} is stale: rerun with HI_UPDATE_FIXTURES=1 and commit it"
+    );
+}
+
+#[tokio::test]
+async fn xlsx_upload_imports_its_first_worksheet() {
+    let env = start(config()).await;
+    let id = upload_named(
+        &env,
+        json!({"schema_id": CONTACTS}),
+        "Contacts.XLSX",
+        &contacts_xlsx(),
+    )
+    .await;
+    let done = env.wait_final(&id).await;
+    assert_eq!(done["status"], "SUCCESSFUL", "{done}");
+    assert_eq!(done["original_filename"], "Contacts.XLSX");
+    assert_eq!(
+        env.results(&id).await,
+        json!([
+            {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com", "age": 36},
+            {"first_name": "Alan", "last_name": "", "email": "alan@example.com", "age": null}
+        ])
+    );
+    env.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_broken_xlsx_fails_with_a_message() {
+    let env = start(config()).await;
+    let xlsx = contacts_xlsx();
+    for (bytes, needle) in [
+        (
+            &b"First Name,Email Address\nAda,ada@example.com\n"[..],
+            "not an XLSX or XLS spreadsheet",
+        ),
+        (
+            &xlsx[..xlsx.len() - 100],
+            "could not be read as an XLSX spreadsheet",
+        ),
+    ] {
+        let id = upload_named(&env, json!({"schema_id": CONTACTS}), "q3.xlsx", bytes).await;
+        let done = env.wait_final(&id).await;
+        assert_eq!(done["status"], "FAILED", "{needle}: {done}");
+        let message = done["import_errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(needle), "{message}");
+        assert_eq!(done["result_metadata"], Value::Null);
+    }
+    env.shutdown().await;
 }
 
 #[tokio::test]

@@ -1,15 +1,17 @@
-//! Turns an uploaded CSV (or `initial_data` rows) into Dromo's cleaned result rows, for real: header
-//! mapping, type coercion and validators decide between SUCCESSFUL, NEEDS_REVIEW and FAILED, so client
-//! suites can reach every outcome with ordinary input instead of canned switches.
+//! Turns an uploaded CSV, TSV, XLSX or XLS file (or `initial_data` rows) into Dromo's cleaned result
+//! rows, for real: header mapping, type coercion and validators decide between SUCCESSFUL,
+//! NEEDS_REVIEW and FAILED, so client suites can reach every outcome with ordinary input instead of
+//! canned switches.
 //!
 //! Runs on a background thread and streams in both directions: benchmarks push files far larger than
 //! anyone wants held as `serde_json::Value`s.
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
+use calamine::{Data, Reader, Sheet, SheetType, SheetVisible, Xls, Xlsx};
 use serde_json::{json, Map, Value};
 
 use super::cells::{check_cell, Field, Out};
@@ -59,6 +61,8 @@ pub enum Input {
     Csv(PathBuf),
     /// Tab-separated, as a `.tsv` file name says.
     Tsv(PathBuf),
+    /// An `.xlsx` or `.xls` file: its first worksheet.
+    Sheet(PathBuf),
     /// A file the emulator will not read, and why (the import becomes FAILED with it).
     Unreadable(String),
     Rows(Vec<Map<String, Value>>),
@@ -72,9 +76,9 @@ impl Input {
         let ext = name.rsplit_once('.').map_or("", |(_, e)| e);
         match ext {
             "tsv" | "tab" => Input::Tsv(path),
-            "xls" | "xlsx" => Input::Unreadable(
-                "The emulator does not read XLS or XLSX files yet (Dromo does): upload CSV or TSV here.".into(),
-            ),
+            // .xlsm and .ods stay unsupported: Dromo reads them only on request (its FAQ), and the
+            // library refuses those names before any request.
+            "xls" | "xlsx" => Input::Sheet(path),
             "" | "csv" | "txt" => Input::Csv(path),
             other => Input::Unreadable(format!(
                 "Unsupported file type .{other}: Dromo imports CSV, TSV, XLS and XLSX files."
@@ -85,7 +89,7 @@ impl Input {
     /// The uploaded file, if the import has one.
     pub fn path(&self) -> Option<&PathBuf> {
         match self {
-            Input::Csv(p) | Input::Tsv(p) => Some(p),
+            Input::Csv(p) | Input::Tsv(p) | Input::Sheet(p) => Some(p),
             _ => None,
         }
     }
@@ -124,6 +128,7 @@ pub fn run(plan: &Plan, input: Input, out: &Path) -> Outcome {
     let summary = match input {
         Input::Csv(path) => run_csv(plan, &path, out, b','),
         Input::Tsv(path) => run_csv(plan, &path, out, b'\t'),
+        Input::Sheet(path) => run_sheet(plan, &path, out),
         Input::Unreadable(why) => Err(Fatal(why)),
         Input::Rows(rows) => run_rows(plan, &rows, out),
     };
@@ -337,6 +342,68 @@ impl<'a> Checker<'a> {
     }
 }
 
+/// What every file type shares once its header row is read: header mapping, then each record through
+/// the checks into the result file. The readers differ only in how they find a record's cells.
+struct Feed<'a> {
+    plan: &'a Plan,
+    column_of: Vec<Option<usize>>,
+    mapped_columns: Map<String, Value>,
+    problems: Problems,
+    checker: Checker<'a>,
+    rows: u64,
+}
+
+impl<'a> Feed<'a> {
+    fn new(plan: &'a Plan, headers: &[String], out: &Path) -> Result<Self, Fatal> {
+        let (column_of, mapped_columns) = map_headers(&plan.fields, headers);
+        let mut problems = Problems::default();
+        for (field, column) in plan.fields.iter().zip(&column_of) {
+            if column.is_none() && field.must_be_mapped() {
+                problems.unmapped_required = true;
+                problems.push(|| {
+                    json!({
+                        "field": field.key,
+                        "message": format!("No column could be matched to the required field \"{}\".", field.label),
+                    })
+                });
+            }
+        }
+        Ok(Feed {
+            plan,
+            column_of,
+            mapped_columns,
+            problems,
+            checker: Checker::new(plan, out)?,
+            rows: 0,
+        })
+    }
+
+    /// One data record; `cell(c)` is the text of column `c` (counted as in the header row).
+    fn record<'r>(&mut self, cell: impl Fn(usize) -> Option<&'r str>) -> Result<(), Fatal> {
+        self.rows += 1;
+        if let Some(max) = self.plan.max_records.filter(|max| self.rows > *max) {
+            return Err(too_many(max));
+        }
+        let cells: Vec<Option<&str>> = self.column_of.iter().map(|c| c.and_then(&cell)).collect();
+        Ok(self.checker.row(self.rows, &cells, &mut self.problems)?)
+    }
+
+    fn finish(self) -> Result<Summary, Fatal> {
+        if self.rows == 0 {
+            return Err(Fatal("The file has a header row but no data rows.".into()));
+        }
+        let invalid_rows = self.checker.invalid_rows;
+        let written_rows = self.checker.writer.finish()?;
+        Ok(Summary {
+            input_rows: self.rows,
+            written_rows,
+            invalid_rows,
+            mapped_columns: self.mapped_columns,
+            problems: self.problems,
+        })
+    }
+}
+
 fn too_many(max: u64) -> Fatal {
     Fatal(format!(
         "The import has more than {max} rows, the maximum allowed by maxRecords."
@@ -367,46 +434,13 @@ fn run_csv(plan: &Plan, path: &Path, out: &Path, delimiter: u8) -> Result<Summar
         let header = std::str::from_utf8(cell).map_err(|_| not_utf8(1))?;
         headers.push(header.to_string());
     }
-    let (column_of, mapped_columns) = map_headers(&plan.fields, &headers);
-    let mut problems = Problems::default();
-    for (field, column) in plan.fields.iter().zip(&column_of) {
-        if column.is_none() && field.must_be_mapped() {
-            problems.unmapped_required = true;
-            problems.push(|| {
-                json!({
-                    "field": field.key,
-                    "message": format!("No column could be matched to the required field \"{}\".", field.label),
-                })
-            });
-        }
-    }
-    let mut checker = Checker::new(plan, out)?;
-    let mut rows = 0u64;
+    let mut feed = Feed::new(plan, &headers, out)?;
     // StringRecord validates UTF-8 once per record (csv_fatal reports where it failed).
     let mut record = csv::StringRecord::from_byte_record(record).unwrap_or_default();
     while reader.read_record(&mut record).map_err(csv_fatal)? {
-        rows += 1;
-        if plan.max_records.is_some_and(|max| rows > max) {
-            return Err(too_many(plan.max_records.unwrap_or_default()));
-        }
-        let cells: Vec<Option<&str>> = column_of
-            .iter()
-            .map(|c| c.and_then(|c| record.get(c)))
-            .collect();
-        checker.row(rows, &cells, &mut problems)?;
+        feed.record(|c| record.get(c))?;
     }
-    if rows == 0 {
-        return Err(Fatal("The file has a header row but no data rows.".into()));
-    }
-    let invalid_rows = checker.invalid_rows;
-    let written_rows = checker.writer.finish()?;
-    Ok(Summary {
-        input_rows: rows,
-        written_rows,
-        invalid_rows,
-        mapped_columns,
-        problems,
-    })
+    feed.finish()
 }
 
 fn not_utf8(line: u64) -> Fatal {
@@ -427,6 +461,186 @@ fn csv_fatal(e: csv::Error) -> Fatal {
         )),
         csv::ErrorKind::Utf8 { pos, .. } => not_utf8(pos.as_ref().map_or(0, |p| p.line())),
         _ => Fatal(format!("The file could not be parsed as CSV: {e}")),
+    }
+}
+
+/// Excel's own limit (XFD); a cell reference past it is a broken file, not a reason to allocate.
+const MAX_SHEET_COLUMNS: usize = 16_384;
+
+/// The first worksheet of an XLSX or XLS file. The bytes pick the reader, not the name: a legacy
+/// `.xls` saved as `.xlsx` (or the reverse) is common and opens in Excel. An XLSX sheet is streamed
+/// cell by cell, so memory holds one row plus the shared strings; an XLS sheet is loaded whole, which
+/// the format bounds (65,536 rows of 256 columns).
+fn run_sheet(plan: &Plan, path: &Path, out: &Path) -> Result<Summary, Fatal> {
+    let mut file = File::open(path)?;
+    let mut magic = Vec::with_capacity(4);
+    Read::by_ref(&mut file).take(4).read_to_end(&mut magic)?;
+    if magic.is_empty() {
+        return Err(Fatal("The file is empty.".into()));
+    }
+    file.rewind()?;
+    let reader = BufReader::with_capacity(1 << 16, file);
+    let mut rows = SheetRows {
+        plan,
+        out,
+        feed: None,
+    };
+    match magic[..] {
+        [b'P', b'K', 3, 4] => read_xlsx(reader, &mut rows)?,
+        [0xD0, 0xCF, 0x11, 0xE0] => read_xls(reader, &mut rows)?,
+        _ => {
+            return Err(Fatal(
+                "The file is not an XLSX or XLS spreadsheet, though its name says so (it does not start like one).".into(),
+            ))
+        }
+    }
+    match rows.feed {
+        Some(feed) => feed.finish(),
+        None => Err(Fatal("The spreadsheet's first worksheet is empty.".into())),
+    }
+}
+
+/// Rows of a worksheet into the shared [`Feed`]: the first row with any value is the header; rows
+/// with no value at all are skipped, as blank lines are in CSV.
+struct SheetRows<'a> {
+    plan: &'a Plan,
+    out: &'a Path,
+    feed: Option<Feed<'a>>,
+}
+
+impl SheetRows<'_> {
+    fn row(&mut self, cells: &[String]) -> Result<(), Fatal> {
+        if cells.iter().all(String::is_empty) {
+            return Ok(());
+        }
+        match &mut self.feed {
+            // A cell the row does not reach is an empty cell, as the spreadsheet shows it.
+            Some(feed) => feed.record(|c| Some(cells.get(c).map_or("", String::as_str))),
+            None => {
+                self.feed = Some(Feed::new(self.plan, cells, self.out)?);
+                Ok(())
+            }
+        }
+    }
+}
+
+fn not_a_sheet(kind: &str, e: impl std::fmt::Display) -> Fatal {
+    Fatal(format!(
+        "The file could not be read as an {kind} spreadsheet: {e}"
+    ))
+}
+
+/// The first visible worksheet (chart and macro sheets have no rows), else the first worksheet.
+fn first_worksheet(sheets: &[Sheet]) -> Option<String> {
+    let worksheets = || sheets.iter().filter(|s| s.typ == SheetType::WorkSheet);
+    worksheets()
+        .find(|s| s.visible == SheetVisible::Visible)
+        .or_else(|| worksheets().next())
+        .map(|s| s.name.clone())
+}
+
+fn read_xlsx<RS: Read + Seek>(reader: RS, rows: &mut SheetRows) -> Result<(), Fatal> {
+    let kind = "XLSX";
+    let mut book: Xlsx<RS> = Xlsx::new(reader).map_err(|e| not_a_sheet(kind, e))?;
+    let name = first_worksheet(book.sheets_metadata())
+        .ok_or_else(|| Fatal("The spreadsheet has no worksheet.".into()))?;
+    let mut cells = book
+        .worksheet_cells_reader(&name)
+        .map_err(|e| not_a_sheet(kind, e))?;
+    let mut line: Vec<String> = Vec::new();
+    let mut current = None;
+    while let Some(cell) = cells.next_cell().map_err(|e| not_a_sheet(kind, e))? {
+        let (row, col) = cell.get_position();
+        if current != Some(row) {
+            if current.is_some() {
+                rows.row(&line)?;
+            }
+            line.clear();
+            current = Some(row);
+        }
+        let col = col as usize;
+        if col >= MAX_SHEET_COLUMNS {
+            return Err(not_a_sheet(
+                kind,
+                format!("a cell lies past column {MAX_SHEET_COLUMNS}"),
+            ));
+        }
+        if line.len() <= col {
+            line.resize(col + 1, String::new());
+        }
+        line[col] = cell_text(&Data::from(cell.get_value().clone()));
+    }
+    if current.is_some() {
+        rows.row(&line)?;
+    }
+    Ok(())
+}
+
+fn read_xls<RS: Read + Seek>(reader: RS, rows: &mut SheetRows) -> Result<(), Fatal> {
+    let kind = "XLS";
+    let mut book: Xls<RS> = Xls::new(reader).map_err(|e| not_a_sheet(kind, e))?;
+    let name = first_worksheet(book.sheets_metadata())
+        .ok_or_else(|| Fatal("The spreadsheet has no worksheet.".into()))?;
+    let range = book
+        .worksheet_range(&name)
+        .map_err(|e| not_a_sheet(kind, e))?;
+    for row in range.rows() {
+        let line: Vec<String> = row.iter().map(cell_text).collect();
+        rows.row(&line)?;
+    }
+    Ok(())
+}
+
+/// A cell as the text a spreadsheet user would type for it: integers without ".0", other numbers
+/// in their shortest decimal form at Excel's 15 significant digits (0.1 + 0.2 reads "0.3", as
+/// Excel shows it), booleans `true`/`false`, dates and times ISO 8601. An error cell (`#N/A`,
+/// `#DIV/0!`) reads as empty: it holds no value, so a required field reports it like any blank.
+fn cell_text(cell: &Data) -> String {
+    match cell {
+        Data::Empty | Data::Error(_) => String::new(),
+        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
+        Data::Int(i) => i.to_string(),
+        Data::Float(f) => number_text(*f),
+        Data::Bool(b) => b.to_string(),
+        Data::DateTime(dt) if dt.is_duration() => duration_text(dt.as_f64()),
+        Data::DateTime(dt) => {
+            let (y, mo, d, h, mi, s, ms) = dt.to_ymd_hms_milli();
+            let time = match ms {
+                0 => format!("{h:02}:{mi:02}:{s:02}"),
+                ms => format!("{h:02}:{mi:02}:{s:02}.{ms:03}"),
+            };
+            if dt.as_f64().abs() < 1.0 {
+                time // a time of day: Excel's day 0 is no real date
+            } else if (h, mi, s, ms) == (0, 0, 0, 0) {
+                format!("{y:04}-{mo:02}-{d:02}")
+            } else {
+                format!("{y:04}-{mo:02}-{d:02}T{time}")
+            }
+        }
+    }
+}
+
+fn number_text(f: f64) -> String {
+    if !f.is_finite() {
+        return f.to_string();
+    }
+    // Round to 15 significant digits, then print the shortest decimal that reads back as that.
+    let rounded: f64 = format!("{f:.14e}").parse().unwrap_or(f);
+    if rounded == 0.0 {
+        "0".into() // not "-0"
+    } else {
+        rounded.to_string()
+    }
+}
+
+/// A duration cell (`[h]:mm:ss`) as Excel shows it, hours unbounded.
+fn duration_text(days: f64) -> String {
+    let ms = (days.abs() * 86_400_000.0).round() as u64;
+    let sign = if days < 0.0 && ms > 0 { "-" } else { "" };
+    let (h, m, s, ms) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+    match ms {
+        0 => format!("{sign}{h}:{m:02}:{s:02}"),
+        ms => format!("{sign}{h}:{m:02}:{s:02}.{ms:03}"),
     }
 }
 

@@ -351,7 +351,8 @@ fn the_file_name_decides_how_the_file_is_read() {
     let dir = tempfile::tempdir().unwrap();
     for (name, says) in [
         ("rows.json", "Unsupported file type .json"),
-        ("q3.xlsx", "does not read XLS or XLSX files yet"),
+        ("q3.xlsm", "Unsupported file type .xlsm"),
+        ("q3.ods", "Unsupported file type .ods"),
     ] {
         let run = finish(
             &contacts(),
@@ -361,5 +362,183 @@ fn the_file_name_decides_how_the_file_is_read() {
         assert_eq!(run.outcome.verdict, Verdict::Failed);
         assert!(first_message(&run.outcome).contains(says), "{name}");
     }
-    assert!(matches!(Input::file(input, None), Input::Csv(_)));
+    assert!(matches!(Input::file(input.clone(), None), Input::Csv(_)));
+    assert!(matches!(
+        Input::file(input, Some("Q3.XLS")),
+        Input::Sheet(_)
+    ));
+}
+
+/// Runs `bytes` as an upload named `name`, the way the API hands files over.
+fn run_named(plan: &Plan, name: &str, bytes: &[u8]) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("upload");
+    std::fs::write(&input, bytes).unwrap();
+    finish(plan, Input::file(input, Some(name)), dir)
+}
+
+/// A real .xlsx from rust_xlsxwriter; `fill` writes the first worksheet.
+fn xlsx(fill: impl FnOnce(&mut rust_xlsxwriter::Worksheet)) -> Vec<u8> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    fill(book.add_worksheet());
+    book.save_to_buffer().unwrap()
+}
+
+#[test]
+fn xlsx_cells_read_as_a_spreadsheet_user_types_them() {
+    use rust_xlsxwriter::{ExcelDateTime, Format};
+    let date = Format::new().set_num_format("yyyy-mm-dd");
+    let stamp = Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
+    let clock = Format::new().set_num_format("hh:mm");
+    let yellow = Format::new().set_background_color("FFFF00");
+    let bytes = xlsx(|ws| {
+        // The table starts at B3: the first row with a value is the header, wherever it is.
+        let header = ["Name", "Count", "Ratio", "Active", "Born", "At", "Note"];
+        for (c, h) in header.iter().enumerate() {
+            ws.write_string(2, 1 + c as u16, *h).unwrap();
+        }
+        ws.write_string(3, 1, "Ada").unwrap();
+        ws.write_number(3, 2, 36).unwrap();
+        ws.write_number(3, 3, 0.1 + 0.2).unwrap();
+        ws.write_boolean(3, 4, true).unwrap();
+        let born = ExcelDateTime::from_ymd(1990, 12, 10).unwrap();
+        ws.write_datetime_with_format(3, 5, &born, &date).unwrap();
+        let at = ExcelDateTime::from_ymd(2024, 2, 29)
+            .unwrap()
+            .and_hms(13, 45, 30)
+            .unwrap();
+        ws.write_datetime_with_format(3, 6, &at, &stamp).unwrap();
+        ws.write_blank(3, 7, &yellow).unwrap(); // formatted but empty
+                                                // A row with nothing in it (only formatting) is skipped, as a blank CSV line is.
+        ws.write_blank(4, 1, &yellow).unwrap();
+        ws.write_string(5, 1, " Alan ").unwrap();
+        ws.write_number(5, 2, -7.0).unwrap();
+        ws.write_number(5, 3, 1.5e-7).unwrap();
+        ws.write_boolean(5, 4, false).unwrap();
+        let noon = ExcelDateTime::from_hms(12, 30, 0).unwrap();
+        ws.write_datetime_with_format(5, 6, &noon, &clock).unwrap();
+        ws.write_string(5, 7, "x").unwrap(); // Born (column F) is missing: empty
+    });
+    let keys = ["name", "count", "ratio", "active", "born", "at", "note"];
+    let fields: Vec<Value> = keys
+        .iter()
+        .map(|k| json!({"key": k, "label": k, "type": "string"}))
+        .collect();
+    let p = plan(Value::Array(fields), json!({}));
+    let r = run_named(&p, "Q3 report.XLSX", &bytes);
+    assert_eq!(r.outcome.verdict, Verdict::Successful, "{:?}", r.outcome);
+    assert_eq!(
+        r.rows.unwrap(),
+        json!([
+            {"name": "Ada", "count": "36", "ratio": "0.3", "active": "true", "born": "1990-12-10",
+             "at": "2024-02-29T13:45:30", "note": ""},
+            {"name": " Alan ", "count": "-7", "ratio": "0.00000015", "active": "false", "born": "",
+             "at": "12:30:00", "note": "x"}
+        ])
+    );
+    let meta = r.outcome.metadata.unwrap();
+    assert_eq!(meta["num_input_rows"], 2);
+    assert_eq!(meta["mapped_columns"]["Born"], "born");
+}
+
+#[test]
+fn xlsx_rows_go_through_the_same_checks_as_csv() {
+    let bytes = xlsx(|ws| {
+        for (c, h) in ["First Name", "Email Address", "Age"].iter().enumerate() {
+            ws.write_string(0, c as u16, *h).unwrap();
+        }
+        ws.write_string(1, 0, "Ada").unwrap();
+        ws.write_string(1, 1, "ada@example.com").unwrap();
+        ws.write_number(1, 2, 36).unwrap();
+        ws.write_string(2, 0, "Bob").unwrap();
+        ws.write_string(2, 1, "not-an-email").unwrap();
+        ws.write_string(2, 2, "old").unwrap();
+    });
+    let r = run_named(&contacts(), "people.xlsx", &bytes);
+    assert_eq!(r.outcome.verdict, Verdict::NeedsReview);
+    let fields: Vec<&str> = r
+        .outcome
+        .errors
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["email", "age"]);
+    assert_eq!(
+        r.rows.unwrap()[0],
+        json!({"first_name": "Ada", "last_name": null, "email": "ada@example.com", "age": 36})
+    );
+    // A legacy name on an XLSX body: the bytes decide the reader, as Excel opens it.
+    let mut p = contacts();
+    p.behavior = Behavior::RemoveInvalidRows;
+    let r = run_named(&p, "people.xls", &bytes);
+    assert_eq!(r.outcome.verdict, Verdict::Successful);
+    assert_eq!(r.outcome.metadata.unwrap()["num_data_rows"], 1);
+    p.max_records = Some(1);
+    let r = run_named(&p, "people.xlsx", &bytes);
+    assert!(first_message(&r.outcome).contains("maxRecords"));
+}
+
+#[test]
+fn broken_spreadsheets_fail_with_a_message() {
+    let good = xlsx(|ws| {
+        ws.write_string(0, 0, "email").unwrap();
+        ws.write_string(1, 0, "a@b.co").unwrap();
+    });
+    let header_only = xlsx(|ws| {
+        ws.write_string(0, 0, "email").unwrap();
+    });
+    let blank = xlsx(|_| {});
+    let cases: [(&str, &[u8], &str); 7] = [
+        (
+            "q3.xlsx",
+            b"email,age
+a@b.co,1
+",
+            "not an XLSX or XLS spreadsheet",
+        ),
+        (
+            "q3.xlsx",
+            &good[..good.len() / 2],
+            "could not be read as an XLSX spreadsheet",
+        ),
+        (
+            "q3.xlsx",
+            b"PK\x03\x04 not a zip at all",
+            "could not be read as an XLSX spreadsheet",
+        ),
+        (
+            "q3.xls",
+            b"\xD0\xCF\x11\xE0 not a compound file",
+            "could not be read as an XLS spreadsheet",
+        ),
+        ("q3.xlsx", b"", "empty"),
+        ("q3.xlsx", &header_only, "no data rows"),
+        ("q3.xlsx", &blank, "first worksheet is empty"),
+    ];
+    for (name, bytes, needle) in cases {
+        let r = run_named(&contacts(), name, bytes);
+        assert_eq!(r.outcome.verdict, Verdict::Failed, "{needle}");
+        assert!(r.outcome.result.is_none());
+        let m = first_message(&r.outcome);
+        assert!(m.contains(needle), "{m:?} should mention {needle}");
+    }
+}
+
+#[test]
+fn numbers_print_as_excel_shows_them() {
+    for (f, text) in [
+        (36.0, "36"),
+        (-0.0, "0"),
+        (0.1 + 0.2, "0.3"),
+        (1.0 / 3.0, "0.333333333333333"),
+        (1e21, "1000000000000000000000"),
+        (123_456_789_012_345_678.0, "123456789012346000"),
+        (2.5e-10, "0.00000000025"),
+    ] {
+        assert_eq!(number_text(f), text, "{f}");
+    }
+    assert_eq!(duration_text(1.5), "36:00:00");
+    assert_eq!(duration_text(-1.0 / 86_400.0), "-0:00:01");
 }
