@@ -7,8 +7,11 @@
 //! listeners accept through [`FaultListener`]: every connection's IO is a [`FaultIo`] that shares a kill
 //! switch with the requests it carries (via `ConnectInfo<ConnAddr>`). A fault flips the switch; the next
 //! write hyper attempts (the response head) fails, `SO_LINGER 0` is set, and hyper drops the socket, so
-//! the peer sees a TCP reset and not one byte of a response.
+//! the peer sees a TCP reset and not one byte of a response. A download cut mid-body (`reset_mid_download`)
+//! arms the switch instead: it trips at the first flush after the last allowed byte was handed to hyper,
+//! so those bytes reach the peer before the reset.
 
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -17,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::connect_info::{ConnectInfo, Connected};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
@@ -64,6 +67,8 @@ pub enum Kind {
     ResetBefore,
     ResetAfter,
     ResetMidUpload,
+    ResetMidDownload,
+    StallMidDownload,
     Slow,
     TruncatedJson,
     HtmlError,
@@ -76,6 +81,7 @@ impl Kind {
     fn applies_to(self, route: &str) -> bool {
         match self {
             Kind::ResetMidUpload | Kind::ExpiredUpload => route == "storage.put",
+            Kind::ResetMidDownload | Kind::StallMidDownload => route == "storage.get",
             Kind::ClockSkew => matches!(route, "dromo.create" | "exa.create" | "dromo.url"),
             _ => true,
         }
@@ -105,11 +111,13 @@ pub struct Rule {
     /// `rate_limit`: the wait announced (default 1000 ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_ms: Option<u64>,
-    /// `slow`: delay in real milliseconds (default 5000).
+    /// `slow`, `stall_mid_download`: delay in real milliseconds (default 5000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ms: Option<u64>,
     /// `reset_mid_upload`: bytes read before the drop (default half the Content-Length);
-    /// `truncated_json`: bytes of the body kept (default half).
+    /// `truncated_json`: bytes of the body kept (default half);
+    /// `reset_mid_download`, `stall_mid_download`: body bytes sent before the cut or the pause
+    /// (default half the Content-Length, of the part for a ranged GET).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes: Option<u64>,
     /// `clock_skew`: seconds added to the presigned X-Amz-Date (negative: the past). Default 3600.
@@ -300,14 +308,22 @@ impl Faults {
 
 /// Shared between a connection's IO and every request it carries.
 #[derive(Default, Debug)]
-pub struct KillSwitch(AtomicBool);
+pub struct KillSwitch {
+    killed: AtomicBool,
+    /// Kill at the next flush: everything hyper buffered so far is written first.
+    armed: AtomicBool,
+}
 
 impl KillSwitch {
     pub fn kill(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.killed.store(true, Ordering::SeqCst);
     }
     fn killed(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.killed.load(Ordering::SeqCst)
+    }
+    /// Kill once what is buffered has been written (hyper writes its whole buffer, then flushes).
+    pub fn kill_after_flush(&self) {
+        self.armed.store(true, Ordering::SeqCst);
     }
 }
 
@@ -340,6 +356,7 @@ impl Listener for FaultListener {
                         stream,
                         kill: kill.clone(),
                         lingered: false,
+                        drain: None,
                     };
                     return (io, ConnAddr { addr, kill });
                 }
@@ -361,6 +378,9 @@ pub struct FaultIo {
     stream: TcpStream,
     kill: Arc<KillSwitch>,
     lingered: bool,
+    /// While an armed kill waits for the kernel to send what was written (see [`FaultIo::drained`]).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    drain: Option<(Pin<Box<tokio::time::Sleep>>, std::time::Instant)>,
 }
 
 impl FaultIo {
@@ -378,6 +398,41 @@ impl FaultIo {
             io::ErrorKind::ConnectionReset,
             "connection reset by fault injection",
         ))
+    }
+
+    /// Whether the socket's send queue is empty, so a reset now discards nothing already written
+    /// (`SO_LINGER 0` drops unsent data). On loopback it empties at once unless the peer stopped
+    /// reading; give it up to 2 s, polled every millisecond. Elsewhere, assume it is.
+    fn drained(&mut self, cx: &mut Context<'_>) -> bool {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            let mut queued: libc::c_int = 0;
+            // SIOCOUTQ (= TIOCOUTQ): bytes not yet acknowledged by the peer.
+            // SAFETY: a valid open socket and a c_int the kernel writes.
+            let ok =
+                unsafe { libc::ioctl(self.stream.as_raw_fd(), libc::TIOCOUTQ, &mut queued) == 0 };
+            if ok && queued > 0 {
+                let (sleep, since) = self.drain.get_or_insert_with(|| {
+                    (
+                        Box::pin(tokio::time::sleep(Duration::ZERO)),
+                        std::time::Instant::now(),
+                    )
+                });
+                if since.elapsed() < Duration::from_secs(2) {
+                    let next = tokio::time::Instant::now() + Duration::from_millis(1);
+                    sleep.as_mut().reset(next);
+                    if sleep.as_mut().poll(cx).is_pending() {
+                        return false;
+                    }
+                    cx.waker().wake_by_ref();
+                    return false;
+                }
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = cx;
+        true
     }
 }
 
@@ -422,6 +477,12 @@ impl AsyncWrite for FaultIo {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.kill.armed.load(Ordering::SeqCst) && !self.kill.killed() {
+            if !self.drained(cx) {
+                return Poll::Pending;
+            }
+            self.kill.kill();
+        }
         if let Some(e) = self.dead() {
             return Poll::Ready(Err(e));
         }
@@ -520,6 +581,7 @@ async fn inject(shared: Arc<Shared>, origin: Origin, req: Request, next: Next) -
     let Some((index, rule)) = shared.faults.decide(route) else {
         return next.run(req).await;
     };
+    let head = req.method() == Method::HEAD;
     let kill = req
         .extensions()
         .get::<ConnectInfo<ConnAddr>>()
@@ -580,6 +642,12 @@ async fn inject(shared: Arc<Shared>, origin: Origin, req: Request, next: Next) -
             }
             reset(kill)
         }
+        // A HEAD answer has no body to cut: it goes out whole (the injection still counts).
+        Kind::ResetMidDownload | Kind::StallMidDownload if head => next.run(req).await,
+        Kind::ResetMidDownload | Kind::StallMidDownload => {
+            let resp = next.run(req).await;
+            cut_download(resp, &rule, kill)
+        }
         Kind::Slow => {
             let resp = next.run(req).await;
             tokio::time::sleep(Duration::from_millis(rule.ms.unwrap_or(5000))).await;
@@ -636,6 +704,113 @@ async fn inject(shared: Arc<Shared>, origin: Origin, req: Request, next: Next) -
                 .scope(rule.skew_secs.unwrap_or(3600), next.run(req))
                 .await
         }
+    }
+}
+
+/// `reset_mid_download` / `stall_mid_download`: the status and headers as they are, Content-Length
+/// the whole body's (or part's), then `bytes` of the body and either a reset or a pause of `ms`.
+fn cut_download(resp: Response, rule: &Rule, kill: Option<Arc<KillSwitch>>) -> Response {
+    let (mut parts, body) = resp.into_parts();
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    // An XML error comes as a whole body without the header; the cut body would be sent chunked.
+    let Some(len) = declared.or(body.size_hint().exact()) else {
+        return Response::from_parts(parts, body);
+    };
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    let bytes = rule.bytes.unwrap_or(len / 2);
+    let (cut_at, after) = match rule.kind {
+        // Never the whole body: the client must see the connection die mid-body.
+        Kind::ResetMidDownload => (bytes.min(len.saturating_sub(1)), AfterCut::Reset(kill)),
+        _ => {
+            let pause = Duration::from_millis(rule.ms.unwrap_or(5000));
+            (bytes.min(len), AfterCut::Stall(pause, None))
+        }
+    };
+    let cut = CutBody {
+        inner: body,
+        pending: Bytes::new(),
+        sent: 0,
+        cut_at,
+        after,
+    };
+    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(cut, 1 << 16));
+    Response::from_parts(parts, body)
+}
+
+enum AfterCut {
+    /// Arm the kill switch (or, without one, fail the body) once `cut_at` bytes went out.
+    Reset(Option<Arc<KillSwitch>>),
+    /// Send nothing for this long, then the rest; the sleep exists while pausing, `Done` after.
+    Stall(Duration, Option<Pin<Box<tokio::time::Sleep>>>),
+    Done,
+}
+
+/// A response body that passes `cut_at` bytes, then resets or pauses (an `AsyncRead`, so it can be
+/// wrapped in a `ReaderStream` like the storage's own file bodies).
+struct CutBody {
+    inner: Body,
+    pending: Bytes,
+    sent: u64,
+    cut_at: u64,
+    after: AfterCut,
+}
+
+impl AsyncRead for CutBody {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        if this.sent == this.cut_at {
+            match &mut this.after {
+                AfterCut::Reset(Some(kill)) => {
+                    // Pending for good: hyper flushes what it holds, the armed switch then fails
+                    // that flush, and the connection (with this body) is dropped.
+                    kill.kill_after_flush();
+                    return Poll::Pending;
+                }
+                AfterCut::Reset(None) => {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::ConnectionReset,
+                        "fault injection",
+                    )));
+                }
+                AfterCut::Stall(pause, sleep) => {
+                    let sleep = sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep(*pause)));
+                    if sleep.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    this.after = AfterCut::Done;
+                }
+                AfterCut::Done => {}
+            }
+        }
+        while this.pending.is_empty() {
+            match Pin::new(&mut this.inner).poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => return Poll::Ready(Ok(())),
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(io::Error::other(e))),
+                Poll::Ready(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        this.pending = data;
+                    }
+                }
+            }
+        }
+        let mut n = this.pending.len().min(buf.remaining());
+        if this.sent < this.cut_at {
+            n = n.min(usize::try_from(this.cut_at - this.sent).unwrap_or(usize::MAX));
+        }
+        buf.put_slice(&this.pending.split_to(n));
+        this.sent += n as u64;
+        Poll::Ready(Ok(()))
     }
 }
 

@@ -1,6 +1,6 @@
 //! S3-shaped XML error bodies for the storage origin.
 
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 /// One S3 error: clients parse `<Code>`, and browsers can only read the body if CORS headers are added
@@ -12,6 +12,8 @@ pub struct S3Error {
     /// Extra elements S3 adds for some codes (`Expires`, `ServerTime`, `Method`, ...), in order.
     pub extra: Vec<(&'static str, String)>,
     pub request_id: String,
+    /// Response headers beside the XML (`Content-Range: bytes */N` on a 416).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl S3Error {
@@ -22,7 +24,13 @@ impl S3Error {
             message: message.into(),
             extra: Vec::new(),
             request_id: String::new(),
+            headers: Vec::new(),
         }
+    }
+
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
     }
 
     pub fn with(mut self, name: &'static str, value: impl Into<String>) -> Self {
@@ -64,12 +72,14 @@ impl S3Error {
 
 impl IntoResponse for S3Error {
     fn into_response(self) -> Response {
-        (
+        let mut resp = (
             self.status,
             [(header::CONTENT_TYPE, "application/xml")],
             self.body(),
         )
-            .into_response()
+            .into_response();
+        resp.headers_mut().extend(self.headers);
+        resp
     }
 }
 

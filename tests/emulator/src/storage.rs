@@ -1,8 +1,8 @@
 //! The storage origin: a stand-in for the S3 bucket behind presigned upload and result URLs.
 //!
 //! Providers register an upload slot (where a file may be PUT, and who is told when it arrives) or a
-//! downloadable object; everything S3-specific (signatures, expiry, Content-Length, CORS, XML errors)
-//! lives here, so a second provider reuses it unchanged.
+//! downloadable object; everything S3-specific (signatures, expiry, Content-Length, Range, ETags, CORS,
+//! XML errors) lives here, so a second provider reuses it unchanged.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -25,6 +25,9 @@ use crate::state::Shared;
 /// S3's single-PUT ceiling (5 GiB): anything larger is `EntityTooLarge` there too.
 const MAX_SINGLE_PUT: u64 = 5 * 1024 * 1024 * 1024;
 const CORS_METHODS: &str = "PUT, GET, HEAD";
+/// The bucket's CORS ExposeHeaders: a browser can read the ETag (PUT, and the validator a resumed
+/// download compares) and the headers of a ranged GET.
+const CORS_EXPOSE: &str = "ETag, Content-Range, Accept-Ranges";
 
 /// A file that arrived completely; the slot's target takes ownership of `path` (and must delete it).
 pub struct CompletedUpload {
@@ -50,7 +53,12 @@ struct Slot {
 struct StoredObject {
     file: PathBuf,
     content_type: &'static str,
+    etag: Etag,
 }
+
+/// The object's ETag, hashed once: started when the object is published, awaited by the first GET if
+/// it is not ready (a 2 GB result takes a second or two).
+type Etag = Arc<tokio::sync::OnceCell<String>>;
 
 /// What the control endpoint reports about an upload, so tests can prove the bytes arrived intact.
 #[derive(Clone)]
@@ -105,12 +113,25 @@ impl Storage {
 
     /// Publish a file for presigned GETs at `path`; the storage owns (and eventually deletes) it.
     pub fn put_object(&self, path: &str, file: PathBuf, content_type: &'static str) {
+        let etag = Etag::default();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (etag, file) = (etag.clone(), file.clone());
+            runtime.spawn(async move {
+                // A file deleted meanwhile (reset) fails here and leaves the cell empty.
+                let _ = etag.get_or_try_init(|| etag_of(file)).await;
+            });
+        }
+        let object = StoredObject {
+            file,
+            content_type,
+            etag,
+        };
         let old = self
             .inner
             .lock()
             .unwrap()
             .objects
-            .insert(path.to_string(), StoredObject { file, content_type });
+            .insert(path.to_string(), object);
         if let Some(old) = old {
             let _ = std::fs::remove_file(old.file);
         }
@@ -142,10 +163,14 @@ impl Storage {
         Some((slot.owner_id.clone(), slot.target.clone()))
     }
 
-    fn object(&self, path: &str) -> Option<(PathBuf, &'static str)> {
+    fn object(&self, path: &str) -> Option<(PathBuf, &'static str, Etag)> {
         let inner = self.inner.lock().unwrap();
         let object = inner.objects.get(path)?;
-        Some((object.file.clone(), object.content_type))
+        Some((
+            object.file.clone(),
+            object.content_type,
+            object.etag.clone(),
+        ))
     }
 }
 
@@ -161,8 +186,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
 }
 
 /// Adds what S3 puts on every response: request ids and, for cross-origin requests, the CORS headers of
-/// a bucket configured with AllowedOrigins `*` and ExposeHeaders `ETag` (on errors too, so a browser
-/// can read the XML and tell "expired" from "tampered").
+/// a bucket configured with AllowedOrigins `*` and ExposeHeaders [`CORS_EXPOSE`] (on errors too, so a
+/// browser can read the XML and tell "expired" from "tampered").
 async fn s3_envelope(mut req: Request, next: Next) -> Response {
     let id = uuid::Uuid::new_v4().simple().to_string()[..16].to_ascii_uppercase();
     req.extensions_mut().insert(AmzRequestId(id.clone()));
@@ -187,7 +212,7 @@ async fn s3_envelope(mut req: Request, next: Next) -> Response {
         );
         h.insert(
             header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("ETag"),
+            HeaderValue::from_static(CORS_EXPOSE),
         );
         h.insert(
             header::VARY,
@@ -220,7 +245,7 @@ async fn handle(
         }
         Method::GET | Method::HEAD => {
             shared.stats.hit("storage.get");
-            get(&shared, &method, &path, &query).await
+            get(&shared, &method, &path, &query, &headers).await
         }
         other => {
             shared.stats.hit("storage.other");
@@ -337,8 +362,7 @@ async fn put(
             sha256: completed.sha256.clone(),
         },
     );
-    // S3's ETag is an MD5; a prefix of the SHA-256 has the same shape and saves hashing twice.
-    let etag = format!("\"{}\"", &completed.sha256[..32]);
+    let etag = etag_from_sha256(&completed.sha256);
     Ok((StatusCode::OK, [(header::ETAG, etag)]).into_response())
 }
 
@@ -422,30 +446,154 @@ async fn receive(dir: &Path, mut body: Body, expected: u64) -> Result<PartFile, 
     Ok(part)
 }
 
+/// S3's ETag of a single-part object is its MD5; a prefix of the SHA-256 has the same shape (quoted,
+/// 32 hex) and, for uploads, saves hashing twice. Results and uploads use the same rule.
+fn etag_from_sha256(sha256: &str) -> String {
+    format!("\"{}\"", &sha256[..32])
+}
+
+async fn etag_of(file: PathBuf) -> std::io::Result<String> {
+    tokio::task::spawn_blocking(move || {
+        let mut input = std::fs::File::open(file)?;
+        let mut hasher = ring::digest::Context::new(&ring::digest::SHA256);
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = std::io::Read::read(&mut input, &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        Ok(etag_from_sha256(&hex::encode(hasher.finish())))
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
+/// What a GET's `Range` header asks of an object of `total` bytes, read as S3 reads it.
+#[derive(Debug, PartialEq, Eq)]
+enum RangeAsk {
+    /// No header, or one S3 ignores: several ranges, another unit, bad syntax, last < first.
+    Full,
+    /// Inclusive byte positions, already clamped to the object.
+    Part { start: u64, end: u64 },
+    /// Well formed but starting at or past the end (or a zero suffix): 416 `InvalidRange`.
+    Unsatisfiable,
+}
+
+fn range_ask(header: &str, total: u64) -> RangeAsk {
+    let Some((unit, spec)) = header.trim().split_once('=') else {
+        return RangeAsk::Full;
+    };
+    if !unit.trim().eq_ignore_ascii_case("bytes") || spec.contains(',') {
+        return RangeAsk::Full;
+    }
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return RangeAsk::Full;
+    };
+    // Digits only (no sign, no inner spaces); too many digits saturate, which is past any end.
+    let number = |s: &str| {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<u64>().unwrap_or(u64::MAX))
+    };
+    let part = |start: u64, end: u64| {
+        if start >= total {
+            RangeAsk::Unsatisfiable
+        } else {
+            RangeAsk::Part {
+                start,
+                end: end.min(total - 1),
+            }
+        }
+    };
+    match (number(first), number(last)) {
+        (None, Some(suffix)) if first.is_empty() => {
+            if suffix == 0 {
+                RangeAsk::Unsatisfiable
+            } else {
+                part(total.saturating_sub(suffix), u64::MAX)
+            }
+        }
+        (Some(start), None) if last.is_empty() => part(start, u64::MAX),
+        (Some(start), Some(end)) if end >= start => part(start, end),
+        _ => RangeAsk::Full,
+    }
+}
+
 async fn get(
     shared: &Shared,
     method: &Method,
     path: &str,
     query: &HashMap<String, String>,
+    headers: &HeaderMap,
 ) -> Result<Response, S3Error> {
-    let Some((file, content_type)) = shared.storage.object(path) else {
+    let Some((file, content_type, etag)) = shared.storage.object(path) else {
         return Err(S3Error::no_such_key(object_key(path)));
     };
     check_signature(shared, method, path, query)?;
-    let file = tokio::fs::File::open(&file)
+    let etag = etag
+        .get_or_try_init(|| etag_of(file.clone()))
+        .await
+        .map_err(|_| S3Error::no_such_key(object_key(path)))?
+        .clone();
+    let mut file = tokio::fs::File::open(&file)
         .await
         .map_err(|_| S3Error::no_such_key(object_key(path)))?;
-    let len = file.metadata().await.map_err(|_| internal_error())?.len();
-    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 1 << 16));
-    Ok((
-        StatusCode::OK,
+    let total = file.metadata().await.map_err(|_| internal_error())?.len();
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    // If-Range with anything but the current ETag (an old one, a weak one, a date: no Last-Modified
+    // is sent, so no date can match) asks for the whole object.
+    let if_range_ok = headers
+        .get(header::IF_RANGE)
+        .is_none_or(|v| v.as_bytes() == etag.as_bytes());
+    let ask = match range {
+        Some(range) if if_range_ok => range_ask(range, total),
+        _ => RangeAsk::Full,
+    };
+    let (status, start, len) = match ask {
+        RangeAsk::Full => (StatusCode::OK, 0, total),
+        RangeAsk::Part { start, end } => (StatusCode::PARTIAL_CONTENT, start, end - start + 1),
+        RangeAsk::Unsatisfiable => {
+            return Err(S3Error::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "InvalidRange",
+                "The requested range is not satisfiable",
+            )
+            .with("RangeRequested", range.unwrap_or_default())
+            .with("ActualObjectSize", total.to_string())
+            .header(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&format!("bytes */{total}")).unwrap(),
+            ));
+        }
+    };
+    if start > 0 {
+        use tokio::io::AsyncSeekExt;
+        file.seek(std::io::SeekFrom::Start(start))
+            .await
+            .map_err(|_| internal_error())?;
+    }
+    let part = tokio::io::AsyncReadExt::take(file, len);
+    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(part, 1 << 16));
+    let mut resp = (
+        status,
         [
             (header::CONTENT_TYPE, content_type.to_string()),
             (header::CONTENT_LENGTH, len.to_string()),
+            (header::ETAG, etag),
+            (header::ACCEPT_RANGES, "bytes".to_string()),
         ],
         body,
     )
-        .into_response())
+        .into_response();
+    if status == StatusCode::PARTIAL_CONTENT {
+        let value = format!("bytes {start}-{}/{total}", start + len - 1);
+        resp.headers_mut().insert(
+            header::CONTENT_RANGE,
+            HeaderValue::from_str(&value).unwrap(),
+        );
+    }
+    Ok(resp)
 }
 
 fn preflight(headers: &HeaderMap) -> Result<Response, S3Error> {
@@ -486,7 +634,7 @@ fn preflight(headers: &HeaderMap) -> Result<Response, S3Error> {
     }
     h.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("ETag"),
+        HeaderValue::from_static(CORS_EXPOSE),
     );
     h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from(3000));
     h.insert(
@@ -496,4 +644,44 @@ fn preflight(headers: &HeaderMap) -> Result<Response, S3Error> {
         ),
     );
     Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_read_as_s3_reads_them() {
+        use RangeAsk::{Full, Unsatisfiable};
+        let part = |start, end| RangeAsk::Part { start, end };
+        let cases = [
+            ("bytes=0-", part(0, 9)),
+            ("bytes=4-", part(4, 9)),
+            ("bytes=9-", part(9, 9)),
+            ("bytes=2-5", part(2, 5)),
+            ("bytes=2-2", part(2, 2)),
+            ("bytes=2-999", part(2, 9)),
+            ("bytes=-3", part(7, 9)),
+            ("bytes=-10", part(0, 9)),
+            ("bytes=-999", part(0, 9)),
+            ("Bytes = 1-2 ", part(1, 2)),
+            ("bytes=10-", Unsatisfiable),
+            ("bytes=10-20", Unsatisfiable),
+            ("bytes=99999999999999999999999-", Unsatisfiable),
+            ("bytes=-0", Unsatisfiable),
+            ("bytes=5-2", Full),
+            ("bytes=0-1,4-5", Full),
+            ("bytes=-", Full),
+            ("bytes=a-", Full),
+            ("bytes=+1-", Full),
+            ("bytes=1", Full),
+            ("items=0-1", Full),
+            ("", Full),
+        ];
+        for (header, want) in cases {
+            assert_eq!(range_ask(header, 10), want, "{header:?}");
+        }
+        assert_eq!(range_ask("bytes=0-", 0), Unsatisfiable);
+        assert_eq!(range_ask("bytes=-1", 0), Unsatisfiable);
+    }
 }

@@ -351,6 +351,272 @@ async fn clock_skew_presigns_urls_that_storage_refuses() {
     env.shutdown().await;
 }
 
+/// A finished import's result file: the path and query of its presigned URL, and its bytes.
+async fn result_file(env: &Env) -> (String, Vec<u8>) {
+    let data: Vec<Value> = (0..200)
+        .map(|i| json!({"first_name": format!("n{i}"), "email": format!("u{i}@example.com")}))
+        .collect();
+    let imp = env
+        .create_ok(json!({"schema_id": CONTACTS, "initial_data": data}))
+        .await;
+    let id = imp["id"].as_str().unwrap();
+    assert_eq!(env.wait_final(id).await["status"], "SUCCESSFUL");
+    let r = env
+        .send(env.authed(Method::GET, &format!("/headless/imports/{id}/url/")))
+        .await;
+    let url = r.json()["presigned_url"].as_str().unwrap().to_string();
+    let full = env.http.get(&url).send().await.unwrap().bytes().await;
+    let path = common::path_and_query(&url, env.emu.storage_origin()).to_string();
+    (path, full.unwrap().to_vec())
+}
+
+fn download_request(env: &Env, path: &str, range: Option<&str>) -> Vec<u8> {
+    let range = range.map_or(String::new(), |r| format!("Range: {r}\r\n"));
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: {}\r\n{range}\r\n",
+        env.emu.storage_addr()
+    )
+    .into_bytes()
+}
+
+/// Splits a raw response into its head (as text) and body bytes.
+fn head_and_body(raw: &[u8]) -> (String, &[u8]) {
+    let at = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete head")
+        + 4;
+    (
+        String::from_utf8_lossy(&raw[..at]).to_lowercase(),
+        &raw[at..],
+    )
+}
+
+#[tokio::test]
+async fn reset_mid_download_sends_part_of_the_body_then_resets() {
+    let env = start(config()).await;
+    let (path, full) = result_file(&env).await;
+    let total = full.len();
+    faults(
+        &env,
+        json!({"rules": [{"route": "*", "kind": "reset_mid_download", "count": 2, "bytes": 1000}]}),
+    )
+    .await;
+    // `*` skips the routes the kind can't affect: API calls are untouched.
+    assert_eq!(dromo_count(&env).await, 1);
+
+    let (raw_reply, end) = raw(env.emu.storage_addr(), &download_request(&env, &path, None)).await;
+    let (head, body) = head_and_body(&raw_reply);
+    assert!(head.starts_with("http/1.1 200 ok\r\n"), "{head}");
+    assert!(
+        head.contains(&format!("\r\ncontent-length: {total}\r\n")),
+        "{head}"
+    );
+    assert!(head.contains("\r\netag: \""), "{head}");
+    assert_eq!(body, &full[..1000], "exactly `bytes` of the body");
+    assert_eq!(end, End::Reset, "a TCP reset, not a clean end");
+
+    // reqwest: the status and headers arrive, then reading the body fails.
+    let url = format!("{}{path}", env.emu.storage_origin());
+    let resp = env.http.get(&url).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.content_length(), Some(total as u64));
+    let err = resp.bytes().await.unwrap_err();
+    assert!(!err.is_timeout(), "{err:?}");
+
+    // Count spent: the third download is whole.
+    let resp = env.http.get(&url).send().await.unwrap();
+    assert_eq!(resp.bytes().await.unwrap(), full);
+    let c = fault_counters(&env).await;
+    assert_eq!(c["rules"][0]["injected"], 2);
+    assert_eq!(c["rules"][0]["matched"], 2);
+    env.shutdown().await;
+}
+
+#[tokio::test]
+async fn reset_mid_download_cuts_a_ranged_get_within_its_part() {
+    let env = start(config()).await;
+    let (path, full) = result_file(&env).await;
+    let total = full.len();
+    faults(
+        &env,
+        json!({"rules": [
+            {"route": "storage.get", "kind": "reset_mid_download", "count": 1},
+            {"route": "storage.get", "kind": "reset_mid_download", "count": 1, "bytes": 1_000_000}
+        ]}),
+    )
+    .await;
+    // Default: half of the part.
+    let request = download_request(&env, &path, Some("bytes=1000-1999"));
+    let (raw_reply, end) = raw(env.emu.storage_addr(), &request).await;
+    let (head, body) = head_and_body(&raw_reply);
+    assert!(
+        head.starts_with("http/1.1 206 partial content\r\n"),
+        "{head}"
+    );
+    assert!(head.contains("\r\ncontent-length: 1000\r\n"), "{head}");
+    assert!(
+        head.contains(&format!("\r\ncontent-range: bytes 1000-1999/{total}\r\n")),
+        "{head}"
+    );
+    assert_eq!(body, &full[1000..1500]);
+    assert_eq!(end, End::Reset);
+
+    // More `bytes` than the part: all but its last byte, still a reset.
+    let request = download_request(&env, &path, Some("bytes=-300"));
+    let (raw_reply, end) = raw(env.emu.storage_addr(), &request).await;
+    let (head, body) = head_and_body(&raw_reply);
+    assert!(head.contains("\r\ncontent-length: 300\r\n"), "{head}");
+    assert_eq!(body, &full[total - 300..total - 1]);
+    assert_eq!(end, End::Reset);
+
+    // Both rules spent: the resumed request gets its part.
+    let mut request = download_request(&env, &path, Some("bytes=1500-"));
+    request.splice(
+        request.len() - 2..,
+        b"Connection: close\r\n\r\n".iter().copied(),
+    );
+    let (raw_reply, end) = raw(env.emu.storage_addr(), &request).await;
+    let (head, body) = head_and_body(&raw_reply);
+    assert!(head.starts_with("http/1.1 206 "), "{head}");
+    assert_eq!(body, &full[1500..]);
+    assert_eq!(end, End::Eof);
+    env.shutdown().await;
+}
+
+#[tokio::test]
+async fn reset_mid_download_delivers_every_byte_to_a_slow_reader() {
+    // A reset discards what the kernel still holds to send, so the fault waits for the send queue
+    // to drain first. A result of a few MB and a reader that starts late fill that queue.
+    let env = start(config()).await;
+    let data: Vec<Value> = (0..60_000)
+        .map(|i| json!({"first_name": format!("n{i}"), "email": format!("u{i}@example.com")}))
+        .collect();
+    let imp = env
+        .create_ok(json!({"schema_id": CONTACTS, "initial_data": data}))
+        .await;
+    let id = imp["id"].as_str().unwrap();
+    assert_eq!(env.wait_final(id).await["status"], "SUCCESSFUL");
+    let r = env
+        .send(env.authed(Method::GET, &format!("/headless/imports/{id}/url/")))
+        .await;
+    let url = r.json()["presigned_url"].as_str().unwrap().to_string();
+    let full = env.http.get(&url).send().await.unwrap().bytes().await;
+    let full = full.unwrap();
+    assert!(full.len() > 4_000_000, "{}", full.len());
+    let cut = full.len() - 1000;
+    faults(
+        &env,
+        json!({"rules": [{"route": "storage.get", "kind": "reset_mid_download", "bytes": cut}]}),
+    )
+    .await;
+    let path = common::path_and_query(&url, env.emu.storage_origin());
+    let mut stream = tokio::net::TcpStream::connect(env.emu.storage_addr())
+        .await
+        .unwrap();
+    stream
+        .write_all(&download_request(&env, path, None))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut got = Vec::new();
+    let err = stream.read_to_end(&mut got).await.unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset);
+    let (_, body) = head_and_body(&got);
+    assert_eq!(body.len(), cut);
+    assert!(body == &full[..cut]);
+    env.shutdown().await;
+}
+
+#[tokio::test]
+async fn stall_mid_download_pauses_then_finishes() {
+    let env = start(config()).await;
+    let (path, full) = result_file(&env).await;
+    faults(
+        &env,
+        json!({"rules": [{"route": "storage.get", "kind": "stall_mid_download", "bytes": 100, "ms": 500, "count": 1}]}),
+    )
+    .await;
+    let mut stream = tokio::net::TcpStream::connect(env.emu.storage_addr())
+        .await
+        .unwrap();
+    stream
+        .write_all(&download_request(&env, &path, None))
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let started = Instant::now();
+    // The head and the first 100 bytes come at once, then nothing while the connection stays open.
+    let body_start = loop {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed early");
+        got.extend_from_slice(&buf[..n]);
+        if let Some(at) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            if got.len() >= at + 4 + 100 {
+                break at + 4;
+            }
+        }
+    };
+    assert_eq!(&got[body_start..], &full[..100]);
+    let quiet = tokio::time::timeout(Duration::from_millis(250), stream.read(&mut buf)).await;
+    assert!(quiet.is_err(), "nothing during the stall");
+    while got.len() < body_start + full.len() {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed early");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(started.elapsed() >= Duration::from_millis(500));
+    assert_eq!(&got[body_start..], &full[..]);
+
+    // Count spent: the next download is whole and prompt.
+    let url = format!("{}{path}", env.emu.storage_origin());
+    let resp = env.http.get(&url).send().await.unwrap();
+    assert_eq!(resp.bytes().await.unwrap(), full);
+    env.shutdown().await;
+}
+
+#[tokio::test]
+async fn older_kinds_work_on_downloads() {
+    let env = start(config()).await;
+    let (path, full) = result_file(&env).await;
+    let url = format!("{}{path}", env.emu.storage_origin());
+    faults(
+        &env,
+        json!({"rules": [
+            {"route": "storage.get", "kind": "truncated_json", "bytes": 200, "count": 2},
+            {"route": "storage.get", "kind": "slow", "ms": 300, "count": 1},
+            {"route": "storage.get", "kind": "status", "status": 503, "count": 1}
+        ]}),
+    )
+    .await;
+    let r = env.send(env.http.get(&url)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.text.as_bytes(), &full[..200]);
+    assert_eq!(r.header("content-length"), Some("200"));
+    let r = env
+        .send(env.http.get(&url).header("range", "bytes=1000-"))
+        .await;
+    assert_eq!(r.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(r.text.as_bytes(), &full[1000..1200]);
+
+    let started = Instant::now();
+    let r = env.send(env.http.get(&url)).await;
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(r.text.as_bytes(), &full[..]);
+
+    let r = env
+        .send(env.http.get(&url).header("range", "bytes=0-9"))
+        .await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        r.text.contains("<Code>ServiceUnavailable</Code>"),
+        "{}",
+        r.text
+    );
+    env.shutdown().await;
+}
+
 /// The pattern of injections on 64 sequential requests.
 async fn pattern(env: &Env, seed: u64) -> Vec<bool> {
     faults(
@@ -396,6 +662,8 @@ async fn same_seed_same_faults() {
         json!({"rules": [{"route": "dromo.get", "kind": "explode"}]}),
         json!({"rules": [{"route": "dromo.get", "kind": "status", "rate": 2}]}),
         json!({"rules": [{"route": "dromo.get", "kind": "reset_mid_upload"}]}),
+        json!({"rules": [{"route": "storage.put", "kind": "reset_mid_download"}]}),
+        json!({"rules": [{"route": "dromo.url", "kind": "stall_mid_download"}]}),
         json!({"rules": [{"route": "dromo.get", "kind": "status", "typo": 1}]}),
     ] {
         let r = env
