@@ -7,6 +7,7 @@
 
 import * as errors from './errors.js';
 import { pagedList } from './paged.js';
+import { rowStream } from './rows.js';
 
 /** Operation codes of `Core.call`, in step with `op` in src/lib.rs. */
 const OP = {
@@ -21,6 +22,12 @@ const OP = {
   listPage: 9,
   upload: 10,
   wait: 11,
+  rows: 12,
+  schemaList: 13,
+  schemaCreate: 14,
+  schemaRetrieve: 15,
+  schemaUpdate: 16,
+  schemaDelete: 17,
 };
 
 /** Provider codes of `new Core(provider, options)`, in step with src/lib.rs. */
@@ -56,14 +63,14 @@ function makeError(name, message, props) {
   return new cls(message, props);
 }
 
-/** Each `imports` object's core handle: out of reach of users, and of nothing but `run`. */
+/** Each `imports` and `schemas` object's core handle: out of reach of users, and of nothing but `run`. */
 const HANDLES = new WeakMap();
 
 /**
- * Runs operation `op` on the core behind an `imports` object.
- * @param {Imports} imports @param {number} op @param {unknown} [a] @param {unknown} [b] @param {unknown} [c]
+ * Runs operation `op` on the core behind an `imports` (or `schemas`) object.
+ * @param {object} endpoints @param {number} op @param {unknown} [a] @param {unknown} [b] @param {unknown} [c]
  */
-const run = (imports, op, a, b, c) => HANDLES.get(imports).call(op, a, b, c);
+const run = (endpoints, op, a, b, c) => HANDLES.get(endpoints).call(op, a, b, c);
 
 /**
  * The endpoints both providers' `imports` have. Module-level (not per build): one copy serves
@@ -110,6 +117,10 @@ class DromoImports extends Imports {
   results(id, opts) {
     return run(this, OP.results, id, opts);
   }
+  /** @param {unknown} id @param {unknown} [opts] */
+  rows(id, opts) {
+    return rowStream((control) => run(this, OP.rows, id, opts, control));
+  }
 }
 
 /** `exa.imports`: the `/v0/imports` endpoints. */
@@ -121,22 +132,75 @@ class ExaImports extends Imports {
 }
 
 /**
- * The `Dromo` class over a wasm build that has Dromo.
- * @param {Core} core
+ * `dromo.schemas`: Dromo's Saved Schema API (`/schemas/`). Server-side: only Node's build has it.
  */
-export function dromoClass(core) {
+class DromoSchemas {
+  /** @param {Handle} c */
+  constructor(c) {
+    HANDLES.set(this, c);
+  }
+  /** @param {unknown} [opts] */
+  list(opts) {
+    return run(this, OP.schemaList, opts);
+  }
+  /** @param {unknown} schema @param {unknown} [opts] */
+  create(schema, opts) {
+    return run(this, OP.schemaCreate, schema, opts);
+  }
+  /** @param {unknown} id @param {unknown} [opts] */
+  retrieve(id, opts) {
+    return run(this, OP.schemaRetrieve, id, opts);
+  }
+  /** @param {unknown} id @param {unknown} schema @param {unknown} [opts] */
+  update(id, schema, opts) {
+    return run(this, OP.schemaUpdate, id, schema, opts);
+  }
+  /** @param {unknown} id @param {unknown} [opts] */
+  delete(id, opts) {
+    return run(this, OP.schemaDelete, id, opts);
+  }
+}
+
+/**
+ * What `dromo.schemas` calls in a browser build, which leaves the server-side calls out: every
+ * call rejects with an explanation (as browser-stubs.js does for the other server-only exports).
+ * @type {Handle}
+ */
+const SERVER_ONLY = {
+  call: () =>
+    Promise.reject(
+      new errors.HeadlessImportsError(
+        "Saved schemas are managed with your backend key, from a server: use dromo.schemas in Node, not in a page",
+        { code: 'not_available_here' },
+      ),
+    ),
+};
+
+/**
+ * The `Dromo` class over a wasm build that has Dromo; `server` when that build has the
+ * server-side calls too (Node's).
+ * @param {Core} core
+ * @param {boolean} [server]
+ */
+export function dromoClass(core, server = false) {
   /** A client for Dromo's Headless Import API. */
   class Dromo {
     #c;
     #imports;
+    #schemas;
     /** @param {unknown} [options] */
     constructor(options) {
       this.#c = new core.Core(DROMO, options);
       this.#imports = new DromoImports(this.#c);
+      this.#schemas = new DromoSchemas(server ? this.#c : SERVER_ONLY);
     }
     /** The `/headless/imports/` endpoints (the same object on every access). */
     get imports() {
       return this.#imports;
+    }
+    /** The `/schemas/` endpoints, in Node (the same object on every access). */
+    get schemas() {
+      return this.#schemas;
     }
     /** @param {unknown} file @param {unknown} options */
     importFile(file, options) {

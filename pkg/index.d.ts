@@ -444,8 +444,21 @@ export interface DromoImports {
   delete(id: string, opts?: RequestOptions): Promise<void>;
   /** The presigned URL of a `SUCCESSFUL` import's cleaned rows (JSON). A secret while valid. */
   resultUrl(id: string, opts?: RequestOptions): Promise<string>;
-  /** The cleaned rows of a `SUCCESSFUL` import, keyed by field key. */
+  /**
+   * The cleaned rows of a `SUCCESSFUL` import, keyed by field key, all in one array: for results
+   * that fit in memory comfortably. Read like `rows()` (resumed after a cut, never truncated).
+   */
   results<R = Row>(id: string, opts?: RequestOptions): Promise<R[]>;
+  /**
+   * The cleaned rows of a `SUCCESSFUL` import as they download, in constant memory whatever the
+   * result's size: `for await (const row of dromo.imports.rows(id)) ...`. The download waits for
+   * the loop (a slow consumer slows it instead of filling memory); leaving the loop early, or
+   * `signal`, stops it. A read cut off mid-body resumes from the last complete row (a `Range`
+   * request; else from the start, skipping the rows already yielded): no row is yielded twice or
+   * lost, and a read that cannot be finished throws after the rows it delivered. `timeoutMs` is
+   * the wait for the answer, then for each chunk.
+   */
+  rows<R = Row>(id: string, opts?: RequestOptions): AsyncGenerator<R, void, undefined>;
   /**
    * Lists imports: `await` it for one page, or `for await (const imp of dromo.imports.list())`
    * for all of them. Pages are computed from offset/limit/count; Dromo's `next` URL is never followed.
@@ -465,6 +478,57 @@ export interface DromoImports {
   waitForCompletion(id: string, opts?: WaitOptions): Promise<HeadlessImportFull>;
 }
 
+/**
+ * A saved schema (`ImportSchema`): what `schema_id` names. Checked before any request by the same
+ * rules as an inline schema in `imports.create`.
+ */
+export interface ImportSchema {
+  /** Assigned by Dromo (a UUID). Leave it out of `create`; `update` accepts the schema's own id. */
+  id?: string;
+  /** Unique within your organisation; shown in Dromo's dashboard. */
+  name: string;
+  /** At least one field, keys unique. */
+  fields: Field[];
+  /** Sent as `{}` when left out (the guide lists it as required). */
+  settings?: Settings;
+  hooks?: Hooks;
+}
+
+/** A saved schema as Dromo returns it: with its `id`. */
+export interface SavedSchema extends ImportSchema {
+  id: string;
+  settings: Settings;
+}
+
+/**
+ * The `/schemas/` endpoints: `dromo.schemas`, Dromo's Saved Schema API. Server-side: they need
+ * the backend key, so only Node's build has them; in a browser build every call rejects with
+ * `HeadlessImportsError` (`code` `not_available_here`). A schema is validated before any request
+ * (`ValidationError` with a `path` such as `schema.fields[0].type`).
+ */
+export interface DromoSchemas {
+  /** Every saved schema (`GET /schemas/`; Dromo answers one plain array, no pages). */
+  list(opts?: RequestOptions): Promise<SavedSchema[]>;
+  /**
+   * Saves a schema (`POST /schemas/`); resolves it with its new `id`. A name already taken
+   * rejects with `BadRequestError`. Not retried after an answer that may have been lost (a second
+   * POST could make a second schema): only 408 and 429 are retried.
+   */
+  create(schema: ImportSchema, opts?: RequestOptions): Promise<SavedSchema>;
+  /** Fetches a saved schema (`GET /schemas/{id}/`); an unknown id rejects with `NotFoundError`. */
+  retrieve(id: string, opts?: RequestOptions): Promise<SavedSchema>;
+  /**
+   * Replaces a saved schema (`PUT /schemas/{id}/`: the whole schema, not a patch); resolves the
+   * stored schema. Imports created afterwards use it.
+   */
+  update(id: string, schema: ImportSchema, opts?: RequestOptions): Promise<SavedSchema>;
+  /**
+   * Deletes a saved schema (`DELETE /schemas/{id}/`); resolves `undefined`. Creating an import
+   * with its id then rejects with `NotFoundError`. A 404 on a retry after a lost answer counts as done.
+   */
+  delete(id: string, opts?: RequestOptions): Promise<void>;
+}
+
 /** A client for Dromo's Headless Import API. */
 export declare class Dromo {
   /**
@@ -474,6 +538,8 @@ export declare class Dromo {
   constructor(options: DromoOptions);
   /** The `/headless/imports/` endpoints. */
   readonly imports: DromoImports;
+  /** The `/schemas/` endpoints (saved schemas), in Node; see `DromoSchemas`. */
+  readonly schemas: DromoSchemas;
   /**
    * Create -> upload -> wait -> results, in one call. Everything is validated before the import is
    * created, so bad input leaves no orphan import. Errors after creation carry the import

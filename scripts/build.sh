@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds the wasm package into pkg/gen: cargo (size-tuned release profile) -> wasm-bindgen
 # (--target web) -> wasm-opt -Os -> short import names. Three builds of the same crate:
-#   pkg/gen/        both providers: the `headless-imports` entry (browsers, and everything in Node)
+#   pkg/gen/        both providers: the browser side of the `headless-imports` entry
 #   pkg/gen/exa/    Exa only:   the browser side of `headless-imports/exa`
 #   pkg/gen/dromo/  Dromo only: the browser side of `headless-imports/dromo`
+#   pkg/gen/node/   both providers and the server-only calls (saved schemas): every entry in Node
 # An app that uses one provider then downloads only that provider's code. Prints the gzip size of
 # what a browser loads for each entry.
 set -euo pipefail
@@ -58,6 +59,7 @@ rm -rf pkg/gen
 build_wasm pkg/gen pkg/index.js --no-default-features --features dromo,exa
 build_wasm pkg/gen/exa pkg/exa.js --no-default-features --features exa
 build_wasm pkg/gen/dromo pkg/dromo.js --no-default-features --features dromo
+build_wasm pkg/gen/node pkg/node.js --no-default-features --features dromo,exa,server
 
 # npm shows the package's own README; the repository's is the source of truth, its links rewritten
 # so none points at a file the tarball lacks.

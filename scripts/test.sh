@@ -17,8 +17,8 @@ step "lint (rustfmt, clippy)"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p headless-imports --target wasm32-unknown-unknown --all-targets -- -D warnings
-# The shipped builds: no std (see Cargo.toml), both providers and each one alone.
-for features in dromo,exa exa dromo; do
+# The shipped builds: no std (see Cargo.toml), both providers, each one alone, and Node's.
+for features in dromo,exa exa dromo dromo,exa,server; do
   cargo clippy -p headless-imports --target wasm32-unknown-unknown --no-default-features --features "$features" -- -D warnings
 done
 

@@ -25,9 +25,9 @@ pub struct Provider {
     pub auth_header: &'static str,
     /// Environment-ish name users know the key by, for error messages.
     pub key_name: &'static str,
-    /// What every path naming one import has in it (`/imports/` then the id): a 404 for any
-    /// other path is a route the server lacks, not an import it lacks.
-    pub id_route: &'static str,
+    /// What every path naming one resource has in it (`/imports/` then the id): a 404 for any
+    /// other path is a route the server lacks, not a resource it lacks.
+    pub id_routes: &'static [&'static str],
     /// Whether a create's 404 can mean a missing saved schema (Dromo's `schema_id`).
     pub schema_404: bool,
     /// Documented limits: creates per window, and status polls per import per window.
@@ -334,6 +334,7 @@ impl Client {
                 fetch: self.fetch.as_ref(),
                 follow,
                 secret: self.api_key.as_deref(),
+                stream: false,
             })
             .await?;
             let target = match &reply.redirect {
@@ -409,9 +410,11 @@ impl Client {
         // A 404 page that is not the API's JSON (a web server's HTML), or a 404 listing a
         // collection that always exists: the request reached something other than the API. (A
         // create's 404 names a missing schema.)
-        let names_one = crate::text::find(what, self.provider.id_route)
-            .and_then(|at| what.get(at + self.provider.id_route.len()..))
-            .is_some_and(|id| !id.is_empty() && !id.starts_with('?'));
+        let names_one = self.provider.id_routes.iter().any(|route| {
+            crate::text::find(what, route)
+                .and_then(|at| what.get(at + route.len()..))
+                .is_some_and(|id| !id.is_empty() && !id.starts_with('?'))
+        });
         // A create's 404 names a missing schema at Dromo; at Exa a create has no such meaning.
         let collection = !names_one && (what.starts_with("GET ") || !self.provider.schema_404);
         let missing = reply.status == 404 && (body.is_string() || collection);

@@ -17,6 +17,7 @@ use crate::opts::{call_options, CallOptions};
 use crate::page;
 use crate::poll::{self, Flow, WaitOptions};
 use crate::retry::Op;
+use crate::rows::Sink;
 use crate::status::{dromo_stage, Stage};
 use crate::text::{quote, uint};
 use crate::upload;
@@ -28,7 +29,7 @@ pub static DROMO: Provider = Provider {
     default_base_url: "https://app.dromo.io/api/v1",
     auth_header: "X-Dromo-License-Key",
     key_name: "backend license key",
-    id_route: "/headless/imports/",
+    id_routes: &["/headless/imports/", "/schemas/"],
     schema_404: true,
     // The documented limits: 20 creates per minute, 12 status polls per minute per import.
     limits: (
@@ -51,7 +52,7 @@ pub const MAX_INITIAL_DATA_BYTES: usize = 15 * 1000 * 1000;
 pub const EXPIRED_HINT: &str =
     "Dromo upload URLs are valid for 30 minutes and one file per import: create a new import and upload again.";
 
-const FIELD: &[(&str, Shape)] = &[
+pub(crate) const FIELD: &[(&str, Shape)] = &[
     ("key", Shape::NonEmptyStr),
     ("type", Shape::TypeSpec),
     ("label", Shape::Str),
@@ -65,7 +66,7 @@ const FIELD: &[(&str, Shape)] = &[
     ("manyToOne", Shape::Bool),
 ];
 
-const SETTINGS: &[(&str, Shape)] = &[
+pub(crate) const SETTINGS: &[(&str, Shape)] = &[
     ("importIdentifier", Shape::Str),
     ("title", Shape::Str),
     ("allowInvalidSubmit", Shape::Bool),
@@ -105,7 +106,7 @@ const STEP_HOOK: &[(&str, Shape)] = &[
     ),
     ("callback", Shape::Str),
 ];
-const HOOKS: &[(&str, Shape)] = &[
+pub(crate) const HOOKS: &[(&str, Shape)] = &[
     ("rowHooks", Shape::StrArray),
     ("bulkRowHooks", Shape::StrArray),
     ("rowDeleteHooks", Shape::StrArray),
@@ -184,7 +185,7 @@ pub fn create_body(params: &JsValue, schema_required: bool) -> Result<JsString> 
         _ => {}
     }
     if given("fields") {
-        check_fields(&get(params, "fields"))?;
+        check_fields(&get(params, "fields"), "fields")?;
     }
     let body = stringify(params, "params")?;
     if given("initial_data") {
@@ -215,14 +216,16 @@ pub fn create_body(params: &JsValue, schema_required: bool) -> Result<JsString> 
     Ok(body)
 }
 
-fn check_fields(fields: &JsValue) -> Result<()> {
+/// The fields of an inline or saved schema at `path`: at least one, each by the `FIELD` table,
+/// keys unique.
+pub(crate) fn check_fields(fields: &JsValue, path: &str) -> Result<()> {
     let list = js_sys::Array::from(fields);
     if list.length() == 0 {
-        return Err(Error::invalid("fields", "must contain at least one field"));
+        return Err(Error::invalid(path, "must contain at least one field"));
     }
     let mut seen: Vec<String> = Vec::new();
     for (i, f) in list.iter().enumerate() {
-        let path = crate::validate::index("fields", i);
+        let path = crate::validate::index(path, i);
         check_struct(&f, FIELD, &["key", "label", "type"], &path)?;
         let key = get_str(&f, "key").unwrap_or_default();
         if seen.contains(&key) {
@@ -236,7 +239,7 @@ fn check_fields(fields: &JsValue) -> Result<()> {
     Ok(())
 }
 
-fn stringify(v: &JsValue, path: &str) -> Result<JsString> {
+pub(crate) fn stringify(v: &JsValue, path: &str) -> Result<JsString> {
     JSON::stringify(v)
         .map_err(|_| Error::invalid(path, "cannot be serialized to JSON (a cycle or a BigInt?)"))
 }
@@ -336,6 +339,11 @@ impl Dromo {
             op::DELETE => self.delete(&a, &call_options(&b)?).await,
             op::RESULT_URL => Ok(self.result_url(&a, &call_options(&b)?).await?.into()),
             op::RESULTS => self.results(&a, &call_options(&b)?).await,
+            op::ROWS => {
+                let (sink, opts) = crate::rows::streamed(&c, call_options(&b)?)?;
+                let n = self.read_rows(&a, &opts, &Sink::Stream(&sink)).await?;
+                Ok(JsValue::from_f64(n as f64))
+            }
             op::LIST_PAGE => self.list_page(&plain(&a, "params")?).await,
             op::UPLOAD => {
                 let target = plain(&a, "target")?;
@@ -346,6 +354,10 @@ impl Dromo {
             op::WAIT => {
                 let opts = WaitOptions::of_call(&plain(&b, "opts")?, DEFAULT_INTERVAL_MS)?;
                 self.wait(&a, &opts).await
+            }
+            #[cfg(feature = "server")]
+            op::SCHEMA_LIST..=op::SCHEMA_DELETE => {
+                crate::schemas::call(&self.client, op, a, b, c).await
             }
             _ => Err(crate::unknown_op(op)),
         }
@@ -430,16 +442,29 @@ impl Dromo {
         })
     }
 
-    pub async fn results(&self, id: &JsValue, opts: &CallOptions) -> Result<JsValue> {
+    /// The rows of a `SUCCESSFUL` import, all at once (`results`) or as they arrive (`rows`).
+    pub async fn read_rows(
+        &self,
+        id: &JsValue,
+        opts: &CallOptions,
+        sink: &Sink<'_>,
+    ) -> Result<u64> {
         let url = self.result_url(id, opts).await?;
-        crate::upload::download_json(
+        crate::rows::read(
             &url,
             opts.signal.as_ref(),
             self.client.fetch_fn(),
             opts.timeout_ms.unwrap_or(self.client.timeout_ms),
             opts.max_retries.unwrap_or(self.client.max_retries),
+            sink,
         )
         .await
+    }
+
+    pub async fn results(&self, id: &JsValue, opts: &CallOptions) -> Result<JsValue> {
+        let all = js_sys::Array::new();
+        self.read_rows(id, opts, &Sink::Collect(&all)).await?;
+        Ok(all.into())
     }
 
     /// One page: `{ page, items, next }` for `src/js/paged.js`.

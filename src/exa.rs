@@ -28,7 +28,7 @@ pub static EXA: Provider = Provider {
     default_base_url: "https://api.exa.ai/websets",
     auth_header: "x-api-key",
     key_name: "API key",
-    id_route: "/v0/imports/",
+    id_routes: &["/v0/imports/"],
     schema_404: false,
     // Exa documents no limits; `rateLimit: { creates, polls }` sets some.
     limits: (None, None),

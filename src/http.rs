@@ -18,7 +18,8 @@ use crate::redact::{clean, redact_url};
 
 #[wasm_bindgen(module = "/src/js/net.js")]
 extern "C" {
-    /// Resolves `[status, text, headers]`; rejects with `[why, cause]`.
+    /// Resolves `[status, text, headers, location, reader]`; rejects with `[why, cause]`.
+    #[allow(clippy::too_many_arguments)]
     fn exchange(
         fetch: Option<&Function>,
         method: &str,
@@ -28,10 +29,12 @@ extern "C" {
         timeout_ms: f64,
         signal: Option<&AbortSignal>,
         follow: bool,
+        stream: bool,
     ) -> Promise;
 }
 
 /// What to send.
+#[derive(Clone, Copy)]
 pub struct Request<'a> {
     pub method: &'a str,
     pub url: &'a str,
@@ -48,6 +51,9 @@ pub struct Request<'a> {
     /// Let fetch follow redirects: only for requests that carry nothing secret (a presigned GET).
     /// Otherwise a 3xx comes back as a `Reply` with `redirect` set, for the caller to judge.
     pub follow: bool,
+    /// Leave a 2xx body unread: `Reply::reader` then streams it (see `rows`), and `timeout_ms`
+    /// covers the headers only.
+    pub stream: bool,
 }
 
 /// A redirect that was not followed.
@@ -64,6 +70,8 @@ pub struct Reply {
     pub headers: Headers,
     pub text: JsString,
     pub redirect: Option<Redirect>,
+    /// The unread body of a streamed 2xx answer (`undefined` when it has none).
+    pub reader: JsValue,
 }
 
 impl Reply {
@@ -82,6 +90,7 @@ pub async fn send(req: Request<'_>) -> Result<Reply> {
         req.timeout_ms,
         req.signal,
         req.follow,
+        req.stream,
     );
     match crate::task::settled(promise).await {
         Ok(reply) => {
@@ -96,32 +105,37 @@ pub async fn send(req: Request<'_>) -> Result<Reply> {
                 } else {
                     location.as_string().map(Redirect::To)
                 },
+                reader: reply.get(4),
             })
         }
-        Err(failure) => {
-            let failure: Array = failure.unchecked_into();
-            Err(match failure.get(0).as_string().as_deref() {
-                Some("abort") => Error::aborted(req.signal),
-                Some("timeout") => Error::new(
-                    Kind::Timeout,
-                    [
-                        "Request timed out after ",
-                        &crate::text::num(req.timeout_ms),
-                        " ms (",
-                        req.method,
-                        " ",
-                        &redact_url(req.url),
-                        ").",
-                    ]
-                    .concat(),
-                ),
-                Some("nofetch") => Error::new(
-                    Kind::Connection,
-                    "No global fetch: pass `fetch` in the client options.",
-                ),
-                _ => connection(&req, failure.get(1)),
-            })
-        }
+        Err(failure) => Err(failed(&req, failure, "Request timed out after ")),
+    }
+}
+
+/// The error for an exchange (or a streamed body's read, see `rows`) that rejected with
+/// `[why, cause]`; `timed_out` starts the message of our timeout.
+pub fn failed(req: &Request<'_>, failure: JsValue, timed_out: &str) -> Error {
+    let failure: Array = failure.unchecked_into();
+    match failure.get(0).as_string().as_deref() {
+        Some("abort") => Error::aborted(req.signal),
+        Some("timeout") => Error::new(
+            Kind::Timeout,
+            [
+                timed_out,
+                &crate::text::num(req.timeout_ms),
+                " ms (",
+                req.method,
+                " ",
+                &redact_url(req.url),
+                ").",
+            ]
+            .concat(),
+        ),
+        Some("nofetch") => Error::new(
+            Kind::Connection,
+            "No global fetch: pass `fetch` in the client options.",
+        ),
+        _ => connection(req, failure.get(1)),
     }
 }
 

@@ -32,12 +32,16 @@ mod error;
 mod exa;
 mod http;
 mod js;
+mod json_split;
 mod limit;
 mod opts;
 mod page;
 mod poll;
 mod redact;
 mod retry;
+mod rows;
+#[cfg(all(feature = "dromo", feature = "server"))]
+mod schemas;
 mod status;
 mod task;
 mod text;
@@ -78,6 +82,14 @@ pub mod op {
     pub const LIST_PAGE: u8 = 9;
     pub const UPLOAD: u8 = 10;
     pub const WAIT: u8 = 11;
+    /// `dromo.imports.rows`: `(id, opts, { sink, stop })`, see `rows::Sink::Stream`.
+    pub const ROWS: u8 = 12;
+    /// `dromo.schemas` (the `server` build only): list, create, retrieve, update, delete.
+    pub const SCHEMA_LIST: u8 = 13;
+    pub const SCHEMA_CREATE: u8 = 14;
+    pub const SCHEMA_RETRIEVE: u8 = 15;
+    pub const SCHEMA_UPDATE: u8 = 16;
+    pub const SCHEMA_DELETE: u8 = 17;
 }
 
 /// Provider codes of `Core::new`, in step with `pkg/clients.js`.

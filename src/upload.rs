@@ -12,7 +12,6 @@ use web_sys::AbortSignal;
 
 use crate::client::Client;
 use crate::error::{Error, Kind, Result};
-use crate::http;
 use crate::js::{get, is_absent, is_plain_object, Slot};
 use crate::opts::{callback, signal};
 use crate::prelude::*;
@@ -287,72 +286,6 @@ fn network_error(url: &str, cause: JsValue, signal: Option<&AbortSignal>) -> Err
         e.cause = Some(crate::error::safe_cause(cause, None));
     }
     e
-}
-
-/// Downloads a presigned result URL (no API key: it is another origin) and parses its JSON.
-pub async fn download_json(
-    url: &str,
-    signal: Option<&AbortSignal>,
-    fetch: Option<&Function>,
-    timeout_ms: f64,
-    max_retries: u32,
-) -> Result<JsValue> {
-    let shown = redact_url(url);
-    let mut attempt = 0;
-    loop {
-        let result = http::send(http::Request {
-            method: "GET",
-            url,
-            headers: &JsValue::UNDEFINED,
-            body: None,
-            timeout_ms,
-            signal,
-            fetch,
-            follow: true,
-            secret: None,
-        })
-        .await;
-        let (error, reply) = match result {
-            Ok(r) if (200..300).contains(&r.status) => match crate::js::json_parse(&r.text) {
-                Ok(rows) => return Ok(rows),
-                // Cut off mid-body (a reset) or not JSON at all: worth another read, like any GET.
-                Err(_) => {
-                    let mut e = Error::new(
-                        Kind::Api,
-                        ["Result file was not JSON (GET ", &shown, ")."].concat(),
-                    );
-                    e.status = Some(r.status);
-                    e.code = Some("invalid_response");
-                    (e, Some(r))
-                }
-            },
-            Ok(r) => {
-                let text = redact_url(&String::from(r.text.clone()));
-                let detail = xml_tag(&text, "Code").unwrap_or_else(|| snippet(&text, 200));
-                let mut e = Error::new(
-                    Kind::Api,
-                    [
-                        &uint(r.status.into()),
-                        " ",
-                        &detail,
-                        " downloading results (GET ",
-                        &shown,
-                        ").",
-                    ]
-                    .concat(),
-                );
-                e.status = Some(r.status);
-                (e, Some(r))
-            }
-            Err(e) => (e, None),
-        };
-        let hints = Hints::from(|h| reply.as_ref().and_then(|r| r.header(h)));
-        let Some(wait) = error.retry_in(Op::Read, attempt, max_retries, &hints) else {
-            return Err(error);
-        };
-        sleep(wait, signal).await?;
-        attempt += 1;
-    }
 }
 
 /// `imports.upload` of both providers: checks the options and body, then `put`; an error carries

@@ -155,7 +155,7 @@ pub fn check_id(id: &str) -> Result<(), &'static str> {
         return Err("must be a non-empty string");
     }
     if id.len() > 256 {
-        return Err("is too long to be an import id");
+        return Err("is too long to be an id");
     }
     if id == "." || crate::text::find(id, "..").is_some() {
         return Err("must not contain '..'");

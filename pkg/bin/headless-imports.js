@@ -3,6 +3,7 @@
 // The `headless-imports` command: Dromo and Exa imports from a shell. See `headless-imports --help`.
 import fs from 'node:fs';
 import path from 'node:path';
+import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { Dromo, Exa, fileFromPath } from '../node.js';
 import { ndjsonReporter, ttyReporter, terminalSafe, jsonText } from './report.js';
@@ -37,7 +38,7 @@ Commands:
   dromo import <files...> (--schema-id ID | --schema FILE) [--no-wait] [--out DIR]
   dromo list [--limit N] [--offset N | --all]
   dromo status <id>
-  dromo results <id> [--out FILE]
+  dromo results <id> [--out FILE] [--ndjson]
   exa import <files...> --entity TYPE [--description TEXT] [--title TEXT] [--identifier N] [--no-wait]
   exa list [--limit N] [--cursor C | --all]
   exa status <id>
@@ -55,7 +56,7 @@ ${EXIT_HELP}`,
   import <files...> (--schema-id ID | --schema FILE) [--no-wait] [--out DIR] [--concurrency N]
   list [--limit N] [--offset N | --all]
   status <id>
-  results <id> [--out FILE]
+  results <id> [--out FILE] [--ndjson]
 
 Run "headless-imports dromo <command> --help" for a command's options.
 
@@ -116,11 +117,14 @@ ${COMMON_HELP}`,
 Prints an import (its presigned upload URL is omitted). Off a terminal: one JSON line.
 
 ${COMMON_HELP}`,
-  'dromo results': `Usage: headless-imports dromo results <id> [--out FILE]
+  'dromo results': `Usage: headless-imports dromo results <id> [--out FILE] [--ndjson]
 
-Prints (or writes to FILE) the cleaned rows of a SUCCESSFUL import as a JSON array.
+Prints (or writes to FILE) the cleaned rows of a SUCCESSFUL import as a JSON array, streamed as
+they download: any size, constant memory. A download cut off is resumed; one that cannot finish
+exits 1 (with --out, FILE is then left alone and the rows so far are in FILE.partial).
 
   --out FILE          write the rows here instead of stdout
+  --ndjson            one row per line (JSON Lines) instead of an array
 
 ${COMMON_HELP}`,
   'exa import': `Usage: headless-imports exa import <files...> --entity TYPE [options]
@@ -172,6 +176,7 @@ const OPTIONS = /** @type {const} */ ({
   wait: { type: 'boolean' },
   'no-wait': { type: 'boolean' },
   out: { type: 'string', short: 'o' },
+  ndjson: { type: 'boolean' },
   concurrency: { type: 'string', short: 'c' },
   interval: { type: 'string' },
   timeout: { type: 'string' },
@@ -191,7 +196,7 @@ const ALLOWED = {
   'dromo import': [...COMMON, 'schema-id', 'schema', 'wait', 'no-wait', 'out', 'concurrency', 'interval', 'timeout'],
   'dromo list': [...COMMON, 'limit', 'offset', 'all'],
   'dromo status': COMMON,
-  'dromo results': [...COMMON, 'out'],
+  'dromo results': [...COMMON, 'out', 'ndjson'],
   'exa import': [...COMMON, 'entity', 'description', 'title', 'identifier', 'wait', 'no-wait', 'concurrency', 'interval', 'timeout'],
   'exa list': [...COMMON, 'limit', 'cursor', 'all'],
   'exa status': COMMON,
@@ -571,12 +576,17 @@ async function runStatus(api, id) {
   return EXIT.ok;
 }
 
-/** @param {any} api @param {string} id @param {string | undefined} out */
-async function runResults(api, id, out) {
-  /** @type {any[]} */
-  let rows;
+/**
+ * Streams an import's rows (`dromo.imports.rows`) to stdout or `out`, as a JSON array or NDJSON.
+ * A file is written as `out.partial` and renamed when every row is in: a download that fails
+ * never leaves a truncated file under the name asked for.
+ * @param {any} api @param {string} id @param {string | undefined} out @param {boolean} ndjson
+ */
+async function runResults(api, id, out, ndjson) {
+  const rows = api.imports.rows(id)[Symbol.asyncIterator]();
+  let next;
   try {
-    rows = await api.imports.results(id);
+    next = await rows.next();
   } catch (err) {
     // No results yet: say where the import stands instead of the API's bare 4xx.
     const imp = /** @type {any} */ (err)?.status >= 400 ? await api.imports.retrieve(id).catch(() => null) : null;
@@ -590,12 +600,26 @@ async function runResults(api, id, out) {
     }
     throw err;
   }
-  const text = jsonText(rows, isTTY || out ? 2 : undefined) + '\n';
-  if (out) {
-    fs.writeFileSync(out, text);
-    process.stderr.write(`${rows.length} rows written to ${out}\n`);
-  } else {
-    process.stdout.write(text);
+  const partial = out && `${out}.partial`;
+  const target = partial ? fs.createWriteStream(partial) : process.stdout;
+  // Waits when the reader is slower than the download (the download then waits too).
+  const write = async (/** @type {string} */ text) => {
+    if (!target.write(text)) await once(target, 'drain');
+  };
+  const indent = isTTY || out ? 2 : undefined;
+  let count = 0;
+  for (; !next.done; next = await rows.next()) {
+    const row = jsonText(next.value, indent);
+    if (ndjson) await write(`${jsonText(next.value)}\n`);
+    // The same text as JSON.stringify(allRows, null, indent), one row at a time.
+    else await write(`${count === 0 ? '[' : ','}${indent ? `\n${row.replace(/^/gm, '  ')}` : row}`);
+    count++;
+  }
+  if (!ndjson) await write(count === 0 ? '[]\n' : indent ? '\n]\n' : ']\n');
+  if (partial) {
+    await new Promise((resolve, reject) => /** @type {fs.WriteStream} */ (target).end((/** @type {unknown} */ e) => (e ? reject(e) : resolve(undefined))));
+    fs.renameSync(partial, /** @type {string} */ (out));
+    process.stderr.write(`${count} rows written to ${out}\n`);
   }
   return EXIT.ok;
 }
@@ -666,7 +690,7 @@ async function main(argv) {
   }
   if (rest.length !== 1) throw new UsageError(`"${key}" takes exactly one import id`);
   if (command === 'status') return runStatus(client(provider, values), rest[0]);
-  return runResults(client(provider, values), rest[0], values.out);
+  return runResults(client(provider, values), rest[0], values.out, Boolean(values.ndjson));
 }
 
 // `results <id> | head`: the reader left, which is not an error of ours.

@@ -44,9 +44,11 @@ function target(location, base) {
  * @param {number} timeoutMs 0 or Infinity: no timeout
  * @param {AbortSignal | undefined} signal
  * @param {boolean} follow whether fetch may follow redirects (only when nothing secret is sent)
- * @returns {Promise<[number, string, Headers, (string | null)?]>}
+ * @param {boolean} [stream] for a 2xx answer, leave the body unread: it comes back as a reader
+ *   (fifth item) for `readChunk`, and `timeoutMs` covers the headers only
+ * @returns {Promise<[number, string, Headers, (string | null)?, ReadableStreamDefaultReader<Uint8Array>?]>}
  */
-export async function exchange(fetchFn, method, url, headers, body, timeoutMs, signal, follow) {
+export async function exchange(fetchFn, method, url, headers, body, timeoutMs, signal, follow, stream) {
   if (signal?.aborted) throw ['abort'];
   // Looked up per call, so a polyfill installed after the client was made still applies.
   const f = fetchFn ?? globalThis.fetch;
@@ -79,6 +81,7 @@ export async function exchange(fetchFn, method, url, headers, body, timeoutMs, s
       await response.body?.cancel().catch(() => {});
       return [response.status, '', response.headers, target(response.headers.get('location'), url)];
     }
+    if (stream && response.ok) return [response.status, '', response.headers, undefined, response.body?.getReader()];
     const text = await response.text();
     return [response.status, text, response.headers];
   } catch (cause) {
@@ -89,6 +92,85 @@ export async function exchange(fetchFn, method, url, headers, body, timeoutMs, s
     clearTimeout(timer);
     if (onAbort) signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * The next chunk of a body `exchange` left unread: resolves the bytes, or `undefined` at its end.
+ * Rejects like `exchange`: `["abort"]`, `["timeout"]` when no byte came for `idleMs` (a stalled
+ * download; the whole body may take far longer), `["network", cause]`. Each rejection cancels
+ * the reader, which closes the connection.
+ * @param {ReadableStreamDefaultReader<Uint8Array>} reader
+ * @param {number} idleMs 0 or Infinity: no limit
+ * @param {AbortSignal | undefined} signal
+ * @returns {Promise<Uint8Array | undefined>}
+ */
+export function readChunk(reader, idleMs, signal) {
+  return new Promise((resolve, reject) => {
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    let timer;
+    const stop = (/** @type {unknown[]} */ why) => {
+      done();
+      reader.cancel().catch(() => {});
+      reject(why);
+    };
+    const onAbort = () => stop(['abort']);
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    if (signal?.aborted) return stop(['abort']);
+    signal?.addEventListener('abort', onAbort);
+    if (idleMs > 0 && idleMs < Infinity) timer = setTimeout(() => stop(['timeout']), Math.min(idleMs, MAX_DELAY_MS));
+    reader.read().then(
+      (r) => {
+        done();
+        resolve(r.done ? undefined : r.value);
+      },
+      (cause) => stop([signal?.aborted ? 'abort' : 'network', cause]),
+    );
+  });
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Parses whole elements of a JSON array: `bytes` runs from the first one's first byte to the last
+ * one's last (Rust's splitter found them; between them are only commas and whitespace), so one
+ * `JSON.parse` of `[` + text + `]` reads them all. Returns the rows, or pushes them onto `into`
+ * and returns how many. Throws the SyntaxError (or TypeError for bytes that are not UTF-8).
+ * @param {Uint8Array} bytes a view of wasm memory, read before this returns
+ * @param {unknown[] | undefined} into
+ */
+export function parseRows(bytes, into) {
+  /** @type {unknown[]} */
+  const rows = JSON.parse(`[${utf8.decode(bytes)}]`);
+  if (!into) return rows;
+  for (const row of rows) into.push(row);
+  return rows.length;
+}
+
+/**
+ * Stops a body `exchange` left unread (closing its connection); nothing if it already ended.
+ * @param {ReadableStreamDefaultReader<Uint8Array> | undefined} reader
+ */
+export function cancel(reader) {
+  reader?.cancel().catch(() => {});
+}
+
+/**
+ * One signal that fires when either does (the caller's, and a row stream's own stop).
+ * @param {AbortSignal | undefined} a
+ * @param {AbortSignal} b
+ */
+export function either(a, b) {
+  if (!a) return b;
+  if (typeof AbortSignal.any === 'function') return AbortSignal.any([a, b]);
+  const c = new AbortController();
+  const fire = (/** @type {AbortSignal} */ s) => () => c.abort(s.reason);
+  if (a.aborted || b.aborted) c.abort((a.aborted ? a : b).reason);
+  a.addEventListener('abort', fire(a), { once: true });
+  b.addEventListener('abort', fire(b), { once: true });
+  return c.signal;
 }
 
 /**

@@ -97,7 +97,29 @@ test('dromo import of a 1000-row CSV with --out: exit 0, NDJSON events, rows on 
   const resFile = path.join(work, 'results.json');
   const res = await run(['dromo', 'results', created.importId, '--out', resFile, '--base-url', emu.api]);
   assert.equal(res.code, 0, res.stderr);
-  assert.equal(JSON.parse(fs.readFileSync(resFile, 'utf8')).length, 1000);
+  const all = JSON.parse(fs.readFileSync(resFile, 'utf8'));
+  assert.equal(all.length, 1000);
+  assert.equal(fs.readFileSync(resFile, 'utf8'), JSON.stringify(all, null, 2) + '\n', 'streamed, the same text as one stringify');
+  assert.ok(!fs.existsSync(`${resFile}.partial`));
+  // --ndjson streams one row per line; piped without it, one compact array.
+  const nd = await run(['dromo', 'results', created.importId, '--ndjson', '--base-url', emu.api]);
+  assert.equal(nd.code, 0, nd.stderr);
+  assert.deepEqual(nd.events, all);
+  assert.equal(nd.stdout.split('\n').length, 1001);
+  const arr = await run(['dromo', 'results', created.importId, '--base-url', emu.api]);
+  assert.equal(arr.stdout, JSON.stringify(all) + '\n');
+  // A download that cannot finish: exit 1, the file asked for is not written, the rows so far are
+  // in FILE.partial.
+  const cut = path.join(work, 'cut.json');
+  await fetch(`${emu.control}/faults`, { method: 'POST', body: JSON.stringify({ seed: 1, rules: [{ route: 'storage.get', kind: 'reset_mid_download', bytes: 5, count: 10 }] }) });
+  try {
+    const failed = await run(['dromo', 'results', created.importId, '--out', cut, '--base-url', emu.api]);
+    assert.equal(failed.code, 1, failed.stderr);
+    assert.match(failed.stderr, /Connection error/);
+    assert.ok(!fs.existsSync(cut), 'no truncated file under the name asked for');
+  } finally {
+    await fetch(`${emu.control}/faults`, { method: 'DELETE' });
+  }
 
   // list shows it, one JSON import per line
   const ls = await run(['dromo', 'list', '--limit', '5', '--base-url', emu.api]);

@@ -298,7 +298,10 @@ for (const [entry, dts] of [['index.js', 'index.d.ts'], ['exa.js', 'exa.d.ts'], 
       const err = await m.fileFromPath('x.csv').catch((e) => e.message);
       const Client = m.Exa ?? m.Dromo;
       const invalid = await new Client({ baseUrl: 'http://127.0.0.1:9/x' }).imports.retrieve('').catch((e) => e);
+      // Saved schemas are server-side: a browser build leaves them out and says so.
+      const schemas = m.Dromo && await new m.Dromo({ baseUrl: '/api/dromo' }).schemas.list().catch((e) => e);
       console.log(JSON.stringify({
+        schemas: schemas && [schemas instanceof main.HeadlessImportsError, schemas.code, schemas.message],
         names: Object.keys(m).sort(), err, fetched, abort: new m.APIUserAbortError('a').code,
         shared: invalid instanceof main.ValidationError && m.ValidationError === main.ValidationError,
       }));
@@ -308,6 +311,10 @@ for (const [entry, dts] of [['index.js', 'index.d.ts'], ['exa.js', 'exa.d.ts'], 
     const out = JSON.parse(r.stdout);
     assert.deepEqual(out.names, dts === 'index.d.ts' ? declaredValues() : reexportedValues(dts));
     assert.match(out.err, /fileFromPath is Node-only/);
+    if (entry !== 'exa.js') {
+      assert.deepEqual(out.schemas.slice(0, 2), [true, 'not_available_here']);
+      assert.match(out.schemas[2], /dromo\.schemas in Node/);
+    }
     assert.equal(out.abort, 'aborted');
     assert.equal(out.shared, true, 'one set of error classes whichever entry made the error');
     const own = entry === 'index.js' ? 'gen/headless_imports_bg.wasm' : `gen/${entry.replace('.js', '')}/headless_imports_bg.wasm`;
@@ -336,7 +343,7 @@ test('package.json: exports map targets exist and files cover them', () => {
     }
   }
   // Every JS file starts with // @ts-check (house rule: no build step, types from JSDoc).
-  for (const f of ['index.js', 'exa.js', 'dromo.js', 'browser-stubs.js', 'node.js', 'node.cjs', 'node-upload.js', 'clients.js', 'errors.js', 'paged.js', 'proxy.js', 'proxy-body.js', 'ownership.js']) {
+  for (const f of ['index.js', 'exa.js', 'dromo.js', 'browser-stubs.js', 'node.js', 'node.cjs', 'node-upload.js', 'clients.js', 'errors.js', 'paged.js', 'rows.js', 'proxy.js', 'proxy-body.js', 'ownership.js']) {
     assert.match(fs.readFileSync(new URL(f, PKG), 'utf8'), /^\/\/ @ts-check\n/, f);
   }
 });

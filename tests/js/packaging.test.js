@@ -24,7 +24,7 @@ const CHROMIUM = '/usr/bin/chromium';
 const noBrowser = fs.existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing`;
 const BROWSER_FIXTURES = ['esbuild', 'vite', 'webpack', 'html', 'vite-split'];
 /** The package's three builds: both providers (the main entry), and one per provider entry. */
-const PACKAGE_WASM = ['gen/dromo/headless_imports_bg.wasm', 'gen/exa/headless_imports_bg.wasm', 'gen/headless_imports_bg.wasm'];
+const PACKAGE_WASM = ['gen/dromo/headless_imports_bg.wasm', 'gen/exa/headless_imports_bg.wasm', 'gen/headless_imports_bg.wasm', 'gen/node/headless_imports_bg.wasm'];
 
 /** @type {Awaited<ReturnType<typeof startEmulator>>} */ let emu;
 /** @type {string} */ let work;
@@ -91,6 +91,7 @@ function assertNoInit(/** @type {string} */ name) {
 function assertCalls(/** @type {string} */ name, /** @type {any} */ r) {
   assert.equal(r.rows?.status, 'SUCCESSFUL', `${name}: importRows ${JSON.stringify(r)}`);
   assert.deepEqual(r.rows.rows, [{ product: 'widget1', transaction: `${name.replace('node-', '')}-1` }]);
+  assert.deepEqual(r.rows.streamed, r.rows.rows, `${name}: imports.rows() streams the same rows`);
   assert.equal(r.file?.status, 'SUCCESSFUL', `${name}: importFile ${JSON.stringify(r)}`);
   assert.equal(r.file.rows?.length, 1);
   assert.equal(r.file.rows[0].first_name, 'Ada');

@@ -31,6 +31,9 @@ import type {
   ExaListPage,
   DromoImports,
   DromoOptions,
+  DromoSchemas,
+  ImportSchema,
+  SavedSchema,
   Field,
   HeadlessImport,
   HeadlessImportFull,
@@ -69,6 +72,29 @@ export async function usage(): Promise<void> {
   // @ts-expect-error unknown client option
   new Dromo({ apiKey: 'k', retries: 3 });
   const imports: DromoImports = dromo.imports;
+
+  // --- streamed rows ---------------------------------------------------------------------------
+  for await (const row of dromo.imports.rows<Contact>('id', { signal })) {
+    const email: string = row.email;
+    void email;
+  }
+  // @ts-expect-error rows() is iterated, not awaited for an array
+  const notRows: Contact[] = await dromo.imports.rows<Contact>('id');
+  void notRows;
+
+  // --- saved schemas (Node) ---------------------------------------------------------------------
+  const schemas: DromoSchemas = dromo.schemas;
+  const draft: ImportSchema = { name: 'Contacts', fields: [{ key: 'email', label: 'Email', type: 'email' }] };
+  const saved: SavedSchema = await schemas.create(draft, { signal });
+  const all: SavedSchema[] = await schemas.list();
+  await schemas.update(saved.id, { ...saved, name: 'Contacts v2' });
+  const fetched: SavedSchema = await schemas.retrieve(all[0].id);
+  const gone: void = await schemas.delete(fetched.id);
+  void gone;
+  // @ts-expect-error a schema needs a name
+  await schemas.create({ fields: draft.fields });
+  // @ts-expect-error update takes the id first
+  await schemas.update(draft);
 
   // --- create ----------------------------------------------------------------------------------
   const fields: Field[] = [
