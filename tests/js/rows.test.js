@@ -197,3 +197,38 @@ test('bad input is a ValidationError before any request; a result that is not a 
     await faults();
   }
 });
+
+test('constant memory: a 50 MB result streams through a 40 MB heap, where results() runs out of memory', { timeout: 120_000 }, async () => {
+  const { spawnSync } = await import('node:child_process');
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { installPackage, CONTACTS } = await import('./helpers/env.js');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hi-rows-'));
+  try {
+    const file = path.join(dir, 'big.csv');
+    const lines = ['First Name,Last Name,Email Address,Age'];
+    for (let i = 0; i < 400_000; i++) lines.push(`Name${i},"Last, ${i} with some more text to make it longer",user${i}@example.com,${20 + (i % 50)}`);
+    fs.writeFileSync(file, lines.join('\n') + '\n');
+    const { import: imp } = await dromo.importFile(await hi.fileFromPath(file), { schema_id: CONTACTS, rows: false, timeoutMs: 100_000 });
+    assert.equal(imp.status, 'SUCCESSFUL');
+    const script = `
+      const hi = await import(${JSON.stringify(path.join(installPackage(), 'esm.mjs'))});
+      const dromo = new hi.Dromo({ apiKey: ${JSON.stringify(KEY)}, baseUrl: ${JSON.stringify(emu.api)} });
+      let n = 0;
+      if (process.argv[1] === 'results') n = (await dromo.imports.results(${JSON.stringify(imp.id)})).length;
+      else for await (const row of dromo.imports.rows(${JSON.stringify(imp.id)})) if (row.email) n++;
+      console.log(n);
+    `;
+    const child = (/** @type {string} */ mode) =>
+      spawnSync(process.execPath, ['--max-old-space-size=40', '--input-type=module', '-e', script, mode], { encoding: 'utf8', timeout: 60_000 });
+    const streamed = child('rows');
+    assert.equal(streamed.status, 0, streamed.stderr.slice(0, 500));
+    assert.equal(streamed.stdout.trim(), '400000');
+    const whole = child('results');
+    assert.notEqual(whole.status, 0, 'results() of the same import needs more than the heap has');
+    assert.match(whole.stderr, /heap out of memory/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
