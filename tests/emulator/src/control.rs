@@ -23,6 +23,7 @@ pub fn routes() -> Router<Arc<Shared>> {
             "/faults",
             get(faults_get).post(faults_set).delete(faults_clear),
         )
+        .route("/webhooks/deliveries", get(deliveries))
         .nest("/dromo", dromo::control_routes())
         .nest("/exa", exa::control_routes())
 }
@@ -56,7 +57,22 @@ async fn upload_receipt(State(shared): State<Arc<Shared>>, Path(id): Path<String
 }
 
 async fn stats(State(shared): State<Arc<Shared>>) -> Response {
-    json(StatusCode::OK, shared.stats.snapshot())
+    let mut body = shared.stats.snapshot();
+    body["webhooks"] = shared.webhooks.stats();
+    json(StatusCode::OK, body)
+}
+
+/// `GET /_emulator/webhooks/deliveries?provider=&import_id=&event_id=&type=`: every attempt, oldest
+/// first.
+async fn deliveries(
+    State(shared): State<Arc<Shared>>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    let query = crate::presign::parse_query(query.as_deref());
+    match shared.webhooks.deliveries(&query) {
+        Ok(body) => json(StatusCode::OK, body),
+        Err(e) => detail(StatusCode::BAD_REQUEST, e),
+    }
 }
 
 async fn reset(State(shared): State<Arc<Shared>>) -> Response {

@@ -57,7 +57,15 @@ pub const ROUTES: &[&str] = &[
     "exa.delete",
     "storage.put",
     "storage.get",
+    // Webhook deliveries (outgoing POSTs), for the delivery kinds only.
+    "exa.webhook",
+    "dromo.webhook",
 ];
+
+/// Routes of outgoing webhook deliveries rather than incoming requests.
+pub fn is_delivery(route: &str) -> bool {
+    matches!(route, "exa.webhook" | "dromo.webhook")
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -74,6 +82,15 @@ pub enum Kind {
     HtmlError,
     ExpiredUpload,
     ClockSkew,
+    /// Webhook deliveries: the attempt is never sent, yet counted as delivered (no retry).
+    Drop,
+    /// Webhook deliveries: sent twice, same event id.
+    Duplicate,
+    /// Webhook deliveries: `ms` (default 1000, real time) before the attempt.
+    Delay,
+    /// Webhook deliveries: held back until the next event for the same receiver has been sent (or
+    /// `ms`, default 5000, real time), so that one arrives first.
+    Reorder,
 }
 
 impl Kind {
@@ -83,7 +100,8 @@ impl Kind {
             Kind::ResetMidUpload | Kind::ExpiredUpload => route == "storage.put",
             Kind::ResetMidDownload | Kind::StallMidDownload => route == "storage.get",
             Kind::ClockSkew => matches!(route, "dromo.create" | "exa.create" | "dromo.url"),
-            _ => true,
+            Kind::Drop | Kind::Duplicate | Kind::Delay | Kind::Reorder => is_delivery(route),
+            _ => !is_delivery(route),
         }
     }
 }
@@ -111,7 +129,8 @@ pub struct Rule {
     /// `rate_limit`: the wait announced (default 1000 ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_ms: Option<u64>,
-    /// `slow`, `stall_mid_download`: delay in real milliseconds (default 5000).
+    /// `slow`, `stall_mid_download`: delay in real milliseconds (default 5000); `delay` (default
+    /// 1000) and `reorder` (the longest hold, default 5000) on webhook deliveries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ms: Option<u64>,
     /// `reset_mid_upload`: bytes read before the drop (default half the Content-Length);
@@ -699,6 +718,8 @@ async fn inject(shared: Arc<Shared>, origin: Origin, req: Request, next: Next) -
                 .request_id(&s3_request_id())
                 .into_response()
         }
+        // Delivery kinds only apply to webhook routes, which no request is classified as.
+        Kind::Drop | Kind::Duplicate | Kind::Delay | Kind::Reorder => next.run(req).await,
         Kind::ClockSkew => {
             crate::presign::SKEW_SECS
                 .scope(rule.skew_secs.unwrap_or(3600), next.run(req))

@@ -18,6 +18,7 @@ pub mod ratelimit;
 pub mod s3xml;
 pub mod state;
 pub mod storage;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -62,6 +63,11 @@ pub struct Config {
     pub verbose: bool,
     /// Fault rules installed at start (`--faults FILE`); `POST /_emulator/faults` replaces them.
     pub faults: Option<faults::Plan>,
+    /// Dromo managed webhooks installed at start (`--dromo-webhook`, all three events each);
+    /// `POST /_emulator/reset` brings them back. Loopback URLs only.
+    pub dromo_webhooks: Vec<String>,
+    /// Real time allowed per webhook delivery attempt (default 10 s).
+    pub webhook_timeout: Duration,
 }
 
 impl Default for Config {
@@ -79,6 +85,8 @@ impl Default for Config {
             data_dir: None,
             verbose: false,
             faults: None,
+            dromo_webhooks: Vec::new(),
+            webhook_timeout: webhooks::DEFAULT_TIMEOUT,
         }
     }
 }
@@ -140,7 +148,13 @@ impl Emulator {
             presigner: presign::Presigner::new(),
             storage: storage::Storage::new(spool.path())?,
             faults: faults::Faults::default(),
+            webhooks: webhooks::Webhooks::new(config.webhook_timeout),
         });
+        shared
+            .dromo
+            .webhooks
+            .seed(config.dromo_webhooks)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         if let Some(plan) = config.faults {
             shared.faults.install(plan);
         }

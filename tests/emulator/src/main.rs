@@ -24,6 +24,8 @@ usage: headless-imports-emulator [options]
   --exit-on-stdin-eof     exit when standard input is closed
   --data-dir DIR          spool uploads and results under DIR (default: system temp dir)
   --faults FILE           fault-injection plan, JSON {seed, rules} (see POST /_emulator/faults)
+  --dromo-webhook URL     a Dromo managed webhook receiver (all three events; loopback http only;
+                          repeatable; see POST /_emulator/dromo/webhooks)
   --verbose               log one line per request to stderr
   --help                  show this help
 
@@ -89,6 +91,12 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Cli>, String>
                 let plan = headless_imports_emulator::faults::Plan::parse(&text)
                     .map_err(|e| format!("--faults {}: {e}", path.display()))?;
                 config.faults = Some(plan);
+            }
+            "--dromo-webhook" => {
+                let url = value(&flag)?;
+                headless_imports_emulator::webhooks::check_receiver(&url)
+                    .map_err(|e| format!("--dromo-webhook {url}: {e}"))?;
+                config.dromo_webhooks.push(url);
             }
             "--data-dir" => config.data_dir = Some(PathBuf::from(value(&flag)?)),
             "--no-rate-limit" => config.rate_limit = false,
@@ -250,6 +258,23 @@ mod tests {
         let bad = dir.path().join("bad.json");
         std::fs::write(&bad, r#"{"rules": [{"route": "nope", "kind": "slow"}]}"#).unwrap();
         assert!(parse(&["--faults", bad.to_str().unwrap()]).is_err());
+    }
+
+    #[test]
+    fn takes_loopback_dromo_webhooks_only() {
+        let cli = parse(&[
+            "--dromo-webhook",
+            "http://127.0.0.1:9/a",
+            "--dromo-webhook=http://localhost:9/b",
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            cli.config.dromo_webhooks,
+            ["http://127.0.0.1:9/a", "http://localhost:9/b"]
+        );
+        assert!(parse(&["--dromo-webhook", "http://example.com/"]).is_err());
+        assert!(parse(&["--dromo-webhook", "https://127.0.0.1/"]).is_err());
     }
 
     #[test]

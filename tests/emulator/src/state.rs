@@ -52,6 +52,8 @@ pub struct Shared {
     pub exa: ExaState,
     /// Installed fault rules (`/_emulator/faults`, `--faults`); untouched by `reset`.
     pub faults: crate::faults::Faults,
+    /// Outgoing webhook deliveries: their log and counters.
+    pub webhooks: crate::webhooks::Webhooks,
 }
 
 impl Shared {
@@ -61,6 +63,7 @@ impl Shared {
         self.exa.reset();
         self.storage.reset();
         self.stats.reset();
+        self.webhooks.reset();
     }
 }
 

@@ -15,6 +15,7 @@ pub const PENDING: &str = "PENDING";
 pub const RUNNING: &str = "RUNNING";
 pub const SUCCESSFUL: &str = "SUCCESSFUL";
 pub const NEEDS_REVIEW: &str = "NEEDS_REVIEW";
+pub const FAILED: &str = "FAILED";
 
 /// Bucket names mirror Dromo's (`dromo-headless-imports` for uploads, `dromo-user-imports` for results).
 pub fn upload_path(id: &str) -> String {
@@ -221,6 +222,8 @@ pub fn start_processing(shared: Arc<Shared>, id: String, input: Input) {
                 r.result_metadata = json!(outcome.metadata);
                 r.has_result = outcome.result.is_some();
                 r.set_status(outcome.verdict.status());
+                // Under the lock, so the event describes exactly this status change.
+                super::webhooks::emit(&shared, r);
             }
         }
     });

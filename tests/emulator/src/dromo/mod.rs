@@ -7,6 +7,7 @@ pub mod imports;
 pub mod process;
 pub mod schema;
 mod schema_api;
+pub mod webhooks;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -43,6 +44,8 @@ pub struct DromoState {
     pub imports: Mutex<Imports>,
     creates: SlidingWindow,
     polls: SlidingWindow,
+    /// Managed webhooks (`/_emulator/dromo/webhooks`, `--dromo-webhook`).
+    pub webhooks: webhooks::ManagedWebhooks,
 }
 
 impl DromoState {
@@ -53,6 +56,7 @@ impl DromoState {
             imports: Mutex::default(),
             creates: SlidingWindow::new(20, window, settings.rate_limit),
             polls: SlidingWindow::new(12, window, settings.rate_limit),
+            webhooks: webhooks::ManagedWebhooks::default(),
         }
     }
 
@@ -61,6 +65,7 @@ impl DromoState {
         *self.imports.lock().unwrap() = Imports::default();
         self.creates.reset();
         self.polls.reset();
+        self.webhooks.reset();
     }
 }
 
@@ -79,6 +84,7 @@ pub fn control_routes() -> Router<Arc<Shared>> {
         .route("/imports/{id}", get(inspect))
         .route("/imports/{id}/review", post(complete_review))
         .route("/imports/{id}/status", post(force_status))
+        .merge(webhooks::control_routes())
 }
 
 /// Django's APPEND_SLASH: a known path without its trailing slash gets a 301 to the slash form (for
@@ -502,6 +508,7 @@ async fn complete_review(State(shared): State<Arc<Shared>>, Path(id): Path<Strin
     }
     record.import_errors = Value::Null;
     record.set_status(imports::SUCCESSFUL);
+    webhooks::emit(&shared, record);
     json_response(StatusCode::OK, record.full())
 }
 

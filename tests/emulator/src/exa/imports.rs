@@ -196,18 +196,28 @@ fn start_processing(
         });
         let _ = tokio::fs::remove_file(&path).await;
         tokio::time::sleep_until(settle_at).await;
-        let mut imports = shared.exa.imports.lock().unwrap();
-        let Some(r) = imports.get_mut(&id).filter(|r| r.status == PROCESSING) else {
-            return;
-        };
-        match verdict {
-            Verdict::Completed => r.set_status(COMPLETED),
-            Verdict::Failed { reason, message } => {
-                r.set_status(FAILED);
-                r.failed_reason = Some(reason.to_string());
-                r.failed_message = Some(message);
-                r.failed_at = Some(r.updated_at.clone());
+        let completed = {
+            let mut imports = shared.exa.imports.lock().unwrap();
+            let Some(r) = imports.get_mut(&id).filter(|r| r.status == PROCESSING) else {
+                return;
+            };
+            match verdict {
+                Verdict::Completed => {
+                    r.set_status(COMPLETED);
+                    Some(r.to_json())
+                }
+                Verdict::Failed { reason, message } => {
+                    r.set_status(FAILED);
+                    r.failed_reason = Some(reason.to_string());
+                    r.failed_message = Some(message);
+                    r.failed_at = Some(r.updated_at.clone());
+                    None
+                }
             }
+        };
+        // Exa has no failed event: a failed import is only seen by fetching it.
+        if let Some(import) = completed {
+            super::webhooks::emit(&shared, "import.completed", import);
         }
     });
 }

@@ -5,6 +5,7 @@
 pub mod csvcheck;
 pub mod imports;
 pub mod params;
+pub mod webhooks;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -37,11 +38,13 @@ pub const MAX_LIMIT: u64 = 200;
 #[derive(Default)]
 pub struct ExaState {
     pub imports: Mutex<Store>,
+    pub webhooks: Mutex<webhooks::WebhookStore>,
 }
 
 impl ExaState {
     pub fn reset(&self) {
         *self.imports.lock().unwrap() = Store::default();
+        *self.webhooks.lock().unwrap() = webhooks::WebhookStore::default();
     }
 }
 
@@ -49,6 +52,7 @@ pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/websets/v0/imports", any(collection))
         .route("/websets/v0/imports/{id}", any(item))
+        .merge(webhooks::routes())
 }
 
 /// Test-only controls, mounted under `/_emulator/exa`.
@@ -56,6 +60,7 @@ pub fn control_routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/imports/{id}", get(inspect))
         .route("/imports/{id}/status", post(force_status))
+        .merge(webhooks::control_routes())
 }
 
 /// An error in Exa's (NestJS's) shape. `message` is always one string; validation problems are joined
@@ -270,7 +275,8 @@ async fn create(shared: &Arc<Shared>, headers: &HeaderMap, body: Body) -> Reply 
         upload_valid_until: upload_valid_until.clone(),
         uploaded: false,
     };
-    let mut body = record.to_json();
+    let import = record.to_json();
+    let mut body = import.clone();
     let obj = body.as_object_mut().expect("object");
     obj.insert("uploadUrl".into(), json!(upload_url));
     obj.insert("uploadValidUntil".into(), json!(upload_valid_until));
@@ -278,6 +284,7 @@ async fn create(shared: &Arc<Shared>, headers: &HeaderMap, body: Body) -> Reply 
     shared
         .storage
         .register_upload(&path, &id, Arc::new(ExaUpload { id: id.clone() }));
+    webhooks::emit(shared, "import.created", import);
     Ok(json_response(StatusCode::CREATED, body))
 }
 

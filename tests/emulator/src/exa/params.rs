@@ -267,6 +267,104 @@ pub fn parse_update(body: &Value) -> Result<UpdateImport, Vec<String>> {
     problems.finish(update)
 }
 
+/// Every `EventType` in the spec. The emulator only ever sends `import.created` and
+/// `import.completed`, but a webhook may subscribe to any of them, as on Exa.
+pub const EVENT_TYPES: [&str; 19] = [
+    "webset.created",
+    "webset.deleted",
+    "webset.paused",
+    "webset.idle",
+    "webset.search.created",
+    "webset.search.canceled",
+    "webset.search.completed",
+    "webset.search.updated",
+    "import.created",
+    "import.completed",
+    "webset.item.created",
+    "webset.item.enriched",
+    "monitor.created",
+    "monitor.updated",
+    "monitor.deleted",
+    "monitor.run.created",
+    "monitor.run.completed",
+    "webset.export.created",
+    "webset.export.completed",
+];
+
+/// `CreateWebhookParameters` / `UpdateWebhookParameters`: every field optional here; `required`
+/// says which must be present (all of `url` and `events` on create, none on update).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct WebhookParams {
+    pub url: Option<String>,
+    pub events: Option<Vec<String>>,
+    pub metadata: Option<Map<String, Value>>,
+}
+
+/// Validates a webhook create (`required`) or update body. `url` must also pass `check_url`
+/// (the emulator's loopback rule); its message is reported like any other problem.
+pub fn parse_webhook(
+    body: &Value,
+    required: bool,
+    check_url: impl Fn(&str) -> Result<(), String>,
+) -> Result<WebhookParams, Vec<String>> {
+    let Some(obj) = body.as_object() else {
+        return Err(vec!["The request body must be a JSON object".into()]);
+    };
+    let mut problems = Problems::default();
+    problems.unknown_keys(obj, &["url", "events", "metadata"], "");
+    let mut params = WebhookParams::default();
+    match obj.get("url") {
+        None if required => problems.push("url should not be empty"),
+        None => {}
+        Some(Value::String(u)) => match check_url(u) {
+            Ok(()) => params.url = Some(u.clone()),
+            Err(m) => problems.push(m),
+        },
+        Some(_) => problems.push("url must be a URL address"),
+    }
+    match obj.get("events") {
+        None if required => problems.push("events should not be empty"),
+        None => {}
+        Some(Value::Array(items)) => {
+            let mut ok = true;
+            if items.is_empty() {
+                ok = false;
+                problems.push("events must contain at least 1 elements");
+            }
+            if items.len() > EVENT_TYPES.len() {
+                ok = false;
+                problems.push(format!(
+                    "events must contain no more than {} elements",
+                    EVENT_TYPES.len()
+                ));
+            }
+            if items
+                .iter()
+                .any(|e| !e.as_str().is_some_and(|e| EVENT_TYPES.contains(&e)))
+            {
+                ok = false;
+                problems.push(format!(
+                    "each value in events must be one of the following values: {}",
+                    EVENT_TYPES.join(", ")
+                ));
+            }
+            if ok {
+                params.events = Some(
+                    items
+                        .iter()
+                        .filter_map(|e| e.as_str().map(str::to_string))
+                        .collect(),
+                );
+            }
+        }
+        Some(_) => problems.push("events must be an array"),
+    }
+    if let Some(v) = obj.get("metadata") {
+        params.metadata = string_metadata(v, "metadata", &mut problems);
+    }
+    problems.finish(params)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
