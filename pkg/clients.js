@@ -10,7 +10,7 @@ import { pagedList } from './paged.js';
 import { rowStream } from './rows.js';
 
 /** Operation codes of `Core.call`, in step with `op` in src/lib.rs. */
-const OP = {
+export const OP = {
   importFile: 1,
   importRows: 2,
   create: 3,
@@ -28,6 +28,12 @@ const OP = {
   schemaRetrieve: 15,
   schemaUpdate: 16,
   schemaDelete: 17,
+  webhookUnwrap: 18,
+  webhookCreate: 19,
+  webhookRetrieve: 20,
+  webhookUpdate: 21,
+  webhookDelete: 22,
+  webhookListPage: 23,
 };
 
 /** Provider codes of `new Core(provider, options)`, in step with src/lib.rs. */
@@ -64,13 +70,13 @@ function makeError(name, message, props) {
 }
 
 /** Each `imports` and `schemas` object's core handle: out of reach of users, and of nothing but `run`. */
-const HANDLES = new WeakMap();
+export const HANDLES = new WeakMap();
 
 /**
  * Runs operation `op` on the core behind an `imports` (or `schemas`) object.
  * @param {object} endpoints @param {number} op @param {unknown} [a] @param {unknown} [b] @param {unknown} [c]
  */
-const run = (endpoints, op, a, b, c) => HANDLES.get(endpoints).call(op, a, b, c);
+export const run = (endpoints, op, a, b, c) => HANDLES.get(endpoints).call(op, a, b, c);
 
 /**
  * The endpoints both providers' `imports` have. Module-level (not per build): one copy serves
@@ -132,67 +138,44 @@ class ExaImports extends Imports {
 }
 
 /**
- * `dromo.schemas`: Dromo's Saved Schema API (`/schemas/`). Server-side: only Node's build has it.
+ * `dromo.schemas`, `dromo.webhooks` and `exa.webhooks` in a browser build, which leaves the
+ * server-side calls out (their classes are in server.js, which only Node's entry loads): every
+ * call rejects with an explanation, as browser-stubs.js does for the other server-only exports.
  */
-class DromoSchemas {
-  /** @param {Handle} c */
-  constructor(c) {
-    HANDLES.set(this, c);
-  }
-  /** @param {unknown} [opts] */
-  list(opts) {
-    return run(this, OP.schemaList, opts);
-  }
-  /** @param {unknown} schema @param {unknown} [opts] */
-  create(schema, opts) {
-    return run(this, OP.schemaCreate, schema, opts);
-  }
-  /** @param {unknown} id @param {unknown} [opts] */
-  retrieve(id, opts) {
-    return run(this, OP.schemaRetrieve, id, opts);
-  }
-  /** @param {unknown} id @param {unknown} schema @param {unknown} [opts] */
-  update(id, schema, opts) {
-    return run(this, OP.schemaUpdate, id, schema, opts);
-  }
-  /** @param {unknown} id @param {unknown} [opts] */
-  delete(id, opts) {
-    return run(this, OP.schemaDelete, id, opts);
-  }
-}
-
-/**
- * What `dromo.schemas` calls in a browser build, which leaves the server-side calls out: every
- * call rejects with an explanation (as browser-stubs.js does for the other server-only exports).
- * @type {Handle}
- */
-const SERVER_ONLY = {
-  call: () =>
-    Promise.reject(
-      new errors.HeadlessImportsError(
-        "Saved schemas are managed with your backend key, from a server: use dromo.schemas in Node, not in a page",
-        { code: 'not_available_here' },
-      ),
+const refuse = () =>
+  Promise.reject(
+    new errors.HeadlessImportsError(
+      'Saved schemas and webhooks are server-side (they need your key or your webhook secret): use dromo.schemas and client.webhooks in Node, not in a page',
+      { code: 'not_available_here' },
     ),
-};
+  );
+const SERVER_ONLY = Object.freeze({ list: refuse, create: refuse, retrieve: refuse, update: refuse, delete: refuse, unwrap: refuse });
 
 /**
- * The `Dromo` class over a wasm build that has Dromo; `server` when that build has the
- * server-side calls too (Node's).
- * @param {Core} core
- * @param {boolean} [server]
+ * The server-side endpoints a client gets: server.js's in Node, the refusing stand-in elsewhere.
+ * @typedef {{ dromo(c: Handle): { schemas: object, webhooks: object }, exa(c: Handle): { webhooks: object } }} ServerEndpoints
  */
-export function dromoClass(core, server = false) {
+
+/**
+ * The `Dromo` class over a wasm build that has Dromo; `server` (server.js) when that build has
+ * the server-side calls too (Node's).
+ * @param {Core} core
+ * @param {ServerEndpoints} [server]
+ */
+export function dromoClass(core, server) {
   /** A client for Dromo's Headless Import API. */
   class Dromo {
     #c;
     #imports;
     #schemas;
+    #webhooks;
     /** @param {unknown} [options] */
     constructor(options) {
       this.#c = new core.Core(DROMO, options);
       this.#imports = new DromoImports(this.#c);
-      this.#schemas = new DromoSchemas(server ? this.#c : SERVER_ONLY);
+      const extra = server?.dromo(this.#c);
+      this.#schemas = extra?.schemas ?? SERVER_ONLY;
+      this.#webhooks = extra?.webhooks ?? SERVER_ONLY;
     }
     /** The `/headless/imports/` endpoints (the same object on every access). */
     get imports() {
@@ -201,6 +184,10 @@ export function dromoClass(core, server = false) {
     /** The `/schemas/` endpoints, in Node (the same object on every access). */
     get schemas() {
       return this.#schemas;
+    }
+    /** Reading Dromo's webhook deliveries, in Node (the same object on every access). */
+    get webhooks() {
+      return this.#webhooks;
     }
     /** @param {unknown} file @param {unknown} options */
     importFile(file, options) {
@@ -215,22 +202,30 @@ export function dromoClass(core, server = false) {
 }
 
 /**
- * The `Exa` class over a wasm build that has Exa.
+ * The `Exa` class over a wasm build that has Exa; `server` (server.js) when that build has the
+ * server-side calls too (Node's).
  * @param {Core} core
+ * @param {ServerEndpoints} [server]
  */
-export function exaClass(core) {
+export function exaClass(core, server) {
   /** A client for Exa's Websets Imports API. */
   class Exa {
     #c;
     #imports;
+    #webhooks;
     /** @param {unknown} [options] */
     constructor(options) {
       this.#c = new core.Core(EXA, options);
       this.#imports = new ExaImports(this.#c);
+      this.#webhooks = server?.exa(this.#c).webhooks ?? SERVER_ONLY;
     }
     /** The `/v0/imports` endpoints (the same object on every access). */
     get imports() {
       return this.#imports;
+    }
+    /** The `/v0/webhooks` endpoints and `unwrap`, in Node (the same object on every access). */
+    get webhooks() {
+      return this.#webhooks;
     }
     /** @param {unknown} file @param {unknown} options */
     importFile(file, options) {

@@ -132,3 +132,12 @@ brand(NeedsReviewError, 'NeedsReviewError', 'needs_review');
 /** `waitForCompletion` ran out of time; `import` is the last import seen (it may still finish). */
 export class WaitTimeoutError extends HeadlessImportsError {}
 brand(WaitTimeoutError, 'WaitTimeoutError', 'wait_timeout');
+
+/**
+ * A webhook delivery that does not verify or parse (`exa.webhooks.unwrap`, `dromo.webhooks.unwrap`):
+ * `code` is `webhook_signature` (no or no matching `Exa-Signature`), `webhook_timestamp` (outside
+ * the tolerance: a replay, or a clock far off) or `webhook_payload` (not the raw body, not JSON,
+ * not an event). Answer such a delivery with 400 (or 401), and never act on it.
+ */
+export class WebhookVerificationError extends HeadlessImportsError {}
+brand(WebhookVerificationError, 'WebhookVerificationError', 'webhook_verification');

@@ -12,5 +12,5 @@ export {
   HeadlessImportsError, APIError, BadRequestError, AuthenticationError, PermissionDeniedError, NotFoundError,
   ConflictError, UnprocessableEntityError, RateLimitError, InternalServerError, APIConnectionError,
   APIConnectionTimeoutError, APIUserAbortError, ValidationError, UploadError, ImportFailedError, NeedsReviewError,
-  WaitTimeoutError,
+  WaitTimeoutError, WebhookVerificationError,
 } from './index.js';

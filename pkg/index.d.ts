@@ -25,7 +25,7 @@ export interface DromoOptions {
   timeoutMs?: number;
   /** Extra headers sent with every API request (never with uploads to the presigned URL). */
   headers?: Record<string, string>;
-  /** A `fetch` implementation to use instead of the global one (API requests and the browser-less upload fallback). */
+  /** A `fetch` implementation to use instead of the global one: API requests, result downloads (`rows`, `results`) and the browser-less upload fallback. */
   fetch?: typeof fetch;
   /**
    * Allow an `apiKey` in a browser. Off by default because anyone can read a key shipped to a
@@ -540,6 +540,8 @@ export declare class Dromo {
   readonly imports: DromoImports;
   /** The `/schemas/` endpoints (saved schemas), in Node; see `DromoSchemas`. */
   readonly schemas: DromoSchemas;
+  /** Reading Dromo's webhook deliveries (Node); see `DromoWebhooks`. */
+  readonly webhooks: DromoWebhooks;
   /**
    * Create -> upload -> wait -> results, in one call. Everything is validated before the import is
    * created, so bad input leaves no orphan import. Errors after creation carry the import
@@ -565,7 +567,13 @@ export declare class Dromo {
 // ---------------------------------------------------------------------------------------------
 
 /** Options for `new Exa(...)`; the key is sent as `x-api-key`. Default `baseUrl` `https://api.exa.ai/websets`. */
-export type ExaOptions = DromoOptions;
+export interface ExaOptions extends DromoOptions {
+  /**
+   * Node only: the signing secret `exa.webhooks.unwrap` checks deliveries with when it is given
+   * none (what `exa.webhooks.create` returned). A secret: keep it out of browsers and logs.
+   */
+  webhookSecret?: string;
+}
 
 /** What each row of the import is. `custom` needs a 2-200 character description. */
 export type ExaEntity =
@@ -687,10 +695,142 @@ export interface ExaImports {
   waitForCompletion(id: string, opts?: Omit<WaitOptions, 'waitForReview' | 'onStatus'> & { onStatus?: (imp: ExaImport) => void }): Promise<ExaImport>;
 }
 
+/** Exa's event types (`EventType`); a webhook subscribes to 1 to 19 of them. */
+export type ExaEventType =
+  | 'webset.created' | 'webset.deleted' | 'webset.paused' | 'webset.idle'
+  | 'webset.search.created' | 'webset.search.canceled' | 'webset.search.completed' | 'webset.search.updated'
+  | 'import.created' | 'import.completed'
+  | 'webset.item.created' | 'webset.item.enriched'
+  | 'monitor.created' | 'monitor.updated' | 'monitor.deleted' | 'monitor.run.created' | 'monitor.run.completed'
+  | 'webset.export.created' | 'webset.export.completed';
+
+/** An Exa webhook (`Webhook`). `secret` is only in `create`'s answer: store it then. */
+export interface ExaWebhook {
+  id: string;
+  object: 'webhook';
+  status: 'active' | 'inactive';
+  events: ExaEventType[];
+  url: string;
+  /** The signing secret: in `create`'s answer only, `null` afterwards. Never log it. */
+  secret: string | null;
+  metadata: Record<string, string>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** `CreateWebhookParameters`. */
+export interface ExaCreateWebhookParams {
+  /** Where Exa POSTs the events: an absolute http(s) URL. */
+  url: string;
+  events: ExaEventType[];
+  metadata?: Record<string, string>;
+}
+
+/** `UpdateWebhookParameters`. */
+export type ExaUpdateWebhookParams = Partial<ExaCreateWebhookParams>;
+
+/** A verified Exa delivery. For `import.*` events, `data` is the import. */
+export interface ExaEvent {
+  /** The event's id: the same on every retry of one delivery (deduplicate on it). */
+  id: string;
+  object: 'event';
+  type: ExaEventType | (string & {});
+  data: ExaImport | Record<string, unknown>;
+  createdAt: string;
+}
+
+/** Options of `exa.webhooks.unwrap`. */
+export interface UnwrapOptions {
+  /** How far (seconds, either way) the signature's timestamp may be from now. Default 300. */
+  toleranceSeconds?: number;
+}
+
+/** One page of Exa webhooks. */
+export interface ExaWebhookListPage {
+  data: ExaWebhook[];
+  hasMore: boolean;
+  nextCursor: string | null;
+  hasNextPage(): boolean;
+  nextPage(): Promise<ExaWebhookListPage>;
+  [Symbol.asyncIterator](): AsyncIterator<ExaWebhook>;
+}
+
+/** `await` for the first page, or `for await` for every webhook across pages. */
+export interface ExaWebhookPagedList extends PromiseLike<ExaWebhookListPage>, AsyncIterable<ExaWebhook> {
+  catch<T = never>(onRejected?: ((reason: unknown) => T | PromiseLike<T>) | null): Promise<ExaWebhookListPage | T>;
+  finally(onFinally?: (() => void) | null): Promise<ExaWebhookListPage>;
+}
+
+/**
+ * `exa.webhooks`: verifying deliveries and the `/v0/webhooks` endpoints. Server-side (Node): in a
+ * browser build every call rejects with `HeadlessImportsError` (`code` `not_available_here`).
+ */
+export interface ExaWebhooks {
+  /**
+   * Verifies a delivery's `Exa-Signature` (HMAC-SHA256 over the raw body, any of its `v1` values,
+   * compared in constant time; the timestamp within `toleranceSeconds`, default 300) and resolves
+   * the parsed event. Pass the body exactly as received (a string, or the bytes: node:http's
+   * Buffer, `await request.arrayBuffer()`): a parsed object is refused, since re-serialised JSON
+   * never matches. `secret` defaults to the client's `webhookSecret`. A delivery that does not
+   * verify rejects with `WebhookVerificationError`: answer it 400 and ignore it.
+   */
+  unwrap(body: string | Uint8Array | ArrayBuffer, headers: Headers | Record<string, string | string[] | undefined>, secret?: string, options?: UnwrapOptions): Promise<ExaEvent>;
+  /**
+   * `POST /v0/webhooks`; resolves the webhook with its `secret` (shown this once). Not retried
+   * after an answer that may have been lost: that webhook's secret would be lost with it.
+   */
+  create(params: ExaCreateWebhookParams, opts?: RequestOptions): Promise<ExaWebhook>;
+  retrieve(id: string, opts?: RequestOptions): Promise<ExaWebhook>;
+  update(id: string, params: ExaUpdateWebhookParams, opts?: RequestOptions): Promise<ExaWebhook>;
+  /** Resolves the deleted webhook (`null` when a retry after a lost answer found it gone). */
+  delete(id: string, opts?: RequestOptions): Promise<ExaWebhook | null>;
+  list(params?: ExaListParams): ExaWebhookPagedList;
+}
+
+/** Dromo's managed webhook events. */
+export type DromoWebhookEventName = 'import_completed' | 'headless_import_needs_review' | 'headless_import_failed';
+
+/**
+ * A Dromo delivery, **unverified**: Dromo signs nothing, so anyone who knows your URL can send
+ * one. Use it as a hint: confirm with `dromo.imports.retrieve(event.data.id)` before acting.
+ */
+export type DromoWebhookEvent =
+  | {
+      event: DromoWebhookEventName | (string & {});
+      data: {
+        id: string;
+        filename?: string;
+        status?: ImportStatus;
+        import_type?: 'HEADLESS' | 'EMBEDDED';
+        num_data_rows?: number;
+        has_data?: boolean;
+        development_mode?: boolean;
+        created_date?: string;
+        user?: unknown;
+        /** For headless imports: the import as `retrieve` returns it, without `review_url`. */
+        headless?: HeadlessImport;
+        [key: string]: unknown;
+      };
+    }
+  /** The deprecated basic webhook (`settings.webhookUrl`): a form body `uploadId=<id>`. */
+  | { event: 'basic'; data: { id: string } };
+
+/** `dromo.webhooks` (Node only; a browser build rejects with `not_available_here`). */
+export interface DromoWebhooks {
+  /**
+   * Parses a delivery: a managed event's JSON, or the basic webhook's form body. Nothing is
+   * verified (Dromo signs nothing): confirm the import with a GET before acting on it. A body
+   * that is neither rejects with `WebhookVerificationError` (`code` `webhook_payload`).
+   */
+  unwrap(body: string | Uint8Array | ArrayBuffer, headers?: Headers | Record<string, string | string[] | undefined>): Promise<DromoWebhookEvent>;
+}
+
 /** A client for Exa's Websets Imports API. */
 export declare class Exa {
   constructor(options: ExaOptions);
   readonly imports: ExaImports;
+  /** Verifying webhook deliveries and the `/v0/webhooks` endpoints (Node). */
+  readonly webhooks: ExaWebhooks;
   /**
    * Counts records and size itself (rejecting files over 50,000,000 bytes or without records
    * before any request), creates, uploads (deleting the import if the upload finally fails:
@@ -844,6 +984,16 @@ export declare class NeedsReviewError extends HeadlessImportsError {
 export declare class WaitTimeoutError extends HeadlessImportsError {
   /** The import as last seen. Not enumerable. */
   import: HeadlessImportFull | ExaImport;
+}
+
+/**
+ * A webhook delivery that does not verify or parse. `code`: `webhook_signature` (no
+ * `Exa-Signature`, or none of its `v1` values matches), `webhook_timestamp` (outside the
+ * tolerance: a replay, or a clock far off) or `webhook_payload` (not the raw body, not JSON, not
+ * an event). Answer such a delivery 400 and never act on it.
+ */
+export declare class WebhookVerificationError extends HeadlessImportsError {
+  code: 'webhook_signature' | 'webhook_timestamp' | 'webhook_payload';
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,14 +8,15 @@
 import fs from 'node:fs';
 import * as core from './gen/node/headless_imports.js';
 import { start, dromoClass, exaClass } from './clients.js';
+import { serverEndpoints } from './server.js';
 import { nodePut } from './node-upload.js';
 
 core.initSync({ module: fs.readFileSync(new URL('./gen/node/headless_imports_bg.wasm', import.meta.url)) });
 // Uploads in Node go through node:http streaming (fetch would buffer the whole file, see node-upload.js).
 start(core, nodePut);
 
-export const Dromo = dromoClass(core, true);
-export const Exa = exaClass(core);
+export const Dromo = dromoClass(core, serverEndpoints);
+export const Exa = exaClass(core, serverEndpoints);
 export const countCsvRecords = core.countCsvRecords;
 export * from './errors.js';
 export { fileFromPath } from './node-upload.js';

@@ -7,7 +7,9 @@
 /**
  * What Rust is given: `sink(rows)` resolves `true` once every row was taken, `false` once the
  * consumer stopped; `stop` fires when it stopped (the download may be waiting on the network).
- * @typedef {{ sink: (rows: unknown[]) => Promise<boolean>, stop: AbortSignal }} Control
+ * Rust sets `signal`: the caller's signal and `stop` in one, so that an abort also stops the
+ * rows of a batch already handed over.
+ * @typedef {{ sink: (rows: unknown[]) => Promise<boolean>, stop: AbortSignal, signal?: AbortSignal }} Control
  */
 
 /**
@@ -31,8 +33,10 @@ export async function* rowStream(start) {
       batches.push([rows, resolve]);
       wake();
     });
+  /** @type {Control} */
+  const control = { sink, stop: stop.signal };
   // Nothing starts before the first `next()`: an async generator's body runs on demand.
-  const running = start({ sink, stop: stop.signal }).then(
+  const running = start(control).then(
     () => {
       ended = true;
       wake();
@@ -47,7 +51,11 @@ export async function* rowStream(start) {
       const batch = batches.shift();
       if (batch) {
         answer = batch[1];
-        for (const row of batch[0]) yield row;
+        for (const row of batch[0]) {
+          // Aborted: no more rows; Rust, answered, reports the abort.
+          if (control.signal?.aborted) break;
+          yield row;
+        }
         answer(true);
       } else if (failed) {
         throw failed.error;

@@ -30,8 +30,33 @@ pub struct Provider {
     pub id_routes: &'static [&'static str],
     /// Whether a create's 404 can mean a missing saved schema (Dromo's `schema_id`).
     pub schema_404: bool,
+    /// Whether its webhooks carry a signature (Exa's `Exa-Signature`; Dromo's carry none).
+    #[cfg(feature = "server")]
+    pub signs_webhooks: bool,
     /// Documented limits: creates per window, and status polls per import per window.
     pub limits: (Option<Rate>, Option<Rate>),
+}
+
+/// The `webhookSecret` option: Exa's signing secret (Dromo signs nothing).
+#[cfg(feature = "server")]
+fn webhook_secret(provider: &Provider, opts: &JsValue) -> Result<Option<String>> {
+    let v = get(opts, "webhookSecret");
+    if is_absent(&v) {
+        return Ok(None);
+    }
+    if !provider.signs_webhooks {
+        return Err(Error::invalid(
+            "webhookSecret",
+            "is for Exa: Dromo signs no webhooks (confirm each event with a GET instead)",
+        ));
+    }
+    match v.as_string() {
+        Some(s) if !s.is_empty() => Ok(Some(s)),
+        _ => Err(Error::invalid(
+            "webhookSecret",
+            "must be a non-empty string",
+        )),
+    }
 }
 
 /// `Accept: application/json` plus `extra`; a header fetch would refuse is an error at `path`.
@@ -75,6 +100,9 @@ pub struct Client {
     fetch: Option<Function>,
     /// Queues sends that would exceed the provider's rate limits.
     pub limiter: Limiter,
+    /// The secret `exa.webhooks.unwrap` checks deliveries with when it is given none.
+    #[cfg(feature = "server")]
+    pub webhook_secret: Option<String>,
 }
 
 const CLIENT_KEYS: [&str; 8] = [
@@ -88,6 +116,12 @@ const CLIENT_KEYS: [&str; 8] = [
     "rateLimit",
 ];
 
+/// Options only the `server` build (Node's) knows: a browser has no business holding them.
+#[cfg(feature = "server")]
+const SERVER_KEYS: &[&str] = &["webhookSecret"];
+#[cfg(not(feature = "server"))]
+const SERVER_KEYS: &[&str] = &[];
+
 impl Client {
     pub fn from_js(provider: &'static Provider, opts: &JsValue) -> Result<Client> {
         let opts = if is_absent(opts) {
@@ -98,7 +132,7 @@ impl Client {
         if !is_plain_object(&opts) {
             return Err(Error::invalid("options", "must be an object"));
         }
-        crate::validate::only_keys(&opts, "", &[&CLIENT_KEYS])?;
+        crate::validate::only_keys(&opts, "", &[&CLIENT_KEYS, SERVER_KEYS])?;
         let api_key = match get(&opts, "apiKey") {
             v if is_absent(&v) => None,
             v => match v.as_string() {
@@ -186,6 +220,8 @@ impl Client {
             sends_secrets,
             fetch,
             limiter: Limiter::from_js(&opts, provider.limits)?,
+            #[cfg(feature = "server")]
+            webhook_secret: webhook_secret(provider, &opts)?,
         })
     }
 
@@ -406,7 +442,18 @@ impl Client {
         // the key, or an import's presigned upload URL.
         let text = clean(&String::from(reply.text.clone()), self.api_key.as_deref());
         let body = json_parse(&text.as_str().into()).unwrap_or_else(|_| JsValue::from_str(&text));
-        let mut detail = error_detail(&body).unwrap_or_else(|| snippet(&text, 200));
+        let mut detail = error_detail(&body).unwrap_or_else(|| {
+            // A web page (a proxy's or a gateway's 502) says nothing its status does not.
+            if text.trim_start().starts_with('<') {
+                [
+                    status_text(reply.status),
+                    " (an HTML page: a proxy or gateway answered, not the API)",
+                ]
+                .concat()
+            } else {
+                snippet(&text, 200)
+            }
+        });
         // A 404 page that is not the API's JSON (a web server's HTML), or a 404 listing a
         // collection that always exists: the request reached something other than the API. (A
         // create's 404 names a missing schema.)

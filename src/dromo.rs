@@ -31,6 +31,8 @@ pub static DROMO: Provider = Provider {
     key_name: "backend license key",
     id_routes: &["/headless/imports/", "/schemas/"],
     schema_404: true,
+    #[cfg(feature = "server")]
+    signs_webhooks: false,
     // The documented limits: 20 creates per minute, 12 status polls per minute per import.
     limits: (
         Some(Rate {
@@ -187,6 +189,9 @@ pub fn create_body(params: &JsValue, schema_required: bool) -> Result<JsString> 
     if given("fields") {
         check_fields(&get(params, "fields"), "fields")?;
     }
+    if let Some(name) = get_str(params, "original_filename") {
+        check_file_name(&name, "original_filename")?;
+    }
     let body = stringify(params, "params")?;
     if given("initial_data") {
         let rows = get(params, "initial_data");
@@ -281,21 +286,26 @@ pub fn describe_failure(imp: &JsValue) -> String {
 const FILE_TYPES: [&str; 4] = [".csv", ".tsv", ".xls", ".xlsx"];
 
 /// Sets `params.original_filename` (the option, else the File's name) and refuses a name Dromo
-/// would not import, before the import exists. JSON gets a pointer to `importRows`: rows are data,
-/// not a file type. Out of line: inlined into the flow's state machine it cost twice its size.
+/// would not import, before the import exists. Out of line: inlined into the flow's state machine
+/// it cost twice its size.
 #[inline(never)]
 fn name_the_file(params: &Object, file_name: Option<&str>) -> Result<()> {
-    let (name, path) = match (get_str(params, "original_filename"), file_name) {
-        (Some(n), _) => (n, "options.original_filename"),
-        (None, Some(n)) => (n.to_string(), "body"),
-        (None, None) => {
-            return Err(Error::invalid(
+    let (name, path) =
+        match (get_str(params, "original_filename"), file_name) {
+            (Some(n), _) => (n, "options.original_filename"),
+            (None, Some(n)) => (n.to_string(), "body"),
+            (None, None) => return Err(Error::invalid(
                 "options.original_filename",
-                "is required when the body is not a File (it has no name)",
-            ))
-        }
-    };
+                "is required when the body has no file name (it is not a File, or a File named '')",
+            )),
+        };
     set(params, "original_filename", &JsValue::from_str(&name));
+    check_file_name(&name, path)
+}
+
+/// Refuses a file name Dromo would not import (by its extension). JSON gets a pointer to
+/// `importRows`: rows are data, not a file type.
+fn check_file_name(name: &str, path: &str) -> Result<()> {
     let is = |ext: &str| {
         let at = name.len().wrapping_sub(ext.len());
         name.get(at..).is_some_and(|e| e.eq_ignore_ascii_case(ext))
@@ -307,7 +317,7 @@ fn name_the_file(params: &Object, file_name: Option<&str>) -> Result<()> {
         path,
         [
             "names ",
-            &quote(&name),
+            &quote(name),
             ": Dromo imports .csv, .tsv, .xls and .xlsx files",
             if is(".json") {
                 "; send rows as data with importRows"
@@ -355,6 +365,8 @@ impl Dromo {
                 let opts = WaitOptions::of_call(&plain(&b, "opts")?, DEFAULT_INTERVAL_MS)?;
                 self.wait(&a, &opts).await
             }
+            #[cfg(feature = "server")]
+            op::WEBHOOK_UNWRAP => crate::webhooks::dromo_unwrap(&a, &b),
             #[cfg(feature = "server")]
             op::SCHEMA_LIST..=op::SCHEMA_DELETE => {
                 crate::schemas::call(&self.client, op, a, b, c).await
@@ -443,22 +455,35 @@ impl Dromo {
     }
 
     /// The rows of a `SUCCESSFUL` import, all at once (`results`) or as they arrive (`rows`).
+    /// A result URL expires (S3: 403) while a long read goes on: a fresh one is asked for (up to
+    /// three times) and the read continues where it was.
     pub async fn read_rows(
         &self,
         id: &JsValue,
         opts: &CallOptions,
         sink: &Sink<'_>,
     ) -> Result<u64> {
-        let url = self.result_url(id, opts).await?;
-        crate::rows::read(
-            &url,
-            opts.signal.as_ref(),
-            self.client.fetch_fn(),
-            opts.timeout_ms.unwrap_or(self.client.timeout_ms),
-            opts.max_retries.unwrap_or(self.client.max_retries),
-            sink,
-        )
-        .await
+        let mut reader = crate::rows::Reader::new(sink);
+        let mut fresh_urls = 0;
+        loop {
+            let url = self.result_url(id, opts).await?;
+            let read = crate::rows::read(
+                &mut reader,
+                &url,
+                opts.signal.as_ref(),
+                self.client.fetch_fn(),
+                opts.timeout_ms.unwrap_or(self.client.timeout_ms),
+                opts.max_retries.unwrap_or(self.client.max_retries),
+                sink,
+            )
+            .await;
+            match read {
+                Err(e) if e.status == Some(403) && reader.answered && fresh_urls < 3 => {
+                    fresh_urls += 1
+                }
+                done => return done,
+            }
+        }
     }
 
     pub async fn results(&self, id: &JsValue, opts: &CallOptions) -> Result<JsValue> {

@@ -44,6 +44,9 @@ pub enum Kind {
     WaitTimeout,
     /// A callback of the caller's (`onProgress`, `onStatus`, `onQueued`) threw: the call stopped.
     Callback,
+    /// A webhook delivery that does not verify (or parse): `WebhookVerificationError`.
+    #[cfg(feature = "server")]
+    Webhook,
 }
 
 /// Every failure of the library. Converted to a JS error at the boundary.
@@ -186,6 +189,8 @@ impl Error {
             Kind::NeedsReview => "NeedsReviewError",
             Kind::WaitTimeout => "WaitTimeoutError",
             Kind::Callback => "HeadlessImportsError",
+            #[cfg(feature = "server")]
+            Kind::Webhook => "WebhookVerificationError",
         }
     }
 

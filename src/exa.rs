@@ -28,8 +28,10 @@ pub static EXA: Provider = Provider {
     default_base_url: "https://api.exa.ai/websets",
     auth_header: "x-api-key",
     key_name: "API key",
-    id_routes: &["/v0/imports/"],
+    id_routes: &["/v0/imports/", "/v0/webhooks/"],
     schema_404: false,
+    #[cfg(feature = "server")]
+    signs_webhooks: true,
     // Exa documents no limits; `rateLimit: { creates, polls }` sets some.
     limits: (None, None),
 };
@@ -184,7 +186,7 @@ fn check_entity(entity: &JsValue) -> Result<()> {
 }
 
 /// Metadata is a flat object of strings, each at most 1000 characters.
-fn check_metadata(metadata: &JsValue, path: &str) -> Result<()> {
+pub(crate) fn check_metadata(metadata: &JsValue, path: &str) -> Result<()> {
     if is_absent(metadata) {
         return Ok(());
     }
@@ -199,7 +201,7 @@ fn check_metadata(metadata: &JsValue, path: &str) -> Result<()> {
     Ok(())
 }
 
-fn stringify(v: &JsValue) -> Result<JsString> {
+pub(crate) fn stringify(v: &JsValue) -> Result<JsString> {
     JSON::stringify(v).map_err(|_| Error::invalid("params", "cannot be serialized to JSON"))
 }
 
@@ -284,6 +286,10 @@ impl Exa {
             op::WAIT => {
                 let opts = WaitOptions::of_call(&plain(&b, "opts")?, DEFAULT_INTERVAL_MS)?;
                 self.wait(&a, &opts).await
+            }
+            #[cfg(feature = "server")]
+            op::WEBHOOK_UNWRAP..=op::WEBHOOK_LIST_PAGE => {
+                crate::webhooks::exa_call(self, op, a, b, c).await
             }
             _ => Err(crate::unknown_op(op)),
         }
@@ -461,8 +467,13 @@ impl Exa {
         Ok(out.into())
     }
 
-    /// One page: `{ page, items, next }` for `src/js/paged.js`.
+    /// One page of `/v0/imports`: `{ page, items, next }` for `src/js/paged.js`.
     pub async fn list_page(&self, params: &JsValue) -> Result<JsValue> {
+        self.list_page_of("/v0/imports", params).await
+    }
+
+    /// One page of a cursor-paged collection (`/v0/imports`, `/v0/webhooks`).
+    pub async fn list_page_of(&self, collection: &str, params: &JsValue) -> Result<JsValue> {
         if !is_absent(params) && !is_plain_object(params) {
             return Err(Error::invalid(
                 "params",
@@ -500,9 +511,9 @@ impl Exa {
         }
         let opts = CallOptions::from_js(params, "params", &["cursor", "limit"])?;
         let path = if query.is_empty() {
-            "/v0/imports".to_string()
+            collection.to_string()
         } else {
-            ["/v0/imports?", &query].concat()
+            [collection, "?", &query].concat()
         };
         let page = self
             .client

@@ -42,6 +42,8 @@ mod retry;
 mod rows;
 #[cfg(all(feature = "dromo", feature = "server"))]
 mod schemas;
+#[cfg(feature = "server")]
+mod signature;
 mod status;
 mod task;
 mod text;
@@ -49,6 +51,8 @@ mod timer;
 mod upload;
 mod url;
 mod validate;
+#[cfg(feature = "server")]
+mod webhooks;
 
 /// What std's prelude adds to core's, for modules of a crate whose shipped build is `no_std`.
 mod prelude {
@@ -90,6 +94,14 @@ pub mod op {
     pub const SCHEMA_RETRIEVE: u8 = 15;
     pub const SCHEMA_UPDATE: u8 = 16;
     pub const SCHEMA_DELETE: u8 = 17;
+    /// `client.webhooks.unwrap` (the `server` build only): `(body, headers, { secret, options })`.
+    pub const WEBHOOK_UNWRAP: u8 = 18;
+    /// `exa.webhooks` (the `server` build only): create, retrieve, update, delete, one list page.
+    pub const WEBHOOK_CREATE: u8 = 19;
+    pub const WEBHOOK_RETRIEVE: u8 = 20;
+    pub const WEBHOOK_UPDATE: u8 = 21;
+    pub const WEBHOOK_DELETE: u8 = 22;
+    pub const WEBHOOK_LIST_PAGE: u8 = 23;
 }
 
 /// Provider codes of `Core::new`, in step with `pkg/clients.js`.

@@ -48,7 +48,10 @@ pub fn streamed(control: &JsValue, mut opts: CallOptions) -> Result<(Function, C
     let (Ok(sink), Ok(stop)) = (sink, stop) else {
         return Err(crate::unknown_op(crate::op::ROWS));
     };
-    opts.signal = Some(either(opts.signal.as_ref(), &stop));
+    let signal = either(opts.signal.as_ref(), &stop);
+    // pkg/rows.js stops handing out a batch's rows the moment it fires.
+    crate::js::set(control.unchecked_ref(), "signal", &signal);
+    opts.signal = Some(signal);
     Ok((sink, opts))
 }
 
@@ -61,8 +64,14 @@ pub enum Sink<'a> {
     Stream(&'a Function),
 }
 
-/// Downloads the result at `url` into `sink`; resolves how many rows were delivered.
+/// The most a single row may take (its JSON): a body whose row never ends (or a result that is
+/// not rows) is refused before it exhausts memory.
+pub const MAX_ROW_BYTES: usize = 64 << 20;
+
+/// Downloads the result at `url` into `sink`, continuing what `r` already read (from an earlier
+/// URL of the same result, which expired); resolves how many rows were delivered in all.
 pub async fn read(
+    r: &mut Reader<'_>,
     url: &str,
     signal: Option<&AbortSignal>,
     fetch: Option<&Function>,
@@ -71,11 +80,6 @@ pub async fn read(
     sink: &Sink<'_>,
 ) -> Result<u64> {
     let shown = redact_url(url);
-    let mut r = Reader::new(match sink {
-        Sink::Collect(all) => Some(*all),
-        Sink::Stream(_) => None,
-    });
-    let mut etag: Option<String> = None;
     let mut attempt = 0;
     loop {
         let from = r.splitter.resume_offset();
@@ -94,16 +98,28 @@ pub async fn read(
         };
         let (error, reply) = match http::send(req).await {
             Ok(reply) if (200..300).contains(&reply.status) => {
-                if !r.restart(&reply, from, &mut etag) {
+                match r.restart(&reply, from) {
+                    Ok(true) => {}
                     // Another part (or another version) of the file: read it all again.
-                    cancel(&reply.reader);
-                    continue;
+                    Ok(false) => {
+                        cancel(&reply.reader);
+                        continue;
+                    }
+                    Err(e) => {
+                        cancel(&reply.reader);
+                        return Err(about(e, &shown));
+                    }
                 }
+                r.answered = true;
                 let before = r.delivered;
-                let result = pump(&req, &reply.reader, &mut r, sink).await;
+                let result = pump(&req, &reply.reader, r, sink).await;
                 cancel(&reply.reader);
                 match result {
                     Ok(()) => return Ok(r.delivered),
+                    // The caller's abort is final; so is a file that changed under the read.
+                    Err(e) if e.failure() == crate::retry::Failure::Final => {
+                        return Err(about(e, &shown))
+                    }
                     Err(e) => {
                         // A read that made progress starts its retries afresh.
                         if r.delivered > before {
@@ -159,9 +175,9 @@ async fn pump(
     }
 }
 
-/// The state of a download across its answers: where the splitter is, the bytes not yet made
-/// into rows, and how many rows went out.
-struct Reader<'a> {
+/// The state of a download across its answers (and across result URLs, when one expires):
+/// where the splitter is, the bytes not yet made into rows, and how many rows went out.
+pub struct Reader<'a> {
     splitter: ArraySplitter,
     /// The bytes from `pending_at` on not yet delivered: at most a cut-off row and a chunk.
     pending: Vec<u8>,
@@ -174,10 +190,19 @@ struct Reader<'a> {
     collect: Option<&'a Array>,
     /// Whether the storage answered a `Range` request with the part asked for.
     ranges_work: bool,
+    /// The file's `ETag` as first read: a later answer with another is another file.
+    etag: Option<String>,
+    /// Whether a URL of this result has answered 2xx: a 403 afterwards means it expired.
+    pub answered: bool,
 }
 
 impl<'a> Reader<'a> {
-    fn new(collect: Option<&'a Array>) -> Self {
+    /// A reader for `sink` (`results()` collects onto its array; a stream gets batches).
+    pub fn new(sink: &Sink<'a>) -> Self {
+        let collect = match sink {
+            Sink::Collect(all) => Some(*all),
+            Sink::Stream(_) => None,
+        };
         Reader {
             splitter: ArraySplitter::new(),
             pending: Vec::new(),
@@ -187,6 +212,8 @@ impl<'a> Reader<'a> {
             delivered: 0,
             collect,
             ranges_work: true,
+            etag: None,
+            answered: false,
         }
     }
 
@@ -203,24 +230,31 @@ impl<'a> Reader<'a> {
 
     /// Gets ready to read a 2xx answer to a request that asked for the file from `from`: a 206
     /// that continues it, or the whole file (whose first rows, delivered already, are skipped).
-    /// False for a 206 that is some other part or version of the file: ask again without `Range`.
-    fn restart(&mut self, reply: &Reply, from: u64, etag: &mut Option<String>) -> bool {
+    /// `Ok(false)` for a 206 that is some other part or version: ask again without `Range`. An
+    /// error when the whole file came back changed after rows went out: they cannot be unsaid.
+    fn restart(&mut self, reply: &Reply, from: u64) -> Result<bool> {
         self.pending.clear();
+        let etag = reply.header("etag");
         if reply.status == 206 && from > 0 {
-            if !resumes_at(reply, from, etag.as_deref()) {
+            if !resumes_at(reply, from, self.etag.as_deref()) {
                 self.ranges_work = false;
                 self.splitter = ArraySplitter::new();
-                return false;
+                return Ok(false);
             }
             self.splitter = ArraySplitter::resumed_at(from);
             self.skip = 0;
         } else {
+            if self.delivered > 0 && self.etag.is_some() && etag.is_some() && etag != self.etag {
+                return Err(changed());
+            }
             self.splitter = ArraySplitter::new();
             self.skip = self.delivered;
-            *etag = reply.header("etag");
+            if self.etag.is_none() {
+                self.etag = etag;
+            }
         }
         self.pending_at = self.splitter.resume_offset();
-        true
+        Ok(true)
     }
 
     /// Takes the next chunk (`undefined` at the end of the body): `None` at the end, else the
@@ -229,6 +263,10 @@ impl<'a> Reader<'a> {
     fn take(&mut self, chunk: &JsValue) -> Result<Option<JsValue>> {
         if chunk.is_undefined() {
             self.splitter.finish().map_err(not_an_array)?;
+            if self.skip > 0 {
+                // Read again from the start, the file holds fewer rows than went out already.
+                return Err(changed());
+            }
             return Ok(None);
         }
         let chunk: &Uint8Array = chunk.unchecked_ref();
@@ -240,6 +278,9 @@ impl<'a> Reader<'a> {
             .feed(&self.pending[old..], &mut self.ranges)
             .map_err(not_an_array)?;
         let Some(&(_, last_end)) = self.ranges.last() else {
+            if self.pending.len() > MAX_ROW_BYTES {
+                return Err(too_big());
+            }
             return Ok(Some(JsValue::UNDEFINED));
         };
         let n = self.ranges.len() as u64;
@@ -260,6 +301,9 @@ impl<'a> Reader<'a> {
         self.pending.copy_within(used.., 0);
         self.pending.truncate(self.pending.len() - used);
         self.pending_at = last_end;
+        if self.pending.len() > MAX_ROW_BYTES {
+            return Err(too_big());
+        }
         Ok(Some(rows))
     }
 }
@@ -299,6 +343,27 @@ fn not_an_array(e: SplitError) -> Error {
         ["Result file is not a JSON array of rows: ", what, &at, "."].concat(),
     );
     // Retried like any answer cut off mid-body (`retry::Failure::BadBody`).
+    e.code = Some("invalid_response");
+    e
+}
+
+/// The file changed between two reads of it, after rows went out: nothing can make the rows
+/// already delivered agree with it, so the read stops (`Final`: not retried).
+#[inline(never)]
+fn changed() -> Error {
+    Error::new(
+        Kind::Api,
+        "The result file changed while it was read (another ETag, or fewer rows than were already delivered): read it again from the start.",
+    )
+}
+
+/// A row that never ends (or a body that is not rows), refused before it exhausts memory.
+#[inline(never)]
+fn too_big() -> Error {
+    let mut e = Error::new(
+        Kind::Api,
+        "Result file holds a row larger than 64 MiB (or is not rows at all).",
+    );
     e.code = Some("invalid_response");
     e
 }

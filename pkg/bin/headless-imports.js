@@ -121,9 +121,9 @@ ${COMMON_HELP}`,
 
 Prints (or writes to FILE) the cleaned rows of a SUCCESSFUL import as a JSON array, streamed as
 they download: any size, constant memory. A download cut off is resumed; one that cannot finish
-exits 1 (with --out, FILE is then left alone and the rows so far are in FILE.partial).
+exits 1 (with --out, FILE is then left alone and the rows so far are in FILE.<pid>-<x>.partial).
 
-  --out FILE          write the rows here instead of stdout
+  --out FILE|DIR/     write the rows here instead of stdout (into a directory: DIR/<id>.json)
   --ndjson            one row per line (JSON Lines) instead of an array
 
 ${COMMON_HELP}`,
@@ -577,12 +577,26 @@ async function runStatus(api, id) {
 }
 
 /**
+ * Where `results --out` writes, checked before any request: into a directory (given, or named
+ * with a trailing slash) as `<id>.json`; the directory must exist.
+ * @param {string} out @param {string} id @param {boolean} ndjson
+ */
+function resultsFile(out, id, ndjson) {
+  const isDir = out.endsWith('/') || out.endsWith(path.sep) || (fs.existsSync(out) && fs.statSync(out).isDirectory());
+  const file = isDir ? path.join(out, `${id}.${ndjson ? 'ndjson' : 'json'}`) : out;
+  const dir = path.dirname(file);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UsageError(`--out ${out}: the directory ${dir} does not exist`);
+  return file;
+}
+
+/**
  * Streams an import's rows (`dromo.imports.rows`) to stdout or `out`, as a JSON array or NDJSON.
  * A file is written as `out.partial` and renamed when every row is in: a download that fails
  * never leaves a truncated file under the name asked for.
  * @param {any} api @param {string} id @param {string | undefined} out @param {boolean} ndjson
  */
 async function runResults(api, id, out, ndjson) {
+  if (out !== undefined) out = resultsFile(out, id, ndjson);
   const rows = api.imports.rows(id)[Symbol.asyncIterator]();
   let next;
   try {
@@ -600,8 +614,11 @@ async function runResults(api, id, out, ndjson) {
     }
     throw err;
   }
-  const partial = out && `${out}.partial`;
-  const target = partial ? fs.createWriteStream(partial) : process.stdout;
+  // A name of our own, created exclusively ('wx'): a file or symlink already there is never
+  // written through.
+  const partial = out && `${out}.${process.pid}-${Math.random().toString(36).slice(2, 8)}.partial`;
+  const target = partial ? fs.createWriteStream(partial, { flags: 'wx' }) : process.stdout;
+  if (partial) await once(target, 'open');
   // Waits when the reader is slower than the download (the download then waits too).
   const write = async (/** @type {string} */ text) => {
     if (!target.write(text)) await once(target, 'drain');

@@ -77,6 +77,22 @@ function signalOf(v) {
 }
 
 /**
+ * Built-in objects whose contents JSON.stringify drops or mangles (a Map or a Set becomes `{}`, a
+ * buffer an object of indices): where JSON is wanted, each is refused rather than sent changed.
+ * Recognised by brand, like signalOf. Dates stay what JSON makes of them: an ISO string.
+ * @type {[Function | undefined, string | symbol, string][]}
+ */
+const NOT_JSON = [
+  [globalThis.Map, 'size', 'a Map: pass a plain object (Object.fromEntries(map))'],
+  [globalThis.Set, 'size', 'a Set: pass an array ([...set])'],
+  [globalThis.ArrayBuffer, 'byteLength', 'an ArrayBuffer'],
+  [Object.getPrototypeOf(Uint8Array), Symbol.toStringTag, 'a typed array'],
+  [globalThis.DataView, 'byteLength', 'a DataView'],
+  [globalThis.RegExp, 'source', 'a RegExp'],
+  [globalThis.Blob, 'size', 'a Blob'],
+];
+
+/**
  * A copy of `v` made of plain objects, arrays and primitives, as JSON.stringify would see it
  * (`toJSON` applied, own enumerable keys), keeping functions and AbortSignals (see signalOf).
  * @param {unknown} v
@@ -91,6 +107,9 @@ function copy(v, depth) {
   if (depth > MAX_DEPTH) throw new Refusal('is nested too deeply (a cycle?)');
   const signal = signalOf(v);
   if (signal) return signal;
+  for (const [Class, name, what] of NOT_JSON) {
+    if (brand(Class, name, v) !== undefined) throw new Refusal(`is ${what}, not JSON data`);
+  }
   /** @type {any} */
   const src = v;
   if (Array.isArray(src)) {

@@ -100,7 +100,22 @@ test('dromo import of a 1000-row CSV with --out: exit 0, NDJSON events, rows on 
   const all = JSON.parse(fs.readFileSync(resFile, 'utf8'));
   assert.equal(all.length, 1000);
   assert.equal(fs.readFileSync(resFile, 'utf8'), JSON.stringify(all, null, 2) + '\n', 'streamed, the same text as one stringify');
-  assert.ok(!fs.existsSync(`${resFile}.partial`));
+  assert.deepEqual(fs.readdirSync(work).filter((f) => f.endsWith('.partial')), [], 'no partial file left');
+  // Into a directory: DIR/<id>.json; a missing directory is a usage error before any request.
+  const dirOut = await run(['dromo', 'results', created.importId, '--out', `${work}/`, '--base-url', emu.api]);
+  assert.equal(dirOut.code, 0, dirOut.stderr);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(work, `${created.importId}.json`), 'utf8')).length, 1000);
+  const noDir = await run(['dromo', 'results', created.importId, '--out', path.join(work, 'nope', 'x.json'), '--base-url', emu.api]);
+  assert.equal(noDir.code, 2, noDir.stderr);
+  assert.match(noDir.stderr, /does not exist/);
+  // A symlink planted where a partial file might go is never written through.
+  const victim = path.join(work, 'victim.txt');
+  fs.writeFileSync(victim, 'keep me');
+  fs.symlinkSync(victim, `${resFile}.partial`);
+  const again = await run(['dromo', 'results', created.importId, '--out', resFile, '--base-url', emu.api]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(fs.readFileSync(victim, 'utf8'), 'keep me');
+  fs.rmSync(`${resFile}.partial`);
   // --ndjson streams one row per line; piped without it, one compact array.
   const nd = await run(['dromo', 'results', created.importId, '--ndjson', '--base-url', emu.api]);
   assert.equal(nd.code, 0, nd.stderr);

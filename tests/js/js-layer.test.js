@@ -50,6 +50,7 @@ const HIERARCHY = {
   ImportFailedError: ['HeadlessImportsError', 'import_failed'],
   NeedsReviewError: ['HeadlessImportsError', 'needs_review'],
   WaitTimeoutError: ['HeadlessImportsError', 'wait_timeout'],
+  WebhookVerificationError: ['HeadlessImportsError', 'webhook_verification'],
 };
 
 // ------------------------------------------------------------------------------------------------
@@ -300,8 +301,10 @@ for (const [entry, dts] of [['index.js', 'index.d.ts'], ['exa.js', 'exa.d.ts'], 
       const invalid = await new Client({ baseUrl: 'http://127.0.0.1:9/x' }).imports.retrieve('').catch((e) => e);
       // Saved schemas are server-side: a browser build leaves them out and says so.
       const schemas = m.Dromo && await new m.Dromo({ baseUrl: '/api/dromo' }).schemas.list().catch((e) => e);
+      const hooks = await Promise.all([m.Dromo && new m.Dromo({ baseUrl: '/api/dromo' }), m.Exa && new m.Exa({ baseUrl: '/api/exa' })]
+        .filter(Boolean).map((c) => c.webhooks.unwrap('{}', {}).then(() => 'verified', (e) => e.code)));
       console.log(JSON.stringify({
-        schemas: schemas && [schemas instanceof main.HeadlessImportsError, schemas.code, schemas.message],
+        schemas: schemas && [schemas instanceof main.HeadlessImportsError, schemas.code, schemas.message], hooks,
         names: Object.keys(m).sort(), err, fetched, abort: new m.APIUserAbortError('a').code,
         shared: invalid instanceof main.ValidationError && m.ValidationError === main.ValidationError,
       }));
@@ -313,8 +316,9 @@ for (const [entry, dts] of [['index.js', 'index.d.ts'], ['exa.js', 'exa.d.ts'], 
     assert.match(out.err, /fileFromPath is Node-only/);
     if (entry !== 'exa.js') {
       assert.deepEqual(out.schemas.slice(0, 2), [true, 'not_available_here']);
-      assert.match(out.schemas[2], /dromo\.schemas in Node/);
+      assert.match(out.schemas[2], /dromo\.schemas and client\.webhooks in Node/);
     }
+    assert.deepEqual(out.hooks, entry === 'index.js' ? ['not_available_here', 'not_available_here'] : ['not_available_here'], 'webhooks are server-side');
     assert.equal(out.abort, 'aborted');
     assert.equal(out.shared, true, 'one set of error classes whichever entry made the error');
     const own = entry === 'index.js' ? 'gen/headless_imports_bg.wasm' : `gen/${entry.replace('.js', '')}/headless_imports_bg.wasm`;
@@ -343,7 +347,7 @@ test('package.json: exports map targets exist and files cover them', () => {
     }
   }
   // Every JS file starts with // @ts-check (house rule: no build step, types from JSDoc).
-  for (const f of ['index.js', 'exa.js', 'dromo.js', 'browser-stubs.js', 'node.js', 'node.cjs', 'node-upload.js', 'clients.js', 'errors.js', 'paged.js', 'rows.js', 'proxy.js', 'proxy-body.js', 'ownership.js']) {
+  for (const f of ['index.js', 'exa.js', 'dromo.js', 'browser-stubs.js', 'node.js', 'node.cjs', 'node-upload.js', 'clients.js', 'errors.js', 'paged.js', 'rows.js', 'server.js', 'proxy.js', 'proxy-body.js', 'ownership.js']) {
     assert.match(fs.readFileSync(new URL(f, PKG), 'utf8'), /^\/\/ @ts-check\n/, f);
   }
 });

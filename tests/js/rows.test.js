@@ -232,3 +232,105 @@ test('constant memory: a 50 MB result streams through a 40 MB heap, where result
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/**
+ * A `fetch` that lets the API through and answers storage requests number `n` (0-based) with
+ * `fake(request number, url, init)` when it returns a Response.
+ * @param {(n: number, url: string, init: any) => Response | undefined} fake
+ */
+function storageFetch(fake) {
+  const seen = { storage: 0, urls: 0 };
+  /** @type {typeof fetch} */
+  const f = async (url, init) => {
+    if (String(url).includes('/headless/')) {
+      if (String(url).endsWith('/url/')) seen.urls++;
+      return fetch(url, init);
+    }
+    const n = seen.storage++;
+    return fake(n, String(url), init) ?? fetch(url, init);
+  };
+  return { seen, fetch: f };
+}
+
+/** A body that sends `first` bytes of the real result, then fails like a reset. @param {string} url @param {number} first */
+async function cutAfter(url, first) {
+  const res = await fetch(url);
+  const reader = /** @type {ReadableStream<Uint8Array>} */ (res.body).getReader();
+  let sent = 0;
+  const body = new ReadableStream({
+    async pull(c) {
+      if (sent >= first) return c.error(new Error('ECONNRESET'));
+      const { done, value } = await reader.read();
+      if (done) return c.close();
+      const part = value.subarray(0, Math.min(value.length, first - sent));
+      sent += part.length;
+      c.enqueue(part);
+    },
+  });
+  return new Response(body, { status: 200, headers: res.headers });
+}
+
+test('a file that changed between two reads stops the read after the rows already given, never mixing files', async () => {
+  // The resumed read gets the whole of another file (another ETag), then one without an ETag
+  // that holds fewer rows than were already delivered.
+  for (const other of [
+    () => new Response(JSON.stringify([{ n: 'other' }]), { status: 200, headers: { etag: '"another"' } }),
+    () => new Response(JSON.stringify(want.slice(0, 5)), { status: 200 }),
+  ]) {
+    const s = storageFetch((n, url) => (n === 0 ? /** @type {any} */ (cutAfter(url, 600_000)) : n === 1 ? other() : undefined));
+    const client = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, fetch: s.fetch });
+    const got = [];
+    const error = await (async () => {
+      for await (const row of client.imports.rows(id)) got.push(row);
+    })().then(() => 'no error', (e) => e);
+    assert.ok(error instanceof hi.APIError, String(error));
+    assert.match(error.message, /changed while it was read/);
+    assert.ok(got.length > 0);
+    assert.deepEqual(got, want.slice(0, got.length), 'only rows of the first file');
+  }
+});
+
+test('a result URL that expired during a long read is asked for again and the read goes on', async () => {
+  const s = storageFetch((n, url) => {
+    if (n === 0) return /** @type {any} */ (cutAfter(url, 600_000));
+    if (n === 1) return new Response('<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>', { status: 403 });
+    return undefined;
+  });
+  const client = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, fetch: s.fetch });
+  assert.deepEqual(await collect(client), want);
+  assert.equal(s.seen.urls, 2, 'a second /url/ after the 403');
+});
+
+test('a row that never ends is refused at 64 MiB, without exhausting memory or crashing', { timeout: 60_000 }, async () => {
+  const s = storageFetch(() => {
+    let sent = 0;
+    const q = new Uint8Array(1 << 20).fill(0x71);
+    const body = new ReadableStream({
+      pull(c) {
+        if (sent === 0) c.enqueue(new TextEncoder().encode('[{"a":"'));
+        if (sent++ > 80) return c.close();
+        c.enqueue(q);
+      },
+    });
+    return new Response(body, { status: 200 });
+  });
+  const client = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, fetch: s.fetch, maxRetries: 0 });
+  const error = await collect(client).then(() => 'no error', (e) => e);
+  assert.ok(error instanceof hi.APIError && error.code === 'invalid_response', String(error));
+  assert.match(error.message, /larger than 64 MiB/);
+});
+
+test('after an abort no further row is yielded, even from a batch already handed over', async () => {
+  const controller = new AbortController();
+  let n = 0;
+  let afterAbort = 0;
+  const error = await (async () => {
+    for await (const _row of dromo.imports.rows(id, { signal: controller.signal })) {
+      if (controller.signal.aborted) afterAbort++;
+      if (++n === 10) controller.abort();
+    }
+  })().then(() => 'no error', (e) => e);
+  assert.ok(error instanceof hi.APIUserAbortError, String(error));
+  assert.equal(afterAbort, 0);
+  assert.equal(n, 10);
+});

@@ -102,6 +102,11 @@ test('a bad schema or id is a ValidationError with a path, before any request', 
     [() => counted.schemas.retrieve('../imports'), 'id', /\.\./],
     [() => counted.schemas.delete(42), 'id', /must be a string/],
     [() => counted.schemas.list({ singal: AbortSignal.timeout(1) }), 'opts.singal', /did you mean `signal`/],
+    // What JSON would drop or mangle is refused, not sent changed.
+    [() => counted.schemas.create({ name: 'x', fields: FIELDS, settings: new Map([['invalidDataBehavior', 'NOPE']]) }), 'schema.settings', /is a Map: pass a plain object/],
+    [() => counted.schemas.create({ name: 'x', fields: FIELDS, hooks: /x/ }), 'schema.hooks', /is a RegExp/],
+    [() => counted.schemas.create({ name: 'x', fields: new Set(FIELDS) }), 'schema.fields', /is a Set/],
+    [() => counted.imports.create({ schema_id: 'abc', original_filename: 'rows.json' }), 'original_filename', /importRows/],
   ];
   for (const [call, path, message] of cases) {
     const e = await call().catch((x) => x);
