@@ -534,41 +534,32 @@ pub fn dispatch(shared: &Arc<Shared>, event: Arc<Event>, target: Target) {
             if !current() {
                 return;
             }
-            let sent = hooks.send(&event, &target).await;
-            let mut ok = sent.ok();
-            hooks.count(provider, |c| {
-                c.sent += 1;
-                if ok {
-                    c.succeeded += 1
-                } else {
-                    c.failed += 1
-                }
-            });
-            let outcome = if ok {
-                Outcome::Succeeded
-            } else {
-                Outcome::Failed
-            };
-            hooks.record(base(outcome, Some(&sent), fault_name, false));
-            if duplicate {
-                let again = hooks.send(&event, &target).await;
-                let again_ok = again.ok();
+            // One copy sent, counted and recorded; `again` marks the fault's second copy.
+            let send = async |again: bool| {
+                let sent = hooks.send(&event, &target).await;
+                let ok = sent.ok();
                 hooks.count(provider, |c| {
                     c.sent += 1;
-                    c.duplicated += 1;
-                    if again_ok {
+                    if again {
+                        c.duplicated += 1;
+                    }
+                    if ok {
                         c.succeeded += 1
                     } else {
                         c.failed += 1
                     }
                 });
-                let outcome = if again_ok {
+                let outcome = if ok {
                     Outcome::Succeeded
                 } else {
                     Outcome::Failed
                 };
-                hooks.record(base(outcome, Some(&again), fault_name, true));
-                ok |= again_ok;
+                hooks.record(base(outcome, Some(&sent), fault_name, again));
+                ok
+            };
+            let mut ok = send(false).await;
+            if duplicate {
+                ok |= send(true).await;
             }
             hooks.release(&key);
             if ok {

@@ -77,6 +77,12 @@ impl ManagedWebhooks {
     fn contains(&self, id: &str) -> bool {
         self.list.lock().unwrap().iter().any(|m| m.id == id)
     }
+
+    /// The webhooks `keep` selects, oldest first.
+    fn matching(&self, keep: impl Fn(&Managed) -> bool) -> Vec<Managed> {
+        let list = self.list.lock().unwrap();
+        list.iter().filter(|m| keep(m)).cloned().collect()
+    }
 }
 
 /// Under `/_emulator/dromo`.
@@ -87,15 +93,8 @@ pub fn control_routes() -> Router<Arc<Shared>> {
 }
 
 async fn list(State(shared): State<Arc<Shared>>) -> Response {
-    let list: Vec<Value> = shared
-        .dromo
-        .webhooks
-        .list
-        .lock()
-        .unwrap()
-        .iter()
-        .map(Managed::to_json)
-        .collect();
+    let all = shared.dromo.webhooks.matching(|_| true);
+    let list: Vec<Value> = all.iter().map(Managed::to_json).collect();
     json_response(StatusCode::OK, json!({ "webhooks": list }))
 }
 
@@ -215,16 +214,8 @@ pub fn emit(shared: &Arc<Shared>, record: &ImportRecord) {
         FAILED => FAILED_EVENT,
         _ => return,
     };
-    let managed: Vec<Managed> = shared
-        .dromo
-        .webhooks
-        .list
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|m| m.events.iter().any(|e| e == event_type))
-        .cloned()
-        .collect();
+    let subscribed = |m: &Managed| m.events.iter().any(|e| e == event_type);
+    let managed = shared.dromo.webhooks.matching(subscribed);
     if !managed.is_empty() {
         let event = Arc::new(Event {
             provider: Provider::Dromo,

@@ -1,13 +1,13 @@
-//! Import records, their store (newest first, cursor pages) and their lifecycle:
+//! Import records and their lifecycle:
 //! `pending` -> (file uploaded) `processing` -> after 1 s (scaled) `completed` or `failed`.
 
-use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::csvcheck::{self, Declared, Verdict};
+use super::resource::Resource;
 use crate::state::Shared;
 use crate::storage::{CompletedUpload, UploadTarget};
 use crate::{background, clock};
@@ -27,8 +27,6 @@ pub fn now() -> String {
 }
 
 pub struct ExaImport {
-    /// Insertion order; list cursors point into it, so deletions never shift a page.
-    pub seq: u64,
     pub id: String,
     pub status: String,
     pub entity: Value,
@@ -60,72 +58,6 @@ impl ExaImport {
             custom: self.entity.get("type").and_then(Value::as_str) == Some("custom"),
             identifier: self.identifier,
         }
-    }
-
-    /// The `Import` schema, fields in the spec's order.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "object": "import",
-            "status": self.status,
-            "format": "csv",
-            "entity": self.entity,
-            "title": self.title,
-            "count": self.count,
-            "metadata": self.metadata,
-            "failedReason": self.failed_reason,
-            "failedAt": self.failed_at,
-            "failedMessage": self.failed_message,
-            "createdAt": self.created_at,
-            "updatedAt": self.updated_at,
-        })
-    }
-}
-
-#[derive(Default)]
-pub struct Store {
-    by_seq: BTreeMap<u64, ExaImport>,
-    seq_of: HashMap<String, u64>,
-    next_seq: u64,
-}
-
-impl Store {
-    pub fn insert(&mut self, mut record: ExaImport) {
-        record.seq = self.next_seq;
-        self.next_seq += 1;
-        self.seq_of.insert(record.id.clone(), record.seq);
-        self.by_seq.insert(record.seq, record);
-    }
-
-    pub fn get(&self, id: &str) -> Option<&ExaImport> {
-        self.by_seq.get(self.seq_of.get(id)?)
-    }
-
-    pub fn get_mut(&mut self, id: &str) -> Option<&mut ExaImport> {
-        self.by_seq.get_mut(self.seq_of.get(id)?)
-    }
-
-    pub fn remove(&mut self, id: &str) -> Option<ExaImport> {
-        self.by_seq.remove(&self.seq_of.remove(id)?)
-    }
-
-    /// Whether `seq` was ever handed out (by this store, since the last reset).
-    pub fn issued(&self, seq: u64) -> bool {
-        seq < self.next_seq
-    }
-
-    /// Up to `limit` imports older than `before` (all when `None`), newest first, and the sequence
-    /// number of the last one when more remain.
-    pub fn page(&self, before: Option<u64>, limit: usize) -> (Vec<Value>, Option<u64>) {
-        let mut older = self
-            .by_seq
-            .range(..before.unwrap_or(u64::MAX))
-            .rev()
-            .map(|(_, r)| r);
-        let page: Vec<&ExaImport> = older.by_ref().take(limit).collect();
-        let more = older.next().is_some();
-        let last = page.last().map(|r| r.seq).filter(|_| more);
-        (page.into_iter().map(ExaImport::to_json).collect(), last)
     }
 }
 

@@ -5,25 +5,27 @@
 pub mod csvcheck;
 pub mod imports;
 pub mod params;
+pub mod resource;
 pub mod webhooks;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use axum::routing::{any, get, post};
-use axum::{Extension, Router};
-use base64::Engine;
+use axum::Router;
 use serde_json::{json, Value};
 
 use crate::clock;
 use crate::http::{json as json_response, RequestId};
 use crate::presign::{self, constant_time_eq};
 use crate::state::Shared;
-use imports::{ExaImport, ExaUpload, Store};
+use imports::{ExaImport, ExaUpload};
+use resource::{collection, item, Labels, Resource, Store};
+use webhooks::ExaWebhook;
 
 /// Path prefix of the Websets API on the API origin (`https://api.exa.ai/websets` in production).
 pub const BASE: &str = "/websets";
@@ -37,21 +39,21 @@ pub const MAX_LIMIT: u64 = 200;
 
 #[derive(Default)]
 pub struct ExaState {
-    pub imports: Mutex<Store>,
-    pub webhooks: Mutex<webhooks::WebhookStore>,
+    pub imports: Mutex<Store<ExaImport>>,
+    pub webhooks: Mutex<Store<ExaWebhook>>,
 }
 
 impl ExaState {
     pub fn reset(&self) {
         *self.imports.lock().unwrap() = Store::default();
-        *self.webhooks.lock().unwrap() = webhooks::WebhookStore::default();
+        *self.webhooks.lock().unwrap() = Store::default();
     }
 }
 
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
-        .route("/websets/v0/imports", any(collection))
-        .route("/websets/v0/imports/{id}", any(item))
+        .route("/websets/v0/imports", any(collection::<ExaImport>))
+        .route("/websets/v0/imports/{id}", any(item::<ExaImport>))
         .merge(webhooks::routes())
 }
 
@@ -157,76 +159,6 @@ async fn read_json(headers: &HeaderMap, body: Body) -> Result<Value, ExaError> {
         .map_err(|e| ExaError::bad_request(format!("Invalid JSON in request body: {e}")))
 }
 
-async fn collection(
-    State(shared): State<Arc<Shared>>,
-    Extension(rid): Extension<RequestId>,
-    method: Method,
-    uri: Uri,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let reply = match method {
-        Method::POST => {
-            shared.stats.hit("exa.create");
-            match authorize(&shared, &headers) {
-                Ok(()) => create(&shared, &headers, body).await,
-                Err(e) => Err(e),
-            }
-        }
-        Method::GET | Method::HEAD => {
-            shared.stats.hit("exa.list");
-            authorize(&shared, &headers).and_then(|()| list(&shared, query.as_deref()))
-        }
-        other => {
-            shared.stats.hit("exa.other");
-            Err(ExaError::no_route(&other, uri.path()))
-        }
-    };
-    finish(reply, &rid)
-}
-
-async fn item(
-    State(shared): State<Arc<Shared>>,
-    Extension(rid): Extension<RequestId>,
-    method: Method,
-    uri: Uri,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let label = match method {
-        Method::GET | Method::HEAD => "exa.get",
-        Method::PATCH => "exa.update",
-        Method::DELETE => "exa.delete",
-        _ => "exa.other",
-    };
-    shared.stats.hit(label);
-    let reply = if label == "exa.other" {
-        Err(ExaError::no_route(&method, uri.path()))
-    } else {
-        match authorize(&shared, &headers) {
-            Err(e) => Err(e),
-            Ok(()) if method == Method::PATCH => update(&shared, &id, &headers, body).await,
-            Ok(()) if method == Method::DELETE => {
-                let removed = shared.exa.imports.lock().unwrap().remove(&id);
-                removed
-                    .map(|r| json_response(StatusCode::OK, r.to_json()))
-                    .ok_or_else(|| ExaError::no_import(&id))
-            }
-            Ok(()) => shared
-                .exa
-                .imports
-                .lock()
-                .unwrap()
-                .get(&id)
-                .map(|r| json_response(StatusCode::OK, r.to_json()))
-                .ok_or_else(|| ExaError::no_import(&id)),
-        }
-    };
-    finish(reply, &rid)
-}
-
 fn new_id() -> String {
     format!(
         "import_{}",
@@ -245,126 +177,111 @@ fn valid_until(url: &str) -> Option<String> {
     )))
 }
 
-async fn create(shared: &Arc<Shared>, headers: &HeaderMap, body: Body) -> Reply {
-    let value = read_json(headers, body).await?;
-    let params = params::parse_create(&value).map_err(|p| ExaError::bad_request(p.join("; ")))?;
-    let id = new_id();
-    let now = imports::now();
-    let path = imports::upload_path(&id);
-    let ttl = shared.settings.url_ttl(UPLOAD_URL_SECS);
-    let upload_url = shared
-        .presigner
-        .presign("PUT", &shared.origins.storage, &path, ttl);
-    let upload_valid_until =
-        valid_until(&upload_url).unwrap_or_else(|| clock::rfc3339_millis(clock::unix_now() + ttl));
-    let record = ExaImport {
-        seq: 0,
-        id: id.clone(),
-        status: imports::PENDING.into(),
-        entity: params.entity,
-        title: params.title.unwrap_or_default(),
-        count: params.count,
-        size: params.size,
-        identifier: params.identifier,
-        metadata: params.metadata,
-        failed_reason: None,
-        failed_at: None,
-        failed_message: None,
-        created_at: now.clone(),
-        updated_at: now,
-        upload_valid_until: upload_valid_until.clone(),
-        uploaded: false,
+impl Resource for ExaImport {
+    const LABELS: Labels = Labels {
+        create: "exa.create",
+        list: "exa.list",
+        get: "exa.get",
+        update: "exa.update",
+        delete: "exa.delete",
     };
-    let import = record.to_json();
-    let mut body = import.clone();
-    let obj = body.as_object_mut().expect("object");
-    obj.insert("uploadUrl".into(), json!(upload_url));
-    obj.insert("uploadValidUntil".into(), json!(upload_valid_until));
-    shared.exa.imports.lock().unwrap().insert(record);
-    shared
-        .storage
-        .register_upload(&path, &id, Arc::new(ExaUpload { id: id.clone() }));
-    webhooks::emit(shared, "import.created", import);
-    Ok(json_response(StatusCode::CREATED, body))
-}
+    const CURSOR: &'static str = "imports";
 
-async fn update(shared: &Shared, id: &str, headers: &HeaderMap, body: Body) -> Reply {
-    if shared.exa.imports.lock().unwrap().get(id).is_none() {
-        return Err(ExaError::no_import(id));
+    fn id(&self) -> &str {
+        &self.id
     }
-    let value = read_json(headers, body).await?;
-    let update = params::parse_update(&value).map_err(|p| ExaError::bad_request(p.join("; ")))?;
-    let mut imports = shared.exa.imports.lock().unwrap();
-    let record = imports.get_mut(id).ok_or_else(|| ExaError::no_import(id))?;
-    let changed = update.title.is_some() || update.metadata.is_some();
-    if let Some(title) = update.title {
-        record.title = title;
-    }
-    if let Some(metadata) = update.metadata {
-        record.metadata = metadata;
-    }
-    if changed {
-        record.updated_at = imports::now();
-    }
-    Ok(json_response(StatusCode::OK, record.to_json()))
-}
 
-const CURSOR_PREFIX: &str = "imports:";
-
-/// Opaque to clients: base64url (no padding) of `imports:<seq>`, where `seq` is the insertion number
-/// of the last import on the page. The next page holds the imports created before it, so creating or
-/// deleting imports between pages never repeats or skips one.
-pub fn encode_cursor(seq: u64) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{seq}"))
-}
-
-pub fn decode_cursor(cursor: &str) -> Option<u64> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()?;
-    let text = String::from_utf8(bytes).ok()?;
-    let digits = text.strip_prefix(CURSOR_PREFIX)?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
-}
-
-/// `query` is parsed leniently (percent-decoded, the last of repeated keys wins), so a malformed
-/// query string still gets an Exa-shaped answer.
-fn list(shared: &Shared, query: Option<&str>) -> Reply {
-    let query = presign::parse_query(query);
-    let param = |name: &str| query.get(name);
-    let limit = match param("limit") {
-        None => DEFAULT_LIMIT,
-        Some(v) => v
-            .parse::<u64>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| {
-                ExaError::bad_request(format!(
-                    "limit must be an integer between 1 and {MAX_LIMIT}"
-                ))
-            })?,
-    };
-    let imports = shared.exa.imports.lock().unwrap();
-    let before = match param("cursor") {
-        None => None,
-        Some(c) => Some(
-            decode_cursor(c)
-                .filter(|seq| imports.issued(*seq))
-                .ok_or_else(|| ExaError::bad_request("Invalid cursor"))?,
-        ),
-    };
-    let (data, last) = imports.page(before, limit as usize);
-    Ok(json_response(
-        StatusCode::OK,
+    /// The `Import` schema, fields in the spec's order.
+    fn to_json(&self) -> Value {
         json!({
-            "data": data,
-            "hasMore": last.is_some(),
-            "nextCursor": last.map(encode_cursor),
-        }),
-    ))
+            "id": self.id,
+            "object": "import",
+            "status": self.status,
+            "format": "csv",
+            "entity": self.entity,
+            "title": self.title,
+            "count": self.count,
+            "metadata": self.metadata,
+            "failedReason": self.failed_reason,
+            "failedAt": self.failed_at,
+            "failedMessage": self.failed_message,
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+        })
+    }
+
+    fn store(shared: &Shared) -> &Mutex<Store<Self>> {
+        &shared.exa.imports
+    }
+
+    fn not_found(id: &str) -> ExaError {
+        ExaError::no_import(id)
+    }
+
+    async fn create(shared: &Arc<Shared>, headers: &HeaderMap, body: Body) -> Reply {
+        let value = read_json(headers, body).await?;
+        let params =
+            params::parse_create(&value).map_err(|p| ExaError::bad_request(p.join("; ")))?;
+        let id = new_id();
+        let now = imports::now();
+        let path = imports::upload_path(&id);
+        let ttl = shared.settings.url_ttl(UPLOAD_URL_SECS);
+        let upload_url = shared
+            .presigner
+            .presign("PUT", &shared.origins.storage, &path, ttl);
+        let upload_valid_until = valid_until(&upload_url)
+            .unwrap_or_else(|| clock::rfc3339_millis(clock::unix_now() + ttl));
+        let record = ExaImport {
+            id: id.clone(),
+            status: imports::PENDING.into(),
+            entity: params.entity,
+            title: params.title.unwrap_or_default(),
+            count: params.count,
+            size: params.size,
+            identifier: params.identifier,
+            metadata: params.metadata,
+            failed_reason: None,
+            failed_at: None,
+            failed_message: None,
+            created_at: now.clone(),
+            updated_at: now,
+            upload_valid_until: upload_valid_until.clone(),
+            uploaded: false,
+        };
+        let import = record.to_json();
+        let mut body = import.clone();
+        let obj = body.as_object_mut().expect("object");
+        obj.insert("uploadUrl".into(), json!(upload_url));
+        obj.insert("uploadValidUntil".into(), json!(upload_valid_until));
+        shared.exa.imports.lock().unwrap().insert(record);
+        shared
+            .storage
+            .register_upload(&path, &id, Arc::new(ExaUpload { id: id.clone() }));
+        webhooks::emit(shared, "import.created", import);
+        Ok(json_response(StatusCode::CREATED, body))
+    }
+
+    async fn update(shared: &Shared, id: &str, headers: &HeaderMap, body: Body) -> Reply {
+        if shared.exa.imports.lock().unwrap().get(id).is_none() {
+            return Err(ExaError::no_import(id));
+        }
+        let value = read_json(headers, body).await?;
+        let update =
+            params::parse_update(&value).map_err(|p| ExaError::bad_request(p.join("; ")))?;
+        let mut imports = shared.exa.imports.lock().unwrap();
+        let record = imports.get_mut(id).ok_or_else(|| ExaError::no_import(id))?;
+        let changed = update.title.is_some() || update.metadata.is_some();
+        if let Some(title) = update.title {
+            record.title = title;
+        }
+        if let Some(metadata) = update.metadata {
+            record.metadata = metadata;
+        }
+        if changed {
+            record.updated_at = imports::now();
+        }
+        Ok(json_response(StatusCode::OK, record.to_json()))
+    }
 }
 
 fn control_not_found() -> Response {

@@ -3,22 +3,21 @@
 //! it completes (Exa has no failed event). Deliveries go through [`crate::webhooks`], signed with the
 //! webhook's secret.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use axum::routing::{any, post};
-use axum::{Extension, Router};
-use base64::Engine;
+use axum::Router;
 use serde_json::{json, Map, Value};
 
-use super::{
-    authorize, finish, imports, params, read_json, ExaError, Reply, DEFAULT_LIMIT, MAX_LIMIT,
+use super::resource::{
+    collection, item, page_params, page_response, Call, Labels, Resource, Store,
 };
-use crate::http::{json as json_response, RequestId};
+use super::{imports, params, read_json, ExaError, Reply};
+use crate::http::json as json_response;
 use crate::presign;
 use crate::state::Shared;
 use crate::webhooks::{self, Attempt, Event, Outcome, Provider, Target};
@@ -27,7 +26,6 @@ pub const ACTIVE: &str = "active";
 pub const INACTIVE: &str = "inactive";
 
 pub struct ExaWebhook {
-    pub seq: u64,
     pub id: String,
     pub status: String,
     pub events: Vec<String>,
@@ -39,54 +37,10 @@ pub struct ExaWebhook {
     pub updated_at: String,
 }
 
-impl ExaWebhook {
-    /// The `Webhook` schema, fields in the spec's order, with `secret: null`.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "object": "webhook",
-            "status": self.status,
-            "events": self.events,
-            "url": self.url,
-            "secret": null,
-            "metadata": self.metadata,
-            "createdAt": self.created_at,
-            "updatedAt": self.updated_at,
-        })
-    }
-}
-
-#[derive(Default)]
-pub struct WebhookStore {
-    by_seq: BTreeMap<u64, ExaWebhook>,
-    seq_of: HashMap<String, u64>,
-    next_seq: u64,
-}
-
-impl WebhookStore {
-    fn insert(&mut self, mut hook: ExaWebhook) {
-        hook.seq = self.next_seq;
-        self.next_seq += 1;
-        self.seq_of.insert(hook.id.clone(), hook.seq);
-        self.by_seq.insert(hook.seq, hook);
-    }
-
-    pub fn get(&self, id: &str) -> Option<&ExaWebhook> {
-        self.by_seq.get(self.seq_of.get(id)?)
-    }
-
-    fn get_mut(&mut self, id: &str) -> Option<&mut ExaWebhook> {
-        self.by_seq.get_mut(self.seq_of.get(id)?)
-    }
-
-    fn remove(&mut self, id: &str) -> Option<ExaWebhook> {
-        self.by_seq.remove(&self.seq_of.remove(id)?)
-    }
-
+impl Store<ExaWebhook> {
     /// Active webhooks subscribed to `event_type`, oldest first: `(id, url, secret)`.
     fn subscribed(&self, event_type: &str) -> Vec<(String, String, String)> {
-        self.by_seq
-            .values()
+        self.iter()
             .filter(|w| w.status == ACTIVE && w.events.iter().any(|e| e == event_type))
             .map(|w| (w.id.clone(), w.url.clone(), w.secret.clone()))
             .collect()
@@ -95,8 +49,8 @@ impl WebhookStore {
 
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
-        .route("/websets/v0/webhooks", any(collection))
-        .route("/websets/v0/webhooks/{id}", any(item))
+        .route("/websets/v0/webhooks", any(collection::<ExaWebhook>))
+        .route("/websets/v0/webhooks/{id}", any(item::<ExaWebhook>))
         .route("/websets/v0/webhooks/{id}/attempts", any(attempts))
 }
 
@@ -119,196 +73,89 @@ fn random_hex(bytes: usize) -> String {
     hex::encode(buf)
 }
 
-async fn collection(
-    State(shared): State<Arc<Shared>>,
-    Extension(rid): Extension<RequestId>,
-    method: Method,
-    uri: Uri,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let reply = match method {
-        Method::POST => {
-            shared.stats.hit("exa.webhook_create");
-            match authorize(&shared, &headers) {
-                Ok(()) => create(&shared, &headers, body).await,
-                Err(e) => Err(e),
-            }
-        }
-        Method::GET | Method::HEAD => {
-            shared.stats.hit("exa.webhook_list");
-            authorize(&shared, &headers).and_then(|()| list(&shared, query.as_deref()))
-        }
-        other => {
-            shared.stats.hit("exa.other");
-            Err(ExaError::no_route(&other, uri.path()))
-        }
+impl Resource for ExaWebhook {
+    const LABELS: Labels = Labels {
+        create: "exa.webhook_create",
+        list: "exa.webhook_list",
+        get: "exa.webhook_get",
+        update: "exa.webhook_update",
+        delete: "exa.webhook_delete",
     };
-    finish(reply, &rid)
-}
+    const CURSOR: &'static str = "webhooks";
 
-async fn item(
-    State(shared): State<Arc<Shared>>,
-    Extension(rid): Extension<RequestId>,
-    method: Method,
-    uri: Uri,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let label = match method {
-        Method::GET | Method::HEAD => "exa.webhook_get",
-        Method::PATCH => "exa.webhook_update",
-        Method::DELETE => "exa.webhook_delete",
-        _ => "exa.other",
-    };
-    shared.stats.hit(label);
-    let reply = if label == "exa.other" {
-        Err(ExaError::no_route(&method, uri.path()))
-    } else {
-        match authorize(&shared, &headers) {
-            Err(e) => Err(e),
-            Ok(()) if method == Method::PATCH => update(&shared, &id, &headers, body).await,
-            Ok(()) if method == Method::DELETE => {
-                let removed = shared.exa.webhooks.lock().unwrap().remove(&id);
-                removed
-                    .map(|w| json_response(StatusCode::OK, w.to_json()))
-                    .ok_or_else(|| no_webhook(&id))
-            }
-            Ok(()) => shared
-                .exa
-                .webhooks
-                .lock()
-                .unwrap()
-                .get(&id)
-                .map(|w| json_response(StatusCode::OK, w.to_json()))
-                .ok_or_else(|| no_webhook(&id)),
-        }
-    };
-    finish(reply, &rid)
-}
-
-async fn create(shared: &Arc<Shared>, headers: &HeaderMap, body: Body) -> Reply {
-    let value = read_json(headers, body).await?;
-    let p = params::parse_webhook(&value, true, webhooks::check_receiver)
-        .map_err(|p| ExaError::new(StatusCode::BAD_REQUEST, p.join("; ")))?;
-    let now = imports::now();
-    let hook = ExaWebhook {
-        seq: 0,
-        id: format!("webhook_{}", &random_hex(12)),
-        status: ACTIVE.into(),
-        events: p.events.unwrap_or_default(),
-        url: p.url.unwrap_or_default(),
-        secret: format!("whsec_{}", random_hex(24)),
-        metadata: p.metadata.unwrap_or_default(),
-        created_at: now.clone(),
-        updated_at: now,
-    };
-    let mut body = hook.to_json();
-    body["secret"] = json!(hook.secret);
-    shared.exa.webhooks.lock().unwrap().insert(hook);
-    // The spec answers 200 here (not 201 as for imports).
-    Ok(json_response(StatusCode::OK, body))
-}
-
-async fn update(shared: &Shared, id: &str, headers: &HeaderMap, body: Body) -> Reply {
-    if shared.exa.webhooks.lock().unwrap().get(id).is_none() {
-        return Err(no_webhook(id));
+    fn id(&self) -> &str {
+        &self.id
     }
-    let value = read_json(headers, body).await?;
-    let p = params::parse_webhook(&value, false, webhooks::check_receiver)
-        .map_err(|p| ExaError::new(StatusCode::BAD_REQUEST, p.join("; ")))?;
-    let mut hooks = shared.exa.webhooks.lock().unwrap();
-    let hook = hooks.get_mut(id).ok_or_else(|| no_webhook(id))?;
-    let changed = p.url.is_some() || p.events.is_some() || p.metadata.is_some();
-    if let Some(url) = p.url {
-        hook.url = url;
-    }
-    if let Some(events) = p.events {
-        hook.events = events;
-    }
-    if let Some(metadata) = p.metadata {
-        hook.metadata = metadata;
-    }
-    if changed {
-        hook.updated_at = imports::now();
-    }
-    Ok(json_response(StatusCode::OK, hook.to_json()))
-}
 
-fn encode_cursor(prefix: &str, seq: u64) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{prefix}:{seq}"))
-}
-
-fn decode_cursor(prefix: &str, cursor: &str) -> Option<u64> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()?;
-    let text = String::from_utf8(bytes).ok()?;
-    let digits = text.strip_prefix(prefix)?.strip_prefix(':')?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
-}
-
-/// `limit` and `cursor` as the imports list reads them.
-fn page_params(
-    query: &HashMap<String, String>,
-    prefix: &str,
-    issued: impl Fn(u64) -> bool,
-) -> Result<(usize, Option<u64>), ExaError> {
-    let limit = match query.get("limit") {
-        None => DEFAULT_LIMIT,
-        Some(v) => v
-            .parse::<u64>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| {
-                ExaError::new(
-                    StatusCode::BAD_REQUEST,
-                    format!("limit must be an integer between 1 and {MAX_LIMIT}"),
-                )
-            })?,
-    };
-    let before = match query.get("cursor") {
-        None => None,
-        Some(c) => Some(
-            decode_cursor(prefix, c)
-                .filter(|seq| issued(*seq))
-                .ok_or_else(|| ExaError::new(StatusCode::BAD_REQUEST, "Invalid cursor"))?,
-        ),
-    };
-    Ok((limit as usize, before))
-}
-
-fn page_response(prefix: &str, data: Vec<Value>, last: Option<u64>) -> Response {
-    json_response(
-        StatusCode::OK,
+    /// The `Webhook` schema, fields in the spec's order, with `secret: null`.
+    fn to_json(&self) -> Value {
         json!({
-            "data": data,
-            "hasMore": last.is_some(),
-            "nextCursor": last.map(|seq| encode_cursor(prefix, seq)),
-        }),
-    )
-}
+            "id": self.id,
+            "object": "webhook",
+            "status": self.status,
+            "events": self.events,
+            "url": self.url,
+            "secret": null,
+            "metadata": self.metadata,
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+        })
+    }
 
-/// Newest first, like the imports list.
-fn list(shared: &Shared, query: Option<&str>) -> Reply {
-    let query = presign::parse_query(query);
-    let hooks = shared.exa.webhooks.lock().unwrap();
-    let (limit, before) = page_params(&query, "webhooks", |seq| seq < hooks.next_seq)?;
-    let mut older = hooks
-        .by_seq
-        .range(..before.unwrap_or(u64::MAX))
-        .rev()
-        .map(|(_, w)| w);
-    let page: Vec<&ExaWebhook> = older.by_ref().take(limit).collect();
-    let more = older.next().is_some();
-    let last = page.last().map(|w| w.seq).filter(|_| more);
-    let data = page.into_iter().map(ExaWebhook::to_json).collect();
-    Ok(page_response("webhooks", data, last))
+    fn store(shared: &Shared) -> &Mutex<Store<Self>> {
+        &shared.exa.webhooks
+    }
+
+    fn not_found(id: &str) -> ExaError {
+        no_webhook(id)
+    }
+
+    async fn create(shared: &Arc<Shared>, headers: &HeaderMap, body: Body) -> Reply {
+        let value = read_json(headers, body).await?;
+        let p = params::parse_webhook(&value, true, webhooks::check_receiver)
+            .map_err(|p| ExaError::new(StatusCode::BAD_REQUEST, p.join("; ")))?;
+        let now = imports::now();
+        let hook = ExaWebhook {
+            id: format!("webhook_{}", &random_hex(12)),
+            status: ACTIVE.into(),
+            events: p.events.unwrap_or_default(),
+            url: p.url.unwrap_or_default(),
+            secret: format!("whsec_{}", random_hex(24)),
+            metadata: p.metadata.unwrap_or_default(),
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        let mut body = hook.to_json();
+        body["secret"] = json!(hook.secret);
+        shared.exa.webhooks.lock().unwrap().insert(hook);
+        // The spec answers 200 here (not 201 as for imports).
+        Ok(json_response(StatusCode::OK, body))
+    }
+
+    async fn update(shared: &Shared, id: &str, headers: &HeaderMap, body: Body) -> Reply {
+        if shared.exa.webhooks.lock().unwrap().get(id).is_none() {
+            return Err(no_webhook(id));
+        }
+        let value = read_json(headers, body).await?;
+        let p = params::parse_webhook(&value, false, webhooks::check_receiver)
+            .map_err(|p| ExaError::new(StatusCode::BAD_REQUEST, p.join("; ")))?;
+        let mut hooks = shared.exa.webhooks.lock().unwrap();
+        let hook = hooks.get_mut(id).ok_or_else(|| no_webhook(id))?;
+        let changed = p.url.is_some() || p.events.is_some() || p.metadata.is_some();
+        if let Some(url) = p.url {
+            hook.url = url;
+        }
+        if let Some(events) = p.events {
+            hook.events = events;
+        }
+        if let Some(metadata) = p.metadata {
+            hook.metadata = metadata;
+        }
+        if changed {
+            hook.updated_at = imports::now();
+        }
+        Ok(json_response(StatusCode::OK, hook.to_json()))
+    }
 }
 
 /// `WebhookAttempt`. A dropped attempt (fault `drop`) looks as the sender believes it went: a 200.
@@ -335,21 +182,10 @@ fn attempt_json(a: &Attempt) -> Value {
 }
 
 /// `GET /v0/webhooks/{id}/attempts?cursor=&limit=&eventType=&successful=`: newest first.
-async fn attempts(
-    State(shared): State<Arc<Shared>>,
-    Extension(rid): Extension<RequestId>,
-    method: Method,
-    uri: Uri,
-    Path(id): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    if method != Method::GET && method != Method::HEAD {
-        shared.stats.hit("exa.other");
-        return finish(Err(ExaError::no_route(&method, uri.path())), &rid);
-    }
-    shared.stats.hit("exa.webhook_attempts");
-    let reply = authorize(&shared, &headers).and_then(|()| {
+async fn attempts(call: Call, Path(id): Path<String>, RawQuery(query): RawQuery) -> Response {
+    let label = matches!(call.method, Method::GET | Method::HEAD).then_some("exa.webhook_attempts");
+    let op = async {
+        let shared = &call.shared;
         if shared.exa.webhooks.lock().unwrap().get(&id).is_none() {
             return Err(no_webhook(&id));
         }
@@ -390,8 +226,8 @@ async fn attempts(
         let last = matching.last().map(|a| a.seq).filter(|_| more);
         let data = matching.iter().map(attempt_json).collect();
         Ok(page_response("attempts", data, last))
-    });
-    finish(reply, &rid)
+    };
+    call.serve(label, op).await
 }
 
 /// Sends `event_type` about `import` (the Import as `GET /v0/imports/{id}` returns it) to every active
