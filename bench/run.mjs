@@ -1,7 +1,8 @@
-// The benchmark suite (scripts/bench.sh runs it): six measurements, each side by side with its
+// The benchmark suite (scripts/bench.sh runs it): seven measurements, each side by side with its
 // baseline in the same run (alternating rounds, medians), printed as a table and written to
 // BENCHMARKS.md. Environment: BENCH_REPS (rounds, default 5), BENCH_ONLY (e.g. "1,4"),
-// BENCH_UPLOAD_MB (default 1024), BENCH_BROWSER_MB (256), BENCH_COUNT_MB (500), BENCH_CALLS (10000).
+// BENCH_UPLOAD_MB (default 1024), BENCH_BROWSER_MB (256), BENCH_COUNT_MB (500), BENCH_CALLS (10000),
+// BENCH_WEBHOOKS_SCALE (0.03), BENCH_WEBHOOKS_WORK_MS (2000).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,6 +15,7 @@ import { benchBundle } from './bundle.mjs';
 import { benchCount } from './count.mjs';
 import { benchBulk } from './bulk.mjs';
 import { benchOverhead } from './overhead.mjs';
+import { benchWebhooks } from './webhooks.mjs';
 
 const reps = Math.max(1, Number(process.env.BENCH_REPS ?? 5));
 const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim())) : null;
@@ -110,6 +112,26 @@ try {
     row('6. What the timeout alone costs raw fetch (raw + timeout vs raw)', us('rawTimeout'), us('raw'), x(o.rawTimeoutVsRaw), 'reported', '-');
     notes.push(`6. Sequential calls (one at a time) in one Node process against the loopback sink answering a fixed import JSON (isolates client overhead; no emulator). Client \`rateLimit: false\` (the default limiter would hold polls of one import to 12 a minute); the raw loops send the same key header and parse the body. Four variants (ours; ours with \`timeoutMs: 0\`; raw fetch; raw fetch with an AbortController and a 60 s setTimeout, cleared after the body), 300 warm-up calls each, then ${o.rounds} rounds of ${o.n.toLocaleString('en')} calls of each, interleaved in blocks of 500 (order rotating every block); ratios are medians of per-round ratios (ours / raw per round: ${o.ratios.map((r) => r.toFixed(2)).join('/')}). In Node 20 an AbortSignal costs ~6 µs to create and undici then listens on it; that is most of what the timeout costs either side.`);
   }, [['6. Per-call overhead', '<= 1.10x']]);
+
+  await step(7, 'Webhooks vs polling', async () => {
+    const scale = Number(process.env.BENCH_WEBHOOKS_SCALE ?? 0.03);
+    const workMs = Number(process.env.BENCH_WEBHOOKS_WORK_MS ?? 2000);
+    const emu = await startEmulator(['--time-scale', String(scale)]);
+    cleanups.push(() => emu.stop());
+    // About a minute a round (three runs of 200 imports, each held by the create limit): at most 2.
+    const w = await benchWebhooks({ emu, pkgDir, rounds: Math.min(reps, 2), scale, workMs, log });
+    await emu.stop();
+    const { webhooks: h, polling: p, drops: d } = w;
+    const ms = (v) => `${v.toFixed(0)} ms`;
+    const interval = 5000; // the plain client's default intervalMs
+    row(`7. ${w.n} imports at once, webhooks vs polling: polls per import`, h.pollsPerImport.toFixed(2), p.pollsPerImport.toFixed(2), x(h.pollsPerImport / p.pollsPerImport), '<= 2 per import', yes(h.pollsPerImport <= 2));
+    row('7b. completion -> resolved (median; p95)', `${ms(h.latencyMedian)}; ${ms(h.latencyP95)}`, `${ms(p.latencyMedian)}; ${ms(p.latencyP95)}`, `${x(h.latencyMedian / p.latencyMedian)}; ${(h.latencyMedian / interval).toFixed(3)} of the ${interval / 1000} s poll interval (polling: ${(p.latencyMedian / interval).toFixed(2)})`, '<= 1000 ms', yes(h.latencyMedian <= 1000));
+    row('7c. 429s (worst round; ours: webhooks runs, with and without drops)', String(Math.max(h.throttled, d.throttled)), String(p.throttled), '', '0', yes(Math.max(h.throttled, d.throttled) === 0));
+    row(`7d. 30 % deliveries dropped: waits finished (fallback poll every ${w.fallbackMs} ms)`, `${d.ok}/${w.n}`, '', '', `${w.n}/${w.n}`, yes(d.ok === w.n));
+    row('7e. The same 200 imports: total time (wall)', `${(h.wallMs / 1000).toFixed(1)} s`, `${(p.wallMs / 1000).toFixed(1)} s`, x(h.wallMs / p.wallMs), 'reported', '-');
+    const per = (s) => s.runs.map((r) => r.pollsPerImport.toFixed(2)).join('/');
+    notes.push(`7. Emulator with its real rate limits at \`--time-scale ${scale}\` (20 creates and 12 polls per import per ${w.windowMs} ms), clients \`rateLimit: { windowMs: ${w.windowMs} }\`; ${w.n} \`importRows\` of one row (inline schema, one email field) started at once, \`rows: false\`. ${workMs > 0 ? `Each import takes ${workMs} ms of real time from its creation to SUCCESSFUL whatever the scale: its row fails the field, so it stops at NEEDS_REVIEW (the wait has \`waitForReview: true\`) until the benchmark completes the review through the emulator's control API ${workMs} ms after \`onCreated\`; the scaled pipeline alone would finish in ${(2000 * scale).toFixed(0)} ms, before the library's first quick poll at 250 ms, and polling would look as cheap as webhooks.` : 'Imports finish in the scaled pipeline time (2 s x scale).'} Polling: a plain client (default pace: polls after 0, 0.25, 0.5, 1, 2 s, then every 5 s). Webhooks: \`webhooks: true\`, \`client.webhooks.handler()\` served with node:http on a loopback port and registered with \`POST /_emulator/dromo/webhooks\` for import_completed and headless_import_failed. A second loopback receiver, registered the same way in every run, notes when each import_completed arrives; latency = the wait's resolution minus that time (real ms). Polls = GET /headless/imports/{id}/ counted by a \`fetch\` wrapper given to the client (the webhooks wait polls once at the start and once to confirm the event). 429s: emulator stats and the wrapper, worst round. Drops: the webhooks run again with \`{ route: 'dromo.webhook', kind: 'drop', rate: 0.3 }\` (seed 14; it drops the clock's deliveries too, so there the announcement time is the emulator's delivery log) and \`intervalMs: ${w.fallbackMs}\` (60 s x scale, at least 1000); dropped ${d.dropped.join('/')} of ${2 * w.n} deliveries, ${d.pollsPerImport.toFixed(2)} polls per import, completion -> resolved median ${ms(d.latencyMedian)}, p95 ${ms(d.latencyP95)}, max ${ms(d.latencyMax)}, ${(d.wallMs / 1000).toFixed(1)} s. Waits time out at 30 s and are aborted past a run budget. ${w.rounds} round(s), polling and webhooks alternating in order, medians (polls per import per round: polling ${per(p)}, webhooks ${per(h)}, drops ${per(d)}).`);
+  }, [['7. Webhooks vs polling', '<= 2 polls per import, <= 1000 ms, 0 429s, 200/200']]);
 } finally {
   for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch(() => {});
 }
