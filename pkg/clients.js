@@ -34,6 +34,7 @@ export const OP = {
   webhookUpdate: 21,
   webhookDelete: 22,
   webhookListPage: 23,
+  webhookReceived: 24,
 };
 
 /** Provider codes of `new Core(provider, options)`, in step with src/lib.rs. */
@@ -142,14 +143,23 @@ class ExaImports extends Imports {
  * server-side calls out (their classes are in server.js, which only Node's entry loads): every
  * call rejects with an explanation, as browser-stubs.js does for the other server-only exports.
  */
-const refuse = () =>
-  Promise.reject(
-    new errors.HeadlessImportsError(
-      'Saved schemas and webhooks are server-side (they need your key or your webhook secret): use dromo.schemas and client.webhooks in Node, not in a page',
-      { code: 'not_available_here' },
-    ),
+const serverOnly = () =>
+  new errors.HeadlessImportsError(
+    'Saved schemas and webhooks are server-side (they need your key or your webhook secret): use dromo.schemas and client.webhooks in Node, not in a page',
+    { code: 'not_available_here' },
   );
-const SERVER_ONLY = Object.freeze({ list: refuse, create: refuse, retrieve: refuse, update: refuse, delete: refuse, unwrap: refuse });
+const refuse = () => Promise.reject(serverOnly());
+const SERVER_ONLY = Object.freeze({
+  list: refuse,
+  create: refuse,
+  retrieve: refuse,
+  update: refuse,
+  delete: refuse,
+  unwrap: refuse,
+  handler() {
+    throw serverOnly();
+  },
+});
 
 /**
  * The server-side endpoints a client gets: server.js's in Node, the refusing stand-in elsewhere.

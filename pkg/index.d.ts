@@ -38,6 +38,8 @@ export interface DromoOptions {
    * `false` turns it off; an object overrides counts per `windowMs` (default 60 000).
    */
   rateLimit?: false | { creates?: number; polls?: number; windowMs?: number };
+  /** Node only: every wait of this client sleeps until a webhook (see `WaitOptions.webhooks`). */
+  webhooks?: boolean;
 }
 
 /** Per-call options for the API methods. */
@@ -366,6 +368,12 @@ export interface WaitOptions {
    * forward), `importFile`/`importRows` reject with `NeedsReviewError`.
    */
   waitForReview?: boolean;
+  /**
+   * Node: sleep until this client's `webhooks.handler()` receives an event for the import (then
+   * confirm with one GET), polling only as a fallback for a lost delivery: right away, then every
+   * `intervalMs` (default 60 000 here). Default: the client's `webhooks` option. Browsers refuse it.
+   */
+  webhooks?: boolean;
 }
 
 /** The options both one-call flows share. */
@@ -573,6 +581,8 @@ export interface ExaOptions extends DromoOptions {
    * none (what `exa.webhooks.create` returned). A secret: keep it out of browsers and logs.
    */
   webhookSecret?: string;
+  /** Node only: every wait of this client sleeps until a webhook (see `WaitOptions.webhooks`). */
+  webhooks?: boolean;
 }
 
 /** What each row of the import is. `custom` needs a 2-200 character description. */
@@ -785,6 +795,34 @@ export interface ExaWebhooks {
   /** Resolves the deleted webhook (`null` when a retry after a lost answer found it gone). */
   delete(id: string, opts?: RequestOptions): Promise<ExaWebhook | null>;
   list(params?: ExaListParams): ExaWebhookPagedList;
+  /** A receiver for Exa's deliveries; see `WebhookHandler`. `secret` defaults to `webhookSecret`. */
+  handler(options?: WebhookHandlerOptions<ExaEvent> & { secret?: string; toleranceSeconds?: number }): WebhookHandler;
+}
+
+/** Options of `client.webhooks.handler`. */
+export interface WebhookHandlerOptions<E> {
+  /**
+   * Called once per event after it verified (Exa) or parsed (Dromo), not awaited: the delivery
+   * is answered at once. A repeated delivery of the same event is not passed on.
+   */
+  onEvent?: (event: E) => unknown;
+  /** Told what `onEvent` threw (default: `console.error`). */
+  onError?: (error: unknown, event: E) => unknown;
+  /** The largest body read; a larger delivery gets 413. Default 1 MiB. */
+  maxBodyBytes?: number;
+}
+
+/**
+ * A Fetch-style receiver, `(request) => Promise<Response>` (Deno, Bun, Workers, Next.js route
+ * handlers), with `.node` for node:http's `(req, res)`. It answers 200 once a delivery verified
+ * (Exa) or parsed (Dromo), 401 for a signature or timestamp that does not hold, 400 for a body
+ * that is no event, 405 and 413; and it wakes this client's waits (`webhooks: true`) for the
+ * import the event names, which then confirm with one GET (so a forged event never completes a
+ * wait by itself).
+ */
+export interface WebhookHandler {
+  (request: Request): Promise<Response>;
+  node: ProxyNodeHandler;
 }
 
 /** Dromo's managed webhook events. */
@@ -823,6 +861,8 @@ export interface DromoWebhooks {
    * that is neither rejects with `WebhookVerificationError` (`code` `webhook_payload`).
    */
   unwrap(body: string | Uint8Array | ArrayBuffer, headers?: Headers | Record<string, string | string[] | undefined>): Promise<DromoWebhookEvent>;
+  /** A receiver for Dromo's deliveries (unsigned: a wait it wakes confirms with a GET); see `WebhookHandler`. */
+  handler(options?: WebhookHandlerOptions<DromoWebhookEvent>): WebhookHandler;
 }
 
 /** A client for Exa's Websets Imports API. */

@@ -103,6 +103,12 @@ pub struct Client {
     /// The secret `exa.webhooks.unwrap` checks deliveries with when it is given none.
     #[cfg(feature = "server")]
     pub webhook_secret: Option<String>,
+    /// The waits webhooks can wake, and the events the client's handler has seen.
+    #[cfg(feature = "server")]
+    pub wakes: crate::wake::Wakes,
+    /// The client's `webhooks` option: whether its waits sleep until an event (default false).
+    #[cfg(feature = "server")]
+    pub webhooks: bool,
 }
 
 const CLIENT_KEYS: [&str; 8] = [
@@ -118,7 +124,7 @@ const CLIENT_KEYS: [&str; 8] = [
 
 /// Options only the `server` build (Node's) knows: a browser has no business holding them.
 #[cfg(feature = "server")]
-const SERVER_KEYS: &[&str] = &["webhookSecret"];
+const SERVER_KEYS: &[&str] = &["webhookSecret", "webhooks"];
 #[cfg(not(feature = "server"))]
 const SERVER_KEYS: &[&str] = &[];
 
@@ -222,6 +228,15 @@ impl Client {
             limiter: Limiter::from_js(&opts, provider.limits)?,
             #[cfg(feature = "server")]
             webhook_secret: webhook_secret(provider, &opts)?,
+            #[cfg(feature = "server")]
+            wakes: crate::wake::Wakes::default(),
+            #[cfg(feature = "server")]
+            webhooks: match get(&opts, "webhooks") {
+                v if is_absent(&v) => false,
+                v => v
+                    .as_bool()
+                    .ok_or_else(|| Error::invalid("webhooks", "must be a boolean"))?,
+            },
         })
     }
 

@@ -368,6 +368,8 @@ impl Dromo {
             #[cfg(feature = "server")]
             op::WEBHOOK_UNWRAP => crate::webhooks::dromo_unwrap(&a, &b),
             #[cfg(feature = "server")]
+            op::WEBHOOK_RECEIVED => crate::webhooks::dromo_received(&self.client, &a),
+            #[cfg(feature = "server")]
             op::SCHEMA_LIST..=op::SCHEMA_DELETE => {
                 crate::schemas::call(&self.client, op, a, b, c).await
             }
@@ -641,7 +643,8 @@ impl Dromo {
 }
 
 /// Flow options of `importFile`/`importRows`, removed before the rest is sent as create params.
-pub const FLOW_OPTIONS: [&str; 13] = [
+pub const FLOW_OPTIONS: [&str; 14] = [
+    "webhooks",
     "onProgress",
     "onQueued",
     "onCreated",

@@ -288,7 +288,7 @@ impl Exa {
                 self.wait(&a, &opts).await
             }
             #[cfg(feature = "server")]
-            op::WEBHOOK_UNWRAP..=op::WEBHOOK_LIST_PAGE => {
+            op::WEBHOOK_UNWRAP..=op::WEBHOOK_RECEIVED => {
                 crate::webhooks::exa_call(self, op, a, b, c).await
             }
             _ => Err(crate::unknown_op(op)),
@@ -555,7 +555,8 @@ impl Exa {
 }
 
 /// Options of `importFile` that are not create params.
-pub const FLOW_OPTIONS: [&str; 11] = [
+pub const FLOW_OPTIONS: [&str; 12] = [
+    "webhooks",
     "onProgress",
     "onQueued",
     "onCreated",

@@ -52,6 +52,8 @@ mod upload;
 mod url;
 mod validate;
 #[cfg(feature = "server")]
+mod wake;
+#[cfg(feature = "server")]
 mod webhooks;
 
 /// What std's prelude adds to core's, for modules of a crate whose shipped build is `no_std`.
@@ -102,6 +104,9 @@ pub mod op {
     pub const WEBHOOK_UPDATE: u8 = 21;
     pub const WEBHOOK_DELETE: u8 = 22;
     pub const WEBHOOK_LIST_PAGE: u8 = 23;
+    /// A handler received `(event)`, already unwrapped: wakes the client's waits for its import;
+    /// resolves whether the event is new.
+    pub const WEBHOOK_RECEIVED: u8 = 24;
 }
 
 /// Provider codes of `Core::new`, in step with `pkg/clients.js`.

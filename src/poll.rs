@@ -13,7 +13,7 @@ use crate::error::{Error, Kind, Result};
 use crate::js::{get, get_str, is_absent, is_plain_object};
 use crate::opts::{call_back, callback, join, non_negative, CallOptions};
 use crate::status::Stage;
-use crate::timer::{now_ms, sleep};
+use crate::timer::{now_ms, sleep_or_wake};
 
 /// How often to poll: a quick start, then every `interval_ms`, growing by `backoff` up to
 /// `max_interval_ms`.
@@ -24,6 +24,9 @@ pub struct Pace {
     /// poll less.
     pub backoff: f64,
     pub max_interval_ms: f64,
+    /// Poll soon after the first poll, then less often (0.25, 0.5, 1 s... up to the interval).
+    /// Off when webhooks wake the wait: polling is then only the fallback for a lost delivery.
+    pub quick_start: bool,
 }
 
 /// The shortest `intervalMs`: polling faster only spends the API's patience (Exa has no limit to
@@ -65,6 +68,7 @@ pub fn step(
         return Step::GiveUp;
     }
     let next = match last_wait {
+        None if !pace.quick_start => pace.interval_ms,
         None => FIRST_WAIT_MS.min(pace.interval_ms),
         Some(w) if w < pace.interval_ms => (w * 2.0).min(pace.interval_ms),
         Some(w) if pace.backoff > 1.0 => {
@@ -84,10 +88,32 @@ pub struct WaitOptions {
     pub call: CallOptions,
     pub on_status: Option<Function>,
     pub wait_for_review: bool,
+    /// Sleep until a webhook for the import arrives (or the fallback interval passes); unset,
+    /// the client's `webhooks` option decides. (Browser builds refuse `true` when reading it.)
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    pub webhooks: Option<bool>,
+    /// Whether `intervalMs` was given: otherwise a wait on webhooks polls every
+    /// `WEBHOOK_FALLBACK_MS` instead of the provider's interval.
+    interval_given: bool,
+}
+
+impl WaitOptions {
+    /// How to poll, once it is known whether webhooks wake the wait.
+    pub fn pace(&self, webhooks: bool) -> Pace {
+        let mut pace = self.pace;
+        if webhooks {
+            pace.quick_start = false;
+            if !self.interval_given {
+                pace.interval_ms = WEBHOOK_FALLBACK_MS;
+            }
+        }
+        pace
+    }
 }
 
 /// The keys of `waitForCompletion`'s options.
-const WAIT_KEYS: [&str; 8] = [
+const WAIT_KEYS: [&str; 9] = [
+    "webhooks",
     "intervalMs",
     "backoff",
     "maxIntervalMs",
@@ -97,6 +123,10 @@ const WAIT_KEYS: [&str; 8] = [
     "waitForReview",
     "onQueued",
 ];
+
+/// The fallback poll of a wait that webhooks wake: a lost delivery still finishes it, a minute
+/// late at most.
+pub const WEBHOOK_FALLBACK_MS: f64 = 60_000.0;
 
 /// Default give-up time: as long as a presigned upload URL lives.
 pub const DEFAULT_TIMEOUT_MS: f64 = 30.0 * 60.0 * 1000.0;
@@ -115,6 +145,18 @@ impl WaitOptions {
         if !is_absent(opts) && !is_plain_object(opts) {
             return Err(Error::invalid(path, "must be an object"));
         }
+        let webhooks = get(opts, "webhooks");
+        if !is_absent(&webhooks) && webhooks.as_bool().is_none() {
+            return Err(Error::invalid(join(path, "webhooks"), "must be a boolean"));
+        }
+        let webhooks = webhooks.as_bool();
+        if webhooks == Some(true) && !cfg!(feature = "server") {
+            return Err(Error::invalid(
+                join(path, "webhooks"),
+                "is for Node, where webhooks.handler receives the events: a browser gets none",
+            ));
+        }
+        let interval_given = !is_absent(&get(opts, "intervalMs"));
         let wait_for_review = get(opts, "waitForReview");
         if !is_absent(&wait_for_review) && wait_for_review.as_bool().is_none() {
             return Err(Error::invalid(
@@ -141,11 +183,14 @@ impl WaitOptions {
                 interval_ms,
                 backoff,
                 max_interval_ms: non_negative(opts, "maxIntervalMs", path)?.unwrap_or(60_000.0),
+                quick_start: true,
             },
             timeout_ms: non_negative(opts, "timeoutMs", path)?.unwrap_or(DEFAULT_TIMEOUT_MS),
             call: CallOptions::of_flow(opts, path)?,
             on_status: callback(opts, "onStatus", path)?,
             wait_for_review: wait_for_review.as_bool().unwrap_or(false),
+            webhooks,
+            interval_given,
         })
     }
 }
@@ -227,12 +272,32 @@ pub async fn wait(
     let mut last: Option<JsValue> = None;
     let mut last_status: Option<String> = None;
     let mut last_wait = None;
+    // The import's id, as the path names it (`.../imports/{id}/`): what a webhook names.
+    #[cfg(feature = "server")]
+    let import_id = path
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default();
+    #[cfg(feature = "server")]
+    let webhooks = opts.webhooks.unwrap_or(client.webhooks);
+    #[cfg(not(feature = "server"))]
+    let webhooks = false;
+    let pace = opts.pace(webhooks);
     loop {
         // Every error after the first answer carries the import as last seen: its id is never lost.
         let keep = |e: Error| match &last {
             Some(imp) => e.with_import(imp),
             None => e,
         };
+        // Registered before the poll, so that an event arriving while it is out ends the sleep
+        // after it at once.
+        #[cfg(feature = "server")]
+        let ticket = webhooks.then(|| client.wakes.register(import_id));
+        #[cfg(feature = "server")]
+        let wake = ticket.as_ref().map(|t| &t.promise);
+        #[cfg(not(feature = "server"))]
+        let wake = None;
         let imp = client.poll(path, call).await.map_err(keep)?;
         let status = get_str(&imp, "status").unwrap_or_default();
         if last_status.as_deref() != Some(status.as_str()) {
@@ -245,7 +310,7 @@ pub async fn wait(
             opts.wait_for_review,
             last_wait,
             remaining,
-            opts.pace,
+            pace,
         ) {
             Step::Done => return Ok(imp),
             Step::Failed => {
@@ -270,7 +335,7 @@ pub async fn wait(
                 return Err(e.with_import(&imp));
             }
             Step::Wait(ms) => {
-                sleep(ms, call.signal.as_ref())
+                sleep_or_wake(ms, call.signal.as_ref(), wake)
                     .await
                     .map_err(|e| e.with_import(&imp))?;
                 last_wait = Some(ms);
@@ -288,6 +353,7 @@ mod tests {
         interval_ms: 5000.0,
         backoff: 1.0,
         max_interval_ms: 60_000.0,
+        quick_start: true,
     };
 
     /// The waits the loop takes while the import stays in progress, until `total` ms have passed.
@@ -351,11 +417,23 @@ mod tests {
     }
 
     #[test]
+    fn a_wait_on_webhooks_polls_only_as_a_fallback() {
+        // Woken by events; a poll right away (the loop's first), then one a minute for a lost one.
+        let fallback = Pace {
+            interval_ms: WEBHOOK_FALLBACK_MS,
+            quick_start: false,
+            ..DROMO
+        };
+        assert_eq!(waits(fallback, 180_000.0), [60_000.0, 60_000.0, 60_000.0]);
+    }
+
+    #[test]
     fn backoff_grows_past_the_interval_up_to_the_cap() {
         let pace = Pace {
             interval_ms: 2000.0,
             backoff: 2.0,
             max_interval_ms: 10_000.0,
+            quick_start: true,
         };
         assert_eq!(
             waits(pace, 40_000.0),

@@ -12,7 +12,7 @@ use crate::task::settled;
 #[wasm_bindgen(module = "/src/js/net.js")]
 extern "C" {
     #[wasm_bindgen(js_name = sleep)]
-    fn sleep_js(ms: f64, signal: Option<&AbortSignal>) -> Promise;
+    fn sleep_js(ms: f64, signal: Option<&AbortSignal>, wake: Option<&Promise>) -> Promise;
     #[wasm_bindgen(js_name = unlessAborted)]
     fn unless_aborted_js(promise: &Promise, signal: Option<&AbortSignal>) -> Promise;
     #[wasm_bindgen(js_name = deferred)]
@@ -47,8 +47,17 @@ pub async fn unless_aborted(promise: &Promise, signal: Option<&AbortSignal>) -> 
 
 /// Waits `ms` milliseconds, or fails as soon as `signal` aborts (clearing the timer).
 pub async fn sleep(ms: f64, signal: Option<&AbortSignal>) -> Result<()> {
+    sleep_or_wake(ms, signal, None).await
+}
+
+/// `sleep`, ended early (successfully) when `wake` resolves.
+pub async fn sleep_or_wake(
+    ms: f64,
+    signal: Option<&AbortSignal>,
+    wake: Option<&Promise>,
+) -> Result<()> {
     check(signal)?;
-    settled(sleep_js(ms, signal))
+    settled(sleep_js(ms, signal, wake))
         .await
         .map(|_| ())
         .map_err(|_| Error::aborted(signal))

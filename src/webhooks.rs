@@ -311,10 +311,45 @@ pub async fn exa_call(exa: &Exa, op: u8, a: JsValue, b: JsValue, c: JsValue) -> 
             let path = webhook_path(&a)?;
             client.delete(&path, &call_options(&b)?).await
         }
+        op::WEBHOOK_RECEIVED => {
+            // An Exa event names itself (`id`, the same on every retry); `import.*` events carry
+            // the import.
+            let event = crate::js::plain(&a, "event")?;
+            let key = get_str(&event, "id").unwrap_or_default();
+            let about_import = get_str(&event, "type").is_some_and(|t| t.starts_with("import."));
+            let import_id = about_import
+                .then(|| get_str(&get(&event, "data"), "id"))
+                .flatten();
+            Ok(JsValue::from_bool(
+                client.wakes.received(key, import_id.as_deref()),
+            ))
+        }
         op::WEBHOOK_LIST_PAGE => {
             exa.list_page_of("/v0/webhooks", &crate::js::plain(&a, "params")?)
                 .await
         }
         _ => Err(crate::unknown_op(op)),
     }
+}
+
+/// A Dromo event the handler received: wakes the client's waits for its import; whether it is
+/// new. Dromo's events carry no id of their own, so one is the event, the import and its status
+/// (a delivery sent twice repeats all three).
+#[cfg(feature = "dromo")]
+pub fn dromo_received(client: &crate::client::Client, event: &JsValue) -> Result<JsValue> {
+    let event = crate::js::plain(event, "event")?;
+    let data = get(&event, "data");
+    let id = get_str(&data, "id").unwrap_or_default();
+    let status = get_str(&data, "status")
+        .or_else(|| get_str(&get(&data, "headless"), "status"))
+        .unwrap_or_default();
+    let key = [
+        get_str(&event, "event").unwrap_or_default().as_str(),
+        ":",
+        &id,
+        ":",
+        &status,
+    ]
+    .concat();
+    Ok(JsValue::from_bool(client.wakes.received(key, Some(&id))))
 }

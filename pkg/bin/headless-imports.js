@@ -2,6 +2,7 @@
 // @ts-check
 // The `headless-imports` command: Dromo and Exa imports from a shell. See `headless-imports --help`.
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
@@ -42,6 +43,7 @@ Commands:
   exa import <files...> --entity TYPE [--description TEXT] [--title TEXT] [--identifier N] [--no-wait]
   exa list [--limit N] [--cursor C | --all]
   exa status <id>
+  dromo|exa webhook listen --port N   print each webhook event received (NDJSON)
 
   -V, --version     print the version
   -h, --help        help (also after any command: headless-imports dromo import --help)
@@ -88,6 +90,8 @@ the cleaned rows.
   --interval MS       milliseconds between status polls, at least 1000 (default 5000; the first
                       polls come sooner)
   --timeout MS        give up waiting after this long (default 1800000, 30 minutes)
+  --webhook-port N    wait on Dromo's webhooks received on 127.0.0.1:N (a tunnel points there;
+                      each is confirmed with a GET), polling once a minute as the fallback
 
 ${COMMON_HELP}
 
@@ -143,6 +147,9 @@ Files over 50,000,000 bytes are refused before any request.
   --interval MS       milliseconds between status polls, at least 1000 (default 2000; the first
                       polls come sooner)
   --timeout MS        give up waiting after this long (default 1800000, 30 minutes)
+  --webhook-port N    wait on Exa's webhooks received on 127.0.0.1:N (a tunnel points there),
+                      polling once a minute as the fallback; needs --webhook-secret or
+                      EXA_WEBHOOK_SECRET
 
 ${COMMON_HELP}
 
@@ -164,7 +171,57 @@ ${COMMON_HELP}`,
 Prints an import. Off a terminal: one JSON line.
 
 ${COMMON_HELP}`,
+  'dromo webhook': `Usage: headless-imports dromo webhook listen --port N
+
+Receives Dromo's webhooks on http://127.0.0.1:N/ (point a tunnel at it) and prints each event as
+one JSON line. Dromo signs nothing: an event is a hint, confirm it with "dromo status <id>".
+
+  --port N            the loopback port to listen on
+
+${COMMON_HELP}`,
+  'exa webhook': `Usage: headless-imports exa webhook listen --port N [--webhook-secret S]
+
+Receives Exa's webhooks on http://127.0.0.1:N/ (point a tunnel at it), verifies each delivery's
+Exa-Signature and prints each event as one JSON line; a delivery that does not verify is answered
+401 and noted on stderr.
+
+  --port N            the loopback port to listen on
+  --webhook-secret S  the webhook's signing secret (default: EXA_WEBHOOK_SECRET)
+
+${COMMON_HELP}`,
 };
+
+/** The webhook receiver of \`webhook listen\` and \`import --webhook-port\`, on a loopback port. */
+async function listen(/** @type {any} */ api, /** @type {string | undefined} */ portArg, /** @type {string | undefined} */ secret, /** @type {(e: any) => void} */ onEvent) {
+  const port = intOption(portArg, 'port', 0, 1, 65535);
+  if (!port) throw new UsageError('--port is required: the loopback port to receive webhooks on');
+  const handler = api.webhooks.handler({ ...(secret ? { secret } : {}), onEvent });
+  const server = http.createServer(async (req, res) => {
+    await handler.node(req, res);
+    if (res.statusCode === 401 || res.statusCode === 400) process.stderr.write(`headless-imports: refused a delivery (${res.statusCode}): it does not verify\n`);
+  });
+  await new Promise((resolve, reject) => {
+    server.once('error', (e) => reject(new UsageError(`cannot listen on 127.0.0.1:${port}: ${/** @type {any} */ (e).code ?? e}`)));
+    server.listen(port, '127.0.0.1', () => resolve(undefined));
+  });
+  return server;
+}
+
+/** The Exa webhook secret: --webhook-secret, else EXA_WEBHOOK_SECRET. @param {Record<string, any>} values */
+function webhookSecret(values) {
+  return values['webhook-secret'] ?? process.env.EXA_WEBHOOK_SECRET ?? undefined;
+}
+
+/** `webhook listen`: prints each event until Ctrl-C. */
+async function runWebhookListen(/** @type {'dromo' | 'exa'} */ provider, /** @type {any} */ api, /** @type {Record<string, any>} */ values) {
+  const secret = provider === 'exa' ? webhookSecret(values) : undefined;
+  if (provider === 'exa' && !secret) throw new UsageError('no webhook secret: pass --webhook-secret or set EXA_WEBHOOK_SECRET (exa.webhooks.create returned it)');
+  const server = await listen(api, values.port, secret, (e) => process.stdout.write(jsonText(e) + '\n'));
+  process.stderr.write(`listening for ${provider} webhooks on http://127.0.0.1:${/** @type {any} */ (server.address()).port}/ (Ctrl-C stops)\n`);
+  await new Promise((resolve) => process.once('SIGINT', resolve));
+  await new Promise((resolve) => server.close(() => resolve(undefined)));
+  return EXIT.ok;
+}
 
 const OPTIONS = /** @type {const} */ ({
   help: { type: 'boolean', short: 'h' },
@@ -189,15 +246,20 @@ const OPTIONS = /** @type {const} */ ({
   offset: { type: 'string' },
   cursor: { type: 'string' },
   all: { type: 'boolean' },
+  port: { type: 'string' },
+  'webhook-port': { type: 'string' },
+  'webhook-secret': { type: 'string' },
 });
 
 const COMMON = ['help', 'api-key', 'base-url', 'json'];
 const ALLOWED = {
-  'dromo import': [...COMMON, 'schema-id', 'schema', 'wait', 'no-wait', 'out', 'concurrency', 'interval', 'timeout'],
+  'dromo import': [...COMMON, 'schema-id', 'schema', 'wait', 'no-wait', 'out', 'concurrency', 'interval', 'timeout', 'webhook-port'],
+  'dromo webhook': [...COMMON, 'port'],
+  'exa webhook': [...COMMON, 'port', 'webhook-secret'],
   'dromo list': [...COMMON, 'limit', 'offset', 'all'],
   'dromo status': COMMON,
   'dromo results': [...COMMON, 'out', 'ndjson'],
-  'exa import': [...COMMON, 'entity', 'description', 'title', 'identifier', 'wait', 'no-wait', 'concurrency', 'interval', 'timeout'],
+  'exa import': [...COMMON, 'entity', 'description', 'title', 'identifier', 'wait', 'no-wait', 'concurrency', 'interval', 'timeout', 'webhook-port', 'webhook-secret'],
   'exa list': [...COMMON, 'limit', 'cursor', 'all'],
   'exa status': COMMON,
 };
@@ -241,8 +303,8 @@ function checkFiles(files) {
   return files;
 }
 
-/** @param {'dromo' | 'exa'} provider @param {Record<string, any>} values */
-function client(provider, values) {
+/** @param {'dromo' | 'exa'} provider @param {Record<string, any>} values @param {Record<string, unknown>} [extra] more client options */
+function client(provider, values, extra = {}) {
   const env = provider === 'dromo' ? 'DROMO' : 'EXA';
   const apiKey = values['api-key'] ?? process.env[`${env}_API_KEY`] ?? undefined;
   keyVar = values['api-key'] !== undefined ? '--api-key' : `${env}_API_KEY`;
@@ -251,7 +313,7 @@ function client(provider, values) {
     throw new UsageError(`no API key: set ${env}_API_KEY (or pass --api-key, or --base-url of a proxy that adds it)`);
   }
   /** @type {Record<string, unknown>} */
-  const opts = {};
+  const opts = { ...extra };
   if (apiKey) opts.apiKey = apiKey;
   if (baseUrl) opts.baseUrl = baseUrl;
   try {
@@ -692,9 +754,23 @@ async function main(argv) {
   const wrong = Object.keys(values).find((o) => !ALLOWED[key].includes(o));
   if (wrong) throw new UsageError(`--${wrong} does not apply to "${key}"`);
 
+  if (command === 'webhook') {
+    if (rest.length !== 1 || rest[0] !== 'listen') throw new UsageError(`"${key}" takes one subcommand: listen`);
+    return runWebhookListen(provider, client(provider, values), values);
+  }
   if (command === 'import') {
     const plan = planImport(provider, values, rest);
-    return runImport(client(provider, values), plan);
+    if (values['webhook-port'] === undefined) return runImport(client(provider, values), plan);
+    // Waits sleep until the events this receiver gets (a poll a minute stays as the fallback).
+    const secret = provider === 'exa' ? webhookSecret(values) : undefined;
+    if (provider === 'exa' && !secret) throw new UsageError('--webhook-port needs the webhook secret: --webhook-secret or EXA_WEBHOOK_SECRET');
+    const api = client(provider, values, { webhooks: true });
+    const server = await listen(api, values['webhook-port'], secret, () => {});
+    try {
+      return await runImport(api, plan);
+    } finally {
+      server.close();
+    }
   }
   if (command === 'list') {
     if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}"`);

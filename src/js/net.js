@@ -225,22 +225,34 @@ export function xhrPut(url, body, _size, onProgress, signal) {
  * Waits `ms` milliseconds. Rejects (with `undefined`) as soon as `signal` aborts, clearing the
  * timer, so a Node script can exit the moment its work is aborted; the listener goes with the
  * timer either way. Done here rather than from Rust: it spares the core a wasm closure per timer.
+ * Resolves early when `wake` does (a wait woken by a webhook).
  * @param {number} ms
  * @param {AbortSignal | undefined} signal
+ * @param {Promise<unknown>} [wake]
  * @returns {Promise<void>}
  */
-export function sleep(ms, signal) {
+export function sleep(ms, signal, wake) {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject();
-    const onAbort = () => {
+    const done = () => {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const onAbort = () => {
+      done();
       reject();
     };
     const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
+      done();
       resolve();
     }, Math.min(Math.max(ms, 0), MAX_DELAY_MS));
     signal?.addEventListener('abort', onAbort, { once: true });
+    // Woken early (a webhook said the import moved): the timer goes at once, so nothing is left
+    // to keep a Node process alive.
+    wake?.then(() => {
+      done();
+      resolve();
+    });
   });
 }
 

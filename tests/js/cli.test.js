@@ -31,7 +31,7 @@ after(async () => {
 /**
  * Runs the CLI (stdout is a pipe, so NDJSON) and collects its output.
  * @param {string[]} args
- * @param {{ onStdout?: (text: string, child: import('node:child_process').ChildProcess) => void, timeoutMs?: number }} [opts]
+ * @param {{ onStdout?: (text: string, child: import('node:child_process').ChildProcess) => void, onStart?: (child: import('node:child_process').ChildProcess) => unknown, timeoutMs?: number }} [opts]
  * @returns {Promise<{ code: number | null, stdout: string, stderr: string, events: any[] }>}
  */
 function run(args, opts = {}) {
@@ -41,6 +41,7 @@ function run(args, opts = {}) {
     delete env.DROMO_BASE_URL;
     delete env.EXA_BASE_URL;
     const child = spawn(bin, args, { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    opts.onStart?.(child);
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 20_000);
@@ -447,4 +448,57 @@ test('results of an import still at NEEDS_REVIEW exit 3 with the review URL, not
   const results = await run(['dromo', 'results', id, ...dromoArgs()]);
   assert.equal(results.code, 3, results.stderr);
   assert.match(results.stderr, /needs a review first: finish it at http:\/\/127\.0\.0\.1/);
+});
+
+test('webhook listen prints verified events as NDJSON and refuses forged ones; import --webhook-port waits through events', async () => {
+  const crypto = await import('node:crypto');
+  const net = await import('node:net');
+  const freePort = () => new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = /** @type {import('node:net').AddressInfo} */ (s.address());
+      s.close(() => resolve(port));
+    });
+  });
+  const port = /** @type {number} */ (await freePort());
+  const secret = 'whsec_cli';
+  const body = JSON.stringify({ id: 'evt_cli', object: 'event', type: 'import.completed', data: { id: 'import_1' }, createdAt: '2026-11-30T00:00:00Z' });
+  const t = Math.floor(Date.now() / 1000);
+  const sig = (/** @type {string} */ s) => `t=${t},v1=${crypto.createHmac('sha256', s).update(`${t}.${body}`).digest('hex')}`;
+  const posted = [];
+  const r = await run(['exa', 'webhook', 'listen', '--port', String(port), '--webhook-secret', secret, '--base-url', emu.exa], {
+    onStdout: () => {},
+    timeoutMs: 20_000,
+    onStart: async (/** @type {any} */ child) => {
+      // Wait for it to listen, then deliver a genuine and a forged event, then stop it.
+      for (let i = 0; i < 100; i++) {
+        const ok = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body, headers: { 'exa-signature': sig(secret) } }).catch(() => null);
+        if (ok) {
+          posted.push(ok.status);
+          break;
+        }
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      posted.push((await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body, headers: { 'exa-signature': sig('forged') } })).status);
+      child.kill('SIGINT');
+    },
+  });
+  assert.deepEqual(posted, [200, 401]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.events.map((e) => e.id), ['evt_cli']);
+  assert.match(r.stderr, /refused a delivery \(401\)/);
+  const missing = await run(['exa', 'webhook', 'listen', '--port', String(port), '--base-url', emu.exa]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /EXA_WEBHOOK_SECRET/);
+
+  // A Dromo import that waits on the webhooks the emulator delivers to the CLI's receiver.
+  const hookPort = /** @type {number} */ (await freePort());
+  await fetch(`${emu.control}/dromo/webhooks`, { method: 'POST', body: JSON.stringify({ url: `http://127.0.0.1:${hookPort}/` }) });
+  try {
+    const csv = tempFile('hooked.csv', 'First Name,Last Name,Email Address,Age\nAda,Lovelace,ada@example.com,36\n');
+    const imp = await run(['dromo', 'import', csv, '--schema-id', CONTACTS, '--webhook-port', String(hookPort), '--base-url', emu.api]);
+    assert.equal(imp.code, 0, imp.stderr);
+    assert.equal(imp.events.find((e) => e.event === 'done')?.status, 'SUCCESSFUL');
+  } finally {
+    await fetch(`${emu.control}/dromo/webhooks`, { method: 'DELETE' });
+  }
 });

@@ -212,3 +212,117 @@ test('Dromo: the emulator\'s managed events arrive and unwrap; the id still has 
     await hook.close();
   }
 });
+
+// --- handlers, and waits woken by events -----------------------------------------------------------
+
+/** Serves `handler.node` on a loopback port. @param {any} handler */
+async function serve(handler) {
+  const server = http.createServer(handler.node);
+  await new Promise((r) => server.listen(0, '127.0.0.1', () => r(undefined)));
+  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
+  return { url: `http://127.0.0.1:${port}/hook`, close: () => new Promise((r) => server.close(() => r(undefined))) };
+}
+
+test('a handler answers 200 once per event, 400/401 for what does not verify, 405 and 413; onEvent sees each event once', async () => {
+  const seen = [];
+  const handler = exa.webhooks.handler({ onEvent: (/** @type {any} */ e) => seen.push(e.id), maxBodyBytes: 4096 });
+  const post = (/** @type {string} */ body, /** @type {Record<string, string>} */ headers) => handler(new Request('http://x/hook', { method: 'POST', body, headers }));
+  const ok = await post(BODY, { 'exa-signature': sign() });
+  assert.equal(ok.status, 200);
+  assert.deepEqual(await ok.json(), { received: true });
+  const again = await post(BODY, { 'exa-signature': sign() });
+  assert.deepEqual([again.status, await again.json()], [200, { received: true, duplicate: true }]);
+  assert.equal((await post(BODY, { 'exa-signature': sign(BODY, Math.floor(Date.now() / 1000), 'forged') })).status, 401);
+  assert.equal((await post(BODY, { 'exa-signature': sign(BODY, Math.floor(Date.now() / 1000) - 3600) })).status, 401);
+  assert.equal((await post('nope', { 'exa-signature': sign('nope') })).status, 400);
+  assert.equal((await post('x'.repeat(5000), { 'exa-signature': sign('x'.repeat(5000)) })).status, 413);
+  assert.equal((await handler(new Request('http://x/hook'))).status, 405);
+  await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(seen, ['evt_1']);
+  assert.throws(() => exa.webhooks.handler({ onEvnt: () => {} }), (/** @type {any} */ e) => e instanceof hi.ValidationError && e.path === 'options.onEvnt');
+  assert.throws(() => dromo.webhooks.handler({ secret: 'x' }), (/** @type {any} */ e) => e instanceof hi.ValidationError, 'Dromo signs nothing');
+});
+
+test('Exa waits with webhooks: true finish on the events, with one poll at the start and one to confirm', async () => {
+  emu ??= await startEmulator(['--time-scale', '0.01']);
+  let polls = 0;
+  const counting = /** @type {typeof fetch} */ (async (url, init) => {
+    if ((init?.method ?? 'GET') === 'GET' && /\/v0\/imports\/[^/?]+$/.test(String(url))) polls++;
+    return fetch(url, init);
+  });
+  const client = new hi.Exa({ apiKey: 'test-exa-key', baseUrl: `${new URL(emu.api).origin}/websets`, webhooks: true, fetch: counting });
+  const made = await client.webhooks.create({ url: 'http://127.0.0.1:1/later', events: ['import.completed'] });
+  const receiving = await serve(client.webhooks.handler({ secret: made.secret }));
+  try {
+    await client.webhooks.update(made.id, { url: receiving.url });
+    // The wait starts before the file is up, so the import completes while it sleeps.
+    const csv = 'domain\nexample.com\n';
+    const imp = await client.imports.create({ size: csv.length, count: 1, format: 'csv', entity: { type: 'company' } });
+    const started = Date.now();
+    const waiting = client.imports.waitForCompletion(imp.id, { timeoutMs: 30_000 });
+    await new Promise((r) => setTimeout(r, 500));
+    await client.imports.upload(imp, csv);
+    const done = await waiting;
+    assert.equal(done.status, 'completed');
+    assert.ok(Date.now() - started < 10_000, 'woken by the event, not by the 60 s fallback poll');
+    assert.equal(polls, 2, 'one poll at the start, one to confirm the event');
+  } finally {
+    await client.webhooks.delete(made.id);
+    await receiving.close();
+  }
+});
+
+test('Dromo: a forged import_completed wakes a wait but never completes it; dropped deliveries still finish through the fallback', async () => {
+  emu ??= await startEmulator(['--time-scale', '0.01']);
+  const client = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, webhooks: true });
+  const receiving = await serve(client.webhooks.handler());
+  try {
+    // Held at RUNNING (the pipeline leaves a forced status alone), whatever anyone says.
+    const imp = await client.imports.create({ schema_id: '4eefe3fe-7181-4562-aa28-8cfe1c5bdf1b', original_filename: 'a.csv' });
+    await fetch(`${emu.control}/dromo/imports/${imp.id}/status`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status: 'RUNNING' }) });
+    const waiting = client.imports.waitForCompletion(imp.id, { timeoutMs: 1500 }).catch((/** @type {any} */ e) => e);
+    await new Promise((r) => setTimeout(r, 200));
+    const forged = await fetch(receiving.url, { method: 'POST', body: JSON.stringify({ event: 'import_completed', data: { id: imp.id, status: 'SUCCESSFUL' } }) });
+    assert.equal(forged.status, 200);
+    const outcome = await waiting;
+    assert.ok(outcome instanceof hi.WaitTimeoutError, `the forged event did not complete the wait: ${outcome}`);
+    assert.equal(outcome.import.status, 'RUNNING');
+
+    // Every delivery lost: the fallback poll (here every second) still sees the import done.
+    await fetch(`${emu.control}/dromo/webhooks`, { method: 'POST', body: JSON.stringify({ url: receiving.url }) });
+    await fetch(`${emu.control}/faults`, { method: 'POST', body: JSON.stringify({ seed: 1, rules: [{ route: 'dromo.webhook', kind: 'drop' }] }) });
+    const { import: done } = await client.importRows([{ product: 'p', transaction: 't' }], {
+      fields: [{ key: 'product', label: 'Product', type: 'string' }, { key: 'transaction', label: 'Transaction', type: 'string' }],
+      intervalMs: 1000,
+      timeoutMs: 20_000,
+    });
+    assert.equal(done.status, 'SUCCESSFUL');
+  } finally {
+    await fetch(`${emu.control}/faults`, { method: 'DELETE' });
+    await fetch(`${emu.control}/dromo/webhooks`, { method: 'DELETE' });
+    await receiving.close();
+  }
+});
+
+test('with 30 % of deliveries dropped and some sent twice, every wait still finishes, none hangs', { timeout: 60_000 }, async () => {
+  emu ??= await startEmulator(['--time-scale', '0.01']);
+  const client = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, webhooks: true });
+  const received = [];
+  const receiving = await serve(client.webhooks.handler({ onEvent: (/** @type {any} */ e) => received.push(e.data.id) }));
+  await fetch(`${emu.control}/dromo/webhooks`, { method: 'POST', body: JSON.stringify({ url: receiving.url }) });
+  await fetch(`${emu.control}/faults`, { method: 'POST', body: JSON.stringify({ seed: 3, rules: [{ route: 'dromo.webhook', kind: 'drop', rate: 0.3 }, { route: 'dromo.webhook', kind: 'duplicate', rate: 0.3 }] }) });
+  try {
+    const fields = [{ key: 'product', label: 'Product', type: 'string' }, { key: 'transaction', label: 'Transaction', type: 'string' }];
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => client.importRows([{ product: 'p', transaction: `t${i}` }], { fields, intervalMs: 1000, timeoutMs: 30_000 })),
+    );
+    assert.ok(results.every((r) => r.import.status === 'SUCCESSFUL' && r.rows.length === 1));
+    assert.equal(new Set(received).size, received.length, 'a delivery sent twice reached onEvent once');
+    const stats = await (await fetch(`${emu.control}/stats`)).json();
+    assert.ok(stats.webhooks.dromo.dropped > 0, 'some deliveries were dropped');
+  } finally {
+    await fetch(`${emu.control}/faults`, { method: 'DELETE' });
+    await fetch(`${emu.control}/dromo/webhooks`, { method: 'DELETE' });
+    await receiving.close();
+  }
+});
