@@ -371,7 +371,10 @@ export interface WaitOptions {
   /**
    * Node: sleep until this client's `webhooks.handler()` receives an event for the import (then
    * confirm with one GET), polling only as a fallback for a lost delivery: right away, then every
-   * `intervalMs` (default 60 000 here). Default: the client's `webhooks` option. Browsers refuse it.
+   * `intervalMs` (default 60 000 here). Exa sends no event when an import fails: that is found by
+   * the fallback poll, so lower `intervalMs` if failures must be seen sooner. An event whose GET
+   * finds nothing final makes the next event wait 1 s, then 2 s, 4 s... (unsigned Dromo events
+   * can come from anyone). Default: the client's `webhooks` option. Browsers refuse it.
    */
   webhooks?: boolean;
 }
@@ -782,7 +785,8 @@ export interface ExaWebhooks {
    * the parsed event. Pass the body exactly as received (a string, or the bytes: node:http's
    * Buffer, `await request.arrayBuffer()`): a parsed object is refused, since re-serialised JSON
    * never matches. `secret` defaults to the client's `webhookSecret`. A delivery that does not
-   * verify rejects with `WebhookVerificationError`: answer it 400 and ignore it.
+   * verify rejects with `WebhookVerificationError`: answer it 401 (400 for `webhook_payload`) and
+   * ignore it. `toleranceSeconds` must be finite (0: the same second only).
    */
   unwrap(body: string | Uint8Array | ArrayBuffer, headers: Headers | Record<string, string | string[] | undefined>, secret?: string, options?: UnwrapOptions): Promise<ExaEvent>;
   /**
@@ -803,7 +807,9 @@ export interface ExaWebhooks {
 export interface WebhookHandlerOptions<E> {
   /**
    * Called once per event after it verified (Exa) or parsed (Dromo), not awaited: the delivery
-   * is answered at once. A repeated delivery of the same event is not passed on.
+   * is answered at once. A repeated delivery of the same event (Exa: its id; Dromo: the same
+   * body) among the last 10,000 is not passed on; it still wakes the waits (they confirm with a
+   * GET).
    */
   onEvent?: (event: E) => unknown;
   /** Told what `onEvent` threw (default: `console.error`). */
@@ -821,6 +827,7 @@ export interface WebhookHandlerOptions<E> {
  * wait by itself).
  */
 export interface WebhookHandler {
+  /** Rejects with `ValidationError` for something that is not a `Request`, or a handler with no secret (Exa). */
   (request: Request): Promise<Response>;
   node: ProxyNodeHandler;
 }

@@ -963,6 +963,13 @@ export function createProxyHandler(options) {
 export function toNodeHandler(handler) {
   if (typeof handler !== 'function') throw invalid('toNodeHandler needs a fetch-style handler: (request) => Promise<Response>', 'handler');
   return async function nodeHandler(req, res) {
+    let usable = false;
+    try {
+      usable = typeof req?.headers === 'object' && typeof res?.once === 'function' && typeof res?.writeHead === 'function';
+    } catch {
+      // A revoked Proxy or a throwing getter: not node:http's objects.
+    }
+    if (!usable) throw invalid("a node handler takes node:http's (req, res)", 'req');
     const abort = new AbortController();
     const onClose = () => {
       if (!res.writableFinished) abort.abort();

@@ -30,9 +30,15 @@ const MAX_BODY_BYTES = 1 << 20;
 function handlerOptions(options, keys) {
   if (options === undefined) return {};
   const bad = (/** @type {string} */ path, /** @type {string} */ message) => new ValidationError(`${path}: ${message}`, { path });
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw bad('options', 'must be an object');
   /** @type {any} */
-  const o = { ...options };
+  let o;
+  try {
+    if (typeof options !== 'object' || options === null || Array.isArray(options)) throw bad('options', 'must be an object');
+    o = { ...options };
+  } catch (e) {
+    if (e instanceof ValidationError) throw e;
+    throw bad('options', 'cannot be read (a revoked Proxy or a throwing getter?)');
+  }
   for (const k of Object.keys(o)) {
     if (!keys.includes(k)) throw bad(`options.${k}`, `is not a known key (expected one of: ${keys.join(', ')})`);
   }
@@ -40,6 +46,10 @@ function handlerOptions(options, keys) {
     if (o[k] !== undefined && typeof o[k] !== 'function') throw bad(`options.${k}`, 'must be a function');
   }
   if (o.maxBodyBytes !== undefined && !(Number.isInteger(o.maxBodyBytes) && o.maxBodyBytes > 0)) throw bad('options.maxBodyBytes', 'must be a positive integer');
+  if (o.secret !== undefined && !(typeof o.secret === 'string' && o.secret !== '')) throw bad('options.secret', "must be a non-empty string (the webhook's secret)");
+  if (o.toleranceSeconds !== undefined && !(typeof o.toleranceSeconds === 'number' && Number.isFinite(o.toleranceSeconds) && o.toleranceSeconds >= 0)) {
+    throw bad('options.toleranceSeconds', 'must be a finite number of seconds, 0 or more');
+  }
   return o;
 }
 
@@ -95,7 +105,14 @@ function webhookHandler(endpoints, unwrap, o) {
   const max = o.maxBodyBytes ?? MAX_BODY_BYTES;
   /** @param {Request} request */
   const handler = async (request) => {
-    if (request.method !== 'POST') return answer(405, { error: 'method_not_allowed' }, { allow: 'POST' });
+    let method;
+    try {
+      method = request instanceof Request ? request.method : undefined;
+    } catch {
+      // A revoked Proxy throws on instanceof.
+    }
+    if (method === undefined) throw new ValidationError('request: must be a Request (use handler.node for node:http)', { path: 'request' });
+    if (method !== 'POST') return answer(405, { error: 'method_not_allowed' }, { allow: 'POST' });
     const body = await readCapped(request, max);
     if (body === null) return answer(413, { error: 'too_large' });
     let event;
@@ -103,8 +120,12 @@ function webhookHandler(endpoints, unwrap, o) {
       event = await unwrap(body, request.headers, o);
     } catch (e) {
       if (e instanceof WebhookVerificationError) {
-        return answer(e.code === 'webhook_payload' ? 400 : 401, { error: e.code });
+        // The reason helps whoever sends it (a body parsed by middleware first, say); it never
+        // holds the secret.
+        return answer(e.code === 'webhook_payload' ? 400 : 401, { error: e.code, message: e.message });
       }
+      // The handler's own set-up (no secret anywhere): said loudly, once per delivery.
+      if (e instanceof ValidationError) console.error(`headless-imports: the webhook handler cannot check deliveries: ${e.message}`);
       throw e;
     }
     const fresh = await run(endpoints, OP.webhookReceived, event);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The benchmark suite: builds what is missing or stale, then runs bench/run.mjs, which starts its
 # own loopback servers (the emulator through tests/js/helpers/env.js, a node:http sink) and headless
-# Chromium, prints a table and writes BENCHMARKS.md. About 8 minutes on 2 cores (5 rounds of each measurement).
+# Chromium, prints a table and writes BENCHMARKS.md. Seven measurements; about 8 minutes on 2 cores (5 rounds of
+# each, benchmark 7 capped at 2).
 # Quick run: BENCH_REPS=1 BENCH_UPLOAD_MB=256 scripts/bench.sh; a subset: BENCH_ONLY=3,6 scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -284,6 +284,11 @@ pub async fn wait(
     #[cfg(not(feature = "server"))]
     let webhooks = false;
     let pace = opts.pace(webhooks);
+    // Wakes whose confirming poll found the import still going: an unsigned (Dromo) event can
+    // come from anyone, so each such false alarm doubles how long the next wake must wait
+    // (1 s, 2 s, 4 s... up to the interval), and no sender can spend the import's poll budget.
+    #[cfg(feature = "server")]
+    let mut false_alarms = 0;
     loop {
         // Every error after the first answer carries the import as last seen: its id is never lost.
         let keep = |e: Error| match &last {
@@ -296,8 +301,6 @@ pub async fn wait(
         let ticket = webhooks.then(|| client.wakes.register(import_id));
         #[cfg(feature = "server")]
         let wake = ticket.as_ref().map(|t| &t.promise);
-        #[cfg(not(feature = "server"))]
-        let wake = None;
         let imp = client.poll(path, call).await.map_err(keep)?;
         let status = get_str(&imp, "status").unwrap_or_default();
         if last_status.as_deref() != Some(status.as_str()) {
@@ -335,9 +338,32 @@ pub async fn wait(
                 return Err(e.with_import(&imp));
             }
             Step::Wait(ms) => {
-                sleep_or_wake(ms, call.signal.as_ref(), wake)
+                let keep = |e: Error| e.with_import(&imp);
+                #[cfg(feature = "server")]
+                {
+                    let hold = if false_alarms == 0 {
+                        0.0
+                    } else {
+                        (MIN_INTERVAL_MS * f64::from(1u32 << (false_alarms - 1).min(16))).min(ms)
+                    };
+                    if hold > 0.0 {
+                        // An event meanwhile is kept by the ticket and ends the sleep below at once.
+                        sleep_or_wake(hold, call.signal.as_ref(), None)
+                            .await
+                            .map_err(keep)?;
+                    }
+                    let woken = sleep_or_wake(ms - hold, call.signal.as_ref(), wake)
+                        .await
+                        .map_err(keep)?;
+                    if woken {
+                        false_alarms += 1;
+                    }
+                }
+                // Browsers receive no webhooks: a plain sleep.
+                #[cfg(not(feature = "server"))]
+                sleep_or_wake(ms, call.signal.as_ref(), None)
                     .await
-                    .map_err(|e| e.with_import(&imp))?;
+                    .map_err(keep)?;
                 last_wait = Some(ms);
                 last = Some(imp);
             }

@@ -47,19 +47,19 @@ pub async fn unless_aborted(promise: &Promise, signal: Option<&AbortSignal>) -> 
 
 /// Waits `ms` milliseconds, or fails as soon as `signal` aborts (clearing the timer).
 pub async fn sleep(ms: f64, signal: Option<&AbortSignal>) -> Result<()> {
-    sleep_or_wake(ms, signal, None).await
+    sleep_or_wake(ms, signal, None).await.map(|_| ())
 }
 
-/// `sleep`, ended early (successfully) when `wake` resolves.
+/// `sleep`, ended early when `wake` resolves; whether it was.
 pub async fn sleep_or_wake(
     ms: f64,
     signal: Option<&AbortSignal>,
     wake: Option<&Promise>,
-) -> Result<()> {
+) -> Result<bool> {
     check(signal)?;
     settled(sleep_js(ms, signal, wake))
         .await
-        .map(|_| ())
+        .map(|v| v.is_string())
         .map_err(|_| Error::aborted(signal))
 }
 

@@ -57,19 +57,21 @@ impl Wakes {
         }
     }
 
-    /// An event named `key` about `import_id` arrived: wakes the waits for that import, unless
-    /// the same event was seen before. Returns whether it is new.
+    /// An event named `key` about `import_id` arrived: wakes the waits for that import (a repeat
+    /// too: waking costs only a confirming GET, and an unsigned event could have taken the key
+    /// first). Returns whether the event is new, i.e. whether to pass it on.
     pub fn received(&self, key: String, import_id: Option<&str>) -> bool {
-        {
+        let fresh = {
             let mut seen = self.seen.borrow_mut();
-            if seen.contains(&key) {
-                return false;
+            let fresh = !seen.contains(&key);
+            if fresh {
+                if seen.len() == SEEN {
+                    seen.pop_front();
+                }
+                seen.push_back(key);
             }
-            if seen.len() == SEEN {
-                seen.pop_front();
-            }
-            seen.push_back(key);
-        }
+            fresh
+        };
         if let Some(id) = import_id {
             // Collected first: a resolver runs JS, which must not find the list borrowed.
             let wake: Vec<Function> = self
@@ -80,9 +82,9 @@ impl Wakes {
                 .map(|(_, _, f)| f.clone())
                 .collect();
             for f in wake {
-                let _ = f.call0(&JsValue::UNDEFINED);
+                let _ = f.call1(&JsValue::UNDEFINED, &JsValue::from_str("wake"));
             }
         }
-        true
+        fresh
     }
 }

@@ -198,10 +198,11 @@ async function listen(/** @type {any} */ api, /** @type {string | undefined} */ 
   const handler = api.webhooks.handler({ ...(secret ? { secret } : {}), onEvent });
   const server = http.createServer(async (req, res) => {
     await handler.node(req, res);
-    if (res.statusCode === 401 || res.statusCode === 400) process.stderr.write(`headless-imports: refused a delivery (${res.statusCode}): it does not verify\n`);
+    if (res.statusCode === 401) process.stderr.write('headless-imports: refused a delivery (401): its signature does not verify\n');
+    if (res.statusCode === 400) process.stderr.write('headless-imports: refused a delivery (400): it is not a webhook event\n');
   });
   await new Promise((resolve, reject) => {
-    server.once('error', (e) => reject(new UsageError(`cannot listen on 127.0.0.1:${port}: ${/** @type {any} */ (e).code ?? e}`)));
+    server.once('error', (e) => reject(new Error(`cannot listen on 127.0.0.1:${port}: ${/** @type {any} */ (e).code ?? e}`)));
     server.listen(port, '127.0.0.1', () => resolve(undefined));
   });
   return server;
@@ -309,7 +310,7 @@ function client(provider, values, extra = {}) {
   const apiKey = values['api-key'] ?? process.env[`${env}_API_KEY`] ?? undefined;
   keyVar = values['api-key'] !== undefined ? '--api-key' : `${env}_API_KEY`;
   const baseUrl = values['base-url'] ?? process.env[`${env}_BASE_URL`] ?? undefined;
-  if (!apiKey && !baseUrl) {
+  if (!apiKey && !baseUrl && !extra.apiKey) {
     throw new UsageError(`no API key: set ${env}_API_KEY (or pass --api-key, or --base-url of a proxy that adds it)`);
   }
   /** @type {Record<string, unknown>} */
@@ -756,7 +757,9 @@ async function main(argv) {
 
   if (command === 'webhook') {
     if (rest.length !== 1 || rest[0] !== 'listen') throw new UsageError(`"${key}" takes one subcommand: listen`);
-    return runWebhookListen(provider, client(provider, values), values);
+    // Listening calls no API: no key is needed (one given is used as usual).
+    const needsNoKey = values['api-key'] ?? process.env[`${provider === 'dromo' ? 'DROMO' : 'EXA'}_API_KEY`] ? {} : { apiKey: 'not-used-to-listen' };
+    return runWebhookListen(provider, client(provider, values, needsNoKey), values);
   }
   if (command === 'import') {
     const plan = planImport(provider, values, rest);

@@ -225,11 +225,11 @@ export function xhrPut(url, body, _size, onProgress, signal) {
  * Waits `ms` milliseconds. Rejects (with `undefined`) as soon as `signal` aborts, clearing the
  * timer, so a Node script can exit the moment its work is aborted; the listener goes with the
  * timer either way. Done here rather than from Rust: it spares the core a wasm closure per timer.
- * Resolves early when `wake` does (a wait woken by a webhook).
+ * Resolves early, with `"wake"`, when `wake` does (a wait woken by a webhook).
  * @param {number} ms
  * @param {AbortSignal | undefined} signal
  * @param {Promise<unknown>} [wake]
- * @returns {Promise<void>}
+ * @returns {Promise<void | 'wake'>}
  */
 export function sleep(ms, signal, wake) {
   return new Promise((resolve, reject) => {
@@ -251,7 +251,7 @@ export function sleep(ms, signal, wake) {
     // to keep a Node process alive.
     wake?.then(() => {
       done();
-      resolve();
+      resolve('wake');
     });
   });
 }

@@ -326,3 +326,67 @@ test('with 30 % of deliveries dropped and some sent twice, every wait still fini
     await receiving.close();
   }
 });
+
+test('forged Dromo events: one cannot shadow the genuine delivery, unknown names wake nothing, a flood cannot spend the poll budget', { timeout: 60_000 }, async () => {
+  emu ??= await startEmulator(['--time-scale', '0.01']);
+  let polls = 0;
+  const client = new hi.Dromo({
+    apiKey: KEY,
+    baseUrl: emu.api,
+    webhooks: true,
+    fetch: /** @type {typeof fetch} */ (async (url, init) => {
+      if ((init?.method ?? 'GET') === 'GET' && /\/headless\/imports\/[^/]+\/$/.test(String(url))) polls++;
+      return fetch(url, init);
+    }),
+  });
+  const handler = client.webhooks.handler();
+  const post = (/** @type {unknown} */ o) => handler(new Request('http://x/', { method: 'POST', body: JSON.stringify(o), headers: { 'content-type': 'application/json' } }));
+  const force = (/** @type {string} */ id, /** @type {string} */ status) =>
+    fetch(`${emu.control}/dromo/imports/${id}/status`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status }) });
+  const imp = await client.imports.create({ schema_id: '4eefe3fe-7181-4562-aa28-8cfe1c5bdf1b', original_filename: 'a.csv' });
+  await force(imp.id, 'RUNNING');
+  const started = Date.now();
+  const waiting = client.imports.waitForCompletion(imp.id, { timeoutMs: 30_000 });
+  await new Promise((r) => setTimeout(r, 100));
+  // Names Dromo never sends wake nothing: no GET for them.
+  const before = polls;
+  for (let i = 0; i < 20; i++) assert.equal((await post({ event: `forged${i}`, data: { id: imp.id, status: 'SUCCESSFUL' } })).status, 200);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(polls, before, 'unknown event names cost no GET');
+  // The forger goes first with the very event the genuine delivery will be, but in other words.
+  await post({ event: 'import_completed', data: { id: imp.id, status: 'SUCCESSFUL', forged: true } });
+  // A flood of known-looking forgeries over 3 s: each false alarm makes the next wake wait longer.
+  for (let i = 0; i < 30; i++) {
+    await post({ event: 'import_completed', data: { id: imp.id, status: 'SUCCESSFUL', n: i } });
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(polls - before <= 4, `${polls - before} GETs for 31 forged events in 3 s`);
+  // Now it is done, and the genuine delivery comes: the wait resolves on it.
+  await force(imp.id, 'SUCCESSFUL');
+  const genuine = await post({ event: 'import_completed', data: { id: imp.id, status: 'SUCCESSFUL' } });
+  assert.deepEqual(await genuine.json(), { received: true });
+  const done = await waiting;
+  assert.equal(done.status, 'SUCCESSFUL');
+  assert.ok(Date.now() - started < 15_000, `resolved ${Date.now() - started} ms after the start, not at the 60 s fallback`);
+});
+
+test('handler set-up and inputs are checked: secret, tolerance, hostile values; a signed body that is no event is refused', async () => {
+  const revoked = Proxy.revocable({}, {});
+  revoked.revoke();
+  const bad = [{ secret: 42 }, { secret: '' }, { toleranceSeconds: Infinity }, { toleranceSeconds: -1 }, revoked.proxy, 'x', { get onEvent() { throw new Error('boom'); } }];
+  bad.forEach((options, i) => assert.throws(() => exa.webhooks.handler(options), (/** @type {any} */ e) => e instanceof hi.ValidationError, `case ${i}`));
+  await assert.rejects(exa.webhooks.unwrap(BODY, { 'exa-signature': sign() }, undefined, { toleranceSeconds: Infinity }), (/** @type {any} */ e) => e instanceof hi.ValidationError);
+  const handler = exa.webhooks.handler();
+  for (const request of [null, undefined, revoked.proxy, {}, 'http://x']) {
+    await assert.rejects(handler(/** @type {any} */ (request)), (/** @type {any} */ e) => e instanceof hi.ValidationError && e.path === 'request');
+  }
+  for (const args of [[null, null], [revoked.proxy, revoked.proxy], [{}, {}]]) {
+    await assert.rejects(handler.node(...args), (/** @type {any} */ e) => e instanceof hi.ValidationError);
+  }
+  for (const body of ['{"type":"import.completed","data":{}}', '{"id":1,"type":"x","data":{}}', '{"id":"evt","type":"x","data":5}', '{"id":"evt","data":{}}']) {
+    await refused(exa.webhooks.unwrap(body, { 'exa-signature': sign(body) }), 'webhook_payload');
+    const r = await handler(new Request('http://x/', { method: 'POST', body, headers: { 'exa-signature': sign(body) } }));
+    assert.equal(r.status, 400);
+    assert.match((await r.json()).message, /not an event/);
+  }
+});
