@@ -231,12 +231,7 @@ impl Client {
             #[cfg(feature = "server")]
             wakes: crate::wake::Wakes::default(),
             #[cfg(feature = "server")]
-            webhooks: match get(&opts, "webhooks") {
-                v if is_absent(&v) => false,
-                v => v
-                    .as_bool()
-                    .ok_or_else(|| Error::invalid("webhooks", "must be a boolean"))?,
-            },
+            webhooks: crate::opts::boolean(&opts, "webhooks", "")?.unwrap_or(false),
         })
     }
 

@@ -75,21 +75,13 @@ pub async fn from_js(body: &JsValue, options: &JsValue) -> Result<JsValue> {
         ));
     }
     crate::validate::only_keys(options, "options", &[&["header", "signal"]])?;
-    let header = get(options, "header");
-    if !is_absent(&header) && header.as_bool().is_none() {
-        return Err(Error::invalid("options.header", "must be a boolean"));
-    }
+    let header = crate::opts::boolean(options, "header", "options")?.unwrap_or(true);
     // An empty file has zero records; that is an answer here, not an error.
     let data = upload::read_body(body, "body")?;
     if data.size == 0.0 {
         return Ok(JsValue::from_f64(0.0));
     }
-    let n = records(
-        &data.value,
-        header.as_bool().unwrap_or(true),
-        signal(options, "options")?.as_ref(),
-    )
-    .await?;
+    let n = records(&data.value, header, signal(options, "options")?.as_ref()).await?;
     Ok(JsValue::from_f64(n as f64))
 }
 

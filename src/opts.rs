@@ -90,6 +90,17 @@ pub fn non_negative(opts: &JsValue, key: &str, path: &str) -> Result<Option<f64>
     }
 }
 
+/// Reads an optional boolean option.
+pub fn boolean(opts: &JsValue, key: &str, path: &str) -> Result<Option<bool>> {
+    let v = get(opts, key);
+    if is_absent(&v) {
+        return Ok(None);
+    }
+    v.as_bool()
+        .map(Some)
+        .ok_or_else(|| Error::invalid(join(path, key), "must be a boolean"))
+}
+
 /// Calls the caller's callback `name` with `arg`. One that throws stops the call with a
 /// `callback_error`; one that returns a promise (an `async` callback) is awaited, and its
 /// rejection stops the call the same way, instead of surfacing as an unhandled rejection.

@@ -11,7 +11,7 @@ use wasm_bindgen::JsValue;
 use crate::client::Client;
 use crate::error::{Error, Kind, Result};
 use crate::js::{get, get_str, is_absent, is_plain_object};
-use crate::opts::{call_back, callback, join, non_negative, CallOptions};
+use crate::opts::{boolean, call_back, callback, join, non_negative, CallOptions};
 use crate::status::Stage;
 use crate::timer::{now_ms, sleep_or_wake};
 
@@ -145,11 +145,7 @@ impl WaitOptions {
         if !is_absent(opts) && !is_plain_object(opts) {
             return Err(Error::invalid(path, "must be an object"));
         }
-        let webhooks = get(opts, "webhooks");
-        if !is_absent(&webhooks) && webhooks.as_bool().is_none() {
-            return Err(Error::invalid(join(path, "webhooks"), "must be a boolean"));
-        }
-        let webhooks = webhooks.as_bool();
+        let webhooks = boolean(opts, "webhooks", path)?;
         if webhooks == Some(true) && !cfg!(feature = "server") {
             return Err(Error::invalid(
                 join(path, "webhooks"),
@@ -157,13 +153,7 @@ impl WaitOptions {
             ));
         }
         let interval_given = !is_absent(&get(opts, "intervalMs"));
-        let wait_for_review = get(opts, "waitForReview");
-        if !is_absent(&wait_for_review) && wait_for_review.as_bool().is_none() {
-            return Err(Error::invalid(
-                join(path, "waitForReview"),
-                "must be a boolean",
-            ));
-        }
+        let wait_for_review = boolean(opts, "waitForReview", path)?.unwrap_or(false);
         let backoff = non_negative(opts, "backoff", path)?.unwrap_or(1.0);
         if !(1.0..=10.0).contains(&backoff) {
             return Err(Error::invalid(
@@ -188,7 +178,7 @@ impl WaitOptions {
             timeout_ms: non_negative(opts, "timeoutMs", path)?.unwrap_or(DEFAULT_TIMEOUT_MS),
             call: CallOptions::of_flow(opts, path)?,
             on_status: callback(opts, "onStatus", path)?,
-            wait_for_review: wait_for_review.as_bool().unwrap_or(false),
+            wait_for_review,
             webhooks,
             interval_given,
         })

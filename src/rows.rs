@@ -116,12 +116,9 @@ pub async fn read(
                 cancel(&reply.reader);
                 match result {
                     Ok(()) => return Ok(r.delivered),
-                    // The caller's abort is final; so is a file that changed under the read.
-                    Err(e) if e.failure() == crate::retry::Failure::Final => {
-                        return Err(about(e, &shown))
-                    }
+                    // The retry policy below gives up on what is final (an abort, a file that
+                    // changed under the read). A read that made progress starts its retries afresh.
                     Err(e) => {
-                        // A read that made progress starts its retries afresh.
                         if r.delivered > before {
                             attempt = 0;
                         }
