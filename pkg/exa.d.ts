@@ -6,6 +6,7 @@ export {
   Exa,
   countCsvRecords,
   fileFromPath,
+  ready,
   createProxyHandler,
   toNodeHandler,
   memoryOwnershipStore,

@@ -27,3 +27,19 @@ export async function subpaths(file: File): Promise<void> {
   // @ts-expect-error the Dromo entry has no Exa client at run time
   void dromoEntry.Exa;
 }
+
+// headless-imports/lazy: the main entry's exports (the .wasm loads on first use), plus ready().
+import { Dromo as LazyDromo, Exa as LazyExa, ready, APIUserAbortError } from 'headless-imports/lazy';
+import type { WaitOptions } from 'headless-imports/lazy';
+
+export async function lazy(file: File, wait: WaitOptions): Promise<void> {
+  await ready();
+  const dromo = new LazyDromo({ baseUrl: '/api/dromo' });
+  const exa = new LazyExa({ baseUrl: '/api/exa' });
+  try {
+    await dromo.importFile(file, { schema_id: 'id', ...wait });
+    await exa.imports.list({ limit: 1 });
+  } catch (e) {
+    if (e instanceof APIUserAbortError) void e.import;
+  }
+}
