@@ -180,12 +180,14 @@ test('Bun ESM and CommonJS: importFile, list, abort', { skip: need('bun'), timeo
   assertFlows('Bun CJS', await runJson('Bun CJS', bun, ['run.cjs']), 'streamed');
 });
 
-test('Deno: a local node_modules import and an npm: specifier', { skip: need('deno'), timeout: 120_000 }, async () => {
+test('Deno: a node_modules import, an npm: specifier, and the web entry by path', { skip: need('deno'), timeout: 120_000 }, async () => {
   const deno = /** @type {string} */ (BIN.deno);
   // The project's package.json and node_modules (the installed tarball) are what Deno resolves.
   const flags = ['run', '--quiet', '--allow-all', '--node-modules-dir=manual'];
   assertFlows('Deno import', await runJson('Deno import', deno, [...flags, 'run.mjs']), 'streamed');
   assertFlows('Deno npm:', await runJson('Deno npm:', deno, [...flags, 'run-npm.mjs']), 'streamed');
+  // The web entry (index.js) has no Node uploader: Deno's fetch uploads, and reports the end only.
+  assertFlows('Deno web entry', await runJson('Deno web entry', deno, [...flags, 'run-path.mjs']), 'end');
 });
 
 for (const [label, key, args] of /** @type {const} */ ([
