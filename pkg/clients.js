@@ -70,11 +70,11 @@ function makeError(name, message, props) {
   return new cls(message, props);
 }
 
-/** Each `imports` and `schemas` object's core handle: out of reach of users, and of nothing but `run`. */
+/** The core handle behind each endpoints object (`imports`, `schemas`, `webhooks`): out of reach of users, read only by `run`. */
 export const HANDLES = new WeakMap();
 
 /**
- * Runs operation `op` on the core behind an `imports` (or `schemas`) object.
+ * Runs operation `op` on the core behind an endpoints object (`imports`, `schemas`, `webhooks`).
  * @param {object} endpoints @param {number} op @param {unknown} [a] @param {unknown} [b] @param {unknown} [c]
  */
 export const run = (endpoints, op, a, b, c) => HANDLES.get(endpoints).call(op, a, b, c);
