@@ -9,33 +9,35 @@ import * as errors from './errors.js';
 import { pagedList } from './paged.js';
 import { rowStream } from './rows.js';
 
-/** Operation codes of `Core.call`, in step with `op` in src/lib.rs. */
-export const OP = {
-  importFile: 1,
-  importRows: 2,
-  create: 3,
-  retrieve: 4,
-  update: 5,
-  delete: 6,
-  resultUrl: 7,
-  results: 8,
-  listPage: 9,
-  upload: 10,
-  wait: 11,
-  rows: 12,
-  schemaList: 13,
-  schemaCreate: 14,
-  schemaRetrieve: 15,
-  schemaUpdate: 16,
-  schemaDelete: 17,
-  webhookUnwrap: 18,
-  webhookCreate: 19,
-  webhookRetrieve: 20,
-  webhookUpdate: 21,
-  webhookDelete: 22,
-  webhookListPage: 23,
-  webhookReceived: 24,
-};
+/**
+ * Operation codes of `Core.call`, in step with `op` in src/lib.rs. One constant each, not one
+ * object: a bundler inlines the numbers and drops the codes a build never calls (a page's bundle
+ * has none of the server-side ones).
+ */
+export const OP_IMPORT_FILE = 1;
+export const OP_IMPORT_ROWS = 2;
+export const OP_CREATE = 3;
+export const OP_RETRIEVE = 4;
+export const OP_UPDATE = 5;
+export const OP_DELETE = 6;
+export const OP_RESULT_URL = 7;
+export const OP_RESULTS = 8;
+export const OP_LIST_PAGE = 9;
+export const OP_UPLOAD = 10;
+export const OP_WAIT = 11;
+export const OP_ROWS = 12;
+export const OP_SCHEMA_LIST = 13;
+export const OP_SCHEMA_CREATE = 14;
+export const OP_SCHEMA_RETRIEVE = 15;
+export const OP_SCHEMA_UPDATE = 16;
+export const OP_SCHEMA_DELETE = 17;
+export const OP_WEBHOOK_UNWRAP = 18;
+export const OP_WEBHOOK_CREATE = 19;
+export const OP_WEBHOOK_RETRIEVE = 20;
+export const OP_WEBHOOK_UPDATE = 21;
+export const OP_WEBHOOK_DELETE = 22;
+export const OP_WEBHOOK_LIST_PAGE = 23;
+export const OP_WEBHOOK_RECEIVED = 24;
 
 /** Provider codes of `new Core(provider, options)`, in step with src/lib.rs. */
 const DROMO = 0;
@@ -90,27 +92,27 @@ class Imports {
   }
   /** @param {unknown} params @param {unknown} [opts] */
   create(params, opts) {
-    return run(this, OP.create, params, opts);
+    return run(this, OP_CREATE, params, opts);
   }
   /** @param {unknown} id @param {unknown} [opts] */
   retrieve(id, opts) {
-    return run(this, OP.retrieve, id, opts);
+    return run(this, OP_RETRIEVE, id, opts);
   }
   /** @param {unknown} id @param {unknown} [opts] */
   delete(id, opts) {
-    return run(this, OP.delete, id, opts);
+    return run(this, OP_DELETE, id, opts);
   }
   /** @param {unknown} [params] */
   list(params) {
-    return pagedList((p) => run(this, OP.listPage, p), params);
+    return pagedList((p) => run(this, OP_LIST_PAGE, p), params);
   }
   /** @param {unknown} target @param {unknown} body @param {unknown} [opts] */
   upload(target, body, opts) {
-    return run(this, OP.upload, target, body, opts);
+    return run(this, OP_UPLOAD, target, body, opts);
   }
   /** @param {unknown} id @param {unknown} [opts] */
   waitForCompletion(id, opts) {
-    return run(this, OP.wait, id, opts);
+    return run(this, OP_WAIT, id, opts);
   }
 }
 
@@ -118,15 +120,15 @@ class Imports {
 class DromoImports extends Imports {
   /** @param {unknown} id @param {unknown} [opts] */
   resultUrl(id, opts) {
-    return run(this, OP.resultUrl, id, opts);
+    return run(this, OP_RESULT_URL, id, opts);
   }
   /** @param {unknown} id @param {unknown} [opts] */
   results(id, opts) {
-    return run(this, OP.results, id, opts);
+    return run(this, OP_RESULTS, id, opts);
   }
   /** @param {unknown} id @param {unknown} [opts] */
   rows(id, opts) {
-    return rowStream((control) => run(this, OP.rows, id, opts, control));
+    return rowStream((control) => run(this, OP_ROWS, id, opts, control));
   }
 }
 
@@ -134,7 +136,7 @@ class DromoImports extends Imports {
 class ExaImports extends Imports {
   /** @param {unknown} id @param {unknown} params @param {unknown} [opts] */
   update(id, params, opts) {
-    return run(this, OP.update, id, params, opts);
+    return run(this, OP_UPDATE, id, params, opts);
   }
 }
 
@@ -201,11 +203,11 @@ export function dromoClass(core, server) {
     }
     /** @param {unknown} file @param {unknown} options */
     importFile(file, options) {
-      return this.#c.call(OP.importFile, file, options);
+      return this.#c.call(OP_IMPORT_FILE, file, options);
     }
     /** @param {unknown} rows @param {unknown} options */
     importRows(rows, options) {
-      return this.#c.call(OP.importRows, rows, options);
+      return this.#c.call(OP_IMPORT_ROWS, rows, options);
     }
   }
   return Dromo;
@@ -239,7 +241,7 @@ export function exaClass(core, server) {
     }
     /** @param {unknown} file @param {unknown} options */
     importFile(file, options) {
-      return this.#c.call(OP.importFile, file, options);
+      return this.#c.call(OP_IMPORT_FILE, file, options);
     }
   }
   return Exa;

@@ -6,7 +6,6 @@ export type * from './index.js';
 export {
   Dromo,
   fileFromPath,
-  ready,
   createProxyHandler,
   toNodeHandler,
   memoryOwnershipStore,

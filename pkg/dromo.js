@@ -12,7 +12,5 @@ await init({ module_or_path: new URL('./gen/dromo/headless_imports_bg.wasm', imp
 start(core);
 
 export const Dromo = dromoClass(core);
-/** Resolves at once: this entry loaded its .wasm before it was imported (`headless-imports/lazy` loads it on first use). */
-export const ready = async () => {};
 export * from './errors.js';
 export { fileFromPath, createProxyHandler, toNodeHandler, memoryOwnershipStore } from './browser-stubs.js';

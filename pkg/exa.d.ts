@@ -6,7 +6,6 @@ export {
   Exa,
   countCsvRecords,
   fileFromPath,
-  ready,
   createProxyHandler,
   toNodeHandler,
   memoryOwnershipStore,

@@ -887,14 +887,6 @@ export declare class Exa {
 }
 
 /**
- * Resolves when the WebAssembly module is loaded. Only `headless-imports/lazy` loads it on first use
- * (call this to load it sooner, or to learn of a failed load: a `HeadlessImportsError` of code
- * `wasm_load`, tried again on the next call); every other entry has loaded it before it is imported,
- * so there it resolves at once.
- */
-export declare function ready(): Promise<void>;
-
-/**
  * RFC 4180 record count of a CSV, read chunk by chunk (quoted fields may hold commas, quotes and
  * newlines; CRLF or LF; a UTF-8 BOM is ignored). `header` (default true) excludes the first record.
  */

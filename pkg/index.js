@@ -13,7 +13,5 @@ start(core);
 export const Dromo = dromoClass(core);
 export const Exa = exaClass(core);
 export const countCsvRecords = core.countCsvRecords;
-/** Resolves at once: this entry loaded its .wasm before it was imported (`headless-imports/lazy` loads it on first use). */
-export const ready = async () => {};
 export * from './errors.js';
 export { fileFromPath, createProxyHandler, toNodeHandler, memoryOwnershipStore } from './browser-stubs.js';

@@ -8,7 +8,10 @@
 
 import init, * as core from './gen/headless_imports.js';
 import { start, dromoClass, exaClass } from './clients.js';
-import { HeadlessImportsError } from './errors.js';
+import { HeadlessImportsError, APIUserAbortError } from './errors.js';
+
+/** How long the .wasm may take to arrive: a stalled download must not leave every call pending. */
+const LOAD_TIMEOUT_MS = 60_000;
 
 /** @type {Promise<void> | undefined} */
 let loading;
@@ -16,25 +19,61 @@ let loaded = false;
 
 /**
  * Loads and starts the .wasm, once: every call into the package waits for this. Call it early to
- * overlap the download with other work, or to learn of a failed load before the first import.
- * A failed load rejects with code `wasm_load` and is tried again on the next call.
+ * overlap the download with other work (not awaiting it is fine: a failure then surfaces in the
+ * first call), or await it to learn of a failed load before the first import. A failed load
+ * rejects with code `wasm_load` and is tried again on the next call.
  * @returns {Promise<void>}
  */
 export function ready() {
-  loading ??= init({ module_or_path: new URL('./gen/headless_imports_bg.wasm', import.meta.url) }).then(
-    () => {
-      start(core);
-      loaded = true;
-    },
-    (e) => {
-      loading = undefined;
-      throw new HeadlessImportsError(`headless-imports could not load its WebAssembly module: ${e?.message ?? e}`, {
-        code: 'wasm_load',
-        cause: e,
-      });
-    },
-  );
+  loading ??= (async () => {
+    const url = new URL('./gen/headless_imports_bg.wasm', import.meta.url);
+    const signal = typeof AbortSignal.timeout === 'function' ? AbortSignal.timeout(LOAD_TIMEOUT_MS) : undefined;
+    await init({ module_or_path: fetch(url, { signal }) });
+    start(core);
+    loaded = true;
+  })().catch((e) => {
+    loading = undefined;
+    throw new HeadlessImportsError(`headless-imports could not load its WebAssembly module: ${e?.message ?? e}`, {
+      code: 'wasm_load',
+      cause: e,
+    });
+  });
+  // Handled here too, so a `ready()` nobody awaits is no unhandled rejection; awaiting still rejects.
+  loading.catch(() => {});
   return loading;
+}
+
+/**
+ * The AbortSignal a call's arguments carry (`opts.signal`, or `params.signal` for `list`), read
+ * defensively: whatever the caller passed is checked for real by the core once it has loaded.
+ * @param {unknown[]} args
+ * @returns {AbortSignal | undefined}
+ */
+function signalOf(args) {
+  for (const arg of args) {
+    try {
+      const s = arg && typeof arg === 'object' ? /** @type {any} */ (arg).signal : undefined;
+      if (s instanceof AbortSignal) return s;
+    } catch {}
+  }
+  return undefined;
+}
+
+/**
+ * `ready()`, unless `signal` fires first: a call aborted while the .wasm loads rejects at once,
+ * as it would once loaded.
+ * @param {AbortSignal | undefined} signal
+ * @returns {Promise<void>}
+ */
+function readyUnlessAborted(signal) {
+  if (!signal) return ready();
+  const aborted = () => new APIUserAbortError('Request was aborted (the WebAssembly module was still loading).', { cause: signal.reason });
+  if (signal.aborted) return Promise.reject(aborted());
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(aborted());
+    signal.addEventListener('abort', onAbort, { once: true });
+    ready().then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /**
@@ -50,7 +89,8 @@ const lazyCore = {
       /** @type {core.Core | undefined} */
       let real;
       /** @param {number} op @param {unknown} [a] @param {unknown} [b] @param {unknown} [c] */
-      this.call = (op, a, b, c) => ready().then(() => (real ??= new core.Core(provider, options)).call(op, a, b, c));
+      this.call = (op, a, b, c) =>
+        readyUnlessAborted(signalOf([a, b, c])).then(() => (real ??= new core.Core(provider, options)).call(op, a, b, c));
     }
   },
 };

@@ -18,8 +18,6 @@ start(core, nodePut);
 export const Dromo = dromoClass(core, serverEndpoints);
 export const Exa = exaClass(core, serverEndpoints);
 export const countCsvRecords = core.countCsvRecords;
-/** Resolves at once: this entry loaded its .wasm before it was imported (`headless-imports/lazy` loads it on first use). */
-export const ready = async () => {};
 export * from './errors.js';
 export { fileFromPath } from './node-upload.js';
 export { createProxyHandler, toNodeHandler } from './proxy.js';

@@ -4,7 +4,22 @@
 // feature); browser entries give those properties a stand-in that refuses (clients.js), so none
 // of this is in what a page downloads.
 
-import { OP, HANDLES, run } from './clients.js';
+import {
+  HANDLES,
+  run,
+  OP_SCHEMA_LIST,
+  OP_SCHEMA_CREATE,
+  OP_SCHEMA_RETRIEVE,
+  OP_SCHEMA_UPDATE,
+  OP_SCHEMA_DELETE,
+  OP_WEBHOOK_UNWRAP,
+  OP_WEBHOOK_CREATE,
+  OP_WEBHOOK_RETRIEVE,
+  OP_WEBHOOK_UPDATE,
+  OP_WEBHOOK_DELETE,
+  OP_WEBHOOK_LIST_PAGE,
+  OP_WEBHOOK_RECEIVED,
+} from './clients.js';
 import { ValidationError, WebhookVerificationError } from './errors.js';
 import { pagedList } from './paged.js';
 import { toNodeHandler } from './proxy.js';
@@ -128,7 +143,7 @@ function webhookHandler(endpoints, unwrap, o) {
       if (e instanceof ValidationError) console.error(`headless-imports: the webhook handler cannot check deliveries: ${e.message}`);
       throw e;
     }
-    const fresh = await run(endpoints, OP.webhookReceived, event);
+    const fresh = await run(endpoints, OP_WEBHOOK_RECEIVED, event);
     if (fresh && o.onEvent) {
       // Not awaited: the provider gets its 2xx now, whatever the callback does.
       const { onEvent, onError } = o;
@@ -155,23 +170,23 @@ class DromoSchemas {
   }
   /** @param {unknown} [opts] */
   list(opts) {
-    return run(this, OP.schemaList, opts);
+    return run(this, OP_SCHEMA_LIST, opts);
   }
   /** @param {unknown} schema @param {unknown} [opts] */
   create(schema, opts) {
-    return run(this, OP.schemaCreate, schema, opts);
+    return run(this, OP_SCHEMA_CREATE, schema, opts);
   }
   /** @param {unknown} id @param {unknown} [opts] */
   retrieve(id, opts) {
-    return run(this, OP.schemaRetrieve, id, opts);
+    return run(this, OP_SCHEMA_RETRIEVE, id, opts);
   }
   /** @param {unknown} id @param {unknown} schema @param {unknown} [opts] */
   update(id, schema, opts) {
-    return run(this, OP.schemaUpdate, id, schema, opts);
+    return run(this, OP_SCHEMA_UPDATE, id, schema, opts);
   }
   /** @param {unknown} id @param {unknown} [opts] */
   delete(id, opts) {
-    return run(this, OP.schemaDelete, id, opts);
+    return run(this, OP_SCHEMA_DELETE, id, opts);
   }
 }
 
@@ -183,7 +198,7 @@ class DromoWebhooks {
   }
   /** @param {unknown} body @param {unknown} [headers] */
   unwrap(body, headers) {
-    return run(this, OP.webhookUnwrap, body, headers);
+    return run(this, OP_WEBHOOK_UNWRAP, body, headers);
   }
   /** @param {unknown} [options] */
   handler(options) {
@@ -200,7 +215,7 @@ class ExaWebhooks {
   }
   /** @param {unknown} body @param {unknown} headers @param {unknown} [secret] @param {unknown} [options] */
   unwrap(body, headers, secret, options) {
-    return run(this, OP.webhookUnwrap, body, headers, { secret, options });
+    return run(this, OP_WEBHOOK_UNWRAP, body, headers, { secret, options });
   }
   /** @param {unknown} [options] */
   handler(options) {
@@ -210,23 +225,23 @@ class ExaWebhooks {
   }
   /** @param {unknown} params @param {unknown} [opts] */
   create(params, opts) {
-    return run(this, OP.webhookCreate, params, opts);
+    return run(this, OP_WEBHOOK_CREATE, params, opts);
   }
   /** @param {unknown} id @param {unknown} [opts] */
   retrieve(id, opts) {
-    return run(this, OP.webhookRetrieve, id, opts);
+    return run(this, OP_WEBHOOK_RETRIEVE, id, opts);
   }
   /** @param {unknown} id @param {unknown} params @param {unknown} [opts] */
   update(id, params, opts) {
-    return run(this, OP.webhookUpdate, id, params, opts);
+    return run(this, OP_WEBHOOK_UPDATE, id, params, opts);
   }
   /** @param {unknown} id @param {unknown} [opts] */
   delete(id, opts) {
-    return run(this, OP.webhookDelete, id, opts);
+    return run(this, OP_WEBHOOK_DELETE, id, opts);
   }
   /** @param {unknown} [params] */
   list(params) {
-    return pagedList((p) => run(this, OP.webhookListPage, p), params);
+    return pagedList((p) => run(this, OP_WEBHOOK_LIST_PAGE, p), params);
   }
 }
 

@@ -97,7 +97,10 @@ fn init() {
 }
 
 /// Runs `future` as a JS promise: it resolves with the future's `Ok` and rejects with its `Err`.
-/// The first poll is on a microtask, as for any other run.
+/// The first poll runs now, before the call that spawned it returns: an operation copies its
+/// arguments there (`plain`), so a caller who changes or transfers them right after the call
+/// cannot change what is sent. Later polls run on microtasks; a task woken while it is being
+/// polled (it cannot be: wakes only schedule) would otherwise be lost.
 pub fn spawn(future: Boxed) -> Promise {
     let (promise, resolve, reject) = crate::timer::deferred();
     let id = number();
@@ -106,7 +109,7 @@ pub fn spawn(future: Boxed) -> Promise {
         future: Some(future),
         settle: (resolve, reject),
     });
-    schedule(id);
+    run_task(id);
     promise
 }
 

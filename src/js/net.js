@@ -290,10 +290,14 @@ export function deferred() {
   return [promise, resolve, reject];
 }
 
-/** True in a page or a worker, where a secret key is visible to whoever runs the code; not in Node. */
+/**
+ * True in a page or a browser's worker, where a secret key is visible to whoever runs the code;
+ * not in a server runtime. Those are told apart first, since some define what a browser has:
+ * workerd (Cloudflare Workers) and Deno's workers have `WorkerGlobalScope`.
+ */
 export function inBrowser() {
   const g = /** @type {any} */ (globalThis);
-  if (typeof g.process?.versions?.node === 'string') return false;
+  if (g.process?.versions?.node || g.Deno || g.Bun || g.navigator?.userAgent === 'Cloudflare-Workers') return false;
   return g.document !== undefined || g.WorkerGlobalScope !== undefined;
 }
 

@@ -196,6 +196,16 @@ export function plain(v, path) {
 }
 
 /**
+ * A file `fileFromPath` made where the platform has no file-backed Blob (Deno, whose
+ * `fs.openAsBlob` reads the whole file): its File holds no bytes, and its size and a reader over
+ * the file on disk are here, in a registry node-upload.js fills (shared through the global symbol
+ * because this file is copied into each build and imports nothing).
+ * @param {unknown} v
+ * @returns {{ size: number, reader(): ReadableStreamDefaultReader<Uint8Array> } | undefined}
+ */
+const diskFile = (v) => /** @type {any} */ (globalThis)[Symbol.for('headless-imports.disk-files')]?.get(v);
+
+/**
  * What to upload or count, read once: `[value, size, name]`, where `value` is a Blob or a
  * Uint8Array (a string becomes a Blob, an ArrayBuffer a view of it) and `name` a File's name.
  * Throws a message when `v` is none of the accepted kinds, or unusable (detached, a Proxy).
@@ -211,7 +221,7 @@ export function bodyOf(v) {
   const kinds = 'must be a Blob, File, ArrayBuffer, Uint8Array or string';
   if (typeof v !== 'object' || v === null) throw `${kinds}, got ${v === null ? 'null' : typeof v}`;
   if (isProxy?.(v)) throw `${kinds}, got a Proxy`;
-  const size = brand(globalThis.Blob, 'size', v);
+  const size = diskFile(v)?.size ?? brand(globalThis.Blob, 'size', v);
   if (typeof size === 'number') {
     const name = brand(globalThis.File, 'name', v);
     return [/** @type {Blob} */ (v), size, typeof name === 'string' && name !== '' ? name : undefined];
@@ -249,10 +259,10 @@ function isDetached(buffer) {
 
 /**
  * A reader over a Blob's bytes, through Blob.prototype.stream itself: a subclass's own `stream`
- * is caller code and is not run.
+ * is caller code and is not run. A `fileFromPath` File without bytes of its own reads its file.
  * @param {Blob} blob a value `bodyOf` accepted as a Blob
  */
 export function readerOf(blob) {
-  return Blob.prototype.stream.call(blob).getReader();
+  return diskFile(blob)?.reader() ?? Blob.prototype.stream.call(blob).getReader();
 }
 

@@ -199,6 +199,25 @@ for (const [label, key, args] of /** @type {const} */ ([
   });
 }
 
+for (const [label, key, args] of /** @type {const} */ ([
+  ['Node', undefined, ['changed.mjs']],
+  ['Bun', 'bun', ['changed.mjs']],
+  ['Deno', 'deno', ['run', '--quiet', '--allow-all', '--node-modules-dir=manual', 'changed.mjs']],
+])) {
+  test(`${label}: a file that shrinks after fileFromPath fails its import instead of going up short`, { skip: key && need(key), timeout: 120_000 }, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hi-changed-'));
+    try {
+      const bin = key ? BIN[key] : process.execPath;
+      const r = await runJson(label, bin, [...args], { path: path.join(dir, 'companies.csv') });
+      assert.ok(r.size > 4096, JSON.stringify(r));
+      assert.equal(r.status, undefined, `${label}: the import must not finish: ${JSON.stringify(r)}`);
+      assert.equal(r.isOurs, true, `${label}: one of the package's errors: ${JSON.stringify(r)}`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Chromium: a dedicated module worker, and a service worker (headless-imports/lazy)
 // ---------------------------------------------------------------------------------------------
@@ -315,7 +334,8 @@ const worker :Workerd.Worker = (
     (name = "worker.js", esModule = embed "worker.js"),
     (name = "gen/node/headless_imports_bg.wasm", wasm = embed ${JSON.stringify(path.relative(out, wasm))}),
   ],
-  compatibilityDate = "2026-11-01",
+  # An old date and no compatibility flags (no nodejs_compat): the package needs none of them.
+  compatibilityDate = "2024-01-01",
   bindings = [(name = "HI_ENV", text = ${JSON.stringify(JSON.stringify(env))})],
 );
 `);
@@ -397,4 +417,17 @@ test('headless-imports/lazy: a failed load rejects calls with wasm_load, and the
   } finally {
     globalThis.fetch = realFetch;
   }
+});
+
+test('headless-imports/lazy in Node (ESM and CommonJS): the Node entry, plus ready()', async () => {
+  const script = `
+    const esm = await import('headless-imports/lazy');
+    const main = await import('headless-imports');
+    const cjs = require('headless-imports/lazy');
+    await esm.ready();
+    await cjs.ready();
+    console.log(JSON.stringify({ same: esm.Dromo === main.Dromo && cjs.Exa === main.Exa && cjs.Dromo === main.Dromo, fn: typeof esm.fileFromPath }));`;
+  fs.writeFileSync(path.join(app, 'lazy-node.cjs'), `(async () => {${script}})();`);
+  const { stdout } = await run(process.execPath, ['lazy-node.cjs'], { cwd: app });
+  assert.deepEqual(JSON.parse(stdout), { same: true, fn: 'function' });
 });

@@ -8,10 +8,12 @@ const env = JSON.parse(g.process?.env.HI_ENV ?? g.Deno.env.get('HI_ENV'));
 const rss = () => (g.process?.memoryUsage?.rss?.() ?? g.Deno.memoryUsage().rss);
 
 const dromo = new Dromo({ apiKey: env.dromoKey, baseUrl: env.api });
-const file = await fileFromPath(env.path);
+// Measured from before fileFromPath: opening the file must not read it either.
 const before = rss();
 let peak = before;
 const sampler = setInterval(() => { peak = Math.max(peak, rss()); }, 20);
+const file = await fileFromPath(env.path);
+peak = Math.max(peak, rss());
 let loaded = 0;
 let events = 0;
 const started = Date.now();

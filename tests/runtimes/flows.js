@@ -10,12 +10,16 @@ const CONTACTS = 'First Name,Email Address\nAda,ada@example.com\nGrace,grace@exa
 
 /**
  * @param {any} hi the package's exports, as this runtime imported them
- * @param {{ api: string, dromoKey: string, exaKey: string, schema: string }} env the emulator
+ * @param {{ api: string, dromoKey: string, exaKey: string, schema: string, browser?: boolean }} env the
+ *   emulator, and whether this runs in a browser
  * @param {(event: unknown) => void} [report] each progress event as it fires (a worker posts it)
  */
 export async function flows(hi, env, report = () => {}) {
-  const exa = new hi.Exa({ apiKey: env.exaKey, baseUrl: new URL('/websets', env.api).href, dangerouslyAllowBrowser: true });
-  const dromo = new hi.Dromo({ apiKey: env.dromoKey, baseUrl: env.api, dangerouslyAllowBrowser: true });
+  // Only a browser (a page's workers) needs to be told that a key there is on purpose: a server
+  // runtime that looks like one (workerd has WorkerGlobalScope) must not.
+  const browser = env.browser ? { dangerouslyAllowBrowser: true } : {};
+  const exa = new hi.Exa({ apiKey: env.exaKey, baseUrl: new URL('/websets', env.api).href, ...browser });
+  const dromo = new hi.Dromo({ apiKey: env.dromoKey, baseUrl: env.api, ...browser });
   const progress = { exa: /** @type {number[]} */ ([]), dromo: /** @type {number[]} */ ([]) };
 
   const exaFile = new File([COMPANIES], 'companies.csv', { type: 'text/csv' });
