@@ -402,7 +402,24 @@ test('headless-imports/lazy: a failed load rejects calls with wasm_load, and the
   assert.ok(failed.cause, 'the load error is the cause');
   await assert.rejects(lazy.ready(), { code: 'wasm_load' });
 
+  // A download that stalls: a call whose signal fires meanwhile rejects at once, and so does
+  // one whose signal had fired already; neither waits for the load.
   const realFetch = globalThis.fetch;
+  /** @type {(e: Error) => void} */ let release = () => {};
+  globalThis.fetch = () => new Promise((_, reject) => (release = reject));
+  const stop = new AbortController();
+  const started = Date.now();
+  const pending = exa.imports.list({ limit: 1, signal: stop.signal }).catch((/** @type {any} */ e) => e);
+  setTimeout(() => stop.abort(), 50);
+  const aborted = await pending;
+  assert.ok(aborted instanceof lazy.APIUserAbortError, String(aborted));
+  assert.ok(Date.now() - started < 5_000, 'rejected when aborted, not when the load gave up');
+  const already = await exa.imports.retrieve('import_x', { signal: AbortSignal.abort() }).catch((/** @type {any} */ e) => e);
+  assert.ok(already instanceof lazy.APIUserAbortError, String(already));
+  // The stalled download fails at last (as its 60 s timeout would make it): the next call loads anew.
+  release(new Error('stalled'));
+  await assert.rejects(lazy.ready(), { code: 'wasm_load' });
+
   globalThis.fetch = async (input, init) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
     if (url.protocol !== 'file:') return realFetch(input, init);

@@ -287,6 +287,22 @@ test('hostile values: what is validated is what is sent (a getter that changes i
   assert.equal(reads, 1, 'the getter ran exactly once');
 });
 
+test('hostile values: arguments are copied before the call returns (changing them afterwards changes nothing)', async () => {
+  const dromo = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api });
+  const fields = [{ key: 'name', label: 'Name', type: 'string' }];
+  const rows = [{ name: 'original' }];
+  const options = { fields };
+  const pending = dromo.importRows(rows, options);
+  rows[0].name = 'CHANGED';
+  rows.push({ name: 'added' });
+  Object.assign(options, { fields: [] });
+  fields[0].key = 'changed';
+  const { import: imp, rows: got } = await pending;
+  assert.equal(imp.status, 'SUCCESSFUL');
+  // The rows, the fields (and so the key each row is read by) as they were at the call.
+  assert.deepEqual(got, [{ name: 'original' }]);
+});
+
 test('secrets: a key quoted by a custom fetch, or a signature in an unparsable URL, never reaches an error', async () => {
   /** @type {typeof fetch} */
   const leaky = async (_url, init) => {
