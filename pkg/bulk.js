@@ -412,31 +412,27 @@ export async function importFiles(client, files, options) {
   /** @type {AbortSignal | undefined} */
   const signal = flow.signal;
   const journal = journalFile ? await Journal.open(journalFile, identity) : undefined;
-
-  // The files an earlier run may have left an orphan for (an intent with no id after it) share one
-  // scan of the newest imports, made before this run creates anything: an import of this run's
-  // can then never be taken for an earlier run's orphan (Dromo's are matched by file name).
-  let since = Infinity;
-  if (journal) {
-    for (const entry of entries) {
-      const next = await run(imports, OP.journalNext, journal.recordsOf(entry), {}, { known: journal.known(), now: Date.now() });
-      if (next.action === 'find') since = Math.min(since, next.since);
-    }
-  }
-  /** @type {Promise<{ listed: unknown[], complete: boolean }> | undefined} */
-  let scan;
-  if (since < Infinity) {
-    scan = listSince(imports, since, signal);
-    // Awaited by each file that needs it; a failed scan fails those files only.
-    scan.catch(() => {});
-    await scan.catch(() => {});
-  }
-  const findOrphans = () => scan ?? Promise.resolve({ listed: [], complete: true });
-
-  const ctx = { client: /** @type {any} */ (client), imports, exa, params: identity.params, flow, wait, rows, signal, journal, onEvent, findOrphans };
   /** @type {FileOutcome[]} */
   const outcomes = entries.map((e) => ({ file: e.path, outcome: 'not_started' }));
   try {
+    // The files an earlier run may have left an orphan for (an intent with no id after it) share
+    // one scan of the newest imports, made before this run creates anything: an import of this
+    // run's can then never be taken for an earlier run's orphan (Dromo's are matched by name).
+    let since = Infinity;
+    for (const entry of journal ? entries : []) {
+      const next = await run(imports, OP.journalNext, /** @type {Journal} */ (journal).recordsOf(entry), {}, { known: /** @type {Journal} */ (journal).known(), now: Date.now() });
+      if (next.action === 'find') since = Math.min(since, next.since);
+    }
+    /** @type {Promise<{ listed: unknown[], complete: boolean }> | undefined} */
+    let scan;
+    if (since < Infinity) {
+      scan = listSince(imports, since, signal);
+      // Each file that needs it awaits it again: a failed scan fails those files only.
+      await scan.catch(() => {});
+    }
+    const findOrphans = () => scan ?? Promise.resolve({ listed: [], complete: true });
+
+    const ctx = { client: /** @type {any} */ (client), imports, exa, params: identity.params, flow, wait, rows, signal, journal, onEvent, findOrphans };
     let next = 0;
     const worker = async () => {
       while (next < entries.length && !signal?.aborted) {
