@@ -19,6 +19,14 @@ export async function fileFromPath(_path, _options) {
 }
 
 /**
+ * Node-only (it reads files from disk and writes its journal there).
+ * @returns {Promise<never>}
+ */
+export async function importFiles() {
+  throw unavailable('importFiles is Node-only (it reads files by path); in a page call importFile for each File');
+}
+
+/**
  * Server-only (it holds your secret key); use it in Node or another server runtime, never in a page.
  * @returns {never}
  */

@@ -38,6 +38,8 @@ export const OP_WEBHOOK_UPDATE = 21;
 export const OP_WEBHOOK_DELETE = 22;
 export const OP_WEBHOOK_LIST_PAGE = 23;
 export const OP_WEBHOOK_RECEIVED = 24;
+export const OP_JOURNAL_NEXT = 25;
+export const OP_FILES_CHECK = 26;
 
 /** Provider codes of `new Core(provider, options)`, in step with src/lib.rs. */
 const DROMO = 0;

@@ -6,6 +6,7 @@ export type * from './index.js';
 export {
   Dromo,
   fileFromPath,
+  importFiles,
   createProxyHandler,
   toNodeHandler,
   memoryOwnershipStore,

@@ -13,4 +13,4 @@ start(core);
 
 export const Dromo = dromoClass(core);
 export * from './errors.js';
-export { fileFromPath, createProxyHandler, toNodeHandler, memoryOwnershipStore } from './browser-stubs.js';
+export { fileFromPath, importFiles, createProxyHandler, toNodeHandler, memoryOwnershipStore } from './browser-stubs.js';

@@ -6,6 +6,7 @@ export {
   Exa,
   countCsvRecords,
   fileFromPath,
+  importFiles,
   createProxyHandler,
   toNodeHandler,
   memoryOwnershipStore,

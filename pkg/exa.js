@@ -12,4 +12,4 @@ start(core);
 export const Exa = exaClass(core);
 export const countCsvRecords = core.countCsvRecords;
 export * from './errors.js';
-export { fileFromPath, createProxyHandler, toNodeHandler, memoryOwnershipStore } from './browser-stubs.js';
+export { fileFromPath, importFiles, createProxyHandler, toNodeHandler, memoryOwnershipStore } from './browser-stubs.js';

@@ -905,6 +905,120 @@ export declare function countCsvRecords(
 export declare function fileFromPath(path: string, options?: { name?: string; type?: string }): Promise<File>;
 
 // ---------------------------------------------------------------------------------------------
+// Many files, resumable (Node)
+// ---------------------------------------------------------------------------------------------
+
+/** `Omit` applied to each member of a union (the schema source is one). */
+type OmitEach<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** The `importFile` options `importFiles` sets for each file itself (report through `onEvent`). */
+type PerFileOptions = 'onCreated' | 'onUploaded' | 'onStatus' | 'onProgress' | 'onQueued' | 'original_filename';
+
+/** What `importFiles` adds to `importFile`'s options. */
+export interface ImportFilesOwnOptions {
+  /**
+   * Path of the journal (created if missing): an append-only file of JSON lines, one per step
+   * of each file (intent to create, created id, uploaded, final status, abandoned), each written
+   * and fsynced before the run goes on. Run the same call again after a crash (kill -9 included)
+   * and it resumes: a file whose create was journaled is never created again; an import still
+   * awaiting its file is uploaded to while its URL is valid (else abandoned, journaled, and a new
+   * one created); imports already uploaded are waited on; final ones are reported from the
+   * journal. A create the process died during (the API made the import, the journal never got
+   * its id) is found again: Exa's by a marker in its `metadata` (`headlessImportsJournal`),
+   * deleted (its upload URL is shown only once) and created anew; Dromo's, which keeps no
+   * marker, by its file name, `AWAITING_UPLOAD` status and creation time, used when exactly one
+   * matches. A file is known by its absolute path, size and modification time (a changed file is
+   * a new file). A journal written for another provider, base URL or create options is refused
+   * (`code` `journal_mismatch`), as is one in use by a live process (`journal_in_use`) or one
+   * damaged anywhere but in its last line (`journal_damaged`): a last line cut short by a crash
+   * is ignored and cut off. The file is created `0600`: an Exa import's upload URL is in it.
+   */
+  journal?: string;
+  /** Files in flight at once, 1 to 64. Default 4; the client's rate limits hold across them. */
+  concurrency?: number;
+  /**
+   * Told of each step of each file, in order per file; one that returns a promise is awaited
+   * (a `done` whose listener writes the rows somewhere finishes before the journal records it).
+   * One that throws ends that file with what it threw.
+   */
+  onEvent?: (event: ImportFilesEvent) => unknown;
+}
+
+/** `importFiles` options for a Dromo client. `rows` defaults to false here: `true` puts each file's rows on its `done` event. */
+export type DromoImportFilesOptions = OmitEach<ImportFileOptions, PerFileOptions> & ImportFilesOwnOptions;
+
+/** `importFiles` options for an Exa client. */
+export type ExaImportFilesOptions = Omit<ExaImportFileOptions, PerFileOptions> & ImportFilesOwnOptions;
+
+/** What `importFiles` tells `onEvent`. `file` is the path as given; `importId` once there is one. */
+export type ImportFilesEvent =
+  | { event: 'start'; file: string; phase: 'creating' | 'counting' }
+  | { event: 'queued'; file: string; importId?: string; for: 'create' | 'poll'; waitMs: number }
+  | { event: 'created'; file: string; importId: string; status: string; size: number; count?: number }
+  | { event: 'progress'; file: string; importId: string; loaded: number; total: number }
+  | { event: 'uploaded'; file: string; importId: string }
+  | { event: 'status'; file: string; importId: string; status: string }
+  /** Dromo with `rows: true`: fetching the rows. */
+  | { event: 'results'; file: string; importId: string }
+  | {
+      event: 'done';
+      file: string;
+      importId: string;
+      status: string;
+      /** False with `wait: false`: the import as it stands after the upload. */
+      waited: boolean;
+      /** The import (absent when reported from the journal). */
+      import?: HeadlessImportFull | ExaImport;
+      /** Dromo with `rows: true`. */
+      rows?: Row[];
+      /** At `NEEDS_REVIEW`: where a person finishes it. */
+      reviewUrl?: string;
+      /** Finished in an earlier run: reported from the journal. */
+      earlier?: true;
+    }
+  | { event: 'error'; file: string; importId?: string; error: unknown; earlier?: true }
+  /** A journaled import picked up again: its upload, or its wait. */
+  | { event: 'resumed'; file: string; importId: string; action: 'upload' | 'wait' }
+  /** A journaled import given up; a new create follows. */
+  | { event: 'abandoned'; file: string; importId: string; reason: 'upload_url_expired' | 'gone' | 'no_upload_url' | 'orphan'; message: string }
+  /** A Dromo import an earlier run created but never journaled, found and used. */
+  | { event: 'recovered'; file: string; importId: string; message: string }
+  | { event: 'note'; file: string; importId?: string; message: string };
+
+/** How one file ended. */
+export interface ImportFilesOutcome {
+  /** The path as given. */
+  file: string;
+  importId?: string;
+  status?: string;
+  /** `uploaded`: with `wait: false`; `not_started`: the signal aborted first. */
+  outcome: 'succeeded' | 'needs_review' | 'failed' | 'uploaded' | 'error' | 'not_started';
+  /** Finished in an earlier run (reported from the journal). */
+  earlier?: true;
+  /** What stopped it (`error`), or the `ImportFailedError` (`failed`). */
+  error?: unknown;
+}
+
+/** What `importFiles` resolves to: every file given, in order. */
+export interface ImportFilesSummary {
+  files: ImportFilesOutcome[];
+}
+
+/**
+ * Node only: imports `files` (paths), `concurrency` at a time, each through `client.importFile`
+ * (the same validation, retries, limits and waiting), reporting every step to `onEvent`;
+ * resumable after a crash with `journal`. Resolves once every file has ended, whatever the
+ * outcome of each (see `ImportFilesSummary`); rejects only for bad input, before any request
+ * (`ValidationError`: the client, a file that cannot be read, an option), or a journal it cannot
+ * use (`code` `journal_*`). In browsers it rejects (`not_available_here`).
+ */
+export declare function importFiles<C extends Dromo | Exa>(
+  client: C,
+  files: string[],
+  options: C extends Dromo ? DromoImportFilesOptions : ExaImportFilesOptions,
+): Promise<ImportFilesSummary>;
+
+// ---------------------------------------------------------------------------------------------
 // Errors
 // ---------------------------------------------------------------------------------------------
 

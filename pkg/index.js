@@ -14,4 +14,4 @@ export const Dromo = dromoClass(core);
 export const Exa = exaClass(core);
 export const countCsvRecords = core.countCsvRecords;
 export * from './errors.js';
-export { fileFromPath, createProxyHandler, toNodeHandler, memoryOwnershipStore } from './browser-stubs.js';
+export { fileFromPath, importFiles, createProxyHandler, toNodeHandler, memoryOwnershipStore } from './browser-stubs.js';

@@ -20,5 +20,6 @@ export const Exa = exaClass(core, serverEndpoints);
 export const countCsvRecords = core.countCsvRecords;
 export * from './errors.js';
 export { fileFromPath } from './node-upload.js';
+export { importFiles } from './bulk.js';
 export { createProxyHandler, toNodeHandler } from './proxy.js';
 export { memoryOwnershipStore } from './ownership.js';

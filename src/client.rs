@@ -248,6 +248,12 @@ impl Client {
         .await
     }
 
+    /// The base URL requests go to (no trailing slash): part of what a journal is written for.
+    #[cfg(feature = "server")]
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
     /// Whether requests carry an API key (else `baseUrl` is a proxy or a server of the caller's).
     pub fn has_key(&self) -> bool {
         self.api_key.is_some()

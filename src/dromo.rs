@@ -305,7 +305,7 @@ fn name_the_file(params: &Object, file_name: Option<&str>) -> Result<()> {
 
 /// Refuses a file name Dromo would not import (by its extension). JSON gets a pointer to
 /// `importRows`: rows are data, not a file type.
-fn check_file_name(name: &str, path: &str) -> Result<()> {
+pub(crate) fn check_file_name(name: &str, path: &str) -> Result<()> {
     let is = |ext: &str| {
         let at = name.len().wrapping_sub(ext.len());
         name.get(at..).is_some_and(|e| e.eq_ignore_ascii_case(ext))
@@ -369,6 +369,17 @@ impl Dromo {
             op::WEBHOOK_UNWRAP => crate::webhooks::dromo_unwrap(&a, &b),
             #[cfg(feature = "server")]
             op::WEBHOOK_RECEIVED => crate::webhooks::dromo_received(&self.client, &a),
+            #[cfg(feature = "server")]
+            op::JOURNAL_NEXT => Ok(crate::journal::decide(
+                &crate::journal::DROMO,
+                &plain(&a, "records")?,
+                &plain(&b, "seen")?,
+                &plain(&c, "context")?,
+            )),
+            #[cfg(feature = "server")]
+            op::FILES_CHECK => {
+                crate::journal::dromo_check(self, &plain(&a, "options")?, &plain(&b, "files")?)
+            }
             #[cfg(feature = "server")]
             op::SCHEMA_LIST..=op::SCHEMA_DELETE => {
                 crate::schemas::call(&self.client, op, a, b, c).await
@@ -723,7 +734,7 @@ pub fn upload_url_of(target: &JsValue) -> Result<String> {
 }
 
 /// The options of a flow, required where they must carry the schema (see `create_body`).
-fn flow_options(options: &JsValue, schema_required: bool) -> Result<JsValue> {
+pub(crate) fn flow_options(options: &JsValue, schema_required: bool) -> Result<JsValue> {
     if is_absent(options) {
         if !schema_required {
             return Ok(Object::new().into());

@@ -142,7 +142,7 @@ pub fn update_body(params: &JsValue) -> Result<JsString> {
     stringify(params)
 }
 
-fn too_big(path: &str, size: f64) -> Error {
+pub(crate) fn too_big(path: &str, size: f64) -> Error {
     Error::invalid(
         path,
         [
@@ -286,6 +286,17 @@ impl Exa {
             op::WAIT => {
                 let opts = WaitOptions::of_call(&plain(&b, "opts")?, DEFAULT_INTERVAL_MS)?;
                 self.wait(&a, &opts).await
+            }
+            #[cfg(feature = "server")]
+            op::JOURNAL_NEXT => Ok(crate::journal::decide(
+                &crate::journal::EXA,
+                &plain(&a, "records")?,
+                &plain(&b, "seen")?,
+                &plain(&c, "context")?,
+            )),
+            #[cfg(feature = "server")]
+            op::FILES_CHECK => {
+                crate::journal::exa_check(self, &plain(&a, "options")?, &plain(&b, "files")?)
             }
             #[cfg(feature = "server")]
             op::WEBHOOK_UNWRAP..=op::WEBHOOK_RECEIVED => {

@@ -31,6 +31,8 @@ mod error;
 #[cfg(feature = "exa")]
 mod exa;
 mod http;
+#[cfg(feature = "server")]
+mod journal;
 mod js;
 mod json_split;
 mod limit;
@@ -107,6 +109,13 @@ pub mod op {
     /// A handler received `(event)`, already unwrapped: wakes the client's waits for its import;
     /// resolves whether the event is new.
     pub const WEBHOOK_RECEIVED: u8 = 24;
+    /// `importFiles` with a journal (the `server` build only): what to do next for one file,
+    /// `(records, seen, { known, now })`, see `journal::decide`.
+    pub const JOURNAL_NEXT: u8 = 25;
+    /// `importFiles` (the `server` build only): checks its options and files before any request,
+    /// as `importFile` would each, and says what a journal is written for, `(options, [{ name,
+    /// size }]) -> { provider, baseUrl, params }`.
+    pub const FILES_CHECK: u8 = 26;
 }
 
 /// Provider codes of `Core::new`, in step with `pkg/clients.js`.

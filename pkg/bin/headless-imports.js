@@ -6,7 +6,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
-import { Dromo, Exa, fileFromPath } from '../node.js';
+import { Dromo, Exa, importFiles } from '../node.js';
 import { ndjsonReporter, ttyReporter, terminalSafe, jsonText } from './report.js';
 
 const EXIT = { ok: 0, error: 1, usage: 2, review: 3, failed: 4, interrupted: 130 };
@@ -36,11 +36,12 @@ const HELP = {
 Headless file imports from the command line (Dromo Headless Import API, Exa Websets imports).
 
 Commands:
-  dromo import <files...> (--schema-id ID | --schema FILE) [--no-wait] [--out DIR]
+  dromo import <files...> (--schema-id ID | --schema FILE) [--no-wait] [--out DIR] [--journal FILE]
   dromo list [--limit N] [--offset N | --all]
   dromo status <id>
   dromo results <id> [--out FILE] [--ndjson]
   exa import <files...> --entity TYPE [--description TEXT] [--title TEXT] [--identifier N] [--no-wait]
+                     [--journal FILE]
   exa list [--limit N] [--cursor C | --all]
   exa status <id>
   dromo|exa webhook listen --port N   print each webhook event received (NDJSON)
@@ -92,6 +93,9 @@ the cleaned rows.
   --timeout MS        give up waiting after this long (default 1800000, 30 minutes)
   --webhook-port N    wait on Dromo's webhooks received on 127.0.0.1:N (a tunnel points there;
                       each is confirmed with a GET), polling once a minute as the fallback
+  --journal FILE      record each file's progress in FILE (created if missing); run the same
+                      command again after a crash to resume: no file is created twice, uploads
+                      resume while their URL is valid, finished files are reported from FILE
 
 ${COMMON_HELP}
 
@@ -104,6 +108,10 @@ Events (off a terminal, NDJSON on stdout; treat unknown events and keys as infor
   {"event":"done","file","importId","status","rows"?,"out"?,"reviewUrl"?,"waited"}
   {"event":"error","file","importId"?,"code","message","status"?}
   {"event":"aborted","importIds":[...]}       (Ctrl-C)
+  With --journal also: {"event":"resumed","file","importId","action":"upload"|"wait"},
+  {"event":"abandoned","file","importId","reason","message"} (a new import follows),
+  {"event":"recovered"|"note","file","message"}, "earlier":true on a file finished in an
+  earlier run, and last {"event":"summary","journal","files":[{file,importId,status,outcome}]}.
 
 ${EXIT_HELP}`,
   'dromo list': `Usage: headless-imports dromo list [--limit N] [--offset N | --all]
@@ -150,6 +158,8 @@ Files over 50,000,000 bytes are refused before any request.
   --webhook-port N    wait on Exa's webhooks received on 127.0.0.1:N (a tunnel points there),
                       polling once a minute as the fallback; needs --webhook-secret or
                       EXA_WEBHOOK_SECRET
+  --journal FILE      record each file's progress in FILE; run the same command again after a
+                      crash to resume (see "dromo import --help")
 
 ${COMMON_HELP}
 
@@ -250,17 +260,18 @@ const OPTIONS = /** @type {const} */ ({
   port: { type: 'string' },
   'webhook-port': { type: 'string' },
   'webhook-secret': { type: 'string' },
+  journal: { type: 'string' },
 });
 
 const COMMON = ['help', 'api-key', 'base-url', 'json'];
 const ALLOWED = {
-  'dromo import': [...COMMON, 'schema-id', 'schema', 'wait', 'no-wait', 'out', 'concurrency', 'interval', 'timeout', 'webhook-port'],
+  'dromo import': [...COMMON, 'schema-id', 'schema', 'wait', 'no-wait', 'out', 'concurrency', 'interval', 'timeout', 'webhook-port', 'journal'],
   'dromo webhook': [...COMMON, 'port'],
   'exa webhook': [...COMMON, 'port', 'webhook-secret'],
   'dromo list': [...COMMON, 'limit', 'offset', 'all'],
   'dromo status': COMMON,
   'dromo results': [...COMMON, 'out', 'ndjson'],
-  'exa import': [...COMMON, 'entity', 'description', 'title', 'identifier', 'wait', 'no-wait', 'concurrency', 'interval', 'timeout', 'webhook-port', 'webhook-secret'],
+  'exa import': [...COMMON, 'entity', 'description', 'title', 'identifier', 'wait', 'no-wait', 'concurrency', 'interval', 'timeout', 'webhook-port', 'webhook-secret', 'journal'],
   'exa list': [...COMMON, 'limit', 'cursor', 'all'],
   'exa status': COMMON,
 };
@@ -328,6 +339,8 @@ function client(provider, values, extra = {}) {
 function exitFor(err) {
   if (err instanceof UsageError) return EXIT.usage;
   if (err?.code === 'validation_error') return EXIT.usage;
+  // A journal written for other options, damaged, or in use: refused before any request.
+  if (['journal_mismatch', 'journal_damaged', 'journal_in_use'].includes(err?.code)) return EXIT.usage;
   if (err?.code === 'import_failed') return EXIT.failed;
   if (err?.code === 'needs_review') return EXIT.review;
   if (err?.code === 'aborted') return EXIT.interrupted;
@@ -365,18 +378,6 @@ function publicImport(imp) {
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Runs `work` over `items` with at most `limit` in flight; stops taking new items once `signal` aborts.
- * @template T @param {T[]} items @param {number} limit @param {AbortSignal} signal @param {(t: T) => Promise<void>} work
- */
-async function pool(items, limit, signal, work) {
-  let next = 0;
-  const runner = async () => {
-    while (next < items.length && !signal.aborted) await work(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, runner));
-}
-
-/**
  * The import plan, fully validated before any request.
  * @param {'dromo' | 'exa'} provider @param {Record<string, any>} values @param {string[]} files
  */
@@ -390,6 +391,11 @@ function planImport(provider, values, files) {
   /** @type {Record<string, any>} */
   const plan = { provider, wait, concurrency, intervalMs, timeoutMs, files: checkFiles(files) };
   if (new Set(files.map((f) => path.resolve(f))).size !== files.length) throw new UsageError('a file is given twice');
+  if (values.journal !== undefined) {
+    if (values.journal === '') throw new UsageError('--journal needs the path of the journal file');
+    if (fs.existsSync(values.journal) && !fs.statSync(values.journal).isFile()) throw new UsageError(`--journal ${values.journal} is not a file`);
+    plan.journal = values.journal;
+  }
 
   if (provider === 'dromo') {
     if (values['schema-id'] && values.schema) throw new UsageError('give either --schema-id or --schema, not both');
@@ -453,7 +459,42 @@ function outName(file) {
   return `${ext ? base.slice(0, -ext.length) : base}.json`;
 }
 
+/** The NDJSON `error` event's fields for an error the library reported. @param {any} e */
+function errorFields(e) {
+  /** @type {Record<string, unknown>} */
+  const extra = {};
+  if (e?.code === 'import_failed') {
+    extra.status = e.import?.status ?? 'FAILED';
+    if (e.failedReason) extra.failedReason = e.failedReason;
+    if (e.failedMessage) extra.failedMessage = e.failedMessage;
+    if (Array.isArray(e.import?.import_errors)) extra.importErrors = e.import.import_errors.slice(0, 10);
+  }
+  if (e?.deleted) extra.deleted = true;
+  const msg =
+    e?.code === 'import_failed' && e.import?.import_errors?.[0]?.message
+      ? `import failed: ${e.import.import_errors[0].message}`
+      : message(e);
+  return { code: e?.code ?? (e instanceof UsageError ? 'usage' : 'error'), message: msg, ...extra };
+}
+
+/** One line saying how every file ended, this run's and earlier runs'. @param {{ outcome: string, earlier?: boolean }[]} files */
+function summaryText(files) {
+  const count = (/** @type {string} */ o) => files.filter((f) => f.outcome === o).length;
+  const earlier = files.filter((f) => f.earlier).length;
+  const parts = [
+    [count('succeeded'), 'imported'],
+    [count('uploaded'), 'uploaded (not waited for)'],
+    [count('needs_review'), 'need a review'],
+    [count('failed'), 'failed'],
+    [count('error'), 'stopped by an error'],
+    [count('not_started'), 'not started'],
+  ].filter(([n]) => n);
+  return `${files.length} files: ${parts.map(([n, what]) => `${n} ${what}`).join(', ')}${earlier ? ` (${earlier} finished in an earlier run, from the journal)` : ''}`;
+}
+
 /**
+ * Runs the library's `importFiles` (its own flow per file, journaled with --journal) and
+ * reports each of its events as this command prints them.
  * @param {any} api Dromo or Exa client
  * @param {Record<string, any>} plan
  */
@@ -463,12 +504,12 @@ async function runImport(api, plan) {
   const display = plan.files.map((/** @type {string} */ f, /** @type {number} */ i) =>
     names.indexOf(names[i]) === names.lastIndexOf(names[i]) ? names[i] : f,
   );
+  const nameOf = new Map(plan.files.map((/** @type {string} */ f, /** @type {number} */ i) => [f, display[i]]));
   const report = isTTY ? ttyReporter(display) : ndjsonReporter();
   const controller = new AbortController();
   const { signal } = controller;
   /** @type {string[]} */
   const created = [];
-  let code = EXIT.ok;
   let interrupted = false;
 
   const onSignal = () => {
@@ -481,80 +522,92 @@ async function runImport(api, plan) {
 
   if (plan.out) fs.mkdirSync(plan.out, { recursive: true });
 
-  await pool(
-    plan.files.map((/** @type {string} */ f, /** @type {number} */ i) => ({ path: f, name: display[i] })),
-    plan.concurrency,
-    signal,
-    async ({ path: filePath, name }) => {
-      /** @type {string | undefined} */
-      let importId;
-      const emit = (/** @type {Record<string, unknown>} */ e) =>
-        report.emit({ event: String(e.event), file: name, ...(importId ? { importId } : {}), ...e });
-      try {
-        const file = await fileFromPath(filePath);
-        emit({ event: 'start', phase: plan.provider === 'exa' ? 'counting' : 'creating' });
-        // The library's flow does the work; its hooks report each step.
-        /** @type {Record<string, unknown>} */
-        const options = {
-          ...(plan.provider === 'dromo' ? plan.schema : { entity: plan.entity, ...plan.exa }),
-          wait: plan.wait,
-          ...(plan.intervalMs ? { intervalMs: plan.intervalMs } : {}),
-          timeoutMs: plan.timeoutMs,
-          signal,
-          onQueued: (/** @type {{ kind: string, waitMs: number }} */ q) => emit({ event: 'queued', for: q.kind, waitMs: q.waitMs }),
-          onCreated: (/** @type {any} */ imp) => {
-            importId = imp.id;
-            created.push(imp.id);
-            emit({ event: 'created', status: imp.status, size: file.size, ...(imp.count !== undefined ? { count: imp.count } : {}) });
-          },
-          onProgress: (/** @type {{loaded: number, total: number}} */ p) => emit({ event: 'progress', loaded: p.loaded, total: p.total }),
-          onUploaded: () => emit({ event: 'uploaded' }),
-          onStatus: (/** @type {any} */ imp) => {
-            emit({ event: 'status', status: imp.status });
-            if (plan.out && imp.status === 'SUCCESSFUL') emit({ event: 'results' });
-          },
-        };
-        // Rows are downloaded only when they are written somewhere.
-        if (plan.provider === 'dromo') options.rows = Boolean(plan.out);
-        const { import: final, rows } = await api.importFile(file, options);
-        if (!plan.wait) return emit({ event: 'done', status: final.status, waited: false });
+  /** What the library tells, as this command reports it. @param {Record<string, any>} e */
+  const onEvent = (e) => {
+    /** @type {{ event: string, file: string, importId?: string }} */
+    const base = { event: String(e.event), file: nameOf.get(e.file) ?? e.file, ...(e.importId ? { importId: e.importId } : {}) };
+    const earlier = e.earlier ? { earlier: true } : {};
+    switch (e.event) {
+      case 'start':
+        return report.emit({ ...base, phase: e.phase });
+      case 'queued':
+        return report.emit({ ...base, for: e.for, waitMs: e.waitMs });
+      case 'created':
+        created.push(e.importId);
+        return report.emit({ ...base, status: e.status, size: e.size, ...(e.count !== undefined ? { count: e.count } : {}) });
+      case 'progress':
+        return report.emit({ ...base, loaded: e.loaded, total: e.total });
+      case 'status':
+        return report.emit({ ...base, status: e.status });
+      case 'done': {
+        if (e.status === 'NEEDS_REVIEW') return report.emit({ ...base, status: e.status, reviewUrl: e.reviewUrl, waited: true, ...earlier });
+        if (!e.waited) return report.emit({ ...base, status: e.status, waited: false });
         /** @type {Record<string, unknown>} */
         const extra = {};
-        if (plan.out) {
-          const out = path.join(plan.out, outName(filePath));
-          fs.writeFileSync(out, JSON.stringify(rows, null, 2) + '\n');
-          Object.assign(extra, { rows: rows.length, out });
+        if (plan.out && e.rows) {
+          const out = path.join(plan.out, outName(e.file));
+          fs.writeFileSync(out, JSON.stringify(e.rows, null, 2) + '\n');
+          Object.assign(extra, { rows: e.rows.length, out });
         }
-        emit({ event: 'done', status: final.status, ...extra, waited: true });
-      } catch (err) {
-        const e = /** @type {any} */ (err);
-        const c = exitFor(e);
-        if (c === EXIT.interrupted && !signal.aborted) code = worse(code, EXIT.error);
-        else code = worse(code, c);
-        if (!importId && e?.import?.id) importId = e.import.id;
-        if (e?.code === 'needs_review') {
-          return emit({ event: 'done', status: 'NEEDS_REVIEW', reviewUrl: e.reviewUrl, waited: true });
-        }
-        /** @type {Record<string, unknown>} */
-        const extra = {};
-        if (e?.code === 'import_failed') {
-          extra.status = e.import?.status ?? 'FAILED';
-          if (e.failedReason) extra.failedReason = e.failedReason;
-          if (e.failedMessage) extra.failedMessage = e.failedMessage;
-          if (Array.isArray(e.import?.import_errors)) extra.importErrors = e.import.import_errors.slice(0, 10);
-        }
-        if (e?.deleted) extra.deleted = true;
-        const msg =
-          e?.code === 'import_failed' && e.import?.import_errors?.[0]?.message
-            ? `import failed: ${e.import.import_errors[0].message}`
-            : message(e);
-        emit({ event: 'error', code: e?.code ?? (e instanceof UsageError ? 'usage' : 'error'), message: msg, ...extra });
+        return report.emit({ ...base, status: e.status, ...extra, waited: true, ...earlier });
       }
-    },
-  );
+      case 'error':
+        return report.emit({ ...base, ...errorFields(e.error), ...earlier });
+      case 'resumed':
+        return report.emit({ ...base, action: e.action });
+      case 'abandoned':
+        return report.emit({ ...base, reason: e.reason, message: e.message });
+      case 'recovered':
+      case 'note':
+        return report.emit({ ...base, message: e.message });
+      default:
+        // uploaded, results, and whatever a newer library tells
+        return report.emit(base);
+    }
+  };
 
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
+  /** @type {Record<string, unknown>} */
+  const options = {
+    ...(plan.provider === 'dromo' ? plan.schema : { entity: plan.entity, ...plan.exa }),
+    wait: plan.wait,
+    ...(plan.intervalMs ? { intervalMs: plan.intervalMs } : {}),
+    timeoutMs: plan.timeoutMs,
+    signal,
+    concurrency: plan.concurrency,
+    // Rows are downloaded only when they are written somewhere.
+    ...(plan.provider === 'dromo' ? { rows: Boolean(plan.out) } : {}),
+    ...(plan.journal ? { journal: plan.journal } : {}),
+    onEvent,
+  };
+  /** @type {{ files: { file: string, importId?: string, status?: string, outcome: string, earlier?: boolean, error?: unknown }[] }} */
+  let summary;
+  try {
+    summary = await importFiles(api, plan.files, options);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  let code = EXIT.ok;
+  for (const f of summary.files) {
+    if (f.outcome === 'needs_review') code = worse(code, EXIT.review);
+    else if (f.outcome === 'failed') code = worse(code, EXIT.failed);
+    else if (f.outcome === 'error') {
+      const c = exitFor(f.error);
+      // An abort that was not ours (a timeout's signal) is an error, not an interruption.
+      code = worse(code, c === EXIT.interrupted && !signal.aborted ? EXIT.error : c);
+    }
+  }
+  if (plan.journal) {
+    const files = summary.files.map((f) => ({
+      file: nameOf.get(f.file) ?? f.file,
+      ...(f.importId ? { importId: f.importId } : {}),
+      ...(f.status ? { status: f.status } : {}),
+      outcome: f.outcome,
+      ...(f.earlier ? { earlier: true } : {}),
+    }));
+    if (isTTY) report.note(summaryText(files));
+    else report.emit({ event: 'summary', journal: plan.journal, files });
+  }
   if (interrupted) {
     report.finish();
     if (isTTY) {

@@ -172,6 +172,11 @@ export function ttyReporter(files, out = process.stdout) {
         Object.assign(r, { phase: 'waiting', status: e.status });
       } else if (e.event === 'results') {
         Object.assign(row(file), { phase: 'results' });
+      } else if (e.event === 'resumed') {
+        // A journaled import picked up again (--journal): its upload or its wait goes on.
+        Object.assign(row(file), { phase: e.action === 'upload' ? 'uploading' : 'waiting', id: e.importId, since: Date.now() });
+      } else if (e.event === 'abandoned' || e.event === 'recovered' || e.event === 'note') {
+        settled.push(`${label(file)}  ↻ ${e.message}`);
       } else if (e.event === 'done' || e.event === 'error') {
         rows.delete(file);
         done++;
@@ -208,11 +213,11 @@ function describe(e) {
     const status = e.status ? `${e.status}: ` : '';
     // Exa's failure messages name the import already.
     const named = e.importId && String(e.message).includes(String(e.importId));
-    return `✖ ${status}${e.message}${named ? '' : id}`;
+    return `✖ ${status}${e.message}${named ? '' : id}${e.earlier ? '  (earlier run)' : ''}`;
   }
   if (e.status === 'NEEDS_REVIEW') return `! NEEDS_REVIEW: finish it at ${e.reviewUrl}`;
   if (e.waited === false) return `✔ uploaded, not waiting (status ${e.status})${id}`;
   const rows = typeof e.rows === 'number' ? `  ${e.rows} rows` : '';
   const to = e.out ? ` → ${e.out}` : '';
-  return `✔ ${e.status}${rows}${to}${id}`;
+  return `✔ ${e.status}${rows}${to}${id}${e.earlier ? '  (earlier run)' : ''}`;
 }

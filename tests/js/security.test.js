@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { startEmulator, loadPackage, KEY, CONTACTS } from './helpers/env.js';
+import { startEmulator, loadPackage, tempFile, KEY, CONTACTS } from './helpers/env.js';
 
 const EXA_KEY = 'test-exa-key';
 
@@ -174,6 +174,7 @@ test('hostile values: every entry point rejects with a typed error, sends nothin
   const file = () => new File(['a,b\n1,2\n'], 'a.csv');
   const rows = [{ a: 1 }];
   const url = `${sink.origin}/put`;
+  const onDisk = tempFile('hostile.csv', 'url,name\nhttps://a.example,A\n');
   /** Each entry point, with `h` in one argument position (or nested inside a valid one). */
   const entries = {
     'new Dromo(options)': (/** @type {any} */ h) => new Dromo(h),
@@ -218,6 +219,12 @@ test('hostile values: every entry point rejects with a typed error, sends nothin
     'exa.importFile(file, options)': (/** @type {any} */ h) => exa.importFile(file(), h),
     'exa.importFile(file, { metadata })': (/** @type {any} */ h) => exa.importFile(file(), { entity: { type: 'company' }, metadata: h }),
     'exa.importFile(file, { signal })': (/** @type {any} */ h) => exa.importFile(file(), { entity: { type: 'company' }, signal: h }),
+    'importFiles(client)': (/** @type {any} */ h) => hi.importFiles(h, [onDisk], { schema_id: CONTACTS }),
+    'importFiles(client, files)': (/** @type {any} */ h) => hi.importFiles(dromo, h, { schema_id: CONTACTS }),
+    'importFiles(client, [file])': (/** @type {any} */ h) => hi.importFiles(dromo, [h], { schema_id: CONTACTS }),
+    'importFiles(client, files, options)': (/** @type {any} */ h) => hi.importFiles(dromo, [onDisk], h),
+    'importFiles(client, files, { journal })': (/** @type {any} */ h) => hi.importFiles(dromo, [onDisk], { schema_id: CONTACTS, journal: h }),
+    'importFiles(exa, files, { metadata })': (/** @type {any} */ h) => hi.importFiles(exa, [onDisk], { entity: { type: 'company' }, metadata: h }),
     'countCsvRecords(body)': (/** @type {any} */ h) => countCsvRecords(h),
     'countCsvRecords(body, options)': (/** @type {any} */ h) => countCsvRecords(new Blob(['a\n1\n']), h),
   };

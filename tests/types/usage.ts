@@ -48,7 +48,10 @@ import type {
   Settings,
   UploadProgress,
   WaitOptions,
+  ImportFilesEvent,
+  ImportFilesSummary,
 } from 'headless-imports';
+import { importFiles } from 'headless-imports';
 
 declare const signal: AbortSignal;
 declare const file: File;
@@ -368,3 +371,32 @@ async function exaUsage(): Promise<void> {
   void url; void reason; void next; void imp; void n;
 }
 void exaUsage;
+
+/** Many files, journaled (Node). */
+export async function bulkUsage(): Promise<void> {
+  const dromo = new Dromo({ apiKey: 'k' });
+  const exa = new Exa({ apiKey: 'k' });
+  const seen: ImportFilesEvent[] = [];
+  const summary: ImportFilesSummary = await importFiles(dromo, ['a.csv', 'b.csv'], {
+    schema_id: 'id',
+    journal: 'imports.journal',
+    concurrency: 8,
+    rows: true,
+    signal,
+    onEvent: (e) => {
+      seen.push(e);
+      if (e.event === 'done' && e.rows) return e.rows.length;
+      if (e.event === 'abandoned') return e.reason === 'upload_url_expired';
+    },
+  });
+  const first: 'succeeded' | 'needs_review' | 'failed' | 'uploaded' | 'error' | 'not_started' = summary.files[0].outcome;
+  await importFiles(exa, ['leads.csv'], { entity: { type: 'company' }, journal: 'exa.journal', wait: false });
+  // @ts-expect-error per-file hooks are importFiles' own: use onEvent
+  await importFiles(dromo, ['a.csv'], { schema_id: 'id', onCreated: () => {} });
+  // @ts-expect-error a Dromo client takes Dromo's options
+  await importFiles(dromo, ['a.csv'], { entity: { type: 'company' } });
+  // @ts-expect-error files are paths
+  await importFiles(exa, [file], { entity: { type: 'company' } });
+  void first;
+}
+void bulkUsage;

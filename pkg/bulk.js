@@ -1,0 +1,712 @@
+// @ts-check
+// `importFiles(client, files, options)`: many files through the library's own one-call flow
+// (`importFile` and its hooks), `concurrency` at a time; with `journal`, every step is recorded in
+// an append-only file so that a run killed at any point (kill -9 included) can be started again
+// and resume: no second import for a create the journal recorded, an upload only to an import
+// that still waits for it, the rest waited on, and a summary of every file. Node-only: it reads
+// the files and writes the journal. What to do next for a file is decided in Rust
+// (src/journal.rs, through OP_JOURNAL_NEXT); this file does the file I/O and the requests that
+// decision asks for.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { HANDLES, run, OP_JOURNAL_NEXT, OP_FILES_CHECK } from './clients.js';
+import { HeadlessImportsError, ValidationError, ImportFailedError, NeedsReviewError } from './errors.js';
+import { fileFromPath } from './node-upload.js';
+
+/** Exa metadata key of each create's marker, in step with `journal::MARKER_KEY`. */
+const MARKER_KEY = 'headlessImportsJournal';
+/** The journal format this code writes and reads. */
+const VERSION = 1;
+/** How every journal begins (its header line, as `append` writes it). */
+const HEADER_START = '{"type":"journal"';
+/** Options of `importFiles` itself; the rest are `importFile`'s, checked by the provider. */
+const OWN_KEYS = ['journal', 'concurrency', 'onEvent'];
+/** Flow options passed on to each file's `importFile` (and to a resumed file's wait). */
+const FLOW_KEYS = ['wait', 'rows', 'intervalMs', 'backoff', 'maxIntervalMs', 'timeoutMs', 'signal', 'waitForReview', 'webhooks'];
+/** What a wait takes of them. */
+const WAIT_KEYS = ['intervalMs', 'backoff', 'maxIntervalMs', 'timeoutMs', 'signal', 'waitForReview', 'webhooks'];
+/** Imports read, newest first, when looking for an orphan: enough for a busy hour of creates. */
+const MAX_SCAN = 2000;
+/** Decisions per file before giving up: a resume takes at most about six (find, adopt, look, upload, wait). */
+const MAX_STEPS = 16;
+/** Record kinds and the fields each needs besides the file's `path`, `size`, `mtimeMs`. */
+const RECORDS = /** @type {Record<string, Record<string, string>>} */ ({
+  intent: { marker: 'string', t: 'number' },
+  created: { id: 'string' },
+  uploaded: { id: 'string' },
+  done: { id: 'string', status: 'string' },
+  abandoned: { id: 'string' },
+});
+
+/**
+ * @typedef {{ path: string, abs: string, name: string, size: number, mtimeMs: number, index: number }} Entry
+ * @typedef {{ file: string, importId?: string, status?: string, outcome: string, earlier?: boolean, error?: unknown }} FileOutcome
+ * @typedef {Record<string, any>} JournalRecord
+ */
+
+/** @param {string} path @param {string} message */
+const invalid = (path, message) => new ValidationError(`${path}: ${message}`, { path });
+
+/**
+ * A journal problem found before any request: `code` `journal_mismatch` (written for other
+ * options), `journal_damaged`, `journal_in_use` or `journal_unusable`.
+ * @param {string} code @param {string} message @param {string} file @param {unknown} [cause]
+ */
+const journalError = (code, message, file, cause) => new HeadlessImportsError(message, { code, path: file, cause });
+
+/** JSON with object keys sorted, so two option sets compare by content. @param {unknown} v @returns {string} */
+function canonical(v) {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(/** @type {any} */ (v)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
+
+/** Whether `pid` is a live process (one of another user's counts as live). @param {number} pid */
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return /** @type {any} */ (e).code === 'EPERM';
+  }
+}
+
+/**
+ * The append-only journal of one run: read (a torn last line, from a crash mid-write, is cut off),
+ * checked against this run's options, locked against a second run at once, then appended to with
+ * one `write` and one `fsync` per batch of lines (each awaited before the step it guards).
+ */
+class Journal {
+  /** @type {fs.promises.FileHandle | undefined} */
+  #fh;
+  /** @type {{ line: string, resolve: () => void, reject: (e: unknown) => void }[]} */
+  #queue = [];
+  #writing = false;
+  /** @type {Map<string, JournalRecord[]>} records by file key */
+  #byFile = new Map();
+  /** @type {Set<string>} every import id the journal names */
+  #known = new Set();
+  /** @type {Map<string, number>} absolute path -> records of other sizes or mtimes */
+  #otherVersions = new Map();
+  #intents = 0;
+  /** @param {string} file @param {string} id */
+  constructor(file, id) {
+    this.file = file;
+    this.id = id;
+    this.lock = `${file}.lock`;
+  }
+
+  /**
+   * Opens (or starts) the journal at `file` for a run with `identity` ({ provider, baseUrl, params }).
+   * @param {string} file @param {{ provider: string, baseUrl: string, params: unknown }} identity
+   */
+  static async open(file, identity) {
+    takeLock(`${file}.lock`, file);
+    try {
+      return await Journal.#load(file, identity);
+    } catch (e) {
+      releaseLock(`${file}.lock`);
+      throw e;
+    }
+  }
+
+  /** @param {string} file @param {{ provider: string, baseUrl: string, params: unknown }} identity */
+  static async #load(file, identity) {
+    /** @type {string} */
+    let text = '';
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (e) {
+      if (/** @type {any} */ (e).code !== 'ENOENT') throw journalError('journal_unusable', `cannot read the journal ${file}: ${/** @type {any} */ (e).code ?? e}`, file, e);
+    }
+    // A line is complete once its newline is written: anything after the last one is a write
+    // the crash cut short, which never happened as far as the journal is concerned.
+    const end = text.lastIndexOf('\n') + 1;
+    const lines = text.slice(0, end).split('\n').slice(0, -1);
+    const torn = text.length > end;
+    // Only what this code writes is ever cut: a file of something else is refused untouched.
+    const notOurs = () => journalError('journal_damaged', `${file} is not a headless-imports journal (its first line is not one): give another file`, file);
+    if (!lines.length && !(HEADER_START.startsWith(text) || text.startsWith(HEADER_START))) throw notOurs();
+    const header = lines.length ? parseLine(lines[0], 1, file, notOurs) : undefined;
+    /** @type {Journal} */
+    let journal;
+    if (header) {
+      if (header.type !== 'journal') throw notOurs();
+      if (header.version !== VERSION) throw journalError('journal_damaged', `the journal ${file} has format version ${header.version}; this headless-imports reads version ${VERSION}`, file);
+      const differs = [];
+      if (header.provider !== identity.provider) differs.push(`provider ${header.provider} (this run: ${identity.provider})`);
+      if (header.baseUrl !== identity.baseUrl) differs.push(`base URL ${header.baseUrl} (this run: ${identity.baseUrl})`);
+      const was = header.params && typeof header.params === 'object' ? header.params : {};
+      const now = /** @type {Record<string, unknown>} */ (identity.params);
+      const keys = [...new Set([...Object.keys(was), ...Object.keys(now)])].filter((k) => canonical(was[k]) !== canonical(now[k])).sort();
+      if (keys.length) differs.push(`other import options (${keys.join(', ')})`);
+      if (differs.length) {
+        throw journalError(
+          'journal_mismatch',
+          `the journal ${file} was written for ${differs.join(', ')}: refusing to mix another run's imports into it. Use another journal file, or remove this one to start over.`,
+          file,
+        );
+      }
+      journal = new Journal(file, String(header.id));
+      for (let i = 1; i < lines.length; i++) journal.#remember(checkRecord(parseLine(lines[i], i + 1, file), i + 1, file));
+    } else {
+      journal = new Journal(file, crypto.randomBytes(6).toString('hex'));
+    }
+    try {
+      if (torn || !header) fs.truncateSync(file, header ? end : 0);
+    } catch (e) {
+      if (/** @type {any} */ (e).code !== 'ENOENT') throw journalError('journal_unusable', `cannot repair the journal ${file}: ${/** @type {any} */ (e).code ?? e}`, file, e);
+    }
+    try {
+      // O_APPEND: every write lands at the end, whatever else happened to the file. 0600: an
+      // Exa import's upload URL is in it (valid for an hour, for that import's file only).
+      journal.#fh = await fs.promises.open(file, 'a', 0o600);
+    } catch (e) {
+      throw journalError('journal_unusable', `cannot open the journal ${file}: ${/** @type {any} */ (e).code ?? e}`, file, e);
+    }
+    if (!header) {
+      await journal.append({ type: 'journal', version: VERSION, id: journal.id, provider: identity.provider, baseUrl: identity.baseUrl, params: identity.params, t: Date.now() });
+      // The new file's name must survive a power cut too, not only its contents.
+      try {
+        const dir = fs.openSync(path.dirname(path.resolve(file)), 'r');
+        try {
+          fs.fsyncSync(dir);
+        } finally {
+          fs.closeSync(dir);
+        }
+      } catch {
+        // Some filesystems cannot fsync a directory; the file's own fsync stands.
+      }
+    }
+    return journal;
+  }
+
+  /** @param {JournalRecord} r */
+  #remember(r) {
+    if (r.type === 'journal') return;
+    const key = fileKey(/** @type {{ path: string, size: number, mtimeMs: number }} */ (r));
+    const list = this.#byFile.get(key) ?? [];
+    list.push(r);
+    this.#byFile.set(key, list);
+    if (typeof r.id === 'string') this.#known.add(r.id);
+    if (r.type === 'intent') this.#intents++;
+  }
+
+  /** The records of `entry` (this path, size and mtime), in order. @param {Entry} entry */
+  recordsOf(entry) {
+    return this.#byFile.get(fileKey(entry)) ?? [];
+  }
+
+  /** Whether the journal holds records of `entry`'s path for another size or mtime. @param {Entry} entry */
+  changed(entry) {
+    if (this.recordsOf(entry).length) return false;
+    for (const list of this.#byFile.values()) if (list[0].path === entry.abs) return true;
+    return false;
+  }
+
+  /** Every import id the journal names. */
+  known() {
+    return [...this.#known];
+  }
+
+  /** A marker for the next create, unique to this journal. */
+  marker() {
+    // Counted as the intent is appended (`#remember`), which follows at once.
+    return `${this.id}.${this.#intents + 1}`;
+  }
+
+  /**
+   * Appends `record` for `entry` and resolves once it is on disk (written and fsynced).
+   * @param {JournalRecord} record @param {Entry} [entry]
+   */
+  append(record, entry) {
+    const r = entry ? { type: record.type, path: entry.abs, size: entry.size, mtimeMs: entry.mtimeMs, ...record, t: record.t ?? Date.now() } : record;
+    this.#remember(r);
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ line: JSON.stringify(r) + '\n', resolve: () => resolve(undefined), reject });
+      void this.#drain();
+    });
+  }
+
+  /** Writes what is queued, many lines in one write and one fsync. */
+  async #drain() {
+    if (this.#writing) return;
+    this.#writing = true;
+    try {
+      while (this.#queue.length) {
+        const batch = this.#queue.splice(0);
+        try {
+          const fh = /** @type {fs.promises.FileHandle} */ (this.#fh);
+          let bytes = Buffer.from(batch.map((b) => b.line).join(''));
+          while (bytes.length) {
+            const { bytesWritten } = await fh.write(bytes);
+            bytes = bytes.subarray(bytesWritten);
+          }
+          await fh.sync();
+          for (const b of batch) b.resolve();
+        } catch (e) {
+          const err = journalError('journal_unusable', `cannot write the journal ${this.file}: ${/** @type {any} */ (e).code ?? e}`, this.file, e);
+          for (const b of batch) b.reject(err);
+        }
+      }
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  async close() {
+    await this.#fh?.close().catch(() => {});
+    releaseLock(this.lock);
+  }
+}
+
+/** @param {{ path: string, size: number, mtimeMs: number }} r */
+const fileKey = (r) => `${'abs' in r ? r.abs : r.path}\0${r.size}\0${r.mtimeMs}`;
+
+/**
+ * @param {string} line @param {number} n @param {string} file
+ * @param {() => Error} [otherwise] the error when the line is no JSON object
+ */
+function parseLine(line, n, file, otherwise) {
+  try {
+    const v = JSON.parse(line);
+    if (v && typeof v === 'object' && !Array.isArray(v)) return v;
+  } catch {
+    // said below
+  }
+  if (otherwise) throw otherwise();
+  throw journalError('journal_damaged', `the journal ${file} is damaged at line ${n} (not a JSON object). Only a last line cut short by a crash is repaired; fix or remove the file.`, file);
+}
+
+/** @param {JournalRecord} r @param {number} n @param {string} file */
+function checkRecord(r, n, file) {
+  const fields = RECORDS[r.type];
+  const bad = !fields || typeof r.path !== 'string' || typeof r.size !== 'number' || typeof r.mtimeMs !== 'number' || Object.entries(fields).some(([k, t]) => typeof r[k] !== t);
+  if (bad) throw journalError('journal_damaged', `the journal ${file} is damaged at line ${n} (not a record this version writes). Fix or remove the file.`, file);
+  return r;
+}
+
+/** @param {string} lock @param {string} file */
+function takeLock(lock, file) {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(lock, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      return;
+    } catch (e) {
+      if (/** @type {any} */ (e).code !== 'EEXIST') throw journalError('journal_unusable', `cannot lock the journal ${file} (${lock}): ${/** @type {any} */ (e).code ?? e}`, file, e);
+    }
+    const pid = Number.parseInt(fs.readFileSync(lock, 'utf8'), 10);
+    // A lock whose process is gone was left by a crash: the run that owned it is over.
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+      throw journalError('journal_in_use', `the journal ${file} is in use by process ${pid} (its lock is ${lock}): one run at a time`, file);
+    }
+    if (pid === process.pid) throw journalError('journal_in_use', `the journal ${file} is already in use by this process: one run at a time`, file);
+    fs.rmSync(lock, { force: true });
+  }
+  throw journalError('journal_in_use', `cannot take the lock ${lock} of the journal ${file}`, file);
+}
+
+/** @param {string} lock */
+function releaseLock(lock) {
+  try {
+    if (Number.parseInt(fs.readFileSync(lock, 'utf8'), 10) === process.pid) fs.rmSync(lock, { force: true });
+  } catch {
+    // gone already
+  }
+}
+
+/**
+ * Reads `importFiles`' arguments before any request: the client, the files (each a readable,
+ * non-empty regular file, none twice) and the options.
+ * @param {unknown} client @param {unknown} files @param {unknown} options
+ */
+function readArguments(client, files, options) {
+  /** @type {any} */
+  let imports;
+  try {
+    imports = /** @type {any} */ (client)?.imports;
+  } catch {
+    // a Proxy whose trap throws: not a client
+  }
+  if (!imports || !HANDLES.has(imports)) throw invalid('client', 'must be a Dromo or Exa client (new Dromo(...) or new Exa(...))');
+  /** @type {unknown[]} */
+  let list;
+  try {
+    if (!Array.isArray(files)) throw invalid('files', 'must be an array of file paths');
+    list = [...files];
+  } catch (e) {
+    if (e instanceof ValidationError) throw e;
+    throw invalid('files', 'cannot be read (a revoked Proxy?)');
+  }
+  if (list.length === 0) throw invalid('files', 'is empty: give at least one file path');
+  /** @type {Entry[]} */
+  const entries = [];
+  const seen = new Set();
+  list.forEach((f, i) => {
+    const at = `files[${i}]`;
+    if (typeof f !== 'string' || f === '' || f.includes('\0')) throw invalid(at, 'must be a non-empty string naming a file');
+    const abs = path.resolve(f);
+    if (seen.has(abs)) throw invalid(at, `names ${f} a second time`);
+    seen.add(abs);
+    /** @type {fs.Stats} */
+    let st;
+    try {
+      st = fs.statSync(abs);
+      fs.accessSync(abs, fs.constants.R_OK);
+    } catch (e) {
+      throw invalid(at, `cannot read ${f}: ${/** @type {any} */ (e).code ?? e}`);
+    }
+    if (!st.isFile()) throw invalid(at, `${f} is not a regular file`);
+    if (st.size === 0) throw invalid(at, `${f} is empty (0 bytes): nothing to import`);
+    entries.push({ path: f, abs, name: path.basename(abs), size: st.size, mtimeMs: st.mtimeMs, index: i });
+  });
+  /** @type {Record<string, any>} */
+  let o;
+  try {
+    if (options === undefined) o = {};
+    else if (typeof options !== 'object' || options === null || Array.isArray(options)) throw invalid('options', 'must be an object');
+    else o = { ...options };
+  } catch (e) {
+    if (e instanceof ValidationError) throw e;
+    throw invalid('options', 'cannot be read (a revoked Proxy or a throwing getter?)');
+  }
+  if (o.journal !== undefined && (typeof o.journal !== 'string' || o.journal === '' || o.journal.includes('\0'))) {
+    throw invalid('options.journal', 'must be the path of the journal file (created if missing)');
+  }
+  const concurrency = o.concurrency ?? 4;
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw invalid('options.concurrency', 'must be an integer from 1 to 64');
+  if (o.onEvent !== undefined && typeof o.onEvent !== 'function') throw invalid('options.onEvent', 'must be a function');
+  /** @type {Record<string, any>} */
+  const rest = {};
+  for (const [k, v] of Object.entries(o)) if (!OWN_KEYS.includes(k)) rest[k] = v;
+  return { imports, entries, journal: /** @type {string | undefined} */ (o.journal), concurrency, onEvent: /** @type {Function | undefined} */ (o.onEvent), rest };
+}
+
+/**
+ * `importFiles(client, files, options)`: see index.d.ts.
+ * @param {unknown} client @param {unknown} files @param {unknown} [options]
+ */
+export async function importFiles(client, files, options) {
+  const { imports, entries, journal: journalFile, concurrency, onEvent, rest } = readArguments(client, files, options);
+  // The provider checks its options (and each file's name or size) as importFile would, before
+  // anything is sent, and says what the journal is for.
+  const identity = await run(imports, OP_FILES_CHECK, rest, entries.map((e) => ({ name: e.name, size: e.size })));
+  const exa = identity.provider === 'exa';
+  /** @type {Record<string, any>} */
+  const flow = {};
+  for (const k of FLOW_KEYS) if (rest[k] !== undefined) flow[k] = rest[k];
+  const wait = flow.wait !== false;
+  const rows = !exa && flow.rows === true;
+  /** @type {AbortSignal | undefined} */
+  const signal = flow.signal;
+  const journal = journalFile ? await Journal.open(journalFile, identity) : undefined;
+  /** @type {FileOutcome[]} */
+  const outcomes = entries.map((e) => ({ file: e.path, outcome: 'not_started' }));
+  try {
+    // The files an earlier run may have left an orphan for (an intent with no id after it) share
+    // one scan of the newest imports, made before this run creates anything: an import of this
+    // run's can then never be taken for an earlier run's orphan (Dromo's are matched by name).
+    let since = Infinity;
+    for (const entry of journal ? entries : []) {
+      const next = await run(imports, OP_JOURNAL_NEXT, /** @type {Journal} */ (journal).recordsOf(entry), {}, { known: /** @type {Journal} */ (journal).known(), now: Date.now() });
+      if (next.action === 'find') since = Math.min(since, next.since);
+    }
+    /** @type {Promise<{ listed: unknown[], complete: boolean }> | undefined} */
+    let scan;
+    if (since < Infinity) {
+      scan = listSince(imports, since, signal);
+      // Each file that needs it awaits it again: a failed scan fails those files only.
+      await scan.catch(() => {});
+    }
+    const findOrphans = () => scan ?? Promise.resolve({ listed: [], complete: true });
+
+    const ctx = { client: /** @type {any} */ (client), imports, exa, params: identity.params, flow, wait, rows, signal, journal, onEvent, findOrphans };
+    let next = 0;
+    const worker = async () => {
+      while (next < entries.length && !signal?.aborted) {
+        const entry = entries[next++];
+        outcomes[entry.index] = await importOne(ctx, entry);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, entries.length) }, worker));
+  } finally {
+    await journal?.close();
+  }
+  return { files: outcomes };
+}
+
+/**
+ * Imports created since `since` (ms, the API's clock), newest first, as the decision reads them;
+ * `complete` unless the scan stopped at MAX_SCAN before reaching that time.
+ * @param {any} imports @param {number} since @param {AbortSignal | undefined} signal
+ */
+async function listSince(imports, since, signal) {
+  const listed = [];
+  for await (const imp of imports.list({ limit: 100, ...(signal ? { signal } : {}) })) {
+    const createdMs = Date.parse(imp.created_date ?? imp.createdAt);
+    if (createdMs < since) return { listed, complete: true };
+    if (listed.length >= MAX_SCAN) return { listed, complete: false };
+    listed.push({ id: imp.id, status: imp.status, marker: imp.metadata?.[MARKER_KEY], name: imp.original_filename, createdMs });
+  }
+  return { listed, complete: true };
+}
+
+/**
+ * @typedef {{
+ *   client: any, imports: any, exa: boolean, params: Record<string, any>, flow: Record<string, any>,
+ *   wait: boolean, rows: boolean, signal: AbortSignal | undefined, journal: Journal | undefined,
+ *   onEvent: Function | undefined, findOrphans: () => Promise<{ listed: unknown[], complete: boolean }>,
+ * }} Ctx
+ */
+
+/**
+ * One file, to its outcome: resumed from the journal where it has a say, else imported afresh.
+ * Never throws: what went wrong is the outcome's `error`.
+ * @param {Ctx} ctx @param {Entry} entry
+ * @returns {Promise<FileOutcome>}
+ */
+async function importOne(ctx, entry) {
+  /** @type {{ importId?: string }} */
+  const state = {};
+  /** @param {Record<string, unknown>} e */
+  const emit = async (e) => {
+    if (ctx.onEvent) await ctx.onEvent({ event: e.event, file: entry.path, ...(state.importId ? { importId: state.importId } : {}), ...e });
+  };
+  try {
+    return await steps(ctx, entry, state, emit);
+  } catch (error) {
+    const e = /** @type {any} */ (error);
+    if (!state.importId && e?.import?.id) state.importId = e.import.id;
+    try {
+      const outcome = await concluded(ctx, entry, state, emit, e);
+      if (outcome) return outcome;
+      await emit({ event: 'error', error });
+    } catch (also) {
+      // The journal or onEvent failed while the end was recorded or told: that is the outcome.
+      return { file: entry.path, importId: state.importId, outcome: 'error', error: also };
+    }
+    return { file: entry.path, importId: state.importId, outcome: 'error', error };
+  }
+}
+
+/**
+ * A flow's error that is a final answer about the import (NEEDS_REVIEW, FAILED), journaled as
+ * its `done`; or a failed upload after which Exa's flow deleted the import (journaled abandoned).
+ * Returns the outcome when the error was such an answer.
+ * @param {Ctx} ctx @param {Entry} entry @param {{ importId?: string }} state
+ * @param {(e: Record<string, unknown>) => Promise<void>} emit @param {any} e
+ * @returns {Promise<FileOutcome | undefined>}
+ */
+async function concluded(ctx, entry, state, emit, e) {
+  const id = state.importId;
+  if (e?.code === 'needs_review' && id) {
+    await ctx.journal?.append({ type: 'done', id, status: 'NEEDS_REVIEW', reviewUrl: e.reviewUrl }, entry);
+    await emit({ event: 'done', status: 'NEEDS_REVIEW', reviewUrl: e.reviewUrl, import: e.import, waited: true });
+    return { file: entry.path, importId: id, status: 'NEEDS_REVIEW', outcome: 'needs_review' };
+  }
+  if (e?.code === 'import_failed' && id) {
+    const status = String(e.import?.status ?? 'FAILED');
+    await ctx.journal?.append({ type: 'done', id, status, message: e.message, ...(e.failedReason ? { failedReason: e.failedReason } : {}) }, entry);
+    await emit({ event: 'error', error: e });
+    return { file: entry.path, importId: id, status, outcome: 'failed', error: e };
+  }
+  if (e?.deleted === true && id) await ctx.journal?.append({ type: 'abandoned', id, reason: 'deleted' }, entry);
+  return undefined;
+}
+
+/**
+ * The decisions and their steps for one file.
+ * @param {Ctx} ctx @param {Entry} entry @param {{ importId?: string }} state
+ * @param {(e: Record<string, unknown>) => Promise<void>} emit
+ * @returns {Promise<FileOutcome>}
+ */
+async function steps(ctx, entry, state, emit) {
+  const { journal, imports } = ctx;
+  if (!journal) return create(ctx, entry, state, emit);
+  if (journal.changed(entry)) await emit({ event: 'note', message: `${entry.path} changed since the journal recorded it (size or modification time): imported as a new file` });
+  /** @type {Record<string, unknown>} */
+  let seen = {};
+  /** @type {Record<string, unknown> | undefined} */
+  let listed;
+  const call = ctx.signal ? { signal: ctx.signal } : {};
+  for (let step = 0; step < MAX_STEPS; step++) {
+    const next = await run(imports, OP_JOURNAL_NEXT, journal.recordsOf(entry), seen, { known: journal.known(), now: Date.now() });
+    seen = {};
+    const id = next.id;
+    switch (next.action) {
+      case 'create':
+        if (next.ambiguous) {
+          await emit({ event: 'note', message: `an earlier run may have created an import for ${entry.name} before it could record it, but ${next.ambiguous.length} imports look alike (${next.ambiguous.join(', ')}): none is used or deleted, a new one is created` });
+        }
+        if (next.incomplete) await emit({ event: 'note', message: `looked for an import an earlier run may have created for ${entry.name} among the newest ${MAX_SCAN} only: creating a new one` });
+        return create(ctx, entry, state, emit);
+      case 'find':
+        listed = await ctx.findOrphans();
+        seen = listed;
+        break;
+      case 'adopt':
+        await journal.append({ type: 'created', id, recovered: true }, entry);
+        state.importId = id;
+        await emit({ event: 'recovered', message: `found import ${id}, created by an earlier run that stopped before it could record it: using it` });
+        break;
+      case 'delete':
+        // Exa shows an upload URL only when it creates: an orphan nobody can upload to goes.
+        try {
+          await imports.delete(id, call);
+        } catch (e) {
+          if (/** @type {any} */ (e)?.code !== 'not_found') throw e;
+        }
+        await journal.append({ type: 'abandoned', id, reason: 'orphan' }, entry);
+        await emit({ event: 'abandoned', importId: id, reason: 'orphan', message: `deleted import ${id}, created by an earlier run that stopped before it could record it (its upload URL is unknown): creating a new one` });
+        seen = listed ?? {};
+        break;
+      case 'retrieve':
+        state.importId = id;
+        try {
+          seen = { import: await imports.retrieve(id, call) };
+        } catch (e) {
+          if (/** @type {any} */ (e)?.code !== 'not_found') throw e;
+          seen = { gone: id };
+        }
+        break;
+      case 'upload': {
+        state.importId = id;
+        await emit({ event: 'resumed', action: 'upload' });
+        const file = await fileFromPath(entry.abs);
+        try {
+          await imports.upload(next.url, file, { ...call, onProgress: (/** @type {any} */ p) => emit({ event: 'progress', loaded: p.loaded, total: p.total }) });
+        } catch (e) {
+          if (/** @type {any} */ (e)?.expired !== true) throw e;
+          seen = { uploadExpired: id };
+          break;
+        }
+        await journal.append({ type: 'uploaded', id }, entry);
+        await emit({ event: 'uploaded' });
+        return finish(ctx, entry, state, emit, id);
+      }
+      case 'wait':
+        state.importId = id;
+        await emit({ event: 'resumed', action: 'wait' });
+        return finish(ctx, entry, state, emit, id);
+      case 'report': {
+        state.importId = id;
+        const last = /** @type {JournalRecord} */ ([...journal.recordsOf(entry)].reverse().find((r) => r.type === 'done' && r.id === id));
+        if (next.failed) {
+          const error = new ImportFailedError(String(last.message ?? `Import ${id} failed.`), { import: { id, status: next.status }, ...(last.failedReason ? { failedReason: last.failedReason } : {}) });
+          await emit({ event: 'error', error, earlier: true });
+          return { file: entry.path, importId: id, status: next.status, outcome: 'failed', earlier: true, error };
+        }
+        await emit({ event: 'done', status: next.status, waited: true, earlier: true });
+        return { file: entry.path, importId: id, status: next.status, outcome: 'succeeded', earlier: true };
+      }
+      case 'abandon': {
+        const why = /** @type {Record<string, string>} */ ({
+          upload_url_expired: `its upload URL expired before the file was uploaded`,
+          gone: `it no longer exists (deleted)`,
+          no_upload_url: `no upload URL for it is known`,
+        })[next.why];
+        await journal.append({ type: 'abandoned', id, reason: next.why }, entry);
+        await emit({ event: 'abandoned', importId: id, reason: next.why, message: `import ${id} was not finished and cannot be: ${why ?? next.why}. Creating a new import.` });
+        state.importId = undefined;
+        break;
+      }
+      default:
+        throw new HeadlessImportsError(`importFiles: unknown step ${next.action}`, { code: 'invalid_state' });
+    }
+  }
+  throw new HeadlessImportsError(`importFiles: ${entry.path} did not settle in ${MAX_STEPS} steps`, { code: 'invalid_state' });
+}
+
+/**
+ * A fresh import of `entry` through `importFile`, its hooks journaling each step before the flow
+ * goes on (an awaited hook holds the flow).
+ * @param {Ctx} ctx @param {Entry} entry @param {{ importId?: string }} state
+ * @param {(e: Record<string, unknown>) => Promise<void>} emit
+ * @returns {Promise<FileOutcome>}
+ */
+async function create(ctx, entry, state, emit) {
+  const { journal } = ctx;
+  state.importId = undefined;
+  await emit({ event: 'start', phase: ctx.exa ? 'counting' : 'creating' });
+  const file = await fileFromPath(entry.abs);
+  /** @type {Record<string, any>} */
+  const params = { ...ctx.params };
+  if (journal) {
+    // Written before the create: if the process dies before the import's id is journaled, the
+    // next run knows a create may have happened and looks for it (Exa: by this marker).
+    const marker = journal.marker();
+    if (ctx.exa) params.metadata = { ...params.metadata, [MARKER_KEY]: marker };
+    await journal.append({ type: 'intent', marker, name: entry.name }, entry);
+  }
+  const options = {
+    ...params,
+    ...ctx.flow,
+    ...(ctx.exa ? {} : { rows: ctx.rows }),
+    onQueued: (/** @type {{ kind: string, waitMs: number }} */ q) => emit({ event: 'queued', for: q.kind, waitMs: q.waitMs }),
+    onCreated: async (/** @type {any} */ imp) => {
+      state.importId = imp.id;
+      await journal?.append({ type: 'created', id: imp.id, ...(ctx.exa ? { uploadUrl: imp.uploadUrl, validUntil: Date.parse(imp.uploadValidUntil) } : {}) }, entry);
+      await emit({ event: 'created', status: imp.status, size: entry.size, ...(imp.count !== undefined ? { count: imp.count } : {}) });
+    },
+    onProgress: (/** @type {any} */ p) => emit({ event: 'progress', loaded: p.loaded, total: p.total }),
+    onUploaded: async () => {
+      await journal?.append({ type: 'uploaded', id: state.importId }, entry);
+      await emit({ event: 'uploaded' });
+    },
+    onStatus: (/** @type {any} */ imp) => statusEvent(ctx, emit, imp),
+  };
+  const { import: imp, rows } = await ctx.client.importFile(file, options);
+  return done(ctx, entry, state, emit, imp, rows);
+}
+
+/** @param {Ctx} ctx @param {(e: Record<string, unknown>) => Promise<void>} emit @param {any} imp */
+async function statusEvent(ctx, emit, imp) {
+  await emit({ event: 'status', status: imp.status });
+  if (ctx.rows && ctx.wait && imp.status === 'SUCCESSFUL') await emit({ event: 'results' });
+}
+
+/**
+ * Waits for a resumed import (`wait: false`: only looks) and fetches its rows when asked.
+ * @param {Ctx} ctx @param {Entry} entry @param {{ importId?: string }} state
+ * @param {(e: Record<string, unknown>) => Promise<void>} emit @param {string} id
+ * @returns {Promise<FileOutcome>}
+ */
+async function finish(ctx, entry, state, emit, id) {
+  const call = ctx.signal ? { signal: ctx.signal } : {};
+  if (!ctx.wait) return done(ctx, entry, state, emit, await ctx.imports.retrieve(id, call));
+  /** @type {Record<string, any>} */
+  const waitOptions = { onStatus: (/** @type {any} */ imp) => statusEvent(ctx, emit, imp) };
+  for (const k of WAIT_KEYS) if (ctx.flow[k] !== undefined && !(ctx.exa && k === 'waitForReview')) waitOptions[k] = ctx.flow[k];
+  const imp = await ctx.imports.waitForCompletion(id, waitOptions);
+  // The wait resolves at NEEDS_REVIEW (unless waitForReview): the flows' NeedsReviewError instead.
+  if (!ctx.exa && imp.status === 'NEEDS_REVIEW') {
+    throw new NeedsReviewError(`Import ${id} needs a review: a person must finish it at its review_url.`, { import: imp, reviewUrl: imp.review_url });
+  }
+  const rows = ctx.rows ? await ctx.imports.results(id, call) : undefined;
+  return done(ctx, entry, state, emit, imp, rows);
+}
+
+/**
+ * Reports a file's end (its rows with it when they were fetched), then journals it: a `done`
+ * whose listener writes the rows somewhere is finished before the journal says so.
+ * @param {Ctx} ctx @param {Entry} entry @param {{ importId?: string }} state
+ * @param {(e: Record<string, unknown>) => Promise<void>} emit @param {any} imp @param {unknown[]} [rows]
+ * @returns {Promise<FileOutcome>}
+ */
+async function done(ctx, entry, state, emit, imp, rows) {
+  state.importId = imp.id;
+  if (!ctx.wait) {
+    await emit({ event: 'done', status: imp.status, import: imp, waited: false });
+    return { file: entry.path, importId: imp.id, status: imp.status, outcome: 'uploaded' };
+  }
+  await emit({ event: 'done', status: imp.status, import: imp, ...(rows ? { rows } : {}), waited: true });
+  await ctx.journal?.append({ type: 'done', id: imp.id, status: imp.status }, entry);
+  return { file: entry.path, importId: imp.id, status: imp.status, outcome: 'succeeded' };
+}

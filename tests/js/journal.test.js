@@ -1,0 +1,520 @@
+// @ts-check
+// `import --journal` (the library's importFiles with a journal) as a user meets it: real CLI
+// processes, installed from the packed tarball, against the real emulator. The crash test kills
+// a journaled bulk import with SIGKILL at random points and runs the same command again until it
+// is done, then counts the imports on the emulator's side: each file ends in exactly one
+// successful import, and nothing was created that the journal did not announce.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { startEmulator, installPackage, loadPackage, control, KEY, CONTACTS } from './helpers/env.js';
+
+const EXA_KEY = 'test-exa-key';
+/** @type {string} */ let bin;
+/** @type {string} */ let work;
+
+before(() => {
+  bin = path.join(installPackage(), 'node_modules', '.bin', 'headless-imports');
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'hi-journal-'));
+});
+after(() => {
+  if (work) fs.rmSync(work, { recursive: true, force: true });
+});
+
+/**
+ * @typedef {{ code: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string, events: any[] }} Run
+ */
+
+/**
+ * Runs the CLI in `dir` (NDJSON on stdout). `killAfterMs` sends SIGKILL that long after its first
+ * event (so a slow start on a busy machine does not eat the run); `killWhen` once the events
+ * printed so far satisfy it; `killOnce` once the promise it returns resolves true.
+ * @param {string} dir @param {string[]} args
+ * @param {{ killAfterMs?: number, killWhen?: (events: any[]) => boolean, killOnce?: () => Promise<boolean>, timeoutMs?: number }} [opts]
+ * @returns {Promise<Run>}
+ */
+function run(dir, args, opts = {}) {
+  return new Promise((resolve, reject) => {
+    /** @type {NodeJS.ProcessEnv} */
+    const env = { ...process.env, DROMO_API_KEY: KEY, EXA_API_KEY: EXA_KEY };
+    delete env.DROMO_BASE_URL;
+    delete env.EXA_BASE_URL;
+    const child = spawn(bin, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    /** @type {NodeJS.Timeout | undefined} */
+    let kill;
+    const limit = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      if (opts.killAfterMs !== undefined && !kill) kill = setTimeout(() => child.kill('SIGKILL'), opts.killAfterMs);
+      if (opts.killWhen?.(parse(stdout))) child.kill('SIGKILL');
+    });
+    if (opts.killOnce) {
+      const check = opts.killOnce;
+      void (async () => {
+        while (child.exitCode === null && child.signalCode === null) {
+          if (await check()) return void child.kill('SIGKILL');
+          await new Promise((res) => setTimeout(res, 25));
+        }
+      })();
+    }
+    child.stderr.on('data', (d) => (stderr += d));
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      clearTimeout(kill);
+      clearTimeout(limit);
+      for (const text of [stdout, stderr]) assert.ok(!text.includes(KEY) && !text.includes(EXA_KEY), 'the key is never printed');
+      resolve({ code, signal, stdout, stderr, events: parse(stdout) });
+    });
+  });
+}
+
+/** The events in NDJSON output; a killed run may leave half a line, so only whole lines count. @param {string} stdout */
+const parse = (stdout) =>
+  stdout
+    .split('\n')
+    .slice(0, -1)
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l));
+
+/** Request counts of the emulator. @param {{ control: string }} emu @returns {Promise<Record<string, number>>} */
+const requests = async (emu) => (await control(`${emu.control}/stats`)).requests;
+
+/** Installs a fault plan (none with `rules` empty). @param {{ control: string }} emu @param {object[]} rules */
+const faults = (emu, rules) => fetch(`${emu.control}/faults`, rules.length ? { method: 'POST', body: JSON.stringify({ seed: 1, rules }) } : { method: 'DELETE' });
+
+const CONTACT_ROWS = 'First Name,Last Name,Email Address,Age\nAda,Lovelace,ada@example.com,36\n';
+const COMPANY_ROWS = 'url,name\nhttps://acme.example,Acme\n';
+
+/** A fresh directory with files `name -> contents`. @param {Record<string, string>} files */
+function folder(files) {
+  const dir = fs.mkdtempSync(path.join(work, 'case-'));
+  for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
+  return dir;
+}
+
+/** The journal's lines, each parsed (every line is whole: the writer appends whole lines). @param {string} file */
+const journalLines = (file) =>
+  fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .slice(0, -1)
+    .map((l) => JSON.parse(l));
+
+/** A deterministic generator (mulberry32), so a failing seed can be replayed. @param {number} seed */
+function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Every import the emulator has, through the API (newest first). @param {string} base @param {'dromo' | 'exa'} provider */
+async function allImports(base, provider) {
+  const out = [];
+  if (provider === 'dromo') {
+    for (let offset = 0; ; offset += 1000) {
+      const page = await (await fetch(`${base}/headless/imports/?offset=${offset}&limit=1000`, { headers: { 'X-Dromo-License-Key': KEY } })).json();
+      out.push(...page.results);
+      if (offset + page.results.length >= page.count) return out;
+    }
+  }
+  for (let cursor = ''; ; ) {
+    const page = await (await fetch(`${base}/v0/imports?limit=200${cursor ? `&cursor=${cursor}` : ''}`, { headers: { 'x-api-key': EXA_KEY } })).json();
+    out.push(...page.data);
+    if (!page.hasMore) return out;
+    cursor = page.nextCursor;
+  }
+}
+
+/** Which step a file was at when its run was killed, from the last event the run printed for it. @param {any[]} events */
+function phasesAtKill(events) {
+  /** @type {Map<string, string>} */
+  const last = new Map();
+  for (const e of events) if (e.file) last.set(e.file, e.event);
+  const phase = (/** @type {string} */ ev) =>
+    ({ start: 'before create', queued: 'before create', created: 'created, not uploaded', resumed: 'resuming', progress: 'uploading', uploaded: 'waiting', status: 'waiting' })[ev] ?? 'finished';
+  return new Set([...last.values()].map(phase));
+}
+
+/**
+ * The crash test for one provider: a journaled bulk import of `count` files, killed with SIGKILL
+ * at `kills` random points, run again each time, then once more to the end.
+ * @param {'dromo' | 'exa'} provider @param {number} count @param {number} kills
+ */
+async function crashAndResume(provider, count, kills) {
+  const seed = Number(process.env.HI_JOURNAL_SEED ?? Math.floor(Math.random() * 2 ** 31));
+  const random = rng(seed);
+  console.log(`${provider} crash test seed ${seed} (HI_JOURNAL_SEED=${seed} replays it)`);
+  // Processing takes ~0.6 s after an upload (time scale 0.3); the faults stretch the steps in
+  // between so the kills land in each: a create answered late (the import exists, its id not yet
+  // journaled: the orphan window), an upload stored but answered late, uploads cut mid-way.
+  const emu = await startEmulator(['--time-scale', '0.3', '--no-rate-limit']);
+  const started = Date.now();
+  try {
+    await fetch(`${emu.control}/faults`, {
+      method: 'POST',
+      body: JSON.stringify({
+        seed,
+        rules: [
+          { route: `${provider}.create`, kind: 'slow', ms: 500, rate: 0.35 },
+          { route: 'storage.put', kind: 'slow', ms: 500, rate: 0.3 },
+          { route: 'storage.put', kind: 'reset_mid_upload', rate: 0.15 },
+          { route: `${provider}.get`, kind: 'slow', ms: 300, rate: 0.2 },
+        ],
+      }),
+    });
+    const dir = fs.mkdtempSync(path.join(work, `${provider}-crash-`));
+    const files = Array.from({ length: count }, (_, i) => {
+      const name = `f${String(i).padStart(2, '0')}.csv`;
+      const rows = provider === 'dromo'
+        ? `First Name,Last Name,Email Address,Age\n${Array.from({ length: 50 + i }, (_, r) => `N${r},L${i},u${r}.${i}@example.com,${r % 90}`).join('\n')}\n`
+        : `url,name\n${Array.from({ length: 50 + i }, (_, r) => `https://c${r}-${i}.example,C${r}`).join('\n')}\n`;
+      fs.writeFileSync(path.join(dir, name), rows);
+      return name;
+    });
+    const base = provider === 'dromo' ? /** @type {any} */ (emu).api : /** @type {any} */ (emu).exa;
+    const args = [provider, 'import', ...files, '--journal', 'journal.ndjson', '--base-url', base, '--concurrency', '4', '--interval', '1000',
+      ...(provider === 'dromo' ? ['--schema-id', CONTACTS] : ['--entity', 'company'])];
+
+    /** @type {Set<string>} */
+    const phases = new Set();
+    let recovered = 0;
+    let deletedOrphans = 0;
+    // Bounded in count and in time (a machine busy with other work slows every run down).
+    let k = 0;
+    for (; k < kills && Date.now() - started < 50_000; k++) {
+      // Killed 0.1 to 1.9 s after its first event: each run gets somewhere before it dies.
+      const r = await run(dir, args, { killAfterMs: 100 + Math.floor(random() * 1800) });
+      recovered += r.events.filter((e) => e.event === 'recovered').length;
+      deletedOrphans += r.events.filter((e) => e.event === 'abandoned' && e.reason === 'orphan').length;
+      if (r.signal === 'SIGKILL') for (const p of phasesAtKill(r.events)) phases.add(p);
+      else assert.equal(r.code, 0, `run ${k} ended by itself: ${r.stderr}`);
+    }
+    const last = await run(dir, args, { timeoutMs: 45_000 });
+    assert.equal(last.code, 0, `the last run: ${last.signal ?? ''} ${last.stderr} ${last.stdout.slice(-2000)}`);
+    console.log(`${provider}: ${k} kills landed in: ${[...phases].join(', ')}; orphans found and used ${recovered}, deleted ${deletedOrphans}; ${Date.now() - started} ms`);
+    assert.ok(k >= kills / 2, `at least half the kills happened in time: ${k}`);
+    assert.ok(phases.size >= 3, `the kills landed in several phases: ${[...phases]}`);
+
+    // The summary covers every file, those finished by earlier runs too.
+    const summary = last.events.at(-1);
+    assert.equal(summary.event, 'summary');
+    assert.deepEqual(summary.files.map((/** @type {any} */ f) => f.file), files);
+    assert.ok(summary.files.every((/** @type {any} */ f) => f.outcome === 'succeeded'), JSON.stringify(summary.files.filter((/** @type {any} */ f) => f.outcome !== 'succeeded')));
+    assert.ok(summary.files.some((/** @type {any} */ f) => f.earlier), 'some files were finished by an earlier run');
+
+    // The emulator's side: one import per file, successful, and the one the summary names.
+    const lines = journalLines(path.join(dir, 'journal.ndjson'));
+    const intents = lines.filter((l) => l.type === 'intent');
+    const imports = await allImports(base, provider);
+    const stats = await control(`${emu.control}/stats`);
+    const creates = stats.requests[`${provider}.create`];
+    assert.ok(creates <= intents.length, `every create was journaled first: ${creates} creates, ${intents.length} intents`);
+    /** @type {Map<string, any[]>} */
+    const byFile = new Map(files.map((f) => [f, []]));
+    if (provider === 'dromo') {
+      for (const imp of imports) byFile.get(imp.original_filename)?.push(imp);
+      assert.equal(imports.length, count, 'no import beyond one per file');
+      assert.equal(creates, count, 'each create made the one import of its file');
+    } else {
+      // Each create carries its intent's marker: map markers to files through the journal.
+      const fileOf = new Map(intents.map((l) => [l.marker, path.basename(l.path)]));
+      for (const imp of imports) {
+        const marker = imp.metadata?.headlessImportsJournal;
+        assert.ok(fileOf.has(marker), `import ${imp.id} carries a marker the journal announced (${marker})`);
+        byFile.get(/** @type {string} */ (fileOf.get(marker)))?.push(imp);
+      }
+      assert.equal(imports.length, count, 'no import beyond one per file (the orphans found were deleted)');
+    }
+    for (const [file, list] of byFile) {
+      assert.equal(list.length, 1, `${file}: exactly one import, got ${list.map((i) => `${i.id} ${i.status}`)}`);
+      assert.equal(list[0].status, provider === 'dromo' ? 'SUCCESSFUL' : 'completed', file);
+      assert.equal(list[0].id, summary.files.find((/** @type {any} */ f) => f.file === file).importId);
+    }
+  } finally {
+    await emu.stop();
+  }
+}
+
+test('crash test (Dromo): 30 files, SIGKILL at 20 random points, resumed each time: one successful import per file', { timeout: 120_000 }, async () => {
+  await crashAndResume('dromo', 30, 20);
+});
+
+test('crash test (Exa): 30 files, SIGKILL at 20 random points, resumed each time: one successful import per file', { timeout: 120_000 }, async () => {
+  await crashAndResume('exa', 30, 20);
+});
+
+test('the orphan window: killed after the API created an import but before the journal had its id, the next run finds it', async () => {
+  // The create's answer comes 4 s late: the import exists, the process dies before it hears of it.
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.05', '--no-rate-limit']));
+  try {
+    for (const provider of /** @type {const} */ (['dromo', 'exa'])) {
+      await faults(emu, [{ route: `${provider}.create`, kind: 'slow', ms: 4000 }]);
+      const dir = folder({ 'late.csv': provider === 'dromo' ? CONTACT_ROWS : COMPANY_ROWS });
+      const args = [provider, 'import', 'late.csv', '--journal', 'j.ndjson', '--base-url', provider === 'dromo' ? emu.api : emu.exa,
+        ...(provider === 'dromo' ? ['--schema-id', CONTACTS] : ['--entity', 'company'])];
+      const before = (await requests(emu))[`${provider}.create`] ?? 0;
+      const base = provider === 'dromo' ? emu.api : emu.exa;
+      const exists = async () =>
+        (await allImports(base, provider)).some((i) => (provider === 'dromo' ? i.original_filename === 'late.csv' : i.metadata?.headlessImportsJournal));
+      // Killed as soon as the API has the import, while its answer is held back.
+      const killed = await run(dir, args, { killOnce: exists });
+      assert.equal(killed.signal, 'SIGKILL');
+      assert.ok(!killed.events.some((e) => e.event === 'created'), 'killed before the create was answered');
+      assert.equal((await requests(emu))[`${provider}.create`], before + 1, 'the API did create it');
+      assert.deepEqual(journalLines(path.join(dir, 'j.ndjson')).map((l) => l.type), ['journal', 'intent']);
+      await faults(emu, []);
+      const resumed = await run(dir, args);
+      assert.equal(resumed.code, 0, resumed.stderr);
+      const imports = (await allImports(provider === 'dromo' ? emu.api : emu.exa, provider)).filter((i) =>
+        provider === 'dromo' ? i.original_filename === 'late.csv' : i.metadata?.headlessImportsJournal,
+      );
+      if (provider === 'dromo') {
+        // Dromo keeps nothing of a create but the file name: the orphan is recognised by it (the
+        // only import of that name, waiting for its file, made since the intent) and used.
+        const recovered = resumed.events.find((e) => e.event === 'recovered');
+        assert.ok(recovered, JSON.stringify(resumed.events));
+        assert.equal((await requests(emu))['dromo.create'], before + 1, 'no second create');
+        assert.deepEqual(imports.map((i) => [i.id, i.status]), [[recovered.importId, 'SUCCESSFUL']]);
+      } else {
+        // Exa keeps the marker but shows the upload URL only once: the orphan is deleted, a new one made.
+        const abandoned = resumed.events.find((e) => e.event === 'abandoned');
+        assert.equal(abandoned?.reason, 'orphan', JSON.stringify(resumed.events));
+        const done = resumed.events.find((e) => e.event === 'done');
+        assert.notEqual(done.importId, abandoned.importId);
+        assert.deepEqual(imports.map((i) => [i.id, i.status]), [[done.importId, 'completed']], 'the orphan is gone');
+      }
+      assert.equal(resumed.events.at(-1).event, 'summary');
+    }
+  } finally {
+    await emu.stop();
+  }
+});
+
+test('an upload URL that expired while the run was down: a new import is created, and the output says so', async () => {
+  // URLs valid 2 s: by the next run the first import's has expired (within the margin).
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.05', '--no-rate-limit', '--upload-ttl', '2']));
+  try {
+    for (const provider of /** @type {const} */ (['dromo', 'exa'])) {
+      const dir = folder({ 'slow.csv': provider === 'dromo' ? CONTACT_ROWS : COMPANY_ROWS });
+      const args = [provider, 'import', 'slow.csv', '--journal', 'j.ndjson', '--base-url', provider === 'dromo' ? emu.api : emu.exa,
+        ...(provider === 'dromo' ? ['--schema-id', CONTACTS] : ['--entity', 'company'])];
+      // Uploads are cut off (and retried): the process dies while its import waits for the file.
+      await faults(emu, [{ route: 'storage.put', kind: 'reset_mid_upload' }]);
+      const killed = await run(dir, args, { killWhen: (events) => events.some((e) => e.event === 'created') });
+      const first = killed.events.find((e) => e.event === 'created').importId;
+      await faults(emu, []);
+      const puts = (await requests(emu))['storage.put'] ?? 0;
+      const resumed = await run(dir, args);
+      assert.equal(resumed.code, 0, resumed.stderr);
+      const abandoned = resumed.events.find((e) => e.event === 'abandoned');
+      assert.deepEqual([abandoned?.importId, abandoned?.reason], [first, 'upload_url_expired'], JSON.stringify(resumed.events));
+      assert.match(abandoned.message, /upload URL expired.*Creating a new import/);
+      const created = resumed.events.find((e) => e.event === 'created');
+      assert.notEqual(created.importId, first);
+      assert.equal(resumed.events.find((e) => e.event === 'done').importId, created.importId);
+      assert.equal((await requests(emu))['storage.put'], puts + 1, 'no upload to the expired URL: only the new import\'s');
+      const lines = journalLines(path.join(dir, 'j.ndjson'));
+      assert.ok(lines.some((l) => l.type === 'abandoned' && l.id === first && l.reason === 'upload_url_expired'));
+      const old = provider === 'dromo'
+        ? (await control(`${emu.control}/dromo/imports/${first}`)).import.status
+        : (await control(`${emu.control}/exa/imports/${first}`)).import.status;
+      assert.equal(old, provider === 'dromo' ? 'AWAITING_UPLOAD' : 'pending', 'the abandoned import never got the file');
+    }
+  } finally {
+    await emu.stop();
+  }
+});
+
+test('an upload the storage refuses as expired although its URL looked valid: abandoned, then created anew', async () => {
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.05', '--no-rate-limit', '--upload-ttl', '600']));
+  try {
+    const dir = folder({ 'a.csv': CONTACT_ROWS });
+    const args = ['dromo', 'import', 'a.csv', '--journal', 'j.ndjson', '--base-url', emu.api, '--schema-id', CONTACTS];
+    await faults(emu, [{ route: 'storage.put', kind: 'status', status: 503 }]);
+    const failed = await run(dir, args);
+    assert.equal(failed.code, 1, failed.stdout);
+    const first = failed.events.find((e) => e.event === 'created').importId;
+    await faults(emu, [{ route: 'storage.put', kind: 'expired_upload', count: 1 }]);
+    const resumed = await run(dir, args);
+    assert.equal(resumed.code, 0, resumed.stderr + resumed.stdout);
+    const kinds = resumed.events.map((e) => e.event);
+    assert.equal(kinds[0], 'resumed', 'it tried the journaled import first');
+    const abandoned = resumed.events.find((e) => e.event === 'abandoned');
+    assert.deepEqual([abandoned.importId, abandoned.reason], [first, 'upload_url_expired']);
+    assert.ok(kinds.indexOf('abandoned') < kinds.indexOf('created'), 'given up before the new create');
+    assert.ok(resumed.events.find((e) => e.event === 'done' && e.importId !== first && e.status === 'SUCCESSFUL'));
+  } finally {
+    await emu.stop();
+  }
+});
+
+test('final statuses are reported from the journal; NEEDS_REVIEW is looked at again', async () => {
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.02', '--no-rate-limit']));
+  try {
+    const dir = folder({
+      'ok.csv': CONTACT_ROWS,
+      'review.csv': 'First Name,Last Name\nAda,Lovelace\n', // the required email has no column
+      'empty.csv': 'First Name,Last Name,Email Address,Age\n', // no rows: FAILED
+    });
+    const args = ['dromo', 'import', 'ok.csv', 'review.csv', 'empty.csv', '--journal', 'j.ndjson', '--base-url', emu.api, '--schema-id', CONTACTS];
+    const first = await run(dir, args);
+    assert.equal(first.code, 4, first.stderr);
+    const review = first.events.find((e) => e.file === 'review.csv' && e.event === 'done');
+    assert.equal(review.status, 'NEEDS_REVIEW');
+    await fetch(`${emu.control}/dromo/imports/${review.importId}/review`, { method: 'POST' });
+    const before = await requests(emu);
+    const again = await run(dir, args);
+    assert.equal(again.code, 4, again.stderr);
+    const after = await requests(emu);
+    assert.equal(after['dromo.create'], before['dromo.create'], 'nothing created again');
+    assert.ok(after['dromo.retrieve'] > before['dromo.retrieve'], 'the reviewed import was looked at');
+    const byFile = Object.fromEntries(again.events.filter((e) => e.event === 'done' || e.event === 'error').map((e) => [e.file, e]));
+    assert.deepEqual([byFile['ok.csv'].status, byFile['ok.csv'].earlier], ['SUCCESSFUL', true]);
+    assert.deepEqual([byFile['empty.csv'].code, byFile['empty.csv'].earlier], ['import_failed', true]);
+    assert.equal(byFile['review.csv'].status, 'SUCCESSFUL');
+    assert.deepEqual(
+      again.events.at(-1).files.map((/** @type {any} */ f) => [f.file, f.outcome, Boolean(f.earlier)]),
+      [['ok.csv', 'succeeded', true], ['review.csv', 'succeeded', false], ['empty.csv', 'failed', true]],
+    );
+    // On a terminal (under a pty): each file's line says where it came from, and a summary ends it.
+    const cmd = [bin, ...args].map((a) => `'${a}'`).join(' ');
+    const out = await new Promise((resolve) => {
+      const child = spawn('script', ['-qfec', `stty cols 140 rows 40; ${cmd}`, '/dev/null'], { cwd: dir, env: { ...process.env, DROMO_API_KEY: KEY, TERM: 'xterm' } });
+      let text = '';
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      child.stdout.on('data', (d) => (text += d));
+      child.once('close', () => {
+        clearTimeout(timer);
+        resolve(text);
+      });
+    });
+    assert.match(String(out), /ok\.csv +✔ SUCCESSFUL  \(import [0-9a-f-]+\)  \(earlier run\)/);
+    assert.match(String(out), /empty\.csv +✖ .*failed.*\(earlier run\)/);
+    assert.match(String(out), /3 files: 2 imported, 1 failed \(3 finished in an earlier run, from the journal\)/);
+  } finally {
+    await emu.stop();
+  }
+});
+
+test('a torn last line (a crash mid-write) is ignored and cut off; a damaged line elsewhere, another run\'s options or a live lock are refused before any request', async () => {
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.02', '--no-rate-limit']));
+  try {
+    const dir = folder({ 'a.csv': CONTACT_ROWS, 'b.csv': CONTACT_ROWS.replace('Ada', 'Bea') });
+    const journal = path.join(dir, 'j.ndjson');
+    const args = ['dromo', 'import', 'a.csv', 'b.csv', '--journal', 'j.ndjson', '--base-url', emu.api, '--schema-id', CONTACTS];
+    assert.equal((await run(dir, args)).code, 0);
+    const whole = fs.readFileSync(journal, 'utf8');
+    fs.appendFileSync(journal, '{"type":"done","path":"/x/a.csv","si');
+    const before = await requests(emu);
+    const again = await run(dir, args);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(again.events.filter((e) => e.event === 'done').map((e) => [e.file, e.earlier]), [['a.csv', true], ['b.csv', true]]);
+    assert.deepEqual(await requests(emu), before, 'reported from the journal: no request');
+    assert.equal(fs.readFileSync(journal, 'utf8'), whole, 'the torn line is gone, the rest untouched');
+    assert.ok(!fs.existsSync(`${journal}.lock`), 'the lock is released');
+
+    /** @param {string[]} a @param {RegExp} message */
+    const refused = async (a, message) => {
+      const r = await run(dir, a);
+      assert.equal(r.code, 2, `${a.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+      assert.equal(r.stdout, '');
+    };
+    const schema = path.join(dir, 'schema.json');
+    fs.writeFileSync(schema, JSON.stringify([{ key: 'first', label: 'First Name', type: 'string' }]));
+    await refused(['dromo', 'import', 'a.csv', '--journal', 'j.ndjson', '--base-url', emu.api, '--schema', schema],
+      /the journal j\.ndjson was written for other import options \(fields, schema_id\): refusing to mix/);
+    await refused(['dromo', 'import', 'a.csv', '--journal', 'j.ndjson', '--base-url', 'http://127.0.0.1:9/api/v1', '--schema-id', CONTACTS],
+      /written for base URL http:\/\/127\.0\.0\.1:\d+\/api\/v1 \(this run: http:\/\/127\.0\.0\.1:9\/api\/v1\)/);
+    await refused(['exa', 'import', 'a.csv', '--journal', 'j.ndjson', '--base-url', emu.exa, '--entity', 'company'],
+      /written for provider dromo \(this run: exa\)/);
+    // Another process holds it (this test's own, alive): one run at a time.
+    fs.writeFileSync(`${journal}.lock`, `${process.pid}\n`);
+    await refused(args, new RegExp(`in use by process ${process.pid}`));
+    fs.rmSync(`${journal}.lock`);
+    const lines = whole.split('\n');
+    fs.writeFileSync(journal, [lines[0], '{"type":"created"', ...lines.slice(1)].join('\n'));
+    await refused(args, /the journal j\.ndjson is damaged at line 2/);
+    // Not a journal (a slip of the finger naming a CSV): refused, and left as it was.
+    for (const other of ['name,age\nAda,36\n', 'notes without a newline']) {
+      fs.writeFileSync(journal, other);
+      await refused(args, /is not a headless-imports journal/);
+      assert.equal(fs.readFileSync(journal, 'utf8'), other);
+    }
+    assert.deepEqual(await requests(emu), before, 'none of them sent anything');
+
+    // A lock left by a process that died (kill -9) is taken over.
+    fs.writeFileSync(journal, whole);
+    const dead = spawn(process.execPath, ['-e', '']);
+    await new Promise((resolve) => dead.once('close', resolve));
+    fs.writeFileSync(`${journal}.lock`, `${dead.pid}\n`);
+    assert.equal((await run(dir, args)).code, 0);
+  } finally {
+    await emu.stop();
+  }
+});
+
+test('importFiles: bad input is a typed error before any request; the journal is optional; rows come with each done event', async () => {
+  const hi = await loadPackage();
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.02', '--no-rate-limit']));
+  try {
+    const dromo = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api });
+    const exa = new hi.Exa({ apiKey: EXA_KEY, baseUrl: emu.exa });
+    const dir = folder({ 'a.csv': CONTACT_ROWS, 'b.json': '[]', 'empty.csv': '' });
+    const a = path.join(dir, 'a.csv');
+    const big = path.join(dir, 'big.csv');
+    fs.writeFileSync(big, '');
+    fs.truncateSync(big, 50_000_001); // sparse: no disk used
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    const before = await requests(emu);
+    /** @type {[() => Promise<unknown>, string][]} */
+    const cases = [
+      [() => hi.importFiles({}, [a], { schema_id: CONTACTS }), 'client'],
+      [() => hi.importFiles(dromo, a, { schema_id: CONTACTS }), 'files'],
+      [() => hi.importFiles(dromo, [], { schema_id: CONTACTS }), 'files'],
+      [() => hi.importFiles(dromo, [path.join(dir, 'missing.csv')], { schema_id: CONTACTS }), 'files[0]'],
+      [() => hi.importFiles(dromo, [a, a], { schema_id: CONTACTS }), 'files[1]'],
+      [() => hi.importFiles(dromo, [path.join(dir, 'empty.csv')], { schema_id: CONTACTS }), 'files[0]'],
+      [() => hi.importFiles(dromo, [a, path.join(dir, 'b.json')], { schema_id: CONTACTS }), 'files[1]'],
+      [() => hi.importFiles(dromo, [a], {}), 'schema_id'],
+      [() => hi.importFiles(dromo, [a], { schema_id: CONTACTS, concurrency: 0 }), 'options.concurrency'],
+      [() => hi.importFiles(dromo, [a], { schema_id: CONTACTS, journal: 5 }), 'options.journal'],
+      [() => hi.importFiles(dromo, [a], { schema_id: CONTACTS, onEvent: 'log' }), 'options.onEvent'],
+      [() => hi.importFiles(dromo, [a], { schema_id: CONTACTS, onCreated() {} }), 'options.onCreated'],
+      [() => hi.importFiles(dromo, [a], { schema_id: CONTACTS, singal: null }), 'options.singal'],
+      [() => hi.importFiles(dromo, [a], revoked.proxy), 'options'],
+      [() => hi.importFiles(dromo, [a], { schema_id: CONTACTS, get intervalMs() { throw new Error('no'); } }), 'options'],
+      [() => hi.importFiles(exa, [a], { entity: { type: 'company' }, metadata: { headlessImportsJournal: 'x' } }), 'options.metadata.headlessImportsJournal'],
+      [() => hi.importFiles(exa, [a, big], { entity: { type: 'company' } }), 'files[1]'],
+      [() => hi.importFiles(exa, [a], { entity: { type: 'company' }, rows: true }), 'options.rows'],
+    ];
+    for (const [call, where] of cases) {
+      await assert.rejects(call(), (e) => e instanceof hi.ValidationError && /** @type {any} */ (e).path === where && /** @type {any} */ (e).message.startsWith(where), where);
+    }
+    assert.deepEqual(await requests(emu), before, 'nothing was sent');
+
+    /** @type {any[]} */
+    const events = [];
+    const summary = await hi.importFiles(dromo, [a], { schema_id: CONTACTS, rows: true, onEvent: (/** @type {any} */ e) => events.push(e) });
+    assert.deepEqual(summary.files.map((/** @type {any} */ f) => [f.file, f.outcome, f.status]), [[a, 'succeeded', 'SUCCESSFUL']]);
+    const done = events.find((e) => e.event === 'done');
+    assert.deepEqual(done.rows, [{ first_name: 'Ada', last_name: 'Lovelace', email: 'ada@example.com', age: 36 }]);
+    assert.equal(done.import.id, summary.files[0].importId);
+    assert.deepEqual([...new Set(events.map((e) => e.event))], ['start', 'created', 'progress', 'uploaded', 'status', 'results', 'done']);
+    const stubs = await import(path.join(installPackage(), 'node_modules/headless-imports/browser-stubs.js'));
+    await assert.rejects(stubs.importFiles(), (e) => e instanceof hi.HeadlessImportsError && /** @type {any} */ (e).code === 'not_available_here');
+  } finally {
+    await emu.stop();
+  }
+});
