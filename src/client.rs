@@ -215,7 +215,7 @@ impl Client {
         }
         let json_headers = with_headers(&read_headers, &[], "")?;
         let _ = json_headers.set("Content-Type", "application/json");
-        Ok(Client {
+        let client = Client {
             provider,
             base_url,
             api_key,
@@ -232,7 +232,24 @@ impl Client {
             wakes: crate::wake::Wakes::default(),
             #[cfg(feature = "server")]
             webhooks: crate::opts::boolean(&opts, "webhooks", "")?.unwrap_or(false),
-        })
+        };
+        // Where the limiter's slots live: `rateLimit.store`, read last since it needs the key
+        // (only its hash is kept) and the timeout (a slot's lease) as read above.
+        #[cfg(feature = "server")]
+        let client = {
+            let mut client = client;
+            // A keyless client (its proxy adds the key) shares limits per proxy address.
+            let account = client.api_key.as_deref().unwrap_or(&client.base_url);
+            let store = crate::limit_store::Store::from_js(
+                &opts,
+                provider.name,
+                account,
+                client.timeout_ms,
+            )?;
+            client.limiter.set_store(store);
+            client
+        };
+        Ok(client)
     }
 
     /// A status read of the import at `path`, within the per-import poll limit (when one is set).
@@ -322,7 +339,7 @@ impl Client {
         let permit = match limit {
             Some(kind) if self.limiter.rate(kind).is_some() => Some(
                 self.limiter
-                    .acquire(kind, opts.signal.as_ref(), opts.on_queued.as_ref())
+                    .acquire(kind, opts)
                     .await
                     .map_err(Failed::last)?,
             ),
@@ -334,6 +351,10 @@ impl Client {
         drop(permit);
         result.map_err(|e| {
             let hints = Hints::from(|h| e.retry_hints.as_ref().and_then(|r| r.header(h)));
+            #[cfg(feature = "server")]
+            if let (Some(kind), Some(429)) = (limit, e.error.status) {
+                self.limiter.throttled(kind, &hints);
+            }
             let max_retries = opts.max_retries.unwrap_or(self.max_retries);
             let retry_in = e.error.retry_in(op, attempt, max_retries, &hints);
             Failed {

@@ -34,6 +34,9 @@ mod http;
 mod js;
 mod json_split;
 mod limit;
+mod limit_rule;
+#[cfg(feature = "server")]
+mod limit_store;
 mod opts;
 mod page;
 mod poll;
