@@ -17,39 +17,71 @@ const SCRIPT = fs.readFileSync(new URL('./redis.lua', import.meta.url), 'utf8');
 const SHA = createHash('sha1').update(SCRIPT).digest('hex');
 
 /**
- * Runs the script: `(keys, args) => Promise<reply>`.
+ * Runs the script over one key: `(key, args) => Promise<reply>`.
  * @typedef {(key: string, args: string[]) => Promise<unknown>} Eval
  */
 
 /**
- * The client's way of running a script, by its flavour, or `undefined` for neither. EVALSHA
- * first: Redis runs the cached script, and only a server that does not have it yet (or lost it
- * in a restart, or a SCRIPT FLUSH) gets the whole text once.
+ * The client's two ways of running the script, by its flavour, or `undefined` for neither:
+ * by its SHA1 (what every call sends), and with its text (what loads it into Redis).
  * @param {any} client
- * @returns {Eval | undefined}
+ * @returns {{ bySha: Eval, withText: Eval } | undefined}
  */
-function evaluator(client) {
+function flavourOf(client) {
   if (typeof client?.evalSha === 'function' && typeof client.eval === 'function') {
     // node-redis v4 and later.
-    return (key, args) =>
-      client.evalSha(SHA, { keys: [key], arguments: args }).catch((/** @type {unknown} */ e) => {
-        if (!noScript(e)) throw e;
-        return client.eval(SCRIPT, { keys: [key], arguments: args });
-      });
+    return {
+      bySha: (key, args) => client.evalSha(SHA, { keys: [key], arguments: args }),
+      withText: (key, args) => client.eval(SCRIPT, { keys: [key], arguments: args }),
+    };
   }
   if (typeof client?.evalsha === 'function' && typeof client.eval === 'function') {
     // ioredis.
-    return (key, args) =>
-      client.evalsha(SHA, 1, key, ...args).catch((/** @type {unknown} */ e) => {
-        if (!noScript(e)) throw e;
-        return client.eval(SCRIPT, 1, key, ...args);
-      });
+    return {
+      bySha: (key, args) => client.evalsha(SHA, 1, key, ...args),
+      withText: (key, args) => client.eval(SCRIPT, 1, key, ...args),
+    };
   }
   return undefined;
 }
 
 /** @param {unknown} e */
 const noScript = (e) => String(/** @type {any} */ (e)?.message ?? e).includes('NOSCRIPT');
+
+/**
+ * EVALSHA, so that Redis runs its cached copy of the script. Only the first call (and the first
+ * after Redis lost its scripts: a restart, a SCRIPT FLUSH) sends the text, and the calls made
+ * meanwhile wait for it rather than each send 4 KB of script (a fleet's first burst is hundreds).
+ * @param {{ bySha: Eval, withText: Eval }} f
+ * @returns {Eval}
+ */
+function evaluator(f) {
+  /** @type {Promise<unknown> | undefined} the first call with the text, while it runs */
+  let loading;
+  let loaded = false;
+  /** @type {Eval} */
+  const withText = (key, args) => {
+    const p = f.withText(key, args);
+    loading = p.then(
+      () => void (loaded = true),
+      () => void (loading = undefined),
+    );
+    return p;
+  };
+  return async (key, args) => {
+    if (!loaded) {
+      if (!loading) return withText(key, args);
+      await loading;
+    }
+    try {
+      return await f.bySha(key, args);
+    } catch (e) {
+      if (!noScript(e)) throw e;
+      loaded = false;
+      return withText(key, args);
+    }
+  };
+}
 
 /**
  * @typedef {object} RedisStoreOptions
@@ -73,19 +105,19 @@ const noScript = (e) => String(/** @type {any} */ (e)?.message ?? e).includes('N
 export function redisRateLimitStore(client, options = {}) {
   const bad = (/** @type {string} */ path, /** @type {string} */ message) =>
     new ValidationError(`redisRateLimitStore: ${path} ${message}`, { path });
-  /** @type {Eval | undefined} */
-  let run;
+  /** @type {{ bySha: Eval, withText: Eval } | undefined} */
+  let flavour;
   /** @type {RedisStoreOptions} */
   let o;
   try {
-    run = evaluator(client);
+    flavour = flavourOf(client);
     if (options === null || typeof options !== 'object' || Array.isArray(options)) throw bad('options', 'must be an object');
     o = { ...options };
   } catch (e) {
     if (e instanceof ValidationError) throw e;
     throw bad('options', 'cannot be read (a revoked Proxy or a throwing getter?)');
   }
-  if (!run) throw bad('client', 'must be a node-redis client (createClient() from "redis") or an ioredis client');
+  if (!flavour) throw bad('client', 'must be a node-redis client (createClient() from "redis") or an ioredis client');
   for (const k of Object.keys(o)) {
     if (!['prefix', 'onError', 'timeoutMs'].includes(k)) throw bad(`options.${k}`, 'is not a known key (expected one of: prefix, onError, timeoutMs)');
   }
@@ -95,7 +127,7 @@ export function redisRateLimitStore(client, options = {}) {
   if (onError !== 'fail' && onError !== 'memory') throw bad('options.onError', "must be 'fail' or 'memory'");
   const timeoutMs = o.timeoutMs ?? 5000;
   if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || !Number.isFinite(timeoutMs)) throw bad('options.timeoutMs', 'must be a positive number of milliseconds');
-  const evalScript = /** @type {Eval} */ (run);
+  const evalScript = evaluator(flavour);
 
   /**
    * One script call, failed if Redis takes longer than `timeoutMs` (the call itself may still

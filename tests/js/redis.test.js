@@ -201,6 +201,32 @@ test("a 429's Retry-After holds every client on the store: the next create waits
 });
 
 for (const flavour of /** @type {const} */ (['node-redis', 'ioredis'])) {
+  test(`the script's text goes to Redis once for a burst (${flavour}), and again after Redis lost it (SCRIPT FLUSH)`, { skip, timeout: 60_000 }, async () => {
+    const own = await startRedis();
+    const { client, close } = await redisClient(flavour, own.url);
+    const { client: admin, close: closeAdmin } = await redisClient('node-redis', own.url);
+    try {
+      const shared = store.redisRateLimitStore(client);
+      const calls = async () => {
+        const info = await admin.info('commandstats');
+        const count = (/** @type {string} */ cmd) => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
+        return { eval: count('eval'), evalsha: count('evalsha') };
+      };
+      const req = { key: 'burst:c', max: 20, windowMs: WINDOW_MS, marginMs: 6, leaseMs: 1000 };
+      const burst = await Promise.all(Array.from({ length: 30 }, () => shared.acquire(req)));
+      assert.deepEqual(burst.map((a) => a.slot).sort((a, b) => a - b), Array.from({ length: 30 }, (_, i) => i + 1));
+      assert.deepEqual(await calls(), { eval: 1, evalsha: 29 });
+      await admin.scriptFlush();
+      const after = await shared.acquire(req);
+      assert.equal(after.slot, 31);
+      // The refused EVALSHA, then the text once more.
+      assert.deepEqual(await calls(), { eval: 2, evalsha: 30 });
+    } finally {
+      await Promise.all([close(), closeAdmin()]);
+      await own.stop();
+    }
+  });
+
   test(`Redis gone (${flavour}): 'fail' rejects with rate_limit_store before any request; 'memory' goes on`, { skip, timeout: 60_000 }, async () => {
     const lost = await startRedis();
     const { client, close } = await redisClient(flavour, lost.url);
