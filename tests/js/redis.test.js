@@ -200,6 +200,40 @@ test("a 429's Retry-After holds every client on the store: the next create waits
   }
 });
 
+test('a send given up while it waits for a shared slot (abort) rejects at once and releases its slot', { skip, timeout: 60_000 }, async () => {
+  await reset();
+  const { client, close } = await redisClient('node-redis', redis.url);
+  try {
+    const shared = store.redisRateLimitStore(client, { prefix: 'abort' });
+    // One create a minute: the second waits on the first's answer, then a whole window.
+    const dromo = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, rateLimit: { creates: 1, windowMs: 60_000, store: shared } });
+    const params = { schema_id: CONTACTS, original_filename: 'a.csv' };
+    await dromo.imports.create(params);
+    const t0 = Date.now();
+    const e = await dromo.imports.create(params, { signal: AbortSignal.timeout(200) }).catch((/** @type {any} */ x) => x);
+    assert.ok(e instanceof hi.APIUserAbortError, String(e));
+    assert.ok(Date.now() - t0 < 5000, 'gave up at the abort, not after the window');
+    assert.equal((await stats()).requests['dromo.create'], 1, 'the second create was never sent');
+    // Its slot (the second) is released: recorded as answered, so nothing waits on it for a lease.
+    const [key] = await client.keys('abort:*:c');
+    const fields = await client.hGetAll(key);
+    assert.equal(fields.n, '2');
+    // (node-redis answers HEXISTS with 1 or true, by version.)
+    await waitFor(async () => Number(await client.hExists(key, 'a2')) === 1);
+  } finally {
+    await close();
+  }
+});
+
+/** Polls `check` every 20 ms until it holds, for at most 5 s. @param {() => Promise<boolean>} check */
+async function waitFor(check) {
+  const deadline = Date.now() + 5000;
+  while (!(await check())) {
+    assert.ok(Date.now() < deadline, 'never happened');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 for (const flavour of /** @type {const} */ (['node-redis', 'ioredis'])) {
   test(`the script's text goes to Redis once for a burst (${flavour}), and again after Redis lost it (SCRIPT FLUSH)`, { skip, timeout: 60_000 }, async () => {
     const own = await startRedis();
