@@ -215,7 +215,15 @@ impl Client {
         }
         let json_headers = with_headers(&read_headers, &[], "")?;
         let _ = json_headers.set("Content-Type", "application/json");
-        let client = Client {
+        // Where the limiter's slots live (`rateLimit.store`): named by the account, of which only
+        // a hash is kept. A keyless client (its proxy adds the key) shares limits per proxy.
+        #[cfg(feature = "server")]
+        let store = crate::limit_store::Store::from_js(
+            &opts,
+            provider.name,
+            api_key.as_deref().unwrap_or(&base_url),
+        )?;
+        Ok(Client {
             provider,
             base_url,
             api_key,
@@ -225,31 +233,19 @@ impl Client {
             json_headers,
             sends_secrets,
             fetch,
-            limiter: Limiter::from_js(&opts, provider.limits)?,
+            limiter: {
+                let limiter = Limiter::from_js(&opts, provider.limits)?;
+                #[cfg(feature = "server")]
+                let limiter = limiter.with_store(store);
+                limiter
+            },
             #[cfg(feature = "server")]
             webhook_secret: webhook_secret(provider, &opts)?,
             #[cfg(feature = "server")]
             wakes: crate::wake::Wakes::default(),
             #[cfg(feature = "server")]
             webhooks: crate::opts::boolean(&opts, "webhooks", "")?.unwrap_or(false),
-        };
-        // Where the limiter's slots live: `rateLimit.store`, read last since it needs the key
-        // (only its hash is kept) and the timeout (a slot's lease) as read above.
-        #[cfg(feature = "server")]
-        let client = {
-            let mut client = client;
-            // A keyless client (its proxy adds the key) shares limits per proxy address.
-            let account = client.api_key.as_deref().unwrap_or(&client.base_url);
-            let store = crate::limit_store::Store::from_js(
-                &opts,
-                provider.name,
-                account,
-                client.timeout_ms,
-            )?;
-            client.limiter.set_store(store);
-            client
-        };
-        Ok(client)
+        })
     }
 
     /// A status read of the import at `path`, within the per-import poll limit (when one is set).
@@ -337,12 +333,17 @@ impl Client {
     ) -> core::result::Result<JsValue, Failed> {
         // Checked first, so an unlimited send does not even await an empty permit.
         let permit = match limit {
-            Some(kind) if self.limiter.rate(kind).is_some() => Some(
-                self.limiter
-                    .acquire(kind, opts)
-                    .await
-                    .map_err(Failed::last)?,
-            ),
+            Some(kind) if self.limiter.rate(kind).is_some() => Some({
+                // Node's build may keep the slots in a shared store, which holds a slot no longer
+                // than the request may take.
+                #[cfg(feature = "server")]
+                let acquired = self.limiter.acquire_for(kind, opts, self.timeout_ms);
+                #[cfg(not(feature = "server"))]
+                let acquired =
+                    self.limiter
+                        .acquire(kind, opts.signal.as_ref(), opts.on_queued.as_ref());
+                acquired.await.map_err(Failed::last)?
+            }),
             _ => None,
         };
         let url = [self.base_url.as_str(), path].concat();

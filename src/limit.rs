@@ -16,11 +16,13 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::JsValue;
 
 pub use crate::limit_rule::Rate;
-use crate::limit_rule::{after, decide, depends_on, spent, Past};
+use crate::limit_rule::{after, depends_on, spent};
 
 use crate::error::{Error, Result};
 use crate::js::{get, is_absent, is_plain_object};
-use crate::opts::{join, non_negative, CallOptions};
+#[cfg(feature = "server")]
+use crate::opts::CallOptions;
+use crate::opts::{join, non_negative};
 use crate::timer::{deferred, now_ms, sleep, unless_aborted};
 
 /// One granted send: when its answer came (set once), and a promise other slots await.
@@ -108,12 +110,11 @@ impl Window {
         let before = depends_on(self.slots.len(), rate.max).map(|i| self.slots[i].clone());
         // A slot still in flight is answered no sooner than it starts: a lower bound, exact when
         // the queue is made of sends that are still waiting (the usual burst).
-        let past = before.as_ref().map(|b| Past {
-            starts: b.starts,
-            answered: b.answered_at.get(),
+        let now = now_ms();
+        let starts = before.as_ref().map_or(now, |b| {
+            let answered = b.answered_at.get().unwrap_or(b.starts);
+            now.max(after(answered, rate))
         });
-        // No lease: this process awaits its own slots' answers rather than infer them.
-        let starts = decide(past, rate, None, None, now_ms()).at;
         let slot = Slot::new(starts);
         self.slots.push_back(slot.clone());
         while self.slots.len() > rate.max {
@@ -172,8 +173,9 @@ impl Limiter {
 
     /// Keeps the slots in `store` (shared with other processes) instead of this process.
     #[cfg(feature = "server")]
-    pub fn set_store(&mut self, store: Option<crate::limit_store::Store>) {
+    pub fn with_store(mut self, store: Option<crate::limit_store::Store>) -> Limiter {
         self.store = store;
+        self
     }
 
     /// Takes the next poll slot of import `id`, making its window if need be.
@@ -257,22 +259,39 @@ impl Limiter {
         }
     }
 
-    /// Waits until sending keeps within the limits; hold the permit until the answer arrives.
-    /// `opts.on_queued` is told `{ kind: 'create' | 'poll', waitMs }` before a wait for the slot;
-    /// `opts.signal` gives up waiting.
-    pub async fn acquire(&self, kind: Kind<'_>, opts: &CallOptions) -> Result<Permit> {
-        let Some(rate) = self.rate(kind) else {
-            return Ok(Permit::none());
-        };
-        #[cfg(feature = "server")]
-        if let Some(store) = &self.store {
-            match store.acquire(kind, rate, opts).await {
+    /// `acquire`, from the shared store when there is one (`rateLimit.store`). The request's
+    /// timeout (`opts.timeout_ms`, else the client's `timeout_ms`) is how long the store lets
+    /// the slot go unanswered before other processes take its holder for dead.
+    #[cfg(feature = "server")]
+    pub async fn acquire_for(
+        &self,
+        kind: Kind<'_>,
+        opts: &CallOptions,
+        timeout_ms: f64,
+    ) -> Result<Permit> {
+        if let (Some(store), Some(rate)) = (&self.store, self.rate(kind)) {
+            let timeout = opts.timeout_ms.unwrap_or(timeout_ms);
+            match store.acquire(kind, rate, opts, timeout).await {
                 // With `onError: 'memory'`, a store that fails leaves this process's own limits.
                 Err(e) if store.falls_back(&e) => {}
                 done => return done,
             }
         }
         let (signal, on_queued) = (opts.signal.as_ref(), opts.on_queued.as_ref());
+        self.acquire(kind, signal, on_queued).await
+    }
+
+    /// Waits until sending keeps within the limits; hold the permit until the answer arrives.
+    /// `on_queued` is told `{ kind: 'create' | 'poll', waitMs }` before a wait for the slot.
+    pub async fn acquire(
+        &self,
+        kind: Kind<'_>,
+        signal: Option<&web_sys::AbortSignal>,
+        on_queued: Option<&Function>,
+    ) -> Result<Permit> {
+        let Some(rate) = self.rate(kind) else {
+            return Ok(Permit::none());
+        };
         let (slot, before) = match kind {
             Kind::Create => self.create_window.borrow_mut().take(rate),
             Kind::Poll(id) => self.take_poll(id, rate),
@@ -344,17 +363,12 @@ mod wasm_tests {
         let limiter = Limiter::new(None, Some(rate));
         // Still in flight across the sweep: its window must stay.
         let busy = limiter
-            .acquire(Kind::Poll("busy"), &CallOptions::default())
+            .acquire(Kind::Poll("busy"), None, None)
             .await
             .unwrap();
         for i in 0..100 {
             let id = ["old", &i.to_string()].concat();
-            drop(
-                limiter
-                    .acquire(Kind::Poll(&id), &CallOptions::default())
-                    .await
-                    .unwrap(),
-            );
+            drop(limiter.acquire(Kind::Poll(&id), None, None).await.unwrap());
         }
         assert_eq!(limiter.poll_window_ids().len(), 101, "nothing is spent yet");
         // Timers never fire early: after this every "old" window is a whole window old.
@@ -363,12 +377,7 @@ mod wasm_tests {
             .unwrap();
         for i in 0..100 {
             let id = ["new", &i.to_string()].concat();
-            drop(
-                limiter
-                    .acquire(Kind::Poll(&id), &CallOptions::default())
-                    .await
-                    .unwrap(),
-            );
+            drop(limiter.acquire(Kind::Poll(&id), None, None).await.unwrap());
         }
         let ids = limiter.poll_window_ids();
         assert!(ids.iter().all(|k| !k.starts_with("old")), "{ids:?}");

@@ -1,7 +1,8 @@
 //! The rate limiter's rule, as pure functions of times: when a send may go, given what is known of
-//! the send it must follow. `limit.rs` applies it to slots held in this process; a shared store
-//! applies the same rule atomically where its state lives (`pkg/redis.lua` mirrors `decide` line
-//! for line, and `tests/limit_store_props.rs` checks the two agree on random arrivals).
+//! the send it must follow. `limit.rs` applies it to slots held in this process, whose answers it
+//! awaits (`after`); a store that several processes share applies all of it (`decide`)
+//! atomically where the slots live: `pkg/redis.lua` mirrors `decide` step for step, and
+//! `tests/limit_store_props.rs` checks the two agree on random arrivals.
 //!
 //! The server counts a request when it arrives; we cannot see that moment, but it lies between our
 //! send and the answer. So send number k+max waits until send number k has been *answered*, plus
@@ -34,6 +35,10 @@ pub fn after(answered: f64, rate: Rate) -> f64 {
 
 /// What is known of an earlier slot: the earliest it could be sent (as last decided), and when
 /// its answer came, once it has.
+// The shared store's rule (`Past`, `Decision`, `decide`) is what `pkg/redis.lua` applies and what
+// tests/limit_store_props.rs holds it to; the library itself runs only its answered case (`after`,
+// in `limit.rs`), so outside the tests these are unused.
+#[cfg_attr(not(test), allow(dead_code))]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Past {
     pub starts: f64,
@@ -41,6 +46,7 @@ pub struct Past {
 }
 
 /// When a slot may be sent.
+#[cfg_attr(not(test), allow(dead_code))]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Decision {
     /// The earliest time the slot may be sent.
@@ -50,33 +56,38 @@ pub struct Decision {
     pub firm: bool,
 }
 
-/// When a slot that follows `before` (the slot `max` places back, if any) may be sent, at `now`.
+/// When a slot that follows `before` (the slot `max` places back, if any) may be sent, at `now`,
+/// in a window that several processes share.
 ///
-/// With a `lease`, an unanswered `before` is taken as answered at `starts + lease` once that time
-/// has passed: its holder died or lost track of it, and must not hold the window for ever (a lease
-/// as long as the request timeout is safe, since a live request is answered or abandoned by then).
-/// Without one (this process's own slots, whose answers it awaits) it never is. Nothing is sent
-/// before `paused_until` (a 429's `Retry-After`), if any.
+/// A process cannot await another's answer, so an unanswered `before` gives a lower bound, and
+/// once `starts + lease_ms` has passed it counts as answered then: its holder died or lost track
+/// of it, and must not hold the window for ever (a lease as long as the request timeout is safe,
+/// since a live request is answered or abandoned by then). Nothing is sent before `paused_until`
+/// (a 429's `Retry-After`), if any. Without a lease and a pause this is the in-process rule.
+#[cfg_attr(not(test), allow(dead_code))]
 pub fn decide(
     before: Option<Past>,
     rate: Rate,
-    lease_ms: Option<f64>,
+    lease_ms: f64,
     paused_until: Option<f64>,
     now: f64,
 ) -> Decision {
-    // Written as `map_or`s, the shape the in-process limiter's formula always had: in the browser
-    // builds, where only that limiter exists, it then costs no more than before (a `match` on the
-    // answer and the lease came to 16 bytes more, gzipped).
     let earliest = paused_until.map_or(now, |p| now.max(p));
-    let lapsed = |b: &Past| lease_ms.filter(|lease| b.starts + lease <= now);
-    let at = before.map_or(earliest, |b| {
-        let answered = b
-            .answered
-            .or_else(|| lapsed(&b).map(|lease| b.starts + lease));
-        earliest.max(after(answered.unwrap_or(b.starts), rate))
-    });
-    let firm = before.is_none_or(|b| b.answered.is_some() || lapsed(&b).is_some());
-    Decision { at, firm }
+    let Some(b) = before else {
+        return Decision {
+            at: earliest,
+            firm: true,
+        };
+    };
+    let (answered, firm) = match b.answered {
+        Some(t) => (t, true),
+        None if b.starts + lease_ms <= now => (b.starts + lease_ms, true),
+        None => (b.starts, false),
+    };
+    Decision {
+        at: earliest.max(after(answered, rate)),
+        firm,
+    }
 }
 
 /// Whether a window whose slots were answered at `answered` (`None`: still in flight) can be
@@ -114,7 +125,7 @@ mod tests {
 
     #[test]
     fn a_first_slot_goes_now_unless_paused() {
-        let d = decide(None, RATE, Some(1000.0), None, 50.0);
+        let d = decide(None, RATE, 1000.0, None, 50.0);
         assert_eq!(
             d,
             Decision {
@@ -122,7 +133,7 @@ mod tests {
                 firm: true
             }
         );
-        let d = decide(None, RATE, Some(1000.0), Some(80.0), 50.0);
+        let d = decide(None, RATE, 1000.0, Some(80.0), 50.0);
         assert_eq!(
             d,
             Decision {
@@ -139,7 +150,7 @@ mod tests {
             starts: 0.0,
             answered: Some(40.0),
         };
-        let d = decide(Some(before), RATE, Some(1000.0), None, 60.0);
+        let d = decide(Some(before), RATE, 1000.0, None, 60.0);
         assert_eq!(
             d,
             Decision {
@@ -147,7 +158,7 @@ mod tests {
                 firm: true
             }
         );
-        let d = decide(Some(before), RATE, Some(1000.0), None, 200.0);
+        let d = decide(Some(before), RATE, 1000.0, None, 200.0);
         assert_eq!(
             d,
             Decision {
@@ -156,7 +167,7 @@ mod tests {
             }
         );
         // A pause beyond it wins.
-        let d = decide(Some(before), RATE, Some(1000.0), Some(300.0), 60.0);
+        let d = decide(Some(before), RATE, 1000.0, Some(300.0), 60.0);
         assert_eq!(
             d,
             Decision {
@@ -173,7 +184,7 @@ mod tests {
             answered: None,
         };
         // In flight: no sooner than if it were answered the moment it started.
-        let d = decide(Some(before), RATE, Some(500.0), None, 20.0);
+        let d = decide(Some(before), RATE, 500.0, None, 20.0);
         assert_eq!(
             d,
             Decision {
@@ -182,7 +193,7 @@ mod tests {
             }
         );
         // Its lease ran out at 510: taken as answered then.
-        let d = decide(Some(before), RATE, Some(500.0), None, 510.0);
+        let d = decide(Some(before), RATE, 500.0, None, 510.0);
         assert_eq!(
             d,
             Decision {
@@ -190,8 +201,8 @@ mod tests {
                 firm: true
             }
         );
-        // Without a lease (this process's own slots, whose answers it awaits) it never runs out.
-        let d = decide(Some(before), RATE, None, None, 1e12);
+        // An endless lease (this process's own slots, whose answers it awaits) never runs out.
+        let d = decide(Some(before), RATE, f64::INFINITY, None, 1e12);
         assert_eq!(
             d,
             Decision {

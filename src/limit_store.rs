@@ -71,8 +71,6 @@ pub struct Store {
     memory_on_error: bool,
     /// A hash of the provider and the account (API key), shared by every process on it.
     namespace: String,
-    /// The client's `timeoutMs`: a slot's lease unless the call sets its own.
-    timeout_ms: f64,
 }
 
 /// What the store answered for a slot.
@@ -111,12 +109,7 @@ pub fn namespace(provider: &str, account: &str) -> String {
 impl Store {
     /// Reads `rateLimit.store` (`None` when absent). `account` is what the limits belong to: the
     /// API key (or, for a keyless client, its proxy's address); only its hash is kept.
-    pub fn from_js(
-        opts: &JsValue,
-        provider: &str,
-        account: &str,
-        timeout_ms: f64,
-    ) -> Result<Option<Store>> {
+    pub fn from_js(opts: &JsValue, provider: &str, account: &str) -> Result<Option<Store>> {
         let v = get(&get(opts, "rateLimit"), "store");
         if is_absent(&v) {
             return Ok(None);
@@ -148,7 +141,6 @@ impl Store {
             }),
             memory_on_error,
             namespace: namespace(provider, account),
-            timeout_ms,
         }))
     }
 
@@ -166,9 +158,15 @@ impl Store {
     }
 
     /// Waits for a slot of `kind` in the shared window; hold the permit until the answer arrives.
-    pub async fn acquire(&self, kind: Kind<'_>, rate: Rate, opts: &CallOptions) -> Result<Permit> {
+    /// `timeout` is the request's (0: none), which bounds how long the slot is held unanswered.
+    pub async fn acquire(
+        &self,
+        kind: Kind<'_>,
+        rate: Rate,
+        opts: &CallOptions,
+        timeout: f64,
+    ) -> Result<Permit> {
         let margin = margin_ms(rate);
-        let timeout = opts.timeout_ms.unwrap_or(self.timeout_ms);
         // The request may start a little after its slot (timers, the event loop): the margin
         // covers that, so a live request is always answered within its lease.
         let lease = if timeout > 0.0 {

@@ -114,7 +114,7 @@ impl Model {
         let d = decide(
             before.map(|b| self.slots[b - 1]),
             rate,
-            Some(lease),
+            lease,
             self.paused_until,
             now,
         );
