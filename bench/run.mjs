@@ -1,4 +1,4 @@
-// The benchmark suite (scripts/bench.sh runs it): seven measurements, each side by side with its
+// The benchmark suite (scripts/bench.sh runs it): eight measurements, each side by side with its
 // baseline in the same run (alternating rounds, medians), printed as a table and written to
 // BENCHMARKS.md. Environment: BENCH_REPS (rounds, default 5), BENCH_ONLY (e.g. "1,4"),
 // BENCH_UPLOAD_MB (default 1024), BENCH_BROWSER_MB (256), BENCH_COUNT_MB (500), BENCH_CALLS (10000),
@@ -16,6 +16,7 @@ import { benchCount } from './count.mjs';
 import { benchBulk } from './bulk.mjs';
 import { benchOverhead } from './overhead.mjs';
 import { benchWebhooks } from './webhooks.mjs';
+import { benchSharedLimits } from './shared-limits.mjs';
 
 const reps = Math.max(1, Number(process.env.BENCH_REPS ?? 5));
 const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim())) : null;
@@ -132,6 +133,21 @@ try {
     const per = (s) => s.runs.map((r) => r.pollsPerImport.toFixed(2)).join('/');
     notes.push(`7. Emulator with its real rate limits at \`--time-scale ${scale}\` (20 creates and 12 polls per import per ${w.windowMs} ms), clients \`rateLimit: { windowMs: ${w.windowMs} }\`; ${w.n} \`importRows\` of one row (inline schema, one email field) started at once, \`rows: false\`. ${workMs > 0 ? `Each import takes ${workMs} ms of real time from its creation to SUCCESSFUL whatever the scale: its row fails the field, so it stops at NEEDS_REVIEW (the wait has \`waitForReview: true\`) until the benchmark completes the review through the emulator's control API ${workMs} ms after \`onCreated\`; the scaled pipeline alone would finish in ${(2000 * scale).toFixed(0)} ms, before the library's first quick poll at 250 ms, and polling would look as cheap as webhooks.` : 'Imports finish in the scaled pipeline time (2 s x scale).'} Polling: a plain client (default pace: polls after 0, 0.25, 0.5, 1, 2 s, then every 5 s). Webhooks: \`webhooks: true\`, \`client.webhooks.handler()\` served with node:http on a loopback port and registered with \`POST /_emulator/dromo/webhooks\` for import_completed and headless_import_failed. A second loopback receiver, registered the same way in every run, notes when each import_completed arrives; latency = the wait's resolution minus that time (real ms). Polls = GET /headless/imports/{id}/ counted by a \`fetch\` wrapper given to the client (the webhooks wait polls once at the start and once to confirm the event). 429s: emulator stats and the wrapper, worst round. Drops: the webhooks run again with \`{ route: 'dromo.webhook', kind: 'drop', rate: 0.3 }\` (seed 14; it drops the clock's deliveries too, so there the announcement time is the emulator's delivery log) and \`intervalMs: ${w.fallbackMs}\` (60 s x scale, at least 1000); dropped ${d.dropped.join('/')} of ${2 * w.n} deliveries, ${d.pollsPerImport.toFixed(2)} polls per import, completion -> resolved median ${ms(d.latencyMedian)}, p95 ${ms(d.latencyP95)}, max ${ms(d.latencyMax)}, ${(d.wallMs / 1000).toFixed(1)} s. Waits time out at 30 s and are aborted past a run budget. ${w.rounds} round(s), polling and webhooks alternating in order, medians (polls per import per round: polling ${per(p)}, webhooks ${per(h)}, drops ${per(d)}).`);
   }, [['7. Webhooks vs polling', '<= 2 polls per import, <= 1000 ms, 0 429s, 200/200']]);
+
+  await step(8, 'Shared limits: 4 workers on one key', async () => {
+    const emu = await startEmulator(['--time-scale', '0.01']);
+    cleanups.push(() => emu.stop());
+    const b = await benchSharedLimits({ emu, pkgDir, reps, log });
+    await emu.stop();
+    if (b.skipped) return notMeasured('8. Shared limits', '<= 1.05x, 0 429s', b.skipped);
+    const s = (ms) => `${(ms / 1000).toFixed(2)} s`;
+    const { shared: a, memory: m } = b;
+    const name = `${b.workers} worker processes x ${b.perWorker} importFile on one key`;
+    row(`8. ${name}, limits shared in Redis (\`rateLimit.store\`): total vs minimum`, s(a.total), s(b.minimum), x(a.total / b.minimum), '<= 1.05x', yes(a.total / b.minimum <= 1.05));
+    row(`8. The same: 429s (emulator stats, worst round; baseline: each worker's own in-memory limiter, the default)`, String(a.throttled), String(m.throttled), '', '0', yes(a.throttled === 0));
+    row('8. The same with in-memory limiters per worker: total (vs minimum); SUCCESSFUL imports', `${s(a.total)}; ${a.ok}/${b.n}`, `${s(m.total)}; ${m.ok}/${b.n}`, `${x(a.total / m.total)}; ${x(m.total / b.minimum)} of the minimum`, 'reported', '-');
+    notes.push(`8. Emulator \`--time-scale 0.01\` (Dromo's 20 creates per key and 12 polls per import, per 600 ms); ${b.workers} Node processes, each a client with \`rateLimit: { windowMs: ${b.windowMs} }\` making ${b.perWorker} \`importFile\` calls at once (a 2-record CSV, the saved contacts schema, default polling), all started together once every process has loaded (a start signal on stdin). Shared: each client's \`rateLimit.store\` is \`redisRateLimitStore(client)\` over node-redis and a redis-server of the benchmark's own on loopback. Total = first call started to last call done across the processes. Minimum = ${b.waits} windows after the first burst of 20 (${b.waits * b.windowMs} ms) + one importFile run alone through the same store (median ${b.single.toFixed(0)} ms, measured alternately in the same rounds). ${reps} rounds, medians (shared: ratios ${a.ratios.map((r) => r.toFixed(2)).join('/')}, 429s per round ${a.throttledRuns.join('/')}, ${a.creates} creates; in-memory per worker: ratios ${m.ratios.map((r) => r.toFixed(2)).join('/')}, 429s per round ${m.throttledRuns.join('/')}, ${m.creates} creates (each 429 is retried after its \`retry-after-ms\`, at most twice)${m.firstError ? `, first error: ${m.firstError}` : ''}).`);
+  }, [['8. Shared limits', '<= 1.05x, 0 429s']]);
 } finally {
   for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch(() => {});
 }

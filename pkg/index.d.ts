@@ -35,11 +35,65 @@ export interface DromoOptions {
   /**
    * Client-side rate limiting, so bulk use queues instead of drawing 429s. Dromo's default is its
    * documented limits (20 creates and 12 status polls per import per minute); Exa's is none.
-   * `false` turns it off; an object overrides counts per `windowMs` (default 60 000).
+   * `false` turns it off; an object overrides counts per `windowMs` (default 60 000), and its
+   * `store` shares the limits between processes.
    */
-  rateLimit?: false | { creates?: number; polls?: number; windowMs?: number };
+  rateLimit?: false | RateLimitOptions;
   /** Node only: every wait of this client sleeps until a webhook (see `WaitOptions.webhooks`). */
   webhooks?: boolean;
+}
+
+/** The `rateLimit` client option as an object. */
+export interface RateLimitOptions {
+  /** Creates per window (Dromo: 20 per key). `0` lifts the limit. */
+  creates?: number;
+  /** Status polls per import per window (Dromo: 12). `0` lifts the limit. */
+  polls?: number;
+  /** The window in milliseconds. Default 60 000. */
+  windowMs?: number;
+  /**
+   * Node only: where the limiter's slots live, so that every process (and machine) on one
+   * account shares the account's limits instead of each spending all of them. Make it with
+   * `redisRateLimitStore(client)` from `headless-imports/redis` and give the same store (over the
+   * same Redis) to every client on that key. Without it, each client keeps its own slots in
+   * memory. A browser build refuses the key (`ValidationError`, `path` `rateLimit.store`).
+   */
+  store?: RateLimitStore;
+}
+
+/**
+ * A place outside the process where rate-limit slots live, shared by every process on an account:
+ * what `redisRateLimitStore` (`headless-imports/redis`) returns. The client calls these methods;
+ * you never need to. Keys name an account by a hash of its API key, never by the key itself.
+ *
+ * Another backend may implement it, provided it decides slots atomically by the rule
+ * `pkg/redis.lua` applies: slot k+max no earlier than slot k's answer plus the window plus the
+ * margin, an unanswered slot counted as answered at its start plus `leaseMs`, nothing before a
+ * pause ends, all on one clock.
+ */
+export interface RateLimitStore {
+  /**
+   * `'fail'` (default): when the store fails, the call rejects with a `HeadlessImportsError`
+   * whose `code` is `rate_limit_store`, and nothing is sent. `'memory'`: the client goes on
+   * within this process's own limits until the store answers again.
+   */
+  readonly onError?: 'fail' | 'memory';
+  /**
+   * Takes the next slot of the window `key` (or, given `slot`, decides that one again): when it
+   * may be sent (`waitMs` from now), and whether that is final (`firm`; otherwise ask again then).
+   */
+  acquire(request: {
+    key: string;
+    max: number;
+    windowMs: number;
+    marginMs: number;
+    leaseMs: number;
+    slot?: number;
+  }): Promise<{ slot: number; waitMs: number; firm: boolean }>;
+  /** The send of `slot` was answered (or given up): frees the slot `max` places later. A rejection is ignored (the slot then frees when its lease ends). */
+  release(request: { key: string; slot: number; windowMs: number; marginMs: number }): Promise<void>;
+  /** A 429 asked every sender of window `key` to wait `ms`. A rejection is ignored. */
+  pause(request: { key: string; ms: number }): Promise<void>;
 }
 
 /** Per-call options for the API methods. */
@@ -1039,7 +1093,11 @@ export interface ErrorProps {
 /** Base of every error thrown by headless-imports. Branch on `instanceof` or `code`, not on messages. */
 export declare class HeadlessImportsError extends Error {
   constructor(message?: string, props?: ErrorProps);
-  /** Stable machine-readable reason, e.g. `not_found`, `validation_error`, `invalid_response`. */
+  /**
+   * Stable machine-readable reason, e.g. `not_found`, `validation_error`, `invalid_response`, or
+   * `rate_limit_store` (the shared `rateLimit.store` failed, so nothing was sent; its `cause` is
+   * the store's error).
+   */
   code: string;
   /** `fileFromPath`'s errors: the file's absolute path. (On `ValidationError`: the input's.) */
   path?: string;

@@ -27,6 +27,16 @@ if [ "${SKIP_BROWSER:-0}" != 1 ] && { ! command -v chromium >/dev/null || ! comm
   apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
+# redis-server for the shared rate-limit store's tests (tests/limit_store_props.rs, tests/js/redis.test.js),
+# each started on a free loopback port. A machine that cannot install it only loses those tests: they skip
+# and say why.
+if ! command -v redis-server >/dev/null; then
+  log "installing Debian's redis-server"
+  export DEBIAN_FRONTEND=noninteractive
+  { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; } \
+    || log "WARNING: redis-server not installed; the Redis store tests will skip"
+fi
+
 # Node tooling for tests (typescript, wasm-opt from binaryen, playwright-core, bundlers).
 if [ ! -d tests/node_modules ] || [ tests/package-lock.json -nt tests/node_modules/.package-lock.json ]; then
   log "npm ci in tests/"

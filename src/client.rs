@@ -215,6 +215,14 @@ impl Client {
         }
         let json_headers = with_headers(&read_headers, &[], "")?;
         let _ = json_headers.set("Content-Type", "application/json");
+        // Where the limiter's slots live (`rateLimit.store`): named by the account, of which only
+        // a hash is kept. A keyless client (its proxy adds the key) shares limits per proxy.
+        #[cfg(feature = "server")]
+        let store = crate::limit_store::Store::from_js(
+            &opts,
+            provider.name,
+            api_key.as_deref().unwrap_or(&base_url),
+        )?;
         Ok(Client {
             provider,
             base_url,
@@ -225,7 +233,12 @@ impl Client {
             json_headers,
             sends_secrets,
             fetch,
-            limiter: Limiter::from_js(&opts, provider.limits)?,
+            limiter: {
+                let limiter = Limiter::from_js(&opts, provider.limits)?;
+                #[cfg(feature = "server")]
+                let limiter = limiter.with_store(store);
+                limiter
+            },
             #[cfg(feature = "server")]
             webhook_secret: webhook_secret(provider, &opts)?,
             #[cfg(feature = "server")]
@@ -326,12 +339,17 @@ impl Client {
     ) -> core::result::Result<JsValue, Failed> {
         // Checked first, so an unlimited send does not even await an empty permit.
         let permit = match limit {
-            Some(kind) if self.limiter.rate(kind).is_some() => Some(
-                self.limiter
-                    .acquire(kind, opts.signal.as_ref(), opts.on_queued.as_ref())
-                    .await
-                    .map_err(Failed::last)?,
-            ),
+            Some(kind) if self.limiter.rate(kind).is_some() => Some({
+                // Node's build may keep the slots in a shared store, which holds a slot no longer
+                // than the request may take.
+                #[cfg(feature = "server")]
+                let acquired = self.limiter.acquire_for(kind, opts, self.timeout_ms);
+                #[cfg(not(feature = "server"))]
+                let acquired =
+                    self.limiter
+                        .acquire(kind, opts.signal.as_ref(), opts.on_queued.as_ref());
+                acquired.await.map_err(Failed::last)?
+            }),
             _ => None,
         };
         let url = [self.base_url.as_str(), path].concat();
@@ -340,6 +358,10 @@ impl Client {
         drop(permit);
         result.map_err(|e| {
             let hints = Hints::from(|h| e.retry_hints.as_ref().and_then(|r| r.header(h)));
+            #[cfg(feature = "server")]
+            if let (Some(kind), Some(429)) = (limit, e.error.status) {
+                self.limiter.throttled(kind, &hints);
+            }
             let max_retries = opts.max_retries.unwrap_or(self.max_retries);
             let retry_in = e.error.retry_in(op, attempt, max_retries, &hints);
             Failed {

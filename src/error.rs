@@ -47,6 +47,11 @@ pub enum Kind {
     /// A webhook delivery that does not verify (or parse): `WebhookVerificationError`.
     #[cfg(feature = "server")]
     Webhook,
+    /// `rateLimit.store` failed (Redis unreachable, say) and its `onError` is `'fail'`: no request
+    /// was sent. A `HeadlessImportsError` with `code` `rate_limit_store`, like a callback's error
+    /// (a class of its own would grow every browser download, where there is no store).
+    #[cfg(feature = "server")]
+    Store,
 }
 
 /// Every failure of the library. Converted to a JS error at the boundary.
@@ -191,6 +196,8 @@ impl Error {
             Kind::Callback => "HeadlessImportsError",
             #[cfg(feature = "server")]
             Kind::Webhook => "WebhookVerificationError",
+            #[cfg(feature = "server")]
+            Kind::Store => "HeadlessImportsError",
         }
     }
 

@@ -36,6 +36,9 @@ mod journal;
 mod js;
 mod json_split;
 mod limit;
+mod limit_rule;
+#[cfg(feature = "server")]
+mod limit_store;
 mod opts;
 mod page;
 mod poll;

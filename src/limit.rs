@@ -1,10 +1,10 @@
 //! Client-side rate limiting: sliding windows that hand out send slots in call order.
 //!
-//! The server counts a request when it arrives; we cannot see that moment, but it lies between our
-//! send and the answer. So send number k+max waits until send number k has been *answered*, plus
-//! the window: then, whatever the latency of either, the server has seen at most `max` requests in
-//! any window. Slots are handed out in call order, so 200 callers started at once queue without a
-//! stampede of timers re-testing the same condition, and without drawing a single 429.
+//! The rule (`limit_rule.rs`): send number k+max waits until send number k has been *answered*,
+//! plus the window. Here the slots live in this process: slots are handed out in call order, so
+//! 200 callers started at once queue without a stampede of timers re-testing the same condition,
+//! and without drawing a single 429. With `rateLimit.store` (the `server` build) they live in a
+//! store that several processes share instead (`limit_store.rs`).
 
 use crate::prelude::*;
 use crate::text::is_whole;
@@ -14,29 +14,16 @@ use core::cell::{Cell, RefCell};
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::JsValue;
-use web_sys::AbortSignal;
+
+pub use crate::limit_rule::Rate;
+use crate::limit_rule::{after, depends_on, spent};
 
 use crate::error::{Error, Result};
 use crate::js::{get, is_absent, is_plain_object};
+#[cfg(feature = "server")]
+use crate::opts::CallOptions;
 use crate::opts::{join, non_negative};
 use crate::timer::{deferred, now_ms, sleep, unless_aborted};
-
-/// A limit of `max` sends per `window_ms`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Rate {
-    pub max: usize,
-    pub window_ms: f64,
-}
-
-/// Slack on top of the window for clock-rate differences between us and the server.
-pub fn margin_ms(rate: Rate) -> f64 {
-    (rate.window_ms / 100.0).clamp(5.0, 1000.0)
-}
-
-/// Which earlier slot a new one must wait for: the one `max` places back, if any.
-pub fn depends_on(slots_before: usize, max: usize) -> Option<usize> {
-    (max > 0 && slots_before >= max).then(|| slots_before - max)
-}
 
 /// One granted send: when its answer came (set once), and a promise other slots await.
 struct Slot {
@@ -71,29 +58,44 @@ impl Slot {
 
 /// Held while a request is in flight; dropping it records the answer time (also on errors,
 /// aborts and panics-free early returns), which frees the slot `max` places later.
-pub struct Permit(Option<Rc<Slot>>);
+pub struct Permit {
+    slot: Option<Rc<Slot>>,
+    /// A slot of a shared store instead: dropping it tells the store (`limit_store::Held`).
+    #[cfg(feature = "server")]
+    #[allow(dead_code)] // never read: held for its `Drop`
+    shared: Option<crate::limit_store::Held>,
+}
 
-impl Drop for Permit {
-    fn drop(&mut self) {
-        if let Some(slot) = &self.0 {
-            slot.finish();
+impl Permit {
+    /// A send that waits for nothing (no limit of its kind).
+    fn none() -> Permit {
+        Permit::of(None)
+    }
+
+    fn of(slot: Option<Rc<Slot>>) -> Permit {
+        Permit {
+            slot,
+            #[cfg(feature = "server")]
+            shared: None,
+        }
+    }
+
+    /// A slot of a shared store.
+    #[cfg(feature = "server")]
+    pub fn shared(held: crate::limit_store::Held) -> Permit {
+        Permit {
+            slot: None,
+            shared: Some(held),
         }
     }
 }
 
-/// Whether a window whose slots were answered at `answered` (`None`: still in flight) can be
-/// forgotten: every slot answered, the last of them a whole window (plus margin) ago. No later send
-/// would wait on any of them, and the server's window holds none of them any more, so a fresh
-/// window allows exactly what this one would.
-pub fn spent(answered: impl Iterator<Item = Option<f64>>, rate: Rate, now: f64) -> bool {
-    let mut last = f64::NEG_INFINITY;
-    for t in answered {
-        match t {
-            Some(t) => last = last.max(t),
-            None => return false,
+impl Drop for Permit {
+    fn drop(&mut self) {
+        if let Some(slot) = &self.slot {
+            slot.finish();
         }
     }
-    last + rate.window_ms + margin_ms(rate) <= now
 }
 
 /// The last `max` slots of one window.
@@ -111,7 +113,7 @@ impl Window {
         let now = now_ms();
         let starts = before.as_ref().map_or(now, |b| {
             let answered = b.answered_at.get().unwrap_or(b.starts);
-            now.max(answered + rate.window_ms + margin_ms(rate))
+            now.max(after(answered, rate))
         });
         let slot = Slot::new(starts);
         self.slots.push_back(slot.clone());
@@ -135,7 +137,16 @@ pub struct Limiter {
     /// The list length at which spent windows are next dropped: twice what the last sweep left,
     /// so sweeping stays O(1) per poll on average.
     next_sweep: Cell<usize>,
+    /// `rateLimit.store`: where the slots live when several processes share the limits.
+    #[cfg(feature = "server")]
+    store: Option<crate::limit_store::Store>,
 }
+
+/// The keys of the `rateLimit` option; `store` only where shared stores exist (Node's build).
+#[cfg(feature = "server")]
+const RATE_KEYS: &[&str] = &["creates", "polls", "windowMs", "store"];
+#[cfg(not(feature = "server"))]
+const RATE_KEYS: &[&str] = &["creates", "polls", "windowMs"];
 
 /// The fewest windows worth a sweep.
 const MIN_SWEEP: usize = 32;
@@ -155,7 +166,16 @@ impl Limiter {
             create_window: RefCell::default(),
             poll_windows: RefCell::default(),
             next_sweep: Cell::new(MIN_SWEEP),
+            #[cfg(feature = "server")]
+            store: None,
         }
+    }
+
+    /// Keeps the slots in `store` (shared with other processes) instead of this process.
+    #[cfg(feature = "server")]
+    pub fn with_store(mut self, store: Option<crate::limit_store::Store>) -> Limiter {
+        self.store = store;
+        self
     }
 
     /// Takes the next poll slot of import `id`, making its window if need be.
@@ -199,12 +219,13 @@ impl Limiter {
             return Ok(Limiter::new(None, None));
         }
         if !is_plain_object(&v) {
-            return Err(Error::invalid(
-                "rateLimit",
-                "must be false or { creates?, polls?, windowMs? }",
-            ));
+            #[cfg(not(feature = "server"))]
+            let shape = "must be false or { creates?, polls?, windowMs? }";
+            #[cfg(feature = "server")]
+            let shape = "must be false or { creates?, polls?, windowMs?, store? }";
+            return Err(Error::invalid("rateLimit", shape));
         }
-        crate::validate::only_keys(&v, "rateLimit", &[&["creates", "polls", "windowMs"]])?;
+        crate::validate::only_keys(&v, "rateLimit", &[RATE_KEYS])?;
         let window_ms = non_negative(&v, "windowMs", "rateLimit")?.unwrap_or(60_000.0);
         let rate = |key: &str, default: Option<Rate>| -> Result<Option<Rate>> {
             Ok(match non_negative(&v, key, "rateLimit")? {
@@ -238,16 +259,38 @@ impl Limiter {
         }
     }
 
+    /// `acquire`, from the shared store when there is one (`rateLimit.store`). The request's
+    /// timeout (`opts.timeout_ms`, else the client's `timeout_ms`) is how long the store lets
+    /// the slot go unanswered before other processes take its holder for dead.
+    #[cfg(feature = "server")]
+    pub async fn acquire_for(
+        &self,
+        kind: Kind<'_>,
+        opts: &CallOptions,
+        timeout_ms: f64,
+    ) -> Result<Permit> {
+        if let (Some(store), Some(rate)) = (&self.store, self.rate(kind)) {
+            let timeout = opts.timeout_ms.unwrap_or(timeout_ms);
+            match store.acquire(kind, rate, opts, timeout).await {
+                // With `onError: 'memory'`, a store that fails leaves this process's own limits.
+                Err(e) if store.falls_back(&e) => {}
+                done => return done,
+            }
+        }
+        let (signal, on_queued) = (opts.signal.as_ref(), opts.on_queued.as_ref());
+        self.acquire(kind, signal, on_queued).await
+    }
+
     /// Waits until sending keeps within the limits; hold the permit until the answer arrives.
     /// `on_queued` is told `{ kind: 'create' | 'poll', waitMs }` before a wait for the slot.
     pub async fn acquire(
         &self,
         kind: Kind<'_>,
-        signal: Option<&AbortSignal>,
+        signal: Option<&web_sys::AbortSignal>,
         on_queued: Option<&Function>,
     ) -> Result<Permit> {
         let Some(rate) = self.rate(kind) else {
-            return Ok(Permit(None));
+            return Ok(Permit::none());
         };
         let (slot, before) = match kind {
             Kind::Create => self.create_window.borrow_mut().take(rate),
@@ -256,7 +299,7 @@ impl Limiter {
         // Told once, as soon as the wait is known to come: a burst of sends hears it all at once.
         let wait_ms = slot.starts - now_ms();
         // From here on the slot is ours: if we give up, dropping the permit frees it.
-        let permit = Permit(Some(slot));
+        let permit = Permit::of(Some(slot));
         if let (Some(f), true) = (on_queued, wait_ms > 0.0) {
             tell_queued(f, kind, wait_ms).await?;
         }
@@ -269,7 +312,7 @@ impl Limiter {
                     .as_f64()
                     .unwrap_or_else(now_ms),
             };
-            let at = answered_at + rate.window_ms + margin_ms(rate);
+            let at = after(answered_at, rate);
             let now = now_ms();
             if at > now {
                 sleep(at - now, signal).await?;
@@ -277,10 +320,20 @@ impl Limiter {
         }
         Ok(permit)
     }
+
+    /// A 429 answered a send of `kind`: with a shared store, every process holds its next sends
+    /// of that kind until the answer's `Retry-After` has passed. (In-process windows need no
+    /// such pause: only this process sends there, and it retries after the hint anyway.)
+    #[cfg(feature = "server")]
+    pub fn throttled(&self, kind: Kind<'_>, hints: &crate::retry::Hints) {
+        if let Some(store) = &self.store {
+            store.pause(kind, hints);
+        }
+    }
 }
 
 /// Calls `onQueued({ kind, waitMs })`.
-async fn tell_queued(f: &Function, kind: Kind<'_>, wait_ms: f64) -> Result<()> {
+pub(crate) async fn tell_queued(f: &Function, kind: Kind<'_>, wait_ms: f64) -> Result<()> {
     let event = js_sys::Object::new();
     let name = match kind {
         Kind::Create => "create",
@@ -295,63 +348,10 @@ async fn tell_queued(f: &Function, kind: Kind<'_>, wait_ms: f64) -> Result<()> {
     crate::opts::call_back(f, "onQueued", &event).await
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn each_slot_waits_for_the_one_max_places_back() {
-        assert_eq!(depends_on(0, 20), None);
-        assert_eq!(depends_on(19, 20), None);
-        assert_eq!(depends_on(20, 20), Some(0));
-        assert_eq!(depends_on(45, 20), Some(25));
-        assert_eq!(depends_on(3, 0), None);
-    }
-
-    #[test]
-    fn a_window_is_spent_once_all_answered_a_window_ago() {
-        let rate = Rate {
-            max: 2,
-            window_ms: 100.0,
-        };
-        // Margin 5 ms: the last answer at 50 frees the window at 155.
-        let answered = [Some(10.0), Some(50.0)];
-        assert!(!spent(answered.into_iter(), rate, 154.0));
-        assert!(spent(answered.into_iter(), rate, 155.0));
-        // One still in flight keeps it, however old the others are.
-        assert!(!spent([Some(0.0), None].into_iter(), rate, 1e9));
-        assert!(spent([].into_iter(), rate, 0.0));
-    }
-
-    #[test]
-    fn margins_scale_with_the_window() {
-        assert_eq!(
-            margin_ms(Rate {
-                max: 20,
-                window_ms: 60_000.0
-            }),
-            600.0
-        );
-        assert_eq!(
-            margin_ms(Rate {
-                max: 20,
-                window_ms: 100.0
-            }),
-            5.0
-        );
-        assert_eq!(
-            margin_ms(Rate {
-                max: 20,
-                window_ms: 3_600_000.0
-            }),
-            1000.0
-        );
-    }
-}
-
 #[cfg(all(test, target_arch = "wasm32"))]
 mod wasm_tests {
     use super::*;
+    use crate::limit_rule::margin_ms;
     use wasm_bindgen_test::wasm_bindgen_test;
 
     #[wasm_bindgen_test]

@@ -335,19 +335,23 @@ test('package.json: exports map targets exist and files cover them', () => {
     const e = pkg.exports[sub];
     targets.push(e.types, e.node.import, e.node.require, e.default);
   }
+  // Node only: no browser (`default`) target, and the script it runs ships beside it.
+  const redis = pkg.exports['./redis'];
+  assert.deepEqual(Object.keys(redis), ['types', 'node']);
+  targets.push(redis.types, redis.node, './redis.lua');
   for (const t of targets) {
     assert.ok(fs.existsSync(new URL(t, PKG)), `${t} exists`);
     assert.ok(pkg.files.includes(t.replace(/^\.\//, '')), `${t} is in files`);
   }
   // Every local module an entry imports must ship too.
-  for (const entry of ['index.js', 'exa.js', 'dromo.js', 'lazy.js', 'workerd.js', 'node.js', 'node.cjs', 'node-lazy.js', 'node-lazy.cjs', 'clients.js', 'proxy.js']) {
+  for (const entry of ['index.js', 'exa.js', 'dromo.js', 'lazy.js', 'workerd.js', 'node.js', 'node.cjs', 'node-lazy.js', 'node-lazy.cjs', 'clients.js', 'proxy.js', 'redis.js']) {
     const src = fs.readFileSync(new URL(entry, PKG), 'utf8');
     for (const m of src.matchAll(/(?:from|require\()\s*'\.\/([\w.-]+\.(?:js|cjs))'/g)) {
       assert.ok(pkg.files.includes(m[1]), `${entry} needs ${m[1]} in files`);
     }
   }
   // Every JS file starts with // @ts-check (house rule: no build step, types from JSDoc).
-  for (const f of ['index.js', 'exa.js', 'dromo.js', 'lazy.js', 'workerd.js', 'browser-stubs.js', 'node.js', 'node.cjs', 'node-lazy.js', 'node-lazy.cjs', 'node-upload.js', 'clients.js', 'errors.js', 'paged.js', 'rows.js', 'server.js', 'proxy.js', 'proxy-body.js', 'ownership.js', 'bulk.js']) {
+  for (const f of ['index.js', 'exa.js', 'dromo.js', 'lazy.js', 'workerd.js', 'browser-stubs.js', 'node.js', 'node.cjs', 'node-lazy.js', 'node-lazy.cjs', 'node-upload.js', 'clients.js', 'errors.js', 'paged.js', 'rows.js', 'server.js', 'proxy.js', 'proxy-body.js', 'ownership.js', 'bulk.js', 'redis.js']) {
     assert.match(fs.readFileSync(new URL(f, PKG), 'utf8'), /^\/\/ @ts-check\n/, f);
   }
 });

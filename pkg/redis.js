@@ -1,0 +1,178 @@
+// @ts-check
+// `headless-imports/redis` (Node only): rate limits shared by every process on one account, kept
+// in the user's own Redis. Dromo's limits (20 creates a minute per key, 12 polls a minute per
+// import) belong to the account, so workers that each kept their own limiter would each spend the
+// whole budget and draw 429s. Pass the store as `rateLimit: { store }` to every client.
+//
+// The limiter's rule is Rust's (src/limit_rule.rs); redis.lua applies it atomically inside Redis,
+// one script call per decision, on Redis's clock. This file only adapts the user's client: it
+// duck-types node-redis (`evalSha(sha, { keys, arguments })`) and ioredis (`evalsha(sha, numKeys,
+// ...args)`), so the package depends on neither.
+
+import fs from 'node:fs';
+import { createHash } from 'node:crypto';
+import { ValidationError } from './errors.js';
+
+const SCRIPT = fs.readFileSync(new URL('./redis.lua', import.meta.url), 'utf8');
+const SHA = createHash('sha1').update(SCRIPT).digest('hex');
+
+/**
+ * Runs the script over one key: `(key, args) => Promise<reply>`.
+ * @typedef {(key: string, args: string[]) => Promise<unknown>} Eval
+ */
+
+/**
+ * The client's two ways of running the script, by its flavour, or `undefined` for neither:
+ * by its SHA1 (what every call sends), and with its text (what loads it into Redis).
+ * @param {any} client
+ * @returns {{ bySha: Eval, withText: Eval } | undefined}
+ */
+function flavourOf(client) {
+  if (typeof client?.evalSha === 'function' && typeof client.eval === 'function') {
+    // node-redis v4 and later.
+    return {
+      bySha: (key, args) => client.evalSha(SHA, { keys: [key], arguments: args }),
+      withText: (key, args) => client.eval(SCRIPT, { keys: [key], arguments: args }),
+    };
+  }
+  if (typeof client?.evalsha === 'function' && typeof client.eval === 'function') {
+    // ioredis.
+    return {
+      bySha: (key, args) => client.evalsha(SHA, 1, key, ...args),
+      withText: (key, args) => client.eval(SCRIPT, 1, key, ...args),
+    };
+  }
+  return undefined;
+}
+
+/** @param {unknown} e */
+const noScript = (e) => String(/** @type {any} */ (e)?.message ?? e).includes('NOSCRIPT');
+
+/**
+ * EVALSHA, so that Redis runs its cached copy of the script. Only the first call (and the first
+ * after Redis lost its scripts: a restart, a SCRIPT FLUSH) sends the text, and the calls made
+ * meanwhile wait for it rather than each send 4 KB of script (a fleet's first burst is hundreds).
+ * @param {{ bySha: Eval, withText: Eval }} f
+ * @returns {Eval}
+ */
+function evaluator(f) {
+  /** @type {Promise<unknown> | undefined} the first call with the text, while it runs */
+  let loading;
+  let loaded = false;
+  /** @type {Eval} */
+  const withText = (key, args) => {
+    const p = f.withText(key, args);
+    loading = p.then(
+      () => void (loaded = true),
+      () => void (loading = undefined),
+    );
+    return p;
+  };
+  return async (key, args) => {
+    if (!loaded) {
+      if (!loading) return withText(key, args);
+      await loading;
+    }
+    try {
+      return await f.bySha(key, args);
+    } catch (e) {
+      if (!noScript(e)) throw e;
+      loaded = false;
+      return withText(key, args);
+    }
+  };
+}
+
+/**
+ * @typedef {object} RedisStoreOptions
+ * @property {string} [prefix] prepended (with `:`) to every key; default `headless-imports:rl`
+ * @property {'fail' | 'memory'} [onError] when Redis fails or does not answer in time: `'fail'`
+ *   (default) rejects the call with a `HeadlessImportsError` whose `code` is `rate_limit_store`,
+ *   before anything is sent; `'memory'` goes on within this process's own limits
+ * @property {number} [timeoutMs] how long a decision may take before it counts as a failure
+ *   (default 5000): a client whose connection is down may queue commands instead of failing
+ */
+
+/**
+ * A rate-limit store in Redis, shared by every process (and machine) that passes one over the
+ * same Redis to its clients as `rateLimit: { store }`. `client` is your connected node-redis
+ * (`createClient()`, v4 or later) or ioredis client; the package uses it, never closes it.
+ * Keys are `<prefix>:<hash of the API key>:...` (never the key itself), and expire by themselves
+ * once they no longer hold anything back.
+ * @param {unknown} client
+ * @param {RedisStoreOptions} [options]
+ */
+export function redisRateLimitStore(client, options = {}) {
+  const bad = (/** @type {string} */ path, /** @type {string} */ message) =>
+    new ValidationError(`redisRateLimitStore: ${path} ${message}`, { path });
+  /** @type {{ bySha: Eval, withText: Eval } | undefined} */
+  let flavour;
+  /** @type {RedisStoreOptions} */
+  let o;
+  try {
+    flavour = flavourOf(client);
+    if (options === null || typeof options !== 'object' || Array.isArray(options)) throw bad('options', 'must be an object');
+    o = { ...options };
+  } catch (e) {
+    if (e instanceof ValidationError) throw e;
+    throw bad('options', 'cannot be read (a revoked Proxy or a throwing getter?)');
+  }
+  if (!flavour) throw bad('client', 'must be a node-redis client (createClient() from "redis") or an ioredis client');
+  for (const k of Object.keys(o)) {
+    if (!['prefix', 'onError', 'timeoutMs'].includes(k)) throw bad(`options.${k}`, 'is not a known key (expected one of: prefix, onError, timeoutMs)');
+  }
+  const prefix = o.prefix ?? 'headless-imports:rl';
+  if (typeof prefix !== 'string' || prefix === '') throw bad('options.prefix', 'must be a non-empty string');
+  const onError = o.onError ?? 'fail';
+  if (onError !== 'fail' && onError !== 'memory') throw bad('options.onError', "must be 'fail' or 'memory'");
+  const timeoutMs = o.timeoutMs ?? 5000;
+  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || !Number.isFinite(timeoutMs)) throw bad('options.timeoutMs', 'must be a positive number of milliseconds');
+  const evalScript = evaluator(flavour);
+
+  /**
+   * One script call, failed if Redis takes longer than `timeoutMs` (the call itself may still
+   * land later: its slot then goes unused, and frees after its lease).
+   * @param {string} key @param {(string | number)[]} args
+   */
+  const call = (key, args) => {
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    let timer;
+    const late = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    const done = Promise.resolve()
+      .then(() => evalScript(`${prefix}:${key}`, args.map(String)))
+      .finally(() => clearTimeout(timer));
+    // The losing side of the race must not surface as an unhandled rejection.
+    done.catch(() => {});
+    return Promise.race([done, late]);
+  };
+
+  // What the Rust core calls (src/limit_store.rs): plain own functions, so the copy it makes of
+  // the client options keeps them.
+  return Object.freeze({
+    onError,
+    /**
+     * Takes a slot (or re-decides `req.slot`): `{ slot, waitMs, firm }`.
+     * @param {{ key: string, max: number, windowMs: number, marginMs: number, leaseMs: number, slot?: number }} req
+     */
+    async acquire(req) {
+      const reply = /** @type {unknown[]} */ (await call(req.key, ['take', req.max, req.windowMs, req.marginMs, req.leaseMs, req.slot ?? '']));
+      return { slot: Number(reply[0]), waitMs: Number(reply[1]), firm: Number(reply[2]) === 1 };
+    },
+    /**
+     * Records that the send in slot `req.slot` was answered (or abandoned).
+     * @param {{ key: string, slot: number, windowMs: number, marginMs: number }} req
+     */
+    async release(req) {
+      await call(req.key, ['answer', req.slot, req.windowMs, req.marginMs]);
+    },
+    /**
+     * Holds every process's next slots of a window for `req.ms` (a 429's Retry-After).
+     * @param {{ key: string, ms: number }} req
+     */
+    async pause(req) {
+      await call(req.key, ['pause', req.ms]);
+    },
+  });
+}

@@ -1,0 +1,55 @@
+// @ts-check
+// One worker process of a fleet on one Dromo key: `n` importFile calls at once through the
+// installed package, its limits shared through `headless-imports/redis` (or, with `store: false`,
+// kept in this process as every client does by default). tests/js/redis.test.js and
+// bench/shared-limits.mjs start several. Its settings come as JSON in HI_WORKER:
+//   { pkgDir, api, n, windowMs, timeoutMs?, store, flavour?, url?, prefix?, barrier? }
+// where pkgDir is installPackage()'s app, with its esm.mjs and (see redisEntry) redis.mjs. With
+// `barrier`, it prints {"ready":true} once set up and starts its calls when a line comes on
+// stdin, so that a fleet starts together. Prints one JSON line when done:
+// { ok, failed, firstError, ms, start, end } (start and end: epoch ms around the calls).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CONTACTS, KEY } from './env.js';
+import { redisClient } from './redis.js';
+
+const w = JSON.parse(process.env.HI_WORKER ?? '{}');
+// Imported the way an app that installed the tarball imports them (the exports map included).
+const { Dromo, fileFromPath } = await import(path.join(w.pkgDir, 'esm.mjs'));
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hi-worker-'));
+const csv = path.join(dir, 'contacts.csv');
+fs.writeFileSync(csv, 'First Name,Last Name,Email Address,Age\nAda,Lovelace,ada@example.com,36\nGrace,Hopper,grace@example.com,85\n');
+/** @type {{ client: any, close: () => Promise<void> } | undefined} */
+let redis;
+try {
+  /** @type {Record<string, unknown>} */
+  const rateLimit = { windowMs: w.windowMs };
+  if (w.store) {
+    const { redisRateLimitStore } = await import(path.join(w.pkgDir, 'redis.mjs'));
+    redis = await redisClient(w.flavour, w.url);
+    rateLimit.store = redisRateLimitStore(redis.client, { prefix: w.prefix });
+  }
+  const dromo = new Dromo({ apiKey: KEY, baseUrl: w.api, rateLimit, ...(w.timeoutMs ? { timeoutMs: w.timeoutMs } : {}) });
+  const file = await fileFromPath(csv);
+  if (w.barrier) {
+    console.log(JSON.stringify({ ready: true }));
+    await new Promise((resolve) => process.stdin.once('data', resolve));
+    process.stdin.pause();
+  }
+  const start = Date.now();
+  const t0 = performance.now();
+  // The whole flow's bound (create, upload, waits): far beyond what the run needs.
+  const opts = { schema_id: CONTACTS, timeoutMs: 120_000 };
+  const results = await Promise.allSettled(Array.from({ length: w.n }, () => dromo.importFile(file, opts)));
+  const ms = performance.now() - t0;
+  const end = Date.now();
+  const ok = results.filter((r) => r.status === 'fulfilled' && r.value.import.status === 'SUCCESSFUL').length;
+  const failed = results.find((r) => r.status === 'rejected');
+  const firstError = failed && /** @type {PromiseRejectedResult} */ (failed).reason;
+  console.log(JSON.stringify({ ok, failed: w.n - ok, firstError: firstError ? `${firstError.name}: ${firstError.message}` : undefined, ms, start, end }));
+} finally {
+  await redis?.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+}

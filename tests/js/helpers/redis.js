@@ -1,0 +1,111 @@
+// @ts-check
+// A redis-server of the test's own (Debian's, which scripts/setup.sh installs) on a free loopback
+// port, nothing written to disk; and the two client flavours `headless-imports/redis` accepts,
+// from tests/node_modules. Used by tests/js/redis.test.js and bench/shared-limits.mjs.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+
+/** Why redis-server cannot run here, or `false` when it can. */
+export const noRedis = (() => {
+  const r = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
+  return r.error || r.status !== 0 ? 'redis-server is not installed (scripts/setup.sh installs Debian\'s redis-server)' : false;
+})();
+
+/** A free loopback port (free a moment ago: the caller retries if it is taken since). */
+async function freePort() {
+  const s = net.createServer();
+  await new Promise((resolve, reject) => s.once('error', reject).listen(0, '127.0.0.1', () => resolve(undefined)));
+  const { port } = /** @type {net.AddressInfo} */ (s.address());
+  await new Promise((resolve) => s.close(() => resolve(undefined)));
+  return port;
+}
+
+/** Whether a redis-server answers PING on `port`. @param {number} port */
+function pong(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let got = '';
+    const done = (/** @type {boolean} */ ok) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once('error', () => done(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (b) => {
+      got += b;
+      if (got.includes('\r\n')) done(got.startsWith('+PONG'));
+    });
+  });
+}
+
+/**
+ * Starts redis-server on 127.0.0.1 (`--save '' --appendonly no`) and waits until it answers.
+ * `stop` ends it (SIGTERM, then SIGKILL); `kill` ends it at once, as a crash would. It is killed
+ * too if the test process exits first.
+ * @returns {Promise<{ port: number, url: string, stop: () => Promise<void>, kill: () => Promise<void> }>}
+ */
+export async function startRedis() {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = await freePort();
+    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const onExit = () => child.kill('SIGKILL');
+    process.once('exit', onExit);
+    /** @type {Promise<void>} */
+    const exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    const end = async (/** @type {NodeJS.Signals} */ signal) => {
+      process.off('exit', onExit);
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill(signal);
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
+      }
+    };
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && child.exitCode === null) {
+      if (await pong(port)) return { port, url: `redis://127.0.0.1:${port}`, stop: () => end('SIGTERM'), kill: () => end('SIGKILL') };
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await end('SIGKILL');
+  }
+  throw new Error('redis-server did not start on a loopback port in 5 tries');
+}
+
+/**
+ * A connected client of `flavour` (`node-redis` or `ioredis`), its error events swallowed (a
+ * client whose server is gone reports each reconnect attempt as an 'error' event, which would
+ * otherwise end the process), and a `close` that ends it whatever state it is in.
+ * @param {'node-redis' | 'ioredis'} flavour
+ * @param {string} url
+ * @returns {Promise<{ client: any, close: () => Promise<void> }>}
+ */
+export async function redisClient(flavour, url) {
+  if (flavour === 'node-redis') {
+    const { createClient } = await import('redis');
+    // Reconnects are spaced out, so a test whose server is gone is not busy reconnecting.
+    const client = createClient({ url, socket: { reconnectStrategy: () => 200 } });
+    client.on('error', () => {});
+    await client.connect();
+    return { client, close: async () => void (client.isOpen ? client.destroy() : undefined) };
+  }
+  const { Redis } = await import('ioredis');
+  const client = new Redis(url, { lazyConnect: true, retryStrategy: () => 200 });
+  client.on('error', () => {});
+  await client.connect();
+  return { client, close: async () => client.disconnect() };
+}
+
+/**
+ * `headless-imports/redis` as the app `installPackage()` made imports it: through a module of
+ * that app (`redis.mjs`, written here), so the package's exports map decides what it gets.
+ * @param {string} pkgDir
+ * @returns {Promise<any>}
+ */
+export async function redisEntry(pkgDir) {
+  const file = path.join(pkgDir, 'redis.mjs');
+  if (!fs.existsSync(file)) fs.writeFileSync(file, "export * from 'headless-imports/redis';\n");
+  return import(file);
+}

@@ -1,0 +1,333 @@
+// @ts-check
+// `rateLimit: { store }` with `headless-imports/redis`, for real: a redis-server of the test's own
+// on a loopback port, both client flavours (node-redis and ioredis, from tests/node_modules), and
+// worker processes driving the packed package against the emulator, which enforces Dromo's limits
+// (20 creates per window per key, 12 polls per window per import) on a scaled clock (a 60 s
+// window lasts 600 ms). Skipped, saying why, only where redis-server cannot be installed.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CONTACTS, KEY, control, installPackage, loadPackage, startEmulator } from './helpers/env.js';
+import { noRedis, redisClient, redisEntry, startRedis } from './helpers/redis.js';
+
+const WORKER = fileURLToPath(new URL('./helpers/limit-worker.mjs', import.meta.url));
+const WINDOW_MS = 600;
+const skip = noRedis;
+
+/** @type {Awaited<ReturnType<typeof startEmulator>>} */ let emu;
+/** @type {Awaited<ReturnType<typeof startRedis>>} */ let redis;
+/** @type {string} */ let pkgDir;
+/** @type {any} */ let hi;
+/** @type {any} */ let store;
+/** @type {string} */ let dir;
+/** @type {string} */ let csv;
+
+before(async () => {
+  if (skip) return;
+  pkgDir = installPackage();
+  hi = await loadPackage();
+  store = await redisEntry(pkgDir);
+  [emu, redis] = await Promise.all([startEmulator(['--time-scale', '0.01']), startRedis()]);
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hi-redis-test-'));
+  csv = path.join(dir, 'contacts.csv');
+  fs.writeFileSync(csv, 'First Name,Last Name,Email Address,Age\nAda,Lovelace,ada@example.com,36\n');
+});
+
+after(async () => {
+  await Promise.all([emu?.stop(), redis?.stop()]);
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const origin = () => new URL(emu.api).origin;
+const reset = () => fetch(`${origin()}/_emulator/reset`, { method: 'POST' });
+const stats = () => control(`${origin()}/_emulator/stats`);
+
+/**
+ * One worker process (tests/js/helpers/limit-worker.mjs); `exited` resolves with its exit and
+ * its result line. Killed if it runs past `limitMs`.
+ * @param {Record<string, unknown>} settings
+ */
+function worker(settings, limitMs = 120_000) {
+  const child = spawn(process.execPath, [WORKER], {
+    env: { ...process.env, HI_WORKER: JSON.stringify({ pkgDir, api: emu.api, windowMs: WINDOW_MS, ...settings }) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (b) => (out += b));
+  child.stderr.on('data', (b) => (err += b));
+  const timer = setTimeout(() => child.kill('SIGKILL'), limitMs);
+  /** @type {Promise<{ code: number | null, signal: NodeJS.Signals | null, result: any, err: string }>} */
+  const exited = new Promise((resolve) =>
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      const last = out.trim().split('\n').pop() ?? '';
+      let result = null;
+      try {
+        result = JSON.parse(last);
+      } catch {}
+      resolve({ code, signal, result, err });
+    }),
+  );
+  return { child, exited };
+}
+
+/** Every key in the test's Redis with its type, TTL and contents. */
+async function everything() {
+  const { client, close } = await redisClient('node-redis', redis.url);
+  try {
+    /** @type {{ key: string, type: string, ttl: number, values: string[] }[]} */
+    const out = [];
+    let cursor = '0';
+    // SCAN visits every key at least once; bounded in case a cursor never comes back to 0.
+    for (let round = 0; round < 10_000; round++) {
+      const page = await client.scan(cursor, { COUNT: 1000 });
+      for (const key of page.keys) {
+        const type = await client.type(key);
+        // Expired between SCAN and now (short leases make short-lived windows): nothing to read.
+        if (type === 'none') continue;
+        const values = type === 'hash' ? Object.entries(await client.hGetAll(key)).flat() : [String(await client.dump(key))];
+        const ttl = await client.pTTL(key);
+        // -2: gone since (expired); -1 would be a key that never expires.
+        if (ttl !== -2) out.push({ key, type, ttl, values });
+      }
+      cursor = String(page.cursor);
+      if (cursor === '0') return out;
+    }
+    throw new Error('SCAN did not finish');
+  } finally {
+    await close();
+  }
+}
+
+for (const flavour of /** @type {const} */ (['node-redis', 'ioredis'])) {
+  test(`4 worker processes x 50 importFile on one key, limits shared through ${flavour}: all done, 0 429s`, { skip, timeout: 180_000 }, async () => {
+    await reset();
+    const t0 = Date.now();
+    const runs = Array.from({ length: 4 }, () => worker({ n: 50, store: true, flavour, url: redis.url, prefix: `fleet-${flavour}` }));
+    const done = await Promise.all(runs.map((r) => r.exited));
+    const elapsed = Date.now() - t0;
+    for (const d of done) {
+      assert.equal(d.code, 0, d.err);
+      assert.deepEqual({ ok: d.result.ok, firstError: d.result.firstError }, { ok: 50, firstError: undefined });
+    }
+    const s = await stats();
+    assert.equal(s.throttled, 0, 'no 429 at all');
+    assert.equal(s.requests['dromo.create'], 200, 'one create per import: none was retried');
+    // 200 creates at 20 a window cannot take less than 9 windows after the first burst.
+    assert.ok(elapsed >= 9 * WINDOW_MS, `${elapsed} ms`);
+  });
+}
+
+test('a worker killed (SIGKILL) mid-run holds nothing: the other three finish, 0 429s', { skip, timeout: 180_000 }, async () => {
+  await reset();
+  // A short request timeout is a short lease: the dead worker's slots free 2 s after their start.
+  const settings = { n: 50, store: true, flavour: 'ioredis', url: redis.url, prefix: 'killed', timeoutMs: 2000 };
+  const runs = Array.from({ length: 4 }, () => worker(settings));
+  // Mid-run: 60 of the 200 creates sent, so the victim holds slots both in flight and queued.
+  const deadline = Date.now() + 60_000;
+  while (((await stats()).requests['dromo.create'] ?? 0) < 60) {
+    assert.ok(Date.now() < deadline, 'the run never got going');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  runs[0].child.kill('SIGKILL');
+  const [victim, ...rest] = await Promise.all(runs.map((r) => r.exited));
+  assert.equal(victim.signal, 'SIGKILL');
+  for (const d of rest) {
+    assert.equal(d.code, 0, d.err);
+    assert.deepEqual({ ok: d.result.ok, firstError: d.result.firstError }, { ok: 50, firstError: undefined });
+  }
+  assert.equal((await stats()).throttled, 0, 'no 429 at all');
+});
+
+test("Redis holds no trace of the API key: every key and value (SCAN) names the account by a hash, and expires", { skip, timeout: 60_000 }, async () => {
+  await reset();
+  const { client, close } = await redisClient('node-redis', redis.url);
+  try {
+    const dromo = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, rateLimit: { windowMs: WINDOW_MS, store: store.redisRateLimitStore(client, { prefix: 'scan' }) } });
+    const file = await hi.fileFromPath(csv);
+    const done = await Promise.all(Array.from({ length: 3 }, () => dromo.importFile(file, { schema_id: CONTACTS })));
+    assert.equal(done.length, 3);
+  } finally {
+    await close();
+  }
+  const all = await everything();
+  const mine = all.filter((k) => k.key.startsWith('scan:'));
+  // The creates' window, and each import's polls.
+  assert.ok(mine.some((k) => /^scan:[0-9a-f]{16}:c$/.test(k.key)), JSON.stringify(mine.map((k) => k.key)));
+  assert.ok(mine.filter((k) => /^scan:[0-9a-f]{16}:p:\/headless\/imports\/[^/]+\/$/.test(k.key)).length >= 3);
+  // Whatever else is there (the other tests' windows, when run together) is checked alike.
+  for (const k of all) {
+    assert.ok(!k.key.includes(KEY), `key ${k.key}`);
+    for (const v of k.values) assert.ok(!v.includes(KEY), `${k.key} holds the key`);
+    assert.equal(k.type, 'hash', k.key);
+    assert.ok(k.ttl >= 0 && k.ttl <= 120_000, `${k.key} expires (TTL ${k.ttl} ms)`);
+  }
+  // One account, one namespace: every window of these clients shares the hash.
+  assert.equal(new Set(mine.map((k) => k.key.split(':')[1])).size, 1);
+});
+
+test("a 429's Retry-After holds every client on the store: the next create waits it out", { skip, timeout: 60_000 }, async () => {
+  await reset();
+  const faults = await fetch(`${origin()}/_emulator/faults`, {
+    method: 'POST',
+    body: JSON.stringify({ rules: [{ route: 'dromo.create', kind: 'rate_limit', count: 1, retry_after_ms: 500 }] }),
+  });
+  assert.equal(faults.status, 200);
+  const { client, close } = await redisClient('ioredis', redis.url);
+  try {
+    const shared = store.redisRateLimitStore(client, { prefix: 'pause' });
+    const options = { apiKey: KEY, baseUrl: emu.api, rateLimit: { windowMs: WINDOW_MS, store: shared } };
+    const a = new hi.Dromo({ ...options, maxRetries: 0 });
+    const b = new hi.Dromo(options);
+    const params = { schema_id: CONTACTS, original_filename: 'a.csv' };
+    const refused = await a.imports.create(params).catch((/** @type {any} */ e) => e);
+    assert.ok(refused instanceof hi.RateLimitError, String(refused));
+    const t0 = Date.now();
+    /** @type {number[]} */
+    const told = [];
+    await b.imports.create(params, { onQueued: (/** @type {any} */ e) => told.push(e.waitMs) });
+    const waited = Date.now() - t0;
+    // b never saw the 429; only the store told it to wait (its window was otherwise empty).
+    assert.ok(waited >= 450, `b's create went after ${waited} ms`);
+    assert.equal(told.length, 1);
+    assert.ok(told[0] >= 450 && told[0] <= 500, `onQueued waitMs ${told[0]}`);
+  } finally {
+    await close();
+    await fetch(`${origin()}/_emulator/faults`, { method: 'DELETE' });
+  }
+});
+
+test('a send given up while it waits for a shared slot (abort) rejects at once and releases its slot', { skip, timeout: 60_000 }, async () => {
+  await reset();
+  const { client, close } = await redisClient('node-redis', redis.url);
+  try {
+    const shared = store.redisRateLimitStore(client, { prefix: 'abort' });
+    // One create a minute: the second waits on the first's answer, then a whole window.
+    const dromo = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, rateLimit: { creates: 1, windowMs: 60_000, store: shared } });
+    const params = { schema_id: CONTACTS, original_filename: 'a.csv' };
+    await dromo.imports.create(params);
+    const t0 = Date.now();
+    const e = await dromo.imports.create(params, { signal: AbortSignal.timeout(200) }).catch((/** @type {any} */ x) => x);
+    assert.ok(e instanceof hi.APIUserAbortError, String(e));
+    assert.ok(Date.now() - t0 < 5000, 'gave up at the abort, not after the window');
+    assert.equal((await stats()).requests['dromo.create'], 1, 'the second create was never sent');
+    // Its slot (the second) is released: recorded as answered, so nothing waits on it for a lease.
+    const [key] = await client.keys('abort:*:c');
+    const fields = await client.hGetAll(key);
+    assert.equal(fields.n, '2');
+    // (node-redis answers HEXISTS with 1 or true, by version.)
+    await waitFor(async () => Number(await client.hExists(key, 'a2')) === 1);
+  } finally {
+    await close();
+  }
+});
+
+/** Polls `check` every 20 ms until it holds, for at most 5 s. @param {() => Promise<boolean>} check */
+async function waitFor(check) {
+  const deadline = Date.now() + 5000;
+  while (!(await check())) {
+    assert.ok(Date.now() < deadline, 'never happened');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+for (const flavour of /** @type {const} */ (['node-redis', 'ioredis'])) {
+  test(`the script's text goes to Redis once for a burst (${flavour}), and again after Redis lost it (SCRIPT FLUSH)`, { skip, timeout: 60_000 }, async () => {
+    const own = await startRedis();
+    const { client, close } = await redisClient(flavour, own.url);
+    const { client: admin, close: closeAdmin } = await redisClient('node-redis', own.url);
+    try {
+      const shared = store.redisRateLimitStore(client);
+      const calls = async () => {
+        const info = await admin.info('commandstats');
+        const count = (/** @type {string} */ cmd) => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
+        return { eval: count('eval'), evalsha: count('evalsha') };
+      };
+      const req = { key: 'burst:c', max: 20, windowMs: WINDOW_MS, marginMs: 6, leaseMs: 1000 };
+      const burst = await Promise.all(Array.from({ length: 30 }, () => shared.acquire(req)));
+      assert.deepEqual(burst.map((a) => a.slot).sort((a, b) => a - b), Array.from({ length: 30 }, (_, i) => i + 1));
+      assert.deepEqual(await calls(), { eval: 1, evalsha: 29 });
+      await admin.scriptFlush();
+      const after = await shared.acquire(req);
+      assert.equal(after.slot, 31);
+      // The refused EVALSHA, then the text once more.
+      assert.deepEqual(await calls(), { eval: 2, evalsha: 30 });
+    } finally {
+      await Promise.all([close(), closeAdmin()]);
+      await own.stop();
+    }
+  });
+
+  test(`Redis gone (${flavour}): 'fail' rejects with rate_limit_store before any request; 'memory' goes on`, { skip, timeout: 60_000 }, async () => {
+    const lost = await startRedis();
+    const { client, close } = await redisClient(flavour, lost.url);
+    try {
+      await lost.kill();
+      const file = await hi.fileFromPath(csv);
+      const client_ = (/** @type {'fail' | 'memory'} */ onError) =>
+        new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, rateLimit: { windowMs: WINDOW_MS, store: store.redisRateLimitStore(client, { onError, timeoutMs: 300 }) } });
+      await reset();
+      const e = await client_('fail').importFile(file, { schema_id: CONTACTS }).catch((/** @type {any} */ x) => x);
+      assert.ok(e instanceof hi.HeadlessImportsError, String(e));
+      assert.equal(e.code, 'rate_limit_store');
+      assert.match(e.message, /rateLimit\.store.*Nothing was sent/);
+      assert.ok(e.cause instanceof Error, 'the store\'s error is the cause');
+      assert.deepEqual((await stats()).requests, {}, 'no request reached the API');
+      await reset();
+      const { import: imp } = await client_('memory').importFile(file, { schema_id: CONTACTS });
+      assert.equal(imp.status, 'SUCCESSFUL');
+      assert.equal((await stats()).requests['dromo.create'], 1);
+    } finally {
+      await close();
+      await lost.stop();
+    }
+  });
+}
+
+test('bad stores and options are typed errors before any request; a browser build has no rateLimit.store', { skip, timeout: 60_000 }, async () => {
+  const base = { apiKey: KEY, baseUrl: emu.api };
+  /** @param {() => unknown} f @param {string} path */
+  const refuses = (f, path) => assert.throws(f, (/** @type {any} */ e) => e instanceof hi.ValidationError && e.path === path && e.code === 'validation_error');
+  for (const bad of [{}, 'redis', { acquire() {}, release() {} }, [1]]) {
+    refuses(() => new hi.Dromo({ ...base, rateLimit: { store: bad } }), 'rateLimit.store');
+  }
+  const fake = { acquire() {}, release() {}, pause() {} };
+  refuses(() => new hi.Dromo({ ...base, rateLimit: { store: { ...fake, onError: 'ignore' } } }), 'rateLimit.store.onError');
+  refuses(() => store.redisRateLimitStore({ get() {} }), 'client');
+  refuses(() => store.redisRateLimitStore(undefined), 'client');
+  const { client, close } = await redisClient('node-redis', redis.url);
+  try {
+    refuses(() => store.redisRateLimitStore(client, { onError: 'retry' }), 'options.onError');
+    refuses(() => store.redisRateLimitStore(client, { prefix: '' }), 'options.prefix');
+    refuses(() => store.redisRateLimitStore(client, { timeoutMs: 0 }), 'options.timeoutMs');
+    refuses(() => store.redisRateLimitStore(client, { prefx: 'x' }), 'options.prefx');
+    // A store is only functions and onError: what the client copies of its options keeps them.
+    assert.deepEqual(Object.keys(store.redisRateLimitStore(client)).sort(), ['acquire', 'onError', 'pause', 'release']);
+  } finally {
+    await close();
+  }
+  // The browser entry's build has no shared stores: the key is refused there, not ignored.
+  const entry = path.join(pkgDir, 'node_modules/headless-imports/index.js');
+  const script = `
+    const fs = await import('node:fs');
+    globalThis.fetch = async (url) => new Response(fs.readFileSync(new URL(String(url))), { headers: { 'Content-Type': 'application/wasm' } });
+    const m = await import(${JSON.stringify(entry)});
+    try {
+      new m.Dromo({ baseUrl: 'http://127.0.0.1:9/api', rateLimit: { store: { acquire() {}, release() {}, pause() {} } } });
+      console.log(JSON.stringify({ made: true }));
+    } catch (e) {
+      console.log(JSON.stringify({ name: e.name, path: e.path, message: e.message }));
+    }
+  `;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.equal(out.name, 'ValidationError');
+  assert.equal(out.path, 'rateLimit.store');
+  assert.match(out.message, /not a known key/);
+});

@@ -1,0 +1,284 @@
+//! The Redis store's script (`pkg/redis.lua`) against the limiter's rule in Rust
+//! (`limit_rule::decide`) on random arrivals: slots taken, asked about again, released, windows
+//! paused, time moving on. Each step runs the script in a real redis-server (started here on a
+//! loopback port) at a time the test sets through the script's test-only clock argument, and
+//! must give exactly what `decide` gives for the same history. Also the script on Redis's own
+//! clock, and its keys' expiry. Native only; skipped (saying so) without redis-server.
+#![cfg(not(target_arch = "wasm32"))]
+#![allow(clippy::disallowed_macros)] // tests never ship: formatting is fine here (see clippy.toml)
+
+#[path = "../src/limit_rule.rs"]
+mod limit_rule;
+#[path = "support/redis.rs"]
+mod redis;
+#[path = "support/rng.rs"]
+mod rng;
+
+use std::time::{Duration, Instant};
+
+use limit_rule::{decide, margin_ms, Decision, Past, Rate};
+use redis::{Conn, Reply};
+use rng::Rng;
+
+const SCRIPT: &str = include_str!("../pkg/redis.lua");
+
+/// What the script answered a `take`.
+#[derive(Debug, PartialEq)]
+struct Took {
+    slot: usize,
+    wait_ms: f64,
+    firm: bool,
+}
+
+/// The script, loaded once, run with `EVALSHA` as the package runs it.
+struct Script {
+    conn: Conn,
+    sha: String,
+}
+
+impl Script {
+    fn load(port: u16) -> Script {
+        let mut conn = Conn::open(port).expect("connect to redis-server");
+        let sha = conn.cmd(&["SCRIPT", "LOAD", SCRIPT]).text().to_string();
+        Script { conn, sha }
+    }
+
+    fn run(&mut self, key: &str, args: &[String]) -> Reply {
+        let mut cmd = vec!["EVALSHA", &self.sha, "1", key];
+        cmd.extend(args.iter().map(String::as_str));
+        let reply = self.conn.cmd(&cmd);
+        assert!(!matches!(reply, Reply::Error(_)), "{reply:?}");
+        reply
+    }
+
+    /// `take`: a new slot (`slot` None) or that slot again; `now` None reads Redis's clock.
+    fn take(
+        &mut self,
+        key: &str,
+        rate: Rate,
+        lease: f64,
+        slot: Option<usize>,
+        now: Option<f64>,
+    ) -> Took {
+        let args = [
+            "take".to_string(),
+            rate.max.to_string(),
+            rate.window_ms.to_string(),
+            margin_ms(rate).to_string(),
+            lease.to_string(),
+            slot.map_or(String::new(), |k| k.to_string()),
+            now.map_or(String::new(), |t| t.to_string()),
+        ];
+        let reply = self.run(key, &args);
+        let items = reply.items();
+        Took {
+            slot: items[0].int() as usize,
+            wait_ms: items[1].text().parse().expect("a decimal wait"),
+            firm: items[2].int() == 1,
+        }
+    }
+
+    fn answer(&mut self, key: &str, rate: Rate, slot: usize, now: Option<f64>) -> i64 {
+        let args = [
+            "answer".to_string(),
+            slot.to_string(),
+            rate.window_ms.to_string(),
+            margin_ms(rate).to_string(),
+            now.map_or(String::new(), |t| t.to_string()),
+        ];
+        self.run(key, &args).int()
+    }
+
+    fn pause(&mut self, key: &str, ms: f64, now: Option<f64>) {
+        let args = [
+            "pause".to_string(),
+            ms.to_string(),
+            now.map_or(String::new(), |t| t.to_string()),
+        ];
+        assert_eq!(self.run(key, &args).int(), 1);
+    }
+}
+
+/// The same history, kept by the test and decided by `decide`.
+struct Model {
+    /// Slot k (from 1) at index k - 1.
+    slots: Vec<Past>,
+    /// Slots whose fields the script has dropped (the one slot waiting for them went ahead).
+    dropped: Vec<bool>,
+    paused_until: Option<f64>,
+}
+
+impl Model {
+    fn decide(&mut self, k: usize, rate: Rate, lease: f64, now: f64) -> Decision {
+        let before = (k > rate.max).then(|| k - rate.max);
+        let d = decide(
+            before.map(|b| self.slots[b - 1]),
+            rate,
+            lease,
+            self.paused_until,
+            now,
+        );
+        if let (Some(b), true) = (before, d.firm) {
+            self.dropped[b - 1] = true;
+        }
+        d
+    }
+}
+
+#[test]
+fn the_script_decides_as_the_rule_on_random_arrivals() {
+    let Some(server) = redis::start() else { return };
+    let mut script = Script::load(server.port);
+    let started = Instant::now();
+    let mut steps = 0;
+    for seed in 0..300u64 {
+        let mut rng = Rng(seed);
+        // Windows of whole hundreds of ms keep every time a whole number, which the script's
+        // three decimals carry exactly: any difference is a difference of rule.
+        let rate = Rate {
+            max: rng.pick(&[1, 2, 3, 5, 20]),
+            window_ms: rng.pick(&[1_000.0, 2_500.0, 10_000.0, 60_000.0]),
+        };
+        let lease = rng.pick(&[50.0, 700.0, 3_000.0, 60_600.0]);
+        let key = format!("props:{seed}");
+        let mut now = 1_700_000_000_000.0 + rng.below(1000) as f64;
+        let mut model = Model {
+            slots: Vec::new(),
+            dropped: Vec::new(),
+            paused_until: None,
+        };
+        // Taken, unreleased slots, and which of them were told to ask again.
+        let mut held: Vec<usize> = Vec::new();
+        let mut unsure: Vec<usize> = Vec::new();
+        for _ in 0..80 {
+            steps += 1;
+            let step = rng.below(100);
+            if step < 40 || held.is_empty() {
+                let k = model.slots.len() + 1;
+                let d = {
+                    model.slots.push(Past {
+                        starts: 0.0,
+                        answered: None,
+                    });
+                    model.dropped.push(false);
+                    model.decide(k, rate, lease, now)
+                };
+                model.slots[k - 1].starts = d.at;
+                let took = script.take(&key, rate, lease, None, Some(now));
+                let want = Took {
+                    slot: k,
+                    wait_ms: d.at - now,
+                    firm: d.firm,
+                };
+                assert_eq!(took, want, "seed {seed}: take at {now}");
+                held.push(k);
+                if !d.firm {
+                    unsure.push(k);
+                }
+            } else if step < 60 && !unsure.is_empty() {
+                let asked = unsure.swap_remove(rng.below(unsure.len()));
+                // A slot given up for lost (the one after it went ahead) queues again as new.
+                let k = if model.dropped[asked - 1] {
+                    model.slots.push(Past {
+                        starts: 0.0,
+                        answered: None,
+                    });
+                    model.dropped.push(false);
+                    held.retain(|&h| h != asked);
+                    held.push(model.slots.len());
+                    model.slots.len()
+                } else {
+                    asked
+                };
+                let d = model.decide(k, rate, lease, now);
+                model.slots[k - 1].starts = d.at;
+                let took = script.take(&key, rate, lease, Some(asked), Some(now));
+                let want = Took {
+                    slot: k,
+                    wait_ms: d.at - now,
+                    firm: d.firm,
+                };
+                assert_eq!(took, want, "seed {seed}: slot {asked} again at {now}");
+                if !d.firm {
+                    unsure.push(k);
+                }
+            } else if step < 90 {
+                // Released: answered now, or given up before it was sent.
+                let k = held.swap_remove(rng.below(held.len()));
+                unsure.retain(|&u| u != k);
+                let known = !model.dropped[k - 1];
+                assert_eq!(
+                    script.answer(&key, rate, k, Some(now)),
+                    i64::from(known),
+                    "seed {seed}: answer {k}"
+                );
+                model.slots[k - 1].answered = Some(now);
+            } else {
+                let ms = rng.pick(&[0.0, 100.0, rate.window_ms, 5_000.0]);
+                script.pause(&key, ms, Some(now));
+                model.paused_until = Some(model.paused_until.unwrap_or(f64::MIN).max(now + ms));
+            }
+            now += rng.pick(&[
+                0.0,
+                1.0,
+                7.0,
+                50.0,
+                333.0,
+                rate.window_ms / 2.0,
+                rate.window_ms,
+                lease,
+            ]);
+        }
+        // Bounded: 300 short histories take about a second; far more means something hangs.
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "too slow at seed {seed}"
+        );
+    }
+    eprintln!("{steps} steps agreed in {:?}", started.elapsed());
+}
+
+#[test]
+fn on_redis_time_a_released_slot_frees_the_next_and_windows_expire() {
+    let Some(server) = redis::start() else { return };
+    let mut script = Script::load(server.port);
+    let rate = Rate {
+        max: 1,
+        window_ms: 200.0,
+    };
+    let lease = 100.0;
+    let first = script.take("clock", rate, lease, None, None);
+    assert_eq!(
+        first,
+        Took {
+            slot: 1,
+            wait_ms: 0.0,
+            firm: true
+        }
+    );
+    // The second must wait for the first's answer.
+    let second = script.take("clock", rate, lease, None, None);
+    assert_eq!((second.slot, second.firm), (2, false));
+    let t0 = Instant::now();
+    assert_eq!(script.answer("clock", rate, 1, None), 1);
+    let again = script.take("clock", rate, lease, Some(2), None);
+    let elapsed = t0.elapsed().as_secs_f64() * 1000.0;
+    // A window plus the 5 ms margin after the answer, less what has passed since.
+    assert!(again.firm);
+    assert!(
+        again.wait_ms <= 205.0 && again.wait_ms >= 205.0 - elapsed - 1.0,
+        "{again:?}"
+    );
+    let mut conn = Conn::open(server.port).unwrap();
+    let ttl = conn.cmd(&["PTTL", "clock"]).int();
+    assert!(
+        ttl > 0 && ttl <= (205.0 + lease + 205.0) as i64 + 2,
+        "TTL {ttl}"
+    );
+    // Nothing is kept once nothing can be held back: the key goes by itself.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while conn.cmd(&["EXISTS", "clock"]).int() == 1 {
+        assert!(Instant::now() < deadline, "the window's key never expired");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
