@@ -291,7 +291,7 @@ export async function fileFromPath(path, options) {
   /** @type {File} */
   let file;
   if (IN_DENO) {
-    file = new DiskFile(absolute, stat.size, name ?? basename(absolute), init);
+    file = new DiskFile(absolute, 0, stat.size, name ?? basename(absolute), init);
   } else {
     let blob;
     try {
@@ -312,38 +312,62 @@ export async function fileFromPath(path, options) {
 
 /**
  * `fileFromPath`'s File where there is no file-backed Blob (Deno): the platform sees an empty
- * File, so this package reads its size and bytes from DISK_FILES, and its own `size`, `stream`,
- * `text`, `arrayBuffer` and `bytes` read the file too. Passed to the platform's fetch or FormData
- * it would be empty: it is for this package's uploads.
+ * File, so this package reads its size and bytes from DISK_FILES, and its own `size`, `slice`,
+ * `stream`, `text`, `arrayBuffer` and `bytes` read the file (the `size` bytes from `start`, as
+ * they were when it was made). What reads a Blob's bytes natively (`structuredClone`,
+ * `postMessage`, `URL.createObjectURL`) sees it empty: it is for this package's uploads.
  */
 class DiskFile extends File {
   #path;
+  #start;
   #size;
-  /** @param {string} path @param {number} size @param {string} name @param {FilePropertyBag} init */
-  constructor(path, size, name, init) {
+  /**
+   * @param {string} path @param {number} start @param {number} size
+   * @param {string} name @param {FilePropertyBag} init
+   */
+  constructor(path, start, size, name, init) {
     super([], name, init);
     this.#path = path;
+    this.#start = start;
     this.#size = size;
     DISK_FILES.set(this, { size, reader: () => this.stream().getReader() });
   }
   get size() {
     return this.#size;
   }
+  /** Blob.slice's arguments (negative counts from the end), over the same file. */
+  slice(start = 0, end = this.#size, type = '') {
+    const at = (/** @type {number} */ n) => Math.min(Math.max(n < 0 ? this.#size + n : n, 0), this.#size);
+    const from = at(Math.trunc(Number(start) || 0));
+    const to = Math.max(at(Math.trunc(Number(end) || 0)), from);
+    return new DiskFile(this.#path, this.#start + from, to - from, this.name, { type: String(type), lastModified: this.lastModified });
+  }
   /** @returns {ReadableStream<Uint8Array<ArrayBuffer>>} */
   stream() {
-    // The first `size` bytes, as a Blob's size is fixed; an upload checks the file's length itself.
     if (this.#size === 0) return new Blob([]).stream();
-    return /** @type {any} */ (Readable.toWeb(fs.createReadStream(this.#path, { end: this.#size - 1 })));
+    const file = fs.createReadStream(this.#path, { start: this.#start, end: this.#start + this.#size - 1 });
+    return /** @type {any} */ (Readable.toWeb(file));
   }
   async bytes() {
     return new Uint8Array(await this.arrayBuffer());
   }
   async arrayBuffer() {
-    const bytes = await fs.promises.readFile(this.#path);
-    return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+    const bytes = new Uint8Array(this.#size);
+    const handle = await fs.promises.open(this.#path);
+    try {
+      let n = 0;
+      while (n < bytes.byteLength) {
+        const { bytesRead } = await handle.read(bytes, n, bytes.byteLength - n, this.#start + n);
+        if (bytesRead === 0) throw new Error(`${this.#path} is shorter than when fileFromPath opened it`);
+        n += bytesRead;
+      }
+    } finally {
+      await handle.close();
+    }
+    return bytes.buffer;
   }
   async text() {
-    return fs.promises.readFile(this.#path, 'utf8');
+    return new TextDecoder().decode(await this.arrayBuffer());
   }
 }
 

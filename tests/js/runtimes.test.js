@@ -200,6 +200,28 @@ for (const [label, key, args] of /** @type {const} */ ([
 }
 
 for (const [label, key, args] of /** @type {const} */ ([
+  ['Node', undefined, ['file-api.mjs']],
+  ['Bun', 'bun', ['file-api.mjs']],
+  ['Deno', 'deno', ['run', '--quiet', '--allow-all', '--node-modules-dir=manual', 'file-api.mjs']],
+])) {
+  test(`${label}: fileFromPath's File reads the file through the File API and the package, slices included`, { skip: key && need(key), timeout: 60_000 }, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hi-file-api-'));
+    try {
+      const r = await runJson(label, key ? BIN[key] : process.execPath, [...args], { path: path.join(dir, 'a.csv') });
+      assert.deepEqual(r, {
+        size: 20,
+        text: 'a,b\n1,2\n3,"x\ny"\n5,6\n',
+        bytes: [97, 44, 98, 10],
+        slice: [12, '1,2\n3,"x\ny"\n', '5,6\n', ''],
+        records: [3, 2],
+      });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+for (const [label, key, args] of /** @type {const} */ ([
   ['Node', undefined, ['changed.mjs']],
   ['Bun', 'bun', ['changed.mjs']],
   ['Deno', 'deno', ['run', '--quiet', '--allow-all', '--node-modules-dir=manual', 'changed.mjs']],
