@@ -220,7 +220,9 @@ async function serve(handler) {
   const server = http.createServer(handler.node);
   await new Promise((r) => server.listen(0, '127.0.0.1', () => r(undefined)));
   const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
-  return { url: `http://127.0.0.1:${port}/hook`, close: () => new Promise((r) => server.close(() => r(undefined))) };
+  // closeAllConnections: a delivery the emulator still holds open must not keep close() waiting.
+  const close = () => new Promise((r) => { server.closeAllConnections(); server.close(() => r(undefined)); });
+  return { url: `http://127.0.0.1:${port}/hook`, close };
 }
 
 test('a handler answers 200 once per event, 400/401 for what does not verify, 405 and 413; onEvent sees each event once', async () => {
@@ -313,9 +315,22 @@ test('with 30 % of deliveries dropped and some sent twice, every wait still fini
   await fetch(`${emu.control}/faults`, { method: 'POST', body: JSON.stringify({ seed: 3, rules: [{ route: 'dromo.webhook', kind: 'drop', rate: 0.3 }, { route: 'dromo.webhook', kind: 'duplicate', rate: 0.3 }] }) });
   try {
     const fields = [{ key: 'product', label: 'Product', type: 'string' }, { key: 'transaction', label: 'Transaction', type: 'string' }];
+    // Which waits are still open, should the test run out of time: a hang names its imports.
+    const open = new Map();
+    const diagnose = setTimeout(() => console.error('still waiting:', JSON.stringify([...open.values()])), 45_000);
     const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => client.importRows([{ product: 'p', transaction: `t${i}` }], { fields, intervalMs: 1000, timeoutMs: 30_000 })),
-    );
+      Array.from({ length: 20 }, (_, i) =>
+        client
+          .importRows([{ product: 'p', transaction: `t${i}` }], {
+            fields,
+            intervalMs: 1000,
+            timeoutMs: 30_000,
+            onCreated: (/** @type {any} */ imp) => void open.set(i, { i, id: imp.id }),
+            onStatus: (/** @type {any} */ imp) => void open.set(i, { i, id: imp.id, status: imp.status, at: Date.now() }),
+          })
+          .finally(() => open.delete(i)),
+      ),
+    ).finally(() => clearTimeout(diagnose));
     assert.ok(results.every((r) => r.import.status === 'SUCCESSFUL' && r.rows.length === 1));
     assert.equal(new Set(received).size, received.length, 'a delivery sent twice reached onEvent once');
     const stats = await (await fetch(`${emu.control}/stats`)).json();
