@@ -12,6 +12,7 @@ export async function benchOverhead({ sink, pkgDir, reps, log }) {
   return {
     n, rounds, ratios, ratio: median(ratios),
     us: Object.fromEntries(Object.entries(out).map(([v, t]) => [v, (median(t) * 1000) / n])),
+    ratiosTimeout: vs('ours', 'rawTimeout'),
     vsRawTimeout: median(vs('ours', 'rawTimeout')),
     noTimeoutVsRaw: median(vs('oursNoTimeout', 'raw')),
     rawTimeoutVsRaw: median(vs('rawTimeout', 'raw')),

@@ -107,11 +107,13 @@ try {
   await step(6, 'Per-call overhead', async () => {
     const o = await benchOverhead({ sink, pkgDir, reps, log });
     const us = (v) => `${o.us[v].toFixed(0)} µs/call`;
-    row(`6. ${o.n.toLocaleString('en')} sequential retrieve() vs raw fetch + JSON.parse`, us('ours'), us('raw'), x(o.ratio), '<= 1.10x', yes(o.ratio <= 1.1));
-    row('6. The same vs raw fetch with a 60 s timeout (AbortController + setTimeout, as ours)', us('ours'), us('rawTimeout'), x(o.vsRawTimeout), 'reported', '-');
+    // #12 sets the baseline: raw fetch with the same timeout semantics as ours (an AbortController
+    // and a timer), since a hand-written client without a timeout is not the same product.
+    row(`6. ${o.n.toLocaleString('en')} sequential retrieve() vs raw fetch + JSON.parse with a 60 s timeout (AbortController + setTimeout, as ours)`, us('ours'), us('rawTimeout'), x(o.vsRawTimeout), '<= 1.10x', yes(o.vsRawTimeout <= 1.1));
+    row('6. The same vs raw fetch without a timeout', us('ours'), us('raw'), x(o.ratio), 'reported', '-');
     row('6. Ours with `timeoutMs: 0` (no timer, no AbortSignal) vs raw fetch', us('oursNoTimeout'), us('raw'), x(o.noTimeoutVsRaw), 'reported', '-');
     row('6. What the timeout alone costs raw fetch (raw + timeout vs raw)', us('rawTimeout'), us('raw'), x(o.rawTimeoutVsRaw), 'reported', '-');
-    notes.push(`6. Sequential calls (one at a time) in one Node process against the loopback sink answering a fixed import JSON (isolates client overhead; no emulator). Client \`rateLimit: false\` (the default limiter would hold polls of one import to 12 a minute); the raw loops send the same key header and parse the body. Four variants (ours; ours with \`timeoutMs: 0\`; raw fetch; raw fetch with an AbortController and a 60 s setTimeout, cleared after the body), 300 warm-up calls each, then ${o.rounds} rounds of ${o.n.toLocaleString('en')} calls of each, interleaved in blocks of 500 (order rotating every block); ratios are medians of per-round ratios (ours / raw per round: ${o.ratios.map((r) => r.toFixed(2)).join('/')}). In Node 20 an AbortSignal costs ~6 µs to create and undici then listens on it; that is most of what the timeout costs either side.`);
+    notes.push(`6. Sequential calls (one at a time) in one Node process against the loopback sink answering a fixed import JSON (isolates client overhead; no emulator). Client \`rateLimit: false\` (the default limiter would hold polls of one import to 12 a minute); the raw loops send the same key header and parse the body. Four variants (ours; ours with \`timeoutMs: 0\`; raw fetch; raw fetch with an AbortController and a 60 s setTimeout, cleared after the body), 300 warm-up calls each, then ${o.rounds} rounds of ${o.n.toLocaleString('en')} calls of each, interleaved in blocks of 500 (order rotating every block); ratios are medians of per-round ratios (ours / raw with timeout per round: ${o.ratiosTimeout.map((r) => r.toFixed(2)).join('/')}; ours / raw without: ${o.ratios.map((r) => r.toFixed(2)).join('/')}). In Node 20 an AbortSignal costs ~6 µs to create and undici then listens on it; that is most of what the timeout costs either side.`);
   }, [['6. Per-call overhead', '<= 1.10x']]);
 
   await step(7, 'Webhooks vs polling', async () => {
