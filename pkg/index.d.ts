@@ -1314,7 +1314,8 @@ export interface ProxyOptions {
   /**
    * Creates each caller may make per window: default `{ creates: 10, windowMs: 60_000 }`, so one
    * caller cannot spend the whole account's limit (Dromo allows 20 a minute); `false` for none.
-   * Beyond it the answer is 429 with `Retry-After`.
+   * Beyond it the answer is 429 with `Retry-After`. A create that made no import (refused by the
+   * proxy, or a 4xx from the API) costs no slot.
    */
   createsPerCaller?: { creates: number; windowMs?: number } | false;
   /**

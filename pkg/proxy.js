@@ -678,8 +678,10 @@ export function createProxyHandler(options) {
   /**
    * Whether `identity` may create another import now: at most `creates` per `windowMs` each, so
    * one caller cannot spend the whole account's rate limit (Dromo allows 20 creates a minute).
+   * A create that makes no import gives its slot back (see `refund`): a body refused here or a 4xx
+   * from the API costs the account nothing, so it must not cost the caller either.
    * @param {string} identity
-   * @returns {Response | undefined} the refusal, if any
+   * @returns {Response | number | undefined} the refusal, or the time the slot was taken
    */
   function createAllowed(identity) {
     if (!perCaller) return undefined;
@@ -700,16 +702,37 @@ export function createProxyHandler(options) {
     if (createsOf.size > 10_000) {
       for (const [who, times] of createsOf) if (times.every((t) => t <= now - perCaller.windowMs)) createsOf.delete(who);
     }
-    return undefined;
+    return now;
+  }
+
+  /**
+   * Gives back the slot `createAllowed` took at `taken` for a create that made no import.
+   * @param {string} identity @param {number | undefined} taken
+   */
+  function refund(identity, taken) {
+    const times = taken === undefined ? undefined : createsOf.get(identity);
+    const at = times ? times.indexOf(/** @type {number} */ (taken)) : -1;
+    if (at >= 0) times?.splice(at, 1);
   }
 
   /** @param {Request} request @param {Lease} lease @param {string} identity */
-  function create(request, lease, identity) {
-    const limited = createAllowed(identity);
-    if (limited) {
+  async function create(request, lease, identity) {
+    const taken = createAllowed(identity);
+    if (taken instanceof Response) {
       void request.body?.cancel().catch(() => {});
-      return Promise.resolve(limited);
+      return taken;
     }
+    /** Whether the API may have made an import: only then does the slot stay spent. */
+    let maybeCreated = false;
+    try {
+      return await createOnce(request, lease, identity, () => { maybeCreated = true; });
+    } finally {
+      if (!maybeCreated) refund(identity, taken);
+    }
+  }
+
+  /** @param {Request} request @param {Lease} lease @param {string} identity @param {() => void} sent */
+  function createOnce(request, lease, identity, sent) {
     return withBody(request, lease, async (take) => {
       /** @type {ReturnType<typeof splitObject>} */
       let split = splitObject(take(), spec.raw);
@@ -734,6 +757,8 @@ export function createProxyHandler(options) {
       // The import the API made, if it says: also from an answer cut off mid-body (or too large to
       // relay), so its owner is recorded and can reach it to retry or clean up.
       const answer = up instanceof Response ? undefined : up;
+      // A definite 4xx made nothing; anything else (a 2xx, a 5xx, no answer or a cut one) may have.
+      if (!answer || answer.cut || answer.status < 400 || answer.status >= 500) sent();
       const text = answer?.text ?? '';
       const id = answer && answer.status < 500 ? (answer.cut ? undefined : parseJson(text)?.id) ?? idIn(text) : undefined;
       if (!answer || answer.cut || answer.status >= 500 || (answer.status === 201 && typeof id !== 'string')) {

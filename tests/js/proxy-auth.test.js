@@ -342,6 +342,15 @@ test('one caller cannot spend the account\'s create limit; refusals that reached
   const make = (/** @type {'alice' | 'bob'} */ who) => dromo(new Request('http://app.test/api/dromo/headless/imports/', {
     method: 'POST', headers: { cookie: `sid=s-${who}`, 'content-type': 'application/json' }, body: JSON.stringify({ schema_id: CONTACTS, original_filename: 'a.csv' }),
   }));
+  // Creates that made no import spend nothing: a body the proxy refuses, and the API's own 4xx (an
+  // unknown schema). Before, each took one of the caller's slots.
+  const bad = (/** @type {string} */ body) => dromo(new Request('http://app.test/api/dromo/headless/imports/', {
+    method: 'POST', headers: { cookie: 'sid=s-alice', 'content-type': 'application/json' }, body,
+  }));
+  for (let i = 0; i < 3; i++) {
+    assert.equal((await bad('[1]')).status, 400);
+    assert.equal((await bad(JSON.stringify({ schema_id: '00000000-0000-4000-8000-000000000000', original_filename: 'a.csv' }))).status, 404);
+  }
   for (let i = 0; i < 3; i++) assert.equal((await make('alice')).status, 201);
   const fourth = await make('alice');
   assert.equal(fourth.status, 429);
