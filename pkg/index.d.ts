@@ -439,6 +439,14 @@ interface FlowOptions extends WaitOptions {
   wait?: boolean;
   /** Fetch the cleaned rows once SUCCESSFUL. Default true; false resolves `{ import }` without downloading them. */
   rows?: boolean;
+  /**
+   * Node only (the browser builds refuse it as an unknown option). Awaited right before each
+   * create request is sent, once its rate-limit slot is granted (`attempt` 0, then 1, 2... for
+   * retries): the moment to record that a create is going out (`importFiles` journals its intent
+   * here, so a create still queued when the process died leaves nothing to look for). Keep it
+   * short: the create holds its slot meanwhile. Throwing stops the flow before the request.
+   */
+  onCreating?: (event: { attempt: number }) => unknown;
   /** Called with the import as soon as it exists (record its id). Throwing stops the flow. */
   onCreated?: (imp: HeadlessImportFull) => void;
   /** Called once the file is uploaded (`importFile` only). Throwing stops the flow. */
@@ -730,6 +738,8 @@ export interface ExaImportFileOptions extends Omit<WaitOptions, 'waitForReview' 
   wait?: boolean;
   onProgress?: (progress: UploadProgress) => void;
   onStatus?: (imp: ExaImport) => void;
+  /** Node only: awaited right before each create request is sent (see Dromo's `onCreating`). */
+  onCreating?: (event: { attempt: number }) => unknown;
   /** Called with the import as soon as it exists. Throwing stops the flow (and deletes the import). */
   onCreated?: (imp: ExaCreateImportResponse) => void;
   /** Called once the file is uploaded. Throwing stops the flow. */
@@ -966,7 +976,7 @@ export declare function fileFromPath(path: string, options?: { name?: string; ty
 type OmitEach<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** The `importFile` options `importFiles` sets for each file itself (report through `onEvent`). */
-type PerFileOptions = 'onCreated' | 'onUploaded' | 'onStatus' | 'onProgress' | 'onQueued' | 'original_filename';
+type PerFileOptions = 'onCreating' | 'onCreated' | 'onUploaded' | 'onStatus' | 'onProgress' | 'onQueued' | 'original_filename';
 
 /** What `importFiles` adds to `importFile`'s options. */
 export interface ImportFilesOwnOptions {

@@ -701,7 +701,8 @@ pub fn exa_check(e: &crate::exa::Exa, options: &JsValue, files: &JsValue) -> Res
 }
 
 /// Options of `importFile` that `importFiles` sets for each file.
-const PER_FILE: [&str; 6] = [
+const PER_FILE: [&str; 7] = [
+    "onCreating",
     "onCreated",
     "onUploaded",
     "onStatus",

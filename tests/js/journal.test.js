@@ -518,3 +518,43 @@ test('importFiles: bad input is a typed error before any request; the journal is
     await emu.stop();
   }
 });
+
+// ---------------------------------------------------------------------------------------------
+// The flows' onCreating hook, which importFiles journals each intent in
+// ---------------------------------------------------------------------------------------------
+
+test('onCreating: told right before the create is sent, once its rate-limit slot is granted; throwing stops it before anything is sent', async () => {
+  const hi = await loadPackage();
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.02', '--no-rate-limit']));
+  try {
+    const count = async (/** @type {string} */ route) => (await requests(emu))[route] ?? 0;
+    const dromo = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, rateLimit: { creates: 1, windowMs: 1500 } });
+    const exa = new hi.Exa({ apiKey: EXA_KEY, baseUrl: emu.exa });
+    const csv = new File([CONTACT_ROWS], 'a.csv');
+    await dromo.imports.create({ schema_id: CONTACTS, original_filename: 'first.csv' }); // takes the slot
+    /** @type {unknown[][]} */
+    const steps = [];
+    await dromo.importFile(csv, {
+      schema_id: CONTACTS,
+      wait: false,
+      onQueued: async () => steps.push(['queued', await count('dromo.create')]),
+      onCreating: async (/** @type {any} */ c) => steps.push(['creating', c.attempt, await count('dromo.create')]),
+      onCreated: async () => steps.push(['created', await count('dromo.create')]),
+    });
+    assert.deepEqual(steps, [['queued', 1], ['creating', 0, 1], ['created', 2]]);
+    for (const [client, route, options] of /** @type {const} */ ([
+      [dromo, 'dromo.create', { schema_id: CONTACTS }],
+      [exa, 'exa.create', { entity: { type: 'company' } }],
+    ])) {
+      const before = await count(route);
+      const file = client === exa ? new File([COMPANY_ROWS], 'c.csv') : csv;
+      await assert.rejects(
+        /** @type {any} */ (client).importFile(file, { ...options, onCreating: () => { throw new Error('not now'); } }),
+        (e) => e instanceof hi.HeadlessImportsError && /** @type {any} */ (e).code === 'callback_error' && /** @type {any} */ (e).cause?.message === 'not now',
+      );
+      assert.equal(await count(route), before, `${route}: nothing sent`);
+    }
+  } finally {
+    await emu.stop();
+  }
+});

@@ -393,6 +393,10 @@ export async function bulkUsage(): Promise<void> {
   await importFiles(exa, ['leads.csv'], { entity: { type: 'company' }, journal: 'exa.journal', wait: false });
   // @ts-expect-error per-file hooks are importFiles' own: use onEvent
   await importFiles(dromo, ['a.csv'], { schema_id: 'id', onCreated: () => {} });
+  // @ts-expect-error onCreating too (it journals each intent)
+  await importFiles(dromo, ['a.csv'], { schema_id: 'id', onCreating: () => {} });
+  await dromo.importFile(file, { schema_id: 's', onCreating: async ({ attempt }) => attempt === 0 });
+  await exa.importFile(file, { entity: { type: 'company' }, onCreating: ({ attempt }) => attempt });
   // @ts-expect-error a Dromo client takes Dromo's options
   await importFiles(dromo, ['a.csv'], { entity: { type: 'company' } });
   // @ts-expect-error files are paths
