@@ -93,8 +93,8 @@ class Journal {
   #byFile = new Map();
   /** @type {Set<string>} every import id the journal names */
   #known = new Set();
-  /** @type {Map<string, number>} absolute path -> records of other sizes or mtimes */
-  #otherVersions = new Map();
+  /** @type {Set<string>} absolute paths the journal has records of (any size or mtime) */
+  #paths = new Set();
   #intents = 0;
   /** @param {string} file @param {string} id */
   constructor(file, id) {
@@ -192,9 +192,10 @@ class Journal {
   #remember(r) {
     if (r.type === 'journal') return;
     const key = fileKey(/** @type {{ path: string, size: number, mtimeMs: number }} */ (r));
-    const list = this.#byFile.get(key) ?? [];
-    list.push(r);
-    this.#byFile.set(key, list);
+    const list = this.#byFile.get(key);
+    if (list) list.push(r);
+    else this.#byFile.set(key, [r]);
+    this.#paths.add(r.path);
     if (typeof r.id === 'string') this.#known.add(r.id);
     if (r.type === 'intent') this.#intents++;
   }
@@ -206,14 +207,12 @@ class Journal {
 
   /** Whether the journal holds records of `entry`'s path for another size or mtime. @param {Entry} entry */
   changed(entry) {
-    if (this.recordsOf(entry).length) return false;
-    for (const list of this.#byFile.values()) if (list[0].path === entry.abs) return true;
-    return false;
+    return !this.#byFile.has(fileKey(entry)) && this.#paths.has(entry.abs);
   }
 
-  /** Every import id the journal names. */
-  known() {
-    return [...this.#known];
+  /** Whether the journal names import `id` (any file's). @param {string} id */
+  knows(id) {
+    return this.#known.has(id);
   }
 
   /** A marker for the next create, unique to this journal. */
@@ -413,12 +412,13 @@ export async function importFiles(client, files, options) {
     // The files an earlier run may have left an orphan for (an intent with no id after it) share
     // one scan of the newest imports, made before this run creates anything: an import of this
     // run's can then never be taken for an earlier run's orphan (Dromo's are matched by name).
+    const context = () => ({ now: Date.now() });
     let since = Infinity;
     for (const entry of journal ? entries : []) {
-      const next = await run(imports, OP_JOURNAL_NEXT, /** @type {Journal} */ (journal).recordsOf(entry), {}, { known: /** @type {Journal} */ (journal).known(), now: Date.now() });
+      const next = await run(imports, OP_JOURNAL_NEXT, /** @type {Journal} */ (journal).recordsOf(entry), {}, context());
       if (next.action === 'find') since = Math.min(since, next.since);
     }
-    /** @type {Promise<{ listed: unknown[], complete: boolean }> | undefined} */
+    /** @type {Promise<{ listed: any[], complete: boolean }> | undefined} */
     let scan;
     if (since < Infinity) {
       scan = listSince(imports, since, signal);
@@ -427,7 +427,7 @@ export async function importFiles(client, files, options) {
     }
     const findOrphans = () => scan ?? Promise.resolve({ listed: [], complete: true });
 
-    const ctx = { client: /** @type {any} */ (client), imports, exa, params: identity.params, flow, wait, rows, signal, journal, onEvent, findOrphans };
+    const ctx = { client: /** @type {any} */ (client), imports, exa, params: identity.params, flow, wait, rows, signal, journal, onEvent, findOrphans, context };
     let next = 0;
     const worker = async () => {
       while (next < entries.length && !signal?.aborted) {
@@ -462,7 +462,8 @@ async function listSince(imports, since, signal) {
  * @typedef {{
  *   client: any, imports: any, exa: boolean, params: Record<string, any>, flow: Record<string, any>,
  *   wait: boolean, rows: boolean, signal: AbortSignal | undefined, journal: Journal | undefined,
- *   onEvent: Function | undefined, findOrphans: () => Promise<{ listed: unknown[], complete: boolean }>,
+ *   onEvent: Function | undefined, findOrphans: () => Promise<{ listed: any[], complete: boolean }>,
+ *   context: () => Record<string, unknown>,
  * }} Ctx
  */
 
@@ -533,11 +534,14 @@ async function steps(ctx, entry, state, emit) {
   if (journal.changed(entry)) await emit({ event: 'note', message: `${entry.path} changed since the journal recorded it (size or modification time): imported as a new file` });
   /** @type {Record<string, unknown>} */
   let seen = {};
-  /** @type {Record<string, unknown> | undefined} */
-  let listed;
+  /** @type {{ listed: any[], complete: boolean } | undefined} */
+  let scan;
+  // Whether the journal names each listed import (then it is nobody's orphan) is looked up here,
+  // in a Set, at each decision, rather than handing the decision every id the journal holds.
+  const marked = () => (scan ? { listed: scan.listed.map((c) => ({ ...c, journaled: journal.knows(c.id) })), complete: scan.complete } : {});
   const call = ctx.signal ? { signal: ctx.signal } : {};
   for (let step = 0; step < MAX_STEPS; step++) {
-    const next = await run(imports, OP_JOURNAL_NEXT, journal.recordsOf(entry), seen, { known: journal.known(), now: Date.now() });
+    const next = await run(imports, OP_JOURNAL_NEXT, journal.recordsOf(entry), seen, ctx.context());
     seen = {};
     const id = next.id;
     switch (next.action) {
@@ -548,8 +552,8 @@ async function steps(ctx, entry, state, emit) {
         if (next.incomplete) await emit({ event: 'note', message: `looked for an import an earlier run may have created for ${entry.name} among the newest ${MAX_SCAN} only: creating a new one` });
         return create(ctx, entry, state, emit);
       case 'find':
-        listed = await ctx.findOrphans();
-        seen = listed;
+        scan = await ctx.findOrphans();
+        seen = marked();
         break;
       case 'adopt':
         await journal.append({ type: 'created', id, recovered: true }, entry);
@@ -565,7 +569,7 @@ async function steps(ctx, entry, state, emit) {
         }
         await journal.append({ type: 'abandoned', id, reason: 'orphan' }, entry);
         await emit({ event: 'abandoned', importId: id, reason: 'orphan', message: `deleted import ${id}, created by an earlier run that stopped before it could record it (its upload URL is unknown): creating a new one` });
-        seen = listed ?? {};
+        seen = marked();
         break;
       case 'retrieve':
         state.importId = id;

@@ -58,6 +58,8 @@ pub struct Candidate {
     pub name: Option<String>,
     /// When the API says it was created (its clock), in ms since the epoch.
     pub created_ms: Option<f64>,
+    /// The journal names this import (any file's): it is nobody's orphan.
+    pub journaled: bool,
 }
 
 /// What the driver learnt since it last asked: nothing yet, or the answer to the request [`next`]
@@ -242,10 +244,11 @@ fn replay(records: &[Record]) -> (Option<Current<'_>>, Option<Pending<'_>>) {
     (current, pending)
 }
 
-/// What to do next for one file. `records`: that file's journal records, in order; `known`: every
-/// import id the journal names (all files), which no other file's orphan can be; `seen`: the
+/// What to do next for one file. `records`: that file's journal records, in order; `seen`: the
 /// answer to what the previous call asked for; `now_ms`: the client's clock.
-pub fn next(rules: &Rules, records: &[Record], known: &[String], seen: &Seen, now_ms: f64) -> Next {
+/// Its work is linear in the file's own records (and the candidates listed): a resume of n files
+/// costs O(n) decisions of O(1) each.
+pub fn next(rules: &Rules, records: &[Record], seen: &Seen, now_ms: f64) -> Next {
     let (current, pending) = replay(records);
     if let Some(cur) = current {
         let id = || cur.id.to_string();
@@ -286,7 +289,7 @@ pub fn next(rules: &Rules, records: &[Record], known: &[String], seen: &Seen, no
                 candidates,
                 complete,
             },
-        ) => find_orphan(rules, &intent, known, candidates, *complete),
+        ) => find_orphan(rules, &intent, candidates, *complete),
         (Some(intent), _) => Next::Find {
             since_ms: intent.at_ms - SKEW_MS,
         },
@@ -337,14 +340,8 @@ fn judge(
 }
 
 /// Among the newest imports, the one an open intent's create made, if the API did make one.
-fn find_orphan(
-    rules: &Rules,
-    intent: &Pending,
-    known: &[String],
-    candidates: &[Candidate],
-    complete: bool,
-) -> Next {
-    let free = candidates.iter().filter(|c| !known.contains(&c.id));
+fn find_orphan(rules: &Rules, intent: &Pending, candidates: &[Candidate], complete: bool) -> Next {
+    let free = candidates.iter().filter(|c| !c.journaled);
     let none = |ambiguous: Vec<String>| Next::Create {
         ambiguous,
         incomplete: !complete,
@@ -493,7 +490,7 @@ fn record_of(v: &JsValue) -> Option<Record> {
 
 /// `seen` from the driver: `{ import }`, `{ gone: id }`, `{ uploadExpired: id }`,
 /// `{ listed: [...], complete }` or nothing. A listed import's `createdMs` is parsed in JS
-/// (`Date.parse` of the provider's timestamp).
+/// (`Date.parse` of the provider's timestamp), and `journaled` is the driver's lookup of its id.
 fn seen_of(v: &JsValue) -> Seen {
     let imp = get(v, "import");
     if let Some(id) = get_str(&imp, "id") {
@@ -520,6 +517,7 @@ fn seen_of(v: &JsValue) -> Seen {
                     marker: get_str(&c, "marker"),
                     name: get_str(&c, "name"),
                     created_ms: number(&c, "createdMs"),
+                    journaled: get(&c, "journaled").as_bool() == Some(true),
                 })
             })
             .collect();
@@ -582,7 +580,8 @@ fn next_to_js(next: Next) -> JsValue {
     out.into()
 }
 
-/// `OP.journalNext(records, seen, { known, now })`: [`next`] for one file.
+/// `OP.journalNext(records, seen, { now })`: [`next`] for one file. Everything it reads is that
+/// file's (the records, the answer): nothing grows with the journal's other files.
 pub fn decide(rules: &Rules, records: &JsValue, seen: &JsValue, context: &JsValue) -> JsValue {
     let records: Vec<Record> = if is_array(records) {
         Array::from(records)
@@ -592,17 +591,8 @@ pub fn decide(rules: &Rules, records: &JsValue, seen: &JsValue, context: &JsValu
     } else {
         Vec::new()
     };
-    let known_list = get(context, "known");
-    let known: Vec<String> = if is_array(&known_list) {
-        Array::from(&known_list)
-            .iter()
-            .filter_map(|k| k.as_string())
-            .collect()
-    } else {
-        Vec::new()
-    };
     let now = number(context, "now").unwrap_or_else(js_sys::Date::now);
-    next_to_js(next(rules, &records, &known, &seen_of(seen), now))
+    next_to_js(next(rules, &records, &seen_of(seen), now))
 }
 
 /// `OP.filesCheck`'s answer: what a journal is written for, `{ provider, baseUrl, params }`
@@ -790,8 +780,8 @@ mod tests {
 
     #[test]
     fn a_file_the_journal_never_saw_is_created() {
-        assert_eq!(next(&DROMO, &[], &[], &Seen::Nothing, NOW), create());
-        assert_eq!(next(&EXA, &[], &[], &Seen::Nothing, NOW), create());
+        assert_eq!(next(&DROMO, &[], &Seen::Nothing, NOW), create());
+        assert_eq!(next(&EXA, &[], &Seen::Nothing, NOW), create());
     }
 
     #[test]
@@ -806,7 +796,7 @@ mod tests {
             ],
         ] {
             assert_eq!(
-                next(&DROMO, &records, &[], &Seen::Nothing, NOW),
+                next(&DROMO, &records, &Seen::Nothing, NOW),
                 Next::Retrieve { id: s("i1") }
             );
         }
@@ -824,7 +814,7 @@ mod tests {
             ]
         };
         assert_eq!(
-            next(&DROMO, &done("SUCCESSFUL"), &[], &Seen::Nothing, NOW),
+            next(&DROMO, &done("SUCCESSFUL"), &Seen::Nothing, NOW),
             Next::Report {
                 id: s("i1"),
                 status: s("SUCCESSFUL"),
@@ -832,7 +822,7 @@ mod tests {
             }
         );
         assert_eq!(
-            next(&EXA, &done("failed"), &[], &Seen::Nothing, NOW),
+            next(&EXA, &done("failed"), &Seen::Nothing, NOW),
             Next::Report {
                 id: s("i1"),
                 status: s("failed"),
@@ -841,7 +831,7 @@ mod tests {
         );
         // A person may have finished the review since: look again.
         assert_eq!(
-            next(&DROMO, &done("NEEDS_REVIEW"), &[], &Seen::Nothing, NOW),
+            next(&DROMO, &done("NEEDS_REVIEW"), &Seen::Nothing, NOW),
             Next::Retrieve { id: s("i1") }
         );
     }
@@ -854,7 +844,6 @@ mod tests {
             next(
                 &DROMO,
                 &records,
-                &[],
                 &import("i1", "AWAITING_UPLOAD", Some(&url)),
                 NOW
             ),
@@ -868,7 +857,6 @@ mod tests {
             next(
                 &DROMO,
                 &records,
-                &[],
                 &import("i1", "AWAITING_UPLOAD", Some(&url)),
                 NOW + 29.0 * 60_000.0 + 30_000.0
             ),
@@ -880,7 +868,7 @@ mod tests {
         // Exa: the journal's URL and deadline, since a GET shows none.
         let exa = [exa_created("x1", "https://s3/x?sig", NOW + 3_600_000.0)];
         assert_eq!(
-            next(&EXA, &exa, &[], &import("x1", "pending", None), NOW),
+            next(&EXA, &exa, &import("x1", "pending", None), NOW),
             Next::Upload {
                 id: s("x1"),
                 url: s("https://s3/x?sig")
@@ -890,7 +878,6 @@ mod tests {
             next(
                 &EXA,
                 &exa,
-                &[],
                 &import("x1", "pending", None),
                 NOW + 3_600_000.0
             ),
@@ -901,13 +888,7 @@ mod tests {
         );
         // No URL anywhere: nothing can upload to it.
         assert_eq!(
-            next(
-                &EXA,
-                &[created("x1")],
-                &[],
-                &import("x1", "pending", None),
-                NOW
-            ),
+            next(&EXA, &[created("x1")], &import("x1", "pending", None), NOW),
             Next::Abandon {
                 id: s("x1"),
                 why: Why::NoUploadUrl
@@ -918,7 +899,6 @@ mod tests {
             next(
                 &DROMO,
                 &[created("i1")],
-                &[],
                 &import(
                     "i1",
                     "AWAITING_UPLOAD",
@@ -945,7 +925,7 @@ mod tests {
             "FAILED",
         ] {
             assert_eq!(
-                next(&DROMO, &records, &[], &import("i1", status, None), NOW),
+                next(&DROMO, &records, &import("i1", status, None), NOW),
                 Next::Wait { id: s("i1") },
                 "{status}"
             );
@@ -954,13 +934,7 @@ mod tests {
         // the storage's 200 and the journal line).
         for status in ["PENDING", "RUNNING", "NEEDS_REVIEW"] {
             assert_eq!(
-                next(
-                    &DROMO,
-                    &[created("i1")],
-                    &[],
-                    &import("i1", status, None),
-                    NOW
-                ),
+                next(&DROMO, &[created("i1")], &import("i1", status, None), NOW),
                 Next::Wait { id: s("i1") }
             );
         }
@@ -968,7 +942,6 @@ mod tests {
             next(
                 &EXA,
                 &[created("x1")],
-                &[],
                 &import("x1", "processing", None),
                 NOW
             ),
@@ -980,20 +953,14 @@ mod tests {
     fn an_expired_upload_or_a_deleted_import_is_abandoned_then_created_anew() {
         let records = vec![intent("m1", NOW, "a.csv"), created("i1")];
         assert_eq!(
-            next(
-                &DROMO,
-                &records,
-                &[],
-                &Seen::UploadExpired { id: s("i1") },
-                NOW
-            ),
+            next(&DROMO, &records, &Seen::UploadExpired { id: s("i1") }, NOW),
             Next::Abandon {
                 id: s("i1"),
                 why: Why::UploadUrlExpired
             }
         );
         assert_eq!(
-            next(&DROMO, &records, &[], &Seen::Gone { id: s("i1") }, NOW),
+            next(&DROMO, &records, &Seen::Gone { id: s("i1") }, NOW),
             Next::Abandon {
                 id: s("i1"),
                 why: Why::Gone
@@ -1001,23 +968,23 @@ mod tests {
         );
         let mut abandoned = records.clone();
         abandoned.push(Record::Abandoned { id: s("i1") });
-        assert_eq!(next(&DROMO, &abandoned, &[], &Seen::Nothing, NOW), create());
+        assert_eq!(next(&DROMO, &abandoned, &Seen::Nothing, NOW), create());
         // The new create's intent is open again until its `created`.
         abandoned.push(intent("m2", NOW, "a.csv"));
         assert_eq!(
-            next(&DROMO, &abandoned, &[], &Seen::Nothing, NOW),
+            next(&DROMO, &abandoned, &Seen::Nothing, NOW),
             Next::Find {
                 since_ms: NOW - SKEW_MS
             }
         );
         abandoned.push(created("i2"));
         assert_eq!(
-            next(&DROMO, &abandoned, &[], &Seen::Nothing, NOW),
+            next(&DROMO, &abandoned, &Seen::Nothing, NOW),
             Next::Retrieve { id: s("i2") }
         );
         // An answer about another import than the file's says nothing about it.
         assert_eq!(
-            next(&DROMO, &abandoned, &[], &Seen::Gone { id: s("i1") }, NOW),
+            next(&DROMO, &abandoned, &Seen::Gone { id: s("i1") }, NOW),
             Next::Retrieve { id: s("i2") }
         );
     }
@@ -1035,6 +1002,13 @@ mod tests {
             marker: marker.map(s),
             name: Some(s(name)),
             created_ms: Some(created_ms),
+            journaled: false,
+        }
+    }
+    fn journaled(c: &Candidate) -> Candidate {
+        Candidate {
+            journaled: true,
+            ..c.clone()
         }
     }
     fn listed(candidates: Vec<Candidate>) -> Seen {
@@ -1048,7 +1022,7 @@ mod tests {
     fn exa_orphans_are_found_by_their_marker_and_deleted() {
         let records = [intent("j1-7", NOW, "a.csv")];
         assert_eq!(
-            next(&EXA, &records, &[], &Seen::Nothing, NOW),
+            next(&EXA, &records, &Seen::Nothing, NOW),
             Next::Find {
                 since_ms: NOW - SKEW_MS
             }
@@ -1058,15 +1032,19 @@ mod tests {
             candidate("x8", "pending", Some("j1-7"), "a.csv", NOW),
         ]);
         assert_eq!(
-            next(&EXA, &records, &[], &seen, NOW),
+            next(&EXA, &records, &seen, NOW),
             Next::DeleteOrphan { id: s("x8") }
         );
-        // Once deleted (and journaled, so known), a fresh create.
+        // Once deleted (and journaled, so the driver marks it), a fresh create.
         let mut after = records.to_vec();
         after.push(Record::Abandoned { id: s("x8") });
-        assert_eq!(next(&EXA, &after, &[s("x8")], &seen, NOW), create());
+        let seen_after = listed(vec![
+            candidate("x9", "pending", Some("j1-8"), "a.csv", NOW),
+            journaled(&candidate("x8", "pending", Some("j1-7"), "a.csv", NOW)),
+        ]);
+        assert_eq!(next(&EXA, &after, &seen_after, NOW), create());
         // No import carries it: the create never reached the API.
-        assert_eq!(next(&EXA, &records, &[], &listed(vec![]), NOW), create());
+        assert_eq!(next(&EXA, &records, &listed(vec![]), NOW), create());
     }
 
     #[test]
@@ -1074,7 +1052,7 @@ mod tests {
         let records = [intent("m", NOW, "a.csv")];
         let orphan = candidate("d1", "AWAITING_UPLOAD", None, "a.csv", NOW + 500.0);
         assert_eq!(
-            next(&DROMO, &records, &[], &listed(vec![orphan.clone()]), NOW),
+            next(&DROMO, &records, &listed(vec![orphan.clone()]), NOW),
             Next::Adopt { id: s("d1") }
         );
         // Not the orphan: another name, already uploaded, made well before the intent, or
@@ -1084,30 +1062,21 @@ mod tests {
             candidate("d3", "RUNNING", None, "a.csv", NOW),
             candidate("d4", "AWAITING_UPLOAD", None, "a.csv", NOW - SKEW_MS - 1.0),
         ] {
-            assert_eq!(
-                next(&DROMO, &records, &[], &listed(vec![other]), NOW),
-                create()
-            );
+            assert_eq!(next(&DROMO, &records, &listed(vec![other]), NOW), create());
         }
         assert_eq!(
-            next(
-                &DROMO,
-                &records,
-                &[s("d1")],
-                &listed(vec![orphan.clone()]),
-                NOW
-            ),
+            next(&DROMO, &records, &listed(vec![journaled(&orphan)]), NOW),
             create()
         );
         // The API's clock a little behind ours still matches.
         let behind = candidate("d5", "AWAITING_UPLOAD", None, "a.csv", NOW - 60_000.0);
         assert_eq!(
-            next(&DROMO, &records, &[], &listed(vec![behind.clone()]), NOW),
+            next(&DROMO, &records, &listed(vec![behind.clone()]), NOW),
             Next::Adopt { id: s("d5") }
         );
         // Two look alike: neither is adopted nor touched; both are named.
         assert_eq!(
-            next(&DROMO, &records, &[], &listed(vec![orphan, behind]), NOW),
+            next(&DROMO, &records, &listed(vec![orphan, behind]), NOW),
             Next::Create {
                 ambiguous: vec![s("d1"), s("d5")],
                 incomplete: false
@@ -1118,7 +1087,7 @@ mod tests {
             complete: false,
         };
         assert_eq!(
-            next(&DROMO, &records, &[], &partial, NOW),
+            next(&DROMO, &records, &partial, NOW),
             Next::Create {
                 ambiguous: vec![],
                 incomplete: true
@@ -1241,7 +1210,7 @@ mod tests {
             let (current, pending) = replay(&records);
             let current_id = current.as_ref().map(|c| c.id.to_string());
             let uploaded = current.as_ref().is_some_and(|c| c.uploaded);
-            let decision = next(rules, &records, &[], &seen, NOW);
+            let decision = next(rules, &records, &seen, NOW);
             match &decision {
                 Next::Create { .. } => {
                     assert!(

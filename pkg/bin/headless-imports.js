@@ -500,10 +500,11 @@ function summaryText(files) {
  */
 async function runImport(api, plan) {
   const names = plan.files.map((/** @type {string} */ f) => path.basename(f));
+  /** @type {Map<string, number>} */
+  const uses = new Map();
+  for (const n of names) uses.set(n, (uses.get(n) ?? 0) + 1);
   // Display name: the path as given when two files share a base name.
-  const display = plan.files.map((/** @type {string} */ f, /** @type {number} */ i) =>
-    names.indexOf(names[i]) === names.lastIndexOf(names[i]) ? names[i] : f,
-  );
+  const display = plan.files.map((/** @type {string} */ f, /** @type {number} */ i) => (uses.get(names[i]) === 1 ? names[i] : f));
   const nameOf = new Map(plan.files.map((/** @type {string} */ f, /** @type {number} */ i) => [f, display[i]]));
   const report = isTTY ? ttyReporter(display) : ndjsonReporter();
   const controller = new AbortController();

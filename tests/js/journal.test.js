@@ -558,3 +558,50 @@ test('onCreating: told right before the create is sent, once its rate-limit slot
     await emu.stop();
   }
 });
+
+// ---------------------------------------------------------------------------------------------
+// Resuming a large journal
+// ---------------------------------------------------------------------------------------------
+
+test('resuming a journal of 5000 finished files sends nothing and reports each once (its time is printed beside 1250 files\': linear, not asserted)', { timeout: 240_000 }, async () => {
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.02', '--no-rate-limit']));
+  try {
+    /** @type {Record<number, number>} */
+    const ms = {};
+    for (const n of [1250, 5000]) {
+      // The journal a finished run of n files leaves (format version 1, as the writer writes it).
+      const dir = fs.mkdtempSync(path.join(work, `huge-${n}-`));
+      const names = [];
+      const lines = [JSON.stringify({ type: 'journal', version: 1, id: 'abcdef012345', provider: 'dromo', baseUrl: emu.api, params: { schema_id: CONTACTS }, t: Date.now() })];
+      for (let i = 0; i < n; i++) {
+        const name = `h${i}.csv`;
+        fs.writeFileSync(path.join(dir, name), CONTACT_ROWS);
+        const { size, mtimeMs } = fs.statSync(path.join(dir, name));
+        const file = { path: path.join(fs.realpathSync(dir), name), size, mtimeMs };
+        const id = `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+        for (const r of [{ type: 'intent', marker: `abcdef012345.${i + 1}`, name }, { type: 'created', id }, { type: 'uploaded', id }, { type: 'done', id, status: 'SUCCESSFUL' }]) {
+          lines.push(JSON.stringify({ type: r.type, ...file, ...r, t: Date.now() }));
+        }
+        names.push(name);
+      }
+      fs.writeFileSync(path.join(dir, 'j.ndjson'), `${lines.join('\n')}\n`, { mode: 0o600 });
+      const before = await requests(emu);
+      const started = performance.now();
+      const r = await run(dir, ['dromo', 'import', ...names, '--journal', 'j.ndjson', '--base-url', emu.api, '--schema-id', CONTACTS], { timeoutMs: 200_000 });
+      ms[n] = Math.round(performance.now() - started);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(await requests(emu), before, `${n}: no request`);
+      const done = r.events.filter((e) => e.event === 'done');
+      assert.equal(done.length, n);
+      assert.ok(done.every((e) => e.earlier === true && e.status === 'SUCCESSFUL'));
+      assert.equal(new Set(done.map((e) => e.file)).size, n, 'each file once');
+      const summary = r.events.at(-1);
+      assert.equal(summary.files.length, n);
+      assert.ok(summary.files.every((/** @type {any} */ f) => f.outcome === 'succeeded' && f.earlier));
+      assert.equal(fs.readFileSync(path.join(dir, 'j.ndjson'), 'utf8'), `${lines.join('\n')}\n`, 'nothing appended');
+    }
+    console.log(`resume of finished files, 0 requests: 1250 in ${ms[1250]} ms, 5000 in ${ms[5000]} ms (x${(ms[5000] / ms[1250]).toFixed(1)} for 4x the files; linear ~4, quadratic ~16)`);
+  } finally {
+    await emu.stop();
+  }
+});
