@@ -31,6 +31,8 @@ const WAIT_KEYS = ['intervalMs', 'backoff', 'maxIntervalMs', 'timeoutMs', 'signa
 const MAX_SCAN = 2000;
 /** Decisions per file before giving up: a resume takes at most about six (find, adopt, look, upload, wait). */
 const MAX_STEPS = 16;
+/** How old a journaled create may be to tell this run how the API's clock stands to ours. */
+const CLOCK_MEASURE_MAX_AGE_MS = 3_600_000;
 /** Record kinds and the fields each needs besides the file's `path`, `size`, `mtimeMs`. */
 const RECORDS = /** @type {Record<string, Record<string, string>>} */ ({
   intent: { marker: 'string', t: 'number' },
@@ -95,7 +97,15 @@ class Journal {
   #known = new Set();
   /** @type {Set<string>} absolute paths the journal has records of (any size or mtime) */
   #paths = new Set();
-  #intents = 0;
+  /** Markers handed out: each create's is new, also when its intent is journaled later. */
+  #markers = 0;
+  /**
+   * How far the API's clock is at least ahead of ours (ms; negative: behind), from the creates
+   * seen answered: the largest `created time (API) - journaled time (ours)`. Each intent carries
+   * it, so that its orphan is looked for only among imports stamped after the intent.
+   * @type {number | undefined}
+   */
+  #apiAhead;
   /** @param {string} file @param {string} id */
   constructor(file, id) {
     this.file = file;
@@ -155,7 +165,14 @@ class Journal {
         );
       }
       journal = new Journal(file, String(header.id));
-      for (let i = 1; i < lines.length; i++) journal.#remember(checkRecord(parseLine(lines[i], i + 1, file), i + 1, file));
+      const loadedAt = Date.now();
+      for (let i = 1; i < lines.length; i++) {
+        const r = checkRecord(parseLine(lines[i], i + 1, file), i + 1, file);
+        journal.#remember(r);
+        if (r.type === 'intent') journal.#markers++;
+        // A recent create tells how the API's clock stands to ours (an old one, less surely).
+        if (r.type === 'created' && typeof r.apiMs === 'number' && Math.abs(loadedAt - r.t) < CLOCK_MEASURE_MAX_AGE_MS) journal.#measured(r.apiMs, r.t);
+      }
     } else {
       journal = new Journal(file, crypto.randomBytes(6).toString('hex'));
     }
@@ -197,7 +214,11 @@ class Journal {
     else this.#byFile.set(key, [r]);
     this.#paths.add(r.path);
     if (typeof r.id === 'string') this.#known.add(r.id);
-    if (r.type === 'intent') this.#intents++;
+  }
+
+  /** @param {number} apiMs the API's creation time of an import @param {number} t our time of its `created` line */
+  #measured(apiMs, t) {
+    if (Number.isFinite(apiMs) && Number.isFinite(t)) this.#apiAhead = Math.max(this.#apiAhead ?? -Infinity, apiMs - t);
   }
 
   /** The records of `entry` (this path, size and mtime), in order. @param {Entry} entry */
@@ -215,10 +236,14 @@ class Journal {
     return this.#known.has(id);
   }
 
-  /** A marker for the next create, unique to this journal. */
+  /** A marker for a new create, unique to this journal (handed out before its intent is written). */
   marker() {
-    // Counted as the intent is appended (`#remember`), which follows at once.
-    return `${this.id}.${this.#intents + 1}`;
+    return `${this.id}.${++this.#markers}`;
+  }
+
+  /** How far the API's clock is at least ahead of ours, if this run can tell. */
+  apiAhead() {
+    return this.#apiAhead;
   }
 
   /**
@@ -228,6 +253,7 @@ class Journal {
   append(record, entry) {
     const r = entry ? { type: record.type, path: entry.abs, size: entry.size, mtimeMs: entry.mtimeMs, ...record, t: record.t ?? Date.now() } : record;
     this.#remember(r);
+    if (r.type === 'created' && typeof r.apiMs === 'number') this.#measured(r.apiMs, r.t);
     return new Promise((resolve, reject) => {
       this.#queue.push({ line: JSON.stringify(r) + '\n', resolve: () => resolve(undefined), reject });
       void this.#drain();
@@ -412,7 +438,9 @@ export async function importFiles(client, files, options) {
     // The files an earlier run may have left an orphan for (an intent with no id after it) share
     // one scan of the newest imports, made before this run creates anything: an import of this
     // run's can then never be taken for an earlier run's orphan (Dromo's are matched by name).
-    const context = () => ({ now: Date.now() });
+    // Dromo: an orphan must carry the saved schema the run creates with, when it names one.
+    const schemaId = typeof identity.params?.schema_id === 'string' ? identity.params.schema_id : undefined;
+    const context = () => ({ now: Date.now(), ...(schemaId ? { schemaId } : {}) });
     let since = Infinity;
     for (const entry of journal ? entries : []) {
       const next = await run(imports, OP_JOURNAL_NEXT, /** @type {Journal} */ (journal).recordsOf(entry), {}, context());
@@ -453,7 +481,7 @@ async function listSince(imports, since, signal) {
     const createdMs = Date.parse(imp.created_date ?? imp.createdAt);
     if (createdMs < since) return { listed, complete: true };
     if (listed.length >= MAX_SCAN) return { listed, complete: false };
-    listed.push({ id: imp.id, status: imp.status, marker: imp.metadata?.[MARKER_KEY], name: imp.original_filename, createdMs });
+    listed.push({ id: imp.id, status: imp.status, marker: imp.metadata?.[MARKER_KEY], name: imp.original_filename, schemaId: imp.schema_id, createdMs });
   }
   return { listed, complete: true };
 }
@@ -642,21 +670,28 @@ async function create(ctx, entry, state, emit) {
   const file = await fileFromPath(entry.abs);
   /** @type {Record<string, any>} */
   const params = { ...ctx.params };
-  if (journal) {
-    // Written before the create: if the process dies before the import's id is journaled, the
-    // next run knows a create may have happened and looks for it (Exa: by this marker).
-    const marker = journal.marker();
-    if (ctx.exa) params.metadata = { ...params.metadata, [MARKER_KEY]: marker };
-    await journal.append({ type: 'intent', marker, name: entry.name }, entry);
-  }
+  const marker = journal?.marker();
+  if (journal && ctx.exa) params.metadata = { ...params.metadata, [MARKER_KEY]: marker };
   const options = {
     ...params,
     ...ctx.flow,
     ...(ctx.exa ? {} : { rows: ctx.rows }),
     onQueued: (/** @type {{ kind: string, waitMs: number }} */ q) => emit({ event: 'queued', for: q.kind, waitMs: q.waitMs }),
+    // Journaled once the create's rate-limit slot is granted, right before the request leaves:
+    // if the process dies before the import's id is journaled, the next run knows a create may
+    // have happened, when, and looks for it (Exa: by this marker); a create still queued when it
+    // died was never sent, and leaves nothing to look for. Retries send the same create: the
+    // first attempt's time is the earliest the import can date from.
+    onCreating: async (/** @type {{ attempt: number }} */ c) => {
+      if (!journal || c.attempt > 0) return;
+      const ahead = journal.apiAhead();
+      await journal.append({ type: 'intent', marker, name: entry.name, ...(ahead !== undefined ? { apiAheadMs: ahead } : {}) }, entry);
+    },
     onCreated: async (/** @type {any} */ imp) => {
       state.importId = imp.id;
-      await journal?.append({ type: 'created', id: imp.id, ...(ctx.exa ? { uploadUrl: imp.uploadUrl, validUntil: Date.parse(imp.uploadValidUntil) } : {}) }, entry);
+      // The API's time of the import beside ours: how far its clock is ahead (see `apiAhead`).
+      const apiMs = Date.parse(imp.created_date ?? imp.createdAt);
+      await journal?.append({ type: 'created', id: imp.id, ...(Number.isFinite(apiMs) ? { apiMs } : {}), ...(ctx.exa ? { uploadUrl: imp.uploadUrl, validUntil: Date.parse(imp.uploadValidUntil) } : {}) }, entry);
       await emit({ event: 'created', status: imp.status, size: entry.size, ...(imp.count !== undefined ? { count: imp.count } : {}) });
     },
     onProgress: (/** @type {any} */ p) => emit({ event: 'progress', loaded: p.loaded, total: p.total }),

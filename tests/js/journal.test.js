@@ -31,18 +31,21 @@ after(() => {
 /**
  * Runs the CLI in `dir` (NDJSON on stdout). `killAfterMs` sends SIGKILL that long after its first
  * event (so a slow start on a busy machine does not eat the run); `killWhen` once the events
- * printed so far satisfy it; `killOnce` once the promise it returns resolves true.
+ * printed so far satisfy it; `killOnce` once the promise it returns resolves true. `prefix`: a
+ * command the CLI runs under (`unshare ...`, a shell); `program`: another program than the CLI
+ * (a script of the library's); `env`: more environment.
  * @param {string} dir @param {string[]} args
- * @param {{ killAfterMs?: number, killWhen?: (events: any[]) => boolean, killOnce?: () => Promise<boolean>, timeoutMs?: number }} [opts]
+ * @param {{ killAfterMs?: number, killWhen?: (events: any[]) => boolean, killOnce?: () => boolean | Promise<boolean>, timeoutMs?: number, prefix?: string[], program?: string[], env?: Record<string, string> }} [opts]
  * @returns {Promise<Run>}
  */
 function run(dir, args, opts = {}) {
   return new Promise((resolve, reject) => {
     /** @type {NodeJS.ProcessEnv} */
-    const env = { ...process.env, DROMO_API_KEY: KEY, EXA_API_KEY: EXA_KEY };
+    const env = { ...process.env, DROMO_API_KEY: KEY, EXA_API_KEY: EXA_KEY, ...opts.env };
     delete env.DROMO_BASE_URL;
     delete env.EXA_BASE_URL;
-    const child = spawn(bin, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [cmd, ...rest] = [...(opts.prefix ?? []), ...(opts.program ?? [bin]), ...args];
+    const child = spawn(cmd, rest, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     /** @type {NodeJS.Timeout | undefined} */
@@ -601,6 +604,95 @@ test('resuming a journal of 5000 finished files sends nothing and reports each o
       assert.equal(fs.readFileSync(path.join(dir, 'j.ndjson'), 'utf8'), `${lines.join('\n')}\n`, 'nothing appended');
     }
     console.log(`resume of finished files, 0 requests: 1250 in ${ms[1250]} ms, 5000 in ${ms[5000]} ms (x${(ms[5000] / ms[1250]).toFixed(1)} for 4x the files; linear ~4, quadratic ~16)`);
+  } finally {
+    await emu.stop();
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// What a resume takes for an earlier run's orphan
+// ---------------------------------------------------------------------------------------------
+
+test('a file killed while it waited for a create slot has no intent: the resume does not take another client\'s import of the same name', async () => {
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.02', '--no-rate-limit', '--upload-ttl', '600']));
+  try {
+    const dir = folder({ 'a.csv': CONTACT_ROWS, 'b.csv': CONTACT_ROWS.replace('Ada', 'Bea') });
+    // One create a minute: b.csv waits for its slot. The library, in a process of its own.
+    const script = path.join(installPackage(), 'one-a-minute.mjs');
+    fs.writeFileSync(
+      script,
+      `import { Dromo, importFiles } from 'headless-imports';
+const [base, journal, ...files] = process.argv.slice(2);
+const dromo = new Dromo({ apiKey: process.env.DROMO_API_KEY, baseUrl: base, rateLimit: { creates: 1, windowMs: 60_000 } });
+const line = (o) => process.stdout.write(JSON.stringify(o) + '\\n');
+const { files: out } = await importFiles(dromo, files, { schema_id: ${JSON.stringify(CONTACTS)}, journal, wait: false,
+  onEvent: (e) => line({ event: e.event, file: e.file, importId: e.importId, for: e.for, reason: e.reason }) });
+line({ event: 'summary', files: out.map((f) => ({ file: f.file, importId: f.importId, outcome: f.outcome })) });
+`,
+    );
+    const program = [process.execPath, script];
+    const args = [emu.api, 'j.ndjson', 'a.csv', 'b.csv'];
+    const killed = await run(dir, args, {
+      program,
+      killWhen: (events) => events.some((e) => e.event === 'queued' && e.file === 'b.csv') && events.some((e) => e.event === 'created' && e.file === 'a.csv'),
+    });
+    assert.equal(killed.signal, 'SIGKILL');
+    const lines = journalLines(path.join(dir, 'j.ndjson'));
+    assert.deepEqual(lines.filter((l) => l.type === 'intent').map((l) => l.name), ['a.csv'], 'b.csv was still queued: no intent for it');
+    // Meanwhile another client creates an import of the same file name.
+    const foreign = await (await fetch(`${emu.api}/headless/imports/`, {
+      method: 'POST',
+      headers: { 'X-Dromo-License-Key': KEY, 'content-type': 'application/json' },
+      body: JSON.stringify({ schema_id: CONTACTS, original_filename: 'b.csv' }),
+    })).json();
+    const resumed = await run(dir, args, { program });
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.ok(!resumed.events.some((e) => e.event === 'recovered'), JSON.stringify(resumed.events));
+    const b = resumed.events.at(-1).files.find((/** @type {any} */ f) => f.file === 'b.csv');
+    assert.notEqual(b.importId, foreign.id);
+    assert.equal(b.outcome, 'uploaded');
+    const theirs = (await control(`${emu.control}/dromo/imports/${foreign.id}`)).import;
+    assert.equal(theirs.status, 'AWAITING_UPLOAD', 'the other client\'s import is untouched');
+  } finally {
+    await emu.stop();
+  }
+});
+
+test('the orphan search starts at the intent on the API\'s clock, as measured by earlier creates: a same-named import made just before is not taken for it', async () => {
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.02', '--no-rate-limit', '--upload-ttl', '600']));
+  try {
+    const dir = folder({ 'a.csv': CONTACT_ROWS, 'late.csv': CONTACT_ROWS.replace('Ada', 'Bea') });
+    const journal = path.join(dir, 'j.ndjson');
+    const base = ['--journal', 'j.ndjson', '--base-url', emu.api, '--schema-id', CONTACTS, '--no-wait'];
+    // A first run creates a.csv's import: its created line holds the API's time beside ours.
+    assert.equal((await run(dir, ['dromo', 'import', 'a.csv', ...base])).code, 0);
+    const measure = journalLines(journal).find((l) => l.type === 'created');
+    assert.equal(typeof measure.apiMs, 'number');
+    // Another client's import of late.csv, made moments before ours.
+    const foreign = await (await fetch(`${emu.api}/headless/imports/`, {
+      method: 'POST',
+      headers: { 'X-Dromo-License-Key': KEY, 'content-type': 'application/json' },
+      body: JSON.stringify({ schema_id: CONTACTS, original_filename: 'late.csv' }),
+    })).json();
+    // More than the slack a measured clock allows (2 s) before our intent.
+    await new Promise((res) => setTimeout(res, 3000));
+    // Ours is created, but the run dies before the answer arrives.
+    await faults(emu, [{ route: 'dromo.create', kind: 'slow', ms: 4000 }]);
+    const named = async () => (await allImports(emu.api, 'dromo')).filter((i) => i.original_filename === 'late.csv');
+    const killed = await run(dir, ['dromo', 'import', 'a.csv', 'late.csv', ...base], { killOnce: async () => (await named()).length === 2 });
+    assert.equal(killed.signal, 'SIGKILL');
+    await faults(emu, []);
+    const intent = journalLines(journal).filter((l) => l.type === 'intent').at(-1);
+    assert.equal(intent.name, 'late.csv');
+    assert.equal(typeof intent.apiAheadMs, 'number', 'the intent knows how the API\'s clock stands to ours');
+    const ours = (await named()).find((i) => i.id !== foreign.id);
+    const creates = (await requests(emu))['dromo.create'];
+    const resumed = await run(dir, ['dromo', 'import', 'a.csv', 'late.csv', ...base]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const recovered = resumed.events.find((e) => e.event === 'recovered');
+    assert.equal(recovered?.importId, ours.id, JSON.stringify(resumed.events));
+    assert.equal((await requests(emu))['dromo.create'], creates, 'nothing created again');
+    assert.equal((await control(`${emu.control}/dromo/imports/${foreign.id}`)).import.status, 'AWAITING_UPLOAD', 'the other client\'s import is untouched');
   } finally {
     await emu.stop();
   }
