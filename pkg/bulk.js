@@ -14,6 +14,7 @@ import crypto from 'node:crypto';
 import { HANDLES, run, OP_JOURNAL_NEXT, OP_FILES_CHECK } from './clients.js';
 import { HeadlessImportsError, ValidationError, ImportFailedError, NeedsReviewError } from './errors.js';
 import { fileFromPath } from './node-upload.js';
+import { lock, unlock, inUseMessage } from './lock.js';
 
 /** Exa metadata key of each create's marker, in step with `journal::MARKER_KEY`. */
 const MARKER_KEY = 'headlessImportsJournal';
@@ -53,7 +54,9 @@ const invalid = (path, message) => new ValidationError(`${path}: ${message}`, { 
 
 /**
  * A journal problem found before any request: `code` `journal_mismatch` (written for other
- * options), `journal_damaged`, `journal_in_use` or `journal_unusable`.
+ * options), `journal_damaged`, `journal_in_use`, `journal_linked` (hard links) or
+ * `journal_unusable`. `path` is the journal as
+ * given; `lockPath` (for `journal_in_use`) the lock file.
  * @param {string} code @param {string} message @param {string} file @param {unknown} [cause]
  */
 const journalError = (code, message, file, cause) => new HeadlessImportsError(message, { code, path: file, cause });
@@ -70,13 +73,39 @@ function canonical(v) {
   return JSON.stringify(v) ?? 'null';
 }
 
-/** Whether `pid` is a live process (one of another user's counts as live). @param {number} pid */
-function alive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return /** @type {any} */ (e).code === 'EPERM';
+/**
+ * The journal's real path: symbolic links followed (the last one may name a file not made yet),
+ * so that every name of one journal gets the same lock beside it.
+ * @param {string} file
+ */
+function realJournalPath(file) {
+  let p = path.resolve(file);
+  for (let hops = 0; hops < 40; hops++) {
+    let st;
+    try {
+      st = fs.lstatSync(p);
+    } catch (e) {
+      if (/** @type {any} */ (e).code !== 'ENOENT') throw e;
+      return path.join(fs.realpathSync(path.dirname(p)), path.basename(p));
+    }
+    if (!st.isSymbolicLink()) return fs.realpathSync(p);
+    p = path.resolve(path.dirname(p), fs.readlinkSync(p));
+  }
+  throw Object.assign(new Error('too many symbolic links'), { code: 'ELOOP' });
+}
+
+/**
+ * Refuses a journal with more than one name in the filesystem: a lock sits beside a name, and
+ * another hard link (perhaps in another directory) would get a lock of its own.
+ * @param {string} file as given @param {number} links
+ */
+function refuseHardLinks(file, links) {
+  if (links > 1) {
+    throw journalError(
+      'journal_linked',
+      `the journal ${file} has ${links} names (hard links): each name would get a lock of its own, so two runs could write it at once. Give it one name (remove the other links; \`find / -samefile ${file}\` lists them) or use a copy.`,
+      file,
+    );
   }
 }
 
@@ -88,6 +117,8 @@ function alive(pid) {
 class Journal {
   /** @type {fs.promises.FileHandle | undefined} */
   #fh;
+  /** @type {import('./lock.js').Held | undefined} */
+  #held;
   /** @type {{ line: string, resolve: () => void, reject: (e: unknown) => void }[]} */
   #queue = [];
   #writing = false;
@@ -106,11 +137,11 @@ class Journal {
    * @type {number | undefined}
    */
   #apiAhead;
-  /** @param {string} file @param {string} id */
-  constructor(file, id) {
+  /** @param {string} file as given @param {string} real its real path @param {string} id */
+  constructor(file, real, id) {
     this.file = file;
+    this.real = real;
     this.id = id;
-    this.lock = `${file}.lock`;
   }
 
   /**
@@ -118,21 +149,45 @@ class Journal {
    * @param {string} file @param {{ provider: string, baseUrl: string, params: unknown }} identity
    */
   static async open(file, identity) {
-    takeLock(`${file}.lock`, file);
+    let real = '';
     try {
-      return await Journal.#load(file, identity);
+      real = realJournalPath(file);
+      refuseHardLinks(file, fs.statSync(real).nlink);
     } catch (e) {
-      releaseLock(`${file}.lock`);
+      if (e instanceof HeadlessImportsError) throw e;
+      if (/** @type {any} */ (e).code !== 'ENOENT' || !real) {
+        throw journalError('journal_unusable', `cannot find the journal ${file}: ${/** @type {any} */ (e).code ?? e}`, file, e);
+      }
+    }
+    const lockFile = `${real}.lock`;
+    /** @type {import('./lock.js').Outcome} */
+    let got;
+    try {
+      got = await lock(lockFile);
+    } catch (e) {
+      throw journalError('journal_unusable', `cannot lock the journal ${file} (${lockFile}): ${/** @type {any} */ (e).code ?? /** @type {any} */ (e).message ?? e}`, file, e);
+    }
+    if (!('held' in got)) {
+      const err = journalError('journal_in_use', inUseMessage(file, lockFile, got.holder, got.verdict, got.seen), file);
+      Object.assign(err, { lockPath: lockFile });
+      throw err;
+    }
+    try {
+      const journal = await Journal.#load(file, real, identity);
+      journal.#held = got.held;
+      return journal;
+    } catch (e) {
+      await unlock(got.held);
       throw e;
     }
   }
 
-  /** @param {string} file @param {{ provider: string, baseUrl: string, params: unknown }} identity */
-  static async #load(file, identity) {
+  /** @param {string} file as given @param {string} real @param {{ provider: string, baseUrl: string, params: unknown }} identity */
+  static async #load(file, real, identity) {
     /** @type {string} */
     let text = '';
     try {
-      text = fs.readFileSync(file, 'utf8');
+      text = fs.readFileSync(real, 'utf8');
     } catch (e) {
       if (/** @type {any} */ (e).code !== 'ENOENT') throw journalError('journal_unusable', `cannot read the journal ${file}: ${/** @type {any} */ (e).code ?? e}`, file, e);
     }
@@ -164,7 +219,7 @@ class Journal {
           file,
         );
       }
-      journal = new Journal(file, String(header.id));
+      journal = new Journal(file, real, String(header.id));
       const loadedAt = Date.now();
       for (let i = 1; i < lines.length; i++) {
         const r = checkRecord(parseLine(lines[i], i + 1, file), i + 1, file);
@@ -174,25 +229,31 @@ class Journal {
         if (r.type === 'created' && typeof r.apiMs === 'number' && Math.abs(loadedAt - r.t) < CLOCK_MEASURE_MAX_AGE_MS) journal.#measured(r.apiMs, r.t);
       }
     } else {
-      journal = new Journal(file, crypto.randomBytes(6).toString('hex'));
+      journal = new Journal(file, real, crypto.randomBytes(6).toString('hex'));
     }
     try {
-      if (torn || !header) fs.truncateSync(file, header ? end : 0);
+      if (torn || !header) fs.truncateSync(real, header ? end : 0);
     } catch (e) {
       if (/** @type {any} */ (e).code !== 'ENOENT') throw journalError('journal_unusable', `cannot repair the journal ${file}: ${/** @type {any} */ (e).code ?? e}`, file, e);
     }
     try {
       // O_APPEND: every write lands at the end, whatever else happened to the file. 0600: an
       // Exa import's upload URL is in it (valid for an hour, for that import's file only).
-      journal.#fh = await fs.promises.open(file, 'a', 0o600);
+      journal.#fh = await fs.promises.open(real, 'a', 0o600);
     } catch (e) {
       throw journalError('journal_unusable', `cannot open the journal ${file}: ${/** @type {any} */ (e).code ?? e}`, file, e);
+    }
+    // Checked again on the open file: another name may have been made since the check above.
+    const { nlink } = await journal.#fh.stat();
+    if (nlink > 1) {
+      await journal.#fh.close().catch(() => {});
+      refuseHardLinks(file, nlink);
     }
     if (!header) {
       await journal.append({ type: 'journal', version: VERSION, id: journal.id, provider: identity.provider, baseUrl: identity.baseUrl, params: identity.params, t: Date.now() });
       // The new file's name must survive a power cut too, not only its contents.
       try {
-        const dir = fs.openSync(path.dirname(path.resolve(file)), 'r');
+        const dir = fs.openSync(path.dirname(real), 'r');
         try {
           fs.fsyncSync(dir);
         } finally {
@@ -288,7 +349,7 @@ class Journal {
 
   async close() {
     await this.#fh?.close().catch(() => {});
-    releaseLock(this.lock);
+    if (this.#held) await unlock(this.#held);
   }
 }
 
@@ -316,35 +377,6 @@ function checkRecord(r, n, file) {
   const bad = !fields || typeof r.path !== 'string' || typeof r.size !== 'number' || typeof r.mtimeMs !== 'number' || Object.entries(fields).some(([k, t]) => typeof r[k] !== t);
   if (bad) throw journalError('journal_damaged', `the journal ${file} is damaged at line ${n} (not a record this version writes). Fix or remove the file.`, file);
   return r;
-}
-
-/** @param {string} lock @param {string} file */
-function takeLock(lock, file) {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      fs.writeFileSync(lock, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
-      return;
-    } catch (e) {
-      if (/** @type {any} */ (e).code !== 'EEXIST') throw journalError('journal_unusable', `cannot lock the journal ${file} (${lock}): ${/** @type {any} */ (e).code ?? e}`, file, e);
-    }
-    const pid = Number.parseInt(fs.readFileSync(lock, 'utf8'), 10);
-    // A lock whose process is gone was left by a crash: the run that owned it is over.
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
-      throw journalError('journal_in_use', `the journal ${file} is in use by process ${pid} (its lock is ${lock}): one run at a time`, file);
-    }
-    if (pid === process.pid) throw journalError('journal_in_use', `the journal ${file} is already in use by this process: one run at a time`, file);
-    fs.rmSync(lock, { force: true });
-  }
-  throw journalError('journal_in_use', `cannot take the lock ${lock} of the journal ${file}`, file);
-}
-
-/** @param {string} lock */
-function releaseLock(lock) {
-  try {
-    if (Number.parseInt(fs.readFileSync(lock, 'utf8'), 10) === process.pid) fs.rmSync(lock, { force: true });
-  } catch {
-    // gone already
-  }
 }
 
 /**

@@ -1116,6 +1116,8 @@ export declare class HeadlessImportsError extends Error {
    * abort): whether that import was deleted, so nothing is left behind.
    */
   deleted?: boolean;
+  /** `importFiles`' `journal_in_use`: the lock file that is held (delete it only if its run is over). */
+  lockPath?: string;
   /**
    * An Exa create that stopped because it could not check what a lost answer may have created:
    * the `metadata.headlessImportsToken` that import would carry (look for it before creating again).

@@ -339,8 +339,8 @@ function client(provider, values, extra = {}) {
 function exitFor(err) {
   if (err instanceof UsageError) return EXIT.usage;
   if (err?.code === 'validation_error') return EXIT.usage;
-  // A journal written for other options, damaged, or in use: refused before any request.
-  if (['journal_mismatch', 'journal_damaged', 'journal_in_use'].includes(err?.code)) return EXIT.usage;
+  // A journal written for other options, damaged, in use or with two names: refused before any request.
+  if (['journal_mismatch', 'journal_damaged', 'journal_in_use', 'journal_linked'].includes(err?.code)) return EXIT.usage;
   if (err?.code === 'import_failed') return EXIT.failed;
   if (err?.code === 'needs_review') return EXIT.review;
   if (err?.code === 'aborted') return EXIT.interrupted;

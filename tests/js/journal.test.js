@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 import { startEmulator, installPackage, loadPackage, control, KEY, CONTACTS } from './helpers/env.js';
 
 const EXA_KEY = 'test-exa-key';
@@ -441,9 +442,10 @@ test('a torn last line (a crash mid-write) is ignored and cut off; a damaged lin
       /written for base URL http:\/\/127\.0\.0\.1:\d+\/api\/v1 \(this run: http:\/\/127\.0\.0\.1:9\/api\/v1\)/);
     await refused(['exa', 'import', 'a.csv', '--journal', 'j.ndjson', '--base-url', emu.exa, '--entity', 'company'],
       /written for provider dromo \(this run: exa\)/);
-    // Another process holds it (this test's own, alive): one run at a time.
+    // A lock as an older headless-imports writes it (a pid alone), naming a live process (this
+    // test's own): one run at a time, and the message says where the lock is.
     fs.writeFileSync(`${journal}.lock`, `${process.pid}\n`);
-    await refused(args, new RegExp(`in use by process ${process.pid}`));
+    await refused(args, new RegExp(`locked by process ${process.pid}, by its lock ${journal}\\.lock`));
     fs.rmSync(`${journal}.lock`);
     const lines = whole.split('\n');
     fs.writeFileSync(journal, [lines[0], '{"type":"created"', ...lines.slice(1)].join('\n'));
@@ -693,6 +695,253 @@ test('the orphan search starts at the intent on the API\'s clock, as measured by
     assert.equal(recovered?.importId, ours.id, JSON.stringify(resumed.events));
     assert.equal((await requests(emu))['dromo.create'], creates, 'nothing created again');
     assert.equal((await control(`${emu.control}/dromo/imports/${foreign.id}`)).import.status, 'AWAITING_UPLOAD', 'the other client\'s import is untouched');
+  } finally {
+    await emu.stop();
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// The journal's lock: one run at a time, whoever races for it
+// ---------------------------------------------------------------------------------------------
+
+/** Resolves once `check()` holds (polled every 10 ms; rejects after `ms`). @param {() => boolean} check */
+async function until(check, ms = 20_000) {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${check}`);
+    await new Promise((res) => setTimeout(res, 10));
+  }
+}
+
+/** `s` as a regular expression matching it literally. @param {string} s */
+const literally = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** A new PID namespace for the command (a container's view): its first process is PID 1. */
+const UNSHARE = ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child'];
+const unshareWorks = spawnSync(UNSHARE[0], [...UNSHARE.slice(1), 'true']).status === 0;
+
+test('the lock names its holder uniquely: a stale lock naming the new run\'s own PID is taken over; a live one is refused, naming the lock and what to do', async () => {
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.02', '--no-rate-limit']));
+  try {
+    // What a container restart leaves: a lock naming the PID the new run gets (here an older
+    // headless-imports' lock, a pid alone: a shell writes its own PID in it, then becomes the run).
+    const dir = folder({ 'a.csv': CONTACT_ROWS });
+    const lockFile = path.join(fs.realpathSync(dir), 'j.ndjson.lock');
+    const args = ['dromo', 'import', 'a.csv', '--journal', 'j.ndjson', '--base-url', emu.api, '--schema-id', CONTACTS, '--no-wait'];
+    const same = await run(dir, args, { prefix: ['sh', '-c', 'echo $$ > "$HI_LOCK"; exec "$@"', 'sh'], env: { HI_LOCK: lockFile } });
+    assert.equal(same.code, 0, same.stderr);
+    assert.ok(!fs.existsSync(lockFile), 'released at the end');
+
+    // A live holder: a run whose status reads are answered slowly. The lock says who it is.
+    await faults(emu, [{ route: 'dromo.get', kind: 'slow', ms: 3000 }]);
+    const dir2 = folder({ 'b.csv': CONTACT_ROWS });
+    const lock2 = path.join(fs.realpathSync(dir2), 'j.ndjson.lock');
+    const args2 = ['dromo', 'import', 'b.csv', '--journal', 'j.ndjson', '--base-url', emu.api, '--schema-id', CONTACTS, '--no-wait'];
+    const holder = run(dir2, args2);
+    await until(() => fs.existsSync(lock2));
+    const held = JSON.parse(fs.readFileSync(lock2, 'utf8'));
+    for (const k of ['pid', 'nonce', 'host', 'boot', 'pidns', 'start', 'since']) assert.ok(k in held, `the lock records ${k}: ${JSON.stringify(held)}`);
+    assert.equal((fs.statSync(lock2).mode & 0o777).toString(8), '600');
+    const second = await run(dir2, args2);
+    assert.equal(second.code, 2, second.stderr);
+    assert.match(
+      second.stderr,
+      new RegExp(`in use by process ${held.pid} on host ${literally(os.hostname())} \\(running since .*\\); its lock is ${literally(lock2)}\\. One run at a time: wait for that run to end, or stop it`),
+    );
+    assert.equal(second.stdout, '');
+    assert.equal((await holder).code, 0);
+    assert.ok(!fs.existsSync(lock2));
+  } finally {
+    await emu.stop();
+  }
+});
+
+test('a run killed in one PID namespace (a container) and run again in another as the same PID 1: refused while the lock could still be refreshed, taken over once it is not', { skip: !unshareWorks && 'needs unshare --pid (root or user namespaces)' }, async () => {
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.02', '--no-rate-limit', '--upload-ttl', '600']));
+  try {
+    const dir = folder({ 'a.csv': CONTACT_ROWS });
+    const lockFile = path.join(fs.realpathSync(dir), 'j.ndjson.lock');
+    const args = ['dromo', 'import', 'a.csv', '--journal', 'j.ndjson', '--base-url', emu.api, '--schema-id', CONTACTS, '--no-wait'];
+    // Killed (the namespace with it) while its create is answered late: the import exists.
+    await faults(emu, [{ route: 'dromo.create', kind: 'slow', ms: 5000 }]);
+    const exists = async () => (await allImports(emu.api, 'dromo')).some((i) => i.original_filename === 'a.csv');
+    const killed = await run(dir, args, { prefix: UNSHARE, killOnce: exists });
+    assert.equal(killed.signal, 'SIGKILL');
+    await faults(emu, []);
+    const stale = JSON.parse(fs.readFileSync(lockFile, 'utf8'));
+    assert.equal(stale.pid, 1, 'PID 1 of its namespace');
+
+    // Another "container": PID 1 again. It cannot see the holder's processes, so it goes by the
+    // heartbeat: refreshed a moment ago, so possibly alive.
+    const again = await run(dir, args, { prefix: UNSHARE });
+    assert.equal(again.code, 2, again.stderr);
+    assert.match(
+      again.stderr,
+      new RegExp(
+        `locked by process 1 on host ${literally(os.hostname())} .*which this process cannot check \\(another PID namespace.*its lock ${literally(lockFile)} was refreshed \\d+ s ago\\. ` +
+          `A run refreshes its lock every 5 s, and a lock left 30 s without a refresh is taken over by the next run\\. If you know that run is over, delete ${literally(lockFile)} and run again\\.`,
+      ),
+    );
+    // What the lock looks like 30 s after its holder died (nobody refreshed it): taken over.
+    const old = new Date(Date.now() - 31_000);
+    fs.utimesSync(lockFile, old, old);
+    const taken = await run(dir, args, { prefix: UNSHARE });
+    assert.equal(taken.code, 0, taken.stderr);
+    assert.ok(taken.events.some((e) => e.event === 'recovered'), `the killed run's import was found: ${JSON.stringify(taken.events)}`);
+    assert.equal((await allImports(emu.api, 'dromo')).filter((i) => i.original_filename === 'a.csv').length, 1);
+    assert.ok(!fs.existsSync(lockFile));
+  } finally {
+    await emu.stop();
+  }
+});
+
+test('eight runs started at once over a stale lock, five times over: exactly one runs each time, and no file is imported twice', { timeout: 240_000 }, async () => {
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.02', '--no-rate-limit', '--upload-ttl', '600']));
+  // Each racer loads the package, says it is ready, and waits for the go: then all eight reach
+  // the lock within a few milliseconds of each other.
+  const barrier = path.join(installPackage(), 'barrier.mjs');
+  fs.writeFileSync(
+    barrier,
+    `import fs from 'node:fs';
+await import('headless-imports');
+fs.writeFileSync(\`\${process.env.HI_GO}.ready-\${process.pid}\`, '');
+while (!fs.existsSync(process.env.HI_GO)) await new Promise((r) => setTimeout(r, 2));
+`,
+  );
+  try {
+    for (let round = 0; round < 5; round++) {
+      const names = [1, 2, 3].map((i) => `r${round}-${i}.csv`);
+      const dir = folder(Object.fromEntries(names.map((n) => [n, CONTACT_ROWS])));
+      const lockFile = path.join(fs.realpathSync(dir), 'j.ndjson.lock');
+      const args = ['dromo', 'import', ...names, '--journal', 'j.ndjson', '--base-url', emu.api, '--schema-id', CONTACTS, '--no-wait'];
+      // Whoever runs holds the lock a while: every status read is answered 3 s late.
+      await faults(emu, [{ route: 'dromo.get', kind: 'slow', ms: 3000 }]);
+      // The stale lock: a run killed with SIGKILL as soon as it holds it.
+      const killed = await run(dir, args, { killOnce: () => fs.existsSync(lockFile) });
+      assert.equal(killed.signal, 'SIGKILL');
+      assert.ok(fs.existsSync(lockFile), 'the killed run left its lock');
+      const go = path.join(dir, 'go');
+      const racers = Array.from({ length: 8 }, () => run(dir, args, { env: { NODE_OPTIONS: `--import=${pathToFileURL(barrier).href}`, HI_GO: go }, timeoutMs: 90_000 }));
+      await until(() => fs.readdirSync(dir).filter((f) => f.startsWith('go.ready-')).length === 8, 60_000);
+      fs.writeFileSync(go, '');
+      const results = await Promise.all(racers);
+      const ran = results.filter((r) => r.code === 0);
+      const refused = results.filter((r) => r.code === 2);
+      assert.equal(ran.length, 1, `round ${round}: exactly one run took the lock: ${results.map((r) => `${r.code} ${r.stderr.slice(0, 200)}`).join(' | ')}`);
+      assert.equal(refused.length, 7, `round ${round}: the other seven were refused`);
+      for (const r of refused) {
+        assert.match(r.stderr, new RegExp(`journal j\\.ndjson is in use by process \\d+ on host .*its lock is ${literally(lockFile)}`));
+        assert.equal(r.stdout, '', 'a refused run sends nothing');
+      }
+      const imports = await allImports(emu.api, 'dromo');
+      for (const n of names) assert.equal(imports.filter((i) => i.original_filename === n).length, 1, `round ${round}: ${n} imported once`);
+    }
+  } finally {
+    await emu.stop();
+  }
+});
+
+test('the lock alone, raced by eight processes over 120 stale locks (holders SIGKILLed, half in another PID namespace, a third with a stale breaker too): exactly one takes each', { timeout: 120_000 }, async () => {
+  const lockModule = pathToFileURL(path.join(installPackage(), 'node_modules/headless-imports/lock.js')).href;
+  const dir = fs.mkdtempSync(path.join(work, 'locks-'));
+  const files = Array.from({ length: 120 }, (_, i) => path.join(dir, `j${i}.journal.lock`));
+  // A holder of every lock it is given, a third of them mid-takeover (their breaker held too),
+  // killed once it has them all.
+  const planter = `import fs from 'node:fs';
+import { lock, breakerOf } from ${JSON.stringify(lockModule)};
+for (const [i, f] of JSON.parse(process.env.HI_FILES).entries()) {
+  if (!('held' in (await lock(f)))) throw new Error('taken twice: ' + f);
+  if (i % 3 === 0 && !('held' in (await lock(breakerOf(f, fs.readFileSync(f, 'utf8').trim()))))) throw new Error('breaker');
+}
+console.log('{"event":"planted"}');
+setInterval(() => {}, 1000);
+`;
+  const local = files.filter((_, i) => i % 2 === 0 || !unshareWorks);
+  const foreign = files.filter((f) => !local.includes(f));
+  for (const [list, prefix] of /** @type {const} */ ([[local, []], [foreign, UNSHARE]])) {
+    if (!list.length) continue;
+    const planted = await run(dir, [], {
+      prefix: [...prefix],
+      program: [process.execPath, '--input-type=module', '-e', planter],
+      env: { HI_FILES: JSON.stringify(list) },
+      killWhen: (events) => events.some((e) => e.event === 'planted'),
+    });
+    assert.equal(planted.signal, 'SIGKILL', planted.stderr);
+  }
+  // Holders in another namespace cannot be checked from here: 30 s after their last refresh.
+  const old = new Date(Date.now() - 31_000);
+  for (const f of fs.readdirSync(dir)) if (foreign.some((g) => f.startsWith(path.basename(g)))) fs.utimesSync(path.join(dir, f), old, old);
+
+  const worker = `import readline from 'node:readline';
+import { lock } from ${JSON.stringify(lockModule)};
+for await (const file of readline.createInterface({ input: process.stdin })) {
+  const got = await lock(file);
+  process.stdout.write(('held' in got ? 'got' : 'busy') + '\\n');
+}
+`;
+  const workers = Array.from({ length: 8 }, () => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', worker], { stdio: ['pipe', 'pipe', 'inherit'] });
+    /** @type {((line: string) => void)[]} */
+    const waiting = [];
+    let buf = '';
+    child.stdout.on('data', (d) => {
+      buf += d;
+      for (let i; (i = buf.indexOf('\n')) >= 0; buf = buf.slice(i + 1)) waiting.shift()?.(buf.slice(0, i));
+    });
+    return { child, ask: (/** @type {string} */ file) => new Promise((res) => (waiting.push(res), child.stdin.write(`${file}\n`))) };
+  });
+  try {
+    const winners = new Map();
+    for (const file of files) {
+      const answers = await Promise.all(workers.map((w) => w.ask(file)));
+      assert.equal(answers.filter((a) => a === 'got').length, 1, `${file}: ${answers}`);
+      assert.equal(answers.filter((a) => a === 'busy').length, 7, `${file}: ${answers}`);
+      winners.set(answers.indexOf('got'), (winners.get(answers.indexOf('got')) ?? 0) + 1);
+      assert.deepEqual(fs.readdirSync(dir).filter((f) => f.startsWith(`${path.basename(file)}.`)), [], `${file}: no breaker or temporary file left`);
+    }
+    console.log(`lock race: ${files.length} stale locks (${foreign.length} from another PID namespace), 8 racers each; wins per racer: ${[...winners.values()]}`);
+  } finally {
+    for (const w of workers) w.child.kill('SIGKILL');
+  }
+});
+
+test('two names for one journal share one lock: a symbolic link is followed to the real file; a hard link is refused', async () => {
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.02', '--no-rate-limit']));
+  try {
+    const dir = folder({ 's1.csv': CONTACT_ROWS, 's2.csv': CONTACT_ROWS.replace('Ada', 'Bea') });
+    // Both name a journal that does not exist yet.
+    fs.symlinkSync('real.journal', path.join(dir, 'link1.journal'));
+    fs.symlinkSync('real.journal', path.join(dir, 'link2.journal'));
+    const args = (/** @type {string} */ j) => ['dromo', 'import', 's1.csv', 's2.csv', '--journal', j, '--base-url', emu.api, '--schema-id', CONTACTS, '--no-wait'];
+    const realLock = path.join(fs.realpathSync(dir), 'real.journal.lock');
+    await faults(emu, [{ route: 'dromo.get', kind: 'slow', ms: 3000 }]);
+    const first = run(dir, args('link1.journal'));
+    await until(() => fs.existsSync(realLock));
+    const second = await run(dir, args('link2.journal'));
+    assert.equal(second.code, 2, second.stderr);
+    assert.match(second.stderr, new RegExp(`journal link2\\.journal is in use by process \\d+ .*its lock is ${literally(realLock)}`));
+    assert.equal((await first).code, 0);
+    await faults(emu, []);
+    assert.ok(fs.lstatSync(path.join(dir, 'link1.journal')).isSymbolicLink(), 'the link is still a link');
+    assert.ok(fs.statSync(path.join(dir, 'real.journal')).isFile());
+    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.lock')), []);
+    const imports = await allImports(emu.api, 'dromo');
+    for (const n of ['s1.csv', 's2.csv']) assert.equal(imports.filter((i) => i.original_filename === n).length, 1, n);
+
+    // A hard link: another name that no lock beside the first can see. Refused, by either name.
+    fs.linkSync(path.join(dir, 'real.journal'), path.join(dir, 'hard.journal'));
+    const before = await requests(emu);
+    for (const name of ['hard.journal', 'link1.journal']) {
+      const linked = await run(dir, args(name));
+      assert.equal(linked.code, 2, linked.stderr);
+      assert.match(linked.stderr, new RegExp(`the journal ${literally(name)} has 2 names \\(hard links\\): each name would get a lock of its own`));
+    }
+    assert.deepEqual(await requests(emu), before, 'nothing sent');
+    const hi = await loadPackage();
+    await assert.rejects(
+      hi.importFiles(new hi.Dromo({ apiKey: KEY, baseUrl: emu.api }), [path.join(dir, 's1.csv')], { schema_id: CONTACTS, journal: path.join(dir, 'hard.journal') }),
+      (e) => e instanceof hi.HeadlessImportsError && /** @type {any} */ (e).code === 'journal_linked',
+    );
   } finally {
     await emu.stop();
   }
