@@ -45,7 +45,8 @@ const RECORDS = /** @type {Record<string, Record<string, string>>} */ ({
 
 /**
  * @typedef {{ path: string, abs: string, name: string, size: number, mtimeMs: number, index: number }} Entry
- * @typedef {{ file: string, importId?: string, status?: string, outcome: string, earlier?: boolean, error?: unknown }} FileOutcome
+ * @typedef {{ file: string, importId?: string, status?: string, outcome: string, earlier?: boolean, error?: unknown, leftBehind?: string[] }} FileOutcome
+ * @typedef {{ importId?: string, leftBehind: string[] }} State
  * @typedef {Record<string, any>} JournalRecord
  */
 
@@ -237,17 +238,20 @@ class Journal {
       if (/** @type {any} */ (e).code !== 'ENOENT') throw journalError('journal_unusable', `cannot repair the journal ${file}: ${/** @type {any} */ (e).code ?? e}`, file, e);
     }
     try {
-      // O_APPEND: every write lands at the end, whatever else happened to the file. 0600: an
-      // Exa import's upload URL is in it (valid for an hour, for that import's file only).
+      // O_APPEND: every write lands at the end, whatever else happened to the file.
       journal.#fh = await fs.promises.open(real, 'a', 0o600);
     } catch (e) {
       throw journalError('journal_unusable', `cannot open the journal ${file}: ${/** @type {any} */ (e).code ?? e}`, file, e);
     }
-    // Checked again on the open file: another name may have been made since the check above.
-    const { nlink } = await journal.#fh.stat();
-    if (nlink > 1) {
+    try {
+      // 0600 whatever it was made with (touch, a wrapper script: 0644): an Exa import's upload URL
+      // goes in it (valid for an hour, for that import's file only).
+      await journal.#fh.chmod(0o600);
+      refuseHardLinks(file, (await journal.#fh.stat()).nlink);
+    } catch (e) {
       await journal.#fh.close().catch(() => {});
-      refuseHardLinks(file, nlink);
+      if (e instanceof HeadlessImportsError) throw e;
+      throw journalError('journal_unusable', `cannot make the journal ${file} private (chmod 600): ${/** @type {any} */ (e).code ?? e}`, file, e);
     }
     if (!header) {
       await journal.append({ type: 'journal', version: VERSION, id: journal.id, provider: identity.provider, baseUrl: identity.baseUrl, params: identity.params, t: Date.now() });
@@ -534,34 +538,70 @@ async function listSince(imports, since, signal) {
  * @returns {Promise<FileOutcome>}
  */
 async function importOne(ctx, entry) {
-  /** @type {{ importId?: string }} */
-  const state = {};
+  /** @type {State} */
+  const state = { leftBehind: [] };
   /** @param {Record<string, unknown>} e */
   const emit = async (e) => {
     if (ctx.onEvent) await ctx.onEvent({ event: e.event, file: entry.path, ...(state.importId ? { importId: state.importId } : {}), ...e });
   };
+  /** @param {FileOutcome} outcome */
+  const withLeft = (outcome) => (state.leftBehind.length ? { ...outcome, leftBehind: state.leftBehind } : outcome);
   try {
-    return await steps(ctx, entry, state, emit);
+    return withLeft(await steps(ctx, entry, state, emit));
   } catch (error) {
     const e = /** @type {any} */ (error);
     if (!state.importId && e?.import?.id) state.importId = e.import.id;
     try {
       const outcome = await concluded(ctx, entry, state, emit, e);
-      if (outcome) return outcome;
+      if (outcome) return withLeft(outcome);
       await emit({ event: 'error', error });
     } catch (also) {
       // The journal or onEvent failed while the end was recorded or told: that is the outcome.
-      return { file: entry.path, importId: state.importId, outcome: 'error', error: also };
+      return withLeft({ file: entry.path, importId: state.importId, outcome: 'error', error: also });
     }
-    return { file: entry.path, importId: state.importId, outcome: 'error', error };
+    return withLeft({ file: entry.path, importId: state.importId, outcome: 'error', error });
   }
+}
+
+/**
+ * Deletes import `id`, given up by this run, as well as it can: true when it is gone (deleted
+ * now, or before), else the error (the run goes on; the id is reported as left behind). An
+ * abort is the run's own end, and passes.
+ * @param {Ctx} ctx @param {string} id @returns {Promise<true | { error: unknown }>}
+ */
+async function deleteAbandoned(ctx, id) {
+  try {
+    await ctx.imports.delete(id, ctx.signal ? { signal: ctx.signal } : {});
+    return true;
+  } catch (e) {
+    const code = /** @type {any} */ (e)?.code;
+    if (code === 'not_found') return true;
+    if (ctx.signal?.aborted) throw e;
+    return { error: e };
+  }
+}
+
+/**
+ * Gives import `id` up: deletes it (unless it is `gone` already), journals that, and tells.
+ * @param {Ctx} ctx @param {Entry} entry @param {State} state
+ * @param {(e: Record<string, unknown>) => Promise<void>} emit
+ * @param {string} id @param {string} reason @param {string} message
+ */
+async function abandon(ctx, entry, state, emit, id, reason, message) {
+  const deleted = reason === 'gone' ? true : await deleteAbandoned(ctx, id);
+  const error = deleted === true ? undefined : deleted.error;
+  const why = error ? String(/** @type {any} */ (error)?.message ?? error) : undefined;
+  await /** @type {Journal} */ (ctx.journal).append({ type: 'abandoned', id, reason, deleted: !error, ...(why ? { deleteError: why } : {}) }, entry);
+  if (error) state.leftBehind.push(id);
+  const tail = error ? ` It could not be deleted (${why}): it is left on the account.` : reason === 'gone' ? '' : ' It was deleted.';
+  await emit({ event: 'abandoned', importId: id, reason, deleted: !error, ...(error ? { deleteError: error } : {}), message: `${message}${tail}` });
 }
 
 /**
  * A flow's error that is a final answer about the import (NEEDS_REVIEW, FAILED), journaled as
  * its `done`; or a failed upload after which Exa's flow deleted the import (journaled abandoned).
  * Returns the outcome when the error was such an answer.
- * @param {Ctx} ctx @param {Entry} entry @param {{ importId?: string }} state
+ * @param {Ctx} ctx @param {Entry} entry @param {State} state
  * @param {(e: Record<string, unknown>) => Promise<void>} emit @param {any} e
  * @returns {Promise<FileOutcome | undefined>}
  */
@@ -584,7 +624,7 @@ async function concluded(ctx, entry, state, emit, e) {
 
 /**
  * The decisions and their steps for one file.
- * @param {Ctx} ctx @param {Entry} entry @param {{ importId?: string }} state
+ * @param {Ctx} ctx @param {Entry} entry @param {State} state
  * @param {(e: Record<string, unknown>) => Promise<void>} emit
  * @returns {Promise<FileOutcome>}
  */
@@ -622,13 +662,7 @@ async function steps(ctx, entry, state, emit) {
         break;
       case 'delete':
         // Exa shows an upload URL only when it creates: an orphan nobody can upload to goes.
-        try {
-          await imports.delete(id, call);
-        } catch (e) {
-          if (/** @type {any} */ (e)?.code !== 'not_found') throw e;
-        }
-        await journal.append({ type: 'abandoned', id, reason: 'orphan' }, entry);
-        await emit({ event: 'abandoned', importId: id, reason: 'orphan', message: `deleted import ${id}, created by an earlier run that stopped before it could record it (its upload URL is unknown): creating a new one` });
+        await abandon(ctx, entry, state, emit, id, 'orphan', `import ${id} was created by an earlier run that stopped before it could record it, and its upload URL is unknown: creating a new one.`);
         seen = marked();
         break;
       case 'retrieve':
@@ -676,8 +710,7 @@ async function steps(ctx, entry, state, emit) {
           gone: `it no longer exists (deleted)`,
           no_upload_url: `no upload URL for it is known`,
         })[next.why];
-        await journal.append({ type: 'abandoned', id, reason: next.why }, entry);
-        await emit({ event: 'abandoned', importId: id, reason: next.why, message: `import ${id} was not finished and cannot be: ${why ?? next.why}. Creating a new import.` });
+        await abandon(ctx, entry, state, emit, id, next.why, `import ${id} was not finished and cannot be: ${why ?? next.why}. Creating a new import.`);
         state.importId = undefined;
         break;
       }
@@ -691,7 +724,7 @@ async function steps(ctx, entry, state, emit) {
 /**
  * A fresh import of `entry` through `importFile`, its hooks journaling each step before the flow
  * goes on (an awaited hook holds the flow).
- * @param {Ctx} ctx @param {Entry} entry @param {{ importId?: string }} state
+ * @param {Ctx} ctx @param {Entry} entry @param {State} state
  * @param {(e: Record<string, unknown>) => Promise<void>} emit
  * @returns {Promise<FileOutcome>}
  */
@@ -745,7 +778,7 @@ async function statusEvent(ctx, emit, imp) {
 
 /**
  * Waits for a resumed import (`wait: false`: only looks) and fetches its rows when asked.
- * @param {Ctx} ctx @param {Entry} entry @param {{ importId?: string }} state
+ * @param {Ctx} ctx @param {Entry} entry @param {State} state
  * @param {(e: Record<string, unknown>) => Promise<void>} emit @param {string} id
  * @returns {Promise<FileOutcome>}
  */
@@ -767,7 +800,7 @@ async function finish(ctx, entry, state, emit, id) {
 /**
  * Reports a file's end (its rows with it when they were fetched), then journals it: a `done`
  * whose listener writes the rows somewhere is finished before the journal says so.
- * @param {Ctx} ctx @param {Entry} entry @param {{ importId?: string }} state
+ * @param {Ctx} ctx @param {Entry} entry @param {State} state
  * @param {(e: Record<string, unknown>) => Promise<void>} emit @param {any} imp @param {unknown[]} [rows]
  * @returns {Promise<FileOutcome>}
  */

@@ -1043,8 +1043,19 @@ export type ImportFilesEvent =
   | { event: 'error'; file: string; importId?: string; error: unknown; earlier?: true }
   /** A journaled import picked up again: its upload, or its wait. */
   | { event: 'resumed'; file: string; importId: string; action: 'upload' | 'wait' }
-  /** A journaled import given up; a new create follows. */
-  | { event: 'abandoned'; file: string; importId: string; reason: 'upload_url_expired' | 'gone' | 'no_upload_url' | 'orphan'; message: string }
+  /**
+   * A journaled import given up, and deleted (`deleted: false`, with `deleteError`, when the delete
+   * failed: it is left on the account and listed in the file's `leftBehind`); a new create follows.
+   */
+  | {
+      event: 'abandoned';
+      file: string;
+      importId: string;
+      reason: 'upload_url_expired' | 'gone' | 'no_upload_url' | 'orphan';
+      deleted: boolean;
+      deleteError?: unknown;
+      message: string;
+    }
   /** A Dromo import an earlier run created but never journaled, found and used. */
   | { event: 'recovered'; file: string; importId: string; message: string }
   | { event: 'note'; file: string; importId?: string; message: string };
@@ -1061,6 +1072,8 @@ export interface ImportFilesOutcome {
   earlier?: true;
   /** What stopped it (`error`), or the `ImportFailedError` (`failed`). */
   error?: unknown;
+  /** Imports this run gave up for the file and could not delete: they remain on the account. */
+  leftBehind?: string[];
 }
 
 /** What `importFiles` resolves to: every file given, in order. */

@@ -304,7 +304,7 @@ test('the orphan window: killed after the API created an import but before the j
   }
 });
 
-test('an upload URL that expired while the run was down: a new import is created, and the output says so', async () => {
+test('an upload URL that expired while the run was down: the import is deleted, a new one created, and the output says so', async () => {
   // URLs valid 2 s: by the next run the first import's has expired (within the margin).
   const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.05', '--no-rate-limit', '--upload-ttl', '2']));
   try {
@@ -318,21 +318,23 @@ test('an upload URL that expired while the run was down: a new import is created
       const first = killed.events.find((e) => e.event === 'created').importId;
       await faults(emu, []);
       const puts = (await requests(emu))['storage.put'] ?? 0;
+      const deletes = (await requests(emu))[`${provider}.delete`] ?? 0;
       const resumed = await run(dir, args);
       assert.equal(resumed.code, 0, resumed.stderr);
       const abandoned = resumed.events.find((e) => e.event === 'abandoned');
-      assert.deepEqual([abandoned?.importId, abandoned?.reason], [first, 'upload_url_expired'], JSON.stringify(resumed.events));
-      assert.match(abandoned.message, /upload URL expired.*Creating a new import/);
+      assert.deepEqual([abandoned?.importId, abandoned?.reason, abandoned?.deleted], [first, 'upload_url_expired', true], JSON.stringify(resumed.events));
+      assert.match(abandoned.message, /upload URL expired.*Creating a new import.*It was deleted/);
       const created = resumed.events.find((e) => e.event === 'created');
       assert.notEqual(created.importId, first);
       assert.equal(resumed.events.find((e) => e.event === 'done').importId, created.importId);
       assert.equal((await requests(emu))['storage.put'], puts + 1, 'no upload to the expired URL: only the new import\'s');
       const lines = journalLines(path.join(dir, 'j.ndjson'));
-      assert.ok(lines.some((l) => l.type === 'abandoned' && l.id === first && l.reason === 'upload_url_expired'));
-      const old = provider === 'dromo'
-        ? (await control(`${emu.control}/dromo/imports/${first}`)).import.status
-        : (await control(`${emu.control}/exa/imports/${first}`)).import.status;
-      assert.equal(old, provider === 'dromo' ? 'AWAITING_UPLOAD' : 'pending', 'the abandoned import never got the file');
+      assert.ok(lines.some((l) => l.type === 'abandoned' && l.id === first && l.reason === 'upload_url_expired' && l.deleted === true));
+      // Given up means gone: nothing waits on the account for a file that will never come.
+      assert.equal((await requests(emu))[`${provider}.delete`], deletes + 1);
+      assert.equal(await control(`${emu.control}/${provider}/imports/${first}`), null, 'the abandoned import was deleted');
+      assert.ok(!(await allImports(provider === 'dromo' ? emu.api : emu.exa, provider)).some((i) => i.id === first));
+      assert.equal(resumed.events.at(-1).files[0].leftBehind, undefined);
     }
   } finally {
     await emu.stop();
@@ -942,6 +944,51 @@ test('two names for one journal share one lock: a symbolic link is followed to t
       hi.importFiles(new hi.Dromo({ apiKey: KEY, baseUrl: emu.api }), [path.join(dir, 's1.csv')], { schema_id: CONTACTS, journal: path.join(dir, 'hard.journal') }),
       (e) => e instanceof hi.HeadlessImportsError && /** @type {any} */ (e).code === 'journal_linked',
     );
+  } finally {
+    await emu.stop();
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// The journal's permissions, and imports given up
+// ---------------------------------------------------------------------------------------------
+
+test('an existing journal is made 0600 before an upload URL goes in it; an abandoned import that cannot be deleted is reported, and the run goes on', async () => {
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.05', '--no-rate-limit', '--upload-ttl', '2']));
+  try {
+    // Made beforehand by a wrapper script (touch: 0644); Exa's journal holds the signed URL.
+    const dir = folder({ 'c.csv': COMPANY_ROWS });
+    const journal = path.join(dir, 'j.ndjson');
+    fs.writeFileSync(journal, '');
+    fs.chmodSync(journal, 0o644);
+    const r = await run(dir, ['exa', 'import', 'c.csv', '--journal', 'j.ndjson', '--base-url', emu.exa, '--entity', 'company']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((fs.statSync(journal).mode & 0o777).toString(8), '600');
+    assert.ok(journalLines(journal).some((l) => l.uploadUrl), 'the upload URL is in it');
+    // And one whose mode was changed after it was written is made private again.
+    fs.chmodSync(journal, 0o644);
+    assert.equal((await run(dir, ['exa', 'import', 'c.csv', '--journal', 'j.ndjson', '--base-url', emu.exa, '--entity', 'company'])).code, 0);
+    assert.equal((fs.statSync(journal).mode & 0o777).toString(8), '600');
+
+    // Dromo: the process dies while its import waits for the file; by the next run the URL has
+    // expired, and the delete of the abandoned import fails.
+    const dir2 = folder({ 'slow.csv': CONTACT_ROWS });
+    const args = ['dromo', 'import', 'slow.csv', '--journal', 'j.ndjson', '--base-url', emu.api, '--schema-id', CONTACTS];
+    await faults(emu, [{ route: 'storage.put', kind: 'reset_mid_upload' }]);
+    const killed = await run(dir2, args, { killWhen: (events) => events.some((e) => e.event === 'created') });
+    const first = killed.events.find((e) => e.event === 'created').importId;
+    await faults(emu, [{ route: 'dromo.delete', kind: 'status', status: 500 }]);
+    const resumed = await run(dir2, args);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const abandoned = resumed.events.find((e) => e.event === 'abandoned');
+    assert.deepEqual([abandoned.importId, abandoned.reason, abandoned.deleted], [first, 'upload_url_expired', false]);
+    assert.equal(abandoned.deleteError.code, 'internal_server_error');
+    assert.match(abandoned.deleteError.message, /^500 .*\(DELETE \/headless\/imports\/[0-9a-f-]+\/\)$/);
+    assert.match(abandoned.message, /could not be deleted .*left on the account/);
+    const summary = resumed.events.at(-1);
+    assert.deepEqual(summary.files.map((/** @type {any} */ f) => [f.outcome, f.leftBehind]), [['succeeded', [first]]]);
+    assert.ok(journalLines(path.join(dir2, 'j.ndjson')).some((l) => l.type === 'abandoned' && l.id === first && l.deleted === false && l.deleteError));
+    assert.equal((await control(`${emu.control}/dromo/imports/${first}`)).import.status, 'AWAITING_UPLOAD', 'still there, as reported');
   } finally {
     await emu.stop();
   }

@@ -386,10 +386,11 @@ export async function bulkUsage(): Promise<void> {
     onEvent: (e) => {
       seen.push(e);
       if (e.event === 'done' && e.rows) return e.rows.length;
-      if (e.event === 'abandoned') return e.reason === 'upload_url_expired';
+      if (e.event === 'abandoned') return e.reason === 'upload_url_expired' && e.deleted;
     },
   });
   const first: 'succeeded' | 'needs_review' | 'failed' | 'uploaded' | 'error' | 'not_started' = summary.files[0].outcome;
+  const left: string[] | undefined = summary.files[0].leftBehind;
   await importFiles(exa, ['leads.csv'], { entity: { type: 'company' }, journal: 'exa.journal', wait: false });
   // @ts-expect-error per-file hooks are importFiles' own: use onEvent
   await importFiles(dromo, ['a.csv'], { schema_id: 'id', onCreated: () => {} });
@@ -401,6 +402,6 @@ export async function bulkUsage(): Promise<void> {
   await importFiles(dromo, ['a.csv'], { entity: { type: 'company' } });
   // @ts-expect-error files are paths
   await importFiles(exa, [file], { entity: { type: 'company' } });
-  void first;
+  void first; void left;
 }
 void bulkUsage;
