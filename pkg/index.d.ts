@@ -985,17 +985,25 @@ export interface ImportFilesOwnOptions {
    * of each file (intent to create, created id, uploaded, final status, abandoned), each written
    * and fsynced before the run goes on. Run the same call again after a crash (kill -9 included)
    * and it resumes: a file whose create was journaled is never created again; an import still
-   * awaiting its file is uploaded to while its URL is valid (else abandoned, journaled, and a new
-   * one created); imports already uploaded are waited on; final ones are reported from the
-   * journal. A create the process died during (the API made the import, the journal never got
-   * its id) is found again: Exa's by a marker in its `metadata` (`headlessImportsJournal`),
-   * deleted (its upload URL is shown only once) and created anew; Dromo's, which keeps no
-   * marker, by its file name, `AWAITING_UPLOAD` status and creation time, used when exactly one
+   * awaiting its file is uploaded to while its URL is valid (else abandoned: deleted, journaled,
+   * and a new one created; a delete that fails is reported in `leftBehind`, not fatal); imports
+   * already uploaded are waited on; final ones are reported from the journal. The intent is
+   * journaled right before the create request is sent (after its rate-limit slot). A create the
+   * process died during (the API made the import, the journal never got its id) is found again:
+   * Exa's by a marker in its `metadata` (`headlessImportsJournal`), deleted (its upload URL is
+   * shown only once) and created anew; Dromo's, which keeps no marker, by its file name, saved
+   * schema, `AWAITING_UPLOAD` status and a creation time after the intent (on the API's clock as
+   * the run's earlier creates measured it; else within 15 minutes of skew), used when exactly one
    * matches. A file is known by its absolute path, size and modification time (a changed file is
-   * a new file). A journal written for another provider, base URL or create options is refused
-   * (`code` `journal_mismatch`), as is one in use by a live process (`journal_in_use`) or one
-   * damaged anywhere but in its last line (`journal_damaged`): a last line cut short by a crash
-   * is ignored and cut off. The file is created `0600`: an Exa import's upload URL is in it.
+   * a new file). One run at a time: the lock `<journal>.lock` sits beside the journal's real path
+   * (symbolic links followed) and names its holder (pid, host, boot, PID namespace, start time, a
+   * nonce); a run finding it held is refused (`code` `journal_in_use`, `lockPath`), unless its
+   * holder is dead: known for sure in the same PID namespace, else once the lock has gone 30 s
+   * without its holder's heartbeat (every 5 s). A journal with several hard links is refused
+   * (`journal_linked`); one written for another provider, base URL or create options too
+   * (`journal_mismatch`), and one damaged anywhere but in its last line (`journal_damaged`): a
+   * last line cut short by a crash is ignored and cut off. The file is made `0600` whenever a run
+   * opens it (whatever it was created with): an Exa import's upload URL is in it.
    */
   journal?: string;
   /** Files in flight at once, 1 to 64. Default 4; the client's rate limits hold across them. */
