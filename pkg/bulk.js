@@ -14,6 +14,7 @@ import crypto from 'node:crypto';
 import { HANDLES, run, OP_JOURNAL_NEXT, OP_FILES_CHECK } from './clients.js';
 import { HeadlessImportsError, ValidationError, ImportFailedError, NeedsReviewError } from './errors.js';
 import { fileFromPath } from './node-upload.js';
+import { lock, unlock, inUseMessage } from './lock.js';
 
 /** Exa metadata key of each create's marker, in step with `journal::MARKER_KEY`. */
 const MARKER_KEY = 'headlessImportsJournal';
@@ -31,6 +32,8 @@ const WAIT_KEYS = ['intervalMs', 'backoff', 'maxIntervalMs', 'timeoutMs', 'signa
 const MAX_SCAN = 2000;
 /** Decisions per file before giving up: a resume takes at most about six (find, adopt, look, upload, wait). */
 const MAX_STEPS = 16;
+/** How old a journaled create may be to tell this run how the API's clock stands to ours. */
+const CLOCK_MEASURE_MAX_AGE_MS = 3_600_000;
 /** Record kinds and the fields each needs besides the file's `path`, `size`, `mtimeMs`. */
 const RECORDS = /** @type {Record<string, Record<string, string>>} */ ({
   intent: { marker: 'string', t: 'number' },
@@ -42,7 +45,8 @@ const RECORDS = /** @type {Record<string, Record<string, string>>} */ ({
 
 /**
  * @typedef {{ path: string, abs: string, name: string, size: number, mtimeMs: number, index: number }} Entry
- * @typedef {{ file: string, importId?: string, status?: string, outcome: string, earlier?: boolean, error?: unknown }} FileOutcome
+ * @typedef {{ file: string, importId?: string, status?: string, outcome: string, earlier?: boolean, error?: unknown, leftBehind?: string[] }} FileOutcome
+ * @typedef {{ importId?: string, leftBehind: string[] }} State
  * @typedef {Record<string, any>} JournalRecord
  */
 
@@ -51,7 +55,9 @@ const invalid = (path, message) => new ValidationError(`${path}: ${message}`, { 
 
 /**
  * A journal problem found before any request: `code` `journal_mismatch` (written for other
- * options), `journal_damaged`, `journal_in_use` or `journal_unusable`.
+ * options), `journal_damaged`, `journal_in_use`, `journal_linked` (hard links) or
+ * `journal_unusable`. `path` is the journal as
+ * given; `lockPath` (for `journal_in_use`) the lock file.
  * @param {string} code @param {string} message @param {string} file @param {unknown} [cause]
  */
 const journalError = (code, message, file, cause) => new HeadlessImportsError(message, { code, path: file, cause });
@@ -68,13 +74,39 @@ function canonical(v) {
   return JSON.stringify(v) ?? 'null';
 }
 
-/** Whether `pid` is a live process (one of another user's counts as live). @param {number} pid */
-function alive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return /** @type {any} */ (e).code === 'EPERM';
+/**
+ * The journal's real path: symbolic links followed (the last one may name a file not made yet),
+ * so that every name of one journal gets the same lock beside it.
+ * @param {string} file
+ */
+function realJournalPath(file) {
+  let p = path.resolve(file);
+  for (let hops = 0; hops < 40; hops++) {
+    let st;
+    try {
+      st = fs.lstatSync(p);
+    } catch (e) {
+      if (/** @type {any} */ (e).code !== 'ENOENT') throw e;
+      return path.join(fs.realpathSync(path.dirname(p)), path.basename(p));
+    }
+    if (!st.isSymbolicLink()) return fs.realpathSync(p);
+    p = path.resolve(path.dirname(p), fs.readlinkSync(p));
+  }
+  throw Object.assign(new Error('too many symbolic links'), { code: 'ELOOP' });
+}
+
+/**
+ * Refuses a journal with more than one name in the filesystem: a lock sits beside a name, and
+ * another hard link (perhaps in another directory) would get a lock of its own.
+ * @param {string} file as given @param {number} links
+ */
+function refuseHardLinks(file, links) {
+  if (links > 1) {
+    throw journalError(
+      'journal_linked',
+      `the journal ${file} has ${links} names (hard links): each name would get a lock of its own, so two runs could write it at once. Give it one name (remove the other links; \`find / -samefile ${file}\` lists them) or use a copy.`,
+      file,
+    );
   }
 }
 
@@ -86,6 +118,8 @@ function alive(pid) {
 class Journal {
   /** @type {fs.promises.FileHandle | undefined} */
   #fh;
+  /** @type {import('./lock.js').Held | undefined} */
+  #held;
   /** @type {{ line: string, resolve: () => void, reject: (e: unknown) => void }[]} */
   #queue = [];
   #writing = false;
@@ -93,14 +127,22 @@ class Journal {
   #byFile = new Map();
   /** @type {Set<string>} every import id the journal names */
   #known = new Set();
-  /** @type {Map<string, number>} absolute path -> records of other sizes or mtimes */
-  #otherVersions = new Map();
-  #intents = 0;
-  /** @param {string} file @param {string} id */
-  constructor(file, id) {
+  /** @type {Set<string>} absolute paths the journal has records of (any size or mtime) */
+  #paths = new Set();
+  /** Markers handed out: each create's is new, also when its intent is journaled later. */
+  #markers = 0;
+  /**
+   * How far the API's clock is at least ahead of ours (ms; negative: behind), from the creates
+   * seen answered: the largest `created time (API) - journaled time (ours)`. Each intent carries
+   * it, so that its orphan is looked for only among imports stamped after the intent.
+   * @type {number | undefined}
+   */
+  #apiAhead;
+  /** @param {string} file as given @param {string} real its real path @param {string} id */
+  constructor(file, real, id) {
     this.file = file;
+    this.real = real;
     this.id = id;
-    this.lock = `${file}.lock`;
   }
 
   /**
@@ -108,21 +150,45 @@ class Journal {
    * @param {string} file @param {{ provider: string, baseUrl: string, params: unknown }} identity
    */
   static async open(file, identity) {
-    takeLock(`${file}.lock`, file);
+    let real = '';
     try {
-      return await Journal.#load(file, identity);
+      real = realJournalPath(file);
+      refuseHardLinks(file, fs.statSync(real).nlink);
     } catch (e) {
-      releaseLock(`${file}.lock`);
+      if (e instanceof HeadlessImportsError) throw e;
+      if (/** @type {any} */ (e).code !== 'ENOENT' || !real) {
+        throw journalError('journal_unusable', `cannot find the journal ${file}: ${/** @type {any} */ (e).code ?? e}`, file, e);
+      }
+    }
+    const lockFile = `${real}.lock`;
+    /** @type {import('./lock.js').Outcome} */
+    let got;
+    try {
+      got = await lock(lockFile);
+    } catch (e) {
+      throw journalError('journal_unusable', `cannot lock the journal ${file} (${lockFile}): ${/** @type {any} */ (e).code ?? /** @type {any} */ (e).message ?? e}`, file, e);
+    }
+    if (!('held' in got)) {
+      const err = journalError('journal_in_use', inUseMessage(file, lockFile, got.holder, got.verdict, got.seen), file);
+      Object.assign(err, { lockPath: lockFile });
+      throw err;
+    }
+    try {
+      const journal = await Journal.#load(file, real, identity);
+      journal.#held = got.held;
+      return journal;
+    } catch (e) {
+      await unlock(got.held);
       throw e;
     }
   }
 
-  /** @param {string} file @param {{ provider: string, baseUrl: string, params: unknown }} identity */
-  static async #load(file, identity) {
+  /** @param {string} file as given @param {string} real @param {{ provider: string, baseUrl: string, params: unknown }} identity */
+  static async #load(file, real, identity) {
     /** @type {string} */
     let text = '';
     try {
-      text = fs.readFileSync(file, 'utf8');
+      text = fs.readFileSync(real, 'utf8');
     } catch (e) {
       if (/** @type {any} */ (e).code !== 'ENOENT') throw journalError('journal_unusable', `cannot read the journal ${file}: ${/** @type {any} */ (e).code ?? e}`, file, e);
     }
@@ -154,28 +220,44 @@ class Journal {
           file,
         );
       }
-      journal = new Journal(file, String(header.id));
-      for (let i = 1; i < lines.length; i++) journal.#remember(checkRecord(parseLine(lines[i], i + 1, file), i + 1, file));
+      journal = new Journal(file, real, String(header.id));
+      const loadedAt = Date.now();
+      for (let i = 1; i < lines.length; i++) {
+        const r = checkRecord(parseLine(lines[i], i + 1, file), i + 1, file);
+        journal.#remember(r);
+        if (r.type === 'intent') journal.#markers++;
+        // A recent create tells how the API's clock stands to ours (an old one, less surely).
+        if (r.type === 'created' && typeof r.apiMs === 'number' && Math.abs(loadedAt - r.t) < CLOCK_MEASURE_MAX_AGE_MS) journal.#measured(r.apiMs, r.t);
+      }
     } else {
-      journal = new Journal(file, crypto.randomBytes(6).toString('hex'));
+      journal = new Journal(file, real, crypto.randomBytes(6).toString('hex'));
     }
     try {
-      if (torn || !header) fs.truncateSync(file, header ? end : 0);
+      if (torn || !header) fs.truncateSync(real, header ? end : 0);
     } catch (e) {
       if (/** @type {any} */ (e).code !== 'ENOENT') throw journalError('journal_unusable', `cannot repair the journal ${file}: ${/** @type {any} */ (e).code ?? e}`, file, e);
     }
     try {
-      // O_APPEND: every write lands at the end, whatever else happened to the file. 0600: an
-      // Exa import's upload URL is in it (valid for an hour, for that import's file only).
-      journal.#fh = await fs.promises.open(file, 'a', 0o600);
+      // O_APPEND: every write lands at the end, whatever else happened to the file.
+      journal.#fh = await fs.promises.open(real, 'a', 0o600);
     } catch (e) {
       throw journalError('journal_unusable', `cannot open the journal ${file}: ${/** @type {any} */ (e).code ?? e}`, file, e);
+    }
+    try {
+      // 0600 whatever it was made with (touch, a wrapper script: 0644): an Exa import's upload URL
+      // goes in it (valid for an hour, for that import's file only).
+      await journal.#fh.chmod(0o600);
+      refuseHardLinks(file, (await journal.#fh.stat()).nlink);
+    } catch (e) {
+      await journal.#fh.close().catch(() => {});
+      if (e instanceof HeadlessImportsError) throw e;
+      throw journalError('journal_unusable', `cannot make the journal ${file} private (chmod 600): ${/** @type {any} */ (e).code ?? e}`, file, e);
     }
     if (!header) {
       await journal.append({ type: 'journal', version: VERSION, id: journal.id, provider: identity.provider, baseUrl: identity.baseUrl, params: identity.params, t: Date.now() });
       // The new file's name must survive a power cut too, not only its contents.
       try {
-        const dir = fs.openSync(path.dirname(path.resolve(file)), 'r');
+        const dir = fs.openSync(path.dirname(real), 'r');
         try {
           fs.fsyncSync(dir);
         } finally {
@@ -192,11 +274,16 @@ class Journal {
   #remember(r) {
     if (r.type === 'journal') return;
     const key = fileKey(/** @type {{ path: string, size: number, mtimeMs: number }} */ (r));
-    const list = this.#byFile.get(key) ?? [];
-    list.push(r);
-    this.#byFile.set(key, list);
+    const list = this.#byFile.get(key);
+    if (list) list.push(r);
+    else this.#byFile.set(key, [r]);
+    this.#paths.add(r.path);
     if (typeof r.id === 'string') this.#known.add(r.id);
-    if (r.type === 'intent') this.#intents++;
+  }
+
+  /** @param {number} apiMs the API's creation time of an import @param {number} t our time of its `created` line */
+  #measured(apiMs, t) {
+    if (Number.isFinite(apiMs) && Number.isFinite(t)) this.#apiAhead = Math.max(this.#apiAhead ?? -Infinity, apiMs - t);
   }
 
   /** The records of `entry` (this path, size and mtime), in order. @param {Entry} entry */
@@ -206,20 +293,22 @@ class Journal {
 
   /** Whether the journal holds records of `entry`'s path for another size or mtime. @param {Entry} entry */
   changed(entry) {
-    if (this.recordsOf(entry).length) return false;
-    for (const list of this.#byFile.values()) if (list[0].path === entry.abs) return true;
-    return false;
+    return !this.#byFile.has(fileKey(entry)) && this.#paths.has(entry.abs);
   }
 
-  /** Every import id the journal names. */
-  known() {
-    return [...this.#known];
+  /** Whether the journal names import `id` (any file's). @param {string} id */
+  knows(id) {
+    return this.#known.has(id);
   }
 
-  /** A marker for the next create, unique to this journal. */
+  /** A marker for a new create, unique to this journal (handed out before its intent is written). */
   marker() {
-    // Counted as the intent is appended (`#remember`), which follows at once.
-    return `${this.id}.${this.#intents + 1}`;
+    return `${this.id}.${++this.#markers}`;
+  }
+
+  /** How far the API's clock is at least ahead of ours, if this run can tell. */
+  apiAhead() {
+    return this.#apiAhead;
   }
 
   /**
@@ -229,6 +318,7 @@ class Journal {
   append(record, entry) {
     const r = entry ? { type: record.type, path: entry.abs, size: entry.size, mtimeMs: entry.mtimeMs, ...record, t: record.t ?? Date.now() } : record;
     this.#remember(r);
+    if (r.type === 'created' && typeof r.apiMs === 'number') this.#measured(r.apiMs, r.t);
     return new Promise((resolve, reject) => {
       this.#queue.push({ line: JSON.stringify(r) + '\n', resolve: () => resolve(undefined), reject });
       void this.#drain();
@@ -263,7 +353,7 @@ class Journal {
 
   async close() {
     await this.#fh?.close().catch(() => {});
-    releaseLock(this.lock);
+    if (this.#held) await unlock(this.#held);
   }
 }
 
@@ -291,35 +381,6 @@ function checkRecord(r, n, file) {
   const bad = !fields || typeof r.path !== 'string' || typeof r.size !== 'number' || typeof r.mtimeMs !== 'number' || Object.entries(fields).some(([k, t]) => typeof r[k] !== t);
   if (bad) throw journalError('journal_damaged', `the journal ${file} is damaged at line ${n} (not a record this version writes). Fix or remove the file.`, file);
   return r;
-}
-
-/** @param {string} lock @param {string} file */
-function takeLock(lock, file) {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      fs.writeFileSync(lock, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
-      return;
-    } catch (e) {
-      if (/** @type {any} */ (e).code !== 'EEXIST') throw journalError('journal_unusable', `cannot lock the journal ${file} (${lock}): ${/** @type {any} */ (e).code ?? e}`, file, e);
-    }
-    const pid = Number.parseInt(fs.readFileSync(lock, 'utf8'), 10);
-    // A lock whose process is gone was left by a crash: the run that owned it is over.
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
-      throw journalError('journal_in_use', `the journal ${file} is in use by process ${pid} (its lock is ${lock}): one run at a time`, file);
-    }
-    if (pid === process.pid) throw journalError('journal_in_use', `the journal ${file} is already in use by this process: one run at a time`, file);
-    fs.rmSync(lock, { force: true });
-  }
-  throw journalError('journal_in_use', `cannot take the lock ${lock} of the journal ${file}`, file);
-}
-
-/** @param {string} lock */
-function releaseLock(lock) {
-  try {
-    if (Number.parseInt(fs.readFileSync(lock, 'utf8'), 10) === process.pid) fs.rmSync(lock, { force: true });
-  } catch {
-    // gone already
-  }
 }
 
 /**
@@ -413,12 +474,15 @@ export async function importFiles(client, files, options) {
     // The files an earlier run may have left an orphan for (an intent with no id after it) share
     // one scan of the newest imports, made before this run creates anything: an import of this
     // run's can then never be taken for an earlier run's orphan (Dromo's are matched by name).
+    // Dromo: an orphan must carry the saved schema the run creates with, when it names one.
+    const schemaId = typeof identity.params?.schema_id === 'string' ? identity.params.schema_id : undefined;
+    const context = () => ({ now: Date.now(), ...(schemaId ? { schemaId } : {}) });
     let since = Infinity;
     for (const entry of journal ? entries : []) {
-      const next = await run(imports, OP_JOURNAL_NEXT, /** @type {Journal} */ (journal).recordsOf(entry), {}, { known: /** @type {Journal} */ (journal).known(), now: Date.now() });
+      const next = await run(imports, OP_JOURNAL_NEXT, /** @type {Journal} */ (journal).recordsOf(entry), {}, context());
       if (next.action === 'find') since = Math.min(since, next.since);
     }
-    /** @type {Promise<{ listed: unknown[], complete: boolean }> | undefined} */
+    /** @type {Promise<{ listed: any[], complete: boolean }> | undefined} */
     let scan;
     if (since < Infinity) {
       scan = listSince(imports, since, signal);
@@ -427,7 +491,7 @@ export async function importFiles(client, files, options) {
     }
     const findOrphans = () => scan ?? Promise.resolve({ listed: [], complete: true });
 
-    const ctx = { client: /** @type {any} */ (client), imports, exa, params: identity.params, flow, wait, rows, signal, journal, onEvent, findOrphans };
+    const ctx = { client: /** @type {any} */ (client), imports, exa, params: identity.params, flow, wait, rows, signal, journal, onEvent, findOrphans, context };
     let next = 0;
     const worker = async () => {
       while (next < entries.length && !signal?.aborted) {
@@ -453,7 +517,7 @@ async function listSince(imports, since, signal) {
     const createdMs = Date.parse(imp.created_date ?? imp.createdAt);
     if (createdMs < since) return { listed, complete: true };
     if (listed.length >= MAX_SCAN) return { listed, complete: false };
-    listed.push({ id: imp.id, status: imp.status, marker: imp.metadata?.[MARKER_KEY], name: imp.original_filename, createdMs });
+    listed.push({ id: imp.id, status: imp.status, marker: imp.metadata?.[MARKER_KEY], name: imp.original_filename, schemaId: imp.schema_id, createdMs });
   }
   return { listed, complete: true };
 }
@@ -462,7 +526,8 @@ async function listSince(imports, since, signal) {
  * @typedef {{
  *   client: any, imports: any, exa: boolean, params: Record<string, any>, flow: Record<string, any>,
  *   wait: boolean, rows: boolean, signal: AbortSignal | undefined, journal: Journal | undefined,
- *   onEvent: Function | undefined, findOrphans: () => Promise<{ listed: unknown[], complete: boolean }>,
+ *   onEvent: Function | undefined, findOrphans: () => Promise<{ listed: any[], complete: boolean }>,
+ *   context: () => Record<string, unknown>,
  * }} Ctx
  */
 
@@ -473,34 +538,70 @@ async function listSince(imports, since, signal) {
  * @returns {Promise<FileOutcome>}
  */
 async function importOne(ctx, entry) {
-  /** @type {{ importId?: string }} */
-  const state = {};
+  /** @type {State} */
+  const state = { leftBehind: [] };
   /** @param {Record<string, unknown>} e */
   const emit = async (e) => {
     if (ctx.onEvent) await ctx.onEvent({ event: e.event, file: entry.path, ...(state.importId ? { importId: state.importId } : {}), ...e });
   };
+  /** @param {FileOutcome} outcome */
+  const withLeft = (outcome) => (state.leftBehind.length ? { ...outcome, leftBehind: state.leftBehind } : outcome);
   try {
-    return await steps(ctx, entry, state, emit);
+    return withLeft(await steps(ctx, entry, state, emit));
   } catch (error) {
     const e = /** @type {any} */ (error);
     if (!state.importId && e?.import?.id) state.importId = e.import.id;
     try {
       const outcome = await concluded(ctx, entry, state, emit, e);
-      if (outcome) return outcome;
+      if (outcome) return withLeft(outcome);
       await emit({ event: 'error', error });
     } catch (also) {
       // The journal or onEvent failed while the end was recorded or told: that is the outcome.
-      return { file: entry.path, importId: state.importId, outcome: 'error', error: also };
+      return withLeft({ file: entry.path, importId: state.importId, outcome: 'error', error: also });
     }
-    return { file: entry.path, importId: state.importId, outcome: 'error', error };
+    return withLeft({ file: entry.path, importId: state.importId, outcome: 'error', error });
   }
+}
+
+/**
+ * Deletes import `id`, given up by this run, as well as it can: true when it is gone (deleted
+ * now, or before), else the error (the run goes on; the id is reported as left behind). An
+ * abort is the run's own end, and passes.
+ * @param {Ctx} ctx @param {string} id @returns {Promise<true | { error: unknown }>}
+ */
+async function deleteAbandoned(ctx, id) {
+  try {
+    await ctx.imports.delete(id, ctx.signal ? { signal: ctx.signal } : {});
+    return true;
+  } catch (e) {
+    const code = /** @type {any} */ (e)?.code;
+    if (code === 'not_found') return true;
+    if (ctx.signal?.aborted) throw e;
+    return { error: e };
+  }
+}
+
+/**
+ * Gives import `id` up: deletes it (unless it is `gone` already), journals that, and tells.
+ * @param {Ctx} ctx @param {Entry} entry @param {State} state
+ * @param {(e: Record<string, unknown>) => Promise<void>} emit
+ * @param {string} id @param {string} reason @param {string} message
+ */
+async function abandon(ctx, entry, state, emit, id, reason, message) {
+  const deleted = reason === 'gone' ? true : await deleteAbandoned(ctx, id);
+  const error = deleted === true ? undefined : deleted.error;
+  const why = error ? String(/** @type {any} */ (error)?.message ?? error) : undefined;
+  await /** @type {Journal} */ (ctx.journal).append({ type: 'abandoned', id, reason, deleted: !error, ...(why ? { deleteError: why } : {}) }, entry);
+  if (error) state.leftBehind.push(id);
+  const tail = error ? ` It could not be deleted (${why}): it is left on the account.` : reason === 'gone' ? '' : ' It was deleted.';
+  await emit({ event: 'abandoned', importId: id, reason, deleted: !error, ...(error ? { deleteError: error } : {}), message: `${message}${tail}` });
 }
 
 /**
  * A flow's error that is a final answer about the import (NEEDS_REVIEW, FAILED), journaled as
  * its `done`; or a failed upload after which Exa's flow deleted the import (journaled abandoned).
  * Returns the outcome when the error was such an answer.
- * @param {Ctx} ctx @param {Entry} entry @param {{ importId?: string }} state
+ * @param {Ctx} ctx @param {Entry} entry @param {State} state
  * @param {(e: Record<string, unknown>) => Promise<void>} emit @param {any} e
  * @returns {Promise<FileOutcome | undefined>}
  */
@@ -523,7 +624,7 @@ async function concluded(ctx, entry, state, emit, e) {
 
 /**
  * The decisions and their steps for one file.
- * @param {Ctx} ctx @param {Entry} entry @param {{ importId?: string }} state
+ * @param {Ctx} ctx @param {Entry} entry @param {State} state
  * @param {(e: Record<string, unknown>) => Promise<void>} emit
  * @returns {Promise<FileOutcome>}
  */
@@ -533,11 +634,14 @@ async function steps(ctx, entry, state, emit) {
   if (journal.changed(entry)) await emit({ event: 'note', message: `${entry.path} changed since the journal recorded it (size or modification time): imported as a new file` });
   /** @type {Record<string, unknown>} */
   let seen = {};
-  /** @type {Record<string, unknown> | undefined} */
-  let listed;
+  /** @type {{ listed: any[], complete: boolean } | undefined} */
+  let scan;
+  // Whether the journal names each listed import (then it is nobody's orphan) is looked up here,
+  // in a Set, at each decision, rather than handing the decision every id the journal holds.
+  const marked = () => (scan ? { listed: scan.listed.map((c) => ({ ...c, journaled: journal.knows(c.id) })), complete: scan.complete } : {});
   const call = ctx.signal ? { signal: ctx.signal } : {};
   for (let step = 0; step < MAX_STEPS; step++) {
-    const next = await run(imports, OP_JOURNAL_NEXT, journal.recordsOf(entry), seen, { known: journal.known(), now: Date.now() });
+    const next = await run(imports, OP_JOURNAL_NEXT, journal.recordsOf(entry), seen, ctx.context());
     seen = {};
     const id = next.id;
     switch (next.action) {
@@ -548,8 +652,8 @@ async function steps(ctx, entry, state, emit) {
         if (next.incomplete) await emit({ event: 'note', message: `looked for an import an earlier run may have created for ${entry.name} among the newest ${MAX_SCAN} only: creating a new one` });
         return create(ctx, entry, state, emit);
       case 'find':
-        listed = await ctx.findOrphans();
-        seen = listed;
+        scan = await ctx.findOrphans();
+        seen = marked();
         break;
       case 'adopt':
         await journal.append({ type: 'created', id, recovered: true }, entry);
@@ -558,14 +662,8 @@ async function steps(ctx, entry, state, emit) {
         break;
       case 'delete':
         // Exa shows an upload URL only when it creates: an orphan nobody can upload to goes.
-        try {
-          await imports.delete(id, call);
-        } catch (e) {
-          if (/** @type {any} */ (e)?.code !== 'not_found') throw e;
-        }
-        await journal.append({ type: 'abandoned', id, reason: 'orphan' }, entry);
-        await emit({ event: 'abandoned', importId: id, reason: 'orphan', message: `deleted import ${id}, created by an earlier run that stopped before it could record it (its upload URL is unknown): creating a new one` });
-        seen = listed ?? {};
+        await abandon(ctx, entry, state, emit, id, 'orphan', `import ${id} was created by an earlier run that stopped before it could record it, and its upload URL is unknown: creating a new one.`);
+        seen = marked();
         break;
       case 'retrieve':
         state.importId = id;
@@ -612,8 +710,7 @@ async function steps(ctx, entry, state, emit) {
           gone: `it no longer exists (deleted)`,
           no_upload_url: `no upload URL for it is known`,
         })[next.why];
-        await journal.append({ type: 'abandoned', id, reason: next.why }, entry);
-        await emit({ event: 'abandoned', importId: id, reason: next.why, message: `import ${id} was not finished and cannot be: ${why ?? next.why}. Creating a new import.` });
+        await abandon(ctx, entry, state, emit, id, next.why, `import ${id} was not finished and cannot be: ${why ?? next.why}. Creating a new import.`);
         state.importId = undefined;
         break;
       }
@@ -627,7 +724,7 @@ async function steps(ctx, entry, state, emit) {
 /**
  * A fresh import of `entry` through `importFile`, its hooks journaling each step before the flow
  * goes on (an awaited hook holds the flow).
- * @param {Ctx} ctx @param {Entry} entry @param {{ importId?: string }} state
+ * @param {Ctx} ctx @param {Entry} entry @param {State} state
  * @param {(e: Record<string, unknown>) => Promise<void>} emit
  * @returns {Promise<FileOutcome>}
  */
@@ -638,21 +735,28 @@ async function create(ctx, entry, state, emit) {
   const file = await fileFromPath(entry.abs);
   /** @type {Record<string, any>} */
   const params = { ...ctx.params };
-  if (journal) {
-    // Written before the create: if the process dies before the import's id is journaled, the
-    // next run knows a create may have happened and looks for it (Exa: by this marker).
-    const marker = journal.marker();
-    if (ctx.exa) params.metadata = { ...params.metadata, [MARKER_KEY]: marker };
-    await journal.append({ type: 'intent', marker, name: entry.name }, entry);
-  }
+  const marker = journal?.marker();
+  if (journal && ctx.exa) params.metadata = { ...params.metadata, [MARKER_KEY]: marker };
   const options = {
     ...params,
     ...ctx.flow,
     ...(ctx.exa ? {} : { rows: ctx.rows }),
     onQueued: (/** @type {{ kind: string, waitMs: number }} */ q) => emit({ event: 'queued', for: q.kind, waitMs: q.waitMs }),
+    // Journaled once the create's rate-limit slot is granted, right before the request leaves:
+    // if the process dies before the import's id is journaled, the next run knows a create may
+    // have happened, when, and looks for it (Exa: by this marker); a create still queued when it
+    // died was never sent, and leaves nothing to look for. Retries send the same create: the
+    // first attempt's time is the earliest the import can date from.
+    onCreating: async (/** @type {{ attempt: number }} */ c) => {
+      if (!journal || c.attempt > 0) return;
+      const ahead = journal.apiAhead();
+      await journal.append({ type: 'intent', marker, name: entry.name, ...(ahead !== undefined ? { apiAheadMs: ahead } : {}) }, entry);
+    },
     onCreated: async (/** @type {any} */ imp) => {
       state.importId = imp.id;
-      await journal?.append({ type: 'created', id: imp.id, ...(ctx.exa ? { uploadUrl: imp.uploadUrl, validUntil: Date.parse(imp.uploadValidUntil) } : {}) }, entry);
+      // The API's time of the import beside ours: how far its clock is ahead (see `apiAhead`).
+      const apiMs = Date.parse(imp.created_date ?? imp.createdAt);
+      await journal?.append({ type: 'created', id: imp.id, ...(Number.isFinite(apiMs) ? { apiMs } : {}), ...(ctx.exa ? { uploadUrl: imp.uploadUrl, validUntil: Date.parse(imp.uploadValidUntil) } : {}) }, entry);
       await emit({ event: 'created', status: imp.status, size: entry.size, ...(imp.count !== undefined ? { count: imp.count } : {}) });
     },
     onProgress: (/** @type {any} */ p) => emit({ event: 'progress', loaded: p.loaded, total: p.total }),
@@ -674,7 +778,7 @@ async function statusEvent(ctx, emit, imp) {
 
 /**
  * Waits for a resumed import (`wait: false`: only looks) and fetches its rows when asked.
- * @param {Ctx} ctx @param {Entry} entry @param {{ importId?: string }} state
+ * @param {Ctx} ctx @param {Entry} entry @param {State} state
  * @param {(e: Record<string, unknown>) => Promise<void>} emit @param {string} id
  * @returns {Promise<FileOutcome>}
  */
@@ -696,7 +800,7 @@ async function finish(ctx, entry, state, emit, id) {
 /**
  * Reports a file's end (its rows with it when they were fetched), then journals it: a `done`
  * whose listener writes the rows somewhere is finished before the journal says so.
- * @param {Ctx} ctx @param {Entry} entry @param {{ importId?: string }} state
+ * @param {Ctx} ctx @param {Entry} entry @param {State} state
  * @param {(e: Record<string, unknown>) => Promise<void>} emit @param {any} imp @param {unknown[]} [rows]
  * @returns {Promise<FileOutcome>}
  */

@@ -439,6 +439,14 @@ interface FlowOptions extends WaitOptions {
   wait?: boolean;
   /** Fetch the cleaned rows once SUCCESSFUL. Default true; false resolves `{ import }` without downloading them. */
   rows?: boolean;
+  /**
+   * Node only (the browser builds refuse it as an unknown option). Awaited right before each
+   * create request is sent, once its rate-limit slot is granted (`attempt` 0, then 1, 2... for
+   * retries): the moment to record that a create is going out (`importFiles` journals its intent
+   * here, so a create still queued when the process died leaves nothing to look for). Keep it
+   * short: the create holds its slot meanwhile. Throwing stops the flow before the request.
+   */
+  onCreating?: (event: { attempt: number }) => unknown;
   /** Called with the import as soon as it exists (record its id). Throwing stops the flow. */
   onCreated?: (imp: HeadlessImportFull) => void;
   /** Called once the file is uploaded (`importFile` only). Throwing stops the flow. */
@@ -730,6 +738,8 @@ export interface ExaImportFileOptions extends Omit<WaitOptions, 'waitForReview' 
   wait?: boolean;
   onProgress?: (progress: UploadProgress) => void;
   onStatus?: (imp: ExaImport) => void;
+  /** Node only: awaited right before each create request is sent (see Dromo's `onCreating`). */
+  onCreating?: (event: { attempt: number }) => unknown;
   /** Called with the import as soon as it exists. Throwing stops the flow (and deletes the import). */
   onCreated?: (imp: ExaCreateImportResponse) => void;
   /** Called once the file is uploaded. Throwing stops the flow. */
@@ -966,7 +976,7 @@ export declare function fileFromPath(path: string, options?: { name?: string; ty
 type OmitEach<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** The `importFile` options `importFiles` sets for each file itself (report through `onEvent`). */
-type PerFileOptions = 'onCreated' | 'onUploaded' | 'onStatus' | 'onProgress' | 'onQueued' | 'original_filename';
+type PerFileOptions = 'onCreating' | 'onCreated' | 'onUploaded' | 'onStatus' | 'onProgress' | 'onQueued' | 'original_filename';
 
 /** What `importFiles` adds to `importFile`'s options. */
 export interface ImportFilesOwnOptions {
@@ -975,17 +985,25 @@ export interface ImportFilesOwnOptions {
    * of each file (intent to create, created id, uploaded, final status, abandoned), each written
    * and fsynced before the run goes on. Run the same call again after a crash (kill -9 included)
    * and it resumes: a file whose create was journaled is never created again; an import still
-   * awaiting its file is uploaded to while its URL is valid (else abandoned, journaled, and a new
-   * one created); imports already uploaded are waited on; final ones are reported from the
-   * journal. A create the process died during (the API made the import, the journal never got
-   * its id) is found again: Exa's by a marker in its `metadata` (`headlessImportsJournal`),
-   * deleted (its upload URL is shown only once) and created anew; Dromo's, which keeps no
-   * marker, by its file name, `AWAITING_UPLOAD` status and creation time, used when exactly one
+   * awaiting its file is uploaded to while its URL is valid (else abandoned: deleted, journaled,
+   * and a new one created; a delete that fails is reported in `leftBehind`, not fatal); imports
+   * already uploaded are waited on; final ones are reported from the journal. The intent is
+   * journaled right before the create request is sent (after its rate-limit slot). A create the
+   * process died during (the API made the import, the journal never got its id) is found again:
+   * Exa's by a marker in its `metadata` (`headlessImportsJournal`), deleted (its upload URL is
+   * shown only once) and created anew; Dromo's, which keeps no marker, by its file name, saved
+   * schema, `AWAITING_UPLOAD` status and a creation time after the intent (on the API's clock as
+   * the run's earlier creates measured it; else within 15 minutes of skew), used when exactly one
    * matches. A file is known by its absolute path, size and modification time (a changed file is
-   * a new file). A journal written for another provider, base URL or create options is refused
-   * (`code` `journal_mismatch`), as is one in use by a live process (`journal_in_use`) or one
-   * damaged anywhere but in its last line (`journal_damaged`): a last line cut short by a crash
-   * is ignored and cut off. The file is created `0600`: an Exa import's upload URL is in it.
+   * a new file). One run at a time: the lock `<journal>.lock` sits beside the journal's real path
+   * (symbolic links followed) and names its holder (pid, host, boot, PID namespace, start time, a
+   * nonce); a run finding it held is refused (`code` `journal_in_use`, `lockPath`), unless its
+   * holder is dead: known for sure in the same PID namespace, else once the lock has gone 30 s
+   * without its holder's heartbeat (every 5 s). A journal with several hard links is refused
+   * (`journal_linked`); one written for another provider, base URL or create options too
+   * (`journal_mismatch`), and one damaged anywhere but in its last line (`journal_damaged`): a
+   * last line cut short by a crash is ignored and cut off. The file is made `0600` whenever a run
+   * opens it (whatever it was created with): an Exa import's upload URL is in it.
    */
   journal?: string;
   /** Files in flight at once, 1 to 64. Default 4; the client's rate limits hold across them. */
@@ -1033,8 +1051,19 @@ export type ImportFilesEvent =
   | { event: 'error'; file: string; importId?: string; error: unknown; earlier?: true }
   /** A journaled import picked up again: its upload, or its wait. */
   | { event: 'resumed'; file: string; importId: string; action: 'upload' | 'wait' }
-  /** A journaled import given up; a new create follows. */
-  | { event: 'abandoned'; file: string; importId: string; reason: 'upload_url_expired' | 'gone' | 'no_upload_url' | 'orphan'; message: string }
+  /**
+   * A journaled import given up, and deleted (`deleted: false`, with `deleteError`, when the delete
+   * failed: it is left on the account and listed in the file's `leftBehind`); a new create follows.
+   */
+  | {
+      event: 'abandoned';
+      file: string;
+      importId: string;
+      reason: 'upload_url_expired' | 'gone' | 'no_upload_url' | 'orphan';
+      deleted: boolean;
+      deleteError?: unknown;
+      message: string;
+    }
   /** A Dromo import an earlier run created but never journaled, found and used. */
   | { event: 'recovered'; file: string; importId: string; message: string }
   | { event: 'note'; file: string; importId?: string; message: string };
@@ -1051,6 +1080,8 @@ export interface ImportFilesOutcome {
   earlier?: true;
   /** What stopped it (`error`), or the `ImportFailedError` (`failed`). */
   error?: unknown;
+  /** Imports this run gave up for the file and could not delete: they remain on the account. */
+  leftBehind?: string[];
 }
 
 /** What `importFiles` resolves to: every file given, in order. */
@@ -1106,6 +1137,8 @@ export declare class HeadlessImportsError extends Error {
    * abort): whether that import was deleted, so nothing is left behind.
    */
   deleted?: boolean;
+  /** `importFiles`' `journal_in_use`: the lock file that is held (delete it only if its run is over). */
+  lockPath?: string;
   /**
    * An Exa create that stopped because it could not check what a lost answer may have created:
    * the `metadata.headlessImportsToken` that import would carry (look for it before creating again).

@@ -352,6 +352,15 @@ impl Client {
             }),
             _ => None,
         };
+        // The slot is granted: a flow's `onCreating` hears of the create before it is sent.
+        #[cfg(feature = "server")]
+        if let (Some(crate::limit::Kind::Create), Some(f)) = (limit, opts.on_creating.as_ref()) {
+            let event = js_sys::Object::new();
+            crate::js::set(&event, "attempt", &JsValue::from_f64(f64::from(attempt)));
+            crate::opts::call_back(f, "onCreating", &event.into())
+                .await
+                .map_err(Failed::last)?;
+        }
         let url = [self.base_url.as_str(), path].concat();
         let result = self.attempt(method, &url, path, body, opts).await;
         // Answered (or failed): that frees the slot `max` sends later, before any retry wait.

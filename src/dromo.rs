@@ -654,6 +654,27 @@ impl Dromo {
 }
 
 /// Flow options of `importFile`/`importRows`, removed before the rest is sent as create params.
+#[cfg(feature = "server")]
+pub const FLOW_OPTIONS: [&str; 15] = [
+    "webhooks",
+    "onProgress",
+    "onQueued",
+    "onCreating",
+    "onCreated",
+    "onUploaded",
+    "rows",
+    "signal",
+    "wait",
+    "intervalMs",
+    "backoff",
+    "maxIntervalMs",
+    "timeoutMs",
+    "onStatus",
+    "waitForReview",
+];
+
+/// The same without `onCreating`, which only Node's build reads (the browser builds may not grow).
+#[cfg(not(feature = "server"))]
 pub const FLOW_OPTIONS: [&str; 14] = [
     "webhooks",
     "onProgress",

@@ -566,6 +566,25 @@ impl Exa {
 }
 
 /// Options of `importFile` that are not create params.
+#[cfg(feature = "server")]
+pub const FLOW_OPTIONS: [&str; 13] = [
+    "webhooks",
+    "onProgress",
+    "onQueued",
+    "onCreating",
+    "onCreated",
+    "onUploaded",
+    "signal",
+    "wait",
+    "intervalMs",
+    "backoff",
+    "maxIntervalMs",
+    "timeoutMs",
+    "onStatus",
+];
+
+/// The same without `onCreating`, which only Node's build reads (the browser builds may not grow).
+#[cfg(not(feature = "server"))]
 pub const FLOW_OPTIONS: [&str; 12] = [
     "webhooks",
     "onProgress",

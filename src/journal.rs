@@ -6,7 +6,8 @@
 //!
 //! A file's journal is a sequence of records, each appended (and fsynced) before the step it
 //! announces or right after the step it confirms:
-//! `intent` (before a create: its marker and time) -> `created` (the id, as soon as the API gave it)
+//! `intent` (right before the create request is sent, once its rate-limit slot is granted: its
+//! marker and time) -> `created` (the id, as soon as the API gave it)
 //! -> `uploaded` -> `done` (a final status); `abandoned` gives up a created import (its upload URL
 //! expired, it is gone, or it is an orphan found and deleted), after which the next create starts
 //! over with a new `intent`.
@@ -14,9 +15,15 @@
 use crate::prelude::*;
 use crate::status::Stage;
 
-/// How far the client's clock may be ahead of the API's: an orphan is looked for among imports
-/// created up to this long before the intent was written. S3 tolerates 15 minutes of skew too.
+/// How far the client's clock may be ahead of the API's when nothing better is known: an orphan
+/// is looked for among imports created up to this long before the intent was written. S3
+/// tolerates 15 minutes of skew too.
 pub const SKEW_MS: f64 = 15.0 * 60_000.0;
+
+/// Slack on a measured clock offset (see [`Record::Intent`]'s `api_ahead_ms`): the API's
+/// timestamps may be rounded, and a clock may be slewed a little between the measure and the
+/// intent.
+pub const STAMP_SLACK_MS: f64 = 2_000.0;
 
 /// An upload URL with less validity than this left is treated as expired: the PUT must start
 /// before the deadline, and the two clocks may differ a little.
@@ -27,10 +34,15 @@ pub const UPLOAD_MARGIN_MS: f64 = 60_000.0;
 pub enum Record {
     /// About to create: `marker` is sent with the create where the API keeps it (Exa's metadata),
     /// `at_ms` is the client's clock, `name` the file name sent (Dromo's `original_filename`).
+    /// `api_ahead_ms`, when the run had measured it: how far the API's clock is at least ahead of
+    /// the client's (negative: behind), the largest `created time (API) - journaled time (client)`
+    /// of the creates it saw answered. An import this intent's create made was stamped after the
+    /// intent, so no earlier than `at_ms + api_ahead_ms` on the API's clock.
     Intent {
         marker: String,
         at_ms: f64,
         name: Option<String>,
+        api_ahead_ms: Option<f64>,
     },
     /// The API created import `id`. Exa shows its upload URL only in the create's answer, so the
     /// journal keeps it (and its deadline); Dromo's `GET` shows it again.
@@ -56,8 +68,12 @@ pub struct Candidate {
     pub marker: Option<String>,
     /// Dromo: the import's `original_filename`.
     pub name: Option<String>,
+    /// Dromo: the import's `schema_id`.
+    pub schema_id: Option<String>,
     /// When the API says it was created (its clock), in ms since the epoch.
     pub created_ms: Option<f64>,
+    /// The journal names this import (any file's): it is nobody's orphan.
+    pub journaled: bool,
 }
 
 /// What the driver learnt since it last asked: nothing yet, or the answer to the request [`next`]
@@ -79,8 +95,8 @@ pub enum Seen {
     UploadExpired {
         id: String,
     },
-    /// The newest imports, down to the intent's time less [`SKEW_MS`], or as many as the driver
-    /// would read (`complete: false`).
+    /// The newest imports, down to the time [`Next::Find`] named, or as many as the driver would
+    /// read (`complete: false`).
     Listed {
         candidates: Vec<Candidate>,
         complete: bool,
@@ -120,8 +136,8 @@ pub enum Next {
         incomplete: bool,
     },
     /// An intent has no `created` after it: the process may have died between the API creating
-    /// the import and the journal line. List the imports created since `since_ms` (then ask again
-    /// with [`Seen::Listed`]).
+    /// the import and the journal line. List the imports created since `since_ms` (the API's
+    /// clock; then ask again with [`Seen::Listed`]).
     Find { since_ms: f64 },
     /// The intent's orphan is import `id` and it can still take the file: journal it as created.
     Adopt { id: String },
@@ -186,6 +202,18 @@ struct Pending<'a> {
     marker: &'a str,
     at_ms: f64,
     name: Option<&'a str>,
+    api_ahead_ms: Option<f64>,
+}
+
+impl Pending<'_> {
+    /// The earliest API time the intent's create can have been stamped at: the intent's time on
+    /// the API's clock when the run had measured the offset, else 15 minutes of skew either way.
+    fn since_ms(&self) -> f64 {
+        match self.api_ahead_ms {
+            Some(ahead) => self.at_ms + ahead - STAMP_SLACK_MS,
+            None => self.at_ms - SKEW_MS,
+        }
+    }
 }
 
 /// Replays a file's records: the import it has now (if any) and the intent still open (if any).
@@ -200,12 +228,14 @@ fn replay(records: &[Record]) -> (Option<Current<'_>>, Option<Pending<'_>>) {
                 marker,
                 at_ms,
                 name,
+                api_ahead_ms,
             } => {
                 current = None;
                 pending = Some(Pending {
                     marker,
                     at_ms: *at_ms,
                     name: name.as_deref(),
+                    api_ahead_ms: *api_ahead_ms,
                 });
             }
             Record::Created {
@@ -242,10 +272,18 @@ fn replay(records: &[Record]) -> (Option<Current<'_>>, Option<Pending<'_>>) {
     (current, pending)
 }
 
-/// What to do next for one file. `records`: that file's journal records, in order; `known`: every
-/// import id the journal names (all files), which no other file's orphan can be; `seen`: the
-/// answer to what the previous call asked for; `now_ms`: the client's clock.
-pub fn next(rules: &Rules, records: &[Record], known: &[String], seen: &Seen, now_ms: f64) -> Next {
+/// What to do next for one file. `records`: that file's journal records, in order; `seen`: the
+/// answer to what the previous call asked for; `now_ms`: the client's clock; `schema_id`: the
+/// saved schema the run creates with, if it names one (an orphan of Dromo's must carry it).
+/// Its work is linear in the file's own records (and the candidates listed): a resume of n files
+/// costs O(n) decisions of O(1) each.
+pub fn next(
+    rules: &Rules,
+    records: &[Record],
+    seen: &Seen,
+    now_ms: f64,
+    schema_id: Option<&str>,
+) -> Next {
     let (current, pending) = replay(records);
     if let Some(cur) = current {
         let id = || cur.id.to_string();
@@ -286,9 +324,9 @@ pub fn next(rules: &Rules, records: &[Record], known: &[String], seen: &Seen, no
                 candidates,
                 complete,
             },
-        ) => find_orphan(rules, &intent, known, candidates, *complete),
+        ) => find_orphan(rules, &intent, schema_id, candidates, *complete),
         (Some(intent), _) => Next::Find {
-            since_ms: intent.at_ms - SKEW_MS,
+            since_ms: intent.since_ms(),
         },
         (None, _) => Next::Create {
             ambiguous: Vec::new(),
@@ -340,11 +378,11 @@ fn judge(
 fn find_orphan(
     rules: &Rules,
     intent: &Pending,
-    known: &[String],
+    schema_id: Option<&str>,
     candidates: &[Candidate],
     complete: bool,
 ) -> Next {
-    let free = candidates.iter().filter(|c| !known.contains(&c.id));
+    let free = candidates.iter().filter(|c| !c.journaled);
     let none = |ambiguous: Vec<String>| Next::Create {
         ambiguous,
         incomplete: !complete,
@@ -360,15 +398,17 @@ fn find_orphan(
             None => none(Vec::new()),
         };
     }
-    // Without a marker: an import with the same file name, still waiting for its file (nobody
-    // else could upload to ours), created no earlier than the intent (less the clocks' skew).
+    // Without a marker: an import with the same file name (and saved schema, when the run names
+    // one), still waiting for its file (nobody else could upload to ours), created no earlier
+    // than the intent: on the API's clock when the run had measured it, else less 15 minutes.
     let Some(name) = intent.name else {
         return none(Vec::new());
     };
-    let since = intent.at_ms - SKEW_MS;
+    let since = intent.since_ms();
     let mut matches: Vec<String> = free
         .filter(|c| {
             c.name.as_deref() == Some(name)
+                && schema_id.is_none_or(|s| c.schema_id.as_deref() == Some(s))
                 && c.status == rules.awaiting_upload
                 && c.created_ms.is_some_and(|t| t >= since)
         })
@@ -475,6 +515,7 @@ fn record_of(v: &JsValue) -> Option<Record> {
             marker: get_str(v, "marker")?,
             at_ms: number(v, "t")?,
             name: get_str(v, "name"),
+            api_ahead_ms: number(v, "apiAheadMs"),
         },
         "created" => Record::Created {
             id: id()?,
@@ -493,7 +534,7 @@ fn record_of(v: &JsValue) -> Option<Record> {
 
 /// `seen` from the driver: `{ import }`, `{ gone: id }`, `{ uploadExpired: id }`,
 /// `{ listed: [...], complete }` or nothing. A listed import's `createdMs` is parsed in JS
-/// (`Date.parse` of the provider's timestamp).
+/// (`Date.parse` of the provider's timestamp), and `journaled` is the driver's lookup of its id.
 fn seen_of(v: &JsValue) -> Seen {
     let imp = get(v, "import");
     if let Some(id) = get_str(&imp, "id") {
@@ -519,7 +560,9 @@ fn seen_of(v: &JsValue) -> Seen {
                     status: get_str(&c, "status").unwrap_or_default(),
                     marker: get_str(&c, "marker"),
                     name: get_str(&c, "name"),
+                    schema_id: get_str(&c, "schemaId"),
                     created_ms: number(&c, "createdMs"),
+                    journaled: get(&c, "journaled").as_bool() == Some(true),
                 })
             })
             .collect();
@@ -582,7 +625,8 @@ fn next_to_js(next: Next) -> JsValue {
     out.into()
 }
 
-/// `OP.journalNext(records, seen, { known, now })`: [`next`] for one file.
+/// `OP.journalNext(records, seen, { now, schemaId? })`: [`next`] for one file. Everything it
+/// reads is that file's (the records, the answer): nothing grows with the journal's other files.
 pub fn decide(rules: &Rules, records: &JsValue, seen: &JsValue, context: &JsValue) -> JsValue {
     let records: Vec<Record> = if is_array(records) {
         Array::from(records)
@@ -592,17 +636,15 @@ pub fn decide(rules: &Rules, records: &JsValue, seen: &JsValue, context: &JsValu
     } else {
         Vec::new()
     };
-    let known_list = get(context, "known");
-    let known: Vec<String> = if is_array(&known_list) {
-        Array::from(&known_list)
-            .iter()
-            .filter_map(|k| k.as_string())
-            .collect()
-    } else {
-        Vec::new()
-    };
     let now = number(context, "now").unwrap_or_else(js_sys::Date::now);
-    next_to_js(next(rules, &records, &known, &seen_of(seen), now))
+    let schema_id = get_str(context, "schemaId");
+    next_to_js(next(
+        rules,
+        &records,
+        &seen_of(seen),
+        now,
+        schema_id.as_deref(),
+    ))
 }
 
 /// `OP.filesCheck`'s answer: what a journal is written for, `{ provider, baseUrl, params }`
@@ -701,7 +743,8 @@ pub fn exa_check(e: &crate::exa::Exa, options: &JsValue, files: &JsValue) -> Res
 }
 
 /// Options of `importFile` that `importFiles` sets for each file.
-const PER_FILE: [&str; 6] = [
+const PER_FILE: [&str; 7] = [
+    "onCreating",
     "onCreated",
     "onUploaded",
     "onStatus",
@@ -728,6 +771,7 @@ mod tests {
             marker: s(marker),
             at_ms,
             name: Some(s(name)),
+            api_ahead_ms: None,
         }
     }
     fn created(id: &str) -> Record {
@@ -789,8 +833,8 @@ mod tests {
 
     #[test]
     fn a_file_the_journal_never_saw_is_created() {
-        assert_eq!(next(&DROMO, &[], &[], &Seen::Nothing, NOW), create());
-        assert_eq!(next(&EXA, &[], &[], &Seen::Nothing, NOW), create());
+        assert_eq!(next(&DROMO, &[], &Seen::Nothing, NOW, None), create());
+        assert_eq!(next(&EXA, &[], &Seen::Nothing, NOW, None), create());
     }
 
     #[test]
@@ -805,7 +849,7 @@ mod tests {
             ],
         ] {
             assert_eq!(
-                next(&DROMO, &records, &[], &Seen::Nothing, NOW),
+                next(&DROMO, &records, &Seen::Nothing, NOW, None),
                 Next::Retrieve { id: s("i1") }
             );
         }
@@ -823,7 +867,7 @@ mod tests {
             ]
         };
         assert_eq!(
-            next(&DROMO, &done("SUCCESSFUL"), &[], &Seen::Nothing, NOW),
+            next(&DROMO, &done("SUCCESSFUL"), &Seen::Nothing, NOW, None),
             Next::Report {
                 id: s("i1"),
                 status: s("SUCCESSFUL"),
@@ -831,7 +875,7 @@ mod tests {
             }
         );
         assert_eq!(
-            next(&EXA, &done("failed"), &[], &Seen::Nothing, NOW),
+            next(&EXA, &done("failed"), &Seen::Nothing, NOW, None),
             Next::Report {
                 id: s("i1"),
                 status: s("failed"),
@@ -840,7 +884,7 @@ mod tests {
         );
         // A person may have finished the review since: look again.
         assert_eq!(
-            next(&DROMO, &done("NEEDS_REVIEW"), &[], &Seen::Nothing, NOW),
+            next(&DROMO, &done("NEEDS_REVIEW"), &Seen::Nothing, NOW, None),
             Next::Retrieve { id: s("i1") }
         );
     }
@@ -853,9 +897,9 @@ mod tests {
             next(
                 &DROMO,
                 &records,
-                &[],
                 &import("i1", "AWAITING_UPLOAD", Some(&url)),
-                NOW
+                NOW,
+                None
             ),
             Next::Upload {
                 id: s("i1"),
@@ -867,9 +911,9 @@ mod tests {
             next(
                 &DROMO,
                 &records,
-                &[],
                 &import("i1", "AWAITING_UPLOAD", Some(&url)),
-                NOW + 29.0 * 60_000.0 + 30_000.0
+                NOW + 29.0 * 60_000.0 + 30_000.0,
+                None
             ),
             Next::Abandon {
                 id: s("i1"),
@@ -879,7 +923,7 @@ mod tests {
         // Exa: the journal's URL and deadline, since a GET shows none.
         let exa = [exa_created("x1", "https://s3/x?sig", NOW + 3_600_000.0)];
         assert_eq!(
-            next(&EXA, &exa, &[], &import("x1", "pending", None), NOW),
+            next(&EXA, &exa, &import("x1", "pending", None), NOW, None),
             Next::Upload {
                 id: s("x1"),
                 url: s("https://s3/x?sig")
@@ -889,9 +933,9 @@ mod tests {
             next(
                 &EXA,
                 &exa,
-                &[],
                 &import("x1", "pending", None),
-                NOW + 3_600_000.0
+                NOW + 3_600_000.0,
+                None
             ),
             Next::Abandon {
                 id: s("x1"),
@@ -903,9 +947,9 @@ mod tests {
             next(
                 &EXA,
                 &[created("x1")],
-                &[],
                 &import("x1", "pending", None),
-                NOW
+                NOW,
+                None
             ),
             Next::Abandon {
                 id: s("x1"),
@@ -917,13 +961,13 @@ mod tests {
             next(
                 &DROMO,
                 &[created("i1")],
-                &[],
                 &import(
                     "i1",
                     "AWAITING_UPLOAD",
                     Some("https://gcs/x?X-Goog-Signature=1")
                 ),
-                NOW
+                NOW,
+                None
             ),
             Next::Upload {
                 id: s("i1"),
@@ -944,7 +988,7 @@ mod tests {
             "FAILED",
         ] {
             assert_eq!(
-                next(&DROMO, &records, &[], &import("i1", status, None), NOW),
+                next(&DROMO, &records, &import("i1", status, None), NOW, None),
                 Next::Wait { id: s("i1") },
                 "{status}"
             );
@@ -956,9 +1000,9 @@ mod tests {
                 next(
                     &DROMO,
                     &[created("i1")],
-                    &[],
                     &import("i1", status, None),
-                    NOW
+                    NOW,
+                    None
                 ),
                 Next::Wait { id: s("i1") }
             );
@@ -967,9 +1011,9 @@ mod tests {
             next(
                 &EXA,
                 &[created("x1")],
-                &[],
                 &import("x1", "processing", None),
-                NOW
+                NOW,
+                None
             ),
             Next::Wait { id: s("x1") }
         );
@@ -982,9 +1026,9 @@ mod tests {
             next(
                 &DROMO,
                 &records,
-                &[],
                 &Seen::UploadExpired { id: s("i1") },
-                NOW
+                NOW,
+                None
             ),
             Next::Abandon {
                 id: s("i1"),
@@ -992,7 +1036,7 @@ mod tests {
             }
         );
         assert_eq!(
-            next(&DROMO, &records, &[], &Seen::Gone { id: s("i1") }, NOW),
+            next(&DROMO, &records, &Seen::Gone { id: s("i1") }, NOW, None),
             Next::Abandon {
                 id: s("i1"),
                 why: Why::Gone
@@ -1000,23 +1044,26 @@ mod tests {
         );
         let mut abandoned = records.clone();
         abandoned.push(Record::Abandoned { id: s("i1") });
-        assert_eq!(next(&DROMO, &abandoned, &[], &Seen::Nothing, NOW), create());
+        assert_eq!(
+            next(&DROMO, &abandoned, &Seen::Nothing, NOW, None),
+            create()
+        );
         // The new create's intent is open again until its `created`.
         abandoned.push(intent("m2", NOW, "a.csv"));
         assert_eq!(
-            next(&DROMO, &abandoned, &[], &Seen::Nothing, NOW),
+            next(&DROMO, &abandoned, &Seen::Nothing, NOW, None),
             Next::Find {
                 since_ms: NOW - SKEW_MS
             }
         );
         abandoned.push(created("i2"));
         assert_eq!(
-            next(&DROMO, &abandoned, &[], &Seen::Nothing, NOW),
+            next(&DROMO, &abandoned, &Seen::Nothing, NOW, None),
             Next::Retrieve { id: s("i2") }
         );
         // An answer about another import than the file's says nothing about it.
         assert_eq!(
-            next(&DROMO, &abandoned, &[], &Seen::Gone { id: s("i1") }, NOW),
+            next(&DROMO, &abandoned, &Seen::Gone { id: s("i1") }, NOW, None),
             Next::Retrieve { id: s("i2") }
         );
     }
@@ -1033,7 +1080,15 @@ mod tests {
             status: s(status),
             marker: marker.map(s),
             name: Some(s(name)),
+            schema_id: None,
             created_ms: Some(created_ms),
+            journaled: false,
+        }
+    }
+    fn journaled(c: &Candidate) -> Candidate {
+        Candidate {
+            journaled: true,
+            ..c.clone()
         }
     }
     fn listed(candidates: Vec<Candidate>) -> Seen {
@@ -1047,7 +1102,7 @@ mod tests {
     fn exa_orphans_are_found_by_their_marker_and_deleted() {
         let records = [intent("j1-7", NOW, "a.csv")];
         assert_eq!(
-            next(&EXA, &records, &[], &Seen::Nothing, NOW),
+            next(&EXA, &records, &Seen::Nothing, NOW, None),
             Next::Find {
                 since_ms: NOW - SKEW_MS
             }
@@ -1057,15 +1112,19 @@ mod tests {
             candidate("x8", "pending", Some("j1-7"), "a.csv", NOW),
         ]);
         assert_eq!(
-            next(&EXA, &records, &[], &seen, NOW),
+            next(&EXA, &records, &seen, NOW, None),
             Next::DeleteOrphan { id: s("x8") }
         );
-        // Once deleted (and journaled, so known), a fresh create.
+        // Once deleted (and journaled, so the driver marks it), a fresh create.
         let mut after = records.to_vec();
         after.push(Record::Abandoned { id: s("x8") });
-        assert_eq!(next(&EXA, &after, &[s("x8")], &seen, NOW), create());
+        let seen_after = listed(vec![
+            candidate("x9", "pending", Some("j1-8"), "a.csv", NOW),
+            journaled(&candidate("x8", "pending", Some("j1-7"), "a.csv", NOW)),
+        ]);
+        assert_eq!(next(&EXA, &after, &seen_after, NOW, None), create());
         // No import carries it: the create never reached the API.
-        assert_eq!(next(&EXA, &records, &[], &listed(vec![]), NOW), create());
+        assert_eq!(next(&EXA, &records, &listed(vec![]), NOW, None), create());
     }
 
     #[test]
@@ -1073,7 +1132,7 @@ mod tests {
         let records = [intent("m", NOW, "a.csv")];
         let orphan = candidate("d1", "AWAITING_UPLOAD", None, "a.csv", NOW + 500.0);
         assert_eq!(
-            next(&DROMO, &records, &[], &listed(vec![orphan.clone()]), NOW),
+            next(&DROMO, &records, &listed(vec![orphan.clone()]), NOW, None),
             Next::Adopt { id: s("d1") }
         );
         // Not the orphan: another name, already uploaded, made well before the intent, or
@@ -1084,7 +1143,7 @@ mod tests {
             candidate("d4", "AWAITING_UPLOAD", None, "a.csv", NOW - SKEW_MS - 1.0),
         ] {
             assert_eq!(
-                next(&DROMO, &records, &[], &listed(vec![other]), NOW),
+                next(&DROMO, &records, &listed(vec![other]), NOW, None),
                 create()
             );
         }
@@ -1092,21 +1151,21 @@ mod tests {
             next(
                 &DROMO,
                 &records,
-                &[s("d1")],
-                &listed(vec![orphan.clone()]),
-                NOW
+                &listed(vec![journaled(&orphan)]),
+                NOW,
+                None
             ),
             create()
         );
         // The API's clock a little behind ours still matches.
         let behind = candidate("d5", "AWAITING_UPLOAD", None, "a.csv", NOW - 60_000.0);
         assert_eq!(
-            next(&DROMO, &records, &[], &listed(vec![behind.clone()]), NOW),
+            next(&DROMO, &records, &listed(vec![behind.clone()]), NOW, None),
             Next::Adopt { id: s("d5") }
         );
         // Two look alike: neither is adopted nor touched; both are named.
         assert_eq!(
-            next(&DROMO, &records, &[], &listed(vec![orphan, behind]), NOW),
+            next(&DROMO, &records, &listed(vec![orphan, behind]), NOW, None),
             Next::Create {
                 ambiguous: vec![s("d1"), s("d5")],
                 incomplete: false
@@ -1117,11 +1176,87 @@ mod tests {
             complete: false,
         };
         assert_eq!(
-            next(&DROMO, &records, &[], &partial, NOW),
+            next(&DROMO, &records, &partial, NOW, None),
             Next::Create {
                 ambiguous: vec![],
                 incomplete: true
             }
+        );
+    }
+
+    /// An intent written once the run had seen creates answered knows the API's clock: only an
+    /// import stamped after the intent can be its orphan, not one of the same name made minutes
+    /// before (by someone else), which the 15-minute fallback would take.
+    #[test]
+    fn a_measured_clock_narrows_the_search_to_after_the_intent() {
+        for ahead in [0.0, 600_000.0, -420_000.0] {
+            let records = [Record::Intent {
+                marker: s("m"),
+                at_ms: NOW,
+                name: Some(s("a.csv")),
+                api_ahead_ms: Some(ahead),
+            }];
+            assert_eq!(
+                next(&DROMO, &records, &Seen::Nothing, NOW, None),
+                Next::Find {
+                    since_ms: NOW + ahead - STAMP_SLACK_MS
+                },
+                "{ahead}"
+            );
+            let ours = candidate("d1", "AWAITING_UPLOAD", None, "a.csv", NOW + ahead + 80.0);
+            let foreign = candidate(
+                "d0",
+                "AWAITING_UPLOAD",
+                None,
+                "a.csv",
+                NOW + ahead - 5.0 * 60_000.0,
+            );
+            assert_eq!(
+                next(
+                    &DROMO,
+                    &records,
+                    &listed(vec![ours, foreign.clone()]),
+                    NOW,
+                    None
+                ),
+                Next::Adopt { id: s("d1") },
+                "{ahead}"
+            );
+            // Alone, the one made before the intent is nobody's orphan of ours.
+            assert_eq!(
+                next(&DROMO, &records, &listed(vec![foreign]), NOW, None),
+                create(),
+                "{ahead}"
+            );
+        }
+        // Without a measure, the fallback takes 15 minutes either way.
+        let unmeasured = [intent("m", NOW, "a.csv")];
+        let before = candidate("d0", "AWAITING_UPLOAD", None, "a.csv", NOW - 5.0 * 60_000.0);
+        assert_eq!(
+            next(&DROMO, &unmeasured, &listed(vec![before]), NOW, None),
+            Next::Adopt { id: s("d0") }
+        );
+    }
+
+    #[test]
+    fn a_dromo_orphan_carries_the_runs_saved_schema() {
+        let records = [intent("m", NOW, "a.csv")];
+        let with = |schema: &str| Candidate {
+            schema_id: Some(s(schema)),
+            ..candidate("d1", "AWAITING_UPLOAD", None, "a.csv", NOW)
+        };
+        assert_eq!(
+            next(&DROMO, &records, &listed(vec![with("S")]), NOW, Some("S")),
+            Next::Adopt { id: s("d1") }
+        );
+        assert_eq!(
+            next(&DROMO, &records, &listed(vec![with("T")]), NOW, Some("S")),
+            create()
+        );
+        // Inline fields (no saved schema named): the schema says nothing.
+        assert_eq!(
+            next(&DROMO, &records, &listed(vec![with("T")]), NOW, None),
+            Next::Adopt { id: s("d1") }
         );
     }
 
@@ -1240,7 +1375,7 @@ mod tests {
             let (current, pending) = replay(&records);
             let current_id = current.as_ref().map(|c| c.id.to_string());
             let uploaded = current.as_ref().is_some_and(|c| c.uploaded);
-            let decision = next(rules, &records, &[], &seen, NOW);
+            let decision = next(rules, &records, &seen, NOW, None);
             match &decision {
                 Next::Create { .. } => {
                     assert!(

@@ -18,6 +18,12 @@ pub struct CallOptions {
     pub headers: Vec<(String, String)>,
     /// Told `{ kind, waitMs }` when a send waits for a rate-limit slot.
     pub on_queued: Option<Function>,
+    /// A flow's `onCreating({ attempt })`: awaited right before each create request is sent, once
+    /// its rate-limit slot is granted (a journal records the intent there, so that a create it
+    /// never sent leaves nothing to look for). Never read from per-call options. Node's build
+    /// only: `importFiles` is its user, and the browser builds may not grow.
+    #[cfg(feature = "server")]
+    pub on_creating: Option<Function>,
 }
 
 /// The keys of [`CallOptions`].
@@ -40,15 +46,19 @@ impl CallOptions {
             max_retries: non_negative(opts, "maxRetries", path)?.map(|n| n as u32),
             headers: headers(opts, path)?,
             on_queued: callback(opts, "onQueued", path)?,
+            #[cfg(feature = "server")]
+            on_creating: None,
         })
     }
 
-    /// What a flow's options say about each of its requests: the signal and `onQueued` (its
-    /// `timeoutMs` is the wait's, not a request's).
+    /// What a flow's options say about each of its requests: the signal, `onQueued` and
+    /// `onCreating` (its `timeoutMs` is the wait's, not a request's).
     pub fn of_flow(opts: &JsValue, path: &str) -> Result<CallOptions> {
         Ok(CallOptions {
             signal: signal(opts, path)?,
             on_queued: callback(opts, "onQueued", path)?,
+            #[cfg(feature = "server")]
+            on_creating: callback(opts, "onCreating", path)?,
             ..CallOptions::default()
         })
     }

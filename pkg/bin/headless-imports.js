@@ -109,9 +109,11 @@ Events (off a terminal, NDJSON on stdout; treat unknown events and keys as infor
   {"event":"error","file","importId"?,"code","message","status"?}
   {"event":"aborted","importIds":[...]}       (Ctrl-C)
   With --journal also: {"event":"resumed","file","importId","action":"upload"|"wait"},
-  {"event":"abandoned","file","importId","reason","message"} (a new import follows),
+  {"event":"abandoned","file","importId","reason","deleted","message"} (a new import follows;
+  "deleted":false with "deleteError" when it could not be deleted and is left on the account),
   {"event":"recovered"|"note","file","message"}, "earlier":true on a file finished in an
-  earlier run, and last {"event":"summary","journal","files":[{file,importId,status,outcome}]}.
+  earlier run, and last {"event":"summary","journal","files":[{file,importId,status,outcome,
+  leftBehind?}]} (leftBehind: ids of imports given up that could not be deleted).
 
 ${EXIT_HELP}`,
   'dromo list': `Usage: headless-imports dromo list [--limit N] [--offset N | --all]
@@ -339,8 +341,8 @@ function client(provider, values, extra = {}) {
 function exitFor(err) {
   if (err instanceof UsageError) return EXIT.usage;
   if (err?.code === 'validation_error') return EXIT.usage;
-  // A journal written for other options, damaged, or in use: refused before any request.
-  if (['journal_mismatch', 'journal_damaged', 'journal_in_use'].includes(err?.code)) return EXIT.usage;
+  // A journal written for other options, damaged, in use or with two names: refused before any request.
+  if (['journal_mismatch', 'journal_damaged', 'journal_in_use', 'journal_linked'].includes(err?.code)) return EXIT.usage;
   if (err?.code === 'import_failed') return EXIT.failed;
   if (err?.code === 'needs_review') return EXIT.review;
   if (err?.code === 'aborted') return EXIT.interrupted;
@@ -477,8 +479,9 @@ function errorFields(e) {
   return { code: e?.code ?? (e instanceof UsageError ? 'usage' : 'error'), message: msg, ...extra };
 }
 
-/** One line saying how every file ended, this run's and earlier runs'. @param {{ outcome: string, earlier?: boolean }[]} files */
+/** One line saying how every file ended, this run's and earlier runs'. @param {{ outcome: string, earlier?: boolean, leftBehind?: string[] }[]} files */
 function summaryText(files) {
+  const left = files.flatMap((f) => f.leftBehind ?? []);
   const count = (/** @type {string} */ o) => files.filter((f) => f.outcome === o).length;
   const earlier = files.filter((f) => f.earlier).length;
   const parts = [
@@ -489,7 +492,8 @@ function summaryText(files) {
     [count('error'), 'stopped by an error'],
     [count('not_started'), 'not started'],
   ].filter(([n]) => n);
-  return `${files.length} files: ${parts.map(([n, what]) => `${n} ${what}`).join(', ')}${earlier ? ` (${earlier} finished in an earlier run, from the journal)` : ''}`;
+  const leftText = left.length ? `; ${left.length} import${left.length > 1 ? 's' : ''} given up could not be deleted and ${left.length > 1 ? 'are' : 'is'} left on the account: ${left.join(', ')}` : '';
+  return `${files.length} files: ${parts.map(([n, what]) => `${n} ${what}`).join(', ')}${earlier ? ` (${earlier} finished in an earlier run, from the journal)` : ''}${leftText}`;
 }
 
 /**
@@ -500,10 +504,11 @@ function summaryText(files) {
  */
 async function runImport(api, plan) {
   const names = plan.files.map((/** @type {string} */ f) => path.basename(f));
+  /** @type {Map<string, number>} */
+  const uses = new Map();
+  for (const n of names) uses.set(n, (uses.get(n) ?? 0) + 1);
   // Display name: the path as given when two files share a base name.
-  const display = plan.files.map((/** @type {string} */ f, /** @type {number} */ i) =>
-    names.indexOf(names[i]) === names.lastIndexOf(names[i]) ? names[i] : f,
-  );
+  const display = plan.files.map((/** @type {string} */ f, /** @type {number} */ i) => (uses.get(names[i]) === 1 ? names[i] : f));
   const nameOf = new Map(plan.files.map((/** @type {string} */ f, /** @type {number} */ i) => [f, display[i]]));
   const report = isTTY ? ttyReporter(display) : ndjsonReporter();
   const controller = new AbortController();
@@ -556,7 +561,7 @@ async function runImport(api, plan) {
       case 'resumed':
         return report.emit({ ...base, action: e.action });
       case 'abandoned':
-        return report.emit({ ...base, reason: e.reason, message: e.message });
+        return report.emit({ ...base, reason: e.reason, deleted: e.deleted, ...(e.deleteError ? { deleteError: errorFields(e.deleteError) } : {}), message: e.message });
       case 'recovered':
       case 'note':
         return report.emit({ ...base, message: e.message });
@@ -579,7 +584,7 @@ async function runImport(api, plan) {
     ...(plan.journal ? { journal: plan.journal } : {}),
     onEvent,
   };
-  /** @type {{ files: { file: string, importId?: string, status?: string, outcome: string, earlier?: boolean, error?: unknown }[] }} */
+  /** @type {{ files: { file: string, importId?: string, status?: string, outcome: string, earlier?: boolean, error?: unknown, leftBehind?: string[] }[] }} */
   let summary;
   try {
     summary = await importFiles(api, plan.files, options);
@@ -604,6 +609,7 @@ async function runImport(api, plan) {
       ...(f.status ? { status: f.status } : {}),
       outcome: f.outcome,
       ...(f.earlier ? { earlier: true } : {}),
+      ...(f.leftBehind ? { leftBehind: f.leftBehind } : {}),
     }));
     if (isTTY) report.note(summaryText(files));
     else report.emit({ event: 'summary', journal: plan.journal, files });

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 import { startEmulator, installPackage, loadPackage, control, KEY, CONTACTS } from './helpers/env.js';
 
 const EXA_KEY = 'test-exa-key';
@@ -31,18 +32,21 @@ after(() => {
 /**
  * Runs the CLI in `dir` (NDJSON on stdout). `killAfterMs` sends SIGKILL that long after its first
  * event (so a slow start on a busy machine does not eat the run); `killWhen` once the events
- * printed so far satisfy it; `killOnce` once the promise it returns resolves true.
+ * printed so far satisfy it; `killOnce` once the promise it returns resolves true. `prefix`: a
+ * command the CLI runs under (`unshare ...`, a shell); `program`: another program than the CLI
+ * (a script of the library's); `env`: more environment.
  * @param {string} dir @param {string[]} args
- * @param {{ killAfterMs?: number, killWhen?: (events: any[]) => boolean, killOnce?: () => Promise<boolean>, timeoutMs?: number }} [opts]
+ * @param {{ killAfterMs?: number, killWhen?: (events: any[]) => boolean, killOnce?: () => boolean | Promise<boolean>, timeoutMs?: number, prefix?: string[], program?: string[], env?: Record<string, string> }} [opts]
  * @returns {Promise<Run>}
  */
 function run(dir, args, opts = {}) {
   return new Promise((resolve, reject) => {
     /** @type {NodeJS.ProcessEnv} */
-    const env = { ...process.env, DROMO_API_KEY: KEY, EXA_API_KEY: EXA_KEY };
+    const env = { ...process.env, DROMO_API_KEY: KEY, EXA_API_KEY: EXA_KEY, ...opts.env };
     delete env.DROMO_BASE_URL;
     delete env.EXA_BASE_URL;
-    const child = spawn(bin, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [cmd, ...rest] = [...(opts.prefix ?? []), ...(opts.program ?? [bin]), ...args];
+    const child = spawn(cmd, rest, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     /** @type {NodeJS.Timeout | undefined} */
@@ -300,7 +304,7 @@ test('the orphan window: killed after the API created an import but before the j
   }
 });
 
-test('an upload URL that expired while the run was down: a new import is created, and the output says so', async () => {
+test('an upload URL that expired while the run was down: the import is deleted, a new one created, and the output says so', async () => {
   // URLs valid 2 s: by the next run the first import's has expired (within the margin).
   const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.05', '--no-rate-limit', '--upload-ttl', '2']));
   try {
@@ -314,21 +318,23 @@ test('an upload URL that expired while the run was down: a new import is created
       const first = killed.events.find((e) => e.event === 'created').importId;
       await faults(emu, []);
       const puts = (await requests(emu))['storage.put'] ?? 0;
+      const deletes = (await requests(emu))[`${provider}.delete`] ?? 0;
       const resumed = await run(dir, args);
       assert.equal(resumed.code, 0, resumed.stderr);
       const abandoned = resumed.events.find((e) => e.event === 'abandoned');
-      assert.deepEqual([abandoned?.importId, abandoned?.reason], [first, 'upload_url_expired'], JSON.stringify(resumed.events));
-      assert.match(abandoned.message, /upload URL expired.*Creating a new import/);
+      assert.deepEqual([abandoned?.importId, abandoned?.reason, abandoned?.deleted], [first, 'upload_url_expired', true], JSON.stringify(resumed.events));
+      assert.match(abandoned.message, /upload URL expired.*Creating a new import.*It was deleted/);
       const created = resumed.events.find((e) => e.event === 'created');
       assert.notEqual(created.importId, first);
       assert.equal(resumed.events.find((e) => e.event === 'done').importId, created.importId);
       assert.equal((await requests(emu))['storage.put'], puts + 1, 'no upload to the expired URL: only the new import\'s');
       const lines = journalLines(path.join(dir, 'j.ndjson'));
-      assert.ok(lines.some((l) => l.type === 'abandoned' && l.id === first && l.reason === 'upload_url_expired'));
-      const old = provider === 'dromo'
-        ? (await control(`${emu.control}/dromo/imports/${first}`)).import.status
-        : (await control(`${emu.control}/exa/imports/${first}`)).import.status;
-      assert.equal(old, provider === 'dromo' ? 'AWAITING_UPLOAD' : 'pending', 'the abandoned import never got the file');
+      assert.ok(lines.some((l) => l.type === 'abandoned' && l.id === first && l.reason === 'upload_url_expired' && l.deleted === true));
+      // Given up means gone: nothing waits on the account for a file that will never come.
+      assert.equal((await requests(emu))[`${provider}.delete`], deletes + 1);
+      assert.equal(await control(`${emu.control}/${provider}/imports/${first}`), null, 'the abandoned import was deleted');
+      assert.ok(!(await allImports(provider === 'dromo' ? emu.api : emu.exa, provider)).some((i) => i.id === first));
+      assert.equal(resumed.events.at(-1).files[0].leftBehind, undefined);
     }
   } finally {
     await emu.stop();
@@ -438,9 +444,10 @@ test('a torn last line (a crash mid-write) is ignored and cut off; a damaged lin
       /written for base URL http:\/\/127\.0\.0\.1:\d+\/api\/v1 \(this run: http:\/\/127\.0\.0\.1:9\/api\/v1\)/);
     await refused(['exa', 'import', 'a.csv', '--journal', 'j.ndjson', '--base-url', emu.exa, '--entity', 'company'],
       /written for provider dromo \(this run: exa\)/);
-    // Another process holds it (this test's own, alive): one run at a time.
+    // A lock as an older headless-imports writes it (a pid alone), naming a live process (this
+    // test's own): one run at a time, and the message says where the lock is.
     fs.writeFileSync(`${journal}.lock`, `${process.pid}\n`);
-    await refused(args, new RegExp(`in use by process ${process.pid}`));
+    await refused(args, new RegExp(`locked by process ${process.pid}, by its lock ${journal}\\.lock`));
     fs.rmSync(`${journal}.lock`);
     const lines = whole.split('\n');
     fs.writeFileSync(journal, [lines[0], '{"type":"created"', ...lines.slice(1)].join('\n'));
@@ -514,6 +521,474 @@ test('importFiles: bad input is a typed error before any request; the journal is
     assert.deepEqual([...new Set(events.map((e) => e.event))], ['start', 'created', 'progress', 'uploaded', 'status', 'results', 'done']);
     const stubs = await import(path.join(installPackage(), 'node_modules/headless-imports/browser-stubs.js'));
     await assert.rejects(stubs.importFiles(), (e) => e instanceof hi.HeadlessImportsError && /** @type {any} */ (e).code === 'not_available_here');
+  } finally {
+    await emu.stop();
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// The flows' onCreating hook, which importFiles journals each intent in
+// ---------------------------------------------------------------------------------------------
+
+test('onCreating: told right before the create is sent, once its rate-limit slot is granted; throwing stops it before anything is sent', async () => {
+  const hi = await loadPackage();
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.02', '--no-rate-limit']));
+  try {
+    const count = async (/** @type {string} */ route) => (await requests(emu))[route] ?? 0;
+    const dromo = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, rateLimit: { creates: 1, windowMs: 1500 } });
+    const exa = new hi.Exa({ apiKey: EXA_KEY, baseUrl: emu.exa });
+    const csv = new File([CONTACT_ROWS], 'a.csv');
+    await dromo.imports.create({ schema_id: CONTACTS, original_filename: 'first.csv' }); // takes the slot
+    /** @type {unknown[][]} */
+    const steps = [];
+    await dromo.importFile(csv, {
+      schema_id: CONTACTS,
+      wait: false,
+      onQueued: async () => steps.push(['queued', await count('dromo.create')]),
+      onCreating: async (/** @type {any} */ c) => steps.push(['creating', c.attempt, await count('dromo.create')]),
+      onCreated: async () => steps.push(['created', await count('dromo.create')]),
+    });
+    assert.deepEqual(steps, [['queued', 1], ['creating', 0, 1], ['created', 2]]);
+    for (const [client, route, options] of /** @type {const} */ ([
+      [dromo, 'dromo.create', { schema_id: CONTACTS }],
+      [exa, 'exa.create', { entity: { type: 'company' } }],
+    ])) {
+      const before = await count(route);
+      const file = client === exa ? new File([COMPANY_ROWS], 'c.csv') : csv;
+      await assert.rejects(
+        /** @type {any} */ (client).importFile(file, { ...options, onCreating: () => { throw new Error('not now'); } }),
+        (e) => e instanceof hi.HeadlessImportsError && /** @type {any} */ (e).code === 'callback_error' && /** @type {any} */ (e).cause?.message === 'not now',
+      );
+      assert.equal(await count(route), before, `${route}: nothing sent`);
+    }
+  } finally {
+    await emu.stop();
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Resuming a large journal
+// ---------------------------------------------------------------------------------------------
+
+test('resuming a journal of 5000 finished files sends nothing and reports each once (its time is printed beside 1250 files\': linear, not asserted)', { timeout: 240_000 }, async () => {
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.02', '--no-rate-limit']));
+  try {
+    /** @type {Record<number, number>} */
+    const ms = {};
+    for (const n of [1250, 5000]) {
+      // The journal a finished run of n files leaves (format version 1, as the writer writes it).
+      const dir = fs.mkdtempSync(path.join(work, `huge-${n}-`));
+      const names = [];
+      const lines = [JSON.stringify({ type: 'journal', version: 1, id: 'abcdef012345', provider: 'dromo', baseUrl: emu.api, params: { schema_id: CONTACTS }, t: Date.now() })];
+      for (let i = 0; i < n; i++) {
+        const name = `h${i}.csv`;
+        fs.writeFileSync(path.join(dir, name), CONTACT_ROWS);
+        const { size, mtimeMs } = fs.statSync(path.join(dir, name));
+        const file = { path: path.join(fs.realpathSync(dir), name), size, mtimeMs };
+        const id = `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+        for (const r of [{ type: 'intent', marker: `abcdef012345.${i + 1}`, name }, { type: 'created', id }, { type: 'uploaded', id }, { type: 'done', id, status: 'SUCCESSFUL' }]) {
+          lines.push(JSON.stringify({ type: r.type, ...file, ...r, t: Date.now() }));
+        }
+        names.push(name);
+      }
+      fs.writeFileSync(path.join(dir, 'j.ndjson'), `${lines.join('\n')}\n`, { mode: 0o600 });
+      const before = await requests(emu);
+      const started = performance.now();
+      const r = await run(dir, ['dromo', 'import', ...names, '--journal', 'j.ndjson', '--base-url', emu.api, '--schema-id', CONTACTS], { timeoutMs: 200_000 });
+      ms[n] = Math.round(performance.now() - started);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(await requests(emu), before, `${n}: no request`);
+      const done = r.events.filter((e) => e.event === 'done');
+      assert.equal(done.length, n);
+      assert.ok(done.every((e) => e.earlier === true && e.status === 'SUCCESSFUL'));
+      assert.equal(new Set(done.map((e) => e.file)).size, n, 'each file once');
+      const summary = r.events.at(-1);
+      assert.equal(summary.files.length, n);
+      assert.ok(summary.files.every((/** @type {any} */ f) => f.outcome === 'succeeded' && f.earlier));
+      assert.equal(fs.readFileSync(path.join(dir, 'j.ndjson'), 'utf8'), `${lines.join('\n')}\n`, 'nothing appended');
+    }
+    console.log(`resume of finished files, 0 requests: 1250 in ${ms[1250]} ms, 5000 in ${ms[5000]} ms (x${(ms[5000] / ms[1250]).toFixed(1)} for 4x the files; linear ~4, quadratic ~16)`);
+  } finally {
+    await emu.stop();
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// What a resume takes for an earlier run's orphan
+// ---------------------------------------------------------------------------------------------
+
+test('a file killed while it waited for a create slot has no intent: the resume does not take another client\'s import of the same name', async () => {
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.02', '--no-rate-limit', '--upload-ttl', '600']));
+  try {
+    const dir = folder({ 'a.csv': CONTACT_ROWS, 'b.csv': CONTACT_ROWS.replace('Ada', 'Bea') });
+    // One create a minute: b.csv waits for its slot. The library, in a process of its own.
+    const script = path.join(installPackage(), 'one-a-minute.mjs');
+    fs.writeFileSync(
+      script,
+      `import { Dromo, importFiles } from 'headless-imports';
+const [base, journal, ...files] = process.argv.slice(2);
+const dromo = new Dromo({ apiKey: process.env.DROMO_API_KEY, baseUrl: base, rateLimit: { creates: 1, windowMs: 60_000 } });
+const line = (o) => process.stdout.write(JSON.stringify(o) + '\\n');
+const { files: out } = await importFiles(dromo, files, { schema_id: ${JSON.stringify(CONTACTS)}, journal, wait: false,
+  onEvent: (e) => line({ event: e.event, file: e.file, importId: e.importId, for: e.for, reason: e.reason }) });
+line({ event: 'summary', files: out.map((f) => ({ file: f.file, importId: f.importId, outcome: f.outcome })) });
+`,
+    );
+    const program = [process.execPath, script];
+    const args = [emu.api, 'j.ndjson', 'a.csv', 'b.csv'];
+    const killed = await run(dir, args, {
+      program,
+      killWhen: (events) => events.some((e) => e.event === 'queued' && e.file === 'b.csv') && events.some((e) => e.event === 'created' && e.file === 'a.csv'),
+    });
+    assert.equal(killed.signal, 'SIGKILL');
+    const lines = journalLines(path.join(dir, 'j.ndjson'));
+    assert.deepEqual(lines.filter((l) => l.type === 'intent').map((l) => l.name), ['a.csv'], 'b.csv was still queued: no intent for it');
+    // Meanwhile another client creates an import of the same file name.
+    const foreign = await (await fetch(`${emu.api}/headless/imports/`, {
+      method: 'POST',
+      headers: { 'X-Dromo-License-Key': KEY, 'content-type': 'application/json' },
+      body: JSON.stringify({ schema_id: CONTACTS, original_filename: 'b.csv' }),
+    })).json();
+    const resumed = await run(dir, args, { program });
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.ok(!resumed.events.some((e) => e.event === 'recovered'), JSON.stringify(resumed.events));
+    const b = resumed.events.at(-1).files.find((/** @type {any} */ f) => f.file === 'b.csv');
+    assert.notEqual(b.importId, foreign.id);
+    assert.equal(b.outcome, 'uploaded');
+    const theirs = (await control(`${emu.control}/dromo/imports/${foreign.id}`)).import;
+    assert.equal(theirs.status, 'AWAITING_UPLOAD', 'the other client\'s import is untouched');
+  } finally {
+    await emu.stop();
+  }
+});
+
+test('the orphan search starts at the intent on the API\'s clock, as measured by earlier creates: a same-named import made just before is not taken for it', async () => {
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.02', '--no-rate-limit', '--upload-ttl', '600']));
+  try {
+    const dir = folder({ 'a.csv': CONTACT_ROWS, 'late.csv': CONTACT_ROWS.replace('Ada', 'Bea') });
+    const journal = path.join(dir, 'j.ndjson');
+    const base = ['--journal', 'j.ndjson', '--base-url', emu.api, '--schema-id', CONTACTS, '--no-wait'];
+    // A first run creates a.csv's import: its created line holds the API's time beside ours.
+    assert.equal((await run(dir, ['dromo', 'import', 'a.csv', ...base])).code, 0);
+    const measure = journalLines(journal).find((l) => l.type === 'created');
+    assert.equal(typeof measure.apiMs, 'number');
+    // Another client's import of late.csv, made moments before ours.
+    const foreign = await (await fetch(`${emu.api}/headless/imports/`, {
+      method: 'POST',
+      headers: { 'X-Dromo-License-Key': KEY, 'content-type': 'application/json' },
+      body: JSON.stringify({ schema_id: CONTACTS, original_filename: 'late.csv' }),
+    })).json();
+    // More than the slack a measured clock allows (2 s) before our intent.
+    await new Promise((res) => setTimeout(res, 3000));
+    // Ours is created, but the run dies before the answer arrives.
+    await faults(emu, [{ route: 'dromo.create', kind: 'slow', ms: 4000 }]);
+    const named = async () => (await allImports(emu.api, 'dromo')).filter((i) => i.original_filename === 'late.csv');
+    const killed = await run(dir, ['dromo', 'import', 'a.csv', 'late.csv', ...base], { killOnce: async () => (await named()).length === 2 });
+    assert.equal(killed.signal, 'SIGKILL');
+    await faults(emu, []);
+    const intent = journalLines(journal).filter((l) => l.type === 'intent').at(-1);
+    assert.equal(intent.name, 'late.csv');
+    assert.equal(typeof intent.apiAheadMs, 'number', 'the intent knows how the API\'s clock stands to ours');
+    const ours = (await named()).find((i) => i.id !== foreign.id);
+    const creates = (await requests(emu))['dromo.create'];
+    const resumed = await run(dir, ['dromo', 'import', 'a.csv', 'late.csv', ...base]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const recovered = resumed.events.find((e) => e.event === 'recovered');
+    assert.equal(recovered?.importId, ours.id, JSON.stringify(resumed.events));
+    assert.equal((await requests(emu))['dromo.create'], creates, 'nothing created again');
+    assert.equal((await control(`${emu.control}/dromo/imports/${foreign.id}`)).import.status, 'AWAITING_UPLOAD', 'the other client\'s import is untouched');
+  } finally {
+    await emu.stop();
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// The journal's lock: one run at a time, whoever races for it
+// ---------------------------------------------------------------------------------------------
+
+/** Resolves once `check()` holds (polled every 10 ms; rejects after `ms`). @param {() => boolean} check */
+async function until(check, ms = 20_000) {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${check}`);
+    await new Promise((res) => setTimeout(res, 10));
+  }
+}
+
+/** `s` as a regular expression matching it literally. @param {string} s */
+const literally = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** A new PID namespace for the command (a container's view): its first process is PID 1. */
+const UNSHARE = ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child'];
+const unshareWorks = spawnSync(UNSHARE[0], [...UNSHARE.slice(1), 'true']).status === 0;
+
+test('the lock names its holder uniquely: a stale lock naming the new run\'s own PID is taken over; a live one is refused, naming the lock and what to do', async () => {
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.02', '--no-rate-limit']));
+  try {
+    // What a container restart leaves: a lock naming the PID the new run gets (here an older
+    // headless-imports' lock, a pid alone: a shell writes its own PID in it, then becomes the run).
+    const dir = folder({ 'a.csv': CONTACT_ROWS });
+    const lockFile = path.join(fs.realpathSync(dir), 'j.ndjson.lock');
+    const args = ['dromo', 'import', 'a.csv', '--journal', 'j.ndjson', '--base-url', emu.api, '--schema-id', CONTACTS, '--no-wait'];
+    const same = await run(dir, args, { prefix: ['sh', '-c', 'echo $$ > "$HI_LOCK"; exec "$@"', 'sh'], env: { HI_LOCK: lockFile } });
+    assert.equal(same.code, 0, same.stderr);
+    assert.ok(!fs.existsSync(lockFile), 'released at the end');
+
+    // A live holder: a run whose status reads are answered slowly. The lock says who it is.
+    await faults(emu, [{ route: 'dromo.get', kind: 'slow', ms: 3000 }]);
+    const dir2 = folder({ 'b.csv': CONTACT_ROWS });
+    const lock2 = path.join(fs.realpathSync(dir2), 'j.ndjson.lock');
+    const args2 = ['dromo', 'import', 'b.csv', '--journal', 'j.ndjson', '--base-url', emu.api, '--schema-id', CONTACTS, '--no-wait'];
+    const holder = run(dir2, args2);
+    await until(() => fs.existsSync(lock2));
+    const held = JSON.parse(fs.readFileSync(lock2, 'utf8'));
+    for (const k of ['pid', 'nonce', 'host', 'boot', 'pidns', 'start', 'since']) assert.ok(k in held, `the lock records ${k}: ${JSON.stringify(held)}`);
+    assert.equal((fs.statSync(lock2).mode & 0o777).toString(8), '600');
+    const second = await run(dir2, args2);
+    assert.equal(second.code, 2, second.stderr);
+    assert.match(
+      second.stderr,
+      new RegExp(`in use by process ${held.pid} on host ${literally(os.hostname())} \\(running since .*\\); its lock is ${literally(lock2)}\\. One run at a time: wait for that run to end, or stop it`),
+    );
+    assert.equal(second.stdout, '');
+    assert.equal((await holder).code, 0);
+    assert.ok(!fs.existsSync(lock2));
+  } finally {
+    await emu.stop();
+  }
+});
+
+test('a run killed in one PID namespace (a container) and run again in another as the same PID 1: refused while the lock could still be refreshed, taken over once it is not', { skip: !unshareWorks && 'needs unshare --pid (root or user namespaces)' }, async () => {
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.02', '--no-rate-limit', '--upload-ttl', '600']));
+  try {
+    const dir = folder({ 'a.csv': CONTACT_ROWS });
+    const lockFile = path.join(fs.realpathSync(dir), 'j.ndjson.lock');
+    const args = ['dromo', 'import', 'a.csv', '--journal', 'j.ndjson', '--base-url', emu.api, '--schema-id', CONTACTS, '--no-wait'];
+    // Killed (the namespace with it) while its create is answered late: the import exists.
+    await faults(emu, [{ route: 'dromo.create', kind: 'slow', ms: 5000 }]);
+    const exists = async () => (await allImports(emu.api, 'dromo')).some((i) => i.original_filename === 'a.csv');
+    const killed = await run(dir, args, { prefix: UNSHARE, killOnce: exists });
+    assert.equal(killed.signal, 'SIGKILL');
+    await faults(emu, []);
+    const stale = JSON.parse(fs.readFileSync(lockFile, 'utf8'));
+    assert.equal(stale.pid, 1, 'PID 1 of its namespace');
+
+    // Another "container": PID 1 again. It cannot see the holder's processes, so it goes by the
+    // heartbeat: refreshed a moment ago, so possibly alive.
+    const again = await run(dir, args, { prefix: UNSHARE });
+    assert.equal(again.code, 2, again.stderr);
+    assert.match(
+      again.stderr,
+      new RegExp(
+        `locked by process 1 on host ${literally(os.hostname())} .*which this process cannot check \\(another PID namespace.*its lock ${literally(lockFile)} was refreshed \\d+ s ago\\. ` +
+          `A run refreshes its lock every 5 s, and a lock left 30 s without a refresh is taken over by the next run\\. If you know that run is over, delete ${literally(lockFile)} and run again\\.`,
+      ),
+    );
+    // What the lock looks like 30 s after its holder died (nobody refreshed it): taken over.
+    const old = new Date(Date.now() - 31_000);
+    fs.utimesSync(lockFile, old, old);
+    const taken = await run(dir, args, { prefix: UNSHARE });
+    assert.equal(taken.code, 0, taken.stderr);
+    assert.ok(taken.events.some((e) => e.event === 'recovered'), `the killed run's import was found: ${JSON.stringify(taken.events)}`);
+    assert.equal((await allImports(emu.api, 'dromo')).filter((i) => i.original_filename === 'a.csv').length, 1);
+    assert.ok(!fs.existsSync(lockFile));
+  } finally {
+    await emu.stop();
+  }
+});
+
+test('eight runs started at once over a stale lock, five times over: exactly one runs each time, and no file is imported twice', { timeout: 240_000 }, async () => {
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.02', '--no-rate-limit', '--upload-ttl', '600']));
+  // Each racer loads the package, says it is ready, and waits for the go: then all eight reach
+  // the lock within a few milliseconds of each other.
+  const barrier = path.join(installPackage(), 'barrier.mjs');
+  fs.writeFileSync(
+    barrier,
+    `import fs from 'node:fs';
+await import('headless-imports');
+fs.writeFileSync(\`\${process.env.HI_GO}.ready-\${process.pid}\`, '');
+while (!fs.existsSync(process.env.HI_GO)) await new Promise((r) => setTimeout(r, 2));
+`,
+  );
+  try {
+    for (let round = 0; round < 5; round++) {
+      const names = [1, 2, 3].map((i) => `r${round}-${i}.csv`);
+      const dir = folder(Object.fromEntries(names.map((n) => [n, CONTACT_ROWS])));
+      const lockFile = path.join(fs.realpathSync(dir), 'j.ndjson.lock');
+      const args = ['dromo', 'import', ...names, '--journal', 'j.ndjson', '--base-url', emu.api, '--schema-id', CONTACTS, '--no-wait'];
+      // Whoever runs holds the lock a while: every status read is answered 3 s late.
+      await faults(emu, [{ route: 'dromo.get', kind: 'slow', ms: 3000 }]);
+      // The stale lock: a run killed with SIGKILL as soon as it holds it.
+      const killed = await run(dir, args, { killOnce: () => fs.existsSync(lockFile) });
+      assert.equal(killed.signal, 'SIGKILL');
+      assert.ok(fs.existsSync(lockFile), 'the killed run left its lock');
+      const go = path.join(dir, 'go');
+      const racers = Array.from({ length: 8 }, () => run(dir, args, { env: { NODE_OPTIONS: `--import=${pathToFileURL(barrier).href}`, HI_GO: go }, timeoutMs: 90_000 }));
+      await until(() => fs.readdirSync(dir).filter((f) => f.startsWith('go.ready-')).length === 8, 60_000);
+      fs.writeFileSync(go, '');
+      const results = await Promise.all(racers);
+      const ran = results.filter((r) => r.code === 0);
+      const refused = results.filter((r) => r.code === 2);
+      assert.equal(ran.length, 1, `round ${round}: exactly one run took the lock: ${results.map((r) => `${r.code} ${r.stderr.slice(0, 200)}`).join(' | ')}`);
+      assert.equal(refused.length, 7, `round ${round}: the other seven were refused`);
+      for (const r of refused) {
+        assert.match(r.stderr, new RegExp(`journal j\\.ndjson is in use by process \\d+ on host .*its lock is ${literally(lockFile)}`));
+        assert.equal(r.stdout, '', 'a refused run sends nothing');
+      }
+      const imports = await allImports(emu.api, 'dromo');
+      for (const n of names) assert.equal(imports.filter((i) => i.original_filename === n).length, 1, `round ${round}: ${n} imported once`);
+    }
+  } finally {
+    await emu.stop();
+  }
+});
+
+test('the lock alone, raced by eight processes over 120 stale locks (holders SIGKILLed, half in another PID namespace, a third with a stale breaker too): exactly one takes each', { timeout: 120_000 }, async () => {
+  const lockModule = pathToFileURL(path.join(installPackage(), 'node_modules/headless-imports/lock.js')).href;
+  const dir = fs.mkdtempSync(path.join(work, 'locks-'));
+  const files = Array.from({ length: 120 }, (_, i) => path.join(dir, `j${i}.journal.lock`));
+  // A holder of every lock it is given, a third of them mid-takeover (their breaker held too),
+  // killed once it has them all.
+  const planter = `import fs from 'node:fs';
+import { lock, breakerOf } from ${JSON.stringify(lockModule)};
+for (const [i, f] of JSON.parse(process.env.HI_FILES).entries()) {
+  if (!('held' in (await lock(f)))) throw new Error('taken twice: ' + f);
+  if (i % 3 === 0 && !('held' in (await lock(breakerOf(f, fs.readFileSync(f, 'utf8').trim()))))) throw new Error('breaker');
+}
+console.log('{"event":"planted"}');
+setInterval(() => {}, 1000);
+`;
+  const local = files.filter((_, i) => i % 2 === 0 || !unshareWorks);
+  const foreign = files.filter((f) => !local.includes(f));
+  for (const [list, prefix] of /** @type {const} */ ([[local, []], [foreign, UNSHARE]])) {
+    if (!list.length) continue;
+    const planted = await run(dir, [], {
+      prefix: [...prefix],
+      program: [process.execPath, '--input-type=module', '-e', planter],
+      env: { HI_FILES: JSON.stringify(list) },
+      killWhen: (events) => events.some((e) => e.event === 'planted'),
+    });
+    assert.equal(planted.signal, 'SIGKILL', planted.stderr);
+  }
+  // Holders in another namespace cannot be checked from here: 30 s after their last refresh.
+  const old = new Date(Date.now() - 31_000);
+  for (const f of fs.readdirSync(dir)) if (foreign.some((g) => f.startsWith(path.basename(g)))) fs.utimesSync(path.join(dir, f), old, old);
+
+  const worker = `import readline from 'node:readline';
+import { lock } from ${JSON.stringify(lockModule)};
+for await (const file of readline.createInterface({ input: process.stdin })) {
+  const got = await lock(file);
+  process.stdout.write(('held' in got ? 'got' : 'busy') + '\\n');
+}
+`;
+  const workers = Array.from({ length: 8 }, () => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', worker], { stdio: ['pipe', 'pipe', 'inherit'] });
+    /** @type {((line: string) => void)[]} */
+    const waiting = [];
+    let buf = '';
+    child.stdout.on('data', (d) => {
+      buf += d;
+      for (let i; (i = buf.indexOf('\n')) >= 0; buf = buf.slice(i + 1)) waiting.shift()?.(buf.slice(0, i));
+    });
+    return { child, ask: (/** @type {string} */ file) => new Promise((res) => (waiting.push(res), child.stdin.write(`${file}\n`))) };
+  });
+  try {
+    const winners = new Map();
+    for (const file of files) {
+      const answers = await Promise.all(workers.map((w) => w.ask(file)));
+      assert.equal(answers.filter((a) => a === 'got').length, 1, `${file}: ${answers}`);
+      assert.equal(answers.filter((a) => a === 'busy').length, 7, `${file}: ${answers}`);
+      winners.set(answers.indexOf('got'), (winners.get(answers.indexOf('got')) ?? 0) + 1);
+      assert.deepEqual(fs.readdirSync(dir).filter((f) => f.startsWith(`${path.basename(file)}.`)), [], `${file}: no breaker or temporary file left`);
+    }
+    console.log(`lock race: ${files.length} stale locks (${foreign.length} from another PID namespace), 8 racers each; wins per racer: ${[...winners.values()]}`);
+  } finally {
+    for (const w of workers) w.child.kill('SIGKILL');
+  }
+});
+
+test('two names for one journal share one lock: a symbolic link is followed to the real file; a hard link is refused', async () => {
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.02', '--no-rate-limit']));
+  try {
+    const dir = folder({ 's1.csv': CONTACT_ROWS, 's2.csv': CONTACT_ROWS.replace('Ada', 'Bea') });
+    // Both name a journal that does not exist yet.
+    fs.symlinkSync('real.journal', path.join(dir, 'link1.journal'));
+    fs.symlinkSync('real.journal', path.join(dir, 'link2.journal'));
+    const args = (/** @type {string} */ j) => ['dromo', 'import', 's1.csv', 's2.csv', '--journal', j, '--base-url', emu.api, '--schema-id', CONTACTS, '--no-wait'];
+    const realLock = path.join(fs.realpathSync(dir), 'real.journal.lock');
+    await faults(emu, [{ route: 'dromo.get', kind: 'slow', ms: 3000 }]);
+    const first = run(dir, args('link1.journal'));
+    await until(() => fs.existsSync(realLock));
+    const second = await run(dir, args('link2.journal'));
+    assert.equal(second.code, 2, second.stderr);
+    assert.match(second.stderr, new RegExp(`journal link2\\.journal is in use by process \\d+ .*its lock is ${literally(realLock)}`));
+    assert.equal((await first).code, 0);
+    await faults(emu, []);
+    assert.ok(fs.lstatSync(path.join(dir, 'link1.journal')).isSymbolicLink(), 'the link is still a link');
+    assert.ok(fs.statSync(path.join(dir, 'real.journal')).isFile());
+    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.lock')), []);
+    const imports = await allImports(emu.api, 'dromo');
+    for (const n of ['s1.csv', 's2.csv']) assert.equal(imports.filter((i) => i.original_filename === n).length, 1, n);
+
+    // A hard link: another name that no lock beside the first can see. Refused, by either name.
+    fs.linkSync(path.join(dir, 'real.journal'), path.join(dir, 'hard.journal'));
+    const before = await requests(emu);
+    for (const name of ['hard.journal', 'link1.journal']) {
+      const linked = await run(dir, args(name));
+      assert.equal(linked.code, 2, linked.stderr);
+      assert.match(linked.stderr, new RegExp(`the journal ${literally(name)} has 2 names \\(hard links\\): each name would get a lock of its own`));
+    }
+    assert.deepEqual(await requests(emu), before, 'nothing sent');
+    const hi = await loadPackage();
+    await assert.rejects(
+      hi.importFiles(new hi.Dromo({ apiKey: KEY, baseUrl: emu.api }), [path.join(dir, 's1.csv')], { schema_id: CONTACTS, journal: path.join(dir, 'hard.journal') }),
+      (e) => e instanceof hi.HeadlessImportsError && /** @type {any} */ (e).code === 'journal_linked',
+    );
+  } finally {
+    await emu.stop();
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// The journal's permissions, and imports given up
+// ---------------------------------------------------------------------------------------------
+
+test('an existing journal is made 0600 before an upload URL goes in it; an abandoned import that cannot be deleted is reported, and the run goes on', async () => {
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.05', '--no-rate-limit', '--upload-ttl', '2']));
+  try {
+    // Made beforehand by a wrapper script (touch: 0644); Exa's journal holds the signed URL.
+    const dir = folder({ 'c.csv': COMPANY_ROWS });
+    const journal = path.join(dir, 'j.ndjson');
+    fs.writeFileSync(journal, '');
+    fs.chmodSync(journal, 0o644);
+    const r = await run(dir, ['exa', 'import', 'c.csv', '--journal', 'j.ndjson', '--base-url', emu.exa, '--entity', 'company']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((fs.statSync(journal).mode & 0o777).toString(8), '600');
+    assert.ok(journalLines(journal).some((l) => l.uploadUrl), 'the upload URL is in it');
+    // And one whose mode was changed after it was written is made private again.
+    fs.chmodSync(journal, 0o644);
+    assert.equal((await run(dir, ['exa', 'import', 'c.csv', '--journal', 'j.ndjson', '--base-url', emu.exa, '--entity', 'company'])).code, 0);
+    assert.equal((fs.statSync(journal).mode & 0o777).toString(8), '600');
+
+    // Dromo: the process dies while its import waits for the file; by the next run the URL has
+    // expired, and the delete of the abandoned import fails.
+    const dir2 = folder({ 'slow.csv': CONTACT_ROWS });
+    const args = ['dromo', 'import', 'slow.csv', '--journal', 'j.ndjson', '--base-url', emu.api, '--schema-id', CONTACTS];
+    await faults(emu, [{ route: 'storage.put', kind: 'reset_mid_upload' }]);
+    const killed = await run(dir2, args, { killWhen: (events) => events.some((e) => e.event === 'created') });
+    const first = killed.events.find((e) => e.event === 'created').importId;
+    await faults(emu, [{ route: 'dromo.delete', kind: 'status', status: 500 }]);
+    const resumed = await run(dir2, args);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const abandoned = resumed.events.find((e) => e.event === 'abandoned');
+    assert.deepEqual([abandoned.importId, abandoned.reason, abandoned.deleted], [first, 'upload_url_expired', false]);
+    assert.equal(abandoned.deleteError.code, 'internal_server_error');
+    assert.match(abandoned.deleteError.message, /^500 .*\(DELETE \/headless\/imports\/[0-9a-f-]+\/\)$/);
+    assert.match(abandoned.message, /could not be deleted .*left on the account/);
+    const summary = resumed.events.at(-1);
+    assert.deepEqual(summary.files.map((/** @type {any} */ f) => [f.outcome, f.leftBehind]), [['succeeded', [first]]]);
+    assert.ok(journalLines(path.join(dir2, 'j.ndjson')).some((l) => l.type === 'abandoned' && l.id === first && l.deleted === false && l.deleteError));
+    assert.equal((await control(`${emu.control}/dromo/imports/${first}`)).import.status, 'AWAITING_UPLOAD', 'still there, as reported');
   } finally {
     await emu.stop();
   }

@@ -351,7 +351,7 @@ test('package.json: exports map targets exist and files cover them', () => {
     }
   }
   // Every JS file starts with // @ts-check (house rule: no build step, types from JSDoc).
-  for (const f of ['index.js', 'exa.js', 'dromo.js', 'lazy.js', 'workerd.js', 'browser-stubs.js', 'node.js', 'node.cjs', 'node-lazy.js', 'node-lazy.cjs', 'node-upload.js', 'clients.js', 'errors.js', 'paged.js', 'rows.js', 'server.js', 'proxy.js', 'proxy-body.js', 'ownership.js', 'bulk.js', 'redis.js']) {
+  for (const f of ['index.js', 'exa.js', 'dromo.js', 'lazy.js', 'workerd.js', 'browser-stubs.js', 'node.js', 'node.cjs', 'node-lazy.js', 'node-lazy.cjs', 'node-upload.js', 'clients.js', 'errors.js', 'paged.js', 'rows.js', 'server.js', 'proxy.js', 'proxy-body.js', 'ownership.js', 'bulk.js', 'lock.js', 'redis.js']) {
     assert.match(fs.readFileSync(new URL(f, PKG), 'utf8'), /^\/\/ @ts-check\n/, f);
   }
 });

@@ -386,17 +386,22 @@ export async function bulkUsage(): Promise<void> {
     onEvent: (e) => {
       seen.push(e);
       if (e.event === 'done' && e.rows) return e.rows.length;
-      if (e.event === 'abandoned') return e.reason === 'upload_url_expired';
+      if (e.event === 'abandoned') return e.reason === 'upload_url_expired' && e.deleted;
     },
   });
   const first: 'succeeded' | 'needs_review' | 'failed' | 'uploaded' | 'error' | 'not_started' = summary.files[0].outcome;
+  const left: string[] | undefined = summary.files[0].leftBehind;
   await importFiles(exa, ['leads.csv'], { entity: { type: 'company' }, journal: 'exa.journal', wait: false });
   // @ts-expect-error per-file hooks are importFiles' own: use onEvent
   await importFiles(dromo, ['a.csv'], { schema_id: 'id', onCreated: () => {} });
+  // @ts-expect-error onCreating too (it journals each intent)
+  await importFiles(dromo, ['a.csv'], { schema_id: 'id', onCreating: () => {} });
+  await dromo.importFile(file, { schema_id: 's', onCreating: async ({ attempt }) => attempt === 0 });
+  await exa.importFile(file, { entity: { type: 'company' }, onCreating: ({ attempt }) => attempt });
   // @ts-expect-error a Dromo client takes Dromo's options
   await importFiles(dromo, ['a.csv'], { entity: { type: 'company' } });
   // @ts-expect-error files are paths
   await importFiles(exa, [file], { entity: { type: 'company' } });
-  void first;
+  void first; void left;
 }
 void bulkUsage;
