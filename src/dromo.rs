@@ -560,7 +560,7 @@ impl Dromo {
             ));
         }
         let data = upload::body(body, "body")?;
-        let params = copy_without(&options, &FLOW_OPTIONS);
+        let params = copy_without(&options, FLOW_OPTIONS);
         name_the_file(&params, data.name.as_deref())?;
         let create = create_body(&params, self.client.has_key())?;
         let flow = Flow::from_js(&options, DEFAULT_INTERVAL_MS)?;
@@ -591,7 +591,7 @@ impl Dromo {
                 "importRows sends rows; use importFile for a file",
             ));
         }
-        let params = copy_without(&options, &FLOW_OPTIONS);
+        let params = copy_without(&options, FLOW_OPTIONS);
         set(&params, "initial_data", rows);
         let body = create_body(&params, self.client.has_key())?;
         let flow = Flow::from_js(&options, DEFAULT_INTERVAL_MS)?;
@@ -654,31 +654,13 @@ impl Dromo {
 }
 
 /// Flow options of `importFile`/`importRows`, removed before the rest is sent as create params.
-#[cfg(feature = "server")]
-pub const FLOW_OPTIONS: [&str; 15] = [
+/// `onCreating` is read by Node's build only (the browser builds may not grow).
+pub const FLOW_OPTIONS: &[&str] = &[
     "webhooks",
     "onProgress",
     "onQueued",
+    #[cfg(feature = "server")]
     "onCreating",
-    "onCreated",
-    "onUploaded",
-    "rows",
-    "signal",
-    "wait",
-    "intervalMs",
-    "backoff",
-    "maxIntervalMs",
-    "timeoutMs",
-    "onStatus",
-    "waitForReview",
-];
-
-/// The same without `onCreating`, which only Node's build reads (the browser builds may not grow).
-#[cfg(not(feature = "server"))]
-pub const FLOW_OPTIONS: [&str; 14] = [
-    "webhooks",
-    "onProgress",
-    "onQueued",
     "onCreated",
     "onUploaded",
     "rows",
@@ -697,7 +679,7 @@ pub fn check_flow_options(options: &JsValue) -> Result<()> {
     validate::check_flow_options(
         options,
         CREATE,
-        &FLOW_OPTIONS,
+        FLOW_OPTIONS,
         "must be an object with the create params (schema_id or fields, ...)",
     )
 }

@@ -566,29 +566,13 @@ impl Exa {
 }
 
 /// Options of `importFile` that are not create params.
-#[cfg(feature = "server")]
-pub const FLOW_OPTIONS: [&str; 13] = [
+/// `onCreating` is read by Node's build only (the browser builds may not grow).
+pub const FLOW_OPTIONS: &[&str] = &[
     "webhooks",
     "onProgress",
     "onQueued",
+    #[cfg(feature = "server")]
     "onCreating",
-    "onCreated",
-    "onUploaded",
-    "signal",
-    "wait",
-    "intervalMs",
-    "backoff",
-    "maxIntervalMs",
-    "timeoutMs",
-    "onStatus",
-];
-
-/// The same without `onCreating`, which only Node's build reads (the browser builds may not grow).
-#[cfg(not(feature = "server"))]
-pub const FLOW_OPTIONS: [&str; 12] = [
-    "webhooks",
-    "onProgress",
-    "onQueued",
     "onCreated",
     "onUploaded",
     "signal",
@@ -623,7 +607,7 @@ pub fn check_flow_options(options: &JsValue) -> Result<()> {
     validate::check_flow_options(
         options,
         FILE_PARAMS,
-        &FLOW_OPTIONS,
+        FLOW_OPTIONS,
         "must be an object with at least { entity: { type } }",
     )
 }
@@ -639,7 +623,7 @@ pub fn file_params(options: &JsValue, size: f64, count: f64) -> Result<JsValue> 
             "has no CSV records after the header row: nothing to import",
         ));
     }
-    let params = copy_without(options, &FLOW_OPTIONS);
+    let params = copy_without(options, FLOW_OPTIONS);
     set(&params, "size", &JsValue::from_f64(size));
     set(&params, "count", &JsValue::from_f64(count));
     set(&params, "format", &JsValue::from_str("csv"));

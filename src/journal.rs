@@ -700,7 +700,7 @@ pub fn dromo_check(d: &crate::dromo::Dromo, options: &JsValue, files: &JsValue) 
         ));
     }
     crate::poll::Flow::from_js(&options, crate::dromo::DEFAULT_INTERVAL_MS)?;
-    let params = crate::js::copy_without(&options, &FLOW_OPTIONS);
+    let params = crate::js::copy_without(&options, FLOW_OPTIONS);
     let probe = crate::js::copy_without(&params, &[]);
     set(&probe, "original_filename", &JsValue::from_str("probe.csv"));
     create_body(&probe, d.client.has_key())?;
@@ -738,7 +738,7 @@ pub fn exa_check(e: &crate::exa::Exa, options: &JsValue, files: &JsValue) -> Res
             return Err(crate::exa::too_big(&path, size));
         }
     }
-    let params = crate::js::copy_without(options, &FLOW_OPTIONS);
+    let params = crate::js::copy_without(options, FLOW_OPTIONS);
     Ok(info("exa", &e.client, &params.into()))
 }
 
