@@ -56,7 +56,8 @@ export interface RateLimitOptions {
    * account shares the account's limits instead of each spending all of them. Make it with
    * `redisRateLimitStore(client)` from `headless-imports/redis` and give the same store (over the
    * same Redis) to every client on that key. Without it, each client keeps its own slots in
-   * memory. A browser build refuses the key (`ValidationError`, `path` `rateLimit.store`).
+   * memory. `null` is refused, like anything that is not a store (`ValidationError`, `path`
+   * `rateLimit.store`); so is the key in a browser build.
    */
   store?: RateLimitStore;
 }
@@ -66,7 +67,9 @@ export interface RateLimitOptions {
  * what `redisRateLimitStore` (`headless-imports/redis`) returns. The client calls these methods;
  * you never need to. Keys name an account by a hash of its API key, never by the key itself.
  *
- * Another backend may implement it, provided it decides slots atomically by the rule
+ * Any object whose `acquire`, `release` and `pause` are functions will do, its own or inherited
+ * (a class instance: they are called on it). Another backend may implement it, provided it
+ * decides slots atomically by the rule
  * `pkg/redis.lua` applies: slot k+max no earlier than slot k's answer plus the window plus the
  * margin, an unanswered slot counted as answered at its start plus `leaseMs`, nothing before a
  * pause ends, all on one clock.

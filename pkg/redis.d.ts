@@ -15,8 +15,9 @@ export interface RedisRateLimitStoreOptions {
    */
   onError?: 'fail' | 'memory';
   /**
-   * How long one decision may take before it counts as a failure. Default 5000. (A client whose
-   * connection is down may queue commands rather than fail them.)
+   * How long one decision may take before it counts as a failure. Default 5000; at most
+   * 2147483647 (what a timer can wait: a larger value is refused with a `ValidationError`). (A
+   * client whose connection is down may queue commands rather than fail them.)
    */
   timeoutMs?: number;
 }

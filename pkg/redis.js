@@ -14,6 +14,8 @@ import { createHash } from 'node:crypto';
 import { ValidationError } from './errors.js';
 
 const SCRIPT = fs.readFileSync(new URL('./redis.lua', import.meta.url), 'utf8');
+/** setTimeout's longest delay (a signed 32-bit number of ms): a longer one fires at once. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 const SHA = createHash('sha1').update(SCRIPT).digest('hex');
 
 /**
@@ -126,7 +128,9 @@ export function redisRateLimitStore(client, options = {}) {
   const onError = o.onError ?? 'fail';
   if (onError !== 'fail' && onError !== 'memory') throw bad('options.onError', "must be 'fail' or 'memory'");
   const timeoutMs = o.timeoutMs ?? 5000;
-  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || !Number.isFinite(timeoutMs)) throw bad('options.timeoutMs', 'must be a positive number of milliseconds');
+  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || !(timeoutMs <= MAX_TIMEOUT_MS)) {
+    throw bad('options.timeoutMs', `must be a positive number of milliseconds, at most ${MAX_TIMEOUT_MS} (about 24.8 days: what a timer can wait)`);
+  }
   const evalScript = evaluator(flavour);
 
   /**

@@ -93,6 +93,17 @@ impl Drop for Held {
     }
 }
 
+/// Puts `rateLimit.store` back, as the caller passed it, into `copy`, the plain copy of the client
+/// options `raw` (`js::plain`): the copy keeps own enumerable data only, while a store may be a
+/// class instance whose methods live on its prototype and want it as `this`.
+pub fn keep_original(raw: &JsValue, copy: &JsValue) {
+    let limits = get(copy, "rateLimit");
+    let store = get(&get(raw, "rateLimit"), "store");
+    if let (Some(limits), true) = (limits.dyn_ref::<Object>(), store.is_object()) {
+        set(limits, "store", &store);
+    }
+}
+
 /// The first 16 hex digits of SHA-256 over `provider` and `account`: a name for the account that
 /// reveals nothing of its key, and distinct enough (64 bits) that two accounts never share one.
 pub fn namespace(provider: &str, account: &str) -> String {
@@ -111,7 +122,9 @@ impl Store {
     /// API key (or, for a keyless client, its proxy's address); only its hash is kept.
     pub fn from_js(opts: &JsValue, provider: &str, account: &str) -> Result<Option<Store>> {
         let v = get(&get(opts, "rateLimit"), "store");
-        if is_absent(&v) {
+        // Only a missing store is none: `store: null` is a mistake (a store not made yet?), and
+        // saying so beats running every process on its own limits without a word.
+        if v.is_undefined() {
             return Ok(None);
         }
         let f = |k: &str| get(&v, k).dyn_into::<Function>().ok();

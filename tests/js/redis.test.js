@@ -293,7 +293,8 @@ test('bad stores and options are typed errors before any request; a browser buil
   const base = { apiKey: KEY, baseUrl: emu.api };
   /** @param {() => unknown} f @param {string} path */
   const refuses = (f, path) => assert.throws(f, (/** @type {any} */ e) => e instanceof hi.ValidationError && e.path === path && e.code === 'validation_error');
-  for (const bad of [{}, 'redis', { acquire() {}, release() {} }, [1]]) {
+  // null too: a store not made yet must not leave every process on its own limits unsaid.
+  for (const bad of [{}, 'redis', { acquire() {}, release() {} }, [1], null]) {
     refuses(() => new hi.Dromo({ ...base, rateLimit: { store: bad } }), 'rateLimit.store');
   }
   const fake = { acquire() {}, release() {}, pause() {} };
@@ -305,11 +306,47 @@ test('bad stores and options are typed errors before any request; a browser buil
     refuses(() => store.redisRateLimitStore(client, { onError: 'retry' }), 'options.onError');
     refuses(() => store.redisRateLimitStore(client, { prefix: '' }), 'options.prefix');
     refuses(() => store.redisRateLimitStore(client, { timeoutMs: 0 }), 'options.timeoutMs');
+    // Past what a timer can wait, Node fires it at once: every decision would fail.
+    refuses(() => store.redisRateLimitStore(client, { timeoutMs: 2 ** 31 }), 'options.timeoutMs');
+    refuses(() => store.redisRateLimitStore(client, { timeoutMs: Infinity }), 'options.timeoutMs');
+    const longest = store.redisRateLimitStore(client, { prefix: 'longest', timeoutMs: 2 ** 31 - 1 });
+    const took = await longest.acquire({ key: 'x:c', max: 20, windowMs: WINDOW_MS, marginMs: 6, leaseMs: 1000 });
+    assert.deepEqual({ slot: took.slot, firm: took.firm }, { slot: 1, firm: true });
     refuses(() => store.redisRateLimitStore(client, { prefx: 'x' }), 'options.prefx');
     // A store is only functions and onError: what the client copies of its options keeps them.
     assert.deepEqual(Object.keys(store.redisRateLimitStore(client)).sort(), ['acquire', 'onError', 'pause', 'release']);
   } finally {
     await close();
+  }
+  // A class-based store (methods on its prototype, using `this`) is a store like any other.
+  {
+    const { client, close } = await redisClient('ioredis', redis.url);
+    try {
+      class Counted {
+        constructor(/** @type {any} */ inner) {
+          this.inner = inner;
+          this.calls = 0;
+        }
+        acquire(/** @type {any} */ req) {
+          this.calls++;
+          return this.inner.acquire(req);
+        }
+        release(/** @type {any} */ req) {
+          return this.inner.release(req);
+        }
+        pause(/** @type {any} */ req) {
+          return this.inner.pause(req);
+        }
+      }
+      const counted = new Counted(store.redisRateLimitStore(client, { prefix: 'class' }));
+      await reset();
+      const dromo = new hi.Dromo({ ...base, rateLimit: { windowMs: WINDOW_MS, store: counted } });
+      await dromo.imports.create({ schema_id: CONTACTS, original_filename: 'a.csv' });
+      assert.ok(counted.calls >= 1, 'the class instance decided the send');
+      assert.equal((await client.keys('class:*:c')).length, 1);
+    } finally {
+      await close();
+    }
   }
   // The browser entry's build has no shared stores: the key is refused there, not ignored.
   const entry = path.join(pkgDir, 'node_modules/headless-imports/index.js');
