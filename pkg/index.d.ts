@@ -21,7 +21,10 @@ export interface DromoOptions {
    * backoff that honours `Retry-After`. Default 2; capped at 10.
    */
   maxRetries?: number;
-  /** Per-request timeout in milliseconds (each attempt). Default 60 000. */
+  /**
+   * Per-request timeout in milliseconds (each attempt). Default 60 000. With `rateLimit.store`,
+   * each decision of the store is bounded by it too (the wait for a slot is not).
+   */
   timeoutMs?: number;
   /** Extra headers sent with every API request (never with uploads to the presigned URL). */
   headers?: Record<string, string>;
@@ -84,6 +87,8 @@ export interface RateLimitStore {
   /**
    * Takes the next slot of the window `key` (or, given `slot`, decides that one again): when it
    * may be sent (`waitMs` from now), and whether that is final (`firm`; otherwise ask again then).
+   * The client stops waiting for an answer when the call is aborted or its `timeoutMs` passes;
+   * a slot answered after that is released at once (`sent: false`).
    */
   acquire(request: {
     key: string;
@@ -93,8 +98,13 @@ export interface RateLimitStore {
     leaseMs: number;
     slot?: number;
   }): Promise<{ slot: number; waitMs: number; firm: boolean }>;
-  /** The send of `slot` was answered (or given up): frees the slot `max` places later. A rejection is ignored (the slot then frees when its lease ends). */
-  release(request: { key: string; slot: number; windowMs: number; marginMs: number }): Promise<void>;
+  /**
+   * The send of `slot` was answered (or given up): frees the slot `max` places later. `sent:
+   * false` when it never went (given up while it waited, or taken too late for anyone); a store
+   * may then let the slot after it go without waiting for it. A rejection is ignored (the slot
+   * then frees when its lease ends).
+   */
+  release(request: { key: string; slot: number; windowMs: number; marginMs: number; sent?: boolean }): Promise<void>;
   /** A 429 asked every sender of window `key` to wait `ms`. A rejection is ignored. */
   pause(request: { key: string; ms: number }): Promise<void>;
 }

@@ -134,21 +134,26 @@ export function redisRateLimitStore(client, options = {}) {
   const evalScript = evaluator(flavour);
 
   /**
-   * One script call, failed if Redis takes longer than `timeoutMs` (the call itself may still
-   * land later: its slot then goes unused, and frees after its lease).
+   * One script call, failed if Redis takes longer than `timeoutMs`. The call itself may still
+   * land later: then `onLate` gets its reply (a slot taken meanwhile is released through it).
    * @param {string} key @param {(string | number)[]} args
+   * @param {(reply: unknown) => void} [onLate]
    */
-  const call = (key, args) => {
+  const call = (key, args, onLate) => {
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     let timer;
+    let gaveUp = false;
     const late = new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(() => {
+        gaveUp = true;
+        reject(new Error(`Redis did not answer within ${timeoutMs} ms`));
+      }, timeoutMs);
     });
     const done = Promise.resolve()
       .then(() => evalScript(`${prefix}:${key}`, args.map(String)))
       .finally(() => clearTimeout(timer));
     // The losing side of the race must not surface as an unhandled rejection.
-    done.catch(() => {});
+    done.then((reply) => gaveUp && onLate?.(reply), () => {});
     return Promise.race([done, late]);
   };
 
@@ -161,7 +166,13 @@ export function redisRateLimitStore(client, options = {}) {
      * @param {{ key: string, max: number, windowMs: number, marginMs: number, leaseMs: number, slot?: number }} req
      */
     async acquire(req) {
-      const reply = /** @type {unknown[]} */ (await call(req.key, ['take', req.max, req.windowMs, req.marginMs, req.leaseMs, req.slot ?? '']));
+      // Answered after the caller was told Redis failed: a slot other than the one it holds was
+      // taken for nobody, and goes at once (rather than hold the window until its lease ends).
+      const late = (/** @type {any} */ reply) => {
+        const slot = Number(reply?.[0]);
+        if (Number.isFinite(slot) && slot !== req.slot) call(req.key, ['answer', slot, req.windowMs, req.marginMs]).catch(() => {});
+      };
+      const reply = /** @type {unknown[]} */ (await call(req.key, ['take', req.max, req.windowMs, req.marginMs, req.leaseMs, req.slot ?? ''], late));
       return { slot: Number(reply[0]), waitMs: Number(reply[1]), firm: Number(reply[2]) === 1 };
     },
     /**

@@ -14,7 +14,7 @@
 use crate::prelude::*;
 use alloc::rc::Rc;
 
-use js_sys::{Function, Object, Promise};
+use js_sys::{Function, Object};
 use sha2::{Digest, Sha256};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
@@ -62,6 +62,25 @@ impl Fns {
 extern "C" {
     /// `f.call(store, req)`, its throw or rejection dropped.
     fn fire(f: &Function, store: &JsValue, req: &Object);
+    /// `[promise, cancel]`: `acquire.call(store, req)`, or a rejection with `['abort']`,
+    /// `['timeout']` or `['store', cause]`; an answer that comes too late is released.
+    fn decide(
+        acquire: &Function,
+        release: &Function,
+        store: &JsValue,
+        req: &Object,
+        signal: Option<&web_sys::AbortSignal>,
+        timeout_ms: f64,
+    ) -> js_sys::Array;
+}
+
+/// Stops waiting for a decision when dropped (a settled one is left as it is).
+struct Cancel(Function);
+
+impl Drop for Cancel {
+    fn drop(&mut self) {
+        let _ = self.0.call0(&JsValue::UNDEFINED);
+    }
 }
 
 /// A client's shared store.
@@ -85,10 +104,14 @@ pub struct Held {
     fns: Rc<Fns>,
     /// `{ key, slot, windowMs, marginMs, ... }`: what `release` needs to find the slot.
     req: Object,
+    /// Whether its request went (or may have): else the slot was given up while it waited, and
+    /// the store need not count it as a send (`sent: false`).
+    sent: bool,
 }
 
 impl Drop for Held {
     fn drop(&mut self) {
+        set(&self.req, "sent", &JsValue::from_bool(self.sent));
         self.fns.fire(&self.fns.release, &self.req);
     }
 }
@@ -193,14 +216,15 @@ impl Store {
         set(&req, "windowMs", &JsValue::from_f64(rate.window_ms));
         set(&req, "marginMs", &JsValue::from_f64(margin));
         set(&req, "leaseMs", &JsValue::from_f64(lease));
-        let mut answer = self.take(&req).await?;
-        // From here on the slot is ours: if we give up, dropping the permit releases it. Asking
-        // again with `slot` set re-decides this slot instead of taking a new one.
+        let mut answer = self.take(&req, opts, timeout).await?;
+        // From here on the slot is ours: if we give up, dropping `held` releases it (unsent).
+        // Asking again with `slot` set re-decides this slot instead of taking a new one.
         set(&req, "slot", &JsValue::from_f64(answer.slot));
-        let permit = Permit::shared(Held {
+        let mut held = Held {
             fns: self.fns.clone(),
             req: req.clone(),
-        });
+            sent: false,
+        };
         if let (Some(f), true) = (opts.on_queued.as_ref(), answer.wait_ms > 0.0) {
             tell_queued(f, kind, answer.wait_ms).await?;
         }
@@ -211,7 +235,9 @@ impl Store {
                 if answer.wait_ms > 0.0 {
                     sleep(answer.wait_ms, signal).await?;
                 }
-                return Ok(permit);
+                // Sent from here on (whatever happens to the request, it may have gone).
+                held.sent = true;
+                return Ok(Permit::shared(held));
             }
             // The slot it follows is unanswered. Not sent yet: ask again once it could have been
             // answered. In flight: ask every margin at first (a request's answer usually lands
@@ -226,7 +252,7 @@ impl Store {
                 p
             };
             sleep(wait, signal).await?;
-            answer = self.take(&req).await?;
+            answer = self.take(&req, opts, timeout).await?;
             // Re-decided; or, given up for lost meanwhile, queued again under a new number.
             set(&req, "slot", &JsValue::from_f64(answer.slot));
         }
@@ -251,12 +277,22 @@ impl Store {
         self.fns.fire(&self.fns.pause, &req);
     }
 
-    /// Asks the store to take (or, with `req.slot`, re-decide) a slot.
-    async fn take(&self, req: &Object) -> Result<Answer> {
-        let out = self.fns.acquire.call1(&self.fns.this, req).map_err(threw)?;
-        let v = crate::task::settled(Promise::resolve(&out))
+    /// Asks the store to take (or, with `req.slot`, re-decide) a slot. Whatever the store does
+    /// (a Redis that stalls, a custom store that never settles), the caller's abort and the
+    /// request's `timeout` end the wait with their own errors; a slot the store hands out after
+    /// that is released (`js/store.js`).
+    async fn take(&self, req: &Object, opts: &CallOptions, timeout: f64) -> Result<Answer> {
+        let signal = opts.signal.as_ref();
+        let fns = &self.fns;
+        let parts = decide(&fns.acquire, &fns.release, &fns.this, req, signal, timeout);
+        let _cancel = Cancel(parts.get(1).unchecked_into());
+        let v = crate::task::settled(parts.get(0).unchecked_into())
             .await
-            .map_err(threw)?;
+            .map_err(|why| match get(&why, "0").as_string().as_deref() {
+                Some("abort") => Error::aborted(signal),
+                Some("timeout") => timed_out(timeout),
+                _ => threw(get(&why, "1")),
+            })?;
         let slot = get(&v, "slot").as_f64();
         let wait = get(&v, "waitMs").as_f64();
         match (slot, wait, get(&v, "firm").as_bool()) {
@@ -287,6 +323,21 @@ fn threw(cause: JsValue) -> Error {
     ]
     .concat();
     failed(&why, Some(cause))
+}
+
+/// The request's `timeoutMs` passed while the store decided: the call's own timeout, not a
+/// failure of the store (so `onError: 'memory'` does not carry on past it).
+#[inline(never)] // cold
+fn timed_out(timeout: f64) -> Error {
+    Error::new(
+        ErrorKind::Timeout,
+        [
+            "The shared rate-limit store (rateLimit.store) did not decide within timeoutMs (",
+            &crate::text::num(timeout),
+            " ms). Nothing was sent.",
+        ]
+        .concat(),
+    )
 }
 
 /// `rate_limit_store`: the store `why`; the send it was for did not happen.

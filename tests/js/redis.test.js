@@ -227,6 +227,98 @@ test('a send given up while it waits for a shared slot (abort) rejects at once a
   }
 });
 
+test('a store that never decides: abort and timeoutMs end the call with their own errors, and a late answer is released, not leaked', { skip, timeout: 60_000 }, async () => {
+  await reset();
+  /** @type {unknown[]} */
+  const unhandled = [];
+  const onUnhandled = (/** @type {unknown} */ e) => unhandled.push(e);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    /** @type {{ req: any, resolve: (v: unknown) => void, reject: (e: unknown) => void }[]} */
+    const asked = [];
+    /** @type {any[]} */
+    const released = [];
+    const hanging = {
+      acquire: (/** @type {any} */ req) => new Promise((resolve, reject) => asked.push({ req, resolve, reject })),
+      release: (/** @type {any} */ req) => void released.push({ ...req }),
+      pause() {},
+    };
+    const dromo = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, rateLimit: { windowMs: WINDOW_MS, store: hanging } });
+    const params = { schema_id: CONTACTS, original_filename: 'a.csv' };
+    // Aborted while the store decides: APIUserAbortError, the reason as its cause.
+    const ac = new AbortController();
+    const aborted = dromo.imports.create(params, { signal: ac.signal }).catch((/** @type {any} */ x) => x);
+    await waitFor(async () => asked.length === 1);
+    const reason = new Error('user cancelled');
+    ac.abort(reason);
+    const e = await aborted;
+    assert.ok(e instanceof hi.APIUserAbortError, String(e));
+    assert.equal(e.cause, reason);
+    // The request's own timeout covers the decision too (the store has none of its own here).
+    const timedOut = await dromo.imports.create(params, { timeoutMs: 200 }).catch((/** @type {any} */ x) => x);
+    assert.ok(timedOut instanceof hi.APIConnectionTimeoutError, String(timedOut));
+    assert.match(timedOut.message, /rateLimit\.store.*200 ms/);
+    assert.equal(asked.length, 2);
+    // The store answers at last: the first slot it hands out is nobody's, so it goes back at
+    // once, marked as never sent; a late rejection is dropped, never unhandled.
+    asked[0].resolve({ slot: 7, waitMs: 0, firm: true });
+    asked[1].reject(new Error('too late'));
+    await waitFor(async () => released.length === 1);
+    assert.deepEqual({ slot: released[0].slot, sent: released[0].sent, key: typeof released[0].key }, { slot: 7, sent: false, key: 'string' });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(unhandled, []);
+    assert.deepEqual((await stats()).requests, {}, 'nothing reached the API');
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
+});
+
+test('Redis stalled (SIGSTOP): abort and timeoutMs end the call at once with their own errors, not rate_limit_store at the store\'s timeoutMs; the slots taken once Redis wakes are released', { skip, timeout: 60_000 }, async () => {
+  const stalled = await startRedis();
+  const { client, close } = await redisClient('ioredis', stalled.url);
+  try {
+    await reset();
+    // The store waits far longer than this test lasts: only the call's own abort or timeout can
+    // end a decision while Redis is stopped.
+    const shared = store.redisRateLimitStore(client, { prefix: 'stalled', timeoutMs: 600_000 });
+    const dromo = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, rateLimit: { windowMs: WINDOW_MS, store: shared } });
+    const params = { schema_id: CONTACTS, original_filename: 'a.csv' };
+    await dromo.imports.create(params);
+    stalled.freeze();
+    const reason = new Error('user cancelled');
+    const aborted = dromo.imports.create(params, { signal: AbortSignal.timeout(100) }).catch((/** @type {any} */ x) => x);
+    const ac = new AbortController();
+    const cancelled = dromo.imports.create(params, { signal: ac.signal }).catch((/** @type {any} */ x) => x);
+    setTimeout(() => ac.abort(reason), 100);
+    const timedOut = dromo.imports.create(params, { timeoutMs: 100 }).catch((/** @type {any} */ x) => x);
+    // All three end while Redis is still stopped (it is continued only after).
+    const [a, c, t] = await Promise.all([aborted, cancelled, timedOut]);
+    assert.ok(a instanceof hi.APIUserAbortError, String(a));
+    assert.equal(a.cause?.name, 'TimeoutError', 'AbortSignal.timeout\'s reason is the cause');
+    assert.ok(c instanceof hi.APIUserAbortError, String(c));
+    assert.equal(c.cause, reason);
+    assert.ok(t instanceof hi.APIConnectionTimeoutError, String(t));
+    stalled.thaw();
+    // Redis runs the three queued takes now: slots 2, 3 and 4, each released as it lands.
+    const [key] = await client.keys('stalled:*:c');
+    await waitFor(() => released(client, key, [2, 3, 4]));
+    assert.equal((await stats()).requests['dromo.create'], 1, 'only the first create was sent');
+  } finally {
+    stalled.thaw();
+    await close();
+    await stalled.stop();
+  }
+});
+
+/**
+ * Whether every slot in `slots` of window `key` is released (answered, or dropped unsent).
+ * @param {any} client an ioredis client @param {string} key @param {number[]} slots
+ */
+async function released(client, key, slots) {
+  const fields = await client.hgetall(key);
+  return slots.every((k) => `a${k}` in fields || `v${k}` in fields);
+}
+
 /** Polls `check` every 20 ms until it holds, for at most 5 s. @param {() => Promise<boolean>} check */
 async function waitFor(check) {
   const deadline = Date.now() + 5000;
