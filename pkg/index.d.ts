@@ -75,7 +75,9 @@ export interface RateLimitOptions {
  * decides slots atomically by the rule
  * `pkg/redis.lua` applies: slot k+max no earlier than slot k's answer plus the window plus the
  * margin, an unanswered slot counted as answered at its start plus `leaseMs`, nothing before a
- * pause ends, all on one clock.
+ * pause ends, all on one clock. After a final wait the client asks about its slot once more,
+ * right before sending: answer `firm` with no wait unless the slot was given away meanwhile.
+ * (Redis's store also hears from holders every second and frees a silent one's slots sooner.)
  */
 export interface RateLimitStore {
   /**

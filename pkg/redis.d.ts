@@ -40,7 +40,9 @@ export type RedisScriptClient =
  * A rate-limit store in Redis for `rateLimit: { store }`: pass your connected node-redis
  * (`createClient()`, v4 or later) or ioredis client; the package uses it and never closes it.
  * Every decision is one Lua script call, atomic inside Redis and timed by Redis's clock (the
- * workers' clocks never matter). Keys are `<prefix>:<hash of the API key>:...` (never the key
+ * workers' clocks never matter). While it holds slots, a store tells Redis so every second; a
+ * process silent for 3 s (it died) counts as gone, and its slots free at once (its queued ones)
+ * or as answered when it fell silent (what it may have sent). Keys are `<prefix>:<hash of the API key>:...` (never the key
  * itself) and expire by themselves once they hold nothing back.
  * @throws {ValidationError} `client` is neither flavour, or an option is wrong.
  */

@@ -16,6 +16,17 @@ import { ValidationError } from './errors.js';
 const SCRIPT = fs.readFileSync(new URL('./redis.lua', import.meta.url), 'utf8');
 /** setTimeout's longest delay (a signed 32-bit number of ms): a longer one fires at once. */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+/**
+ * While a process holds slots, it tells Redis so every BEAT_MS; one not heard from for STALE_MS
+ * counts as gone (it died): its queued slots free at once, and what it may have sent counts as
+ * answered when it fell silent, instead of holding the window for a whole lease (the request
+ * timeout, up to ten minutes). A slot is sent only while its holder is sure not to have been
+ * taken for gone: its last word to Redis went less than SURE_MS ago (else it asks again first).
+ */
+const BEAT_MS = 1000;
+const STALE_MS = 3000;
+const SURE_MS = STALE_MS - BEAT_MS;
+const now = () => performance.now();
 const SHA = createHash('sha1').update(SCRIPT).digest('hex');
 
 /**
@@ -157,6 +168,53 @@ export function redisRateLimitStore(client, options = {}) {
     return Promise.race([done, late]);
   };
 
+  /**
+   * The slots this store holds, by window key: when their holder's last word to Redis about
+   * each went out (local ms), when its final wait ends, and whether Redis no longer keeps it.
+   * @type {Map<string, Map<number, { said: number, due?: number, lost?: boolean }>>}
+   */
+  const held = new Map();
+  /** @type {ReturnType<typeof setInterval> | undefined} */
+  let beating;
+  /** Tells Redis this process still holds its slots, a call per window. */
+  const beat = () => {
+    for (const [key, slots] of held) {
+      const list = [...slots.keys()];
+      const said = now();
+      call(key, ['beat', '', ...list]).then(
+        (/** @type {any} */ lost) => {
+          const gone = new Set((Array.isArray(lost) ? lost : []).map(Number));
+          for (const slot of list) {
+            const h = slots.get(slot);
+            if (!h) continue;
+            if (gone.has(slot)) h.lost = true;
+            else h.said = Math.max(h.said, said);
+          }
+        },
+        () => {},
+      );
+    }
+  };
+  /** @param {string} key @param {number} slot @param {{ said: number, due?: number }} h */
+  const hold = (key, slot, h) => {
+    let slots = held.get(key);
+    if (!slots) held.set(key, (slots = new Map()));
+    slots.set(slot, h);
+    // Unref'd: a process with nothing else to do may exit while it waits for a slot.
+    if (!beating) (beating = setInterval(beat, BEAT_MS)).unref?.();
+  };
+  /** @param {string} key @param {number | undefined} slot */
+  const forget = (key, slot) => {
+    const slots = held.get(key);
+    if (!slots || slot === undefined) return;
+    slots.delete(slot);
+    if (slots.size === 0) held.delete(key);
+    if (held.size === 0 && beating) {
+      clearInterval(beating);
+      beating = undefined;
+    }
+  };
+
   // What the Rust core calls (src/limit_store.rs): plain own functions, so the copy it makes of
   // the client options keeps them.
   return Object.freeze({
@@ -166,21 +224,48 @@ export function redisRateLimitStore(client, options = {}) {
      * @param {{ key: string, max: number, windowMs: number, marginMs: number, leaseMs: number, slot?: number }} req
      */
     async acquire(req) {
+      // Asked once more when its final wait is over: no need to ask Redis while this process is
+      // sure to have been heard from lately (Redis cannot have taken it for gone).
+      const mine = req.slot === undefined ? undefined : held.get(req.key)?.get(req.slot);
+      if (mine && !mine.lost && mine.due !== undefined && now() >= mine.due && now() - mine.said < SURE_MS) {
+        return { slot: /** @type {number} */ (req.slot), waitMs: 0, firm: true };
+      }
       // Answered after the caller was told Redis failed: a slot other than the one it holds was
       // taken for nobody, and goes at once (rather than hold the window until its lease ends).
       const late = (/** @type {any} */ reply) => {
         const slot = Number(reply?.[0]);
-        if (Number.isFinite(slot) && slot !== req.slot) call(req.key, ['answer', slot, req.windowMs, req.marginMs]).catch(() => {});
+        if (Number.isFinite(slot) && slot !== req.slot) call(req.key, ['drop', slot]).catch(() => {});
       };
-      const reply = /** @type {unknown[]} */ (await call(req.key, ['take', req.max, req.windowMs, req.marginMs, req.leaseMs, req.slot ?? ''], late));
-      return { slot: Number(reply[0]), waitMs: Number(reply[1]), firm: Number(reply[2]) === 1 };
+      let asked = req.slot;
+      for (let tries = 0; ; tries++) {
+        const said = now();
+        const reply = /** @type {unknown[]} */ (
+          await call(req.key, ['take', req.max, req.windowMs, req.marginMs, req.leaseMs, STALE_MS, asked ?? ''], late)
+        );
+        const slot = Number(reply[0]);
+        const waitMs = Number(reply[1]);
+        const firm = Number(reply[2]) === 1;
+        // Given up for lost meanwhile, it was queued again under a new number.
+        if (asked !== undefined && slot !== asked) forget(req.key, asked);
+        hold(req.key, slot, { said, due: firm ? now() + waitMs : undefined });
+        // A go-ahead that took so long to come that Redis may have taken us for gone since: ask
+        // again (a few times at most: a process that slow will be told to wait anyway).
+        if (firm && waitMs === 0 && now() - said >= SURE_MS && tries < 3) {
+          asked = slot;
+          continue;
+        }
+        return { slot, waitMs, firm };
+      }
     },
     /**
-     * Records that the send in slot `req.slot` was answered (or abandoned).
-     * @param {{ key: string, slot: number, windowMs: number, marginMs: number }} req
+     * Records that the send in slot `req.slot` was answered, or (`sent: false`) that it never
+     * went: then the slot after it need not wait for it.
+     * @param {{ key: string, slot: number, windowMs: number, marginMs: number, sent?: boolean }} req
      */
     async release(req) {
-      await call(req.key, ['answer', req.slot, req.windowMs, req.marginMs]);
+      forget(req.key, req.slot);
+      if (req.sent === false) await call(req.key, ['drop', req.slot]);
+      else await call(req.key, ['answer', req.slot, req.windowMs, req.marginMs]);
     },
     /**
      * Holds every process's next slots of a window for `req.ms` (a 429's Retry-After).

@@ -5,8 +5,11 @@
 //! The store decides atomically where its state lives, by the rule of `limit_rule::decide`
 //! (`pkg/redis.lua` for Redis, through `pkg/redis.js`). A process cannot await another's answer,
 //! so a slot whose predecessor is still unanswered gets a lower bound and asks again once it has
-//! passed; an answer is recorded by `release` when the permit drops; a slot never released counts
-//! as answered at its start plus a lease (the request timeout), so a dead worker holds nothing.
+//! passed; a slot with a final wait asks once more when it is over, right before it is sent; an
+//! answer is recorded by `release` when the permit drops (`sent: false` for a slot given up while
+//! it waited). A slot never released counts as answered at its start plus a lease (the request
+//! timeout); a store that hears from its holders (Redis's: a heartbeat a second) frees a dead
+//! worker's slots within seconds instead, its queued ones at once.
 //!
 //! Keys are `<namespace>:c` (creates) and `<namespace>:p:<import path>` (polls), where the
 //! namespace is a hash of the provider and the API key: never the key itself.
@@ -231,13 +234,20 @@ impl Store {
         let signal = opts.signal.as_ref();
         let mut poll = margin;
         for _ in 0..MAX_CHECKS {
-            if answer.firm {
-                if answer.wait_ms > 0.0 {
-                    sleep(answer.wait_ms, signal).await?;
-                }
+            if answer.firm && answer.wait_ms <= 0.0 {
                 // Sent from here on (whatever happens to the request, it may have gone).
                 held.sent = true;
                 return Ok(Permit::shared(held));
+            }
+            if answer.firm {
+                // Asked once more when the wait is over, right before sending: the store may
+                // have taken this process for gone meanwhile (it stalled past a heartbeat) and
+                // given the slot away, or a 429 may have paused the window since. A store that
+                // knows the slot is still good answers without a round trip (pkg/redis.js).
+                sleep(answer.wait_ms, signal).await?;
+                answer = self.take(&req, opts, timeout).await?;
+                set(&req, "slot", &JsValue::from_f64(answer.slot));
+                continue;
             }
             // The slot it follows is unanswered. Not sent yet: ask again once it could have been
             // answered. In flight: ask every margin at first (a request's answer usually lands

@@ -58,7 +58,12 @@ function worker(settings, limitMs = 120_000) {
   });
   let out = '';
   let err = '';
-  child.stdout.on('data', (b) => (out += b));
+  /** @type {(() => void)[]} */
+  const onOut = [];
+  child.stdout.on('data', (b) => {
+    out += b;
+    for (const f of onOut) f();
+  });
   child.stderr.on('data', (b) => (err += b));
   const timer = setTimeout(() => child.kill('SIGKILL'), limitMs);
   /** @type {Promise<{ code: number | null, signal: NodeJS.Signals | null, result: any, err: string }>} */
@@ -73,7 +78,15 @@ function worker(settings, limitMs = 120_000) {
       resolve({ code, signal, result, err });
     }),
   );
-  return { child, exited };
+  /** Resolves once the worker has printed `text` (or has exited). @param {string} text */
+  const printed = (text) =>
+    new Promise((resolve) => {
+      const check = () => (out.includes(text) || child.exitCode !== null || child.signalCode !== null) && resolve(undefined);
+      onOut.push(check);
+      child.once('exit', check);
+      check();
+    });
+  return { child, exited, printed };
 }
 
 /** Every key in the test's Redis with its type, TTL and contents. */
@@ -141,6 +154,36 @@ test('a worker killed (SIGKILL) mid-run holds nothing: the other three finish, 0
     assert.equal(d.code, 0, d.err);
     assert.deepEqual({ ok: d.result.ok, firstError: d.result.firstError }, { ok: 50, firstError: undefined });
   }
+  assert.equal((await stats()).throttled, 0, 'no 429 at all');
+});
+
+test('a worker killed (SIGKILL) while it holds queued slots costs the others seconds, not its lease: each survivor is answered well within a lease of what onQueued said, 0 429s', { skip, timeout: 180_000 }, async (t) => {
+  await reset();
+  // The request timeout is the lease: what a dead worker's slots held the window for, until
+  // Redis heard from their holders (a heartbeat a second; silent for 3 s is gone).
+  const lease = 30_000;
+  const settings = { n: 30, store: true, flavour: 'ioredis', url: redis.url, prefix: 'dead', timeoutMs: lease, trace: true };
+  const runs = Array.from({ length: 3 }, () => worker(settings));
+  // Killed as soon as one of its creates waits for a slot: it then holds queued slots, and
+  // (most likely) some in flight.
+  await runs[0].printed('"queued":true');
+  runs[0].child.kill('SIGKILL');
+  const [victim, ...rest] = await Promise.all(runs.map((r) => r.exited));
+  assert.equal(victim.signal, 'SIGKILL');
+  /** @type {number[]} */
+  const late = [];
+  for (const d of rest) {
+    assert.equal(d.code, 0, d.err);
+    assert.deepEqual({ ok: d.result.ok, firstError: d.result.firstError }, { ok: 30, firstError: undefined });
+    late.push(...d.result.late);
+  }
+  assert.ok(late.length > 0, 'the survivors waited for slots');
+  // Each survivor create that waited was answered less than a lease after the time onQueued
+  // gave it: none waited for the dead worker's lease (before, the ones after its queued slots
+  // each waited a whole lease more than they were told).
+  t.diagnostic(`${late.length} survivor creates waited; answered after onQueued's time by at most ${Math.max(...late)} ms`);
+  const overLease = late.filter((ms) => ms >= lease);
+  assert.deepEqual(overLease, [], `lateness beyond onQueued, ms: max ${Math.max(...late)}`);
   assert.equal((await stats()).throttled, 0, 'no 429 at all');
 });
 
@@ -216,12 +259,13 @@ test('a send given up while it waits for a shared slot (abort) rejects at once a
     assert.ok(e instanceof hi.APIUserAbortError, String(e));
     assert.ok(Date.now() - t0 < 5000, 'gave up at the abort, not after the window');
     assert.equal((await stats()).requests['dromo.create'], 1, 'the second create was never sent');
-    // Its slot (the second) is released: recorded as answered, so nothing waits on it for a lease.
+    // Its slot (the second) is released as never sent, so nothing waits on it for a lease.
     const [key] = await client.keys('abort:*:c');
     const fields = await client.hGetAll(key);
     assert.equal(fields.n, '2');
     // (node-redis answers HEXISTS with 1 or true, by version.)
-    await waitFor(async () => Number(await client.hExists(key, 'a2')) === 1);
+    await waitFor(async () => Number(await client.hExists(key, 'v2')) === 1);
+    assert.equal(Number(await client.hExists(key, 'a2')), 0);
   } finally {
     await close();
   }
@@ -344,11 +388,14 @@ for (const flavour of /** @type {const} */ (['node-redis', 'ioredis'])) {
       const burst = await Promise.all(Array.from({ length: 30 }, () => shared.acquire(req)));
       assert.deepEqual(burst.map((a) => a.slot).sort((a, b) => a - b), Array.from({ length: 30 }, (_, i) => i + 1));
       assert.deepEqual(await calls(), { eval: 1, evalsha: 29 });
+      // Given back (unsent): a store that holds nothing sends no heartbeats.
+      await Promise.all(burst.map((a) => shared.release({ ...req, slot: a.slot, sent: false })));
+      await admin.configResetStat();
       await admin.scriptFlush();
       const after = await shared.acquire(req);
       assert.equal(after.slot, 31);
       // The refused EVALSHA, then the text once more.
-      assert.deepEqual(await calls(), { eval: 2, evalsha: 30 });
+      assert.deepEqual(await calls(), { eval: 1, evalsha: 1 });
     } finally {
       await Promise.all([close(), closeAdmin()]);
       await own.stop();
