@@ -83,7 +83,8 @@ export interface RateLimitStore {
   /**
    * `'fail'` (default): when the store fails, the call rejects with a `HeadlessImportsError`
    * whose `code` is `rate_limit_store`, and nothing is sent. `'memory'`: the client goes on
-   * within this process's own limits until the store answers again.
+   * within this process's own limits until the store answers again; then what it sent meanwhile
+   * holds every process (a `pause`) until those sends are a window old.
    */
   readonly onError?: 'fail' | 'memory';
   /**

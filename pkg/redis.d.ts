@@ -11,7 +11,9 @@ export interface RedisRateLimitStoreOptions {
   /**
    * When Redis fails or does not answer within `timeoutMs`: `'fail'` (default) rejects the call
    * with a `HeadlessImportsError` whose `code` is `rate_limit_store` before anything is sent;
-   * `'memory'` goes on within this process's own limits until Redis answers again.
+   * `'memory'` goes on within this process's own limits until Redis answers again (several
+   * processes together may then exceed the account's limits), and what it sent meanwhile holds
+   * every process once Redis is back, until those sends are a window old.
    */
   onError?: 'fail' | 'memory';
   /**

@@ -281,6 +281,11 @@ impl Store {
             now_ms(),
             0.0,
         );
+        self.hold(kind, ms);
+    }
+
+    /// Holds every process's next sends of `kind` for `ms` (not awaited).
+    pub fn hold(&self, kind: Kind<'_>, ms: f64) {
         let req = Object::new();
         set(&req, "key", &JsValue::from_str(&self.key(kind)));
         set(&req, "ms", &JsValue::from_f64(ms));

@@ -428,6 +428,34 @@ for (const flavour of /** @type {const} */ (['node-redis', 'ioredis'])) {
   });
 }
 
+test("Redis back after an outage with onError: 'memory': what was sent without it holds every process until it is a window old, so recovery draws no 429", { skip, timeout: 60_000 }, async () => {
+  // A window of 3 s (time scale 0.05), so that Redis is back well within it.
+  const slow = await startEmulator(['--time-scale', '0.05']);
+  const own = await startRedis();
+  const { client, close } = await redisClient('ioredis', own.url);
+  try {
+    const windowMs = 3000;
+    const shared = store.redisRateLimitStore(client, { prefix: 'outage', onError: 'memory', timeoutMs: 200 });
+    const dromo = new hi.Dromo({ apiKey: KEY, baseUrl: slow.api, maxRetries: 0, rateLimit: { windowMs, store: shared } });
+    const params = { schema_id: CONTACTS, original_filename: 'a.csv' };
+    own.freeze();
+    // Redis stalls: these go within this process's own limits, a whole window's worth.
+    await Promise.all(Array.from({ length: 20 }, () => dromo.imports.create(params)));
+    own.thaw();
+    await client.ping();
+    // Redis answers again, and knows nothing of those 20: without the hold it would let the next
+    // create go at once, into a window the API has full (a 429; maxRetries 0 makes it the error).
+    await dromo.imports.create(params);
+    const s = await control(`${new URL(slow.api).origin}/_emulator/stats`);
+    assert.equal(s.throttled, 0, 'no 429 on recovery');
+    assert.equal(s.requests['dromo.create'], 21);
+  } finally {
+    own.thaw();
+    await close();
+    await Promise.all([own.stop(), slow.stop()]);
+  }
+});
+
 test('bad stores and options are typed errors before any request; a browser build has no rateLimit.store', { skip, timeout: 60_000 }, async () => {
   const base = { apiKey: KEY, baseUrl: emu.api };
   /** @param {() => unknown} f @param {string} path */
