@@ -169,45 +169,50 @@ export function redisRateLimitStore(client, options = {}) {
   };
 
   /**
-   * The slots this store holds, by window key: when their holder's last word to Redis about
-   * each went out (local ms), when its final wait ends, and whether Redis no longer keeps it.
-   * @type {Map<string, Map<number, { said: number, due?: number, lost?: boolean }>>}
+   * The slots this store holds, by window key and then by `incarnation/slot` (see redis.lua: a
+   * slot number from before Redis lost the window is another slot): when their holder's last
+   * word to Redis about each went out (local ms), when its final wait ends, and whether Redis no
+   * longer keeps it.
+   * @typedef {{ slot: number, inc: string, said: number, due?: number, lost?: boolean }} Held
+   * @type {Map<string, Map<string, Held>>}
    */
   const held = new Map();
   /** @type {ReturnType<typeof setInterval> | undefined} */
   let beating;
-  /** Tells Redis this process still holds its slots, a call per window. */
+  /** Tells Redis this process still holds its slots: a call per window (and incarnation). */
   const beat = () => {
     for (const [key, slots] of held) {
-      const list = [...slots.keys()];
-      const said = now();
-      call(key, ['beat', '', ...list]).then(
-        (/** @type {any} */ lost) => {
-          const gone = new Set((Array.isArray(lost) ? lost : []).map(Number));
-          for (const slot of list) {
-            const h = slots.get(slot);
-            if (!h) continue;
-            if (gone.has(slot)) h.lost = true;
-            else h.said = Math.max(h.said, said);
-          }
-        },
-        () => {},
-      );
+      /** @type {Map<string, Held[]>} */
+      const byInc = new Map();
+      for (const h of slots.values()) byInc.set(h.inc, [...(byInc.get(h.inc) ?? []), h]);
+      for (const [inc, list] of byInc) {
+        const said = now();
+        call(key, ['beat', '', inc, ...list.map((h) => h.slot)]).then(
+          (/** @type {any} */ lost) => {
+            const gone = new Set((Array.isArray(lost) ? lost : []).map(Number));
+            for (const h of list) {
+              if (gone.has(h.slot)) h.lost = true;
+              else h.said = Math.max(h.said, said);
+            }
+          },
+          () => {},
+        );
+      }
     }
   };
-  /** @param {string} key @param {number} slot @param {{ said: number, due?: number }} h */
-  const hold = (key, slot, h) => {
+  /** @param {string} key @param {Held} h */
+  const hold = (key, h) => {
     let slots = held.get(key);
     if (!slots) held.set(key, (slots = new Map()));
-    slots.set(slot, h);
+    slots.set(`${h.inc}/${h.slot}`, h);
     // Unref'd: a process with nothing else to do may exit while it waits for a slot.
     if (!beating) (beating = setInterval(beat, BEAT_MS)).unref?.();
   };
-  /** @param {string} key @param {number | undefined} slot */
-  const forget = (key, slot) => {
+  /** @param {string} key @param {unknown} inc @param {number | undefined} slot */
+  const forget = (key, inc, slot) => {
     const slots = held.get(key);
     if (!slots || slot === undefined) return;
-    slots.delete(slot);
+    slots.delete(`${inc}/${slot}`);
     if (slots.size === 0) held.delete(key);
     if (held.size === 0 && beating) {
       clearInterval(beating);
@@ -216,42 +221,48 @@ export function redisRateLimitStore(client, options = {}) {
   };
 
   // What the Rust core calls (src/limit_store.rs): plain own functions, so the copy it makes of
-  // the client options keeps them.
+  // the client options keeps them. The client passes the same request object back when it asks
+  // about its slot again or releases it, so the slot's incarnation travels on it (`req.inc`).
   return Object.freeze({
     onError,
     /**
      * Takes a slot (or re-decides `req.slot`): `{ slot, waitMs, firm }`.
-     * @param {{ key: string, max: number, windowMs: number, marginMs: number, leaseMs: number, slot?: number }} req
+     * @param {{ key: string, max: number, windowMs: number, marginMs: number, leaseMs: number, slot?: number, inc?: string }} req
      */
     async acquire(req) {
       // Asked once more when its final wait is over: no need to ask Redis while this process is
       // sure to have been heard from lately (Redis cannot have taken it for gone).
-      const mine = req.slot === undefined ? undefined : held.get(req.key)?.get(req.slot);
+      const mine = req.slot === undefined ? undefined : held.get(req.key)?.get(`${req.inc}/${req.slot}`);
       if (mine && !mine.lost && mine.due !== undefined && now() >= mine.due && now() - mine.said < SURE_MS) {
-        return { slot: /** @type {number} */ (req.slot), waitMs: 0, firm: true };
+        return { slot: mine.slot, waitMs: 0, firm: true };
       }
       // Answered after the caller was told Redis failed: a slot other than the one it holds was
       // taken for nobody, and goes at once (rather than hold the window until its lease ends).
       const late = (/** @type {any} */ reply) => {
         const slot = Number(reply?.[0]);
-        if (Number.isFinite(slot) && slot !== req.slot) call(req.key, ['drop', slot]).catch(() => {});
+        const inc = String(reply?.[3]);
+        if (Number.isFinite(slot) && (slot !== req.slot || inc !== req.inc)) call(req.key, ['drop', slot, inc]).catch(() => {});
       };
       let asked = req.slot;
+      let askedInc = req.inc ?? '';
       for (let tries = 0; ; tries++) {
         const said = now();
         const reply = /** @type {unknown[]} */ (
-          await call(req.key, ['take', req.max, req.windowMs, req.marginMs, req.leaseMs, STALE_MS, asked ?? ''], late)
+          await call(req.key, ['take', req.max, req.windowMs, req.marginMs, req.leaseMs, STALE_MS, asked ?? '', askedInc], late)
         );
         const slot = Number(reply[0]);
         const waitMs = Number(reply[1]);
         const firm = Number(reply[2]) === 1;
-        // Given up for lost meanwhile, it was queued again under a new number.
-        if (asked !== undefined && slot !== asked) forget(req.key, asked);
-        hold(req.key, slot, { said, due: firm ? now() + waitMs : undefined });
+        const inc = String(reply[3]);
+        // Given up for lost meanwhile (or lost with the hash), it was queued again as another.
+        if (asked !== undefined && (slot !== asked || inc !== askedInc)) forget(req.key, askedInc, asked);
+        hold(req.key, { slot, inc, said, due: firm ? now() + waitMs : undefined });
+        req.inc = inc;
         // A go-ahead that took so long to come that Redis may have taken us for gone since: ask
         // again (a few times at most: a process that slow will be told to wait anyway).
         if (firm && waitMs === 0 && now() - said >= SURE_MS && tries < 3) {
           asked = slot;
+          askedInc = inc;
           continue;
         }
         return { slot, waitMs, firm };
@@ -260,12 +271,13 @@ export function redisRateLimitStore(client, options = {}) {
     /**
      * Records that the send in slot `req.slot` was answered, or (`sent: false`) that it never
      * went: then the slot after it need not wait for it.
-     * @param {{ key: string, slot: number, windowMs: number, marginMs: number, sent?: boolean }} req
+     * @param {{ key: string, slot: number, windowMs: number, marginMs: number, sent?: boolean, inc?: string }} req
      */
     async release(req) {
-      forget(req.key, req.slot);
-      if (req.sent === false) await call(req.key, ['drop', req.slot]);
-      else await call(req.key, ['answer', req.slot, req.windowMs, req.marginMs]);
+      const inc = req.inc ?? '';
+      forget(req.key, inc, req.slot);
+      if (req.sent === false) await call(req.key, ['drop', req.slot, inc]);
+      else await call(req.key, ['answer', req.slot, req.windowMs, req.marginMs, inc]);
     },
     /**
      * Holds every process's next slots of a window for `req.ms` (a 429's Retry-After).

@@ -11,6 +11,8 @@
 --   v<k>  slot k was given up before it was sent (released unsent)
 --   p     paused until (ms): a 429's Retry-After holds every process's next slots
 --   x     until when anything in the hash matters (ms); its TTL reaches just past it
+--   i     this hash's incarnation: made with it, so that a slot number from before Redis lost
+--         the hash (a restart without persistence, a FLUSHALL) is never taken for a new one
 -- Times are Redis's clock (TIME), in milliseconds: the workers' own clocks never matter.
 --
 -- A holder heard from within `stale` ms is alive. One silent for longer is gone (its process
@@ -21,11 +23,14 @@
 -- ARGV[1] is the operation:
 --   take    max, windowMs, marginMs, leaseMs, staleMs (0: holders are never taken for gone),
 --           slot ('' takes a new one; a number re-decides that slot, or takes a new one if it
---           was given up), now  ->  { slot, waitMs, firm (1 or 0) }
---   answer  slot, windowMs, marginMs, now  ->  1, or 0 when the slot is unknown
---   drop    slot  ->  1, or 0 when the slot is unknown (released without being sent)
---   beat    now, slot...  ->  the slots among them that are no longer kept (heard from now)
+--           was given up), incarnation (the slot's), now
+--           ->  { slot, waitMs, firm (1 or 0), incarnation }
+--   answer  slot, windowMs, marginMs, incarnation, now  ->  1, or 0 when the slot is unknown
+--   drop    slot, incarnation  ->  1, or 0 when the slot is unknown (released without being sent)
+--   beat    now, incarnation, slot...  ->  the slots among them that are no longer kept (the
+--           others are heard from now)
 --   pause   ms, now  ->  1
+-- A slot is known when its fields are kept and the incarnation named is the hash's.
 -- `now` is for tests only (an empty or missing one reads TIME).
 
 -- Before Redis 5 a script that reads TIME may only write if it replicates effects, not itself.
@@ -35,6 +40,11 @@ end
 
 local key = KEYS[1]
 local op = ARGV[1]
+
+-- Whether slot `k` of incarnation `inc` is kept.
+local function known(k, inc)
+  return k ~= nil and inc == redis.call('HGET', key, 'i') and redis.call('HEXISTS', key, 's' .. k) == 1
+end
 
 local function clock(arg)
   if arg ~= nil and arg ~= '' then
@@ -63,9 +73,15 @@ end
 if op == 'take' then
   local max, window, margin = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
   local lease, stale = tonumber(ARGV[5]), tonumber(ARGV[6]) or 0
-  local now = clock(ARGV[8])
+  local now = clock(ARGV[9])
   local k = tonumber(ARGV[7])
-  local again = k ~= nil and redis.call('HEXISTS', key, 's' .. k) == 1
+  local again = known(k, ARGV[8])
+  if redis.call('HEXISTS', key, 'i') == 0 then
+    -- A new hash: named by Redis's clock to the microsecond, which no earlier one of this key
+    -- can share.
+    local t = redis.call('TIME')
+    redis.call('HSET', key, 'i', t[1] .. '.' .. t[2])
+  end
   if not again then
     -- A new slot; or one that was given up for lost (its holder did not ask again within its
     -- lease, and the slot after it went ahead), which queues again at the end as a new one.
@@ -129,13 +145,13 @@ if op == 'take' then
   -- A waiting slot's start moves with each decision.
   redis.call('HSET', key, 's' .. k, ms(at), 'h' .. k, ms(now))
   keep_until(at + lease + window + margin, now)
-  return { k, ms(at - now), firm }
+  return { k, ms(at - now), firm, redis.call('HGET', key, 'i') }
 end
 
 if op == 'answer' then
   local k, window, margin = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-  local now = clock(ARGV[5])
-  if k == nil or redis.call('HEXISTS', key, 's' .. k) == 0 then
+  local now = clock(ARGV[6])
+  if not known(k, ARGV[5]) then
     return 0
   end
   if redis.call('HSETNX', key, 'a' .. k, ms(now)) == 1 then
@@ -146,7 +162,7 @@ end
 
 if op == 'drop' then
   local k = tonumber(ARGV[2])
-  if k == nil or redis.call('HEXISTS', key, 's' .. k) == 0 then
+  if not known(k, ARGV[3]) then
     return 0
   end
   if redis.call('HEXISTS', key, 'a' .. k) == 0 then
@@ -158,9 +174,9 @@ end
 if op == 'beat' then
   local now = clock(ARGV[2])
   local lost = {}
-  for i = 3, #ARGV do
+  for i = 4, #ARGV do
     local k = ARGV[i]
-    if redis.call('HEXISTS', key, 's' .. k) == 1 then
+    if known(k, ARGV[3]) then
       redis.call('HSET', key, 'h' .. k, ms(now))
     else
       lost[#lost + 1] = tonumber(k)

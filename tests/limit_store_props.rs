@@ -34,13 +34,19 @@ struct Took {
 struct Script {
     conn: Conn,
     sha: String,
+    /// The incarnation of each key's hash, as its takes answered (the slots' own, here).
+    inc: std::collections::HashMap<String, String>,
 }
 
 impl Script {
     fn load(port: u16) -> Script {
         let mut conn = Conn::open(port).expect("connect to redis-server");
         let sha = conn.cmd(&["SCRIPT", "LOAD", SCRIPT]).text().to_string();
-        Script { conn, sha }
+        Script {
+            conn,
+            sha,
+            inc: Default::default(),
+        }
     }
 
     fn run(&mut self, key: &str, args: &[String]) -> Reply {
@@ -70,10 +76,13 @@ impl Script {
             lease.to_string(),
             stale.to_string(),
             slot.map_or(String::new(), |k| k.to_string()),
+            self.inc(key),
             now.map_or(String::new(), |t| t.to_string()),
         ];
         let reply = self.run(key, &args);
         let items = reply.items();
+        self.inc
+            .insert(key.to_string(), items[3].text().to_string());
         Took {
             slot: items[0].int() as usize,
             wait_ms: items[1].text().parse().expect("a decimal wait"),
@@ -81,14 +90,20 @@ impl Script {
         }
     }
 
+    /// The incarnation the slots of `key` were taken in, as last answered.
+    fn inc(&self, key: &str) -> String {
+        self.inc.get(key).cloned().unwrap_or_default()
+    }
+
     /// `drop`: slot `slot` is released without having been sent.
     fn drop_unsent(&mut self, key: &str, slot: usize) -> i64 {
-        self.run(key, &["drop".to_string(), slot.to_string()]).int()
+        let args = ["drop".to_string(), slot.to_string(), self.inc(key)];
+        self.run(key, &args).int()
     }
 
     /// `beat`: the holder of `slots` is alive; the ones no longer kept come back.
     fn beat(&mut self, key: &str, slots: &[usize], now: f64) -> Vec<usize> {
-        let mut args = vec!["beat".to_string(), now.to_string()];
+        let mut args = vec!["beat".to_string(), now.to_string(), self.inc(key)];
         args.extend(slots.iter().map(|k| k.to_string()));
         let reply = self.run(key, &args);
         let mut lost: Vec<usize> = reply.items().iter().map(|r| r.int() as usize).collect();
@@ -102,6 +117,7 @@ impl Script {
             slot.to_string(),
             rate.window_ms.to_string(),
             margin_ms(rate).to_string(),
+            self.inc(key),
             now.map_or(String::new(), |t| t.to_string()),
         ];
         self.run(key, &args).int()
@@ -339,4 +355,48 @@ fn on_redis_time_a_released_slot_frees_the_next_and_windows_expire() {
         assert!(Instant::now() < deadline, "the window's key never expired");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+#[test]
+fn a_slot_number_from_before_redis_lost_the_window_is_never_taken_for_a_new_one() {
+    let Some(server) = redis::start() else { return };
+    let mut script = Script::load(server.port);
+    let mut admin = Conn::open(server.port).unwrap();
+    let rate = Rate {
+        max: 1,
+        window_ms: 1_000.0,
+    };
+    let (lease, stale) = (60_000.0, 3_000.0);
+    let now = 1_700_000_000_000.0;
+    for k in 1..=3 {
+        assert_eq!(
+            script
+                .take("lost", rate, lease, stale, None, Some(now))
+                .slot,
+            k
+        );
+    }
+    let before = script.inc("lost");
+    // Redis restarts without persistence (or someone flushes it); other processes take slots 1
+    // to 3 of a new hash.
+    admin.cmd(&["DEL", "lost"]);
+    let mut other = Script::load(server.port);
+    for k in 1..=3 {
+        assert_eq!(
+            other.take("lost", rate, lease, stale, None, Some(now)).slot,
+            k
+        );
+    }
+    assert_ne!(other.inc("lost"), before);
+    // The old holder of slot 2 asks about it again: queued anew as slot 4, not handed the other
+    // process's slot 2.
+    let again = script.take("lost", rate, lease, stale, Some(2), Some(now + 10.0));
+    assert_eq!(again.slot, 4);
+    // Its answer to old slot 3 and its heartbeat for old slot 1 touch nothing of the new hash.
+    script.inc.insert("lost".into(), before.clone());
+    assert_eq!(script.answer("lost", rate, 3, Some(now + 20.0)), 0);
+    assert_eq!(script.drop_unsent("lost", 1), 0);
+    assert_eq!(script.beat("lost", &[1, 2], now + 20.0), vec![1, 2]);
+    assert_eq!(admin.cmd(&["HEXISTS", "lost", "a3"]).int(), 0);
+    assert_eq!(admin.cmd(&["HEXISTS", "lost", "v1"]).int(), 0);
 }
