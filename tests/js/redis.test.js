@@ -428,6 +428,29 @@ for (const flavour of /** @type {const} */ (['node-redis', 'ioredis'])) {
   });
 }
 
+test('processes that ask for many slots at once take turns: each window is shared out between them, not handed to whichever asked first', { skip, timeout: 60_000 }, async () => {
+  const own = await startRedis();
+  const a = await redisClient('node-redis', own.url);
+  const b = await redisClient('ioredis', own.url);
+  try {
+    // Two processes' stores (a connection each), 20 creates each, asked for together.
+    const stores = [store.redisRateLimitStore(a.client, { prefix: 'turns' }), store.redisRateLimitStore(b.client, { prefix: 'turns' })];
+    const req = { key: 'k:c', max: 20, windowMs: 60_000, marginMs: 600, leaseMs: 61_000 };
+    const asks = stores.map(() => Array.from({ length: 20 }, () => ({ ...req })));
+    const slots = await Promise.all(stores.map((st, i) => Promise.all(asks[i].map((ask) => st.acquire(ask)))));
+    // Whoever asked first used to get the whole first window (slots 1 to 20): all its sends, and
+    // the uploads and polls after them, then ran on one thread while the other process idled.
+    const firstWindow = slots.map((mine) => mine.filter((x) => x.slot <= 20).length);
+    assert.ok(Math.max(...firstWindow) <= 12, `first window split ${firstWindow.join(' / ')}`);
+    for (const [i, mine] of slots.entries()) {
+      await Promise.all(mine.map((x, j) => stores[i].release({ ...asks[i][j], slot: x.slot, sent: false })));
+    }
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+    await own.stop();
+  }
+});
+
 test("Redis back after an outage with onError: 'memory': what was sent without it holds every process until it is a window old, so recovery draws no 429", { skip, timeout: 60_000 }, async () => {
   // A window of 3 s (time scale 0.05), so that Redis is back well within it.
   const slow = await startEmulator(['--time-scale', '0.05']);
