@@ -21,7 +21,10 @@ export interface DromoOptions {
    * backoff that honours `Retry-After`. Default 2; capped at 10.
    */
   maxRetries?: number;
-  /** Per-request timeout in milliseconds (each attempt). Default 60 000. */
+  /**
+   * Per-request timeout in milliseconds (each attempt). Default 60 000. With `rateLimit.store`,
+   * each decision of the store is bounded by it too (the wait for a slot is not).
+   */
   timeoutMs?: number;
   /** Extra headers sent with every API request (never with uploads to the presigned URL). */
   headers?: Record<string, string>;
@@ -56,7 +59,8 @@ export interface RateLimitOptions {
    * account shares the account's limits instead of each spending all of them. Make it with
    * `redisRateLimitStore(client)` from `headless-imports/redis` and give the same store (over the
    * same Redis) to every client on that key. Without it, each client keeps its own slots in
-   * memory. A browser build refuses the key (`ValidationError`, `path` `rateLimit.store`).
+   * memory. `null` is refused, like anything that is not a store (`ValidationError`, `path`
+   * `rateLimit.store`); so is the key in a browser build.
    */
   store?: RateLimitStore;
 }
@@ -66,21 +70,28 @@ export interface RateLimitOptions {
  * what `redisRateLimitStore` (`headless-imports/redis`) returns. The client calls these methods;
  * you never need to. Keys name an account by a hash of its API key, never by the key itself.
  *
- * Another backend may implement it, provided it decides slots atomically by the rule
+ * Any object whose `acquire`, `release` and `pause` are functions will do, its own or inherited
+ * (a class instance: they are called on it). Another backend may implement it, provided it
+ * decides slots atomically by the rule
  * `pkg/redis.lua` applies: slot k+max no earlier than slot k's answer plus the window plus the
  * margin, an unanswered slot counted as answered at its start plus `leaseMs`, nothing before a
- * pause ends, all on one clock.
+ * pause ends, all on one clock. After a final wait the client asks about its slot once more,
+ * right before sending: answer `firm` with no wait unless the slot was given away meanwhile.
+ * (Redis's store also hears from holders every second and frees a silent one's slots sooner.)
  */
 export interface RateLimitStore {
   /**
    * `'fail'` (default): when the store fails, the call rejects with a `HeadlessImportsError`
    * whose `code` is `rate_limit_store`, and nothing is sent. `'memory'`: the client goes on
-   * within this process's own limits until the store answers again.
+   * within this process's own limits until the store answers again; then what it sent meanwhile
+   * holds every process (a `pause`) until those sends are a window old.
    */
   readonly onError?: 'fail' | 'memory';
   /**
    * Takes the next slot of the window `key` (or, given `slot`, decides that one again): when it
    * may be sent (`waitMs` from now), and whether that is final (`firm`; otherwise ask again then).
+   * The client stops waiting for an answer when the call is aborted or its `timeoutMs` passes;
+   * a slot answered after that is released at once (`sent: false`).
    */
   acquire(request: {
     key: string;
@@ -90,8 +101,13 @@ export interface RateLimitStore {
     leaseMs: number;
     slot?: number;
   }): Promise<{ slot: number; waitMs: number; firm: boolean }>;
-  /** The send of `slot` was answered (or given up): frees the slot `max` places later. A rejection is ignored (the slot then frees when its lease ends). */
-  release(request: { key: string; slot: number; windowMs: number; marginMs: number }): Promise<void>;
+  /**
+   * The send of `slot` was answered (or given up): frees the slot `max` places later. `sent:
+   * false` when it never went (given up while it waited, or taken too late for anyone); a store
+   * may then let the slot after it go without waiting for it. A rejection is ignored (the slot
+   * then frees when its lease ends).
+   */
+  release(request: { key: string; slot: number; windowMs: number; marginMs: number; sent?: boolean }): Promise<void>;
   /** A 429 asked every sender of window `key` to wait `ms`. A rejection is ignored. */
   pause(request: { key: string; ms: number }): Promise<void>;
 }

@@ -7,15 +7,30 @@
 --   n     the number of the last slot taken (1, 2, ... in the order taken, across processes)
 --   s<k>  slot k's start: the earliest it may be sent, as last decided (ms)
 --   a<k>  when slot k was answered (ms), once released
+--   h<k>  when slot k's holder was last heard from: a decision, or a heartbeat (ms)
+--   v<k>  slot k was given up before it was sent (released unsent)
 --   p     paused until (ms): a 429's Retry-After holds every process's next slots
 --   x     until when anything in the hash matters (ms); its TTL reaches just past it
+--   i     this hash's incarnation: made with it, so that a slot number from before Redis lost
+--         the hash (a restart without persistence, a FLUSHALL) is never taken for a new one
 -- Times are Redis's clock (TIME), in milliseconds: the workers' own clocks never matter.
 --
+-- A holder heard from within `stale` ms is alive. One silent for longer is gone (its process
+-- died): its slot counts as answered when it fell silent (plus `stale`) if it may have been sent
+-- by then, and as never sent if its start came later, and the slot after it then takes its place.
+-- A holder never sends once it may have been taken for gone (pkg/redis.js checks).
+--
 -- ARGV[1] is the operation:
---   take    max, windowMs, marginMs, leaseMs, slot ('' takes a new one; a number re-decides that
---           slot, or takes a new one if it was given up), now  ->  { slot, waitMs, firm (1 or 0) }
---   answer  slot, windowMs, marginMs, now  ->  1, or 0 when the slot is unknown
+--   take    max, windowMs, marginMs, leaseMs, staleMs (0: holders are never taken for gone),
+--           slot ('' takes a new one; a number re-decides that slot, or takes a new one if it
+--           was given up), incarnation (the slot's), now
+--           ->  { slot, waitMs, firm (1 or 0), incarnation }
+--   answer  slot, windowMs, marginMs, incarnation, now  ->  1, or 0 when the slot is unknown
+--   drop    slot, incarnation  ->  1, or 0 when the slot is unknown (released without being sent)
+--   beat    now, incarnation, slot...  ->  the slots among them that are no longer kept (the
+--           others are heard from now)
 --   pause   ms, now  ->  1
+-- A slot is known when its fields are kept and the incarnation named is the hash's.
 -- `now` is for tests only (an empty or missing one reads TIME).
 
 -- Before Redis 5 a script that reads TIME may only write if it replicates effects, not itself.
@@ -25,6 +40,11 @@ end
 
 local key = KEYS[1]
 local op = ARGV[1]
+
+-- Whether slot `k` of incarnation `inc` is kept.
+local function known(k, inc)
+  return k ~= nil and inc == redis.call('HGET', key, 'i') and redis.call('HEXISTS', key, 's' .. k) == 1
+end
 
 local function clock(arg)
   if arg ~= nil and arg ~= '' then
@@ -51,55 +71,118 @@ local function keep_until(t, now)
 end
 
 if op == 'take' then
-  local max, window, margin, lease = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-  local now = clock(ARGV[7])
-  local k = tonumber(ARGV[6])
-  if k == nil or redis.call('HEXISTS', key, 's' .. k) == 0 then
+  local max, window, margin = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+  local lease, stale = tonumber(ARGV[5]), tonumber(ARGV[6]) or 0
+  local now = clock(ARGV[9])
+  local k = tonumber(ARGV[7])
+  local again = known(k, ARGV[8])
+  if redis.call('HEXISTS', key, 'i') == 0 then
+    -- A new hash: named by Redis's clock to the microsecond, which no earlier one of this key
+    -- can share.
+    local t = redis.call('TIME')
+    redis.call('HSET', key, 'i', t[1] .. '.' .. t[2])
+  end
+  if not again then
     -- A new slot; or one that was given up for lost (its holder did not ask again within its
     -- lease, and the slot after it went ahead), which queues again at the end as a new one.
     k = redis.call('HINCRBY', key, 'n', 1)
   end
-  -- `decide` in src/limit_rule.rs, step for step.
+  -- `decide` in src/limit_rule.rs, step for step: walk back from the slot max places before,
+  -- past slots that were never sent, to the one this slot must wait for.
   local firm = 1
   local at = math.max(now, tonumber(redis.call('HGET', key, 'p')) or now)
-  local before = k - max
-  local starts = nil
-  if before >= 1 then
-    starts = tonumber(redis.call('HGET', key, 's' .. before))
-  end
-  if starts ~= nil then
-    local answered = tonumber(redis.call('HGET', key, 'a' .. before))
+  local used = {}
+  local b = k - max
+  while b >= 1 do
+    local starts = tonumber(redis.call('HGET', key, 's' .. b))
+    if starts == nil then
+      break
+    end
+    used[#used + 1] = b
+    local answered = tonumber(redis.call('HGET', key, 'a' .. b))
     if answered == nil then
-      if starts + lease <= now then
-        -- Never released within its lease: its holder is gone.
-        answered = starts + lease
-      else
-        answered = starts
-        firm = 0
+      -- Gone: its lease ran out, or its holder fell silent.
+      local gone = starts + lease
+      local heard = tonumber(redis.call('HGET', key, 'h' .. b))
+      local quiet = nil
+      if heard ~= nil and stale > 0 then
+        quiet = heard + stale
+        gone = math.min(gone, quiet)
       end
-    end
-    at = math.max(at, answered + window + margin)
-    if firm == 1 then
-      -- Slot k was the only one to wait for it, and has its answer now.
-      redis.call('HDEL', key, 's' .. before, 'a' .. before)
+      local unsent = redis.call('HEXISTS', key, 'v' .. b) == 1 or (quiet ~= nil and quiet <= now and starts >= quiet)
+      if unsent then
+        -- Never sent: this slot takes its place, and waits for what it waited for.
+        if b > max and redis.call('HEXISTS', key, 's' .. (b - max)) == 1 then
+          b = b - max
+        else
+          at = math.max(at, starts)
+          break
+        end
+      elseif gone <= now then
+        at = math.max(at, gone + window + margin)
+        break
+      else
+        -- In flight, or waiting itself: no sooner than if answered the moment it starts.
+        at = math.max(at, starts + window + margin)
+        firm = 0
+        break
+      end
+    else
+      at = math.max(at, answered + window + margin)
+      break
     end
   end
-  -- A waiting slot's start moves with each decision: that is also what shows its holder alive.
-  redis.call('HSET', key, 's' .. k, ms(at))
+  if again and #used == 0 then
+    -- Asked about again once its wait was final: never earlier than decided then.
+    at = math.max(at, tonumber(redis.call('HGET', key, 's' .. k)))
+  end
+  if firm == 1 then
+    -- Slot k was the only one to wait for these, and has its answer now.
+    for _, u in ipairs(used) do
+      redis.call('HDEL', key, 's' .. u, 'a' .. u, 'h' .. u, 'v' .. u)
+    end
+  end
+  -- A waiting slot's start moves with each decision.
+  redis.call('HSET', key, 's' .. k, ms(at), 'h' .. k, ms(now))
   keep_until(at + lease + window + margin, now)
-  return { k, ms(at - now), firm }
+  return { k, ms(at - now), firm, redis.call('HGET', key, 'i') }
 end
 
 if op == 'answer' then
   local k, window, margin = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-  local now = clock(ARGV[5])
-  if k == nil or redis.call('HEXISTS', key, 's' .. k) == 0 then
+  local now = clock(ARGV[6])
+  if not known(k, ARGV[5]) then
     return 0
   end
   if redis.call('HSETNX', key, 'a' .. k, ms(now)) == 1 then
     keep_until(now + window + margin, now)
   end
   return 1
+end
+
+if op == 'drop' then
+  local k = tonumber(ARGV[2])
+  if not known(k, ARGV[3]) then
+    return 0
+  end
+  if redis.call('HEXISTS', key, 'a' .. k) == 0 then
+    redis.call('HSET', key, 'v' .. k, '1')
+  end
+  return 1
+end
+
+if op == 'beat' then
+  local now = clock(ARGV[2])
+  local lost = {}
+  for i = 4, #ARGV do
+    local k = ARGV[i]
+    if known(k, ARGV[3]) then
+      redis.call('HSET', key, 'h' .. k, ms(now))
+    else
+      lost[#lost + 1] = tonumber(k)
+    end
+  end
+  return lost
 end
 
 if op == 'pause' then

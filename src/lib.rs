@@ -156,7 +156,10 @@ impl Core {
     /// `new Core(provider, options)`: validates the client options (`ValidationError` if wrong).
     #[wasm_bindgen(constructor)]
     pub fn new(provider: u8, options: JsValue) -> core::result::Result<Core, JsValue> {
-        let options = plain(&options, "options")?;
+        let raw = options;
+        let options = plain(&raw, "options")?;
+        #[cfg(feature = "server")]
+        crate::limit_store::keep_original(&raw, &options);
         let api = match provider {
             #[cfg(feature = "dromo")]
             DROMO => Api::Dromo(dromo::Dromo {

@@ -270,6 +270,17 @@ impl Limiter {
         timeout_ms: f64,
     ) -> Result<Permit> {
         if let (Some(store), Some(rate)) = (&self.store, self.rate(kind)) {
+            // Back on the store after `onError: 'memory'` carried on without it: the sends made
+            // meanwhile are this process's alone, unknown to the others. Until they are a window
+            // old, every process holds its sends of this kind (asked again on each send, so one
+            // still in flight keeps the hold going until it is answered).
+            if let Some(last) = self.last_own(kind) {
+                let until = after(last, rate);
+                let now = now_ms();
+                if until > now {
+                    store.hold(kind, until - now);
+                }
+            }
             let timeout = opts.timeout_ms.unwrap_or(timeout_ms);
             match store.acquire(kind, rate, opts, timeout).await {
                 // With `onError: 'memory'`, a store that fails leaves this process's own limits.
@@ -279,6 +290,27 @@ impl Limiter {
         }
         let (signal, on_queued) = (opts.signal.as_ref(), opts.on_queued.as_ref());
         self.acquire(kind, signal, on_queued).await
+    }
+
+    /// When this process's own window of `kind` last had a send answered (now, for one still in
+    /// flight), if it has any: only sends made while a shared store failed are there.
+    #[cfg(feature = "server")]
+    fn last_own(&self, kind: Kind<'_>) -> Option<f64> {
+        let last = |w: &Window| {
+            w.slots
+                .iter()
+                .map(|s| s.answered_at.get().unwrap_or_else(now_ms))
+                .reduce(f64::max)
+        };
+        match kind {
+            Kind::Create => last(&self.create_window.borrow()),
+            Kind::Poll(id) => self
+                .poll_windows
+                .borrow()
+                .iter()
+                .find(|(k, _)| k == id)
+                .and_then(|(_, w)| last(w)),
+        }
     }
 
     /// Waits until sending keeps within the limits; hold the permit until the answer arrives.

@@ -33,8 +33,9 @@ pub fn after(answered: f64, rate: Rate) -> f64 {
     answered + rate.window_ms + margin_ms(rate)
 }
 
-/// What is known of an earlier slot: the earliest it could be sent (as last decided), and when
-/// its answer came, once it has.
+/// What is known of an earlier slot: the earliest it could be sent (as last decided), when its
+/// answer came (once it has), when its holder was last heard from (a store that keeps track), and
+/// whether it was given up before it was sent.
 // The shared store's rule (`Past`, `Decision`, `decide`) is what `pkg/redis.lua` applies and what
 // tests/limit_store_props.rs holds it to; the library itself runs only its answered case (`after`,
 // in `limit.rs`), so outside the tests these are unused.
@@ -43,6 +44,8 @@ pub fn after(answered: f64, rate: Rate) -> f64 {
 pub struct Past {
     pub starts: f64,
     pub answered: Option<f64>,
+    pub heard: Option<f64>,
+    pub dropped: bool,
 }
 
 /// When a slot may be sent.
@@ -54,40 +57,73 @@ pub struct Decision {
     /// Whether `at` is final. When not, the slot it follows is still unanswered, and `at` is a
     /// lower bound (that slot answered the moment it could start): ask again once it has passed.
     pub firm: bool,
+    /// How many slots of the chain the decision looked at. A firm one is the only slot that
+    /// will ever look at them, so the store forgets them.
+    pub used: usize,
 }
 
-/// When a slot that follows `before` (the slot `max` places back, if any) may be sent, at `now`,
-/// in a window that several processes share.
+/// When a slot may be sent, at `now`, in a window that several processes share.
 ///
-/// A process cannot await another's answer, so an unanswered `before` gives a lower bound, and
-/// once `starts + lease_ms` has passed it counts as answered then: its holder died or lost track
-/// of it, and must not hold the window for ever (a lease as long as the request timeout is safe,
-/// since a live request is answered or abandoned by then). Nothing is sent before `paused_until`
-/// (a 429's `Retry-After`), if any. Without a lease and a pause this is the in-process rule.
+/// `chain` is what the store still keeps of the slots it may wait for: the slot `max` places
+/// back, then the one `max` places before that, and so on while each is kept (a slot is
+/// forgotten once the one after it was decided for good). `again` is the slot's own start as
+/// decided before, when it is asked about again.
+///
+/// A process cannot await another's answer, so an unanswered slot gives a lower bound; it counts
+/// as answered once `starts + lease_ms` has passed (its holder lost track of it: a lease as long
+/// as the request timeout is safe, since a live request is answered or abandoned by then), or
+/// once its holder has not been heard from for `stale_ms` (0: never), when it fell silent. A
+/// slot that was never sent (given up, or whose holder fell silent before its start: a holder
+/// never sends when it may have been taken for gone) holds nothing back: the slot after it takes
+/// its place and waits for what it waited for. Nothing is sent before `paused_until` (a 429's
+/// `Retry-After`), if any. Without a lease, a pause and staleness this is the in-process rule.
 #[cfg_attr(not(test), allow(dead_code))]
+#[allow(clippy::too_many_arguments)]
 pub fn decide(
-    before: Option<Past>,
+    chain: &[Past],
+    again: Option<f64>,
     rate: Rate,
     lease_ms: f64,
+    stale_ms: f64,
     paused_until: Option<f64>,
     now: f64,
 ) -> Decision {
     let earliest = paused_until.map_or(now, |p| now.max(p));
-    let Some(b) = before else {
-        return Decision {
-            at: earliest,
-            firm: true,
-        };
+    let firm = |bound: f64, used: usize| Decision {
+        at: earliest.max(bound),
+        firm: true,
+        used,
     };
-    let (answered, firm) = match b.answered {
-        Some(t) => (t, true),
-        None if b.starts + lease_ms <= now => (b.starts + lease_ms, true),
-        None => (b.starts, false),
-    };
-    Decision {
-        at: earliest.max(after(answered, rate)),
-        firm,
+    if chain.is_empty() {
+        // Asked again once its wait was final (the slots it waited for are forgotten).
+        return firm(again.unwrap_or(earliest), 0);
     }
+    let mut used = 0;
+    for b in chain {
+        used += 1;
+        if let Some(t) = b.answered {
+            return firm(after(t, rate), used);
+        }
+        let quiet = b.heard.filter(|_| stale_ms > 0.0).map(|h| h + stale_ms);
+        if b.dropped || quiet.is_some_and(|q| q <= now && b.starts >= q) {
+            // Never sent: wait for what it waited for, or from its start if that was final.
+            if used < chain.len() {
+                continue;
+            }
+            return firm(b.starts, used);
+        }
+        let gone = quiet.map_or(b.starts + lease_ms, |q| q.min(b.starts + lease_ms));
+        if gone <= now {
+            return firm(after(gone, rate), used);
+        }
+        return Decision {
+            at: earliest.max(after(b.starts, rate)),
+            firm: false,
+            used,
+        };
+    }
+    // Not reached: the chain's last slot always decides.
+    firm(earliest, used)
 }
 
 /// Whether a window whose slots were answered at `answered` (`None`: still in flight) can be
@@ -123,93 +159,161 @@ mod tests {
         assert_eq!(depends_on(3, 0), None);
     }
 
+    /// A slot as the store knows it: started at `starts`, nothing else known yet.
+    fn past(starts: f64) -> Past {
+        Past {
+            starts,
+            answered: None,
+            heard: None,
+            dropped: false,
+        }
+    }
+
+    fn firm(at: f64, used: usize) -> Decision {
+        Decision {
+            at,
+            firm: true,
+            used,
+        }
+    }
+
     #[test]
     fn a_first_slot_goes_now_unless_paused() {
-        let d = decide(None, RATE, 1000.0, None, 50.0);
         assert_eq!(
-            d,
-            Decision {
-                at: 50.0,
-                firm: true
-            }
+            decide(&[], None, RATE, 1000.0, 0.0, None, 50.0),
+            firm(50.0, 0)
         );
-        let d = decide(None, RATE, 1000.0, Some(80.0), 50.0);
-        assert_eq!(
-            d,
-            Decision {
-                at: 80.0,
-                firm: true
-            }
-        );
+        let d = decide(&[], None, RATE, 1000.0, 0.0, Some(80.0), 50.0);
+        assert_eq!(d, firm(80.0, 0));
     }
 
     #[test]
     fn an_answered_slot_frees_the_next_a_window_and_margin_later() {
         // Margin 5 ms: answered at 40 -> 145, whatever the time now (up to then).
-        let before = Past {
-            starts: 0.0,
+        let before = [Past {
             answered: Some(40.0),
-        };
-        let d = decide(Some(before), RATE, 1000.0, None, 60.0);
-        assert_eq!(
-            d,
-            Decision {
-                at: 145.0,
-                firm: true
-            }
-        );
-        let d = decide(Some(before), RATE, 1000.0, None, 200.0);
-        assert_eq!(
-            d,
-            Decision {
-                at: 200.0,
-                firm: true
-            }
-        );
+            ..past(0.0)
+        }];
+        let d = decide(&before, None, RATE, 1000.0, 0.0, None, 60.0);
+        assert_eq!(d, firm(145.0, 1));
+        let d = decide(&before, None, RATE, 1000.0, 0.0, None, 200.0);
+        assert_eq!(d, firm(200.0, 1));
         // A pause beyond it wins.
-        let d = decide(Some(before), RATE, 1000.0, Some(300.0), 60.0);
+        let d = decide(&before, None, RATE, 1000.0, 0.0, Some(300.0), 60.0);
+        assert_eq!(d, firm(300.0, 1));
+    }
+
+    #[test]
+    fn an_unanswered_slot_gives_a_lower_bound_until_its_lease_runs_out() {
+        let before = [past(10.0)];
+        // In flight: no sooner than if it were answered the moment it started.
+        let d = decide(&before, None, RATE, 500.0, 0.0, None, 20.0);
         assert_eq!(
             d,
             Decision {
-                at: 300.0,
-                firm: true
+                at: 115.0,
+                firm: false,
+                used: 1
+            }
+        );
+        // Its lease ran out at 510: taken as answered then.
+        let d = decide(&before, None, RATE, 500.0, 0.0, None, 510.0);
+        assert_eq!(d, firm(615.0, 1));
+        // An endless lease (this process's own slots, whose answers it awaits) never runs out.
+        let d = decide(&before, None, RATE, f64::INFINITY, 0.0, None, 1e12);
+        assert_eq!(
+            d,
+            Decision {
+                at: 1e12,
+                firm: false,
+                used: 1
             }
         );
     }
 
     #[test]
-    fn an_unanswered_slot_gives_a_lower_bound_until_its_lease_runs_out() {
-        let before = Past {
-            starts: 10.0,
-            answered: None,
+    fn a_silent_holder_costs_what_it_may_have_sent_and_no_more() {
+        // Heard at 100, silent for 300 ms: gone at 400.
+        let heard = |starts, dropped| Past {
+            heard: Some(100.0),
+            dropped,
+            ..past(starts)
         };
-        // In flight: no sooner than if it were answered the moment it started.
-        let d = decide(Some(before), RATE, 500.0, None, 20.0);
-        assert_eq!(
-            d,
-            Decision {
-                at: 115.0,
-                firm: false
-            }
+        // Still within the 300 ms: alive, however long its lease.
+        let d = decide(
+            &[heard(50.0, false)],
+            None,
+            RATE,
+            60_000.0,
+            300.0,
+            None,
+            399.0,
         );
-        // Its lease ran out at 510: taken as answered then.
-        let d = decide(Some(before), RATE, 500.0, None, 510.0);
-        assert_eq!(
-            d,
-            Decision {
-                at: 615.0,
-                firm: true
-            }
+        assert!(!d.firm);
+        // It may have sent from 50 until it fell silent: counted as answered at 400.
+        let d = decide(
+            &[heard(50.0, false)],
+            None,
+            RATE,
+            60_000.0,
+            300.0,
+            None,
+            400.0,
         );
-        // An endless lease (this process's own slots, whose answers it awaits) never runs out.
-        let d = decide(Some(before), RATE, f64::INFINITY, None, 1e12);
-        assert_eq!(
-            d,
-            Decision {
-                at: 1e12,
-                firm: false
-            }
+        assert_eq!(d, firm(505.0, 1));
+        // Its start came after it fell silent: it never sent, and the next slot takes its place
+        // (here from the start it had, which was final: nothing earlier is kept).
+        let d = decide(
+            &[heard(450.0, false)],
+            None,
+            RATE,
+            60_000.0,
+            300.0,
+            None,
+            420.0,
         );
+        assert_eq!(d, firm(450.0, 1));
+        // ...or waits for what it was waiting for: a slot answered at 200.
+        let answered = Past {
+            answered: Some(200.0),
+            ..past(0.0)
+        };
+        let chain = [heard(450.0, false), answered];
+        let d = decide(&chain, None, RATE, 60_000.0, 300.0, None, 420.0);
+        assert_eq!(d, firm(420.0, 2));
+        // Given up unsent (released with sent: false): the same, however recently heard.
+        let d = decide(
+            &[heard(50.0, true)],
+            None,
+            RATE,
+            60_000.0,
+            300.0,
+            None,
+            120.0,
+        );
+        assert_eq!(d, firm(120.0, 1));
+        // The lease still bounds a holder that keeps beating.
+        let d = decide(&[heard(50.0, false)], None, RATE, 200.0, 300.0, None, 250.0);
+        assert_eq!(d, firm(355.0, 1));
+        // A store that does not track holders (0) never takes one for gone.
+        let d = decide(
+            &[heard(50.0, false)],
+            None,
+            RATE,
+            60_000.0,
+            0.0,
+            None,
+            9_000.0,
+        );
+        assert!(!d.firm);
+    }
+
+    #[test]
+    fn a_slot_asked_again_after_its_final_wait_keeps_its_start() {
+        let d = decide(&[], Some(700.0), RATE, 1000.0, 0.0, None, 650.0);
+        assert_eq!(d, firm(700.0, 0));
+        let d = decide(&[], Some(700.0), RATE, 1000.0, 0.0, None, 720.0);
+        assert_eq!(d, firm(720.0, 0));
     }
 
     #[test]

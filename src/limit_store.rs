@@ -5,8 +5,11 @@
 //! The store decides atomically where its state lives, by the rule of `limit_rule::decide`
 //! (`pkg/redis.lua` for Redis, through `pkg/redis.js`). A process cannot await another's answer,
 //! so a slot whose predecessor is still unanswered gets a lower bound and asks again once it has
-//! passed; an answer is recorded by `release` when the permit drops; a slot never released counts
-//! as answered at its start plus a lease (the request timeout), so a dead worker holds nothing.
+//! passed; a slot with a final wait asks once more when it is over, right before it is sent; an
+//! answer is recorded by `release` when the permit drops (`sent: false` for a slot given up while
+//! it waited). A slot never released counts as answered at its start plus a lease (the request
+//! timeout); a store that hears from its holders (Redis's: a heartbeat a second) frees a dead
+//! worker's slots within seconds instead, its queued ones at once.
 //!
 //! Keys are `<namespace>:c` (creates) and `<namespace>:p:<import path>` (polls), where the
 //! namespace is a hash of the provider and the API key: never the key itself.
@@ -14,7 +17,7 @@
 use crate::prelude::*;
 use alloc::rc::Rc;
 
-use js_sys::{Function, Object, Promise};
+use js_sys::{Function, Object};
 use sha2::{Digest, Sha256};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
@@ -62,6 +65,25 @@ impl Fns {
 extern "C" {
     /// `f.call(store, req)`, its throw or rejection dropped.
     fn fire(f: &Function, store: &JsValue, req: &Object);
+    /// `[promise, cancel]`: `acquire.call(store, req)`, or a rejection with `['abort']`,
+    /// `['timeout']` or `['store', cause]`; an answer that comes too late is released.
+    fn decide(
+        acquire: &Function,
+        release: &Function,
+        store: &JsValue,
+        req: &Object,
+        signal: Option<&web_sys::AbortSignal>,
+        timeout_ms: f64,
+    ) -> js_sys::Array;
+}
+
+/// Stops waiting for a decision when dropped (a settled one is left as it is).
+struct Cancel(Function);
+
+impl Drop for Cancel {
+    fn drop(&mut self) {
+        let _ = self.0.call0(&JsValue::UNDEFINED);
+    }
 }
 
 /// A client's shared store.
@@ -85,11 +107,26 @@ pub struct Held {
     fns: Rc<Fns>,
     /// `{ key, slot, windowMs, marginMs, ... }`: what `release` needs to find the slot.
     req: Object,
+    /// Whether its request went (or may have): else the slot was given up while it waited, and
+    /// the store need not count it as a send (`sent: false`).
+    sent: bool,
 }
 
 impl Drop for Held {
     fn drop(&mut self) {
+        set(&self.req, "sent", &JsValue::from_bool(self.sent));
         self.fns.fire(&self.fns.release, &self.req);
+    }
+}
+
+/// Puts `rateLimit.store` back, as the caller passed it, into `copy`, the plain copy of the client
+/// options `raw` (`js::plain`): the copy keeps own enumerable data only, while a store may be a
+/// class instance whose methods live on its prototype and want it as `this`.
+pub fn keep_original(raw: &JsValue, copy: &JsValue) {
+    let limits = get(copy, "rateLimit");
+    let store = get(&get(raw, "rateLimit"), "store");
+    if let (Some(limits), true) = (limits.dyn_ref::<Object>(), store.is_object()) {
+        set(limits, "store", &store);
     }
 }
 
@@ -111,7 +148,9 @@ impl Store {
     /// API key (or, for a keyless client, its proxy's address); only its hash is kept.
     pub fn from_js(opts: &JsValue, provider: &str, account: &str) -> Result<Option<Store>> {
         let v = get(&get(opts, "rateLimit"), "store");
-        if is_absent(&v) {
+        // Only a missing store is none: `store: null` is a mistake (a store not made yet?), and
+        // saying so beats running every process on its own limits without a word.
+        if v.is_undefined() {
             return Ok(None);
         }
         let f = |k: &str| get(&v, k).dyn_into::<Function>().ok();
@@ -180,25 +219,35 @@ impl Store {
         set(&req, "windowMs", &JsValue::from_f64(rate.window_ms));
         set(&req, "marginMs", &JsValue::from_f64(margin));
         set(&req, "leaseMs", &JsValue::from_f64(lease));
-        let mut answer = self.take(&req).await?;
-        // From here on the slot is ours: if we give up, dropping the permit releases it. Asking
-        // again with `slot` set re-decides this slot instead of taking a new one.
+        let mut answer = self.take(&req, opts, timeout).await?;
+        // From here on the slot is ours: if we give up, dropping `held` releases it (unsent).
+        // Asking again with `slot` set re-decides this slot instead of taking a new one.
         set(&req, "slot", &JsValue::from_f64(answer.slot));
-        let permit = Permit::shared(Held {
+        let mut held = Held {
             fns: self.fns.clone(),
             req: req.clone(),
-        });
+            sent: false,
+        };
         if let (Some(f), true) = (opts.on_queued.as_ref(), answer.wait_ms > 0.0) {
             tell_queued(f, kind, answer.wait_ms).await?;
         }
         let signal = opts.signal.as_ref();
         let mut poll = margin;
         for _ in 0..MAX_CHECKS {
+            if answer.firm && answer.wait_ms <= 0.0 {
+                // Sent from here on (whatever happens to the request, it may have gone).
+                held.sent = true;
+                return Ok(Permit::shared(held));
+            }
             if answer.firm {
-                if answer.wait_ms > 0.0 {
-                    sleep(answer.wait_ms, signal).await?;
-                }
-                return Ok(permit);
+                // Asked once more when the wait is over, right before sending: the store may
+                // have taken this process for gone meanwhile (it stalled past a heartbeat) and
+                // given the slot away, or a 429 may have paused the window since. A store that
+                // knows the slot is still good answers without a round trip (pkg/redis.js).
+                sleep(answer.wait_ms, signal).await?;
+                answer = self.take(&req, opts, timeout).await?;
+                set(&req, "slot", &JsValue::from_f64(answer.slot));
+                continue;
             }
             // The slot it follows is unanswered. Not sent yet: ask again once it could have been
             // answered. In flight: ask every margin at first (a request's answer usually lands
@@ -213,7 +262,7 @@ impl Store {
                 p
             };
             sleep(wait, signal).await?;
-            answer = self.take(&req).await?;
+            answer = self.take(&req, opts, timeout).await?;
             // Re-decided; or, given up for lost meanwhile, queued again under a new number.
             set(&req, "slot", &JsValue::from_f64(answer.slot));
         }
@@ -232,18 +281,33 @@ impl Store {
             now_ms(),
             0.0,
         );
+        self.hold(kind, ms);
+    }
+
+    /// Holds every process's next sends of `kind` for `ms` (not awaited).
+    pub fn hold(&self, kind: Kind<'_>, ms: f64) {
         let req = Object::new();
         set(&req, "key", &JsValue::from_str(&self.key(kind)));
         set(&req, "ms", &JsValue::from_f64(ms));
         self.fns.fire(&self.fns.pause, &req);
     }
 
-    /// Asks the store to take (or, with `req.slot`, re-decide) a slot.
-    async fn take(&self, req: &Object) -> Result<Answer> {
-        let out = self.fns.acquire.call1(&self.fns.this, req).map_err(threw)?;
-        let v = crate::task::settled(Promise::resolve(&out))
+    /// Asks the store to take (or, with `req.slot`, re-decide) a slot. Whatever the store does
+    /// (a Redis that stalls, a custom store that never settles), the caller's abort and the
+    /// request's `timeout` end the wait with their own errors; a slot the store hands out after
+    /// that is released (`js/store.js`).
+    async fn take(&self, req: &Object, opts: &CallOptions, timeout: f64) -> Result<Answer> {
+        let signal = opts.signal.as_ref();
+        let fns = &self.fns;
+        let parts = decide(&fns.acquire, &fns.release, &fns.this, req, signal, timeout);
+        let _cancel = Cancel(parts.get(1).unchecked_into());
+        let v = crate::task::settled(parts.get(0).unchecked_into())
             .await
-            .map_err(threw)?;
+            .map_err(|why| match get(&why, "0").as_string().as_deref() {
+                Some("abort") => Error::aborted(signal),
+                Some("timeout") => timed_out(timeout),
+                _ => threw(get(&why, "1")),
+            })?;
         let slot = get(&v, "slot").as_f64();
         let wait = get(&v, "waitMs").as_f64();
         match (slot, wait, get(&v, "firm").as_bool()) {
@@ -274,6 +338,21 @@ fn threw(cause: JsValue) -> Error {
     ]
     .concat();
     failed(&why, Some(cause))
+}
+
+/// The request's `timeoutMs` passed while the store decided: the call's own timeout, not a
+/// failure of the store (so `onError: 'memory'` does not carry on past it).
+#[inline(never)] // cold
+fn timed_out(timeout: f64) -> Error {
+    Error::new(
+        ErrorKind::Timeout,
+        [
+            "The shared rate-limit store (rateLimit.store) did not decide within timeoutMs (",
+            &crate::text::num(timeout),
+            " ms). Nothing was sent.",
+        ]
+        .concat(),
+    )
 }
 
 /// `rate_limit_store`: the store `why`; the send it was for did not happen.

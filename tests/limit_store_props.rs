@@ -34,13 +34,19 @@ struct Took {
 struct Script {
     conn: Conn,
     sha: String,
+    /// The incarnation of each key's hash, as its takes answered (the slots' own, here).
+    inc: std::collections::HashMap<String, String>,
 }
 
 impl Script {
     fn load(port: u16) -> Script {
         let mut conn = Conn::open(port).expect("connect to redis-server");
         let sha = conn.cmd(&["SCRIPT", "LOAD", SCRIPT]).text().to_string();
-        Script { conn, sha }
+        Script {
+            conn,
+            sha,
+            inc: Default::default(),
+        }
     }
 
     fn run(&mut self, key: &str, args: &[String]) -> Reply {
@@ -52,11 +58,13 @@ impl Script {
     }
 
     /// `take`: a new slot (`slot` None) or that slot again; `now` None reads Redis's clock.
+    #[allow(clippy::too_many_arguments)]
     fn take(
         &mut self,
         key: &str,
         rate: Rate,
         lease: f64,
+        stale: f64,
         slot: Option<usize>,
         now: Option<f64>,
     ) -> Took {
@@ -66,16 +74,41 @@ impl Script {
             rate.window_ms.to_string(),
             margin_ms(rate).to_string(),
             lease.to_string(),
+            stale.to_string(),
             slot.map_or(String::new(), |k| k.to_string()),
+            self.inc(key),
             now.map_or(String::new(), |t| t.to_string()),
         ];
         let reply = self.run(key, &args);
         let items = reply.items();
+        self.inc
+            .insert(key.to_string(), items[3].text().to_string());
         Took {
             slot: items[0].int() as usize,
             wait_ms: items[1].text().parse().expect("a decimal wait"),
             firm: items[2].int() == 1,
         }
+    }
+
+    /// The incarnation the slots of `key` were taken in, as last answered.
+    fn inc(&self, key: &str) -> String {
+        self.inc.get(key).cloned().unwrap_or_default()
+    }
+
+    /// `drop`: slot `slot` is released without having been sent.
+    fn drop_unsent(&mut self, key: &str, slot: usize) -> i64 {
+        let args = ["drop".to_string(), slot.to_string(), self.inc(key)];
+        self.run(key, &args).int()
+    }
+
+    /// `beat`: the holder of `slots` is alive; the ones no longer kept come back.
+    fn beat(&mut self, key: &str, slots: &[usize], now: f64) -> Vec<usize> {
+        let mut args = vec!["beat".to_string(), now.to_string(), self.inc(key)];
+        args.extend(slots.iter().map(|k| k.to_string()));
+        let reply = self.run(key, &args);
+        let mut lost: Vec<usize> = reply.items().iter().map(|r| r.int() as usize).collect();
+        lost.sort_unstable();
+        lost
     }
 
     fn answer(&mut self, key: &str, rate: Rate, slot: usize, now: Option<f64>) -> i64 {
@@ -84,6 +117,7 @@ impl Script {
             slot.to_string(),
             rate.window_ms.to_string(),
             margin_ms(rate).to_string(),
+            self.inc(key),
             now.map_or(String::new(), |t| t.to_string()),
         ];
         self.run(key, &args).int()
@@ -109,18 +143,46 @@ struct Model {
 }
 
 impl Model {
-    fn decide(&mut self, k: usize, rate: Rate, lease: f64, now: f64) -> Decision {
-        let before = (k > rate.max).then(|| k - rate.max);
-        let d = decide(
-            before.map(|b| self.slots[b - 1]),
-            rate,
-            lease,
-            self.paused_until,
-            now,
-        );
-        if let (Some(b), true) = (before, d.firm) {
-            self.dropped[b - 1] = true;
+    /// A new slot's number.
+    fn push(&mut self) -> usize {
+        self.slots.push(Past {
+            starts: 0.0,
+            answered: None,
+            heard: None,
+            dropped: false,
+        });
+        self.dropped.push(false);
+        self.slots.len()
+    }
+
+    /// Decides slot `k` (`again`: asked about once more) as `decide` does, over what the script
+    /// still keeps of the slots before it, and records the decision as the script does.
+    fn decide(
+        &mut self,
+        k: usize,
+        again: bool,
+        rate: Rate,
+        lease: f64,
+        stale: f64,
+        now: f64,
+    ) -> Decision {
+        let mut chain = Vec::new();
+        let mut numbers = Vec::new();
+        let mut b = k;
+        while b > rate.max && !self.dropped[b - rate.max - 1] {
+            b -= rate.max;
+            chain.push(self.slots[b - 1]);
+            numbers.push(b);
         }
+        let own = again.then(|| self.slots[k - 1].starts);
+        let d = decide(&chain, own, rate, lease, stale, self.paused_until, now);
+        if d.firm {
+            for &u in &numbers[..d.used] {
+                self.dropped[u - 1] = true;
+            }
+        }
+        self.slots[k - 1].starts = d.at;
+        self.slots[k - 1].heard = Some(now);
         d
     }
 }
@@ -140,6 +202,8 @@ fn the_script_decides_as_the_rule_on_random_arrivals() {
             window_ms: rng.pick(&[1_000.0, 2_500.0, 10_000.0, 60_000.0]),
         };
         let lease = rng.pick(&[50.0, 700.0, 3_000.0, 60_600.0]);
+        // How long a holder may be silent before it counts as gone (0: never).
+        let stale = rng.pick(&[0.0, 300.0, 3_000.0]);
         let key = format!("props:{seed}");
         let mut now = 1_700_000_000_000.0 + rng.below(1000) as f64;
         let mut model = Model {
@@ -147,24 +211,15 @@ fn the_script_decides_as_the_rule_on_random_arrivals() {
             dropped: Vec::new(),
             paused_until: None,
         };
-        // Taken, unreleased slots, and which of them were told to ask again.
+        // Taken, unreleased slots.
         let mut held: Vec<usize> = Vec::new();
-        let mut unsure: Vec<usize> = Vec::new();
         for _ in 0..80 {
             steps += 1;
             let step = rng.below(100);
-            if step < 40 || held.is_empty() {
-                let k = model.slots.len() + 1;
-                let d = {
-                    model.slots.push(Past {
-                        starts: 0.0,
-                        answered: None,
-                    });
-                    model.dropped.push(false);
-                    model.decide(k, rate, lease, now)
-                };
-                model.slots[k - 1].starts = d.at;
-                let took = script.take(&key, rate, lease, None, Some(now));
+            if step < 35 || held.is_empty() {
+                let k = model.push();
+                let d = model.decide(k, false, rate, lease, stale, now);
+                let took = script.take(&key, rate, lease, stale, None, Some(now));
                 let want = Took {
                     slot: k,
                     wait_ms: d.at - now,
@@ -172,40 +227,29 @@ fn the_script_decides_as_the_rule_on_random_arrivals() {
                 };
                 assert_eq!(took, want, "seed {seed}: take at {now}");
                 held.push(k);
-                if !d.firm {
-                    unsure.push(k);
-                }
-            } else if step < 60 && !unsure.is_empty() {
-                let asked = unsure.swap_remove(rng.below(unsure.len()));
+            } else if step < 55 {
+                // Asked about again: still waiting, or right before sending.
+                let i = rng.below(held.len());
+                let asked = held[i];
                 // A slot given up for lost (the one after it went ahead) queues again as new.
-                let k = if model.dropped[asked - 1] {
-                    model.slots.push(Past {
-                        starts: 0.0,
-                        answered: None,
-                    });
-                    model.dropped.push(false);
-                    held.retain(|&h| h != asked);
-                    held.push(model.slots.len());
-                    model.slots.len()
+                let (k, again) = if model.dropped[asked - 1] {
+                    let k = model.push();
+                    held[i] = k;
+                    (k, false)
                 } else {
-                    asked
+                    (asked, true)
                 };
-                let d = model.decide(k, rate, lease, now);
-                model.slots[k - 1].starts = d.at;
-                let took = script.take(&key, rate, lease, Some(asked), Some(now));
+                let d = model.decide(k, again, rate, lease, stale, now);
+                let took = script.take(&key, rate, lease, stale, Some(asked), Some(now));
                 let want = Took {
                     slot: k,
                     wait_ms: d.at - now,
                     firm: d.firm,
                 };
                 assert_eq!(took, want, "seed {seed}: slot {asked} again at {now}");
-                if !d.firm {
-                    unsure.push(k);
-                }
-            } else if step < 90 {
-                // Released: answered now, or given up before it was sent.
+            } else if step < 75 {
+                // Released: answered now.
                 let k = held.swap_remove(rng.below(held.len()));
-                unsure.retain(|&u| u != k);
                 let known = !model.dropped[k - 1];
                 assert_eq!(
                     script.answer(&key, rate, k, Some(now)),
@@ -213,6 +257,35 @@ fn the_script_decides_as_the_rule_on_random_arrivals() {
                     "seed {seed}: answer {k}"
                 );
                 model.slots[k - 1].answered = Some(now);
+            } else if step < 85 {
+                // Released without having been sent.
+                let k = held.swap_remove(rng.below(held.len()));
+                let known = !model.dropped[k - 1];
+                assert_eq!(
+                    script.drop_unsent(&key, k),
+                    i64::from(known),
+                    "seed {seed}: drop {k}"
+                );
+                model.slots[k - 1].dropped = true;
+            } else if step < 93 {
+                // A heartbeat from the holder of some of the held slots.
+                let some: Vec<usize> = held.iter().copied().filter(|_| rng.below(2) == 0).collect();
+                let mut lost: Vec<usize> = some
+                    .iter()
+                    .copied()
+                    .filter(|&k| model.dropped[k - 1])
+                    .collect();
+                lost.sort_unstable();
+                for &k in &some {
+                    if !model.dropped[k - 1] {
+                        model.slots[k - 1].heard = Some(now);
+                    }
+                }
+                assert_eq!(
+                    script.beat(&key, &some, now),
+                    lost,
+                    "seed {seed}: beat {some:?}"
+                );
             } else {
                 let ms = rng.pick(&[0.0, 100.0, rate.window_ms, 5_000.0]);
                 script.pause(&key, ms, Some(now));
@@ -227,6 +300,7 @@ fn the_script_decides_as_the_rule_on_random_arrivals() {
                 rate.window_ms / 2.0,
                 rate.window_ms,
                 lease,
+                stale,
             ]);
         }
         // Bounded: 300 short histories take about a second; far more means something hangs.
@@ -247,7 +321,7 @@ fn on_redis_time_a_released_slot_frees_the_next_and_windows_expire() {
         window_ms: 200.0,
     };
     let lease = 100.0;
-    let first = script.take("clock", rate, lease, None, None);
+    let first = script.take("clock", rate, lease, 0.0, None, None);
     assert_eq!(
         first,
         Took {
@@ -257,11 +331,11 @@ fn on_redis_time_a_released_slot_frees_the_next_and_windows_expire() {
         }
     );
     // The second must wait for the first's answer.
-    let second = script.take("clock", rate, lease, None, None);
+    let second = script.take("clock", rate, lease, 0.0, None, None);
     assert_eq!((second.slot, second.firm), (2, false));
     let t0 = Instant::now();
     assert_eq!(script.answer("clock", rate, 1, None), 1);
-    let again = script.take("clock", rate, lease, Some(2), None);
+    let again = script.take("clock", rate, lease, 0.0, Some(2), None);
     let elapsed = t0.elapsed().as_secs_f64() * 1000.0;
     // A window plus the 5 ms margin after the answer, less what has passed since.
     assert!(again.firm);
@@ -281,4 +355,48 @@ fn on_redis_time_a_released_slot_frees_the_next_and_windows_expire() {
         assert!(Instant::now() < deadline, "the window's key never expired");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+#[test]
+fn a_slot_number_from_before_redis_lost_the_window_is_never_taken_for_a_new_one() {
+    let Some(server) = redis::start() else { return };
+    let mut script = Script::load(server.port);
+    let mut admin = Conn::open(server.port).unwrap();
+    let rate = Rate {
+        max: 1,
+        window_ms: 1_000.0,
+    };
+    let (lease, stale) = (60_000.0, 3_000.0);
+    let now = 1_700_000_000_000.0;
+    for k in 1..=3 {
+        assert_eq!(
+            script
+                .take("lost", rate, lease, stale, None, Some(now))
+                .slot,
+            k
+        );
+    }
+    let before = script.inc("lost");
+    // Redis restarts without persistence (or someone flushes it); other processes take slots 1
+    // to 3 of a new hash.
+    admin.cmd(&["DEL", "lost"]);
+    let mut other = Script::load(server.port);
+    for k in 1..=3 {
+        assert_eq!(
+            other.take("lost", rate, lease, stale, None, Some(now)).slot,
+            k
+        );
+    }
+    assert_ne!(other.inc("lost"), before);
+    // The old holder of slot 2 asks about it again: queued anew as slot 4, not handed the other
+    // process's slot 2.
+    let again = script.take("lost", rate, lease, stale, Some(2), Some(now + 10.0));
+    assert_eq!(again.slot, 4);
+    // Its answer to old slot 3 and its heartbeat for old slot 1 touch nothing of the new hash.
+    script.inc.insert("lost".into(), before.clone());
+    assert_eq!(script.answer("lost", rate, 3, Some(now + 20.0)), 0);
+    assert_eq!(script.drop_unsent("lost", 1), 0);
+    assert_eq!(script.beat("lost", &[1, 2], now + 20.0), vec![1, 2]);
+    assert_eq!(admin.cmd(&["HEXISTS", "lost", "a3"]).int(), 0);
+    assert_eq!(admin.cmd(&["HEXISTS", "lost", "v1"]).int(), 0);
 }

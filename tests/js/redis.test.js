@@ -58,7 +58,12 @@ function worker(settings, limitMs = 120_000) {
   });
   let out = '';
   let err = '';
-  child.stdout.on('data', (b) => (out += b));
+  /** @type {(() => void)[]} */
+  const onOut = [];
+  child.stdout.on('data', (b) => {
+    out += b;
+    for (const f of onOut) f();
+  });
   child.stderr.on('data', (b) => (err += b));
   const timer = setTimeout(() => child.kill('SIGKILL'), limitMs);
   /** @type {Promise<{ code: number | null, signal: NodeJS.Signals | null, result: any, err: string }>} */
@@ -73,7 +78,15 @@ function worker(settings, limitMs = 120_000) {
       resolve({ code, signal, result, err });
     }),
   );
-  return { child, exited };
+  /** Resolves once the worker has printed `text` (or has exited). @param {string} text */
+  const printed = (text) =>
+    new Promise((resolve) => {
+      const check = () => (out.includes(text) || child.exitCode !== null || child.signalCode !== null) && resolve(undefined);
+      onOut.push(check);
+      child.once('exit', check);
+      check();
+    });
+  return { child, exited, printed };
 }
 
 /** Every key in the test's Redis with its type, TTL and contents. */
@@ -141,6 +154,36 @@ test('a worker killed (SIGKILL) mid-run holds nothing: the other three finish, 0
     assert.equal(d.code, 0, d.err);
     assert.deepEqual({ ok: d.result.ok, firstError: d.result.firstError }, { ok: 50, firstError: undefined });
   }
+  assert.equal((await stats()).throttled, 0, 'no 429 at all');
+});
+
+test('a worker killed (SIGKILL) while it holds queued slots costs the others seconds, not its lease: each survivor is answered well within a lease of what onQueued said, 0 429s', { skip, timeout: 180_000 }, async (t) => {
+  await reset();
+  // The request timeout is the lease: what a dead worker's slots held the window for, until
+  // Redis heard from their holders (a heartbeat a second; silent for 3 s is gone).
+  const lease = 30_000;
+  const settings = { n: 30, store: true, flavour: 'ioredis', url: redis.url, prefix: 'dead', timeoutMs: lease, trace: true };
+  const runs = Array.from({ length: 3 }, () => worker(settings));
+  // Killed as soon as one of its creates waits for a slot: it then holds queued slots, and
+  // (most likely) some in flight.
+  await runs[0].printed('"queued":true');
+  runs[0].child.kill('SIGKILL');
+  const [victim, ...rest] = await Promise.all(runs.map((r) => r.exited));
+  assert.equal(victim.signal, 'SIGKILL');
+  /** @type {number[]} */
+  const late = [];
+  for (const d of rest) {
+    assert.equal(d.code, 0, d.err);
+    assert.deepEqual({ ok: d.result.ok, firstError: d.result.firstError }, { ok: 30, firstError: undefined });
+    late.push(...d.result.late);
+  }
+  assert.ok(late.length > 0, 'the survivors waited for slots');
+  // Each survivor create that waited was answered less than a lease after the time onQueued
+  // gave it: none waited for the dead worker's lease (before, the ones after its queued slots
+  // each waited a whole lease more than they were told).
+  t.diagnostic(`${late.length} survivor creates waited; answered after onQueued's time by at most ${Math.max(...late)} ms`);
+  const overLease = late.filter((ms) => ms >= lease);
+  assert.deepEqual(overLease, [], `lateness beyond onQueued, ms: max ${Math.max(...late)}`);
   assert.equal((await stats()).throttled, 0, 'no 429 at all');
 });
 
@@ -216,16 +259,109 @@ test('a send given up while it waits for a shared slot (abort) rejects at once a
     assert.ok(e instanceof hi.APIUserAbortError, String(e));
     assert.ok(Date.now() - t0 < 5000, 'gave up at the abort, not after the window');
     assert.equal((await stats()).requests['dromo.create'], 1, 'the second create was never sent');
-    // Its slot (the second) is released: recorded as answered, so nothing waits on it for a lease.
+    // Its slot (the second) is released as never sent, so nothing waits on it for a lease.
     const [key] = await client.keys('abort:*:c');
     const fields = await client.hGetAll(key);
     assert.equal(fields.n, '2');
     // (node-redis answers HEXISTS with 1 or true, by version.)
-    await waitFor(async () => Number(await client.hExists(key, 'a2')) === 1);
+    await waitFor(async () => Number(await client.hExists(key, 'v2')) === 1);
+    assert.equal(Number(await client.hExists(key, 'a2')), 0);
   } finally {
     await close();
   }
 });
+
+test('a store that never decides: abort and timeoutMs end the call with their own errors, and a late answer is released, not leaked', { skip, timeout: 60_000 }, async () => {
+  await reset();
+  /** @type {unknown[]} */
+  const unhandled = [];
+  const onUnhandled = (/** @type {unknown} */ e) => unhandled.push(e);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    /** @type {{ req: any, resolve: (v: unknown) => void, reject: (e: unknown) => void }[]} */
+    const asked = [];
+    /** @type {any[]} */
+    const released = [];
+    const hanging = {
+      acquire: (/** @type {any} */ req) => new Promise((resolve, reject) => asked.push({ req, resolve, reject })),
+      release: (/** @type {any} */ req) => void released.push({ ...req }),
+      pause() {},
+    };
+    const dromo = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, rateLimit: { windowMs: WINDOW_MS, store: hanging } });
+    const params = { schema_id: CONTACTS, original_filename: 'a.csv' };
+    // Aborted while the store decides: APIUserAbortError, the reason as its cause.
+    const ac = new AbortController();
+    const aborted = dromo.imports.create(params, { signal: ac.signal }).catch((/** @type {any} */ x) => x);
+    await waitFor(async () => asked.length === 1);
+    const reason = new Error('user cancelled');
+    ac.abort(reason);
+    const e = await aborted;
+    assert.ok(e instanceof hi.APIUserAbortError, String(e));
+    assert.equal(e.cause, reason);
+    // The request's own timeout covers the decision too (the store has none of its own here).
+    const timedOut = await dromo.imports.create(params, { timeoutMs: 200 }).catch((/** @type {any} */ x) => x);
+    assert.ok(timedOut instanceof hi.APIConnectionTimeoutError, String(timedOut));
+    assert.match(timedOut.message, /rateLimit\.store.*200 ms/);
+    assert.equal(asked.length, 2);
+    // The store answers at last: the first slot it hands out is nobody's, so it goes back at
+    // once, marked as never sent; a late rejection is dropped, never unhandled.
+    asked[0].resolve({ slot: 7, waitMs: 0, firm: true });
+    asked[1].reject(new Error('too late'));
+    await waitFor(async () => released.length === 1);
+    assert.deepEqual({ slot: released[0].slot, sent: released[0].sent, key: typeof released[0].key }, { slot: 7, sent: false, key: 'string' });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(unhandled, []);
+    assert.deepEqual((await stats()).requests, {}, 'nothing reached the API');
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
+});
+
+test('Redis stalled (SIGSTOP): abort and timeoutMs end the call at once with their own errors, not rate_limit_store at the store\'s timeoutMs; the slots taken once Redis wakes are released', { skip, timeout: 60_000 }, async () => {
+  const stalled = await startRedis();
+  const { client, close } = await redisClient('ioredis', stalled.url);
+  try {
+    await reset();
+    // The store waits far longer than this test lasts: only the call's own abort or timeout can
+    // end a decision while Redis is stopped.
+    const shared = store.redisRateLimitStore(client, { prefix: 'stalled', timeoutMs: 600_000 });
+    const dromo = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, rateLimit: { windowMs: WINDOW_MS, store: shared } });
+    const params = { schema_id: CONTACTS, original_filename: 'a.csv' };
+    await dromo.imports.create(params);
+    stalled.freeze();
+    const reason = new Error('user cancelled');
+    const aborted = dromo.imports.create(params, { signal: AbortSignal.timeout(100) }).catch((/** @type {any} */ x) => x);
+    const ac = new AbortController();
+    const cancelled = dromo.imports.create(params, { signal: ac.signal }).catch((/** @type {any} */ x) => x);
+    setTimeout(() => ac.abort(reason), 100);
+    const timedOut = dromo.imports.create(params, { timeoutMs: 100 }).catch((/** @type {any} */ x) => x);
+    // All three end while Redis is still stopped (it is continued only after).
+    const [a, c, t] = await Promise.all([aborted, cancelled, timedOut]);
+    assert.ok(a instanceof hi.APIUserAbortError, String(a));
+    assert.equal(a.cause?.name, 'TimeoutError', 'AbortSignal.timeout\'s reason is the cause');
+    assert.ok(c instanceof hi.APIUserAbortError, String(c));
+    assert.equal(c.cause, reason);
+    assert.ok(t instanceof hi.APIConnectionTimeoutError, String(t));
+    stalled.thaw();
+    // Redis runs the three queued takes now: slots 2, 3 and 4, each released as it lands.
+    const [key] = await client.keys('stalled:*:c');
+    await waitFor(() => released(client, key, [2, 3, 4]));
+    assert.equal((await stats()).requests['dromo.create'], 1, 'only the first create was sent');
+  } finally {
+    stalled.thaw();
+    await close();
+    await stalled.stop();
+  }
+});
+
+/**
+ * Whether every slot in `slots` of window `key` is released (answered, or dropped unsent).
+ * @param {any} client an ioredis client @param {string} key @param {number[]} slots
+ */
+async function released(client, key, slots) {
+  const fields = await client.hgetall(key);
+  return slots.every((k) => `a${k}` in fields || `v${k}` in fields);
+}
 
 /** Polls `check` every 20 ms until it holds, for at most 5 s. @param {() => Promise<boolean>} check */
 async function waitFor(check) {
@@ -252,11 +388,14 @@ for (const flavour of /** @type {const} */ (['node-redis', 'ioredis'])) {
       const burst = await Promise.all(Array.from({ length: 30 }, () => shared.acquire(req)));
       assert.deepEqual(burst.map((a) => a.slot).sort((a, b) => a - b), Array.from({ length: 30 }, (_, i) => i + 1));
       assert.deepEqual(await calls(), { eval: 1, evalsha: 29 });
+      // Given back (unsent): a store that holds nothing sends no heartbeats.
+      await Promise.all(burst.map((a) => shared.release({ ...req, slot: a.slot, sent: false })));
+      await admin.configResetStat();
       await admin.scriptFlush();
       const after = await shared.acquire(req);
       assert.equal(after.slot, 31);
       // The refused EVALSHA, then the text once more.
-      assert.deepEqual(await calls(), { eval: 2, evalsha: 30 });
+      assert.deepEqual(await calls(), { eval: 1, evalsha: 1 });
     } finally {
       await Promise.all([close(), closeAdmin()]);
       await own.stop();
@@ -289,11 +428,63 @@ for (const flavour of /** @type {const} */ (['node-redis', 'ioredis'])) {
   });
 }
 
+test('processes that ask for many slots at once take turns: each window is shared out between them, not handed to whichever asked first', { skip, timeout: 60_000 }, async () => {
+  const own = await startRedis();
+  const a = await redisClient('node-redis', own.url);
+  const b = await redisClient('ioredis', own.url);
+  try {
+    // Two processes' stores (a connection each), 20 creates each, asked for together.
+    const stores = [store.redisRateLimitStore(a.client, { prefix: 'turns' }), store.redisRateLimitStore(b.client, { prefix: 'turns' })];
+    const req = { key: 'k:c', max: 20, windowMs: 60_000, marginMs: 600, leaseMs: 61_000 };
+    const asks = stores.map(() => Array.from({ length: 20 }, () => ({ ...req })));
+    const slots = await Promise.all(stores.map((st, i) => Promise.all(asks[i].map((ask) => st.acquire(ask)))));
+    // Whoever asked first used to get the whole first window (slots 1 to 20): all its sends, and
+    // the uploads and polls after them, then ran on one thread while the other process idled.
+    const firstWindow = slots.map((mine) => mine.filter((x) => x.slot <= 20).length);
+    assert.ok(Math.max(...firstWindow) <= 12, `first window split ${firstWindow.join(' / ')}`);
+    for (const [i, mine] of slots.entries()) {
+      await Promise.all(mine.map((x, j) => stores[i].release({ ...asks[i][j], slot: x.slot, sent: false })));
+    }
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+    await own.stop();
+  }
+});
+
+test("Redis back after an outage with onError: 'memory': what was sent without it holds every process until it is a window old, so recovery draws no 429", { skip, timeout: 60_000 }, async () => {
+  // A window of 3 s (time scale 0.05), so that Redis is back well within it.
+  const slow = await startEmulator(['--time-scale', '0.05']);
+  const own = await startRedis();
+  const { client, close } = await redisClient('ioredis', own.url);
+  try {
+    const windowMs = 3000;
+    const shared = store.redisRateLimitStore(client, { prefix: 'outage', onError: 'memory', timeoutMs: 200 });
+    const dromo = new hi.Dromo({ apiKey: KEY, baseUrl: slow.api, maxRetries: 0, rateLimit: { windowMs, store: shared } });
+    const params = { schema_id: CONTACTS, original_filename: 'a.csv' };
+    own.freeze();
+    // Redis stalls: these go within this process's own limits, a whole window's worth.
+    await Promise.all(Array.from({ length: 20 }, () => dromo.imports.create(params)));
+    own.thaw();
+    await client.ping();
+    // Redis answers again, and knows nothing of those 20: without the hold it would let the next
+    // create go at once, into a window the API has full (a 429; maxRetries 0 makes it the error).
+    await dromo.imports.create(params);
+    const s = await control(`${new URL(slow.api).origin}/_emulator/stats`);
+    assert.equal(s.throttled, 0, 'no 429 on recovery');
+    assert.equal(s.requests['dromo.create'], 21);
+  } finally {
+    own.thaw();
+    await close();
+    await Promise.all([own.stop(), slow.stop()]);
+  }
+});
+
 test('bad stores and options are typed errors before any request; a browser build has no rateLimit.store', { skip, timeout: 60_000 }, async () => {
   const base = { apiKey: KEY, baseUrl: emu.api };
   /** @param {() => unknown} f @param {string} path */
   const refuses = (f, path) => assert.throws(f, (/** @type {any} */ e) => e instanceof hi.ValidationError && e.path === path && e.code === 'validation_error');
-  for (const bad of [{}, 'redis', { acquire() {}, release() {} }, [1]]) {
+  // null too: a store not made yet must not leave every process on its own limits unsaid.
+  for (const bad of [{}, 'redis', { acquire() {}, release() {} }, [1], null]) {
     refuses(() => new hi.Dromo({ ...base, rateLimit: { store: bad } }), 'rateLimit.store');
   }
   const fake = { acquire() {}, release() {}, pause() {} };
@@ -305,11 +496,47 @@ test('bad stores and options are typed errors before any request; a browser buil
     refuses(() => store.redisRateLimitStore(client, { onError: 'retry' }), 'options.onError');
     refuses(() => store.redisRateLimitStore(client, { prefix: '' }), 'options.prefix');
     refuses(() => store.redisRateLimitStore(client, { timeoutMs: 0 }), 'options.timeoutMs');
+    // Past what a timer can wait, Node fires it at once: every decision would fail.
+    refuses(() => store.redisRateLimitStore(client, { timeoutMs: 2 ** 31 }), 'options.timeoutMs');
+    refuses(() => store.redisRateLimitStore(client, { timeoutMs: Infinity }), 'options.timeoutMs');
+    const longest = store.redisRateLimitStore(client, { prefix: 'longest', timeoutMs: 2 ** 31 - 1 });
+    const took = await longest.acquire({ key: 'x:c', max: 20, windowMs: WINDOW_MS, marginMs: 6, leaseMs: 1000 });
+    assert.deepEqual({ slot: took.slot, firm: took.firm }, { slot: 1, firm: true });
     refuses(() => store.redisRateLimitStore(client, { prefx: 'x' }), 'options.prefx');
     // A store is only functions and onError: what the client copies of its options keeps them.
     assert.deepEqual(Object.keys(store.redisRateLimitStore(client)).sort(), ['acquire', 'onError', 'pause', 'release']);
   } finally {
     await close();
+  }
+  // A class-based store (methods on its prototype, using `this`) is a store like any other.
+  {
+    const { client, close } = await redisClient('ioredis', redis.url);
+    try {
+      class Counted {
+        constructor(/** @type {any} */ inner) {
+          this.inner = inner;
+          this.calls = 0;
+        }
+        acquire(/** @type {any} */ req) {
+          this.calls++;
+          return this.inner.acquire(req);
+        }
+        release(/** @type {any} */ req) {
+          return this.inner.release(req);
+        }
+        pause(/** @type {any} */ req) {
+          return this.inner.pause(req);
+        }
+      }
+      const counted = new Counted(store.redisRateLimitStore(client, { prefix: 'class' }));
+      await reset();
+      const dromo = new hi.Dromo({ ...base, rateLimit: { windowMs: WINDOW_MS, store: counted } });
+      await dromo.imports.create({ schema_id: CONTACTS, original_filename: 'a.csv' });
+      assert.ok(counted.calls >= 1, 'the class instance decided the send');
+      assert.equal((await client.keys('class:*:c')).length, 1);
+    } finally {
+      await close();
+    }
   }
   // The browser entry's build has no shared stores: the key is refused there, not ignored.
   const entry = path.join(pkgDir, 'node_modules/headless-imports/index.js');

@@ -3,11 +3,14 @@
 // installed package, its limits shared through `headless-imports/redis` (or, with `store: false`,
 // kept in this process as every client does by default). tests/js/redis.test.js and
 // bench/shared-limits.mjs start several. Its settings come as JSON in HI_WORKER:
-//   { pkgDir, api, n, windowMs, timeoutMs?, store, flavour?, url?, prefix?, barrier? }
+//   { pkgDir, api, n, windowMs, timeoutMs?, store, flavour?, url?, prefix?, barrier?, trace? }
 // where pkgDir is installPackage()'s app, with its esm.mjs and (see redisEntry) redis.mjs. With
 // `barrier`, it prints {"ready":true} once set up and starts its calls when a line comes on
-// stdin, so that a fleet starts together. Prints one JSON line when done:
-// { ok, failed, firstError, ms, start, end } (start and end: epoch ms around the calls).
+// stdin, so that a fleet starts together. With `trace`, it prints {"queued":true} when a create
+// first has to wait for a slot, and reports for each create that waited how much later than
+// onQueued said it was answered (`late`, ms; the answer comes after the send, so this is at
+// least how late it went). Prints one JSON line when done:
+// { ok, failed, firstError, ms, start, end, late? } (start and end: epoch ms around the calls).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -42,13 +45,30 @@ try {
   const t0 = performance.now();
   // The whole flow's bound (create, upload, waits): far beyond what the run needs.
   const opts = { schema_id: CONTACTS, timeoutMs: 120_000 };
-  const results = await Promise.allSettled(Array.from({ length: w.n }, () => dromo.importFile(file, opts)));
+  /** @type {number[]} */
+  const late = [];
+  let told = false;
+  const traced = () => {
+    /** @type {number | undefined} */
+    let promised;
+    return {
+      ...opts,
+      onQueued: (/** @type {{ kind: string, waitMs: number }} */ q) => {
+        if (q.kind !== 'create') return;
+        promised = Date.now() + q.waitMs;
+        if (!told) console.log(JSON.stringify({ queued: true }));
+        told = true;
+      },
+      onCreated: () => void (promised !== undefined && late.push(Date.now() - promised)),
+    };
+  };
+  const results = await Promise.allSettled(Array.from({ length: w.n }, () => dromo.importFile(file, w.trace ? traced() : opts)));
   const ms = performance.now() - t0;
   const end = Date.now();
   const ok = results.filter((r) => r.status === 'fulfilled' && r.value.import.status === 'SUCCESSFUL').length;
   const failed = results.find((r) => r.status === 'rejected');
   const firstError = failed && /** @type {PromiseRejectedResult} */ (failed).reason;
-  console.log(JSON.stringify({ ok, failed: w.n - ok, firstError: firstError ? `${firstError.name}: ${firstError.message}` : undefined, ms, start, end }));
+  console.log(JSON.stringify({ ok, failed: w.n - ok, firstError: firstError ? `${firstError.name}: ${firstError.message}` : undefined, ms, start, end, ...(w.trace ? { late } : {}) }));
 } finally {
   await redis?.close();
   fs.rmSync(dir, { recursive: true, force: true });

@@ -43,9 +43,10 @@ function pong(port) {
 
 /**
  * Starts redis-server on 127.0.0.1 (`--save '' --appendonly no`) and waits until it answers.
- * `stop` ends it (SIGTERM, then SIGKILL); `kill` ends it at once, as a crash would. It is killed
- * too if the test process exits first.
- * @returns {Promise<{ port: number, url: string, stop: () => Promise<void>, kill: () => Promise<void> }>}
+ * `stop` ends it (SIGTERM, then SIGKILL); `kill` ends it at once, as a crash would; `freeze` and
+ * `thaw` stop and continue it (SIGSTOP, SIGCONT), a server that stalls without closing anything.
+ * It is killed too if the test process exits first.
+ * @returns {Promise<{ port: number, url: string, stop: () => Promise<void>, kill: () => Promise<void>, freeze: () => void, thaw: () => void }>}
  */
 export async function startRedis() {
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -66,7 +67,20 @@ export async function startRedis() {
     };
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && child.exitCode === null) {
-      if (await pong(port)) return { port, url: `redis://127.0.0.1:${port}`, stop: () => end('SIGTERM'), kill: () => end('SIGKILL') };
+      if (await pong(port)) {
+        return {
+          port,
+          url: `redis://127.0.0.1:${port}`,
+          // A frozen server would hold SIGTERM until continued.
+          stop: () => {
+            if (child.exitCode === null && child.signalCode === null) child.kill('SIGCONT');
+            return end('SIGTERM');
+          },
+          kill: () => end('SIGKILL'),
+          freeze: () => void child.kill('SIGSTOP'),
+          thaw: () => void child.kill('SIGCONT'),
+        };
+      }
       await new Promise((r) => setTimeout(r, 20));
     }
     await end('SIGKILL');
