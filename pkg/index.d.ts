@@ -91,7 +91,9 @@ export interface RateLimitStore {
    * Takes the next slot of the window `key` (or, given `slot`, decides that one again): when it
    * may be sent (`waitMs` from now), and whether that is final (`firm`; otherwise ask again then).
    * The client stops waiting for an answer when the call is aborted or its `timeoutMs` passes;
-   * a slot answered after that is released at once (`sent: false`).
+   * a slot answered after that is released at once (`sent: false`). `waitMs` must be finite and at
+   * most 2^31 - 1, and a slot left unfirm past two leases and windows fails the call
+   * (`rate_limit_store`): no window gives such answers.
    */
   acquire(request: {
     key: string;

@@ -34,6 +34,9 @@ use crate::timer::{now_ms, sleep};
 /// ten minutes of its start if its process dies.
 const MAX_LEASE_MS: f64 = 600_000.0;
 
+/// The longest wait a store may answer: setTimeout's range (a signed 32-bit number of ms).
+const MAX_WAIT_MS: f64 = 2_147_483_647.0;
+
 /// Bounds the checks of one slot. All but a few sleep at least the margin (5 ms or more), so this
 /// is over eight minutes of asking; a slot's predecessor is answered or its lease runs out long
 /// before (the lease is at most ten minutes, and each check sees it run down).
@@ -233,6 +236,10 @@ impl Store {
         }
         let signal = opts.signal.as_ref();
         let mut poll = margin;
+        // How long this slot has waited on unanswered predecessors. Each is answered or its lease
+        // runs out, so past two leases and windows the store is not telling the truth (a custom
+        // store that never says `firm`): fail rather than wait for days.
+        let mut unfirm = 0.0;
         for _ in 0..MAX_CHECKS {
             if answer.firm && answer.wait_ms <= 0.0 {
                 // Sent from here on (whatever happens to the request, it may have gone).
@@ -261,12 +268,19 @@ impl Store {
                 poll = (poll * 2.0).min(MAX_POLL_MARGINS * margin);
                 p
             };
+            unfirm += wait;
+            if unfirm > 2.0 * (lease + rate.window_ms) {
+                break;
+            }
             sleep(wait, signal).await?;
             answer = self.take(&req, opts, timeout).await?;
             // Re-decided; or, given up for lost meanwhile, queued again under a new number.
             set(&req, "slot", &JsValue::from_f64(answer.slot));
         }
-        Err(failed("kept a slot waiting past every bound", None))
+        Err(failed(
+            "kept a slot waiting past every bound (never answered it firm)",
+            None,
+        ))
     }
 
     /// A 429 answered a send of `kind`: every process holds that window until the answer's
@@ -311,7 +325,10 @@ impl Store {
         let slot = get(&v, "slot").as_f64();
         let wait = get(&v, "waitMs").as_f64();
         match (slot, wait, get(&v, "firm").as_bool()) {
-            (Some(slot), Some(wait), Some(firm)) if slot.is_finite() && wait.is_finite() => {
+            // A wait past setTimeout's range (24.8 days) is no answer a window could give.
+            (Some(slot), Some(wait), Some(firm))
+                if slot.is_finite() && wait.is_finite() && wait <= MAX_WAIT_MS =>
+            {
                 Ok(Answer {
                     slot,
                     wait_ms: wait.max(0.0),
@@ -319,7 +336,7 @@ impl Store {
                 })
             }
             _ => Err(failed(
-                "answered something other than { slot, waitMs, firm }",
+                "answered something other than { slot, waitMs (at most 2^31 - 1), firm }",
                 None,
             )),
         }

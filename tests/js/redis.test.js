@@ -317,6 +317,25 @@ test('a store that never decides: abort and timeoutMs end the call with their ow
   }
 });
 
+test('a store whose answers no window could give (a wait of 31,000 years, never firm) fails the call with rate_limit_store instead of holding it for ever', { skip, timeout: 60_000 }, async () => {
+  await reset();
+  const params = { schema_id: CONTACTS, original_filename: 'a.csv' };
+  const liar = (/** @type {any} */ answer) => ({ acquire: async () => answer, release() {}, pause() {} });
+  // waitMs past setTimeout's range, like Infinity, is malformed.
+  const far = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, rateLimit: { windowMs: WINDOW_MS, store: liar({ slot: 1, waitMs: 1e15, firm: true }) } });
+  const e1 = await far.imports.create(params, { timeoutMs: 500 }).catch((/** @type {any} */ x) => x);
+  assert.equal(e1?.code, 'rate_limit_store', String(e1));
+  assert.match(e1.message, /waitMs \(at most 2\^31 - 1\)/);
+  // Never firm: each answer is quick, so no per-answer timeout fires; the slot's predecessors
+  // would have been answered or expired within two leases and windows (here 2 x (200 ms + margin
+  // + 100 ms)), so by then the store is not telling the truth.
+  const never = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, rateLimit: { windowMs: 100, store: liar({ slot: 1, waitMs: 0, firm: false }) } });
+  const e2 = await never.imports.create(params, { timeoutMs: 200 }).catch((/** @type {any} */ x) => x);
+  assert.equal(e2?.code, 'rate_limit_store', String(e2));
+  assert.match(e2.message, /never answered it firm/);
+  assert.deepEqual((await stats()).requests, {}, 'nothing reached the API');
+});
+
 test('Redis stalled (SIGSTOP): abort and timeoutMs end the call at once with their own errors, not rate_limit_store at the store\'s timeoutMs; the slots taken once Redis wakes are released', { skip, timeout: 60_000 }, async () => {
   const stalled = await startRedis();
   const { client, close } = await redisClient('ioredis', stalled.url);
