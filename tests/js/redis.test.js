@@ -317,6 +317,56 @@ test('a store that never decides: abort and timeoutMs end the call with their ow
   }
 });
 
+test("the README's worker example, as pasted (only baseUrl added): 12 files imported through node-redis while Redis restarts mid-run, none lost, the worker alive", { skip, timeout: 120_000 }, async () => {
+  await reset();
+  const readme = fs.readFileSync(path.join(fileURLToPath(new URL('../../README.md', import.meta.url))), 'utf8');
+  const section = readme.slice(readme.indexOf('## Many workers'));
+  const code = /```js\n([\s\S]*?)```/.exec(section)?.[1];
+  assert.ok(code?.includes('redisRateLimitStore(redis)'), 'the section has its example');
+  const script = path.join(pkgDir, 'readme-worker.mjs');
+  fs.writeFileSync(script, /** @type {string} */ (code).replace('new Dromo({ apiKey', 'new Dromo({ baseUrl: process.env.HI_BASE_URL, apiKey'));
+  // The example's `import ... from 'redis'` resolves next to the package, as in a user's project.
+  for (const dep of ['redis', '@redis']) {
+    const to = path.join(pkgDir, 'node_modules', dep);
+    if (!fs.existsSync(to)) fs.symlinkSync(fileURLToPath(new URL(`../node_modules/${dep}`, import.meta.url)), to);
+  }
+  // A Redis of its own, restarted on the same port without its data while the worker runs.
+  const own = await startRedis();
+  const files = Array.from({ length: 12 }, (_, i) => {
+    const f = path.join(dir, `w${i}.csv`);
+    fs.writeFileSync(f, 'First Name,Last Name,Email Address,Age\nAda,Lovelace,ada@example.com,36\n');
+    return f;
+  });
+  const child = spawn(process.execPath, [script, ...files], {
+    env: { ...process.env, REDIS_URL: own.url, DROMO_API_KEY: KEY, DROMO_SCHEMA_ID: CONTACTS, HI_BASE_URL: emu.api },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '', err = '';
+  child.stdout.on('data', (b) => (out += b));
+  child.stderr.on('data', (b) => (err += b));
+  /** @type {Promise<number | null>} */
+  const exited = new Promise((resolve) => child.once('exit', (c) => resolve(c)));
+  const limit = setTimeout(() => child.kill('SIGKILL'), 90_000);
+  /** @type {import('node:child_process').ChildProcess | undefined} */
+  let again;
+  try {
+    // Once the first create has gone out, Redis dies and comes back empty 300 ms later.
+    await waitFor(async () => ((await stats()).requests['dromo.create'] ?? 0) >= 1 || child.exitCode !== null);
+    await own.kill();
+    await new Promise((r) => setTimeout(r, 300));
+    again = spawn('redis-server', ['--port', String(own.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const code = await exited;
+    assert.equal(code, 0, `the worker exited ${code}: ${err}`);
+    const lines = out.trim().split('\n').filter((l) => / 1 rows$/.test(l));
+    assert.equal(lines.length, files.length, out);
+    assert.match(err, /^redis: /m, 'the restart was seen and logged, not fatal');
+  } finally {
+    clearTimeout(limit);
+    child.kill('SIGKILL');
+    again?.kill('SIGKILL');
+  }
+});
+
 test('a store whose answers no window could give (a wait of 31,000 years, never firm) fails the call with rate_limit_store instead of holding it for ever', { skip, timeout: 60_000 }, async () => {
   await reset();
   const params = { schema_id: CONTACTS, original_filename: 'a.csv' };
