@@ -153,7 +153,16 @@ class Journal {
     let real = '';
     try {
       real = realJournalPath(file);
-      refuseHardLinks(file, fs.statSync(real).nlink);
+      const st = fs.statSync(real);
+      // A directory (nlink 2 and up) or a device is no journal: said as such, not as hard links.
+      if (!st.isFile()) {
+        throw journalError(
+          'journal_unusable',
+          `the journal ${file} is ${st.isDirectory() ? 'a directory' : 'not a regular file'}: a journal must be a regular file (give the path of a file; it is created if missing)`,
+          file,
+        );
+      }
+      refuseHardLinks(file, st.nlink);
     } catch (e) {
       if (e instanceof HeadlessImportsError) throw e;
       if (/** @type {any} */ (e).code !== 'ENOENT' || !real) {

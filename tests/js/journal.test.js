@@ -662,6 +662,38 @@ line({ event: 'summary', files: out.map((f) => ({ file: f.file, importId: f.impo
   }
 });
 
+test('a journal path that is a directory, and a lock file that is empty or damaged, are refused saying so', async () => {
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.05', '--no-rate-limit']));
+  try {
+    const dir = folder({ 'a.csv': CONTACT_ROWS });
+    const hi = await loadPackage();
+    const dromo = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api });
+    const before = await requests(emu);
+    fs.mkdirSync(path.join(dir, 'journal'));
+    await assert.rejects(hi.importFiles(dromo, [path.join(dir, 'a.csv')], { schema_id: CONTACTS, journal: path.join(dir, 'journal') }), (e) => {
+      assert.equal(/** @type {any} */ (e).code, 'journal_unusable');
+      assert.match(String(/** @type {any} */ (e).message), new RegExp(`journal ${literally(path.join(dir, 'journal'))} is a directory: a journal must be a regular file`));
+      assert.doesNotMatch(String(/** @type {any} */ (e).message), /hard links/);
+      return true;
+    });
+    for (const [content, says] of [['', 'empty'], ['garbage{', 'damaged']]) {
+      const lock = path.join(fs.realpathSync(dir), 'j2.lock');
+      fs.writeFileSync(lock, content);
+      await assert.rejects(hi.importFiles(dromo, [path.join(dir, 'a.csv')], { schema_id: CONTACTS, journal: path.join(dir, 'j2') }), (e) => {
+        const message = String(/** @type {any} */ (e).message);
+        assert.equal(/** @type {any} */ (e).code, 'journal_in_use');
+        assert.match(message, new RegExp(`its lock file ${literally(lock)} is unreadable \\(${says}`));
+        assert.match(message, /taken over by the next run/);
+        assert.doesNotMatch(message, /process 0/);
+        return true;
+      });
+    }
+    assert.deepEqual(await requests(emu), before, 'nothing sent');
+  } finally {
+    await emu.stop();
+  }
+});
+
 test('the orphan search starts at the intent on the API\'s clock, as measured by earlier creates: a same-named import made just before is not taken for it', async () => {
   const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.02', '--no-rate-limit', '--upload-ttl', '600']));
   try {
