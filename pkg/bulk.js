@@ -667,7 +667,7 @@ async function steps(ctx, entry, state, emit) {
       case 'adopt':
         await journal.append({ type: 'created', id, recovered: true }, entry);
         state.importId = id;
-        await emit({ event: 'recovered', message: `found import ${id}, created by an earlier run that stopped before it could record it: using it` });
+        await emit({ event: 'recovered', message: `found import ${id}, created by an earlier run for this file but missing from the journal (the run stopped before it could record it, or the journal lost its end): using it` });
         break;
       case 'delete':
         // Exa shows an upload URL only when it creates: an orphan nobody can upload to goes.

@@ -139,10 +139,12 @@ pub enum Next {
     /// the import and the journal line. List the imports created since `since_ms` (the API's
     /// clock; then ask again with [`Seen::Listed`]).
     Find { since_ms: f64 },
-    /// The intent's orphan is import `id` and it can still take the file: journal it as created.
+    /// The intent's orphan is import `id`: journal it as created (then it is looked at: uploaded
+    /// to while it waits for its file, else waited on or reported with its final status).
     Adopt { id: String },
-    /// The intent's orphan is import `id` (its marker says so) but nothing can upload to it (Exa
-    /// shows an upload URL only once): delete it and journal it abandoned.
+    /// The intent's orphan is import `id` (its marker says so), still waiting for its file, but
+    /// nothing can upload to it (Exa shows an upload URL only once): delete it and journal it
+    /// abandoned.
     DeleteOrphan { id: String },
     /// Ask the API where import `id` stands.
     Retrieve { id: String },
@@ -388,13 +390,17 @@ fn find_orphan(
         incomplete: !complete,
     };
     if rules.keeps_marker {
-        // The marker is this intent's alone: whatever carries it is the orphan, and nobody else
-        // knows its upload URL.
+        // The marker is this intent's alone: whatever carries it is the orphan. Still waiting for
+        // its file, it can never get it (nobody knows its upload URL): deleted. Uploaded (its
+        // create was answered and the file sent, and only the journal lost it: a journal cut
+        // short, restored from a copy) or final: it is the file's import, adopted and waited on
+        // or reported, never deleted.
         return match free
             .into_iter()
             .find(|c| c.marker.as_deref() == Some(intent.marker))
         {
-            Some(c) => Next::DeleteOrphan { id: c.id.clone() },
+            Some(c) if c.status == rules.awaiting_upload => Next::DeleteOrphan { id: c.id.clone() },
+            Some(c) => Next::Adopt { id: c.id.clone() },
             None => none(Vec::new()),
         };
     }
@@ -1125,6 +1131,39 @@ mod tests {
         assert_eq!(next(&EXA, &after, &seen_after, NOW, None), create());
         // No import carries it: the create never reached the API.
         assert_eq!(next(&EXA, &records, &listed(vec![]), NOW, None), create());
+    }
+
+    /// A journal cut short (restored from an older copy) can lose a `created`, `uploaded` and
+    /// `done` after an intent: the import its marker finds is then uploaded or final, and is the
+    /// file's own, adopted and looked at, never deleted. Only one still waiting for its file
+    /// (whose upload URL nobody has) is deleted.
+    #[test]
+    fn an_exa_orphan_past_its_upload_is_adopted_not_deleted() {
+        let records = [intent("j1-7", NOW, "a.csv")];
+        for status in ["processing", "completed", "failed", "canceled"] {
+            let seen = listed(vec![candidate("x8", status, Some("j1-7"), "a.csv", NOW)]);
+            assert_eq!(
+                next(&EXA, &records, &seen, NOW, None),
+                Next::Adopt { id: s("x8") },
+                "{status}"
+            );
+        }
+        let seen = listed(vec![candidate("x8", "pending", Some("j1-7"), "a.csv", NOW)]);
+        assert_eq!(
+            next(&EXA, &records, &seen, NOW, None),
+            Next::DeleteOrphan { id: s("x8") }
+        );
+        // Adopted, it is looked at: a completed one is waited on (the wait answers at once).
+        let mut after = records.to_vec();
+        after.push(created("x8"));
+        assert_eq!(
+            next(&EXA, &after, &Seen::Nothing, NOW, None),
+            Next::Retrieve { id: s("x8") }
+        );
+        assert_eq!(
+            next(&EXA, &after, &import("x8", "completed", None), NOW, None),
+            Next::Wait { id: s("x8") }
+        );
     }
 
     #[test]

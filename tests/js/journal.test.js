@@ -662,6 +662,40 @@ line({ event: 'summary', files: out.map((f) => ({ file: f.file, importId: f.impo
   }
 });
 
+test('a journal cut short mid-file (restored from an older copy): an Exa import its marker finds already uploaded or final is adopted, never deleted', async () => {
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.05', '--no-rate-limit']));
+  try {
+    const names = ['e1.csv', 'e2.csv', 'e3.csv'];
+    const dir = folder(Object.fromEntries(names.map((n, i) => [n, COMPANY_ROWS.replace('acme', `acme${i}`)])));
+    const args = ['exa', 'import', ...names, '--journal', 'j.ndjson', '--base-url', emu.exa, '--entity', 'company', '--concurrency', '1'];
+    const first = await run(dir, args);
+    assert.equal(first.code, 0, first.stderr);
+    const before = await allImports(emu.exa, 'exa');
+    assert.deepEqual(before.map((i) => i.status), ['completed', 'completed', 'completed']);
+    // Keep the journal up to the second file's intent: its created, uploaded and done are lost.
+    const journal = path.join(dir, 'j.ndjson');
+    const lines = fs.readFileSync(journal, 'utf8').split('\n');
+    const cut = lines.findIndex((l) => l.includes('"intent"') && l.includes('e2.csv'));
+    fs.writeFileSync(journal, lines.slice(0, cut + 1).join('\n') + '\n' + lines[cut + 1].slice(0, 20));
+    const resumed = await run(dir, args);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.ok(!resumed.events.some((e) => e.event === 'abandoned'), JSON.stringify(resumed.events.filter((e) => e.event === 'abandoned')));
+    const after = await allImports(emu.exa, 'exa');
+    for (const imp of before) {
+      assert.equal(after.find((i) => i.id === imp.id)?.status, 'completed', `${imp.id} is still there, completed`);
+    }
+    const summary = resumed.events.at(-1).files;
+    assert.ok(summary.every((/** @type {any} */ f) => f.outcome === 'succeeded'), JSON.stringify(summary));
+    // e2's intent survived: its import is found by its marker and adopted.
+    const e2 = before.find((i) => i.metadata?.headlessImportsJournal === JSON.parse(lines[cut]).marker);
+    assert.equal(summary[1].importId, e2?.id);
+    assert.ok(resumed.events.some((e) => e.event === 'recovered' && e.file === 'e2.csv'));
+    assert.equal(summary[0].importId, first.events.at(-1).files[0].importId, 'e1 from the journal');
+  } finally {
+    await emu.stop();
+  }
+});
+
 test('a journal path that is a directory, and a lock file that is empty or damaged, are refused saying so', async () => {
   const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.05', '--no-rate-limit']));
   try {
