@@ -23,7 +23,7 @@ const VERSION = 1;
 /** How every journal begins (its header line, as `append` writes it). */
 const HEADER_START = '{"type":"journal"';
 /** Options of `importFiles` itself; the rest are `importFile`'s, checked by the provider. */
-const OWN_KEYS = ['journal', 'concurrency', 'onEvent'];
+const OWN_KEYS = ['journal', 'concurrency', 'onEvent', 'adoptUnmarkedOrphans'];
 /** Flow options passed on to each file's `importFile` (and to a resumed file's wait). */
 const FLOW_KEYS = ['wait', 'rows', 'intervalMs', 'backoff', 'maxIntervalMs', 'timeoutMs', 'signal', 'waitForReview', 'webhooks'];
 /** What a wait takes of them. */
@@ -41,6 +41,8 @@ const RECORDS = /** @type {Record<string, Record<string, string>>} */ ({
   uploaded: { id: 'string' },
   done: { id: 'string', status: 'string' },
   abandoned: { id: 'string' },
+  // A possible orphan of this file's left alone (Dromo): reported in every later summary.
+  left: { id: 'string' },
 });
 
 /**
@@ -153,7 +155,16 @@ class Journal {
     let real = '';
     try {
       real = realJournalPath(file);
-      refuseHardLinks(file, fs.statSync(real).nlink);
+      const st = fs.statSync(real);
+      // A directory (nlink 2 and up) or a device is no journal: said as such, not as hard links.
+      if (!st.isFile()) {
+        throw journalError(
+          'journal_unusable',
+          `the journal ${file} is ${st.isDirectory() ? 'a directory' : 'not a regular file'}: a journal must be a regular file (give the path of a file; it is created if missing)`,
+          file,
+        );
+      }
+      refuseHardLinks(file, st.nlink);
     } catch (e) {
       if (e instanceof HeadlessImportsError) throw e;
       if (/** @type {any} */ (e).code !== 'ENOENT' || !real) {
@@ -294,6 +305,18 @@ class Journal {
   /** Whether the journal holds records of `entry`'s path for another size or mtime. @param {Entry} entry */
   changed(entry) {
     return !this.#byFile.has(fileKey(entry)) && this.#paths.has(entry.abs);
+  }
+
+  /**
+   * The imports the journal says were left on the account for `entry`: possible orphans left
+   * alone, and abandoned ones that could not be deleted.
+   * @param {Entry} entry @returns {string[]}
+   */
+  leftOf(entry) {
+    const ids = this.recordsOf(entry)
+      .filter((r) => r.type === 'left' || (r.type === 'abandoned' && r.deleted === false))
+      .map((r) => String(r.id));
+    return [...new Set(ids)];
   }
 
   /** Whether the journal names import `id` (any file's). @param {string} id */
@@ -444,10 +467,12 @@ function readArguments(client, files, options) {
   const concurrency = o.concurrency ?? 4;
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw invalid('options.concurrency', 'must be an integer from 1 to 64');
   if (o.onEvent !== undefined && typeof o.onEvent !== 'function') throw invalid('options.onEvent', 'must be a function');
+  if (o.adoptUnmarkedOrphans !== undefined && typeof o.adoptUnmarkedOrphans !== 'boolean') throw invalid('options.adoptUnmarkedOrphans', 'must be true or false');
   /** @type {Record<string, any>} */
   const rest = {};
   for (const [k, v] of Object.entries(o)) if (!OWN_KEYS.includes(k)) rest[k] = v;
-  return { imports, entries, journal: /** @type {string | undefined} */ (o.journal), concurrency, onEvent: /** @type {Function | undefined} */ (o.onEvent), rest };
+  const adoptUnmarked = o.adoptUnmarkedOrphans === true;
+  return { imports, entries, journal: /** @type {string | undefined} */ (o.journal), concurrency, onEvent: /** @type {Function | undefined} */ (o.onEvent), adoptUnmarked, rest };
 }
 
 /**
@@ -455,7 +480,7 @@ function readArguments(client, files, options) {
  * @param {unknown} client @param {unknown} files @param {unknown} [options]
  */
 export async function importFiles(client, files, options) {
-  const { imports, entries, journal: journalFile, concurrency, onEvent, rest } = readArguments(client, files, options);
+  const { imports, entries, journal: journalFile, concurrency, onEvent, adoptUnmarked, rest } = readArguments(client, files, options);
   // The provider checks its options (and each file's name or size) as importFile would, before
   // anything is sent, and says what the journal is for.
   const identity = await run(imports, OP_FILES_CHECK, rest, entries.map((e) => ({ name: e.name, size: e.size })));
@@ -476,7 +501,8 @@ export async function importFiles(client, files, options) {
     // run's can then never be taken for an earlier run's orphan (Dromo's are matched by name).
     // Dromo: an orphan must carry the saved schema the run creates with, when it names one.
     const schemaId = typeof identity.params?.schema_id === 'string' ? identity.params.schema_id : undefined;
-    const context = () => ({ now: Date.now(), ...(schemaId ? { schemaId } : {}) });
+    // Dromo's orphans carry nothing of ours: adopted only on the user's word (adoptUnmarkedOrphans).
+    const context = () => ({ now: Date.now(), ...(schemaId ? { schemaId } : {}), ...(adoptUnmarked ? { adoptUnmarked: true } : {}) });
     let since = Infinity;
     for (const entry of journal ? entries : []) {
       const next = await run(imports, OP_JOURNAL_NEXT, /** @type {Journal} */ (journal).recordsOf(entry), {}, context());
@@ -491,7 +517,7 @@ export async function importFiles(client, files, options) {
     }
     const findOrphans = () => scan ?? Promise.resolve({ listed: [], complete: true });
 
-    const ctx = { client: /** @type {any} */ (client), imports, exa, params: identity.params, flow, wait, rows, signal, journal, onEvent, findOrphans, context };
+    const ctx = { client: /** @type {any} */ (client), imports, exa, params: identity.params, flow, wait, rows, signal, journal, onEvent, findOrphans, context, adoptUnmarked };
     let next = 0;
     const worker = async () => {
       while (next < entries.length && !signal?.aborted) {
@@ -527,7 +553,7 @@ async function listSince(imports, since, signal) {
  *   client: any, imports: any, exa: boolean, params: Record<string, any>, flow: Record<string, any>,
  *   wait: boolean, rows: boolean, signal: AbortSignal | undefined, journal: Journal | undefined,
  *   onEvent: Function | undefined, findOrphans: () => Promise<{ listed: any[], complete: boolean }>,
- *   context: () => Record<string, unknown>,
+ *   context: () => Record<string, unknown>, adoptUnmarked: boolean,
  * }} Ctx
  */
 
@@ -539,7 +565,7 @@ async function listSince(imports, since, signal) {
  */
 async function importOne(ctx, entry) {
   /** @type {State} */
-  const state = { leftBehind: [] };
+  const state = { leftBehind: ctx.journal ? ctx.journal.leftOf(entry) : [] };
   /** @param {Record<string, unknown>} e */
   const emit = async (e) => {
     if (ctx.onEvent) await ctx.onEvent({ event: e.event, file: entry.path, ...(state.importId ? { importId: state.importId } : {}), ...e });
@@ -592,7 +618,7 @@ async function abandon(ctx, entry, state, emit, id, reason, message) {
   const error = deleted === true ? undefined : deleted.error;
   const why = error ? String(/** @type {any} */ (error)?.message ?? error) : undefined;
   await /** @type {Journal} */ (ctx.journal).append({ type: 'abandoned', id, reason, deleted: !error, ...(why ? { deleteError: why } : {}) }, entry);
-  if (error) state.leftBehind.push(id);
+  if (error && !state.leftBehind.includes(id)) state.leftBehind.push(id);
   const tail = error ? ` It could not be deleted (${why}): it is left on the account.` : reason === 'gone' ? '' : ' It was deleted.';
   await emit({ event: 'abandoned', importId: id, reason, deleted: !error, ...(error ? { deleteError: error } : {}), message: `${message}${tail}` });
 }
@@ -647,7 +673,27 @@ async function steps(ctx, entry, state, emit) {
     switch (next.action) {
       case 'create':
         if (next.ambiguous) {
-          await emit({ event: 'note', message: `an earlier run may have created an import for ${entry.name} before it could record it, but ${next.ambiguous.length} imports look alike (${next.ambiguous.join(', ')}): none is used or deleted, a new one is created` });
+          // Dromo: an import of this name and schema, waiting for a file, made since the intent:
+          // maybe the earlier run's, maybe another client's. Nothing proves which: left alone.
+          const listed = new Map((scan?.listed ?? []).map((c) => [c.id, c]));
+          const why = ctx.adoptUnmarked ? `${next.ambiguous.length} imports look alike` : 'nothing proves it is this run\'s (Dromo keeps no marker; adoptUnmarkedOrphans / --adopt-orphans would use it)';
+          for (const orphan of next.ambiguous) {
+            const c = listed.get(orphan);
+            const createdAt = Number.isFinite(c?.createdMs) ? new Date(c.createdMs).toISOString() : undefined;
+            // Journaled: every later summary lists it, and no later search takes it for an orphan.
+            await journal.append({ type: 'left', id: orphan, reason: 'possible_orphan' }, entry);
+            if (!state.leftBehind.includes(orphan)) state.leftBehind.push(orphan);
+            await emit({
+              event: 'left',
+              importId: orphan,
+              reason: 'possible_orphan',
+              ...(c?.name ? { name: c.name } : {}),
+              ...(createdAt ? { createdAt } : {}),
+              message:
+                `import ${orphan} (${c?.name ?? entry.name}, created ${createdAt ?? 'recently'}) may be one an earlier run created for ${entry.path} before it died (it would be waiting for a file), ` +
+                `or another client's: ${why}, so it is left alone and a new import is created. Check it, and delete it if it is yours.`,
+            });
+          }
         }
         if (next.incomplete) await emit({ event: 'note', message: `looked for an import an earlier run may have created for ${entry.name} among the newest ${MAX_SCAN} only: creating a new one` });
         return create(ctx, entry, state, emit);
@@ -658,7 +704,7 @@ async function steps(ctx, entry, state, emit) {
       case 'adopt':
         await journal.append({ type: 'created', id, recovered: true }, entry);
         state.importId = id;
-        await emit({ event: 'recovered', message: `found import ${id}, created by an earlier run that stopped before it could record it: using it` });
+        await emit({ event: 'recovered', message: `found import ${id}, created by an earlier run for this file but missing from the journal (the run stopped before it could record it, or the journal lost its end): using it` });
         break;
       case 'delete':
         // Exa shows an upload URL only when it creates: an orphan nobody can upload to goes.

@@ -1009,12 +1009,17 @@ export interface ImportFilesOwnOptions {
    * journaled right before the create request is sent (after its rate-limit slot). A create the
    * process died during (the API made the import, the journal never got its id) is found again:
    * Exa's by a marker in its `metadata` (`headlessImportsJournal`), deleted (its upload URL is
-   * shown only once) and created anew; Dromo's, which keeps no marker, by its file name, saved
-   * schema, `AWAITING_UPLOAD` status and a creation time after the intent (on the API's clock as
-   * the run's earlier creates measured it; else within 15 minutes of skew), used when exactly one
-   * matches. A file is known by its absolute path, size and modification time (a changed file is
-   * a new file). One run at a time: the lock `<journal>.lock` sits beside the journal's real path
-   * (symbolic links followed) and names its holder (pid, host, boot, PID namespace, start time, a
+   * shown only once) and created anew while it still awaits its file, and adopted (waited on or
+   * reported) once uploaded or final, never deleted. Dromo keeps no marker: an import of the
+   * file's name and saved schema, `AWAITING_UPLOAD`, created after the intent (on the API's clock
+   * as the run's earlier creates measured it; else within 15 minutes of skew) may be the run's or
+   * another client's, so by default it is left alone and a new import created; each such possible
+   * orphan is told in a `left` event and listed in the file's `leftBehind` (check it, delete it if
+   * it is yours). With `adoptUnmarkedOrphans` the only match is used instead. A journal path that
+   * is a directory or no regular file is refused (`journal_unusable`). A file is known by its
+   * absolute path, size and modification time (a changed file is a new file). One run at a time:
+   * the lock `<journal>.lock` sits beside the journal's real path (symbolic links followed) and
+   * names its holder (pid, host, boot, PID namespace, start time, a
    * nonce); a run finding it held is refused (`code` `journal_in_use`, `lockPath`), unless its
    * holder is dead: known for sure in the same PID namespace, else once the lock has gone 30 s
    * without its holder's heartbeat (every 5 s). A journal with several hard links is refused
@@ -1024,6 +1029,15 @@ export interface ImportFilesOwnOptions {
    * opens it (whatever it was created with): an Exa import's upload URL is in it.
    */
   journal?: string;
+  /**
+   * Dromo, with `journal`: use an import a killed run may have created but never journaled when
+   * exactly one matches (file name, saved schema, `AWAITING_UPLOAD`, created after the intent).
+   * Dromo returns nothing that proves such an import ours, so set this only when no other client
+   * creates imports of these file names on the account: another client's import would get this
+   * run's file. Default false: possible orphans are left alone and reported (`left` events,
+   * `leftBehind`). Exa's imports carry a marker and need no such word.
+   */
+  adoptUnmarkedOrphans?: boolean;
   /** Files in flight at once, 1 to 64. Default 4; the client's rate limits hold across them. */
   concurrency?: number;
   /**
@@ -1082,7 +1096,13 @@ export type ImportFilesEvent =
       deleteError?: unknown;
       message: string;
     }
-  /** A Dromo import an earlier run created but never journaled, found and used. */
+  /**
+   * A Dromo import that may be one an earlier run created for this file before it died, or
+   * another client's: nothing proves which, so it is left alone (listed in `leftBehind`) and a
+   * new import is created. Check it and delete it if it is yours.
+   */
+  | { event: 'left'; file: string; importId: string; reason: 'possible_orphan'; name?: string; createdAt?: string; message: string }
+  /** An import an earlier run created but never journaled, found and used (Exa's by its marker; Dromo's with `adoptUnmarkedOrphans`). */
   | { event: 'recovered'; file: string; importId: string; message: string }
   | { event: 'note'; file: string; importId?: string; message: string };
 
@@ -1098,7 +1118,10 @@ export interface ImportFilesOutcome {
   earlier?: true;
   /** What stopped it (`error`), or the `ImportFailedError` (`failed`). */
   error?: unknown;
-  /** Imports this run gave up for the file and could not delete: they remain on the account. */
+  /**
+   * Imports left on the account for the file: given up and not deletable, or possible orphans
+   * left alone (a `left` event names each: check them, delete those that are yours).
+   */
   leftBehind?: string[];
 }
 

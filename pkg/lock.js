@@ -42,7 +42,7 @@ const MAX_ROUNDS = 200;
  * @typedef {{ alive: boolean, checked: boolean, self?: boolean }} Verdict
  * @typedef {{ content: string, mtimeMs: number }} Seen
  * @typedef {{ fd: number, file: string, timer: NodeJS.Timeout, body: string }} Held
- * @typedef {{ held: Held } | { holder: Holder, verdict: Verdict, seen: Seen }} Outcome
+ * @typedef {{ held: Held } | { holder: Holder | undefined, verdict: Verdict, seen: Seen }} Outcome (`holder` undefined: the lock's contents are unreadable)
  */
 
 /** @param {string} file @returns {string | null} */
@@ -225,7 +225,7 @@ async function take(file, body, depth) {
     if (!seen) continue; // released meanwhile: try again
     const holder = parse(seen.content);
     const verdict = judge(holder, seen.mtimeMs, Date.now());
-    if (verdict.alive) return { holder: holder ?? { pid: 0 }, verdict, seen };
+    if (verdict.alive) return { holder, verdict, seen };
     if (depth >= MAX_DEPTH) throw new Error(`too many stale breakers at ${file}`);
     // Stale. Only the one run that holds its breaker may replace it.
     const breaker = breakerOf(file, seen.content);
@@ -332,9 +332,18 @@ export async function unlock(held) {
 
 /**
  * What to tell a run that found the journal `journal` locked by `holder`.
- * @param {string} journal @param {string} file the lock @param {Holder} holder @param {Verdict} verdict @param {Seen} seen
+ * @param {string} journal @param {string} file the lock @param {Holder | undefined} holder (undefined: unreadable) @param {Verdict} verdict @param {Seen} seen
  */
 export function inUseMessage(journal, file, holder, verdict, seen) {
+  if (!holder) {
+    const ago = Math.max(0, Math.round((Date.now() - seen.mtimeMs) / 1000));
+    const left = Math.max(1, Math.ceil((STALE_MS - (Date.now() - seen.mtimeMs)) / 1000));
+    return (
+      `the journal ${journal} is locked, but its lock file ${file} is unreadable (${seen.content ? 'damaged: not a lock headless-imports writes' : 'empty'}), so its holder is unknown. ` +
+      `It may be a run's lock caught while being written, or one damaged since (a disk full, a copy, another program). It was modified ${ago} s ago; ` +
+      `a lock left ${STALE_MS / 1000} s without a refresh is taken over by the next run, so run again in about ${left} s, or, if you know no run of this journal is going on, delete ${file} and run again.`
+    );
+  }
   if (verdict.self) return `the journal ${journal} is already in use by another run in this process (its lock is ${file}): one run at a time`;
   const who = `process ${holder.pid}${holder.host ? ` on host ${holder.host}` : ''}${holder.since ? ` (running since ${holder.since})` : ''}`;
   if (holder.legacy) {

@@ -1,7 +1,7 @@
 //! Bulk imports that survive a crash (`importFiles` with a `journal`, the CLI's `--journal`): what
 //! to do next for one file, given what the journal recorded about it and what the API answered.
 //! Pure: `pkg/bulk.js` reads and appends the journal, sends the requests and asks here after each
-//! answer, so every rule of resuming is in [`next`] and tested natively below. Server-side (the
+//! answer, so every rule of resuming is in [`next_for`] and tested natively below. Server-side (the
 //! `server` build, Node's): a page has no files to journal, and no browser build carries this.
 //!
 //! A file's journal is a sequence of records, each appended (and fsynced) before the step it
@@ -76,7 +76,7 @@ pub struct Candidate {
     pub journaled: bool,
 }
 
-/// What the driver learnt since it last asked: nothing yet, or the answer to the request [`next`]
+/// What the driver learnt since it last asked: nothing yet, or the answer to the request [`next_for`]
 /// asked for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Seen {
@@ -129,8 +129,9 @@ impl Why {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Next {
     /// Create an import (journal an `intent` first). `ambiguous`: imports that might be the orphan
-    /// of an earlier intent but cannot be told apart, left alone; `incomplete`: the search for an
-    /// orphan stopped before reaching the intent's time.
+    /// of an earlier intent but cannot be proven its (Dromo keeps no marker: by default even a
+    /// single match, or several alike), left alone and reported as left behind; `incomplete`: the
+    /// search for an orphan stopped before reaching the intent's time.
     Create {
         ambiguous: Vec<String>,
         incomplete: bool,
@@ -139,10 +140,12 @@ pub enum Next {
     /// the import and the journal line. List the imports created since `since_ms` (the API's
     /// clock; then ask again with [`Seen::Listed`]).
     Find { since_ms: f64 },
-    /// The intent's orphan is import `id` and it can still take the file: journal it as created.
+    /// The intent's orphan is import `id`: journal it as created (then it is looked at: uploaded
+    /// to while it waits for its file, else waited on or reported with its final status).
     Adopt { id: String },
-    /// The intent's orphan is import `id` (its marker says so) but nothing can upload to it (Exa
-    /// shows an upload URL only once): delete it and journal it abandoned.
+    /// The intent's orphan is import `id` (its marker says so), still waiting for its file, but
+    /// nothing can upload to it (Exa shows an upload URL only once): delete it and journal it
+    /// abandoned.
     DeleteOrphan { id: String },
     /// Ask the API where import `id` stands.
     Retrieve { id: String },
@@ -272,17 +275,35 @@ fn replay(records: &[Record]) -> (Option<Current<'_>>, Option<Pending<'_>>) {
     (current, pending)
 }
 
-/// What to do next for one file. `records`: that file's journal records, in order; `seen`: the
-/// answer to what the previous call asked for; `now_ms`: the client's clock; `schema_id`: the
-/// saved schema the run creates with, if it names one (an orphan of Dromo's must carry it).
-/// Its work is linear in the file's own records (and the candidates listed): a resume of n files
-/// costs O(n) decisions of O(1) each.
+/// What to do next for one file, fail-safe: an orphan without a marker (Dromo's) is never
+/// adopted. See [`next_for`].
+#[cfg(test)]
 pub fn next(
     rules: &Rules,
     records: &[Record],
     seen: &Seen,
     now_ms: f64,
     schema_id: Option<&str>,
+) -> Next {
+    next_for(rules, records, seen, now_ms, schema_id, false)
+}
+
+/// What to do next for one file. `records`: that file's journal records, in order; `seen`: the
+/// answer to what the previous call asked for; `now_ms`: the client's clock; `schema_id`: the
+/// saved schema the run creates with, if it names one (an orphan of Dromo's must carry it);
+/// `adopt_unmarked`: the user's word that no other client creates imports of these names on the
+/// account, so that an orphan matched by name, schema, status and time alone (Dromo's: nothing
+/// of ours comes back in its list) may be adopted. Without it such a match is never proven ours
+/// and is left alone (reported), and a new import is created.
+/// Its work is linear in the file's own records (and the candidates listed): a resume of n files
+/// costs O(n) decisions of O(1) each.
+pub fn next_for(
+    rules: &Rules,
+    records: &[Record],
+    seen: &Seen,
+    now_ms: f64,
+    schema_id: Option<&str>,
+    adopt_unmarked: bool,
 ) -> Next {
     let (current, pending) = replay(records);
     if let Some(cur) = current {
@@ -324,7 +345,14 @@ pub fn next(
                 candidates,
                 complete,
             },
-        ) => find_orphan(rules, &intent, schema_id, candidates, *complete),
+        ) => find_orphan(
+            rules,
+            &intent,
+            schema_id,
+            candidates,
+            *complete,
+            adopt_unmarked,
+        ),
         (Some(intent), _) => Next::Find {
             since_ms: intent.since_ms(),
         },
@@ -381,6 +409,7 @@ fn find_orphan(
     schema_id: Option<&str>,
     candidates: &[Candidate],
     complete: bool,
+    adopt_unmarked: bool,
 ) -> Next {
     let free = candidates.iter().filter(|c| !c.journaled);
     let none = |ambiguous: Vec<String>| Next::Create {
@@ -388,13 +417,17 @@ fn find_orphan(
         incomplete: !complete,
     };
     if rules.keeps_marker {
-        // The marker is this intent's alone: whatever carries it is the orphan, and nobody else
-        // knows its upload URL.
+        // The marker is this intent's alone: whatever carries it is the orphan. Still waiting for
+        // its file, it can never get it (nobody knows its upload URL): deleted. Uploaded (its
+        // create was answered and the file sent, and only the journal lost it: a journal cut
+        // short, restored from a copy) or final: it is the file's import, adopted and waited on
+        // or reported, never deleted.
         return match free
             .into_iter()
             .find(|c| c.marker.as_deref() == Some(intent.marker))
         {
-            Some(c) => Next::DeleteOrphan { id: c.id.clone() },
+            Some(c) if c.status == rules.awaiting_upload => Next::DeleteOrphan { id: c.id.clone() },
+            Some(c) => Next::Adopt { id: c.id.clone() },
             None => none(Vec::new()),
         };
     }
@@ -415,6 +448,9 @@ fn find_orphan(
         .map(|c| c.id.clone())
         .collect();
     match matches.len() {
+        // Nothing proves a match ours: another client may have created it. Only the user's word
+        // (`adopt_unmarked`) lets one be used; else it is left alone and reported.
+        1 if !adopt_unmarked => none(matches),
         1 => Next::Adopt {
             id: matches.remove(0),
         },
@@ -625,7 +661,7 @@ fn next_to_js(next: Next) -> JsValue {
     out.into()
 }
 
-/// `OP.journalNext(records, seen, { now, schemaId? })`: [`next`] for one file. Everything it
+/// `OP.journalNext(records, seen, { now, schemaId?, adoptUnmarked? })`: [`next_for`] for one file. Everything it
 /// reads is that file's (the records, the answer): nothing grows with the journal's other files.
 pub fn decide(rules: &Rules, records: &JsValue, seen: &JsValue, context: &JsValue) -> JsValue {
     let records: Vec<Record> = if is_array(records) {
@@ -638,12 +674,14 @@ pub fn decide(rules: &Rules, records: &JsValue, seen: &JsValue, context: &JsValu
     };
     let now = number(context, "now").unwrap_or_else(js_sys::Date::now);
     let schema_id = get_str(context, "schemaId");
-    next_to_js(next(
+    let adopt_unmarked = get(context, "adoptUnmarked").as_bool() == Some(true);
+    next_to_js(next_for(
         rules,
         &records,
         &seen_of(seen),
         now,
         schema_id.as_deref(),
+        adopt_unmarked,
     ))
 }
 
@@ -1127,12 +1165,86 @@ mod tests {
         assert_eq!(next(&EXA, &records, &listed(vec![]), NOW, None), create());
     }
 
+    /// [`next_for`] with the user's opt-in to adopt orphans without a marker (Dromo's).
+    fn adopting(
+        rules: &Rules,
+        records: &[Record],
+        seen: &Seen,
+        now_ms: f64,
+        schema_id: Option<&str>,
+    ) -> Next {
+        next_for(rules, records, seen, now_ms, schema_id, true)
+    }
+
+    /// By default a Dromo import matched by name, schema, status and time is never adopted: it
+    /// may be another client's (nothing of ours comes back in Dromo's list). It is left alone and
+    /// named, and a new import is created.
     #[test]
-    fn dromo_orphans_are_adopted_only_when_unmistakable() {
+    fn dromo_orphans_are_never_adopted_by_default() {
+        let records = [intent("m", NOW, "a.csv")];
+        let one = candidate("d1", "AWAITING_UPLOAD", None, "a.csv", NOW + 500.0);
+        let two = candidate("d5", "AWAITING_UPLOAD", None, "a.csv", NOW - 60_000.0);
+        assert_eq!(
+            next(&DROMO, &records, &listed(vec![one.clone()]), NOW, None),
+            Next::Create {
+                ambiguous: vec![s("d1")],
+                incomplete: false
+            }
+        );
+        assert_eq!(
+            next(&DROMO, &records, &listed(vec![one, two]), NOW, None),
+            Next::Create {
+                ambiguous: vec![s("d1"), s("d5")],
+                incomplete: false
+            }
+        );
+        // Not a match at all: nothing to report.
+        let other = candidate("d2", "AWAITING_UPLOAD", None, "b.csv", NOW);
+        assert_eq!(
+            next(&DROMO, &records, &listed(vec![other]), NOW, None),
+            create()
+        );
+    }
+
+    /// A journal cut short (restored from an older copy) can lose a `created`, `uploaded` and
+    /// `done` after an intent: the import its marker finds is then uploaded or final, and is the
+    /// file's own, adopted and looked at, never deleted. Only one still waiting for its file
+    /// (whose upload URL nobody has) is deleted.
+    #[test]
+    fn an_exa_orphan_past_its_upload_is_adopted_not_deleted() {
+        let records = [intent("j1-7", NOW, "a.csv")];
+        for status in ["processing", "completed", "failed", "canceled"] {
+            let seen = listed(vec![candidate("x8", status, Some("j1-7"), "a.csv", NOW)]);
+            assert_eq!(
+                next(&EXA, &records, &seen, NOW, None),
+                Next::Adopt { id: s("x8") },
+                "{status}"
+            );
+        }
+        let seen = listed(vec![candidate("x8", "pending", Some("j1-7"), "a.csv", NOW)]);
+        assert_eq!(
+            next(&EXA, &records, &seen, NOW, None),
+            Next::DeleteOrphan { id: s("x8") }
+        );
+        // Adopted, it is looked at: a completed one is waited on (the wait answers at once).
+        let mut after = records.to_vec();
+        after.push(created("x8"));
+        assert_eq!(
+            next(&EXA, &after, &Seen::Nothing, NOW, None),
+            Next::Retrieve { id: s("x8") }
+        );
+        assert_eq!(
+            next(&EXA, &after, &import("x8", "completed", None), NOW, None),
+            Next::Wait { id: s("x8") }
+        );
+    }
+
+    #[test]
+    fn dromo_orphans_are_adopted_on_request_only_when_unmistakable() {
         let records = [intent("m", NOW, "a.csv")];
         let orphan = candidate("d1", "AWAITING_UPLOAD", None, "a.csv", NOW + 500.0);
         assert_eq!(
-            next(&DROMO, &records, &listed(vec![orphan.clone()]), NOW, None),
+            adopting(&DROMO, &records, &listed(vec![orphan.clone()]), NOW, None),
             Next::Adopt { id: s("d1") }
         );
         // Not the orphan: another name, already uploaded, made well before the intent, or
@@ -1143,12 +1255,12 @@ mod tests {
             candidate("d4", "AWAITING_UPLOAD", None, "a.csv", NOW - SKEW_MS - 1.0),
         ] {
             assert_eq!(
-                next(&DROMO, &records, &listed(vec![other]), NOW, None),
+                adopting(&DROMO, &records, &listed(vec![other]), NOW, None),
                 create()
             );
         }
         assert_eq!(
-            next(
+            adopting(
                 &DROMO,
                 &records,
                 &listed(vec![journaled(&orphan)]),
@@ -1160,12 +1272,12 @@ mod tests {
         // The API's clock a little behind ours still matches.
         let behind = candidate("d5", "AWAITING_UPLOAD", None, "a.csv", NOW - 60_000.0);
         assert_eq!(
-            next(&DROMO, &records, &listed(vec![behind.clone()]), NOW, None),
+            adopting(&DROMO, &records, &listed(vec![behind.clone()]), NOW, None),
             Next::Adopt { id: s("d5") }
         );
         // Two look alike: neither is adopted nor touched; both are named.
         assert_eq!(
-            next(&DROMO, &records, &listed(vec![orphan, behind]), NOW, None),
+            adopting(&DROMO, &records, &listed(vec![orphan, behind]), NOW, None),
             Next::Create {
                 ambiguous: vec![s("d1"), s("d5")],
                 incomplete: false
@@ -1176,7 +1288,7 @@ mod tests {
             complete: false,
         };
         assert_eq!(
-            next(&DROMO, &records, &partial, NOW, None),
+            adopting(&DROMO, &records, &partial, NOW, None),
             Next::Create {
                 ambiguous: vec![],
                 incomplete: true
@@ -1197,7 +1309,7 @@ mod tests {
                 api_ahead_ms: Some(ahead),
             }];
             assert_eq!(
-                next(&DROMO, &records, &Seen::Nothing, NOW, None),
+                adopting(&DROMO, &records, &Seen::Nothing, NOW, None),
                 Next::Find {
                     since_ms: NOW + ahead - STAMP_SLACK_MS
                 },
@@ -1212,7 +1324,7 @@ mod tests {
                 NOW + ahead - 5.0 * 60_000.0,
             );
             assert_eq!(
-                next(
+                adopting(
                     &DROMO,
                     &records,
                     &listed(vec![ours, foreign.clone()]),
@@ -1224,7 +1336,7 @@ mod tests {
             );
             // Alone, the one made before the intent is nobody's orphan of ours.
             assert_eq!(
-                next(&DROMO, &records, &listed(vec![foreign]), NOW, None),
+                adopting(&DROMO, &records, &listed(vec![foreign]), NOW, None),
                 create(),
                 "{ahead}"
             );
@@ -1233,7 +1345,7 @@ mod tests {
         let unmeasured = [intent("m", NOW, "a.csv")];
         let before = candidate("d0", "AWAITING_UPLOAD", None, "a.csv", NOW - 5.0 * 60_000.0);
         assert_eq!(
-            next(&DROMO, &unmeasured, &listed(vec![before]), NOW, None),
+            adopting(&DROMO, &unmeasured, &listed(vec![before]), NOW, None),
             Next::Adopt { id: s("d0") }
         );
     }
@@ -1246,16 +1358,16 @@ mod tests {
             ..candidate("d1", "AWAITING_UPLOAD", None, "a.csv", NOW)
         };
         assert_eq!(
-            next(&DROMO, &records, &listed(vec![with("S")]), NOW, Some("S")),
+            adopting(&DROMO, &records, &listed(vec![with("S")]), NOW, Some("S")),
             Next::Adopt { id: s("d1") }
         );
         assert_eq!(
-            next(&DROMO, &records, &listed(vec![with("T")]), NOW, Some("S")),
+            adopting(&DROMO, &records, &listed(vec![with("T")]), NOW, Some("S")),
             create()
         );
         // Inline fields (no saved schema named): the schema says nothing.
         assert_eq!(
-            next(&DROMO, &records, &listed(vec![with("T")]), NOW, None),
+            adopting(&DROMO, &records, &listed(vec![with("T")]), NOW, None),
             Next::Adopt { id: s("d1") }
         );
     }

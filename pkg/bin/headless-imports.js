@@ -37,6 +37,7 @@ Headless file imports from the command line (Dromo Headless Import API, Exa Webs
 
 Commands:
   dromo import <files...> (--schema-id ID | --schema FILE) [--no-wait] [--out DIR] [--journal FILE]
+                     [--adopt-orphans]
   dromo list [--limit N] [--offset N | --all]
   dromo status <id>
   dromo results <id> [--out FILE] [--ndjson]
@@ -95,7 +96,13 @@ the cleaned rows.
                       each is confirmed with a GET), polling once a minute as the fallback
   --journal FILE      record each file's progress in FILE (created if missing); run the same
                       command again after a crash to resume: no file is created twice, uploads
-                      resume while their URL is valid, finished files are reported from FILE
+                      resume while their URL is valid, finished files are reported from FILE.
+                      An import a killed run may have created but never recorded is left alone
+                      and reported ("left" events, the summary's leftBehind): Dromo keeps nothing
+                      that proves it ours rather than another client's
+  --adopt-orphans     with --journal: use such an import (same file name and schema, waiting for
+                      its file, made since the run's intent) instead. Only when no other client
+                      creates imports of these file names on this account
 
 ${COMMON_HELP}
 
@@ -111,9 +118,12 @@ Events (off a terminal, NDJSON on stdout; treat unknown events and keys as infor
   With --journal also: {"event":"resumed","file","importId","action":"upload"|"wait"},
   {"event":"abandoned","file","importId","reason","deleted","message"} (a new import follows;
   "deleted":false with "deleteError" when it could not be deleted and is left on the account),
+  {"event":"left","file","importId","reason":"possible_orphan","name","createdAt","message"}
+  (an import that may be a killed run's or another client's: left alone, check it),
   {"event":"recovered"|"note","file","message"}, "earlier":true on a file finished in an
   earlier run, and last {"event":"summary","journal","files":[{file,importId,status,outcome,
-  leftBehind?}]} (leftBehind: ids of imports given up that could not be deleted).
+  leftBehind?}]} (leftBehind: ids of imports left on the account: given up but not deleted,
+  or possible orphans left alone).
 
 ${EXIT_HELP}`,
   'dromo list': `Usage: headless-imports dromo list [--limit N] [--offset N | --all]
@@ -263,11 +273,12 @@ const OPTIONS = /** @type {const} */ ({
   'webhook-port': { type: 'string' },
   'webhook-secret': { type: 'string' },
   journal: { type: 'string' },
+  'adopt-orphans': { type: 'boolean' },
 });
 
 const COMMON = ['help', 'api-key', 'base-url', 'json'];
 const ALLOWED = {
-  'dromo import': [...COMMON, 'schema-id', 'schema', 'wait', 'no-wait', 'out', 'concurrency', 'interval', 'timeout', 'webhook-port', 'journal'],
+  'dromo import': [...COMMON, 'schema-id', 'schema', 'wait', 'no-wait', 'out', 'concurrency', 'interval', 'timeout', 'webhook-port', 'journal', 'adopt-orphans'],
   'dromo webhook': [...COMMON, 'port'],
   'exa webhook': [...COMMON, 'port', 'webhook-secret'],
   'dromo list': [...COMMON, 'limit', 'offset', 'all'],
@@ -398,6 +409,10 @@ function planImport(provider, values, files) {
     if (fs.existsSync(values.journal) && !fs.statSync(values.journal).isFile()) throw new UsageError(`--journal ${values.journal} is not a file`);
     plan.journal = values.journal;
   }
+  if (values['adopt-orphans']) {
+    if (plan.journal === undefined) throw new UsageError('--adopt-orphans goes with --journal');
+    plan.adoptOrphans = true;
+  }
 
   if (provider === 'dromo') {
     if (values['schema-id'] && values.schema) throw new UsageError('give either --schema-id or --schema, not both');
@@ -492,7 +507,9 @@ function summaryText(files) {
     [count('error'), 'stopped by an error'],
     [count('not_started'), 'not started'],
   ].filter(([n]) => n);
-  const leftText = left.length ? `; ${left.length} import${left.length > 1 ? 's' : ''} given up could not be deleted and ${left.length > 1 ? 'are' : 'is'} left on the account: ${left.join(', ')}` : '';
+  const leftText = left.length
+    ? `; ${left.length} import${left.length > 1 ? 's are' : ' is'} left on the account (given up but not deleted, or possibly an earlier run's that nothing proves ours: see the messages above, check each and delete those that are yours): ${left.join(', ')}`
+    : '';
   return `${files.length} files: ${parts.map(([n, what]) => `${n} ${what}`).join(', ')}${earlier ? ` (${earlier} finished in an earlier run, from the journal)` : ''}${leftText}`;
 }
 
@@ -562,6 +579,8 @@ async function runImport(api, plan) {
         return report.emit({ ...base, action: e.action });
       case 'abandoned':
         return report.emit({ ...base, reason: e.reason, deleted: e.deleted, ...(e.deleteError ? { deleteError: errorFields(e.deleteError) } : {}), message: e.message });
+      case 'left':
+        return report.emit({ ...base, reason: e.reason, ...(e.name ? { name: e.name } : {}), ...(e.createdAt ? { createdAt: e.createdAt } : {}), message: e.message });
       case 'recovered':
       case 'note':
         return report.emit({ ...base, message: e.message });
@@ -582,6 +601,7 @@ async function runImport(api, plan) {
     // Rows are downloaded only when they are written somewhere.
     ...(plan.provider === 'dromo' ? { rows: Boolean(plan.out) } : {}),
     ...(plan.journal ? { journal: plan.journal } : {}),
+    ...(plan.adoptOrphans ? { adoptUnmarkedOrphans: true } : {}),
     onEvent,
   };
   /** @type {{ files: { file: string, importId?: string, status?: string, outcome: string, earlier?: boolean, error?: unknown, leftBehind?: string[] }[] }} */

@@ -175,7 +175,7 @@ export function ttyReporter(files, out = process.stdout) {
       } else if (e.event === 'resumed') {
         // A journaled import picked up again (--journal): its upload or its wait goes on.
         Object.assign(row(file), { phase: e.action === 'upload' ? 'uploading' : 'waiting', id: e.importId, since: Date.now() });
-      } else if (e.event === 'abandoned' || e.event === 'recovered' || e.event === 'note') {
+      } else if (e.event === 'abandoned' || e.event === 'left' || e.event === 'recovered' || e.event === 'note') {
         settled.push(`${label(file)}  ↻ ${e.message}`);
       } else if (e.event === 'done' || e.event === 'error') {
         rows.delete(file);

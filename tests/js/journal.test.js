@@ -151,10 +151,11 @@ function phasesAtKill(events) {
 
 /**
  * The crash test for one provider: a journaled bulk import of `count` files, killed with SIGKILL
- * at `kills` random points, run again each time, then once more to the end.
- * @param {'dromo' | 'exa'} provider @param {number} count @param {number} kills
+ * at `kills` random points, run again each time, then once more to the end. `adopt`: with
+ * `--adopt-orphans` (Dromo: a killed run's unjournaled import is used, not left alone).
+ * @param {'dromo' | 'exa'} provider @param {number} count @param {number} kills @param {{ adopt?: boolean }} [opts]
  */
-async function crashAndResume(provider, count, kills) {
+async function crashAndResume(provider, count, kills, { adopt = false } = {}) {
   const seed = Number(process.env.HI_JOURNAL_SEED ?? Math.floor(Math.random() * 2 ** 31));
   const random = rng(seed);
   console.log(`${provider} crash test seed ${seed} (HI_JOURNAL_SEED=${seed} replays it)`);
@@ -187,12 +188,14 @@ async function crashAndResume(provider, count, kills) {
     });
     const base = provider === 'dromo' ? /** @type {any} */ (emu).api : /** @type {any} */ (emu).exa;
     const args = [provider, 'import', ...files, '--journal', 'journal.ndjson', '--base-url', base, '--concurrency', '4', '--interval', '1000',
-      ...(provider === 'dromo' ? ['--schema-id', CONTACTS] : ['--entity', 'company'])];
+      ...(provider === 'dromo' ? ['--schema-id', CONTACTS] : ['--entity', 'company']), ...(adopt ? ['--adopt-orphans'] : [])];
 
     /** @type {Set<string>} */
     const phases = new Set();
     let recovered = 0;
     let deletedOrphans = 0;
+    /** @type {Set<string>} possible orphans a run told of and left alone */
+    const told = new Set();
     // Bounded in count and in time (a machine busy with other work slows every run down).
     let k = 0;
     for (; k < kills && Date.now() - started < 50_000; k++) {
@@ -200,12 +203,14 @@ async function crashAndResume(provider, count, kills) {
       const r = await run(dir, args, { killAfterMs: 100 + Math.floor(random() * 1800) });
       recovered += r.events.filter((e) => e.event === 'recovered').length;
       deletedOrphans += r.events.filter((e) => e.event === 'abandoned' && e.reason === 'orphan').length;
+      for (const e of r.events) if (e.event === 'left') told.add(e.importId);
       if (r.signal === 'SIGKILL') for (const p of phasesAtKill(r.events)) phases.add(p);
       else assert.equal(r.code, 0, `run ${k} ended by itself: ${r.stderr}`);
     }
     const last = await run(dir, args, { timeoutMs: 45_000 });
+    for (const e of last.events) if (e.event === 'left') told.add(e.importId);
     assert.equal(last.code, 0, `the last run: ${last.signal ?? ''} ${last.stderr} ${last.stdout.slice(-2000)}`);
-    console.log(`${provider}: ${k} kills landed in: ${[...phases].join(', ')}; orphans found and used ${recovered}, deleted ${deletedOrphans}; ${Date.now() - started} ms`);
+    console.log(`${provider}${adopt ? ' --adopt-orphans' : ''}: ${k} kills landed in: ${[...phases].join(', ')}; orphans found and used ${recovered}, deleted ${deletedOrphans}, left alone ${told.size}; ${Date.now() - started} ms`);
     assert.ok(k >= kills / 2, `at least half the kills happened in time: ${k}`);
     assert.ok(phases.size >= 3, `the kills landed in several phases: ${[...phases]}`);
 
@@ -227,8 +232,24 @@ async function crashAndResume(provider, count, kills) {
     const byFile = new Map(files.map((f) => [f, []]));
     if (provider === 'dromo') {
       for (const imp of imports) byFile.get(imp.original_filename)?.push(imp);
-      assert.equal(imports.length, count, 'no import beyond one per file');
-      assert.equal(creates, count, 'each create made the one import of its file');
+      if (adopt) {
+        assert.equal(imports.length, count, 'no import beyond one per file');
+        assert.equal(creates, count, 'each create made the one import of its file');
+      } else {
+        // Fail-safe: a killed run's unjournaled import is never proven ours, so it is left alone
+        // (waiting for a file: none of the file's data went into it) and named in the summary.
+        assert.ok(!imports.some((i) => told.has(i.id) && i.status !== 'AWAITING_UPLOAD'), 'every import left alone still waits for its file');
+        for (const [file, list] of byFile) {
+          const mine = summary.files.find((/** @type {any} */ f) => f.file === file);
+          const extra = list.filter((i) => i.id !== mine.importId);
+          for (const i of extra) {
+            assert.equal(i.status, 'AWAITING_UPLOAD', `${file}: an extra import ${i.id} got data`);
+            assert.ok(mine.leftBehind?.includes(i.id), `${file}: the extra import ${i.id} is named in leftBehind (${mine.leftBehind})`);
+          }
+          assert.ok(!recovered, 'nothing adopted by default');
+          byFile.set(file, list.filter((i) => i.id === mine.importId));
+        }
+      }
     } else {
       // Each create carries its intent's marker: map markers to files through the journal.
       const fileOf = new Map(intents.map((l) => [l.marker, path.basename(l.path)]));
@@ -253,23 +274,28 @@ test('crash test (Dromo): 30 files, SIGKILL at 20 random points, resumed each ti
   await crashAndResume('dromo', 30, 20);
 });
 
+test('crash test (Dromo, --adopt-orphans): 30 files, SIGKILL at 20 random points, resumed each time: exactly one import per file', { timeout: 120_000 }, async () => {
+  await crashAndResume('dromo', 30, 20, { adopt: true });
+});
+
 test('crash test (Exa): 30 files, SIGKILL at 20 random points, resumed each time: one successful import per file', { timeout: 120_000 }, async () => {
   await crashAndResume('exa', 30, 20);
 });
 
-test('the orphan window: killed after the API created an import but before the journal had its id, the next run finds it', async () => {
+test('the orphan window: killed after the API created an import but before the journal had its id, the next run finds it (Dromo: leaves it alone and reports it, or uses it with --adopt-orphans)', async () => {
   // The create's answer comes 4 s late: the import exists, the process dies before it hears of it.
   const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.05', '--no-rate-limit']));
   try {
-    for (const provider of /** @type {const} */ (['dromo', 'exa'])) {
+    for (const [provider, adopt] of /** @type {const} */ ([['dromo', false], ['dromo', true], ['exa', false]])) {
       await faults(emu, [{ route: `${provider}.create`, kind: 'slow', ms: 4000 }]);
-      const dir = folder({ 'late.csv': provider === 'dromo' ? CONTACT_ROWS : COMPANY_ROWS });
-      const args = [provider, 'import', 'late.csv', '--journal', 'j.ndjson', '--base-url', provider === 'dromo' ? emu.api : emu.exa,
-        ...(provider === 'dromo' ? ['--schema-id', CONTACTS] : ['--entity', 'company'])];
+      const late = adopt ? 'late-adopt.csv' : 'late.csv';
+      const dir = folder({ [late]: provider === 'dromo' ? CONTACT_ROWS : COMPANY_ROWS });
+      const args = [provider, 'import', late, '--journal', 'j.ndjson', '--base-url', provider === 'dromo' ? emu.api : emu.exa,
+        ...(provider === 'dromo' ? ['--schema-id', CONTACTS] : ['--entity', 'company']), ...(adopt ? ['--adopt-orphans'] : [])];
       const before = (await requests(emu))[`${provider}.create`] ?? 0;
       const base = provider === 'dromo' ? emu.api : emu.exa;
       const exists = async () =>
-        (await allImports(base, provider)).some((i) => (provider === 'dromo' ? i.original_filename === 'late.csv' : i.metadata?.headlessImportsJournal));
+        (await allImports(base, provider)).some((i) => (provider === 'dromo' ? i.original_filename === late : i.metadata?.headlessImportsJournal));
       // Killed as soon as the API has the import, while its answer is held back.
       const killed = await run(dir, args, { killOnce: exists });
       assert.equal(killed.signal, 'SIGKILL');
@@ -280,9 +306,29 @@ test('the orphan window: killed after the API created an import but before the j
       const resumed = await run(dir, args);
       assert.equal(resumed.code, 0, resumed.stderr);
       const imports = (await allImports(provider === 'dromo' ? emu.api : emu.exa, provider)).filter((i) =>
-        provider === 'dromo' ? i.original_filename === 'late.csv' : i.metadata?.headlessImportsJournal,
+        provider === 'dromo' ? i.original_filename === late : i.metadata?.headlessImportsJournal,
       );
-      if (provider === 'dromo') {
+      if (provider === 'dromo' && !adopt) {
+        // Nothing proves the orphan ours rather than another client's: left alone, told of (id,
+        // name, time) and named in leftBehind; a new import takes the file.
+        const left = resumed.events.find((e) => e.event === 'left');
+        assert.ok(left, JSON.stringify(resumed.events));
+        assert.ok(!resumed.events.some((e) => e.event === 'recovered'));
+        assert.equal(left.name, late);
+        assert.ok(Number.isFinite(Date.parse(left.createdAt)), left.createdAt);
+        assert.match(left.message, /may be one an earlier run created .* or another client's.*delete it if it is yours/);
+        const done = resumed.events.find((e) => e.event === 'done');
+        assert.notEqual(done.importId, left.importId);
+        assert.deepEqual(
+          imports.map((i) => [i.id, i.status]).sort(),
+          [[done.importId, 'SUCCESSFUL'], [left.importId, 'AWAITING_UPLOAD']].sort(),
+        );
+        const summary = resumed.events.at(-1);
+        assert.deepEqual(summary.files[0].leftBehind, [left.importId]);
+        // Told again in every later summary (from the journal), and never taken for an orphan.
+        const again = await run(dir, args);
+        assert.deepEqual(again.events.at(-1).files[0], { ...summary.files[0], earlier: true });
+      } else if (provider === 'dromo') {
         // Dromo keeps nothing of a create but the file name: the orphan is recognised by it (the
         // only import of that name, waiting for its file, made since the intent) and used.
         const recovered = resumed.events.find((e) => e.event === 'recovered');
@@ -662,7 +708,114 @@ line({ event: 'summary', files: out.map((f) => ({ file: f.file, importId: f.impo
   }
 });
 
-test('the orphan search starts at the intent on the API\'s clock, as measured by earlier creates: a same-named import made just before is not taken for it', async () => {
+test('a killed run whose creates never reached Dromo does not take another client\'s import of the same name and schema on its resume (unless --adopt-orphans)', async () => {
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.05', '--no-rate-limit']));
+  try {
+    const dir = folder({ 'export.csv': CONTACT_ROWS });
+    const args = ['dromo', 'import', 'export.csv', '--journal', 'j.ndjson', '--base-url', emu.api, '--schema-id', CONTACTS];
+    // Every create answers 503: nothing is created; the run is killed while it retries.
+    await faults(emu, [{ route: 'dromo.create', kind: 'status', status: 503, count: 1000 }]);
+    const journal = path.join(dir, 'j.ndjson');
+    let seenAt = 0;
+    const killed = await run(dir, args, {
+      killOnce: () => {
+        if (!seenAt && fs.existsSync(journal) && fs.readFileSync(journal, 'utf8').includes('"intent"')) seenAt = Date.now();
+        return seenAt > 0 && Date.now() - seenAt > 300;
+      },
+    });
+    assert.equal(killed.signal, 'SIGKILL');
+    await faults(emu, []);
+    assert.deepEqual(await allImports(emu.api, 'dromo'), [], 'nothing was created');
+    // Client B, on the same account and schema, creates its own import of an export.csv.
+    const theirs = await (await fetch(`${emu.api}/headless/imports/`, {
+      method: 'POST',
+      headers: { 'X-Dromo-License-Key': KEY, 'content-type': 'application/json' },
+      body: JSON.stringify({ schema_id: CONTACTS, original_filename: 'export.csv' }),
+    })).json();
+    const resumed = await run(dir, args);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.ok(!resumed.events.some((e) => e.event === 'recovered'), JSON.stringify(resumed.events));
+    const mine = resumed.events.at(-1).files[0];
+    assert.notEqual(mine.importId, theirs.id, 'A created its own import');
+    assert.equal(mine.status, 'SUCCESSFUL');
+    const b = (await control(`${emu.control}/dromo/imports/${theirs.id}`)).import;
+    assert.equal(b.status, 'AWAITING_UPLOAD', "B's import is untouched: nothing was uploaded into it");
+    // It is told of as a possible orphan, for the user to check, and named in leftBehind.
+    const left = resumed.events.find((e) => e.event === 'left');
+    assert.equal(left?.importId, theirs.id, JSON.stringify(resumed.events));
+    assert.deepEqual(mine.leftBehind, [theirs.id]);
+  } finally {
+    await emu.stop();
+  }
+});
+
+test('a journal cut short mid-file (restored from an older copy): an Exa import its marker finds already uploaded or final is adopted, never deleted', async () => {
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.05', '--no-rate-limit']));
+  try {
+    const names = ['e1.csv', 'e2.csv', 'e3.csv'];
+    const dir = folder(Object.fromEntries(names.map((n, i) => [n, COMPANY_ROWS.replace('acme', `acme${i}`)])));
+    const args = ['exa', 'import', ...names, '--journal', 'j.ndjson', '--base-url', emu.exa, '--entity', 'company', '--concurrency', '1'];
+    const first = await run(dir, args);
+    assert.equal(first.code, 0, first.stderr);
+    const before = await allImports(emu.exa, 'exa');
+    assert.deepEqual(before.map((i) => i.status), ['completed', 'completed', 'completed']);
+    // Keep the journal up to the second file's intent: its created, uploaded and done are lost.
+    const journal = path.join(dir, 'j.ndjson');
+    const lines = fs.readFileSync(journal, 'utf8').split('\n');
+    const cut = lines.findIndex((l) => l.includes('"intent"') && l.includes('e2.csv'));
+    fs.writeFileSync(journal, lines.slice(0, cut + 1).join('\n') + '\n' + lines[cut + 1].slice(0, 20));
+    const resumed = await run(dir, args);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.ok(!resumed.events.some((e) => e.event === 'abandoned'), JSON.stringify(resumed.events.filter((e) => e.event === 'abandoned')));
+    const after = await allImports(emu.exa, 'exa');
+    for (const imp of before) {
+      assert.equal(after.find((i) => i.id === imp.id)?.status, 'completed', `${imp.id} is still there, completed`);
+    }
+    const summary = resumed.events.at(-1).files;
+    assert.ok(summary.every((/** @type {any} */ f) => f.outcome === 'succeeded'), JSON.stringify(summary));
+    // e2's intent survived: its import is found by its marker and adopted.
+    const e2 = before.find((i) => i.metadata?.headlessImportsJournal === JSON.parse(lines[cut]).marker);
+    assert.equal(summary[1].importId, e2?.id);
+    assert.ok(resumed.events.some((e) => e.event === 'recovered' && e.file === 'e2.csv'));
+    assert.equal(summary[0].importId, first.events.at(-1).files[0].importId, 'e1 from the journal');
+  } finally {
+    await emu.stop();
+  }
+});
+
+test('a journal path that is a directory, and a lock file that is empty or damaged, are refused saying so', async () => {
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.05', '--no-rate-limit']));
+  try {
+    const dir = folder({ 'a.csv': CONTACT_ROWS });
+    const hi = await loadPackage();
+    const dromo = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api });
+    const before = await requests(emu);
+    fs.mkdirSync(path.join(dir, 'journal'));
+    await assert.rejects(hi.importFiles(dromo, [path.join(dir, 'a.csv')], { schema_id: CONTACTS, journal: path.join(dir, 'journal') }), (e) => {
+      assert.equal(/** @type {any} */ (e).code, 'journal_unusable');
+      assert.match(String(/** @type {any} */ (e).message), new RegExp(`journal ${literally(path.join(dir, 'journal'))} is a directory: a journal must be a regular file`));
+      assert.doesNotMatch(String(/** @type {any} */ (e).message), /hard links/);
+      return true;
+    });
+    for (const [content, says] of [['', 'empty'], ['garbage{', 'damaged']]) {
+      const lock = path.join(fs.realpathSync(dir), 'j2.lock');
+      fs.writeFileSync(lock, content);
+      await assert.rejects(hi.importFiles(dromo, [path.join(dir, 'a.csv')], { schema_id: CONTACTS, journal: path.join(dir, 'j2') }), (e) => {
+        const message = String(/** @type {any} */ (e).message);
+        assert.equal(/** @type {any} */ (e).code, 'journal_in_use');
+        assert.match(message, new RegExp(`its lock file ${literally(lock)} is unreadable \\(${says}`));
+        assert.match(message, /taken over by the next run/);
+        assert.doesNotMatch(message, /process 0/);
+        return true;
+      });
+    }
+    assert.deepEqual(await requests(emu), before, 'nothing sent');
+  } finally {
+    await emu.stop();
+  }
+});
+
+test('with --adopt-orphans, the orphan search starts at the intent on the API\'s clock, as measured by earlier creates: a same-named import made just before is not taken for it', async () => {
   const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.02', '--no-rate-limit', '--upload-ttl', '600']));
   try {
     const dir = folder({ 'a.csv': CONTACT_ROWS, 'late.csv': CONTACT_ROWS.replace('Ada', 'Bea') });
@@ -691,7 +844,7 @@ test('the orphan search starts at the intent on the API\'s clock, as measured by
     assert.equal(typeof intent.apiAheadMs, 'number', 'the intent knows how the API\'s clock stands to ours');
     const ours = (await named()).find((i) => i.id !== foreign.id);
     const creates = (await requests(emu))['dromo.create'];
-    const resumed = await run(dir, ['dromo', 'import', 'a.csv', 'late.csv', ...base]);
+    const resumed = await run(dir, ['dromo', 'import', 'a.csv', 'late.csv', ...base, '--adopt-orphans']);
     assert.equal(resumed.code, 0, resumed.stderr);
     const recovered = resumed.events.find((e) => e.event === 'recovered');
     assert.equal(recovered?.importId, ours.id, JSON.stringify(resumed.events));

@@ -387,8 +387,12 @@ export async function bulkUsage(): Promise<void> {
       seen.push(e);
       if (e.event === 'done' && e.rows) return e.rows.length;
       if (e.event === 'abandoned') return e.reason === 'upload_url_expired' && e.deleted;
+      if (e.event === 'left') return `${e.importId} ${e.name ?? ''} ${e.createdAt ?? ''}: ${e.message}`.length;
     },
   });
+  await importFiles(dromo, ['a.csv'], { schema_id: 'id', journal: 'imports.journal', adoptUnmarkedOrphans: true });
+  // @ts-expect-error a boolean
+  await importFiles(dromo, ['a.csv'], { schema_id: 'id', journal: 'imports.journal', adoptUnmarkedOrphans: 'yes' });
   const first: 'succeeded' | 'needs_review' | 'failed' | 'uploaded' | 'error' | 'not_started' = summary.files[0].outcome;
   const left: string[] | undefined = summary.files[0].leftBehind;
   await importFiles(exa, ['leads.csv'], { entity: { type: 'company' }, journal: 'exa.journal', wait: false });
