@@ -326,7 +326,10 @@ class Journal {
 
   /** A marker for a new create, unique to this journal (handed out before its intent is written). */
   marker() {
-    return `${this.id}.${++this.#markers}`;
+    // Random as well as numbered: a journal cut back or restored from a copy counts again from
+    // where it was cut, and the same marker on another file's create would make that file's
+    // import look like this one's.
+    return `${this.id}.${++this.#markers}.${crypto.randomBytes(4).toString('hex')}`;
   }
 
   /** How far the API's clock is at least ahead of ours, if this run can tell. */
@@ -704,7 +707,12 @@ async function steps(ctx, entry, state, emit) {
       case 'adopt':
         await journal.append({ type: 'created', id, recovered: true }, entry);
         state.importId = id;
-        await emit({ event: 'recovered', message: `found import ${id}, created by an earlier run for this file but missing from the journal (the run stopped before it could record it, or the journal lost its end): using it` });
+        await emit({
+          event: 'recovered',
+          message: ctx.exa
+            ? `found import ${id}, created by an earlier run for this file (it carries this file's marker) but missing from the journal (the run stopped before it could record it, or the journal lost its end): using it`
+            : `found import ${id}, which matches this file (same name and schema, waiting for its file, made since the run's intent) and is taken as the one an earlier run created but did not record, as adoptUnmarkedOrphans (--adopt-orphans) asks: using it`,
+        });
         break;
       case 'delete':
         // Exa shows an upload URL only when it creates: an orphan nobody can upload to goes.

@@ -92,8 +92,7 @@ export interface RateLimitStore {
    * may be sent (`waitMs` from now), and whether that is final (`firm`; otherwise ask again then).
    * The client stops waiting for an answer when the call is aborted or its `timeoutMs` passes;
    * a slot answered after that is released at once (`sent: false`). `waitMs` must be finite and at
-   * most 2^31 - 1, and a slot left unfirm past two leases and windows fails the call
-   * (`rate_limit_store`): no window gives such answers.
+   * most 2^31 - 1 (else the call fails with `rate_limit_store`): no window gives such a wait.
    */
   acquire(request: {
     key: string;

@@ -783,6 +783,43 @@ test('a journal cut short mid-file (restored from an older copy): an Exa import 
   }
 });
 
+test('a journal cut back to its header hands out no marker twice: another file killed before its create landed is not matched to the first file\'s import (Exa)', async () => {
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.05', '--no-rate-limit']));
+  try {
+    const dir = folder({ 'january.csv': COMPANY_ROWS, 'february.csv': COMPANY_ROWS.replace('acme', 'globex') });
+    const base = ['--journal', 'j.ndjson', '--base-url', emu.exa, '--entity', 'company'];
+    const first = await run(dir, ['exa', 'import', 'january.csv', ...base]);
+    assert.equal(first.code, 0, first.stderr);
+    const [january] = await allImports(emu.exa, 'exa');
+    // Restored from a copy taken before any file: the header alone.
+    const journal = path.join(dir, 'j.ndjson');
+    fs.writeFileSync(journal, fs.readFileSync(journal, 'utf8').split('\n')[0] + '\n');
+    // february's creates all fail (nothing is created); it is killed once its intent is written.
+    await faults(emu, [{ route: 'exa.create', kind: 'status', status: 503, count: 1000 }]);
+    let seenAt = 0;
+    const killed = await run(dir, ['exa', 'import', 'february.csv', ...base], {
+      killOnce: () => {
+        if (!seenAt && fs.readFileSync(journal, 'utf8').includes('"intent"')) seenAt = Date.now();
+        return seenAt > 0 && Date.now() - seenAt > 300;
+      },
+    });
+    assert.equal(killed.signal, 'SIGKILL');
+    await faults(emu, []);
+    const resumed = await run(dir, ['exa', 'import', 'february.csv', ...base]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    // Before, its intent carried january's marker again, and january's import "was" february's.
+    assert.ok(!resumed.events.some((e) => e.event === 'recovered'), JSON.stringify(resumed.events));
+    const feb = resumed.events.at(-1).files[0];
+    assert.notEqual(feb.importId, january.id);
+    assert.equal(feb.outcome, 'succeeded');
+    const after = await allImports(emu.exa, 'exa');
+    assert.equal(after.find((i) => i.id === january.id)?.status, 'completed', "january's import is untouched");
+    assert.equal(after.length, 2, 'one import per file');
+  } finally {
+    await emu.stop();
+  }
+});
+
 test('a journal path that is a directory, and a lock file that is empty or damaged, are refused saying so', async () => {
   const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.05', '--no-rate-limit']));
   try {
@@ -916,7 +953,8 @@ test('a run killed in one PID namespace (a container) and run again in another a
   try {
     const dir = folder({ 'a.csv': CONTACT_ROWS });
     const lockFile = path.join(fs.realpathSync(dir), 'j.ndjson.lock');
-    const args = ['dromo', 'import', 'a.csv', '--journal', 'j.ndjson', '--base-url', emu.api, '--schema-id', CONTACTS, '--no-wait'];
+    // --adopt-orphans: this account has no other client, so the killed run's import is provably its.
+    const args = ['dromo', 'import', 'a.csv', '--journal', 'j.ndjson', '--base-url', emu.api, '--schema-id', CONTACTS, '--no-wait', '--adopt-orphans'];
     // Killed (the namespace with it) while its create is answered late: the import exists.
     await faults(emu, [{ route: 'dromo.create', kind: 'slow', ms: 5000 }]);
     const exists = async () => (await allImports(emu.api, 'dromo')).some((i) => i.original_filename === 'a.csv');
