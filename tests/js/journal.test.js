@@ -682,23 +682,27 @@ line({ event: 'summary', files: out.map((f) => ({ file: f.file, importId: f.impo
     );
     const program = [process.execPath, script];
     const args = [emu.api, 'j.ndjson', 'a.csv', 'b.csv'];
+    // Whichever file gets the one slot is created; the other waits its turn (either order).
+    const created = (/** @type {any[]} */ events) => events.find((e) => e.event === 'created')?.file;
     const killed = await run(dir, args, {
       program,
-      killWhen: (events) => events.some((e) => e.event === 'queued' && e.file === 'b.csv') && events.some((e) => e.event === 'created' && e.file === 'a.csv'),
+      killWhen: (events) => created(events) !== undefined && events.some((e) => e.event === 'queued' && e.file !== created(events)),
     });
     assert.equal(killed.signal, 'SIGKILL');
+    const first = created(killed.events);
+    const queued = first === 'a.csv' ? 'b.csv' : 'a.csv';
     const lines = journalLines(path.join(dir, 'j.ndjson'));
-    assert.deepEqual(lines.filter((l) => l.type === 'intent').map((l) => l.name), ['a.csv'], 'b.csv was still queued: no intent for it');
+    assert.deepEqual(lines.filter((l) => l.type === 'intent').map((l) => l.name), [first], `${queued} was still queued: no intent for it`);
     // Meanwhile another client creates an import of the same file name.
     const foreign = await (await fetch(`${emu.api}/headless/imports/`, {
       method: 'POST',
       headers: { 'X-Dromo-License-Key': KEY, 'content-type': 'application/json' },
-      body: JSON.stringify({ schema_id: CONTACTS, original_filename: 'b.csv' }),
+      body: JSON.stringify({ schema_id: CONTACTS, original_filename: queued }),
     })).json();
     const resumed = await run(dir, args, { program });
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.ok(!resumed.events.some((e) => e.event === 'recovered'), JSON.stringify(resumed.events));
-    const b = resumed.events.at(-1).files.find((/** @type {any} */ f) => f.file === 'b.csv');
+    const b = resumed.events.at(-1).files.find((/** @type {any} */ f) => f.file === queued);
     assert.notEqual(b.importId, foreign.id);
     assert.equal(b.outcome, 'uploaded');
     const theirs = (await control(`${emu.control}/dromo/imports/${foreign.id}`)).import;
@@ -1006,7 +1010,9 @@ while (!fs.existsSync(process.env.HI_GO)) await new Promise((r) => setTimeout(r,
       const names = [1, 2, 3].map((i) => `r${round}-${i}.csv`);
       const dir = folder(Object.fromEntries(names.map((n) => [n, CONTACT_ROWS])));
       const lockFile = path.join(fs.realpathSync(dir), 'j.ndjson.lock');
-      const args = ['dromo', 'import', ...names, '--journal', 'j.ndjson', '--base-url', emu.api, '--schema-id', CONTACTS, '--no-wait'];
+      // --adopt-orphans: one writer on this account, so a create the killed run had in flight is
+      // provably its, and "imported once" can be counted strictly.
+      const args = ['dromo', 'import', ...names, '--journal', 'j.ndjson', '--base-url', emu.api, '--schema-id', CONTACTS, '--no-wait', '--adopt-orphans'];
       // Whoever runs holds the lock a while: every status read is answered 3 s late.
       await faults(emu, [{ route: 'dromo.get', kind: 'slow', ms: 3000 }]);
       // The stale lock: a run killed with SIGKILL as soon as it holds it.
