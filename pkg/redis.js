@@ -164,7 +164,8 @@ export function redisRateLimitStore(client, options = {}) {
   /**
    * One script call, failed if Redis takes longer than `timeoutMs`. The call itself may still
    * land later: then `onLate` gets its reply (a slot taken meanwhile is released through it).
-   * @param {string} key @param {(string | number)[]} args
+   * An argument given as a function is read as the call goes out.
+   * @param {string} key @param {(string | number | (() => number))[]} args
    * @param {(reply: unknown) => void} [onLate]
    */
   const call = (key, args, onLate) => {
@@ -178,7 +179,7 @@ export function redisRateLimitStore(client, options = {}) {
       }, timeoutMs);
     });
     const done = Promise.resolve()
-      .then(() => evalScript(`${prefix}:${key}`, args.map(String)))
+      .then(() => evalScript(`${prefix}:${key}`, args.map((a) => String(typeof a === 'function' ? a() : a))))
       .finally(() => clearTimeout(timer));
     // The losing side of the race must not surface as an unhandled rejection.
     done.then((reply) => gaveUp && onLate?.(reply), () => {});
@@ -312,10 +313,13 @@ export function redisRateLimitStore(client, options = {}) {
      * @param {{ key: string, slot: number, windowMs: number, marginMs: number, sent?: boolean, inc?: string }} req
      */
     async release(req) {
+      const seen = now();
       const inc = req.inc ?? '';
       forget(req.key, inc, req.slot);
       if (req.sent === false) await call(req.key, ['drop', req.slot, inc]);
-      else await call(req.key, ['answer', req.slot, req.windowMs, req.marginMs, inc]);
+      // With how long ago the answer came, as the call leaves: a process busy with its other
+      // imports may send it some ms later, and every process's next slot would wait that much.
+      else await call(req.key, ['answer', req.slot, req.windowMs, req.marginMs, inc, '', () => now() - seen]);
     },
     /**
      * Holds every process's next slots of a window for `req.ms` (a 429's Retry-After).

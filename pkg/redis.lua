@@ -25,7 +25,10 @@
 --           slot ('' takes a new one; a number re-decides that slot, or takes a new one if it
 --           was given up), incarnation (the slot's), now
 --           ->  { slot, waitMs, firm (1 or 0), incarnation }
---   answer  slot, windowMs, marginMs, incarnation, now  ->  1, or 0 when the slot is unknown
+--   answer  slot, windowMs, marginMs, incarnation, now, agoMs  ->  1, or 0 when the slot is
+--           unknown. agoMs: how long before the call the holder saw the answer (its own clock
+--           measures that span; a busy process may send the call a few ms late), never before
+--           the slot's start
 --   drop    slot, incarnation  ->  1, or 0 when the slot is unknown (released without being sent)
 --   beat    now, incarnation, slot...  ->  the slots among them that are no longer kept (the
 --           others are heard from now)
@@ -154,8 +157,15 @@ if op == 'answer' then
   if not known(k, ARGV[5]) then
     return 0
   end
-  if redis.call('HSETNX', key, 'a' .. k, ms(now)) == 1 then
-    keep_until(now + window + margin, now)
+  local ago = tonumber(ARGV[7]) or 0
+  local at = now
+  if ago > 0 then
+    at = math.max(now - ago, tonumber(redis.call('HGET', key, 's' .. k)))
+  end
+  -- The answer holds the next slot back until at + window + margin; one from longer ago than
+  -- that holds nothing back, and keeps nothing alive.
+  if redis.call('HSETNX', key, 'a' .. k, ms(at)) == 1 and at + window + margin > now then
+    keep_until(at + window + margin, now)
   end
   return 1
 end

@@ -519,6 +519,31 @@ test('processes that ask for many slots at once take turns: each window is share
   }
 });
 
+test('an answer released by a process too busy to tell Redis at once counts from when it came, not from when Redis heard of it', { skip, timeout: 60_000 }, async () => {
+  const own = await startRedis();
+  const { client, close } = await redisClient('node-redis', own.url);
+  try {
+    const shared = store.redisRateLimitStore(client, { prefix: 'busy' });
+    const req = { key: 'k:c', max: 1, windowMs: 1000, marginMs: 10, leaseMs: 5000 };
+    const first = { ...req };
+    const taken = await shared.acquire(first);
+    assert.equal(taken.waitMs, 0);
+    // The answer came now; the process then runs 300 ms of other work before the call can leave.
+    const released = shared.release({ ...first, slot: taken.slot });
+    const until = performance.now() + 300;
+    while (performance.now() < until);
+    await released;
+    const next = await shared.acquire({ ...req });
+    // From the answer: 1010 ms less the 300 ms (and what the calls took); from Redis's hearing
+    // of it, the whole 1010.
+    assert.ok(next.waitMs > 0 && next.waitMs < 760, `the next slot waits ${next.waitMs} ms`);
+    await shared.release({ ...req, slot: next.slot, sent: false });
+  } finally {
+    await close();
+    await own.stop();
+  }
+});
+
 test("Redis back after an outage with onError: 'memory': what was sent without it holds every process until it is a window old, so recovery draws no 429", { skip, timeout: 60_000 }, async () => {
   // A window of 3 s (time scale 0.05), so that Redis is back well within it.
   const slow = await startEmulator(['--time-scale', '0.05']);

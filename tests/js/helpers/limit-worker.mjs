@@ -3,13 +3,14 @@
 // installed package, its limits shared through `headless-imports/redis` (or, with `store: false`,
 // kept in this process as every client does by default). tests/js/redis.test.js and
 // bench/shared-limits.mjs start several. Its settings come as JSON in HI_WORKER:
-//   { pkgDir, api, n, windowMs, timeoutMs?, store, flavour?, url?, prefix?, barrier?, trace? }
+//   { pkgDir, api, n, windowMs, timeoutMs?, store, flavour?, url?, prefix?, barrier?, warm?, trace? }
 // where pkgDir is installPackage()'s app, with its esm.mjs and (see redisEntry) redis.mjs. With
 // `barrier`, it prints {"ready":true} once set up and starts its calls when a line comes on
-// stdin, so that a fleet starts together. With `trace`, it prints {"queued":true} when a create
-// first has to wait for a slot, and reports for each create that waited how much later than
-// onQueued said it was answered (`late`, ms; the answer comes after the send, so this is at
-// least how late it went). Prints one JSON line when done:
+// stdin, so that a fleet starts together. With `warm`, it first runs one import through a client
+// of its own (the same store, under another prefix), as a worker that has been up a while has.
+// With `trace`, it prints {"queued":true} when a create first has to wait for a slot, and reports
+// for each create that waited how much later than onQueued said it was answered (`late`, ms; the
+// answer comes after the send, so this is at least how late it went). Prints one JSON line when done:
 // { ok, failed, firstError, ms, start, end, late? } (start and end: epoch ms around the calls).
 import fs from 'node:fs';
 import os from 'node:os';
@@ -36,6 +37,17 @@ try {
   }
   const dromo = new Dromo({ apiKey: KEY, baseUrl: w.api, rateLimit, ...(w.timeoutMs ? { timeoutMs: w.timeoutMs } : {}) });
   const file = await fileFromPath(csv);
+  if (w.warm) {
+    // One import first, on its own window (another prefix): the calls then run on compiled code
+    // and open connections, as in a worker that has been up for a while.
+    /** @type {Record<string, unknown>} */
+    const own = { windowMs: w.windowMs };
+    if (w.store) {
+      const { redisRateLimitStore } = await import(path.join(w.pkgDir, 'redis.mjs'));
+      own.store = redisRateLimitStore(redis?.client, { prefix: `${w.prefix}:warm` });
+    }
+    await new Dromo({ apiKey: KEY, baseUrl: w.api, rateLimit: own }).importFile(file, { schema_id: CONTACTS, timeoutMs: 120_000 });
+  }
   if (w.barrier) {
     console.log(JSON.stringify({ ready: true }));
     await new Promise((resolve) => process.stdin.once('data', resolve));
