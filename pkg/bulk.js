@@ -674,32 +674,40 @@ async function steps(ctx, entry, state, emit) {
     seen = {};
     const id = next.id;
     switch (next.action) {
-      case 'create':
-        if (next.ambiguous) {
-          // Dromo: an import of this name and schema, waiting for a file, made since the intent:
-          // maybe the earlier run's, maybe another client's. Nothing proves which: left alone.
-          const listed = new Map((scan?.listed ?? []).map((c) => [c.id, c]));
-          const why = ctx.adoptUnmarked ? `${next.ambiguous.length} imports look alike` : 'nothing proves it is this run\'s (Dromo keeps no marker; adoptUnmarkedOrphans / --adopt-orphans would use it)';
-          for (const orphan of next.ambiguous) {
-            const c = listed.get(orphan);
+      case 'create': {
+        // Dromo: imports of this name and schema made since the intent. Waiting for a file: maybe
+        // the earlier run's orphan, maybe another client's. Past that (uploaded, or final): maybe
+        // this file imported already by a run whose journal lost it (restored from an older
+        // copy), maybe another client's. Nothing proves which: each is left alone and named.
+        const listed = new Map((scan?.listed ?? []).map((c) => [c.id, c]));
+        const why = ctx.adoptUnmarked ? `${next.ambiguous?.length} imports look alike` : 'nothing proves it is this run\'s (Dromo keeps no marker; adoptUnmarkedOrphans / --adopt-orphans would use it)';
+        for (const [reason, ids] of /** @type {const} */ ([['possible_orphan', next.ambiguous], ['possible_duplicate', next.lookalikes]])) {
+          for (const other of ids ?? []) {
+            const c = listed.get(other);
             const createdAt = Number.isFinite(c?.createdMs) ? new Date(c.createdMs).toISOString() : undefined;
+            const what = `import ${other} (${c?.name ?? entry.name}, created ${createdAt ?? 'recently'}${reason === 'possible_duplicate' && c?.status ? `, ${c.status}` : ''})`;
             // Journaled: every later summary lists it, and no later search takes it for an orphan.
-            await journal.append({ type: 'left', id: orphan, reason: 'possible_orphan' }, entry);
-            if (!state.leftBehind.includes(orphan)) state.leftBehind.push(orphan);
+            await journal.append({ type: 'left', id: other, reason }, entry);
+            if (!state.leftBehind.includes(other)) state.leftBehind.push(other);
             await emit({
               event: 'left',
-              importId: orphan,
-              reason: 'possible_orphan',
+              importId: other,
+              reason,
               ...(c?.name ? { name: c.name } : {}),
               ...(createdAt ? { createdAt } : {}),
+              ...(reason === 'possible_duplicate' && c?.status ? { status: c.status } : {}),
               message:
-                `import ${orphan} (${c?.name ?? entry.name}, created ${createdAt ?? 'recently'}) may be one an earlier run created for ${entry.path} before it died (it would be waiting for a file), ` +
-                `or another client's: ${why}, so it is left alone and a new import is created. Check it, and delete it if it is yours.`,
+                reason === 'possible_orphan'
+                  ? `${what} may be one an earlier run created for ${entry.path} before it died (it would be waiting for a file), ` +
+                    `or another client's: ${why}, so it is left alone and a new import is created. Check it, and delete it if it is yours.`
+                  : `${what} may be ${entry.path} imported already by an earlier run whose journal no longer says so (restored from an older copy?), ` +
+                    `or another client's: nothing proves which, so it is left alone and a new import is created. Check for a duplicate.`,
             });
           }
         }
         if (next.incomplete) await emit({ event: 'note', message: `looked for an import an earlier run may have created for ${entry.name} among the newest ${MAX_SCAN} only: creating a new one` });
         return create(ctx, entry, state, emit);
+      }
       case 'find':
         scan = await ctx.findOrphans();
         seen = marked();

@@ -1096,11 +1096,14 @@ export type ImportFilesEvent =
       message: string;
     }
   /**
-   * A Dromo import that may be one an earlier run created for this file before it died, or
-   * another client's: nothing proves which, so it is left alone (listed in `leftBehind`) and a
-   * new import is created. Check it and delete it if it is yours.
+   * A Dromo import of this file's name (and schema) made since an earlier run meant to create
+   * one, that the journal does not know: nothing proves which it is, so it is left alone (listed
+   * in `leftBehind`) and a new import is created. Check it and delete it if it is yours.
+   * `possible_orphan`: waiting for its file, maybe one an earlier run created before it died, or
+   * another client's. `possible_duplicate`: past its upload (`status`), maybe this file imported
+   * already by a run whose journal lost it (restored from an older copy), or another client's.
    */
-  | { event: 'left'; file: string; importId: string; reason: 'possible_orphan'; name?: string; createdAt?: string; message: string }
+  | { event: 'left'; file: string; importId: string; reason: 'possible_orphan' | 'possible_duplicate'; name?: string; createdAt?: string; status?: string; message: string }
   /** An import an earlier run created but never journaled, found and used (Exa's by its marker; Dromo's with `adoptUnmarkedOrphans`). */
   | { event: 'recovered'; file: string; importId: string; message: string }
   | { event: 'note'; file: string; importId?: string; message: string };

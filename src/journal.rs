@@ -130,10 +130,14 @@ impl Why {
 pub enum Next {
     /// Create an import (journal an `intent` first). `ambiguous`: imports that might be the orphan
     /// of an earlier intent but cannot be proven its (Dromo keeps no marker: by default even a
-    /// single match, or several alike), left alone and reported as left behind; `incomplete`: the
-    /// search for an orphan stopped before reaching the intent's time.
+    /// single match, or several alike), left alone and reported as left behind; `lookalikes`:
+    /// Dromo imports alike but past waiting for a file (uploaded, or final), which may be this
+    /// file imported already by a run whose journal lost it (restored from an older copy), or
+    /// another client's, reported so that a duplicate is never silent; `incomplete`: the search
+    /// for an orphan stopped before reaching the intent's time.
     Create {
         ambiguous: Vec<String>,
+        lookalikes: Vec<String>,
         incomplete: bool,
     },
     /// An intent has no `created` after it: the process may have died between the API creating
@@ -358,6 +362,7 @@ pub fn next_for(
         },
         (None, _) => Next::Create {
             ambiguous: Vec::new(),
+            lookalikes: Vec::new(),
             incomplete: false,
         },
     }
@@ -414,6 +419,7 @@ fn find_orphan(
     let free = candidates.iter().filter(|c| !c.journaled);
     let none = |ambiguous: Vec<String>| Next::Create {
         ambiguous,
+        lookalikes: Vec::new(),
         incomplete: !complete,
     };
     if rules.keeps_marker {
@@ -438,26 +444,33 @@ fn find_orphan(
         return none(Vec::new());
     };
     let since = intent.since_ms();
-    let mut matches: Vec<String> = free
+    let (waiting, past): (Vec<&Candidate>, Vec<&Candidate>) = free
         .filter(|c| {
             c.name.as_deref() == Some(name)
                 && schema_id.is_none_or(|s| c.schema_id.as_deref() == Some(s))
-                && c.status == rules.awaiting_upload
                 && c.created_ms.is_some_and(|t| t >= since)
         })
-        .map(|c| c.id.clone())
-        .collect();
+        .partition(|c| c.status == rules.awaiting_upload);
+    let ids = |list: Vec<&Candidate>| list.into_iter().map(|c| c.id.clone()).collect::<Vec<_>>();
+    let mut matches = ids(waiting);
+    // One alike but past its upload was not this run's to finish (its journal would say so) and
+    // is never adopted; it is named, as a possible duplicate of the import about to be created.
+    let create = |ambiguous: Vec<String>| Next::Create {
+        ambiguous,
+        lookalikes: ids(past.clone()),
+        incomplete: !complete,
+    };
     match matches.len() {
         // Nothing proves a match ours: another client may have created it. Only the user's word
         // (`adopt_unmarked`) lets one be used; else it is left alone and reported.
-        1 if !adopt_unmarked => none(matches),
+        1 if !adopt_unmarked => create(matches),
         1 => Next::Adopt {
             id: matches.remove(0),
         },
-        0 => none(Vec::new()),
+        0 => create(Vec::new()),
         // Another run's (or another file's) import of the same name: none is adopted, none is
         // touched; they are named so a person can delete them.
-        _ => none(matches),
+        _ => create(matches),
     }
 }
 
@@ -611,7 +624,7 @@ fn seen_of(v: &JsValue) -> Seen {
 }
 
 /// The decision as the driver reads it: `{ action, id?, url?, status?, failed?, why?, since?,
-/// ambiguous?, incomplete? }`.
+/// ambiguous?, lookalikes?, incomplete? }`.
 fn next_to_js(next: Next) -> JsValue {
     let out = Object::new();
     let put = |k: &str, v: JsValue| set(&out, k, &v);
@@ -619,13 +632,13 @@ fn next_to_js(next: Next) -> JsValue {
     let (action, id) = match next {
         Next::Create {
             ambiguous,
+            lookalikes,
             incomplete,
         } => {
-            if !ambiguous.is_empty() {
-                put(
-                    "ambiguous",
-                    ambiguous.iter().map(|a| s(a)).collect::<Array>().into(),
-                );
+            for (key, ids) in [("ambiguous", ambiguous), ("lookalikes", lookalikes)] {
+                if !ids.is_empty() {
+                    put(key, ids.iter().map(|a| s(a)).collect::<Array>().into());
+                }
             }
             if incomplete {
                 put("incomplete", JsValue::TRUE);
@@ -836,6 +849,7 @@ mod tests {
     fn create() -> Next {
         Next::Create {
             ambiguous: Vec::new(),
+            lookalikes: Vec::new(),
             incomplete: false,
         }
     }
@@ -1188,6 +1202,7 @@ mod tests {
             next(&DROMO, &records, &listed(vec![one.clone()]), NOW, None),
             Next::Create {
                 ambiguous: vec![s("d1")],
+                lookalikes: Vec::new(),
                 incomplete: false
             }
         );
@@ -1195,6 +1210,7 @@ mod tests {
             next(&DROMO, &records, &listed(vec![one, two]), NOW, None),
             Next::Create {
                 ambiguous: vec![s("d1"), s("d5")],
+                lookalikes: Vec::new(),
                 incomplete: false
             }
         );
@@ -1203,6 +1219,34 @@ mod tests {
         assert_eq!(
             next(&DROMO, &records, &listed(vec![other]), NOW, None),
             create()
+        );
+    }
+
+    /// A Dromo journal cut back to an intent (restored from an older copy) after its import was
+    /// uploaded or finished: the import alike but past waiting is never adopted (nothing proves
+    /// it this file's) but named beside the new create, so that a duplicate is never silent.
+    #[test]
+    fn dromo_lookalikes_past_their_upload_are_named_not_adopted() {
+        let records = [intent("m", NOW, "a.csv")];
+        let done = candidate("d1", "SUCCESSFUL", None, "a.csv", NOW + 500.0);
+        let sent = candidate("d2", "PENDING", None, "a.csv", NOW + 700.0);
+        let waiting = candidate("d3", "AWAITING_UPLOAD", None, "a.csv", NOW + 900.0);
+        let older = candidate("d4", "SUCCESSFUL", None, "a.csv", NOW - SKEW_MS - 1.0);
+        let other = candidate("d5", "SUCCESSFUL", None, "b.csv", NOW + 500.0);
+        let known = journaled(&candidate("d6", "SUCCESSFUL", None, "a.csv", NOW + 600.0));
+        let all = vec![done.clone(), sent, waiting.clone(), older, other, known];
+        assert_eq!(
+            next(&DROMO, &records, &listed(all), NOW, None),
+            Next::Create {
+                ambiguous: vec![s("d3")],
+                lookalikes: vec![s("d1"), s("d2")],
+                incomplete: false
+            }
+        );
+        // Adopted on the user's word, the waiting one is the file's: nothing else to tell.
+        assert_eq!(
+            adopting(&DROMO, &records, &listed(vec![waiting, done]), NOW, None),
+            Next::Adopt { id: s("d3") }
         );
     }
 
@@ -1247,11 +1291,9 @@ mod tests {
             adopting(&DROMO, &records, &listed(vec![orphan.clone()]), NOW, None),
             Next::Adopt { id: s("d1") }
         );
-        // Not the orphan: another name, already uploaded, made well before the intent, or
-        // another file's import.
+        // Not the orphan: another name, made well before the intent, or another file's import.
         for other in [
             candidate("d2", "AWAITING_UPLOAD", None, "b.csv", NOW),
-            candidate("d3", "RUNNING", None, "a.csv", NOW),
             candidate("d4", "AWAITING_UPLOAD", None, "a.csv", NOW - SKEW_MS - 1.0),
         ] {
             assert_eq!(
@@ -1259,6 +1301,16 @@ mod tests {
                 create()
             );
         }
+        // Nor one already uploaded: that one is named as a possible duplicate.
+        let uploaded = candidate("d3", "RUNNING", None, "a.csv", NOW);
+        assert_eq!(
+            adopting(&DROMO, &records, &listed(vec![uploaded]), NOW, None),
+            Next::Create {
+                ambiguous: Vec::new(),
+                lookalikes: vec![s("d3")],
+                incomplete: false
+            }
+        );
         assert_eq!(
             adopting(
                 &DROMO,
@@ -1280,6 +1332,7 @@ mod tests {
             adopting(&DROMO, &records, &listed(vec![orphan, behind]), NOW, None),
             Next::Create {
                 ambiguous: vec![s("d1"), s("d5")],
+                lookalikes: Vec::new(),
                 incomplete: false
             }
         );
@@ -1291,6 +1344,7 @@ mod tests {
             adopting(&DROMO, &records, &partial, NOW, None),
             Next::Create {
                 ambiguous: vec![],
+                lookalikes: Vec::new(),
                 incomplete: true
             }
         );

@@ -97,9 +97,10 @@ the cleaned rows.
   --journal FILE      record each file's progress in FILE (created if missing); run the same
                       command again after a crash to resume: no file is created twice, uploads
                       resume while their URL is valid, finished files are reported from FILE.
-                      An import a killed run may have created but never recorded is left alone
-                      and reported ("left" events, the summary's leftBehind): Dromo keeps nothing
-                      that proves it ours rather than another client's
+                      An import a killed run may have created but never recorded (or, with a
+                      journal restored from an older copy, imported) is left alone and reported
+                      ("left" events, the summary's leftBehind): Dromo keeps nothing that proves
+                      it ours rather than another client's
   --adopt-orphans     with --journal: use such an import (same file name and schema, waiting for
                       its file, made since the run's intent) instead. Only when no other client
                       creates imports of these file names on this account
@@ -118,12 +119,13 @@ Events (off a terminal, NDJSON on stdout; treat unknown events and keys as infor
   With --journal also: {"event":"resumed","file","importId","action":"upload"|"wait"},
   {"event":"abandoned","file","importId","reason","deleted","message"} (a new import follows;
   "deleted":false with "deleteError" when it could not be deleted and is left on the account),
-  {"event":"left","file","importId","reason":"possible_orphan","name","createdAt","message"}
-  (an import that may be a killed run's or another client's: left alone, check it),
+  {"event":"left","file","importId","reason":"possible_orphan"|"possible_duplicate","name",
+  "createdAt","status"?,"message"} (an import that may be a killed run's, or this file imported
+  already by a run the journal lost, or another client's: left alone, check it),
   {"event":"recovered"|"note","file","message"}, "earlier":true on a file finished in an
   earlier run, and last {"event":"summary","journal","files":[{file,importId,status,outcome,
   leftBehind?}]} (leftBehind: ids of imports left on the account: given up but not deleted,
-  or possible orphans left alone).
+  or possible orphans and duplicates left alone).
 
 ${EXIT_HELP}`,
   'dromo list': `Usage: headless-imports dromo list [--limit N] [--offset N | --all]
@@ -508,7 +510,7 @@ function summaryText(files) {
     [count('not_started'), 'not started'],
   ].filter(([n]) => n);
   const leftText = left.length
-    ? `; ${left.length} import${left.length > 1 ? 's are' : ' is'} left on the account (given up but not deleted, or possibly an earlier run's that nothing proves ours: see the messages above, check each and delete those that are yours): ${left.join(', ')}`
+    ? `; ${left.length} import${left.length > 1 ? 's are' : ' is'} left on the account (given up but not deleted, or possibly an earlier run's that nothing proves ours, or a duplicate: see the messages above, check each and delete those that are yours): ${left.join(', ')}`
     : '';
   return `${files.length} files: ${parts.map(([n, what]) => `${n} ${what}`).join(', ')}${earlier ? ` (${earlier} finished in an earlier run, from the journal)` : ''}${leftText}`;
 }
@@ -580,7 +582,7 @@ async function runImport(api, plan) {
       case 'abandoned':
         return report.emit({ ...base, reason: e.reason, deleted: e.deleted, ...(e.deleteError ? { deleteError: errorFields(e.deleteError) } : {}), message: e.message });
       case 'left':
-        return report.emit({ ...base, reason: e.reason, ...(e.name ? { name: e.name } : {}), ...(e.createdAt ? { createdAt: e.createdAt } : {}), message: e.message });
+        return report.emit({ ...base, reason: e.reason, ...(e.name ? { name: e.name } : {}), ...(e.createdAt ? { createdAt: e.createdAt } : {}), ...(e.status ? { status: e.status } : {}), message: e.message });
       case 'recovered':
       case 'note':
         return report.emit({ ...base, message: e.message });

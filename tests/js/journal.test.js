@@ -787,6 +787,42 @@ test('a journal cut short mid-file (restored from an older copy): an Exa import 
   }
 });
 
+test('a Dromo journal cut back to an intent (restored from an older copy) after its import finished: that import is named as a possible duplicate, not silently imported again nor adopted', async () => {
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.05', '--no-rate-limit']));
+  try {
+    const names = ['d1.csv', 'd2.csv'];
+    const dir = folder(Object.fromEntries(names.map((n) => [n, CONTACT_ROWS])));
+    const args = ['dromo', 'import', ...names, '--journal', 'j.ndjson', '--base-url', emu.api, '--schema-id', CONTACTS, '--concurrency', '1'];
+    const first = await run(dir, args);
+    assert.equal(first.code, 0, first.stderr);
+    const d2 = first.events.at(-1).files[1].importId;
+    // Keep the journal up to d2's intent: its created, uploaded and done are lost.
+    const journal = path.join(dir, 'j.ndjson');
+    const lines = fs.readFileSync(journal, 'utf8').split('\n');
+    const cut = lines.findIndex((l) => l.includes('"intent"') && l.includes('d2.csv'));
+    fs.writeFileSync(journal, lines.slice(0, cut + 1).join('\n') + '\n');
+    const resumed = await run(dir, args);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const summary = resumed.events.at(-1).files;
+    assert.equal(summary[0].importId, first.events.at(-1).files[0].importId, 'd1 from the journal');
+    assert.notEqual(summary[1].importId, d2, 'the finished import is not adopted');
+    assert.equal(summary[1].outcome, 'succeeded');
+    const left = resumed.events.find((e) => e.event === 'left');
+    assert.equal(left?.importId, d2, JSON.stringify(resumed.events));
+    assert.equal(left.reason, 'possible_duplicate');
+    assert.equal(left.status, 'SUCCESSFUL', JSON.stringify(left));
+    assert.match(left.message, /imported already/);
+    assert.deepEqual(summary[1].leftBehind, [d2]);
+    // Untouched, and still named by the next run, from the journal.
+    assert.equal((await control(`${emu.control}/dromo/imports/${d2}`)).import.status, 'SUCCESSFUL');
+    const again = await run(dir, args);
+    assert.deepEqual(again.events.at(-1).files[1].leftBehind, [d2]);
+    assert.ok(!again.events.some((e) => e.event === 'left'), 'told once');
+  } finally {
+    await emu.stop();
+  }
+});
+
 test('a journal cut back to its header hands out no marker twice: another file killed before its create landed is not matched to the first file\'s import (Exa)', async () => {
   const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.05', '--no-rate-limit']));
   try {
