@@ -828,8 +828,39 @@ async function create(ctx, entry, state, emit) {
     },
     onStatus: (/** @type {any} */ imp) => statusEvent(ctx, emit, imp),
   };
-  const { import: imp, rows } = await ctx.client.importFile(file, options);
-  return done(ctx, entry, state, emit, imp, rows);
+  /** @type {any} */
+  let result;
+  try {
+    result = await ctx.client.importFile(file, options);
+  } catch (e) {
+    await lostAnswers(ctx, entry, state, emit, /** @type {any} */ (e)?.leftBehind);
+    throw e;
+  }
+  await lostAnswers(ctx, entry, state, emit, result.leftBehind);
+  return done(ctx, entry, state, emit, result.import, result.rows);
+}
+
+/**
+ * Imports a Dromo create whose answer was lost may have made before it was sent again (the
+ * flow's `leftBehind`): told, journaled (every later summary lists them), never touched.
+ * @param {Ctx} ctx @param {Entry} entry @param {State} state
+ * @param {(e: Record<string, unknown>) => Promise<void>} emit @param {unknown} ids
+ */
+async function lostAnswers(ctx, entry, state, emit, ids) {
+  for (const id of Array.isArray(ids) ? ids : []) {
+    if (typeof id !== 'string' || state.leftBehind.includes(id)) continue;
+    await ctx.journal?.append({ type: 'left', id, reason: 'possible_orphan' }, entry);
+    state.leftBehind.push(id);
+    await emit({
+      event: 'left',
+      importId: id,
+      reason: 'possible_orphan',
+      name: entry.name,
+      message:
+        `import ${id} (${entry.name}) may have been made by a create of ${entry.path} whose answer was lost before it was sent again (${state.importId ?? 'the import in use'} is this file's), ` +
+        `or be another client's: nothing proves which, so it is left alone. It waits for a file for ever: check it, and delete it if it is yours.`,
+    });
+  }
 }
 
 /** @param {Ctx} ctx @param {(e: Record<string, unknown>) => Promise<void>} emit @param {any} imp */

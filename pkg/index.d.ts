@@ -505,11 +505,15 @@ export interface ImportResult<R = Row> {
   import: HeadlessImportFull;
   /** The cleaned rows, keyed by field key. */
   rows: R[];
+  /** `importFile`: imports a lost create answer may have left on the account (see `HeadlessImportsError.leftBehind`). */
+  leftBehind?: string[];
 }
 
 /** What the one-call flows resolve to with `wait: false`: the import as it is after the upload. */
 export interface StartedImport {
   import: HeadlessImportFull;
+  /** `importFile`: imports a lost create answer may have left on the account (see `HeadlessImportsError.leftBehind`). */
+  leftBehind?: string[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1100,7 +1104,8 @@ export type ImportFilesEvent =
    * one, that the journal does not know: nothing proves which it is, so it is left alone (listed
    * in `leftBehind`) and a new import is created. Check it and delete it if it is yours.
    * `possible_orphan`: waiting for its file, maybe one an earlier run created before it died, or
-   * another client's. `possible_duplicate`: past its upload (`status`), maybe this file imported
+   * one this run's create made before its answer was lost and it was sent again, or another
+   * client's. `possible_duplicate`: past its upload (`status`), maybe this file imported
    * already by a run whose journal lost it (restored from an older copy), or another client's.
    */
   | { event: 'left'; file: string; importId: string; reason: 'possible_orphan' | 'possible_duplicate'; name?: string; createdAt?: string; status?: string; message: string }
@@ -1187,6 +1192,13 @@ export declare class HeadlessImportsError extends Error {
    * the `metadata.headlessImportsToken` that import would carry (look for it before creating again).
    */
   token?: string;
+  /**
+   * `Dromo.importFile` in Node, after a create whose answer was lost was sent again: imports that may
+   * have been made by the lost attempt (waiting for a file, of this file's name and schema, made
+   * since; never one of this client's own). Nothing proves them this call's rather than another
+   * client's, so they are left alone: check them, and delete those that are yours.
+   */
+  leftBehind?: string[];
   /**
    * The import this error concerns, on every error raised after the import was created (any
    * class, an abort included), so its id is never lost. Not enumerable.

@@ -20,6 +20,8 @@ use crate::retry::Op;
 use crate::rows::Sink;
 use crate::status::{dromo_stage, Stage};
 use crate::text::{quote, uint};
+#[cfg(feature = "server")]
+use crate::timer::now_ms;
 use crate::upload;
 use crate::url::check_id;
 use crate::validate::{self, check, check_struct, Shape};
@@ -332,6 +334,11 @@ pub(crate) fn check_file_name(name: &str, path: &str) -> Result<()> {
 /// The Dromo API operations over a configured client.
 pub struct Dromo {
     pub client: Client,
+    /// The ids of this client's newest creates (at most a list page's worth and as many again):
+    /// never taken for what a lost create answer left behind (`left_by`), when many imports of
+    /// one file name run at once. Node's build only (see `left_by`).
+    #[cfg(feature = "server")]
+    pub made: core::cell::RefCell<Vec<String>>,
 }
 
 impl Dromo {
@@ -391,24 +398,32 @@ impl Dromo {
     pub async fn create(&self, params: &JsValue, opts: &CallOptions) -> Result<JsValue> {
         let body = create_body(params, self.client.has_key())?;
         let with_rows = !is_absent(&get(params, "initial_data"));
-        self.create_with_body(&body, with_rows, opts).await
+        Ok(self.create_with_body(&body, with_rows, opts).await?.0)
     }
 
     /// Sends an already validated create body; `with_rows` when it carries `initial_data`
-    /// (which decides what may be retried, see `retry::Op`).
+    /// (which decides what may be retried, see `retry::Op`). Also answers when the first attempt
+    /// that may have made an import although it failed (its answer was lost) started, if any:
+    /// a retry then made another, and that one may be left on the account (see `left_by`).
     pub async fn create_with_body(
         &self,
         body: &JsString,
         with_rows: bool,
         opts: &CallOptions,
-    ) -> Result<JsValue> {
+    ) -> Result<(JsValue, Option<f64>)> {
         let op = if with_rows {
             Op::CreateWithData
         } else {
             Op::CreateEmpty
         };
+        // Node's build only (see `left_by`): when the first attempt that may have made an import
+        // started.
+        #[cfg_attr(not(feature = "server"), allow(unused_mut))]
+        let mut unsure_since = None;
         let mut attempt = 0;
         loop {
+            #[cfg(feature = "server")]
+            let started = now_ms();
             let sent = self
                 .client
                 .try_once(
@@ -422,19 +437,86 @@ impl Dromo {
                 )
                 .await;
             match sent {
-                Ok(imp) => return Ok(imp),
+                Ok(imp) => {
+                    #[cfg(feature = "server")]
+                    if let Some(id) = get_str(&imp, "id") {
+                        let mut made = self.made.borrow_mut();
+                        if made.len() >= 2 * LEFT_BY_SCAN {
+                            made.remove(0);
+                        }
+                        made.push(id);
+                    }
+                    return Ok((imp, unsure_since));
+                }
                 Err(failed) => {
                     // An answer cut off mid-body still named the import it created (see
                     // `client::parse_json`). Before a retry makes another, that one is deleted:
                     // nobody could upload to it. Given up, it stays on the error instead.
-                    if let (Some(_), Some(imp)) = (failed.retry_in, &failed.error.import) {
-                        let _ = self.delete(&get(imp, "id"), &CallOptions::default()).await;
+                    match (failed.retry_in, &failed.error.import) {
+                        (Some(_), Some(imp)) => {
+                            let _ = self.delete(&get(imp, "id"), &CallOptions::default()).await;
+                        }
+                        #[cfg(feature = "server")]
+                        (Some(_), None) if failed.error.may_have_created() => {
+                            unsure_since.get_or_insert(started);
+                        }
+                        _ => {}
                     }
                     failed.wait(opts).await?;
                 }
             }
             attempt += 1;
         }
+    }
+
+    /// The imports a create whose answer was lost may have made before `imp` (made by a retry):
+    /// among the newest `LEFT_BY_SCAN`, none of this client's own creates, those waiting for a
+    /// file with `imp`'s file name and schema, made since that attempt started (`since`, our
+    /// clock, placed on the API's by `imp`'s own time, with 2 s of slack). Dromo echoes nothing
+    /// that proves one ours rather than another client's, so they are named, never touched.
+    /// Best effort: a failed look names none. Node's build only, where the bulk imports run: the
+    /// browser builds may not grow (an empty import a lost answer made goes unnamed there).
+    #[cfg(feature = "server")]
+    async fn left_by(&self, imp: &JsValue, since: f64) -> Vec<String> {
+        let made_at = |i: &JsValue| {
+            get_str(i, "created_date")
+                .map(|d| js_sys::Date::parse(&d))
+                .filter(|t| t.is_finite())
+        };
+        let (Some(ours), Some(id)) = (made_at(imp), get_str(imp, "id")) else {
+            return Vec::new();
+        };
+        let earliest = ours - (now_ms() - since) - 2000.0;
+        let calm = CallOptions::default();
+        let path = [
+            "/headless/imports/?offset=0&limit=",
+            &uint(LEFT_BY_SCAN as u64),
+        ]
+        .concat();
+        let Ok(page) = self
+            .client
+            .request("GET", &path, None, &calm, Op::Read)
+            .await
+        else {
+            return Vec::new();
+        };
+        let items = get(&page, "results");
+        if !crate::js::is_array(&items) {
+            return Vec::new();
+        }
+        let ours_too = self.made.borrow();
+        let same = |k: &str, i: &JsValue| get(i, k).loose_eq(&get(imp, k));
+        js_sys::Array::from(&items)
+            .iter()
+            .filter(|i| {
+                get_str(i, "id").is_some_and(|other| other != id && !ours_too.contains(&other))
+                    && get_str(i, "status").as_deref() == Some("AWAITING_UPLOAD")
+                    && same("original_filename", i)
+                    && same("schema_id", i)
+                    && made_at(i).is_some_and(|t| t >= earliest && t <= ours)
+            })
+            .filter_map(|i| get_str(&i, "id"))
+            .collect()
     }
 
     /// `DELETE /headless/imports/{id}/`: resolves `undefined` (204), also when a retry finds that
@@ -565,21 +647,49 @@ impl Dromo {
         let create = create_body(&params, self.client.has_key())?;
         let flow = Flow::from_js(&options, DEFAULT_INTERVAL_MS)?;
 
-        let imp = self.create_with_body(&create, false, flow.call()).await?;
-        flow.created(&imp).await?;
+        let (imp, unsure) = self.create_with_body(&create, false, flow.call()).await?;
+        // What a lost answer may have left (Node's build): named on the result and on any error
+        // from here on, as `leftBehind`.
+        #[cfg(feature = "server")]
+        let left = match unsure {
+            Some(since) => self.left_by(&imp, since).await,
+            None => Vec::new(),
+        };
+        #[cfg(feature = "server")]
+        let named = |mut e: Error| {
+            if !left.is_empty() {
+                e.extra.push(("leftBehind", ids_array(&left)));
+            }
+            e
+        };
+        #[cfg(not(feature = "server"))]
+        let named = |e: Error| {
+            let _ = unsure;
+            e
+        };
+        flow.created(&imp).await.map_err(named)?;
         let Some(url) = get_str(&imp, "upload").filter(|u| !u.is_empty()) else {
             let mut e = Error::new(
                 crate::error::Kind::Api,
                 "POST /headless/imports/ answered without an upload URL: nothing to upload to.",
             );
             e.code = Some("invalid_response");
-            return Err(e.with_import(&imp));
+            return Err(named(e.with_import(&imp)));
         };
         upload::put(&url, &data, &flow.sending(&self.client), EXPIRED_HINT)
             .await
-            .map_err(|e| e.with_import(&imp))?;
-        flow.uploaded(&imp).await?;
-        self.finish(imp, &flow, true).await
+            .map_err(|e| named(e.with_import(&imp)))?;
+        flow.uploaded(&imp).await.map_err(named)?;
+        let out = self.finish(imp, &flow, true).await.map_err(named)?;
+        #[cfg(feature = "server")]
+        if !left.is_empty() {
+            set(
+                wasm_bindgen::JsCast::unchecked_ref(&out),
+                "leftBehind",
+                &ids_array(&left),
+            );
+        }
+        Ok(out)
     }
 
     /// `importRows`: create with `initial_data` -> wait -> results.
@@ -595,7 +705,8 @@ impl Dromo {
         set(&params, "initial_data", rows);
         let body = create_body(&params, self.client.has_key())?;
         let flow = Flow::from_js(&options, DEFAULT_INTERVAL_MS)?;
-        let imp = self.create_with_body(&body, true, flow.call()).await?;
+        // Rows are sent with the create: only an answer proving nothing was made is retried.
+        let (imp, _) = self.create_with_body(&body, true, flow.call()).await?;
         flow.created(&imp).await?;
         self.finish(imp, &flow, false).await
     }
@@ -651,6 +762,19 @@ impl Dromo {
         set(&out, "rows", &rows);
         Ok(out.into())
     }
+}
+
+/// How many of the newest imports `left_by` looks at.
+#[cfg(feature = "server")]
+const LEFT_BY_SCAN: usize = 100;
+
+/// Ids as a JS array.
+#[cfg(feature = "server")]
+fn ids_array(ids: &[String]) -> JsValue {
+    ids.iter()
+        .map(|i| JsValue::from_str(i))
+        .collect::<js_sys::Array>()
+        .into()
 }
 
 /// Flow options of `importFile`/`importRows`, removed before the rest is sent as create params.

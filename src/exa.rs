@@ -17,7 +17,7 @@ use crate::limit;
 use crate::op;
 use crate::opts::{call_options, CallOptions};
 use crate::poll::{self, Flow, WaitOptions};
-use crate::retry::{Failure, Op};
+use crate::retry::Op;
 use crate::status::exa_stage;
 use crate::upload;
 use crate::url::check_id;
@@ -44,16 +44,6 @@ pub const TOKEN_KEY: &str = "headlessImportsToken";
 fn new_token() -> String {
     let half = || crate::text::hex((js_sys::Math::random() * 4_294_967_296.0) as u32);
     [half(), half()].concat()
-}
-
-/// Whether a failed create may still have created an import: its request may have been
-/// processed (no answer, a cut-off answer, a 5xx, or the caller aborted while it was out).
-fn may_have_created(e: &Error) -> bool {
-    e.kind == Kind::Abort
-        || matches!(
-            e.failure(),
-            Failure::NoAnswer | Failure::BadBody | Failure::Status(500..)
-        )
 }
 
 /// A create that failed after it may have made an import that could be neither found nor
@@ -335,7 +325,7 @@ impl Exa {
                 Err(failed) => {
                     // Another try only once what this one may have made is known to be gone:
                     // else stop, and say how to find it.
-                    if may_have_created(&failed.error)
+                    if failed.error.may_have_created()
                         && !self.remove_lost(&token, &failed.error).await
                     {
                         return Err(unconfirmed(failed.error, &token));

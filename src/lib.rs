@@ -164,6 +164,8 @@ impl Core {
             #[cfg(feature = "dromo")]
             DROMO => Api::Dromo(dromo::Dromo {
                 client: Client::from_js(&dromo::DROMO, &options)?,
+                #[cfg(feature = "server")]
+                made: Default::default(),
             }),
             #[cfg(feature = "exa")]
             EXA => Api::Exa(exa::Exa {

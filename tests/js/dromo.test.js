@@ -283,6 +283,34 @@ test('delete: 204 resolves undefined, then the import is gone (404 NotFoundError
   assert.equal((await dromo.imports.retrieve(kept.id)).id, kept.id);
 });
 
+test("a file create whose answer was lost is sent again, and the import the lost attempt made is named in leftBehind (never this client's own imports of the same name), left alone", async () => {
+  const name = `lost-${Date.now()}.csv`;
+  const file = () => new File([GOOD], name, { type: 'text/csv' });
+  // The server creates the import, then the connection dies before the answer: retried.
+  await fetch(`${emu.control}/faults`, { method: 'POST', body: JSON.stringify({ seed: 1, rules: [{ route: 'dromo.create', kind: 'reset_after', count: 1 }] }) });
+  /** @type {any[]} */
+  let results;
+  try {
+    // Five of one name at once, as a bulk run does: the other four are this client's own.
+    results = await Promise.all(Array.from({ length: 5 }, () => dromo.importFile(file(), { ...fast, rows: false })));
+  } finally {
+    await fetch(`${emu.control}/faults`, { method: 'DELETE' });
+  }
+  const all = (await (await fetch(`${emu.api}/headless/imports/?limit=1000`, { headers: { 'X-Dromo-License-Key': KEY } })).json()).results
+    .filter((/** @type {any} */ i) => i.original_filename === name);
+  assert.equal(all.length, 6, 'five imports and the one whose answer was lost');
+  const mine = new Set(results.map((r) => r.import.id));
+  const orphan = all.find((/** @type {any} */ i) => !mine.has(i.id));
+  assert.equal(orphan.status, 'AWAITING_UPLOAD', 'left alone');
+  const named = results.filter((r) => r.leftBehind);
+  assert.equal(named.length, 1, JSON.stringify(results.map((r) => r.leftBehind)));
+  assert.deepEqual(named[0].leftBehind, [orphan.id]);
+  for (const r of results) assert.equal(r.import.status, 'SUCCESSFUL');
+  // Without a lost answer, nothing is looked for or named.
+  const plain = await dromo.importFile(file(), { ...fast, rows: false });
+  assert.equal(plain.leftBehind, undefined);
+});
+
 test('an .xlsx File imports end to end: rows from its first worksheet, a broken one fails with the reason', async () => {
   // Written by rust_xlsxwriter; tests/emulator/tests/processing.rs keeps it current.
   const bytes = fs.readFileSync(path.join(ROOT, 'tests/fixtures/contacts.xlsx'));

@@ -787,6 +787,31 @@ test('a journal cut short mid-file (restored from an older copy): an Exa import 
   }
 });
 
+test('a create whose answer was lost and was sent again: the import the lost attempt made is told (a left event), journaled and listed in leftBehind, and left alone', async () => {
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.05', '--no-rate-limit']));
+  try {
+    const dir = folder({ 'lost.csv': CONTACT_ROWS });
+    const args = ['dromo', 'import', 'lost.csv', '--journal', 'j.ndjson', '--base-url', emu.api, '--schema-id', CONTACTS];
+    await faults(emu, [{ route: 'dromo.create', kind: 'reset_after', count: 1 }]);
+    const first = await run(dir, args);
+    await faults(emu, []);
+    assert.equal(first.code, 0, first.stderr);
+    const file = first.events.at(-1).files[0];
+    const orphan = (await allImports(emu.api, 'dromo')).find((i) => i.id !== file.importId);
+    assert.equal(orphan?.status, 'AWAITING_UPLOAD');
+    const left = first.events.find((e) => e.event === 'left');
+    assert.equal(left?.importId, orphan.id, JSON.stringify(first.events));
+    assert.equal(left.reason, 'possible_orphan');
+    assert.match(left.message, /answer was lost/);
+    assert.deepEqual(file.leftBehind, [orphan.id]);
+    // The journal keeps it: the next run reports it from there.
+    const again = await run(dir, args);
+    assert.deepEqual(again.events.at(-1).files[0].leftBehind, [orphan.id]);
+  } finally {
+    await emu.stop();
+  }
+});
+
 test('a Dromo journal cut back to an intent (restored from an older copy) after its import finished: that import is named as a possible duplicate, not silently imported again nor adopted', async () => {
   const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.05', '--no-rate-limit']));
   try {
