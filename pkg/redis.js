@@ -172,15 +172,23 @@ export function redisRateLimitStore(client, options = {}) {
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     let timer;
     let gaveUp = false;
+    let settled = false;
     const late = new Promise((_, reject) => {
-      timer = setTimeout(() => {
+      // Given up only after the event loop has read what has arrived meanwhile: a process that was
+      // stopped (SIGSTOP, a paused VM) runs its due timers before its sockets, and would otherwise
+      // take a reply waiting in the socket for no reply.
+      timer = setTimeout(() => setImmediate(() => {
+        if (settled) return;
         gaveUp = true;
         reject(new Error(`Redis did not answer within ${timeoutMs} ms`));
-      }, timeoutMs);
+      }), timeoutMs);
     });
     const done = Promise.resolve()
       .then(() => evalScript(`${prefix}:${key}`, args.map((a) => String(typeof a === 'function' ? a() : a))))
-      .finally(() => clearTimeout(timer));
+      .finally(() => {
+        settled = true;
+        clearTimeout(timer);
+      });
     // The losing side of the race must not surface as an unhandled rejection.
     done.then((reply) => gaveUp && onLate?.(reply), () => {});
     return Promise.race([done, late]);
@@ -221,7 +229,7 @@ export function redisRateLimitStore(client, options = {}) {
       for (const h of slots.values()) byInc.set(h.inc, [...(byInc.get(h.inc) ?? []), h]);
       for (const [inc, list] of byInc) {
         const said = now();
-        call(key, ['beat', '', inc, ...list.map((h) => h.slot)]).then(
+        call(key, ['beat', '', inc, STALE_MS, ...list.map((h) => h.slot)]).then(
           (/** @type {any} */ lost) => {
             const gone = new Set((Array.isArray(lost) ? lost : []).map(Number));
             for (const h of list) {

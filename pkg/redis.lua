@@ -6,6 +6,7 @@
 -- hash per window (KEYS[1]: the creates of an account, or the polls of one import):
 --   n     the number of the last slot taken (1, 2, ... in the order taken, across processes)
 --   s<k>  slot k's start: the earliest it may be sent, as last decided (ms)
+--   f<k>  slot k's start was decided for good (before that, its holder could not send it)
 --   a<k>  when slot k was answered (ms), once released
 --   h<k>  when slot k's holder was last heard from: a decision, or a heartbeat (ms)
 --   v<k>  slot k was given up before it was sent (released unsent)
@@ -23,15 +24,15 @@
 -- ARGV[1] is the operation:
 --   take    max, windowMs, marginMs, leaseMs, staleMs (0: holders are never taken for gone),
 --           slot ('' takes a new one; a number re-decides that slot, or takes a new one if it
---           was given up), incarnation (the slot's), now
+--           was given up, or its holder was silent past staleMs), incarnation (the slot's), now
 --           ->  { slot, waitMs, firm (1 or 0), incarnation }
 --   answer  slot, windowMs, marginMs, incarnation, now, agoMs  ->  1, or 0 when the slot is
 --           unknown. agoMs: how long before the call the holder saw the answer (its own clock
 --           measures that span; a busy process may send the call a few ms late), never before
 --           the slot's start
 --   drop    slot, incarnation  ->  1, or 0 when the slot is unknown (released without being sent)
---   beat    now, incarnation, slot...  ->  the slots among them that are no longer kept (the
---           others are heard from now)
+--   beat    now, incarnation, staleMs, slot...  ->  the slots among them that are no longer
+--           kept, or whose holder was silent past staleMs (the others are heard from now)
 --   pause   ms, now  ->  1
 -- A slot is known when its fields are kept and the incarnation named is the hash's.
 -- `now` is for tests only (an empty or missing one reads TIME).
@@ -47,6 +48,19 @@ local op = ARGV[1]
 -- Whether slot `k` of incarnation `inc` is kept.
 local function known(k, inc)
   return k ~= nil and inc == redis.call('HGET', key, 'i') and redis.call('HEXISTS', key, 's' .. k) == 1
+end
+
+-- Whether slot `k`'s holder fell silent long enough to be taken for gone (`stale` ms; 0: never)
+-- while the slot was unanswered: others may have given its place away meanwhile (the slot after it
+-- took it, or counted it answered when its holder fell silent). Such a slot is never revived:
+-- asked about again it queues anew, and a heartbeat names it lost, so a holder that wakes from a
+-- stall (SIGSTOP, a paused VM) cannot send in a place that was given away.
+local function forfeited(k, stale, now)
+  if stale <= 0 or redis.call('HEXISTS', key, 'a' .. k) == 1 then
+    return false
+  end
+  local heard = tonumber(redis.call('HGET', key, 'h' .. k))
+  return heard ~= nil and heard + stale <= now
 end
 
 local function clock(arg)
@@ -79,6 +93,11 @@ if op == 'take' then
   local now = clock(ARGV[9])
   local k = tonumber(ARGV[7])
   local again = known(k, ARGV[8])
+  if again and forfeited(k, stale, now) then
+    -- Asked about again, so it was never sent: given up, and this ask queues as a new slot.
+    redis.call('HSET', key, 'v' .. k, '1')
+    again = false
+  end
   if redis.call('HEXISTS', key, 'i') == 0 then
     -- A new hash: named by Redis's clock to the microsecond, which no earlier one of this key
     -- can share.
@@ -112,7 +131,10 @@ if op == 'take' then
         quiet = heard + stale
         gone = math.min(gone, quiet)
       end
-      local unsent = redis.call('HEXISTS', key, 'v' .. b) == 1 or (quiet ~= nil and quiet <= now and starts >= quiet)
+      -- Never sent: given up; or its holder fell silent before its start, or before it was ever
+      -- decided for good (a holder sends only a firm slot, and only while sure it is alive).
+      local unsent = redis.call('HEXISTS', key, 'v' .. b) == 1
+        or (quiet ~= nil and quiet <= now and (starts >= quiet or redis.call('HEXISTS', key, 'f' .. b) == 0))
       if unsent then
         -- Never sent: this slot takes its place, and waits for what it waited for.
         if b > max and redis.call('HEXISTS', key, 's' .. (b - max)) == 1 then
@@ -142,11 +164,14 @@ if op == 'take' then
   if firm == 1 then
     -- Slot k was the only one to wait for these, and has its answer now.
     for _, u in ipairs(used) do
-      redis.call('HDEL', key, 's' .. u, 'a' .. u, 'h' .. u, 'v' .. u)
+      redis.call('HDEL', key, 's' .. u, 'f' .. u, 'a' .. u, 'h' .. u, 'v' .. u)
     end
   end
-  -- A waiting slot's start moves with each decision.
+  -- A waiting slot's start moves with each decision; once firm, it is for good.
   redis.call('HSET', key, 's' .. k, ms(at), 'h' .. k, ms(now))
+  if firm == 1 then
+    redis.call('HSET', key, 'f' .. k, '1')
+  end
   keep_until(at + lease + window + margin, now)
   return { k, ms(at - now), firm, redis.call('HGET', key, 'i') }
 end
@@ -183,10 +208,11 @@ end
 
 if op == 'beat' then
   local now = clock(ARGV[2])
+  local stale = tonumber(ARGV[4]) or 0
   local lost = {}
-  for i = 4, #ARGV do
+  for i = 5, #ARGV do
     local k = ARGV[i]
-    if known(k, ARGV[3]) then
+    if known(k, ARGV[3]) and not forfeited(k, stale, now) then
       redis.call('HSET', key, 'h' .. k, ms(now))
     else
       lost[#lost + 1] = tonumber(k)

@@ -33,9 +33,10 @@ pub fn after(answered: f64, rate: Rate) -> f64 {
     answered + rate.window_ms + margin_ms(rate)
 }
 
-/// What is known of an earlier slot: the earliest it could be sent (as last decided), when its
-/// answer came (once it has), when its holder was last heard from (a store that keeps track), and
-/// whether it was given up before it was sent.
+/// What is known of an earlier slot: the earliest it could be sent (as last decided), whether that
+/// was ever decided for good (`firm`: before, its holder could not send it), when its answer came
+/// (once it has), when its holder was last heard from (a store that keeps track), and whether it
+/// was given up before it was sent.
 // The shared store's rule (`Past`, `Decision`, `decide`) is what `pkg/redis.lua` applies and what
 // tests/limit_store_props.rs holds it to; the library itself runs only its answered case (`after`,
 // in `limit.rs`), so outside the tests these are unused.
@@ -43,6 +44,7 @@ pub fn after(answered: f64, rate: Rate) -> f64 {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Past {
     pub starts: f64,
+    pub firm: bool,
     pub answered: Option<f64>,
     pub heard: Option<f64>,
     pub dropped: bool,
@@ -73,9 +75,11 @@ pub struct Decision {
 /// as answered once `starts + lease_ms` has passed (its holder lost track of it: a lease as long
 /// as the request timeout is safe, since a live request is answered or abandoned by then), or
 /// once its holder has not been heard from for `stale_ms` (0: never), when it fell silent. A
-/// slot that was never sent (given up, or whose holder fell silent before its start: a holder
-/// never sends when it may have been taken for gone) holds nothing back: the slot after it takes
-/// its place and waits for what it waited for. Nothing is sent before `paused_until` (a 429's
+/// slot that was never sent (given up; or whose holder fell silent before its start, or before
+/// it was ever decided for good: a holder never sends when it may have been taken for gone, nor
+/// before its slot is firm) holds nothing back: the slot after it takes its place and waits for
+/// what it waited for. (Counting a never-firm slot of a silent holder as sent would let the slots
+/// after a whole run of them, one per window, all go at once when it counts as answered.) Nothing is sent before `paused_until` (a 429's
 /// `Retry-After`), if any. Without a lease, a pause and staleness this is the in-process rule.
 #[cfg_attr(not(test), allow(dead_code))]
 #[allow(clippy::too_many_arguments)]
@@ -105,7 +109,7 @@ pub fn decide(
             return firm(after(t, rate), used);
         }
         let quiet = b.heard.filter(|_| stale_ms > 0.0).map(|h| h + stale_ms);
-        if b.dropped || quiet.is_some_and(|q| q <= now && b.starts >= q) {
+        if b.dropped || quiet.is_some_and(|q| q <= now && (b.starts >= q || !b.firm)) {
             // Never sent: wait for what it waited for, or from its start if that was final.
             if used < chain.len() {
                 continue;
@@ -124,6 +128,16 @@ pub fn decide(
     }
     // Not reached: the chain's last slot always decides.
     firm(earliest, used)
+}
+
+/// Whether slot `past` is forfeited: its send unanswered, its holder silent for `stale_ms` (0:
+/// holders are never taken for gone) by `now`. Others may have given its place away meanwhile (the
+/// slot after it took it, or counted it answered when its holder fell silent), so it is never
+/// revived: its holder, asking about it again after a stall, is given a new slot, and its
+/// heartbeat names it lost. `pkg/redis.lua`'s `forfeited`.
+#[cfg_attr(not(test), allow(dead_code))]
+pub fn forfeited(past: &Past, stale_ms: f64, now: f64) -> bool {
+    stale_ms > 0.0 && past.answered.is_none() && past.heard.is_some_and(|h| h + stale_ms <= now)
 }
 
 /// Whether a window whose slots were answered at `answered` (`None`: still in flight) can be
@@ -159,10 +173,11 @@ mod tests {
         assert_eq!(depends_on(3, 0), None);
     }
 
-    /// A slot as the store knows it: started at `starts`, nothing else known yet.
+    /// A slot as the store knows it: decided for good to start at `starts`, nothing else known yet.
     fn past(starts: f64) -> Past {
         Past {
             starts,
+            firm: true,
             answered: None,
             heard: None,
             dropped: false,
@@ -175,6 +190,24 @@ mod tests {
             firm: true,
             used,
         }
+    }
+
+    /// A holder that wakes from a stall past `stale` never gets back a slot whose place may have
+    /// been given away; an answered slot, or a store that does not track holders, keeps its own.
+    #[test]
+    fn a_slot_whose_holder_fell_silent_unanswered_is_forfeited() {
+        let heard = Past {
+            heard: Some(100.0),
+            ..past(50.0)
+        };
+        assert!(!forfeited(&heard, 300.0, 399.0));
+        assert!(forfeited(&heard, 300.0, 400.0));
+        assert!(!forfeited(&heard, 0.0, 9_000.0));
+        let answered = Past {
+            answered: Some(120.0),
+            ..heard
+        };
+        assert!(!forfeited(&answered, 300.0, 9_000.0));
     }
 
     #[test]
@@ -280,6 +313,24 @@ mod tests {
         };
         let chain = [heard(450.0, false), answered];
         let d = decide(&chain, None, RATE, 60_000.0, 300.0, None, 420.0);
+        assert_eq!(d, firm(420.0, 2));
+        // Never decided for good (it was waiting for a slot still unanswered): its holder could
+        // not have sent it, so it never sent either, whenever its start; without this, each of a
+        // run of such slots, one per window, counted as answered when its holder fell silent, and
+        // the slots after them all went at once.
+        let waiting = Past {
+            firm: false,
+            ..heard(50.0, false)
+        };
+        let d = decide(
+            &[waiting, answered],
+            None,
+            RATE,
+            60_000.0,
+            300.0,
+            None,
+            420.0,
+        );
         assert_eq!(d, firm(420.0, 2));
         // Given up unsent (released with sent: false): the same, however recently heard.
         let d = decide(

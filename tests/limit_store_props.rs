@@ -16,7 +16,7 @@ mod rng;
 
 use std::time::{Duration, Instant};
 
-use limit_rule::{decide, margin_ms, Decision, Past, Rate};
+use limit_rule::{decide, forfeited, margin_ms, Decision, Past, Rate};
 use redis::{Conn, Reply};
 use rng::Rng;
 
@@ -101,9 +101,14 @@ impl Script {
         self.run(key, &args).int()
     }
 
-    /// `beat`: the holder of `slots` is alive; the ones no longer kept come back.
-    fn beat(&mut self, key: &str, slots: &[usize], now: f64) -> Vec<usize> {
-        let mut args = vec!["beat".to_string(), now.to_string(), self.inc(key)];
+    /// `beat`: the holder of `slots` is alive; the ones no longer kept, or forfeited, come back.
+    fn beat(&mut self, key: &str, slots: &[usize], now: f64, stale: f64) -> Vec<usize> {
+        let mut args = vec![
+            "beat".to_string(),
+            now.to_string(),
+            self.inc(key),
+            stale.to_string(),
+        ];
         args.extend(slots.iter().map(|k| k.to_string()));
         let reply = self.run(key, &args);
         let mut lost: Vec<usize> = reply.items().iter().map(|r| r.int() as usize).collect();
@@ -149,6 +154,7 @@ impl Model {
     fn push(&mut self) -> usize {
         self.slots.push(Past {
             starts: 0.0,
+            firm: false,
             answered: None,
             heard: None,
             dropped: false,
@@ -184,6 +190,7 @@ impl Model {
             }
         }
         self.slots[k - 1].starts = d.at;
+        self.slots[k - 1].firm |= d.firm;
         self.slots[k - 1].heard = Some(now);
         d
     }
@@ -233,8 +240,15 @@ fn the_script_decides_as_the_rule_on_random_arrivals() {
                 // Asked about again: still waiting, or right before sending.
                 let i = rng.below(held.len());
                 let asked = held[i];
-                // A slot given up for lost (the one after it went ahead) queues again as new.
+                // A slot given up for lost (the one after it went ahead) queues again as new; so
+                // does one whose holder was silent past `stale` (forfeited: it was never sent,
+                // since its holder asks about it, and is given up).
                 let (k, again) = if model.dropped[asked - 1] {
+                    let k = model.push();
+                    held[i] = k;
+                    (k, false)
+                } else if forfeited(&model.slots[asked - 1], stale, now) {
+                    model.slots[asked - 1].dropped = true;
                     let k = model.push();
                     held[i] = k;
                     (k, false)
@@ -279,19 +293,17 @@ fn the_script_decides_as_the_rule_on_random_arrivals() {
             } else if step < 93 {
                 // A heartbeat from the holder of some of the held slots.
                 let some: Vec<usize> = held.iter().copied().filter(|_| rng.below(2) == 0).collect();
-                let mut lost: Vec<usize> = some
-                    .iter()
-                    .copied()
-                    .filter(|&k| model.dropped[k - 1])
-                    .collect();
+                let gone =
+                    |k: usize| model.dropped[k - 1] || forfeited(&model.slots[k - 1], stale, now);
+                let mut lost: Vec<usize> = some.iter().copied().filter(|&k| gone(k)).collect();
                 lost.sort_unstable();
                 for &k in &some {
-                    if !model.dropped[k - 1] {
+                    if !lost.contains(&k) {
                         model.slots[k - 1].heard = Some(now);
                     }
                 }
                 assert_eq!(
-                    script.beat(&key, &some, now),
+                    script.beat(&key, &some, now, stale),
                     lost,
                     "seed {seed}: beat {some:?}"
                 );
@@ -405,7 +417,7 @@ fn a_slot_number_from_before_redis_lost_the_window_is_never_taken_for_a_new_one(
     script.inc.insert("lost".into(), before.clone());
     assert_eq!(script.answer("lost", rate, 3, Some(now + 20.0), 0.0), 0);
     assert_eq!(script.drop_unsent("lost", 1), 0);
-    assert_eq!(script.beat("lost", &[1, 2], now + 20.0), vec![1, 2]);
+    assert_eq!(script.beat("lost", &[1, 2], now + 20.0, 0.0), vec![1, 2]);
     assert_eq!(admin.cmd(&["HEXISTS", "lost", "a3"]).int(), 0);
     assert_eq!(admin.cmd(&["HEXISTS", "lost", "v1"]).int(), 0);
 }

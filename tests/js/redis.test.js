@@ -187,6 +187,39 @@ test('a worker killed (SIGKILL) while it holds queued slots costs the others sec
   assert.equal((await stats()).throttled, 0, 'no 429 at all');
 });
 
+test('a worker stopped (SIGSTOP) for 8 s mid-run and then continued sends nothing in places given away meanwhile: both finish, 0 429s', { skip, timeout: 180_000 }, async () => {
+  await reset();
+  // Creates and uploads only, so that the other worker is long done when this one wakes.
+  const settings = { n: 60, store: true, flavour: 'node-redis', url: redis.url, prefix: 'stopped', wait: false, sends: true };
+  const runs = [worker(settings), worker({ ...settings, flavour: 'ioredis' })];
+  // Stopped after the first window, with creates queued behind it, between two windows' sends
+  // (no create for 150 ms): a stop in the instant between a worker's last check and its request
+  // leaving sends that one late, which nothing can prevent (see the README). The other worker
+  // takes its places once it is silent for 3 s. Woken, it must ask again (and queue anew), not
+  // send where it stood.
+  const deadline = Date.now() + 60_000;
+  let seen = 0, since = Date.now();
+  for (;;) {
+    assert.ok(Date.now() < deadline, 'the run never got going');
+    const creates = (await stats()).requests['dromo.create'] ?? 0;
+    if (creates !== seen) [seen, since] = [creates, Date.now()];
+    else if (creates >= 20 && Date.now() - since >= 150) break;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  runs[0].child.kill('SIGSTOP');
+  await new Promise((r) => setTimeout(r, 8000));
+  runs[0].child.kill('SIGCONT');
+  const done = await Promise.all(runs.map((r) => r.exited));
+  const sends = done.flatMap((d, i) => (d.result?.sent ?? []).map((t) => [t, i])).sort((a, b) => a[0] - b[0]);
+  const t0 = sends[0]?.[0] ?? 0;
+  const timeline = sends.map(([t, i]) => `${i ? 'B' : 'A'}${t - t0}`).join(' ');
+  for (const d of done) {
+    assert.equal(d.code, 0, d.err);
+    assert.deepEqual({ ok: d.result.ok, firstError: d.result.firstError }, { ok: 60, firstError: undefined }, timeline);
+  }
+  assert.equal((await stats()).throttled, 0, `no 429 at all; creates sent at ${timeline}`);
+});
+
 test("Redis holds no trace of the API key: every key and value (SCAN) names the account by a hash, and expires", { skip, timeout: 60_000 }, async () => {
   await reset();
   const { client, close } = await redisClient('node-redis', redis.url);
@@ -508,8 +541,11 @@ test('processes that ask for many slots at once take turns: each window is share
     const slots = await Promise.all(stores.map((st, i) => Promise.all(asks[i].map((ask) => st.acquire(ask)))));
     // Whoever asked first used to get the whole first window (slots 1 to 20): all its sends, and
     // the uploads and polls after them, then ran on one thread while the other process idled.
+    // Now each gets a share: asks go 3 at a time per process, so how many each gets depends on
+    // how fast each client turns its answers into new asks (the two clients differ, and a busy
+    // machine skews them), but neither gets less than a quarter of the window.
     const firstWindow = slots.map((mine) => mine.filter((x) => x.slot <= 20).length);
-    assert.ok(Math.max(...firstWindow) <= 12, `first window split ${firstWindow.join(' / ')}`);
+    assert.ok(Math.min(...firstWindow) >= 5, `first window split ${firstWindow.join(' / ')}`);
     for (const [i, mine] of slots.entries()) {
       await Promise.all(mine.map((x, j) => stores[i].release({ ...asks[i][j], slot: x.slot, sent: false })));
     }
@@ -538,6 +574,33 @@ test('an answer released by a process too busy to tell Redis at once counts from
     // of it, the whole 1010.
     assert.ok(next.waitMs > 0 && next.waitMs < 760, `the next slot waits ${next.waitMs} ms`);
     await shared.release({ ...req, slot: next.slot, sent: false });
+  } finally {
+    await close();
+    await own.stop();
+  }
+});
+
+test("a process stalled past the store's timeoutMs with Redis's reply already in: the reply counts, not the timer that ran out meanwhile", { skip, timeout: 60_000 }, async () => {
+  const own = await startRedis();
+  const { client, close } = await redisClient('node-redis', own.url);
+  try {
+    const shared = store.redisRateLimitStore(client, { prefix: 'stalled-process', timeoutMs: 200 });
+    const req = { key: 'k:c', max: 20, windowMs: 1000, marginMs: 10, leaseMs: 5000 };
+    // The call leaves while Redis is frozen; Redis is thawed (by another process) while this one
+    // is busy for twice the store's timeoutMs (as if stopped), so its reply is in the socket,
+    // unread, when the process wakes with its timer due.
+    own.freeze();
+    const asked = shared.acquire(req);
+    await new Promise((r) => setTimeout(r, 20));
+    spawn('sh', ['-c', `sleep 0.1; kill -CONT ${own.pid}`], { stdio: 'ignore' });
+    // Busy from the event loop's check phase (as a process stopped there would be), so that the
+    // loop next runs its due timers, before it reads its sockets.
+    await new Promise((r) => setImmediate(r));
+    const until = performance.now() + 400;
+    while (performance.now() < until);
+    const taken = await asked;
+    assert.equal(taken.waitMs, 0);
+    await shared.release({ ...req, slot: taken.slot, sent: false });
   } finally {
     await close();
     await own.stop();

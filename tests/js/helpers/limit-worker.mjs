@@ -3,8 +3,9 @@
 // installed package, its limits shared through `headless-imports/redis` (or, with `store: false`,
 // kept in this process as every client does by default). tests/js/redis.test.js and
 // bench/shared-limits.mjs start several. Its settings come as JSON in HI_WORKER:
-//   { pkgDir, api, n, windowMs, timeoutMs?, store, flavour?, url?, prefix?, barrier?, warm?, trace? }
-// where pkgDir is installPackage()'s app, with its esm.mjs and (see redisEntry) redis.mjs. With
+//   { pkgDir, api, n, windowMs, timeoutMs?, wait?, store, flavour?, url?, prefix?, barrier?, warm?, trace? }
+// where pkgDir is installPackage()'s app, with its esm.mjs and (see redisEntry) redis.mjs; `wait:
+// false` stops each import after its upload. With
 // `barrier`, it prints {"ready":true} once set up and starts its calls when a line comes on
 // stdin, so that a fleet starts together. With `warm`, it first runs one import through a client
 // of its own (the same store, under another prefix), as a worker that has been up a while has.
@@ -56,7 +57,7 @@ try {
   const start = Date.now();
   const t0 = performance.now();
   // The whole flow's bound (create, upload, waits): far beyond what the run needs.
-  const opts = { schema_id: CONTACTS, timeoutMs: 120_000 };
+  const opts = { schema_id: CONTACTS, timeoutMs: 120_000, ...(w.wait === false ? { wait: false } : {}) };
   /** @type {number[]} */
   const late = [];
   let told = false;
@@ -74,13 +75,17 @@ try {
       onCreated: () => void (promised !== undefined && late.push(Date.now() - promised)),
     };
   };
-  const results = await Promise.allSettled(Array.from({ length: w.n }, () => dromo.importFile(file, w.trace ? traced() : opts)));
+  /** @type {number[]} when each create was sent (epoch ms), with `sends` */
+  const sent = [];
+  const sending = w.sends ? { onCreating: () => void sent.push(Date.now()) } : {};
+  const results = await Promise.allSettled(Array.from({ length: w.n }, () => dromo.importFile(file, { ...(w.trace ? traced() : opts), ...sending })));
   const ms = performance.now() - t0;
   const end = Date.now();
-  const ok = results.filter((r) => r.status === 'fulfilled' && r.value.import.status === 'SUCCESSFUL').length;
+  // With `wait: false`, an import that was created and uploaded.
+  const ok = results.filter((r) => r.status === 'fulfilled' && (w.wait === false || r.value.import.status === 'SUCCESSFUL')).length;
   const failed = results.find((r) => r.status === 'rejected');
   const firstError = failed && /** @type {PromiseRejectedResult} */ (failed).reason;
-  console.log(JSON.stringify({ ok, failed: w.n - ok, firstError: firstError ? `${firstError.name}: ${firstError.message}` : undefined, ms, start, end, ...(w.trace ? { late } : {}) }));
+  console.log(JSON.stringify({ ok, failed: w.n - ok, firstError: firstError ? `${firstError.name}: ${firstError.message}` : undefined, ms, start, end, ...(w.trace ? { late } : {}), ...(w.sends ? { sent } : {}) }));
 } finally {
   await redis?.close();
   fs.rmSync(dir, { recursive: true, force: true });

@@ -70,6 +70,7 @@ export async function startRedis() {
       if (await pong(port)) {
         return {
           port,
+          pid: child.pid,
           url: `redis://127.0.0.1:${port}`,
           // A frozen server would hold SIGTERM until continued.
           stop: () => {
