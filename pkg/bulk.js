@@ -14,7 +14,7 @@ import crypto from 'node:crypto';
 import { HANDLES, run, OP_JOURNAL_NEXT, OP_FILES_CHECK } from './clients.js';
 import { HeadlessImportsError, ValidationError, ImportFailedError, NeedsReviewError } from './errors.js';
 import { fileFromPath } from './node-upload.js';
-import { lock, unlock, inUseMessage } from './lock.js';
+import { lock, unlock, inUseMessage, stillHeld } from './lock.js';
 
 /** Exa metadata key of each create's marker, in step with `journal::MARKER_KEY`. */
 const MARKER_KEY = 'headlessImportsJournal';
@@ -46,7 +46,9 @@ const RECORDS = /** @type {Record<string, Record<string, string>>} */ ({
 });
 
 /**
- * @typedef {{ path: string, abs: string, name: string, size: number, mtimeMs: number, index: number }} Entry
+ * @typedef {{ path: string, abs: string, given: string, name: string, size: number, mtimeMs: number, index: number }} Entry
+ *   (`abs`: the file's real path, which the journal knows it by; `given`: the path as given, made
+ *   absolute; `name`: its last part, the import's file name)
  * @typedef {{ file: string, importId?: string, status?: string, outcome: string, earlier?: boolean, error?: unknown, leftBehind?: string[] }} FileOutcome
  * @typedef {{ importId?: string, leftBehind: string[] }} State
  * @typedef {Record<string, any>} JournalRecord
@@ -118,6 +120,8 @@ function refuseHardLinks(file, links) {
  * one `write` and one `fsync` per batch of lines (each awaited before the step it guards).
  */
 class Journal {
+  /** Whether another run took the journal over (see `append`): this run starts no more files. */
+  lost = false;
   /** @type {fs.promises.FileHandle | undefined} */
   #fh;
   /** @type {import('./lock.js').Held | undefined} */
@@ -297,6 +301,15 @@ class Journal {
     if (Number.isFinite(apiMs) && Number.isFinite(t)) this.#apiAhead = Math.max(this.#apiAhead ?? -Infinity, apiMs - t);
   }
 
+  /**
+   * Keeps the path an earlier version of this package journaled `entry` by, if it went by the
+   * path as given rather than the real one, so that its records and the new ones stay together.
+   * @param {Entry} entry
+   */
+  spell(entry) {
+    if (entry.given !== entry.abs && !this.#paths.has(entry.abs) && this.#paths.has(entry.given)) entry.abs = entry.given;
+  }
+
   /** The records of `entry` (this path, size and mtime), in order. @param {Entry} entry */
   recordsOf(entry) {
     return this.#byFile.get(fileKey(entry)) ?? [];
@@ -342,6 +355,18 @@ class Journal {
    * @param {JournalRecord} record @param {Entry} [entry]
    */
   append(record, entry) {
+    // Every line, the intent before each create among them, only while the journal is still this
+    // run's: one stopped or stalled long enough that another run took its lock over stops here.
+    if (this.lost || (this.#held && !stillHeld(this.#held))) {
+      this.lost = true;
+      return Promise.reject(
+        journalError(
+          'journal_lock_lost',
+          `the journal ${this.file} was taken over by another run while this one was stopped or stalled (its lock is no longer this run's): this run stops here, writing and creating nothing more, and leaves the journal to that run`,
+          this.file,
+        ),
+      );
+    }
     const r = entry ? { type: record.type, path: entry.abs, size: entry.size, mtimeMs: entry.mtimeMs, ...record, t: record.t ?? Date.now() } : record;
     this.#remember(r);
     if (r.type === 'created' && typeof r.apiMs === 'number') this.#measured(r.apiMs, r.t);
@@ -435,24 +460,31 @@ function readArguments(client, files, options) {
   if (list.length === 0) throw invalid('files', 'is empty: give at least one file path');
   /** @type {Entry[]} */
   const entries = [];
-  const seen = new Set();
+  /** @type {Map<string, string>} real path -> the path first given for it */
+  const seen = new Map();
   list.forEach((f, i) => {
     const at = `files[${i}]`;
     if (typeof f !== 'string' || f === '' || f.includes('\0')) throw invalid(at, 'must be a non-empty string naming a file');
-    const abs = path.resolve(f);
-    if (seen.has(abs)) throw invalid(at, `names ${f} a second time`);
-    seen.add(abs);
+    const given = path.resolve(f);
     /** @type {fs.Stats} */
     let st;
+    /** @type {string} */
+    let abs;
     try {
+      // Known by its real path: the same file through a symbolic link, or a linked directory, is
+      // the same file (to this check, and to the journal on the next run).
+      abs = fs.realpathSync(given);
       st = fs.statSync(abs);
       fs.accessSync(abs, fs.constants.R_OK);
     } catch (e) {
       throw invalid(at, `cannot read ${f}: ${/** @type {any} */ (e).code ?? e}`);
     }
+    const before = seen.get(abs);
+    if (before !== undefined) throw invalid(at, `names ${f}, the same file as ${before}, a second time`);
+    seen.set(abs, f);
     if (!st.isFile()) throw invalid(at, `${f} is not a regular file`);
     if (st.size === 0) throw invalid(at, `${f} is empty (0 bytes): nothing to import`);
-    entries.push({ path: f, abs, name: path.basename(abs), size: st.size, mtimeMs: st.mtimeMs, index: i });
+    entries.push({ path: f, abs, given, name: path.basename(given), size: st.size, mtimeMs: st.mtimeMs, index: i });
   });
   /** @type {Record<string, any>} */
   let o;
@@ -496,6 +528,7 @@ export async function importFiles(client, files, options) {
   /** @type {AbortSignal | undefined} */
   const signal = flow.signal;
   const journal = journalFile ? await Journal.open(journalFile, identity) : undefined;
+  for (const e of journal ? entries : []) journal?.spell(e);
   /** @type {FileOutcome[]} */
   const outcomes = entries.map((e) => ({ file: e.path, outcome: 'not_started' }));
   try {
@@ -523,7 +556,7 @@ export async function importFiles(client, files, options) {
     const ctx = { client: /** @type {any} */ (client), imports, exa, params: identity.params, flow, wait, rows, signal, journal, onEvent, findOrphans, context, adoptUnmarked };
     let next = 0;
     const worker = async () => {
-      while (next < entries.length && !signal?.aborted) {
+      while (next < entries.length && !signal?.aborted && !journal?.lost) {
         const entry = entries[next++];
         outcomes[entry.index] = await importOne(ctx, entry);
       }
@@ -560,6 +593,9 @@ async function listSince(imports, since, signal) {
  * }} Ctx
  */
 
+/** What `onEvent` threw (objects only): told apart from the flow's own errors. */
+const fromOnEvent = new WeakSet();
+
 /**
  * One file, to its outcome: resumed from the journal where it has a say, else imported afresh.
  * Never throws: what went wrong is the outcome's `error`.
@@ -571,13 +607,23 @@ async function importOne(ctx, entry) {
   const state = { leftBehind: ctx.journal ? ctx.journal.leftOf(entry) : [] };
   /** @param {Record<string, unknown>} e */
   const emit = async (e) => {
-    if (ctx.onEvent) await ctx.onEvent({ event: e.event, file: entry.path, ...(state.importId ? { importId: state.importId } : {}), ...e });
+    if (!ctx.onEvent) return;
+    try {
+      await ctx.onEvent({ event: e.event, file: entry.path, ...(state.importId ? { importId: state.importId } : {}), ...e });
+    } catch (thrown) {
+      if (thrown !== null && (typeof thrown === 'object' || typeof thrown === 'function')) fromOnEvent.add(thrown);
+      throw thrown;
+    }
   };
   /** @param {FileOutcome} outcome */
   const withLeft = (outcome) => (state.leftBehind.length ? { ...outcome, leftBehind: state.leftBehind } : outcome);
   try {
     return withLeft(await steps(ctx, entry, state, emit));
-  } catch (error) {
+  } catch (caught) {
+    // A flow's hook (onCreating, onCreated, ...) of this module's that failed because onEvent or
+    // the journal did: that failure is the error, not the flow's "onCreated threw" around it.
+    const cause = /** @type {any} */ (caught)?.code === 'callback_error' ? /** @type {any} */ (caught).cause : undefined;
+    const error = cause !== undefined && (fromOnEvent.has(cause) || (cause instanceof HeadlessImportsError && cause.code.startsWith('journal_'))) ? cause : caught;
     const e = /** @type {any} */ (error);
     if (!state.importId && e?.import?.id) state.importId = e.import.id;
     try {
@@ -768,7 +814,7 @@ async function steps(ctx, entry, state, emit) {
       }
       case 'abandon': {
         const why = /** @type {Record<string, string>} */ ({
-          upload_url_expired: `its upload URL expired before the file was uploaded`,
+          upload_url_expired: `its upload URL has expired, or expires within a minute, too soon to upload the file to it`,
           gone: `it no longer exists (deleted)`,
           no_upload_url: `no upload URL for it is known`,
         })[next.why];

@@ -1020,12 +1020,15 @@ export interface ImportFilesOwnOptions {
    * orphan is told in a `left` event and listed in the file's `leftBehind` (check it, delete it if
    * it is yours). With `adoptUnmarkedOrphans` the only match is used instead. A journal path that
    * is a directory or no regular file is refused (`journal_unusable`). A file is known by its
-   * absolute path, size and modification time (a changed file is a new file). One run at a time:
+   * real path (symbolic links followed), size and modification time (a changed file is a new
+   * file). One run at a time:
    * the lock `<journal>.lock` sits beside the journal's real path (symbolic links followed) and
    * names its holder (pid, host, boot, PID namespace, start time, a
    * nonce); a run finding it held is refused (`code` `journal_in_use`, `lockPath`), unless its
    * holder is dead: known for sure in the same PID namespace, else once the lock has gone 30 s
-   * without its holder's heartbeat (every 5 s). A journal with several hard links is refused
+   * without its holder's heartbeat (every 5 s); a run that was stopped that long and wakes to find
+   * its lock taken over writes and creates nothing more (`journal_lock_lost` on its files). A
+   * journal with several hard links is refused
    * (`journal_linked`); one written for another provider, base URL or create options too
    * (`journal_mismatch`), and one damaged anywhere but in its last line (`journal_damaged`): a
    * last line cut short by a crash is ignored and cut off. The file is made `0600` whenever a run

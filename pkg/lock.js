@@ -261,8 +261,10 @@ async function take(file, body, depth) {
 /** @param {number} fd @param {string} file @param {string} body @returns {Held} */
 function hold(fd, file, body) {
   // The heartbeat touches the lock's own inode (through its fd): a run that cannot check this
-  // process sees it alive while the mtime moves.
+  // process sees it alive while the mtime moves. A lock taken over meanwhile (this process was
+  // stopped or stalled past STALE_MS: another run judged it dead) is no longer refreshed.
   const timer = setInterval(() => {
+    if (!stillHeld(held)) return clearInterval(timer);
     const t = new Date();
     try {
       fs.futimesSync(fd, t, t);
@@ -271,7 +273,27 @@ function hold(fd, file, body) {
     }
   }, HEARTBEAT_MS);
   timer.unref();
-  return { fd, file, timer, body };
+  /** @type {Held} */
+  const held = { fd, file, timer, body };
+  return held;
+}
+
+/**
+ * Whether the lock file is still the one this process holds: a run that judged this one dead
+ * (it was stopped or stalled past STALE_MS, as a paused VM or container is) replaces the lock
+ * with a file of its own, and the journal is that run's from then on. Two stats; checked before
+ * every journal line, so that a run that wakes to find its lock taken writes and creates nothing
+ * more.
+ * @param {Held} held
+ */
+export function stillHeld(held) {
+  try {
+    const mine = fs.fstatSync(held.fd);
+    const there = fs.statSync(held.file);
+    return mine.ino === there.ino && mine.dev === there.dev;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -282,9 +304,7 @@ function hold(fd, file, body) {
 function release(held) {
   clearInterval(held.timer);
   try {
-    const mine = fs.fstatSync(held.fd);
-    const there = fs.statSync(held.file);
-    if (mine.ino === there.ino && mine.dev === there.dev) fs.rmSync(held.file, { force: true });
+    if (stillHeld(held)) fs.rmSync(held.file, { force: true });
   } catch {
     // gone already
   } finally {

@@ -96,6 +96,8 @@ pub struct Store {
     memory_on_error: bool,
     /// A hash of the provider and the account (API key), shared by every process on it.
     namespace: String,
+    /// The account itself: cleaned out of what a store's error says (a custom store may name it).
+    account: String,
 }
 
 /// What the store answered for a slot.
@@ -183,6 +185,7 @@ impl Store {
             }),
             memory_on_error,
             namespace: namespace(provider, account),
+            account: account.into(),
         }))
     }
 
@@ -309,7 +312,7 @@ impl Store {
             .map_err(|why| match get(&why, "0").as_string().as_deref() {
                 Some("abort") => Error::aborted(signal),
                 Some("timeout") => timed_out(timeout),
-                _ => threw(get(&why, "1")),
+                _ => threw(get(&why, "1"), &self.account),
             })?;
         let slot = get(&v, "slot").as_f64();
         let wait = get(&v, "waitMs").as_f64();
@@ -332,18 +335,20 @@ impl Store {
     }
 }
 
-/// The store threw or rejected with `cause`.
-fn threw(cause: JsValue) -> Error {
+/// The store threw or rejected with `cause`; `secret` (the API key) never shows in what it says.
+fn threw(cause: JsValue, secret: &str) -> Error {
     let message = get(&cause, "message")
         .as_string()
         .or_else(|| cause.as_string())
         .unwrap_or_default();
     let why = [
         "failed: ",
-        &crate::redact::snippet(&crate::redact::clean(&message, None), 200),
+        &crate::redact::snippet(&crate::redact::clean(&message, Some(secret)), 200),
     ]
     .concat();
-    failed(&why, Some(cause))
+    let mut e = failed(&why, None);
+    e.cause = Some(safe_cause(cause, Some(secret)));
+    e
 }
 
 /// The request's `timeoutMs` passed while the store decided: the call's own timeout, not a
@@ -355,7 +360,7 @@ fn timed_out(timeout: f64) -> Error {
         [
             "The shared rate-limit store (rateLimit.store) did not decide within timeoutMs (",
             &crate::text::num(timeout),
-            " ms). Nothing was sent.",
+            " ms). This request was not sent.",
         ]
         .concat(),
     )
@@ -369,7 +374,7 @@ fn failed(why: &str, cause: Option<JsValue>) -> Error {
         [
             "The shared rate-limit store (rateLimit.store) ",
             why,
-            ". Nothing was sent; with onError: 'memory' the client goes on within this process's own limits instead.",
+            ". This request was not sent; with onError: 'memory' the client goes on within this process's own limits instead.",
         ]
         .concat(),
     );

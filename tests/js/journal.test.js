@@ -34,9 +34,9 @@ after(() => {
  * event (so a slow start on a busy machine does not eat the run); `killWhen` once the events
  * printed so far satisfy it; `killOnce` once the promise it returns resolves true. `prefix`: a
  * command the CLI runs under (`unshare ...`, a shell); `program`: another program than the CLI
- * (a script of the library's); `env`: more environment.
+ * (a script of the library's); `env`: more environment; `onChild` is handed the process (to stop it).
  * @param {string} dir @param {string[]} args
- * @param {{ killAfterMs?: number, killWhen?: (events: any[]) => boolean, killOnce?: () => boolean | Promise<boolean>, timeoutMs?: number, prefix?: string[], program?: string[], env?: Record<string, string> }} [opts]
+ * @param {{ killAfterMs?: number, killWhen?: (events: any[]) => boolean, killOnce?: () => boolean | Promise<boolean>, timeoutMs?: number, prefix?: string[], program?: string[], env?: Record<string, string>, onChild?: (child: import('node:child_process').ChildProcess) => void }} [opts]
  * @returns {Promise<Run>}
  */
 function run(dir, args, opts = {}) {
@@ -47,6 +47,7 @@ function run(dir, args, opts = {}) {
     delete env.EXA_BASE_URL;
     const [cmd, ...rest] = [...(opts.prefix ?? []), ...(opts.program ?? [bin]), ...args];
     const child = spawn(cmd, rest, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    opts.onChild?.(child);
     let stdout = '';
     let stderr = '';
     /** @type {NodeJS.Timeout | undefined} */
@@ -369,7 +370,7 @@ test('an upload URL that expired while the run was down: the import is deleted, 
       assert.equal(resumed.code, 0, resumed.stderr);
       const abandoned = resumed.events.find((e) => e.event === 'abandoned');
       assert.deepEqual([abandoned?.importId, abandoned?.reason, abandoned?.deleted], [first, 'upload_url_expired', true], JSON.stringify(resumed.events));
-      assert.match(abandoned.message, /upload URL expired.*Creating a new import.*It was deleted/);
+      assert.match(abandoned.message, /upload URL has expired, or expires within a minute.*Creating a new import.*It was deleted/);
       const created = resumed.events.find((e) => e.event === 'created');
       assert.notEqual(created.importId, first);
       assert.equal(resumed.events.find((e) => e.event === 'done').importId, created.importId);
@@ -565,6 +566,11 @@ test('importFiles: bad input is a typed error before any request; the journal is
     assert.deepEqual(done.rows, [{ first_name: 'Ada', last_name: 'Lovelace', email: 'ada@example.com', age: 36 }]);
     assert.equal(done.import.id, summary.files[0].importId);
     assert.deepEqual([...new Set(events.map((e) => e.event))], ['start', 'created', 'progress', 'uploaded', 'status', 'results', 'done']);
+    // An onEvent that throws ends that file with what it threw (not a flow's "onCreated threw").
+    const mine = new Error('my listener broke');
+    const broken = await hi.importFiles(dromo, [a], { schema_id: CONTACTS, onEvent: (/** @type {any} */ e) => { if (e.event === 'created') throw mine; } });
+    assert.equal(broken.files[0].outcome, 'error');
+    assert.equal(broken.files[0].error, mine);
     const stubs = await import(path.join(installPackage(), 'node_modules/headless-imports/browser-stubs.js'));
     await assert.rejects(stubs.importFiles(), (e) => e instanceof hi.HeadlessImportsError && /** @type {any} */ (e).code === 'not_available_here');
   } finally {
@@ -812,6 +818,30 @@ test('a create whose answer was lost and was sent again: the import the lost att
   }
 });
 
+test('a file is known by its real path: the same files through a linked directory are reported from the journal, not imported again; one file named twice through a link is refused', async () => {
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.05', '--no-rate-limit']));
+  try {
+    const top = folder({});
+    const real = path.join(top, 'bulk');
+    fs.mkdirSync(real);
+    for (const n of ['a.csv', 'b.csv']) fs.writeFileSync(path.join(real, n), CONTACT_ROWS);
+    fs.symlinkSync(real, path.join(top, 'bulklink'));
+    const args = (/** @type {string} */ d) => ['dromo', 'import', `${d}/a.csv`, `${d}/b.csv`, '--journal', 'j.ndjson', '--base-url', emu.api, '--schema-id', CONTACTS];
+    const first = await run(top, args('bulk'));
+    assert.equal(first.code, 0, first.stderr);
+    const again = await run(top, args('bulklink'));
+    assert.equal(again.code, 0, again.stderr);
+    assert.ok(again.events.at(-1).files.every((/** @type {any} */ f) => f.earlier === true), JSON.stringify(again.events.at(-1)));
+    assert.equal((await allImports(emu.api, 'dromo')).length, 2, 'nothing imported twice');
+    fs.symlinkSync(path.join(real, 'a.csv'), path.join(top, 'alias.csv'));
+    const twice = await run(top, ['dromo', 'import', 'bulk/a.csv', 'alias.csv', '--base-url', emu.api, '--schema-id', CONTACTS]);
+    assert.equal(twice.code, 2, twice.stderr);
+    assert.match(twice.stderr, /alias\.csv, the same file as bulk\/a\.csv, a second time/);
+  } finally {
+    await emu.stop();
+  }
+});
+
 test('a Dromo journal cut back to an intent (restored from an older copy) after its import finished: that import is named as a possible duplicate, not silently imported again nor adopted', async () => {
   const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.05', '--no-rate-limit']));
   try {
@@ -1048,6 +1078,43 @@ test('a run killed in one PID namespace (a container) and run again in another a
     assert.ok(taken.events.some((e) => e.event === 'recovered'), `the killed run's import was found: ${JSON.stringify(taken.events)}`);
     assert.equal((await allImports(emu.api, 'dromo')).filter((i) => i.original_filename === 'a.csv').length, 1);
     assert.ok(!fs.existsSync(lockFile));
+  } finally {
+    await emu.stop();
+  }
+});
+
+test('a run stopped long enough for another to take its journal over stops when it wakes: it creates and writes nothing more, and no file is imported twice', { skip: !unshareWorks && 'needs unshare --pid (root or user namespaces)', timeout: 120_000 }, async () => {
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.02', '--no-rate-limit', '--upload-ttl', '600']));
+  try {
+    const names = ['s1.csv', 's2.csv', 's3.csv', 's4.csv', 's5.csv'];
+    const dir = folder(Object.fromEntries(names.map((n) => [n, CONTACT_ROWS])));
+    const journal = path.join(dir, 'j.ndjson');
+    const lockFile = path.join(fs.realpathSync(dir), 'j.ndjson.lock');
+    const args = ['dromo', 'import', ...names, '--journal', 'j.ndjson', '--base-url', emu.api, '--schema-id', CONTACTS, '--no-wait', '--concurrency', '1'];
+    // Every status read answered 2 s late: the first run is stopped while it reads its first file's.
+    await faults(emu, [{ route: 'dromo.get', kind: 'slow', ms: 2000 }]);
+    /** @type {import('node:child_process').ChildProcess | undefined} */
+    let child;
+    const first = run(dir, args, { onChild: (c) => (child = c), timeoutMs: 100_000 });
+    await until(() => fs.existsSync(journal) && fs.readFileSync(journal, 'utf8').includes('"created"'), 30_000);
+    /** @type {any} */ (child).kill('SIGSTOP');
+    await faults(emu, []);
+    // Its lock as 30 s without a refresh leave it; the next run, in another PID namespace (it cannot
+    // check the holder, as in another container), takes it over and imports every file.
+    const old = new Date(Date.now() - 31_000);
+    fs.utimesSync(lockFile, old, old);
+    const second = await run(dir, args, { prefix: UNSHARE, timeoutMs: 60_000 });
+    assert.equal(second.code, 0, second.stderr);
+    const imported = await allImports(emu.api, 'dromo');
+    const lines = fs.readFileSync(journal, 'utf8');
+    /** @type {any} */ (child).kill('SIGCONT');
+    const woken = await first;
+    assert.deepEqual((await allImports(emu.api, 'dromo')).map((i) => i.id).sort(), imported.map((i) => i.id).sort(), 'it created nothing more');
+    assert.notEqual(woken.code, 0, 'the woken run says it stopped');
+    assert.match(woken.stdout + woken.stderr, /taken over by another run/);
+    for (const n of names) assert.equal(imported.filter((i) => i.original_filename === n).length, 1, `${n} imported once`);
+    assert.equal(fs.readFileSync(journal, 'utf8'), lines, 'it wrote nothing more');
+    assert.ok(!fs.existsSync(lockFile) || !fs.readFileSync(lockFile, 'utf8').includes(String(/** @type {any} */ (child).pid)), 'nor took the lock back');
   } finally {
     await emu.stop();
   }

@@ -515,7 +515,7 @@ for (const flavour of /** @type {const} */ (['node-redis', 'ioredis'])) {
       const e = await client_('fail').importFile(file, { schema_id: CONTACTS }).catch((/** @type {any} */ x) => x);
       assert.ok(e instanceof hi.HeadlessImportsError, String(e));
       assert.equal(e.code, 'rate_limit_store');
-      assert.match(e.message, /rateLimit\.store.*Nothing was sent/);
+      assert.match(e.message, /rateLimit\.store.*This request was not sent/);
       assert.ok(e.cause instanceof Error, 'the store\'s error is the cause');
       assert.deepEqual((await stats()).requests, {}, 'no request reached the API');
       await reset();
@@ -633,6 +633,15 @@ test("Redis back after an outage with onError: 'memory': what was sent without i
     await close();
     await Promise.all([own.stop(), slow.stop()]);
   }
+});
+
+test("a store's error that names the API key reaches the caller without it, in the message and the cause", { skip, timeout: 30_000 }, async () => {
+  const leaky = { acquire: async () => { throw new Error(`cannot reach redis as ${KEY}`); }, release: async () => {}, pause: async () => {} };
+  const dromo = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, rateLimit: { windowMs: WINDOW_MS, store: leaky } });
+  const e = await dromo.imports.create({ schema_id: CONTACTS, original_filename: 'a.csv' }).catch((/** @type {any} */ x) => x);
+  assert.equal(e.code, 'rate_limit_store');
+  assert.match(e.message, /cannot reach redis as/);
+  for (const text of [e.message, e.cause?.message, String(e.cause?.stack), JSON.stringify(e)]) assert.ok(!text.includes(KEY), text);
 });
 
 test('bad stores and options are typed errors before any request; a browser build has no rateLimit.store', { skip, timeout: 60_000 }, async () => {
