@@ -410,16 +410,18 @@ impl Dromo {
         body: &JsString,
         with_rows: bool,
         opts: &CallOptions,
-    ) -> Result<(JsValue, Option<f64>)> {
+    ) -> Result<(JsValue, Unsure)> {
         let op = if with_rows {
             Op::CreateWithData
         } else {
             Op::CreateEmpty
         };
         // Node's build only (see `left_by`): when the first attempt that may have made an import
-        // started.
-        #[cfg_attr(not(feature = "server"), allow(unused_mut))]
-        let mut unsure_since = None;
+        // started. Nothing in the browser builds, which may not grow.
+        #[cfg(feature = "server")]
+        let mut unsure_since: Unsure = None;
+        #[cfg(not(feature = "server"))]
+        let unsure_since: Unsure = ();
         let mut attempt = 0;
         loop {
             #[cfg(feature = "server")]
@@ -452,15 +454,16 @@ impl Dromo {
                     // An answer cut off mid-body still named the import it created (see
                     // `client::parse_json`). Before a retry makes another, that one is deleted:
                     // nobody could upload to it. Given up, it stays on the error instead.
-                    match (failed.retry_in, &failed.error.import) {
-                        (Some(_), Some(imp)) => {
-                            let _ = self.delete(&get(imp, "id"), &CallOptions::default()).await;
-                        }
-                        #[cfg(feature = "server")]
-                        (Some(_), None) if failed.error.may_have_created() => {
-                            unsure_since.get_or_insert(started);
-                        }
-                        _ => {}
+                    if let (Some(_), Some(imp)) = (failed.retry_in, &failed.error.import) {
+                        let _ = self.delete(&get(imp, "id"), &CallOptions::default()).await;
+                    }
+                    // No answer at all, yet it may have made one: named once a retry succeeds.
+                    #[cfg(feature = "server")]
+                    if failed.retry_in.is_some()
+                        && failed.error.import.is_none()
+                        && failed.error.may_have_created()
+                    {
+                        unsure_since.get_or_insert(started);
                     }
                     failed.wait(opts).await?;
                 }
@@ -656,15 +659,10 @@ impl Dromo {
             None => Vec::new(),
         };
         #[cfg(feature = "server")]
-        let named = |mut e: Error| {
-            if !left.is_empty() {
-                e.extra.push(("leftBehind", ids_array(&left)));
-            }
-            e
-        };
+        let named = |e: Error| error_left(e, &left);
         #[cfg(not(feature = "server"))]
         let named = |e: Error| {
-            let _ = unsure;
+            let () = unsure;
             e
         };
         flow.created(&imp).await.map_err(named)?;
@@ -680,16 +678,10 @@ impl Dromo {
             .await
             .map_err(|e| named(e.with_import(&imp)))?;
         flow.uploaded(&imp).await.map_err(named)?;
-        let out = self.finish(imp, &flow, true).await.map_err(named)?;
         #[cfg(feature = "server")]
-        if !left.is_empty() {
-            set(
-                wasm_bindgen::JsCast::unchecked_ref(&out),
-                "leftBehind",
-                &ids_array(&left),
-            );
-        }
-        Ok(out)
+        return name_left(self.finish(imp, &flow, true).await, &left);
+        #[cfg(not(feature = "server"))]
+        self.finish(imp, &flow, true).await
     }
 
     /// `importRows`: create with `initial_data` -> wait -> results.
@@ -764,9 +756,39 @@ impl Dromo {
     }
 }
 
+/// When a create's first attempt that may have made an import although it failed started (Node's
+/// build; nothing in the browser builds).
+#[cfg(feature = "server")]
+pub type Unsure = Option<f64>;
+#[cfg(not(feature = "server"))]
+pub type Unsure = ();
+
 /// How many of the newest imports `left_by` looks at.
 #[cfg(feature = "server")]
 const LEFT_BY_SCAN: usize = 100;
+
+/// `leftBehind` (when there is any) on what `importFile` resolves or rejects with.
+#[cfg(feature = "server")]
+fn name_left(r: Result<JsValue>, left: &[String]) -> Result<JsValue> {
+    let out = r.map_err(|e| error_left(e, left))?;
+    if !left.is_empty() {
+        set(
+            wasm_bindgen::JsCast::unchecked_ref(&out),
+            "leftBehind",
+            &ids_array(left),
+        );
+    }
+    Ok(out)
+}
+
+/// `leftBehind` (when there is any) on an error of `importFile`'s.
+#[cfg(feature = "server")]
+fn error_left(mut e: Error, left: &[String]) -> Error {
+    if !left.is_empty() {
+        e.extra.push(("leftBehind", ids_array(left)));
+    }
+    e
+}
 
 /// Ids as a JS array.
 #[cfg(feature = "server")]
