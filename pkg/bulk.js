@@ -479,9 +479,11 @@ function readArguments(client, files, options) {
     } catch (e) {
       throw invalid(at, `cannot read ${f}: ${/** @type {any} */ (e).code ?? e}`);
     }
-    const before = seen.get(abs);
+    // A hard link is another real path to the same file: the device and inode tell.
+    const before = seen.get(abs) ?? seen.get(`${st.dev}:${st.ino}`);
     if (before !== undefined) throw invalid(at, `names ${f}, the same file as ${before}, a second time`);
     seen.set(abs, f);
+    seen.set(`${st.dev}:${st.ino}`, f);
     if (!st.isFile()) throw invalid(at, `${f} is not a regular file`);
     if (st.size === 0) throw invalid(at, `${f} is empty (0 bytes): nothing to import`);
     entries.push({ path: f, abs, given, name: path.basename(given), size: st.size, mtimeMs: st.mtimeMs, index: i });

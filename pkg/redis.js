@@ -35,6 +35,8 @@ const SURE_MS = STALE_MS - BEAT_MS;
  * Asking again about a slot one holds never waits here.
  */
 const LANES = 3;
+/** A timer this much past due means the process itself was stopped or stalled meanwhile. */
+const STALLED_MS = 1000;
 const now = () => performance.now();
 const SHA = createHash('sha1').update(SCRIPT).digest('hex');
 
@@ -173,15 +175,26 @@ export function redisRateLimitStore(client, options = {}) {
     let timer;
     let gaveUp = false;
     let settled = false;
+    let due = now() + timeoutMs;
     const late = new Promise((_, reject) => {
-      // Given up only after the event loop has read what has arrived meanwhile: a process that was
-      // stopped (SIGSTOP, a paused VM) runs its due timers before its sockets, and would otherwise
-      // take a reply waiting in the socket for no reply.
-      timer = setTimeout(() => setImmediate(() => {
+      const expire = () => {
         if (settled) return;
-        gaveUp = true;
-        reject(new Error(`Redis did not answer within ${timeoutMs} ms`));
-      }), timeoutMs);
+        // Due long ago: this process was stopped or stalled (SIGSTOP, a paused VM), perhaps before
+        // the call even left, not kept waiting by Redis. Redis gets its whole time again, once.
+        if (now() - due > STALLED_MS && due !== Infinity) {
+          due = Infinity;
+          timer = setTimeout(expire, timeoutMs);
+          return;
+        }
+        // Given up only after the event loop has read what has arrived meanwhile: a woken process
+        // runs its due timers before it reads its sockets.
+        setImmediate(() => {
+          if (settled) return;
+          gaveUp = true;
+          reject(new Error(`Redis did not answer within ${timeoutMs} ms`));
+        });
+      };
+      timer = setTimeout(expire, timeoutMs);
     });
     const done = Promise.resolve()
       .then(() => evalScript(`${prefix}:${key}`, args.map((a) => String(typeof a === 'function' ? a() : a))))

@@ -837,6 +837,11 @@ test('a file is known by its real path: the same files through a linked director
     const twice = await run(top, ['dromo', 'import', 'bulk/a.csv', 'alias.csv', '--base-url', emu.api, '--schema-id', CONTACTS]);
     assert.equal(twice.code, 2, twice.stderr);
     assert.match(twice.stderr, /alias\.csv, the same file as bulk\/a\.csv, a second time/);
+    // A hard link is the same file too.
+    fs.linkSync(path.join(real, 'a.csv'), path.join(top, 'hard.csv'));
+    const linked = await run(top, ['dromo', 'import', 'bulk/a.csv', 'hard.csv', '--base-url', emu.api, '--schema-id', CONTACTS]);
+    assert.equal(linked.code, 2, linked.stderr);
+    assert.match(linked.stderr, /hard\.csv, the same file as bulk\/a\.csv, a second time/);
   } finally {
     await emu.stop();
   }

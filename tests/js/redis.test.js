@@ -607,6 +607,31 @@ test("a process stalled past the store's timeoutMs with Redis's reply already in
   }
 });
 
+test("a process stalled for seconds past the store's timeoutMs gives Redis its whole time again once it wakes, rather than failing the call at once", { skip, timeout: 60_000 }, async () => {
+  const own = await startRedis();
+  const { client, close } = await redisClient('node-redis', own.url);
+  try {
+    const shared = store.redisRateLimitStore(client, { prefix: 'woken', timeoutMs: 300 });
+    const req = { key: 'k:c', max: 20, windowMs: 1000, marginMs: 10, leaseMs: 5000 };
+    // The call leaves while Redis is frozen; this process is then busy for 1.5 s (as if stopped),
+    // and Redis answers 200 ms after it wakes: within a timeoutMs counted from then.
+    own.freeze();
+    const asked = shared.acquire(req);
+    await new Promise((r) => setTimeout(r, 20));
+    spawn('sh', ['-c', `sleep 1.7; kill -CONT ${own.pid}`], { stdio: 'ignore' });
+    await new Promise((r) => setImmediate(r));
+    const until = performance.now() + 1500;
+    while (performance.now() < until);
+    const taken = await asked;
+    assert.equal(taken.waitMs, 0);
+    await shared.release({ ...req, slot: taken.slot, sent: false });
+  } finally {
+    own.thaw();
+    await close();
+    await own.stop();
+  }
+});
+
 test("Redis back after an outage with onError: 'memory': what was sent without it holds every process until it is a window old, so recovery draws no 429", { skip, timeout: 60_000 }, async () => {
   // A window of 3 s (time scale 0.05), so that Redis is back well within it.
   const slow = await startEmulator(['--time-scale', '0.05']);
