@@ -580,56 +580,44 @@ test('an answer released by a process too busy to tell Redis at once counts from
   }
 });
 
-test("a process stalled past the store's timeoutMs with Redis's reply already in: the reply counts, not the timer that ran out meanwhile", { skip, timeout: 60_000 }, async () => {
+/**
+ * A slot asked for while Redis is frozen, by a process then busy for `busyMs` (as if stopped,
+ * from the event loop's check phase, so that on waking it runs its due timers before it reads its
+ * sockets), Redis being thawed by another process `thawMs` after the ask: resolves with the
+ * answer, or rejects as the store gave up.
+ * @param {number} timeoutMs the store's @param {number} busyMs @param {number} thawMs
+ */
+async function stalledAsk(timeoutMs, busyMs, thawMs) {
   const own = await startRedis();
   const { client, close } = await redisClient('node-redis', own.url);
   try {
-    const shared = store.redisRateLimitStore(client, { prefix: 'stalled-process', timeoutMs: 200 });
+    const shared = store.redisRateLimitStore(client, { prefix: 'stalled', timeoutMs });
     const req = { key: 'k:c', max: 20, windowMs: 1000, marginMs: 10, leaseMs: 5000 };
-    // The call leaves while Redis is frozen; Redis is thawed (by another process) while this one
-    // is busy for twice the store's timeoutMs (as if stopped), so its reply is in the socket,
-    // unread, when the process wakes with its timer due.
     own.freeze();
     const asked = shared.acquire(req);
     await new Promise((r) => setTimeout(r, 20));
-    spawn('sh', ['-c', `sleep 0.1; kill -CONT ${own.pid}`], { stdio: 'ignore' });
-    // Busy from the event loop's check phase (as a process stopped there would be), so that the
-    // loop next runs its due timers, before it reads its sockets.
+    spawn('sh', ['-c', `sleep ${thawMs / 1000}; kill -CONT ${own.pid}`], { stdio: 'ignore' });
     await new Promise((r) => setImmediate(r));
-    const until = performance.now() + 400;
+    const until = performance.now() + busyMs;
     while (performance.now() < until);
     const taken = await asked;
-    assert.equal(taken.waitMs, 0);
     await shared.release({ ...req, slot: taken.slot, sent: false });
-  } finally {
-    await close();
-    await own.stop();
-  }
-});
-
-test("a process stalled for seconds past the store's timeoutMs gives Redis its whole time again once it wakes, rather than failing the call at once", { skip, timeout: 60_000 }, async () => {
-  const own = await startRedis();
-  const { client, close } = await redisClient('node-redis', own.url);
-  try {
-    const shared = store.redisRateLimitStore(client, { prefix: 'woken', timeoutMs: 300 });
-    const req = { key: 'k:c', max: 20, windowMs: 1000, marginMs: 10, leaseMs: 5000 };
-    // The call leaves while Redis is frozen; this process is then busy for 1.5 s (as if stopped),
-    // and Redis answers 200 ms after it wakes: within a timeoutMs counted from then.
-    own.freeze();
-    const asked = shared.acquire(req);
-    await new Promise((r) => setTimeout(r, 20));
-    spawn('sh', ['-c', `sleep 1.7; kill -CONT ${own.pid}`], { stdio: 'ignore' });
-    await new Promise((r) => setImmediate(r));
-    const until = performance.now() + 1500;
-    while (performance.now() < until);
-    const taken = await asked;
-    assert.equal(taken.waitMs, 0);
-    await shared.release({ ...req, slot: taken.slot, sent: false });
+    return taken;
   } finally {
     own.thaw();
     await close();
     await own.stop();
   }
+}
+
+test("a process stalled past the store's timeoutMs with Redis's reply already in: the reply counts, not the timer that ran out meanwhile", { skip, timeout: 60_000 }, async () => {
+  // Redis answers while the process is busy: the reply is in the socket, unread, when it wakes.
+  assert.equal((await stalledAsk(200, 400, 100)).waitMs, 0);
+});
+
+test("a process stalled for seconds past the store's timeoutMs gives Redis its whole time again once it wakes, rather than failing the call at once", { skip, timeout: 60_000 }, async () => {
+  // Redis answers 200 ms after the process wakes from 1.5 s: within a timeoutMs counted from then.
+  assert.equal((await stalledAsk(300, 1500, 1700)).waitMs, 0);
 });
 
 test("Redis back after an outage with onError: 'memory': what was sent without it holds every process until it is a window old, so recovery draws no 429", { skip, timeout: 60_000 }, async () => {
