@@ -357,16 +357,7 @@ class Journal {
   append(record, entry) {
     // Every line, the intent before each create among them, only while the journal is still this
     // run's: one stopped or stalled long enough that another run took its lock over stops here.
-    if (this.lost || (this.#held && !stillHeld(this.#held))) {
-      this.lost = true;
-      return Promise.reject(
-        journalError(
-          'journal_lock_lost',
-          `the journal ${this.file} was taken over by another run while this one was stopped or stalled (its lock is no longer this run's): this run stops here, writing and creating nothing more, and leaves the journal to that run`,
-          this.file,
-        ),
-      );
-    }
+    if (this.#taken()) return Promise.reject(this.#lostError());
     const r = entry ? { type: record.type, path: entry.abs, size: entry.size, mtimeMs: entry.mtimeMs, ...record, t: record.t ?? Date.now() } : record;
     this.#remember(r);
     if (r.type === 'created' && typeof r.apiMs === 'number') this.#measured(r.apiMs, r.t);
@@ -376,6 +367,20 @@ class Journal {
     });
   }
 
+  /** Whether another run has taken the journal over (then for good). */
+  #taken() {
+    if (!this.lost && this.#held && !stillHeld(this.#held)) this.lost = true;
+    return this.lost;
+  }
+
+  #lostError() {
+    return journalError(
+      'journal_lock_lost',
+      `the journal ${this.file} was taken over by another run while this one was stopped or stalled (its lock is no longer this run's): this run stops here, writing and creating nothing more, and leaves the journal to that run`,
+      this.file,
+    );
+  }
+
   /** Writes what is queued, many lines in one write and one fsync. */
   async #drain() {
     if (this.#writing) return;
@@ -383,6 +388,13 @@ class Journal {
     try {
       while (this.#queue.length) {
         const batch = this.#queue.splice(0);
+        // Checked again as the lines go: they may have waited for an earlier batch's fsync
+        // while this process was stopped.
+        if (this.#taken()) {
+          const err = this.#lostError();
+          for (const b of batch) b.reject(err);
+          continue;
+        }
         try {
           const fh = /** @type {fs.promises.FileHandle} */ (this.#fh);
           let bytes = Buffer.from(batch.map((b) => b.line).join(''));
