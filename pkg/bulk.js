@@ -542,7 +542,7 @@ export async function importFiles(client, files, options) {
   /** @type {AbortSignal | undefined} */
   const signal = flow.signal;
   const journal = journalFile ? await Journal.open(journalFile, identity) : undefined;
-  for (const e of journal ? entries : []) journal?.spell(e);
+  if (journal) for (const e of entries) journal.spell(e);
   /** @type {FileOutcome[]} */
   const outcomes = entries.map((e) => ({ file: e.path, outcome: 'not_started' }));
   try {
@@ -746,13 +746,7 @@ async function steps(ctx, entry, state, emit) {
             const c = listed.get(other);
             const createdAt = Number.isFinite(c?.createdMs) ? new Date(c.createdMs).toISOString() : undefined;
             const what = `import ${other} (${c?.name ?? entry.name}, created ${createdAt ?? 'recently'}${reason === 'possible_duplicate' && c?.status ? `, ${c.status}` : ''})`;
-            // Journaled: every later summary lists it, and no later search takes it for an orphan.
-            await journal.append({ type: 'left', id: other, reason }, entry);
-            if (!state.leftBehind.includes(other)) state.leftBehind.push(other);
-            await emit({
-              event: 'left',
-              importId: other,
-              reason,
+            await leave(ctx, entry, state, emit, other, reason, {
               ...(c?.name ? { name: c.name } : {}),
               ...(createdAt ? { createdAt } : {}),
               ...(reason === 'possible_duplicate' && c?.status ? { status: c.status } : {}),
@@ -909,18 +903,27 @@ async function create(ctx, entry, state, emit) {
 async function lostAnswers(ctx, entry, state, emit, ids) {
   for (const id of Array.isArray(ids) ? ids : []) {
     if (typeof id !== 'string' || state.leftBehind.includes(id)) continue;
-    await ctx.journal?.append({ type: 'left', id, reason: 'possible_orphan' }, entry);
-    state.leftBehind.push(id);
-    await emit({
-      event: 'left',
-      importId: id,
-      reason: 'possible_orphan',
+    await leave(ctx, entry, state, emit, id, 'possible_orphan', {
       name: entry.name,
       message:
         `import ${id} (${entry.name}) may have been made by a create of ${entry.path} whose answer was lost before it was sent again (${state.importId ?? 'the import in use'} is this file's), ` +
         `or be another client's: nothing proves which, so it is left alone. It waits for a file for ever: check it, and delete it if it is yours.`,
     });
   }
+}
+
+/**
+ * An import on the account that may be this file's but is left alone: journaled (every later
+ * summary lists it, and no later search takes it for an orphan), in the file's `leftBehind`, and
+ * told in a `left` event with `told` (its message, and what is known of it).
+ * @param {Ctx} ctx @param {Entry} entry @param {State} state
+ * @param {(e: Record<string, unknown>) => Promise<void>} emit @param {string} id
+ * @param {'possible_orphan' | 'possible_duplicate'} reason @param {Record<string, unknown>} told
+ */
+async function leave(ctx, entry, state, emit, id, reason, told) {
+  await ctx.journal?.append({ type: 'left', id, reason }, entry);
+  if (!state.leftBehind.includes(id)) state.leftBehind.push(id);
+  await emit({ event: 'left', importId: id, reason, ...told });
 }
 
 /** @param {Ctx} ctx @param {(e: Record<string, unknown>) => Promise<void>} emit @param {any} imp */

@@ -222,7 +222,6 @@ impl Error {
         )
     }
 
-    /// How this failure looks to the retry policy (`crate::retry`), which decides the rest.
     /// Whether the create that failed so may still have created an import: its request may have
     /// been processed (no answer, a cut-off answer, a 5xx, or the caller aborted while it was out).
     pub fn may_have_created(&self) -> bool {
@@ -233,6 +232,7 @@ impl Error {
             )
     }
 
+    /// How this failure looks to the retry policy (`crate::retry`), which decides the rest.
     pub fn failure(&self) -> Failure {
         match (self.kind, self.code, self.status) {
             (Kind::Connection | Kind::Timeout, _, _) => Failure::NoAnswer,
