@@ -307,6 +307,12 @@ async fn api_fallback(
     http::detail(StatusCode::NOT_FOUND, "Not found.")
 }
 
+/// When the first request was logged: the origin of the verbose log's time column.
+fn process_start() -> std::time::Instant {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    *START.get_or_init(std::time::Instant::now)
+}
+
 async fn log_requests(
     axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
     req: Request,
@@ -320,8 +326,10 @@ async fn log_requests(
     let path = req.uri().path().to_string();
     let started = std::time::Instant::now();
     let resp = next.run(req).await;
+    // Milliseconds since the process started first, so interleaved lines can be lined up in time.
     eprintln!(
-        "{method} {path} -> {} ({} ms)",
+        "{:>8} {method} {path} -> {} ({} ms)",
+        process_start().elapsed().as_millis(),
         resp.status().as_u16(),
         started.elapsed().as_millis()
     );
