@@ -100,6 +100,20 @@ function realJournalPath(file) {
 }
 
 /**
+ * Why the journal's path cannot be followed, in words: a missing file is created, so what is
+ * missing is a directory on the way; a loop of symbolic links never ends.
+ * @param {string} file as given @param {unknown} e what the filesystem threw
+ */
+function whyUnreachable(file, e) {
+  const code = /** @type {any} */ (e)?.code;
+  if (code === 'ENOENT') return `its directory ${path.dirname(path.resolve(file))} does not exist (ENOENT): create it first`;
+  if (code === 'ELOOP') return 'its path loops through symbolic links (ELOOP)';
+  if (code === 'ENOTDIR') return 'a part of its path is a file, not a directory (ENOTDIR)';
+  if (code === 'EACCES') return 'permission denied on its path (EACCES)';
+  return String(code ?? e);
+}
+
+/**
  * Refuses a journal with more than one name in the filesystem: a lock sits beside a name, and
  * another hard link (perhaps in another directory) would get a lock of its own.
  * @param {string} file as given @param {number} links
@@ -172,7 +186,7 @@ class Journal {
     } catch (e) {
       if (e instanceof HeadlessImportsError) throw e;
       if (/** @type {any} */ (e).code !== 'ENOENT' || !real) {
-        throw journalError('journal_unusable', `cannot find the journal ${file}: ${/** @type {any} */ (e).code ?? e}`, file, e);
+        throw journalError('journal_unusable', `cannot find the journal ${file}: ${whyUnreachable(file, e)}`, file, e);
       }
     }
     const lockFile = `${real}.lock`;

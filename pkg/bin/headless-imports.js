@@ -881,7 +881,9 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err) => {
-    const code = exitFor(err);
+    // A run that ends before any file with journal_unusable had its journal refused as it opened,
+    // before any request (a write failing later is that file's error, not the run's).
+    const code = err?.code === 'journal_unusable' ? EXIT.usage : exitFor(err);
     process.stderr.write(`headless-imports: ${message(err)}\n`);
     if (code === EXIT.usage) process.stderr.write('Run "headless-imports --help" for usage.\n');
     process.exitCode = code;

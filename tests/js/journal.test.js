@@ -505,6 +505,14 @@ test('a torn last line (a crash mid-write) is ignored and cut off; a damaged lin
       await refused(args, /is not a headless-imports journal/);
       assert.equal(fs.readFileSync(journal, 'utf8'), other);
     }
+    // A journal whose directory is missing, or whose path loops, is refused as such (exit 2).
+    fs.writeFileSync(journal, whole);
+    await refused(['dromo', 'import', 'a.csv', '--journal', 'nodir/j.ndjson', '--base-url', emu.api, '--schema-id', CONTACTS],
+      new RegExp(`cannot find the journal nodir/j\\.ndjson: its directory ${literally(path.join(fs.realpathSync(dir), 'nodir'))} does not exist`));
+    fs.symlinkSync('loop-b', path.join(dir, 'loop-a'));
+    fs.symlinkSync('loop-a', path.join(dir, 'loop-b'));
+    await refused(['dromo', 'import', 'a.csv', '--journal', 'loop-a', '--base-url', emu.api, '--schema-id', CONTACTS],
+      /cannot find the journal loop-a: its path loops through symbolic links \(ELOOP\)/);
     assert.deepEqual(await requests(emu), before, 'none of them sent anything');
 
     // A lock left by a process that died (kill -9) is taken over.
