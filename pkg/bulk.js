@@ -46,9 +46,9 @@ const RECORDS = /** @type {Record<string, Record<string, string>>} */ ({
 });
 
 /**
- * @typedef {{ path: string, abs: string, given: string, name: string, size: number, mtimeMs: number, index: number }} Entry
+ * @typedef {{ path: string, abs: string, given: string, name: string, size: number, mtimeMs: number, inode: string, index: number }} Entry
  *   (`abs`: the file's real path, which the journal knows it by; `given`: the path as given, made
- *   absolute; `name`: its last part, the import's file name)
+ *   absolute; `name`: its last part, the import's file name; `inode`: `device:inode`)
  * @typedef {{ file: string, importId?: string, status?: string, outcome: string, earlier?: boolean, error?: unknown, leftBehind?: string[] }} FileOutcome
  * @typedef {{ importId?: string, leftBehind: string[] }} State
  * @typedef {Record<string, any>} JournalRecord
@@ -149,6 +149,8 @@ class Journal {
   #known = new Set();
   /** @type {Set<string>} absolute paths the journal has records of (any size or mtime) */
   #paths = new Set();
+  /** @type {Map<string, string>} `device:inode`, size and mtime -> the path the journal first knew that file by */
+  #inodes = new Map();
   /** Markers handed out: each create's is new, also when its intent is journaled later. */
   #markers = 0;
   /**
@@ -307,6 +309,10 @@ class Journal {
     if (list) list.push(r);
     else this.#byFile.set(key, [r]);
     this.#paths.add(r.path);
+    if (typeof r.inode === 'string') {
+      const same = `${r.inode}\0${r.size}\0${r.mtimeMs}`;
+      if (!this.#inodes.has(same)) this.#inodes.set(same, r.path);
+    }
     if (typeof r.id === 'string') this.#known.add(r.id);
   }
 
@@ -316,12 +322,20 @@ class Journal {
   }
 
   /**
-   * Keeps the path an earlier version of this package journaled `entry` by, if it went by the
-   * path as given rather than the real one, so that its records and the new ones stay together.
+   * Keeps the path the journal knows `entry` by when it has none of `entry`'s real path, so that
+   * its records and the new ones stay together: the path as given, which an earlier version of
+   * this package journaled files by; or another name of the same file, unchanged (the same
+   * device, inode, size and mtime): a hard link to a journaled file, or one moved since.
    * @param {Entry} entry
    */
   spell(entry) {
-    if (entry.given !== entry.abs && !this.#paths.has(entry.abs) && this.#paths.has(entry.given)) entry.abs = entry.given;
+    if (this.#paths.has(entry.abs)) return;
+    if (entry.given !== entry.abs && this.#paths.has(entry.given)) {
+      entry.abs = entry.given;
+      return;
+    }
+    const known = this.#inodes.get(`${entry.inode}\0${entry.size}\0${entry.mtimeMs}`);
+    if (known !== undefined) entry.abs = known;
   }
 
   /** The records of `entry` (this path, size and mtime), in order. @param {Entry} entry */
@@ -372,7 +386,7 @@ class Journal {
     // Every line, the intent before each create among them, only while the journal is still this
     // run's: one stopped or stalled long enough that another run took its lock over stops here.
     if (this.#taken()) return Promise.reject(this.#lostError());
-    const r = entry ? { type: record.type, path: entry.abs, size: entry.size, mtimeMs: entry.mtimeMs, ...record, t: record.t ?? Date.now() } : record;
+    const r = entry ? { type: record.type, path: entry.abs, size: entry.size, mtimeMs: entry.mtimeMs, inode: entry.inode, ...record, t: record.t ?? Date.now() } : record;
     this.#remember(r);
     if (r.type === 'created' && typeof r.apiMs === 'number') this.#measured(r.apiMs, r.t);
     return new Promise((resolve, reject) => {
@@ -512,7 +526,7 @@ function readArguments(client, files, options) {
     seen.set(`${st.dev}:${st.ino}`, f);
     if (!st.isFile()) throw invalid(at, `${f} is not a regular file`);
     if (st.size === 0) throw invalid(at, `${f} is empty (0 bytes): nothing to import`);
-    entries.push({ path: f, abs, given, name: path.basename(given), size: st.size, mtimeMs: st.mtimeMs, index: i });
+    entries.push({ path: f, abs, given, name: path.basename(given), size: st.size, mtimeMs: st.mtimeMs, inode: `${st.dev}:${st.ino}`, index: i });
   });
   /** @type {Record<string, any>} */
   let o;

@@ -850,6 +850,13 @@ test('a file is known by its real path: the same files through a linked director
     const linked = await run(top, ['dromo', 'import', 'bulk/a.csv', 'hard.csv', '--base-url', emu.api, '--schema-id', CONTACTS]);
     assert.equal(linked.code, 2, linked.stderr);
     assert.match(linked.stderr, /hard\.csv, the same file as bulk\/a\.csv, a second time/);
+    // On a later run, the journaled file under another name (a hard link, or the file moved) is
+    // the journaled file: reported from the journal, not imported again.
+    fs.renameSync(path.join(real, 'b.csv'), path.join(top, 'moved.csv'));
+    const renamed = await run(top, ['dromo', 'import', 'hard.csv', 'moved.csv', '--journal', 'j.ndjson', '--base-url', emu.api, '--schema-id', CONTACTS]);
+    assert.equal(renamed.code, 0, renamed.stderr);
+    assert.deepEqual(renamed.events.at(-1).files.map((/** @type {any} */ f) => [f.file, f.earlier]), [['hard.csv', true], ['moved.csv', true]]);
+    assert.equal((await allImports(emu.api, 'dromo')).length, 2, 'nothing imported again');
   } finally {
     await emu.stop();
   }
