@@ -46,9 +46,10 @@ const RECORDS = /** @type {Record<string, Record<string, string>>} */ ({
 });
 
 /**
- * @typedef {{ path: string, abs: string, given: string, name: string, size: number, mtimeMs: number, inode: string, index: number }} Entry
- *   (`abs`: the file's real path, which the journal knows it by; `given`: the path as given, made
- *   absolute; `name`: its last part, the import's file name; `inode`: `device:inode`)
+ * @typedef {{ path: string, abs: string, known: string, given: string, name: string, size: number, mtimeMs: number, inode: string, index: number }} Entry
+ *   (`abs`: the file's real path, which is read; `known`: the path the journal knows it by, its
+ *   real path unless the journal knew it by another (see `Journal.spell`); `given`: the path as
+ *   given, made absolute; `name`: its last part, the import's file name; `inode`: `device:inode`)
  * @typedef {{ file: string, importId?: string, status?: string, outcome: string, earlier?: boolean, error?: unknown, leftBehind?: string[] }} FileOutcome
  * @typedef {{ importId?: string, leftBehind: string[] }} State
  * @typedef {Record<string, any>} JournalRecord
@@ -91,7 +92,12 @@ function realJournalPath(file) {
       st = fs.lstatSync(p);
     } catch (e) {
       if (/** @type {any} */ (e).code !== 'ENOENT') throw e;
-      return path.join(fs.realpathSync(path.dirname(p)), path.basename(p));
+      try {
+        return path.join(fs.realpathSync(path.dirname(p)), path.basename(p));
+      } catch (up) {
+        // Named in the message: the directory the path leads to, past any symbolic link.
+        throw Object.assign(/** @type {Error} */ (up), { dir: path.dirname(p) });
+      }
     }
     if (!st.isSymbolicLink()) return fs.realpathSync(p);
     p = path.resolve(path.dirname(p), fs.readlinkSync(p));
@@ -106,11 +112,22 @@ function realJournalPath(file) {
  */
 function whyUnreachable(file, e) {
   const code = /** @type {any} */ (e)?.code;
-  if (code === 'ENOENT') return `its directory ${path.dirname(path.resolve(file))} does not exist (ENOENT): create it first`;
+  if (code === 'ENOENT') return `its directory ${/** @type {any} */ (e).dir ?? path.dirname(path.resolve(file))} does not exist (ENOENT): create it first`;
   if (code === 'ELOOP') return 'its path loops through symbolic links (ELOOP)';
   if (code === 'ENOTDIR') return 'a part of its path is a file, not a directory (ENOTDIR)';
   if (code === 'EACCES') return 'permission denied on its path (EACCES)';
   return String(code ?? e);
+}
+
+/**
+ * The message for a journal this run may not write (read-only file or filesystem), else undefined.
+ * A read-only journal is the owner's choice: it is refused, never made writable behind their back.
+ * @param {string} file as given @param {unknown} e
+ */
+function unwritable(file, e) {
+  const code = /** @type {any} */ (e)?.code;
+  if (!['EACCES', 'EPERM', 'EROFS'].includes(code)) return undefined;
+  return `the journal ${file} cannot be written (${code}): a run appends to it as its files progress; make it writable (chmod 600) or give another file`;
 }
 
 /**
@@ -151,6 +168,10 @@ class Journal {
   #paths = new Set();
   /** @type {Map<string, string>} `device:inode`, size and mtime -> the path the journal first knew that file by */
   #inodes = new Map();
+  /** @type {Set<string>} the `device:inode` of every file of this run (see `spell`) */
+  #claimed = new Set();
+  /** @type {Map<string, Set<string>>} path -> the file keys (sizes and mtimes) it has records under */
+  #keysOf = new Map();
   /** Markers handed out: each create's is new, also when its intent is journaled later. */
   #markers = 0;
   /**
@@ -172,6 +193,10 @@ class Journal {
    * @param {string} file @param {{ provider: string, baseUrl: string, params: unknown }} identity
    */
   static async open(file, identity) {
+    // Resolving would drop the slash and make a file of what was meant as a directory.
+    if (/[\\/]$/.test(file)) {
+      throw journalError('journal_unusable', `the journal ${file} ends with a slash: a journal is a file, not a directory (give the path of a file; it is created if missing)`, file);
+    }
     let real = '';
     try {
       real = realJournalPath(file);
@@ -266,13 +291,13 @@ class Journal {
     try {
       if (torn || !header) fs.truncateSync(real, header ? end : 0);
     } catch (e) {
-      if (/** @type {any} */ (e).code !== 'ENOENT') throw journalError('journal_unusable', `cannot repair the journal ${file}: ${/** @type {any} */ (e).code ?? e}`, file, e);
+      if (/** @type {any} */ (e).code !== 'ENOENT') throw journalError('journal_unusable', unwritable(file, e) ?? `cannot repair the journal ${file}: ${/** @type {any} */ (e).code ?? e}`, file, e);
     }
     try {
       // O_APPEND: every write lands at the end, whatever else happened to the file.
       journal.#fh = await fs.promises.open(real, 'a', 0o600);
     } catch (e) {
-      throw journalError('journal_unusable', `cannot open the journal ${file}: ${/** @type {any} */ (e).code ?? e}`, file, e);
+      throw journalError('journal_unusable', unwritable(file, e) ?? `cannot open the journal ${file}: ${/** @type {any} */ (e).code ?? e}`, file, e);
     }
     try {
       // 0600 whatever it was made with (touch, a wrapper script: 0644): an Exa import's upload URL
@@ -309,6 +334,9 @@ class Journal {
     if (list) list.push(r);
     else this.#byFile.set(key, [r]);
     this.#paths.add(r.path);
+    const keys = this.#keysOf.get(r.path);
+    if (keys) keys.add(key);
+    else this.#keysOf.set(r.path, new Set([key]));
     if (typeof r.inode === 'string') {
       const same = `${r.inode}\0${r.size}\0${r.mtimeMs}`;
       if (!this.#inodes.has(same)) this.#inodes.set(same, r.path);
@@ -322,30 +350,60 @@ class Journal {
   }
 
   /**
-   * Keeps the path the journal knows `entry` by when it has none of `entry`'s real path, so that
-   * its records and the new ones stay together: the path as given, which an earlier version of
-   * this package journaled files by; or another name of the same file, unchanged (the same
-   * device, inode, size and mtime): a hard link to a journaled file, or one moved since.
-   * @param {Entry} entry
+   * Sets the path the journal knows each of this run's files by (`known`), so that its records and
+   * the new ones stay together. A file is known by its real path, size and mtime, unless the
+   * records there are of another file of this run (by device and inode: the file at this path was
+   * moved there, and another put in its place). Otherwise, with no records of its own path: by
+   * another name of the same file, unchanged (device, inode, size and mtime): a hard link to a
+   * journaled file, or one moved since; or by the path as given, which an earlier version of this
+   * package journaled files by. The file is always read from its own real path.
+   * @param {Entry[]} entries
    */
-  spell(entry) {
-    if (this.#paths.has(entry.abs)) return;
-    if (entry.given !== entry.abs && this.#paths.has(entry.given)) {
-      entry.abs = entry.given;
-      return;
+  spell(entries) {
+    this.#claimed = new Set(entries.map((e) => e.inode));
+    for (const entry of entries) {
+      if (this.recordsOf(entry).length > 0) continue;
+      const moved = this.#inodes.get(`${entry.inode}\0${entry.size}\0${entry.mtimeMs}`);
+      if (moved !== undefined) entry.known = moved;
+      else if (entry.given !== entry.abs && !this.#paths.has(entry.abs) && this.#paths.has(entry.given)) entry.known = entry.given;
     }
-    const known = this.#inodes.get(`${entry.inode}\0${entry.size}\0${entry.mtimeMs}`);
-    if (known !== undefined) entry.abs = known;
   }
 
-  /** The records of `entry` (this path, size and mtime), in order. @param {Entry} entry */
+  /**
+   * The records of `entry` (its known path, size and mtime), in order, but for those of another
+   * file of this run (by device and inode). Records of a device and inode no file of this run has
+   * are its own: a remount may renumber inodes, and a file taken for new would be imported twice.
+   * @param {Entry} entry
+   */
   recordsOf(entry) {
-    return this.#byFile.get(fileKey(entry)) ?? [];
+    const all = this.#byFile.get(fileKey(entry)) ?? [];
+    return all.filter((r) => r.inode === undefined || r.inode === entry.inode || !this.#claimed.has(r.inode));
   }
 
   /** Whether the journal holds records of `entry`'s path for another size or mtime. @param {Entry} entry */
   changed(entry) {
-    return !this.#byFile.has(fileKey(entry)) && this.#paths.has(entry.abs);
+    return !this.#byFile.has(fileKey(entry)) && this.#paths.has(entry.known);
+  }
+
+  /**
+   * The imports created for earlier versions of `entry`'s file (its path at another size or
+   * mtime) that the journal never saw end: each with whether its file went up, and the version's
+   * size and mtime.
+   * @param {Entry} entry @returns {{ id: string, uploaded: boolean, size: number, mtimeMs: number }[]}
+   */
+  unfinishedEarlier(entry) {
+    const out = [];
+    const now = fileKey(entry);
+    for (const key of this.#keysOf.get(entry.known) ?? []) {
+      if (key === now) continue;
+      const list = this.#byFile.get(key) ?? [];
+      const ended = new Set(list.filter((r) => r.type === 'done' || r.type === 'abandoned').map((r) => r.id));
+      const uploaded = new Set(list.filter((r) => r.type === 'uploaded').map((r) => r.id));
+      for (const r of list) {
+        if (r.type === 'created' && !ended.has(r.id)) out.push({ id: String(r.id), uploaded: uploaded.has(r.id), size: r.size, mtimeMs: r.mtimeMs });
+      }
+    }
+    return out;
   }
 
   /**
@@ -386,7 +444,7 @@ class Journal {
     // Every line, the intent before each create among them, only while the journal is still this
     // run's: one stopped or stalled long enough that another run took its lock over stops here.
     if (this.#taken()) return Promise.reject(this.#lostError());
-    const r = entry ? { type: record.type, path: entry.abs, size: entry.size, mtimeMs: entry.mtimeMs, inode: entry.inode, ...record, t: record.t ?? Date.now() } : record;
+    const r = entry ? { type: record.type, path: entry.known, size: entry.size, mtimeMs: entry.mtimeMs, inode: entry.inode, ...record, t: record.t ?? Date.now() } : record;
     this.#remember(r);
     if (r.type === 'created' && typeof r.apiMs === 'number') this.#measured(r.apiMs, r.t);
     return new Promise((resolve, reject) => {
@@ -449,7 +507,7 @@ class Journal {
 }
 
 /** @param {{ path: string, size: number, mtimeMs: number }} r */
-const fileKey = (r) => `${'abs' in r ? r.abs : r.path}\0${r.size}\0${r.mtimeMs}`;
+const fileKey = (r) => `${'known' in r ? r.known : r.path}\0${r.size}\0${r.mtimeMs}`;
 
 /**
  * @param {string} line @param {number} n @param {string} file
@@ -526,7 +584,7 @@ function readArguments(client, files, options) {
     seen.set(`${st.dev}:${st.ino}`, f);
     if (!st.isFile()) throw invalid(at, `${f} is not a regular file`);
     if (st.size === 0) throw invalid(at, `${f} is empty (0 bytes): nothing to import`);
-    entries.push({ path: f, abs, given, name: path.basename(given), size: st.size, mtimeMs: st.mtimeMs, inode: `${st.dev}:${st.ino}`, index: i });
+    entries.push({ path: f, abs, known: abs, given, name: path.basename(given), size: st.size, mtimeMs: st.mtimeMs, inode: `${st.dev}:${st.ino}`, index: i });
   });
   /** @type {Record<string, any>} */
   let o;
@@ -570,7 +628,7 @@ export async function importFiles(client, files, options) {
   /** @type {AbortSignal | undefined} */
   const signal = flow.signal;
   const journal = journalFile ? await Journal.open(journalFile, identity) : undefined;
-  if (journal) for (const e of entries) journal.spell(e);
+  journal?.spell(entries);
   /** @type {FileOutcome[]} */
   const outcomes = entries.map((e) => ({ file: e.path, outcome: 'not_started' }));
   try {
@@ -740,6 +798,39 @@ async function concluded(ctx, entry, state, emit, e) {
 }
 
 /**
+ * `entry`'s file changed since the journal recorded it: it is imported as a new file, and what an
+ * earlier run made for it as it was and did not finish is dealt with. An import still waiting
+ * for the old bytes would wait for ever: it goes (Dromo: once the API confirms it is waiting). One
+ * that has them is a real import of them: left as it is, and named in `leftBehind`.
+ * @param {Ctx} ctx @param {Entry} entry @param {State} state
+ * @param {(e: Record<string, unknown>) => Promise<void>} emit
+ */
+async function earlierVersions(ctx, entry, state, emit) {
+  const { journal, imports } = ctx;
+  await emit({ event: 'note', message: `${entry.path} changed since the journal recorded it (size or modification time): imported as a new file` });
+  const call = ctx.signal ? { signal: ctx.signal } : {};
+  for (const old of /** @type {Journal} */ (journal).unfinishedEarlier(entry)) {
+    const before = { ...entry, size: old.size, mtimeMs: old.mtimeMs };
+    let uploaded = old.uploaded;
+    if (!uploaded && !ctx.exa) {
+      try {
+        uploaded = (await imports.retrieve(old.id, call))?.status !== 'AWAITING_UPLOAD';
+      } catch (e) {
+        if (/** @type {any} */ (e)?.code !== 'not_found') throw e;
+        await abandon(ctx, before, state, emit, old.id, 'gone', `import ${old.id}, created for ${entry.path} as it was before it changed, no longer exists.`);
+        continue;
+      }
+    }
+    if (uploaded) {
+      if (!state.leftBehind.includes(old.id)) state.leftBehind.push(old.id);
+      await emit({ event: 'note', message: `import ${old.id} of ${entry.path} as it was before it changed has its file and is left as it is` });
+    } else {
+      await abandon(ctx, before, state, emit, old.id, 'file_changed', `import ${old.id} was created for ${entry.path} as it was before it changed, and never got its file.`);
+    }
+  }
+}
+
+/**
  * The decisions and their steps for one file.
  * @param {Ctx} ctx @param {Entry} entry @param {State} state
  * @param {(e: Record<string, unknown>) => Promise<void>} emit
@@ -748,7 +839,6 @@ async function concluded(ctx, entry, state, emit, e) {
 async function steps(ctx, entry, state, emit) {
   const { journal, imports } = ctx;
   if (!journal) return create(ctx, entry, state, emit);
-  if (journal.changed(entry)) await emit({ event: 'note', message: `${entry.path} changed since the journal recorded it (size or modification time): imported as a new file` });
   /** @type {Record<string, unknown>} */
   let seen = {};
   /** @type {{ listed: any[], complete: boolean } | undefined} */
@@ -757,6 +847,7 @@ async function steps(ctx, entry, state, emit) {
   // in a Set, at each decision, rather than handing the decision every id the journal holds.
   const marked = () => (scan ? { listed: scan.listed.map((c) => ({ ...c, journaled: journal.knows(c.id) })), complete: scan.complete } : {});
   const call = ctx.signal ? { signal: ctx.signal } : {};
+  if (journal.changed(entry)) await earlierVersions(ctx, entry, state, emit);
   for (let step = 0; step < MAX_STEPS; step++) {
     const next = await run(imports, OP_JOURNAL_NEXT, journal.recordsOf(entry), seen, ctx.context());
     seen = {};

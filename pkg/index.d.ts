@@ -1019,10 +1019,11 @@ export interface ImportFilesOwnOptions {
    * another client's, so by default it is left alone and a new import created; each such possible
    * orphan is told in a `left` event and listed in the file's `leftBehind` (check it, delete it if
    * it is yours). With `adoptUnmarkedOrphans` the only match is used instead. A journal path that
-   * is a directory or no regular file, in a missing directory or through a loop of symbolic links
-   * is refused (`journal_unusable`). A file is known by its real path (symbolic links followed),
-   * size and modification time (a changed file is a new file); under another name (a hard link,
-   * or moved since), by its device and inode as well. One run at a time:
+   * is a directory or no regular file, ends with a slash, is in a missing directory, goes through
+   * a loop of symbolic links or cannot be written is refused (`journal_unusable`). A file is known
+   * by its real path (symbolic links followed), size and modification time (a changed file is a
+   * new file); under another name (a hard link, or moved since), by its device and inode as well,
+   * and read where it is now. One run at a time:
    * the lock `<journal>.lock` sits beside the journal's real path (symbolic links followed) and
    * names its holder (pid, host, boot, PID namespace, start time, a
    * nonce); a run finding it held is refused (`code` `journal_in_use`, `lockPath`), unless its
@@ -1098,7 +1099,7 @@ export type ImportFilesEvent =
       event: 'abandoned';
       file: string;
       importId: string;
-      reason: 'upload_url_expired' | 'gone' | 'no_upload_url' | 'orphan';
+      reason: 'upload_url_expired' | 'gone' | 'no_upload_url' | 'orphan' | 'file_changed';
       deleted: boolean;
       deleteError?: unknown;
       message: string;

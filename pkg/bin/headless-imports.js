@@ -405,7 +405,11 @@ function planImport(provider, values, files) {
   const timeoutMs = intOption(values.timeout, 'timeout', 30 * 60_000, 1, 7 * 24 * 3_600_000);
   /** @type {Record<string, any>} */
   const plan = { provider, wait, concurrency, intervalMs, timeoutMs, files: checkFiles(files) };
-  if (new Set(files.map((f) => path.resolve(f))).size !== files.length) throw new UsageError('a file is given twice');
+  const twice = files.find((f, i) => files.findIndex((g) => path.resolve(g) === path.resolve(f)) !== i);
+  if (twice !== undefined) {
+    const first = files.find((g) => path.resolve(g) === path.resolve(twice));
+    throw new UsageError(first === twice ? `${twice} is given twice` : `${twice} is ${first}, given a second time`);
+  }
   if (values.journal !== undefined) {
     if (values.journal === '') throw new UsageError('--journal needs the path of the journal file');
     if (fs.existsSync(values.journal) && !fs.statSync(values.journal).isFile()) throw new UsageError(`--journal ${values.journal} is not a file`);

@@ -6,6 +6,7 @@
 // successful import, and nothing was created that the journal did not announce.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -388,6 +389,89 @@ test('an upload URL that expired while the run was down: the import is deleted, 
   }
 });
 
+test('a file moved while the run was down is resumed from where it is now: its bytes, not what took its old place', async () => {
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.05', '--no-rate-limit', '--upload-ttl', '600']));
+  try {
+    const dir = folder({ 'a.csv': CONTACT_ROWS });
+    const args = (/** @type {string} */ f) => ['dromo', 'import', f, '--journal', 'j.ndjson', '--base-url', emu.api, '--schema-id', CONTACTS];
+    // Uploads are cut off (and retried): the process dies while its import waits for the file.
+    await faults(emu, [{ route: 'storage.put', kind: 'reset_mid_upload' }]);
+    const killed = await run(dir, args('a.csv'), { killWhen: (events) => events.some((e) => e.event === 'created') });
+    const first = killed.events.find((e) => e.event === 'created').importId;
+    await faults(emu, []);
+    fs.renameSync(path.join(dir, 'a.csv'), path.join(dir, 'moved.csv'));
+    const other = CONTACT_ROWS.replace('Ada,Lovelace,ada', 'Eve,Eviltwin,eve');
+    fs.writeFileSync(path.join(dir, 'a.csv'), other);
+    const resumed = await run(dir, args('moved.csv'));
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.ok(!resumed.events.some((e) => e.event === 'created'), 'the journaled import is used, not another');
+    assert.equal(resumed.events.find((e) => e.event === 'done').importId, first);
+    const receipt = await control(`${emu.control}/uploads/${first}`);
+    assert.equal(receipt.sha256, crypto.createHash('sha256').update(CONTACT_ROWS).digest('hex'), 'the moved file\'s bytes went up');
+    assert.equal((await allImports(emu.api, 'dromo')).length, 1);
+  } finally {
+    await emu.stop();
+  }
+});
+
+test('a file edited while the run was down: the import made for it as it was, still waiting for its file, is deleted, and the new version imported', async () => {
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.05', '--no-rate-limit', '--upload-ttl', '600']));
+  try {
+    for (const provider of /** @type {const} */ (['dromo', 'exa'])) {
+      const rows = provider === 'dromo' ? CONTACT_ROWS : COMPANY_ROWS;
+      const dir = folder({ 'a.csv': rows });
+      const base = provider === 'dromo' ? emu.api : emu.exa;
+      const args = [provider, 'import', 'a.csv', '--journal', 'j.ndjson', '--base-url', base, ...(provider === 'dromo' ? ['--schema-id', CONTACTS] : ['--entity', 'company'])];
+      await faults(emu, [{ route: 'storage.put', kind: 'reset_mid_upload' }]);
+      const killed = await run(dir, args, { killWhen: (events) => events.some((e) => e.event === 'created') });
+      const first = killed.events.find((e) => e.event === 'created').importId;
+      await faults(emu, []);
+      fs.appendFileSync(path.join(dir, 'a.csv'), provider === 'dromo' ? 'Bea,Babbage,bea@example.com,41\n' : 'https://beta.example,Beta\n');
+      const resumed = await run(dir, args);
+      assert.equal(resumed.code, 0, resumed.stderr);
+      const abandoned = resumed.events.find((e) => e.event === 'abandoned');
+      assert.deepEqual([abandoned?.importId, abandoned?.reason, abandoned?.deleted], [first, 'file_changed', true], JSON.stringify(resumed.events));
+      assert.equal(await control(`${emu.control}/${provider}/imports/${first}`), null, 'the old version\'s import was deleted');
+      const done = resumed.events.find((e) => e.event === 'done');
+      assert.notEqual(done.importId, first);
+      assert.equal((await allImports(base, provider)).length, 1, 'only the new version\'s import is left');
+      // Nothing more to say about it on the next run.
+      const again = await run(dir, args);
+      assert.ok(!again.events.some((e) => e.event === 'abandoned' || e.event === 'note'), JSON.stringify(again.events));
+      await fetch(`${emu.control}/reset`, { method: 'POST' });
+    }
+  } finally {
+    await emu.stop();
+  }
+});
+
+test('one file moved and another put in its place, of the same size and mtime: each is known as what it is', async () => {
+  const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.05', '--no-rate-limit']));
+  try {
+    // The same length: to a stat, the same size and mtime.
+    const second = CONTACT_ROWS.replace('Ada,Lovelace,ada', 'Bea,Babbages,bea');
+    const dir = folder({ 'r1.csv': CONTACT_ROWS, 'r2.csv': second });
+    for (const f of ['r1.csv', 'r2.csv']) fs.utimesSync(path.join(dir, f), 1_700_000_000, 1_700_000_000);
+    const args = (/** @type {string[]} */ files) => ['dromo', 'import', ...files, '--journal', 'j.ndjson', '--base-url', emu.api, '--schema-id', CONTACTS];
+    const once = await run(dir, args(['r1.csv']));
+    assert.equal(once.code, 0, once.stderr);
+    const first = once.events.find((e) => e.event === 'done').importId;
+    fs.renameSync(path.join(dir, 'r1.csv'), path.join(dir, 'r1-moved.csv'));
+    fs.renameSync(path.join(dir, 'r2.csv'), path.join(dir, 'r1.csv'));
+    const again = await run(dir, args(['r1.csv', 'r1-moved.csv']));
+    assert.equal(again.code, 0, again.stderr);
+    const files = again.events.at(-1).files;
+    assert.deepEqual(files.map((/** @type {any} */ f) => [f.file, f.earlier === true]), [['r1.csv', false], ['r1-moved.csv', true]], JSON.stringify(files));
+    assert.equal(files[1].importId, first);
+    assert.notEqual(files[0].importId, first);
+    const receipt = await control(`${emu.control}/uploads/${files[0].importId}`);
+    assert.equal(receipt.sha256, crypto.createHash('sha256').update(second).digest('hex'), "r1.csv's new bytes went up");
+    assert.equal((await allImports(emu.api, 'dromo')).length, 2);
+  } finally {
+    await emu.stop();
+  }
+});
+
 test('an upload the storage refuses as expired although its URL looked valid: abandoned, then created anew', async () => {
   const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.05', '--no-rate-limit', '--upload-ttl', '600']));
   try {
@@ -513,6 +597,16 @@ test('a torn last line (a crash mid-write) is ignored and cut off; a damaged lin
     fs.symlinkSync('loop-a', path.join(dir, 'loop-b'));
     await refused(['dromo', 'import', 'a.csv', '--journal', 'loop-a', '--base-url', emu.api, '--schema-id', CONTACTS],
       /cannot find the journal loop-a: its path loops through symbolic links \(ELOOP\)/);
+    // Through a symbolic link into a missing directory: the directory named is the missing one.
+    fs.symlinkSync('gone/j.ndjson', path.join(dir, 'dangling'));
+    await refused(['dromo', 'import', 'a.csv', '--journal', 'dangling', '--base-url', emu.api, '--schema-id', CONTACTS],
+      new RegExp(`its directory ${literally(path.join(fs.realpathSync(dir), 'gone'))} does not exist`));
+    // A trailing slash means a directory: refused, not made into a file.
+    await refused(['dromo', 'import', 'a.csv', '--journal', 'new-dir/', '--base-url', emu.api, '--schema-id', CONTACTS],
+      /the journal new-dir\/ ends with a slash: a journal is a file, not a directory/);
+    assert.ok(!fs.existsSync(path.join(dir, 'new-dir')), 'nothing made');
+    // The same file given twice is named.
+    await refused(['dromo', 'import', 'a.csv', './a.csv', '--base-url', emu.api, '--schema-id', CONTACTS], /\.\/a\.csv is a\.csv, given a second time/);
     assert.deepEqual(await requests(emu), before, 'none of them sent anything');
 
     // A lock left by a process that died (kill -9) is taken over.
