@@ -376,13 +376,27 @@ class Journal {
    * @param {Entry} entry
    */
   recordsOf(entry) {
-    const all = this.#byFile.get(fileKey(entry)) ?? [];
-    return all.filter((r) => r.inode === undefined || r.inode === entry.inode || !this.#claimed.has(r.inode));
+    return this.#mine(entry, this.#byFile.get(fileKey(entry)) ?? []);
   }
 
-  /** Whether the journal holds records of `entry`'s path for another size or mtime. @param {Entry} entry */
+  /** Those of `records` that are not another file's of this run. @param {Entry} entry @param {JournalRecord[]} records */
+  #mine(entry, records) {
+    return records.filter((r) => r.inode === undefined || r.inode === entry.inode || !this.#claimed.has(r.inode));
+  }
+
+  /**
+   * Whether the journal holds records of `entry`'s path for another size or mtime (and none for
+   * this one): records of its own, not of another file of this run that was there before.
+   * @param {Entry} entry
+   */
   changed(entry) {
-    return !this.#byFile.has(fileKey(entry)) && this.#paths.has(entry.known);
+    return this.recordsOf(entry).length === 0 && this.#earlier(entry).some((list) => list.length > 0);
+  }
+
+  /** The records of `entry`'s path under other sizes and mtimes, by version. @param {Entry} entry */
+  #earlier(entry) {
+    const now = fileKey(entry);
+    return [...(this.#keysOf.get(entry.known) ?? [])].filter((k) => k !== now).map((k) => this.#mine(entry, this.#byFile.get(k) ?? []));
   }
 
   /**
@@ -393,10 +407,7 @@ class Journal {
    */
   unfinishedEarlier(entry) {
     const out = [];
-    const now = fileKey(entry);
-    for (const key of this.#keysOf.get(entry.known) ?? []) {
-      if (key === now) continue;
-      const list = this.#byFile.get(key) ?? [];
+    for (const list of this.#earlier(entry)) {
       const ended = new Set(list.filter((r) => r.type === 'done' || r.type === 'abandoned').map((r) => r.id));
       const uploaded = new Set(list.filter((r) => r.type === 'uploaded').map((r) => r.id));
       for (const r of list) {

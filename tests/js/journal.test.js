@@ -414,6 +414,15 @@ test('a file moved while the run was down is resumed from where it is now: its b
     assert.equal(resumed.events.find((e) => e.event === 'done').importId, first);
     assert.equal(await storedSha(emu, first), sha(CONTACT_ROWS), 'the moved file\'s bytes went up');
     assert.equal((await allImports(emu.api, 'dromo')).length, 1);
+    // The file now at the old path is another file, not the moved one changed: imported, and the
+    // moved one's import left alone.
+    const both = await run(dir, [...args('a.csv'), 'moved.csv']);
+    assert.equal(both.code, 0, both.stderr);
+    assert.ok(!both.events.some((e) => e.event === 'abandoned' || e.event === 'note'), JSON.stringify(both.events));
+    assert.deepEqual(both.events.at(-1).files.map((/** @type {any} */ f) => [f.file, f.earlier === true]), [['a.csv', false], ['moved.csv', true]]);
+    const newcomer = both.events.at(-1).files[0].importId;
+    assert.equal(await storedSha(emu, newcomer), sha(other));
+    assert.equal(await control(`${emu.control}/dromo/imports/${first}`).then((v) => v?.import?.status), 'SUCCESSFUL');
   } finally {
     await emu.stop();
   }
