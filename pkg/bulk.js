@@ -193,9 +193,9 @@ class Journal {
    * @param {string} file @param {{ provider: string, baseUrl: string, params: unknown }} identity
    */
   static async open(file, identity) {
-    // Resolving would drop the slash and make a file of what was meant as a directory.
-    if (/[\\/]$/.test(file)) {
-      throw journalError('journal_unusable', `the journal ${file} ends with a slash: a journal is a file, not a directory (give the path of a file; it is created if missing)`, file);
+    // Resolving would drop the slash (or the `.`) and make a file of what was meant as a directory.
+    if (/(^|[\\/])\.{0,2}$/.test(file)) {
+      throw journalError('journal_unusable', `the journal ${file} names a directory (it ends with a slash, . or ..): a journal is a file (give the path of a file; it is created if missing)`, file);
     }
     let real = '';
     try {
@@ -403,7 +403,7 @@ class Journal {
    * The imports created for earlier versions of `entry`'s file (its path at another size or
    * mtime) that the journal never saw end: each with whether its file went up, and the version's
    * size and mtime.
-   * @param {Entry} entry @returns {{ id: string, uploaded: boolean, size: number, mtimeMs: number }[]}
+   * @param {Entry} entry @returns {{ id: string, uploaded: boolean, size: number, mtimeMs: number, inode?: string }[]}
    */
   unfinishedEarlier(entry) {
     const out = [];
@@ -411,7 +411,7 @@ class Journal {
       const ended = new Set(list.filter((r) => r.type === 'done' || r.type === 'abandoned').map((r) => r.id));
       const uploaded = new Set(list.filter((r) => r.type === 'uploaded').map((r) => r.id));
       for (const r of list) {
-        if (r.type === 'created' && !ended.has(r.id)) out.push({ id: String(r.id), uploaded: uploaded.has(r.id), size: r.size, mtimeMs: r.mtimeMs });
+        if (r.type === 'created' && !ended.has(r.id)) out.push({ id: String(r.id), uploaded: uploaded.has(r.id), size: r.size, mtimeMs: r.mtimeMs, inode: r.inode });
       }
     }
     return out;
@@ -821,7 +821,7 @@ async function earlierVersions(ctx, entry, state, emit) {
   await emit({ event: 'note', message: `${entry.path} changed since the journal recorded it (size or modification time): imported as a new file` });
   const call = ctx.signal ? { signal: ctx.signal } : {};
   for (const old of /** @type {Journal} */ (journal).unfinishedEarlier(entry)) {
-    const before = { ...entry, size: old.size, mtimeMs: old.mtimeMs };
+    const before = { ...entry, size: old.size, mtimeMs: old.mtimeMs, inode: old.inode ?? entry.inode };
     let uploaded = old.uploaded;
     if (!uploaded && !ctx.exa) {
       try {

@@ -1019,7 +1019,7 @@ export interface ImportFilesOwnOptions {
    * another client's, so by default it is left alone and a new import created; each such possible
    * orphan is told in a `left` event and listed in the file's `leftBehind` (check it, delete it if
    * it is yours). With `adoptUnmarkedOrphans` the only match is used instead. A journal path that
-   * is a directory or no regular file, ends with a slash, is in a missing directory, goes through
+   * is a directory or no regular file, ends with a slash (or `.`, `..`), is in a missing directory, goes through
    * a loop of symbolic links or cannot be written is refused (`journal_unusable`). A file is known
    * by its real path (symbolic links followed), size and modification time (a changed file is a
    * new file); under another name (a hard link, or moved since), by its device and inode as well,

@@ -526,6 +526,7 @@ function summaryText(files) {
  * @param {Record<string, any>} plan
  */
 async function runImport(api, plan) {
+  importing = true;
   const names = plan.files.map((/** @type {string} */ f) => path.basename(f));
   /** @type {Map<string, number>} */
   const uses = new Map();
@@ -874,9 +875,16 @@ async function main(argv) {
   return runResults(client(provider, values), rest[0], values.out, Boolean(values.ndjson));
 }
 
-// `results <id> | head`: the reader left, which is not an error of ours.
+/** Set while an import runs: its output is a log, and the imports must not stop when it is. */
+let importing = false;
+
+// `results <id> | head`: the reader left, which is not an error of ours: stop there. An import
+// whose reader left goes on (imports half made are worse than a log nobody reads), silently,
+// and exits as its outcome says.
 process.stdout.on('error', (err) => {
-  if (/** @type {any} */ (err).code === 'EPIPE') process.exit(process.exitCode ?? EXIT.ok);
+  const code = /** @type {any} */ (err).code;
+  if (importing && (code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED')) return;
+  if (code === 'EPIPE') process.exit(process.exitCode ?? EXIT.ok);
   throw err;
 });
 

@@ -407,6 +407,19 @@ test('results piped into head exits quietly; unknown flags and a 401 say what to
     child.once('close', (code) => resolve({ code, stderr }));
   });
   assert.deepEqual(piped, { code: 0, stderr: '' });
+  // An import whose log is cut off goes on: its imports are made, not left half done.
+  const before = (await (await fetch(`${emu.api}/headless/imports/?limit=1000`, { headers: { 'X-Dromo-License-Key': KEY } })).json()).count;
+  const two = [tempFile('cut1.csv', fs.readFileSync(csv, 'utf8')), tempFile('cut2.csv', fs.readFileSync(csv, 'utf8'))];
+  const cut = await new Promise((resolve) => {
+    const child = spawn('bash', ['-c', `set -o pipefail; '${bin}' dromo import '${two[0]}' '${two[1]}' --schema-id ${CONTACTS} --base-url '${emu.api}' --json | head -n 1 > /dev/null; echo "exit $?" >&2`], { env: { ...process.env, DROMO_API_KEY: KEY } });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.once('close', () => resolve(stderr));
+  });
+  assert.equal(cut, 'exit 0\n', 'nothing printed, and the outcome (both imported) is the exit code');
+  const page = await (await fetch(`${emu.api}/headless/imports/?limit=1000`, { headers: { 'X-Dromo-License-Key': KEY } })).json();
+  assert.equal(page.count, before + 2);
+  assert.ok(page.results.slice(0, 2).every((/** @type {any} */ i) => i.status === 'SUCCESSFUL'), JSON.stringify(page.results.slice(0, 2)));
   const unknown = await run(['dromo', 'import', csv, '--schema-id', CONTACTS, '--sceham', 'x', ...dromoArgs()]);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /unknown option --sceham for "dromo import" \(options: .*--schema-id/);

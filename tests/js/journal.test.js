@@ -615,8 +615,10 @@ test('a torn last line (a crash mid-write) is ignored and cut off; a damaged lin
     await refused(['dromo', 'import', 'a.csv', '--journal', 'dangling', '--base-url', emu.api, '--schema-id', CONTACTS],
       new RegExp(`its directory ${literally(path.join(fs.realpathSync(dir), 'gone'))} does not exist`));
     // A trailing slash means a directory: refused, not made into a file.
-    await refused(['dromo', 'import', 'a.csv', '--journal', 'new-dir/', '--base-url', emu.api, '--schema-id', CONTACTS],
-      /the journal new-dir\/ ends with a slash: a journal is a file, not a directory/);
+    for (const named of ['new-dir/', 'new-dir/.', 'new-dir/..']) {
+      await refused(['dromo', 'import', 'a.csv', '--journal', named, '--base-url', emu.api, '--schema-id', CONTACTS],
+        new RegExp(`the journal ${literally(named)} names a directory \\(it ends with a slash, \\. or \\.\\.\\): a journal is a file`));
+    }
     assert.ok(!fs.existsSync(path.join(dir, 'new-dir')), 'nothing made');
     // The same file given twice is named.
     await refused(['dromo', 'import', 'a.csv', './a.csv', '--base-url', emu.api, '--schema-id', CONTACTS], /\.\/a\.csv is a\.csv, given a second time/);
