@@ -46,10 +46,12 @@ const RECORDS = /** @type {Record<string, Record<string, string>>} */ ({
 });
 
 /**
- * @typedef {{ path: string, abs: string, known: string, given: string, name: string, size: number, mtimeMs: number, inode: string, index: number }} Entry
+ * @typedef {{ path: string, abs: string, known: string, given: string, name: string, size: number, mtimeMs: number, inode: string, index: number, formerly?: string[] }} Entry
  *   (`abs`: the file's real path, which is read; `known`: the path the journal knows it by, its
  *   real path unless the journal knew it by another (see `Journal.spell`); `given`: the path as
- *   given, made absolute; `name`: its last part, the import's file name; `inode`: `device:inode`)
+ *   given, made absolute; `name`: its last part, the import's file name; `inode`: `device:inode`;
+ *   `formerly`: other paths the journal has this inode's records under, none of them named in
+ *   this run: where the file was before it was moved and changed)
  * @typedef {{ file: string, importId?: string, status?: string, outcome: string, earlier?: boolean, error?: unknown, leftBehind?: string[] }} FileOutcome
  * @typedef {{ importId?: string, leftBehind: string[] }} State
  * @typedef {Record<string, any>} JournalRecord
@@ -172,6 +174,8 @@ class Journal {
   #claimed = new Set();
   /** @type {Map<string, Set<string>>} path -> the file keys (sizes and mtimes) it has records under */
   #keysOf = new Map();
+  /** @type {Map<string, Set<string>>} `device:inode` -> the paths it has records under (any size or mtime) */
+  #pathsOf = new Map();
   /** Markers handed out: each create's is new, also when its intent is journaled later. */
   #markers = 0;
   /**
@@ -340,6 +344,9 @@ class Journal {
     if (typeof r.inode === 'string') {
       const same = `${r.inode}\0${r.size}\0${r.mtimeMs}`;
       if (!this.#inodes.has(same)) this.#inodes.set(same, r.path);
+      const paths = this.#pathsOf.get(r.inode);
+      if (paths) paths.add(r.path);
+      else this.#pathsOf.set(r.inode, new Set([r.path]));
     }
     if (typeof r.id === 'string') this.#known.add(r.id);
   }
@@ -361,11 +368,19 @@ class Journal {
    */
   spell(entries) {
     this.#claimed = new Set(entries.map((e) => e.inode));
+    const named = new Set(entries.map((e) => e.abs));
     for (const entry of entries) {
       if (this.recordsOf(entry).length > 0) continue;
       const moved = this.#inodes.get(`${entry.inode}\0${entry.size}\0${entry.mtimeMs}`);
       if (moved !== undefined) entry.known = moved;
       else if (entry.given !== entry.abs && !this.#paths.has(entry.abs) && this.#paths.has(entry.given)) entry.known = entry.given;
+      else {
+        // Moved (or linked) and changed since: its inode's records under names this run does not
+        // give are its earlier versions (see `changed`). An inode reused by a new file after the
+        // old one was deleted would match too: then the old file's unfinished import, which can
+        // never get its file, goes with it.
+        entry.formerly = [...(this.#pathsOf.get(entry.inode) ?? [])].filter((p) => p !== entry.known && !named.has(p));
+      }
     }
   }
 
@@ -396,14 +411,19 @@ class Journal {
   /** The records of `entry`'s path under other sizes and mtimes, by version. @param {Entry} entry */
   #earlier(entry) {
     const now = fileKey(entry);
-    return [...(this.#keysOf.get(entry.known) ?? [])].filter((k) => k !== now).map((k) => this.#mine(entry, this.#byFile.get(k) ?? []));
+    const keys = [entry.known, ...(entry.formerly ?? [])].flatMap((p) => [...(this.#keysOf.get(p) ?? [])]);
+    return keys.filter((k) => k !== now).map((k) => {
+      const mine = this.#mine(entry, this.#byFile.get(k) ?? []);
+      // Under another name, only this file's own records (its inode) are its earlier versions.
+      return k.startsWith(`${entry.known}\0`) ? mine : mine.filter((r) => r.inode === entry.inode);
+    });
   }
 
   /**
    * The imports created for earlier versions of `entry`'s file (its path at another size or
    * mtime) that the journal never saw end: each with whether its file went up, and the version's
    * size and mtime.
-   * @param {Entry} entry @returns {{ id: string, uploaded: boolean, size: number, mtimeMs: number, inode?: string }[]}
+   * @param {Entry} entry @returns {{ id: string, uploaded: boolean, path: string, size: number, mtimeMs: number, inode?: string }[]}
    */
   unfinishedEarlier(entry) {
     const out = [];
@@ -411,7 +431,7 @@ class Journal {
       const ended = new Set(list.filter((r) => r.type === 'done' || r.type === 'abandoned').map((r) => r.id));
       const uploaded = new Set(list.filter((r) => r.type === 'uploaded').map((r) => r.id));
       for (const r of list) {
-        if (r.type === 'created' && !ended.has(r.id)) out.push({ id: String(r.id), uploaded: uploaded.has(r.id), size: r.size, mtimeMs: r.mtimeMs, inode: r.inode });
+        if (r.type === 'created' && !ended.has(r.id)) out.push({ id: String(r.id), uploaded: uploaded.has(r.id), path: r.path, size: r.size, mtimeMs: r.mtimeMs, inode: r.inode });
       }
     }
     return out;
@@ -821,22 +841,24 @@ async function earlierVersions(ctx, entry, state, emit) {
   await emit({ event: 'note', message: `${entry.path} changed since the journal recorded it (size or modification time): imported as a new file` });
   const call = ctx.signal ? { signal: ctx.signal } : {};
   for (const old of /** @type {Journal} */ (journal).unfinishedEarlier(entry)) {
-    const before = { ...entry, size: old.size, mtimeMs: old.mtimeMs, inode: old.inode ?? entry.inode };
+    const before = { ...entry, known: old.path, size: old.size, mtimeMs: old.mtimeMs, inode: old.inode ?? entry.inode };
+    // Under another name: where it was (moved and changed since, or a new file on its inode).
+    const was = old.path === entry.known ? `${entry.path} as it was before it changed` : `${old.path} (this file's device and inode, before it was moved and changed)`;
     let uploaded = old.uploaded;
     if (!uploaded && !ctx.exa) {
       try {
         uploaded = (await imports.retrieve(old.id, call))?.status !== 'AWAITING_UPLOAD';
       } catch (e) {
         if (/** @type {any} */ (e)?.code !== 'not_found') throw e;
-        await abandon(ctx, before, state, emit, old.id, 'gone', `import ${old.id}, created for ${entry.path} as it was before it changed, no longer exists.`);
+        await abandon(ctx, before, state, emit, old.id, 'gone', `import ${old.id}, created for ${was}, no longer exists.`);
         continue;
       }
     }
     if (uploaded) {
       if (!state.leftBehind.includes(old.id)) state.leftBehind.push(old.id);
-      await emit({ event: 'note', message: `import ${old.id} of ${entry.path} as it was before it changed has its file and is left as it is` });
+      await emit({ event: 'note', message: `import ${old.id}, of ${was}, has its file and is left as it is` });
     } else {
-      await abandon(ctx, before, state, emit, old.id, 'file_changed', `import ${old.id} was created for ${entry.path} as it was before it changed, and never got its file.`);
+      await abandon(ctx, before, state, emit, old.id, 'file_changed', `import ${old.id} was created for ${was}, and never got its file.`);
     }
   }
 }

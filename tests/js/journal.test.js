@@ -441,20 +441,23 @@ test('a file moved while the run was down is resumed from where it is now: its b
   }
 });
 
-test('a file edited while the run was down: the import made for it as it was, still waiting for its file, is deleted, and the new version imported', async () => {
+test('a file edited (or moved and edited) while the run was down: the import made for it as it was, still waiting for its file, is deleted, and the new version imported', async () => {
   const emu = /** @type {any} */ (await startEmulator(['--time-scale', '0.05', '--no-rate-limit', '--upload-ttl', '600']));
   try {
-    for (const provider of /** @type {const} */ (['dromo', 'exa'])) {
+    for (const [provider, moved] of /** @type {const} */ ([['dromo', false], ['exa', false], ['dromo', true]])) {
       const rows = provider === 'dromo' ? CONTACT_ROWS : COMPANY_ROWS;
       const dir = folder({ 'a.csv': rows });
       const base = provider === 'dromo' ? emu.api : emu.exa;
-      const args = [provider, 'import', 'a.csv', '--journal', 'j.ndjson', '--base-url', base, ...(provider === 'dromo' ? ['--schema-id', CONTACTS] : ['--entity', 'company'])];
+      const args = (/** @type {string} */ f) => [provider, 'import', f, '--journal', 'j.ndjson', '--base-url', base, ...(provider === 'dromo' ? ['--schema-id', CONTACTS] : ['--entity', 'company'])];
       await faults(emu, [{ route: 'storage.put', kind: 'reset_mid_upload' }]);
-      const killed = await run(dir, args, { killWhen: (events) => events.some((e) => e.event === 'created') });
+      const killed = await run(dir, args('a.csv'), { killWhen: (events) => events.some((e) => e.event === 'created') });
       const first = killed.events.find((e) => e.event === 'created').importId;
       await faults(emu, []);
-      fs.appendFileSync(path.join(dir, 'a.csv'), provider === 'dromo' ? 'Bea,Babbage,bea@example.com,41\n' : 'https://beta.example,Beta\n');
-      const resumed = await run(dir, args);
+      // Moved, then edited: the same device and inode, another path, size and mtime.
+      const name = moved ? 'b.csv' : 'a.csv';
+      if (moved) fs.renameSync(path.join(dir, 'a.csv'), path.join(dir, name));
+      fs.appendFileSync(path.join(dir, name), provider === 'dromo' ? 'Bea,Babbage,bea@example.com,41\n' : 'https://beta.example,Beta\n');
+      const resumed = await run(dir, args(name));
       assert.equal(resumed.code, 0, resumed.stderr);
       const abandoned = resumed.events.find((e) => e.event === 'abandoned');
       assert.deepEqual([abandoned?.importId, abandoned?.reason, abandoned?.deleted], [first, 'file_changed', true], JSON.stringify(resumed.events));
@@ -463,7 +466,7 @@ test('a file edited while the run was down: the import made for it as it was, st
       assert.notEqual(done.importId, first);
       assert.equal((await allImports(base, provider)).length, 1, 'only the new version\'s import is left');
       // Nothing more to say about it on the next run.
-      const again = await run(dir, args);
+      const again = await run(dir, args(name));
       assert.ok(!again.events.some((e) => e.event === 'abandoned' || e.event === 'note'), JSON.stringify(again.events));
       await fetch(`${emu.control}/reset`, { method: 'POST' });
     }
