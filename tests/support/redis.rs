@@ -52,16 +52,38 @@ pub fn start() -> Option<Server> {
             if let Ok(Some(_)) = server.child.try_wait() {
                 break; // exited: the port was taken
             }
-            if let Ok(mut c) = Conn::open(port) {
-                if c.cmd(&["PING"]) == Reply::Status("PONG".into()) {
-                    return Some(server);
-                }
+            match serves(port) {
+                // Ours: not another test's server that bound the port first (tests run in
+                // parallel, each with its own server, and two may pick the same free port).
+                Some(pid) if pid == server.child.id() => return Some(server),
+                Some(_) => break,
+                None => {}
             }
             std::thread::sleep(Duration::from_millis(20));
         }
         // Dropped here: killed and reaped before the next try.
     }
     panic!("redis-server did not start on a loopback port in 5 tries");
+}
+
+/// The process id of the redis-server answering on `port`, if one answers (`INFO server`); no
+/// panic on a refused or reset connection, which only means not yet, or not any more.
+fn serves(port: u16) -> Option<u32> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    s.write_all(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n").ok()?;
+    let mut text = String::new();
+    let mut buf = [0u8; 4096];
+    // The bulk reply's length comes first; reading until `process_id` shows up is enough.
+    while !text.contains("process_id:") || !text[text.find("process_id:")?..].contains("\r\n") {
+        let n = s.read(&mut buf).ok()?;
+        if n == 0 {
+            return None;
+        }
+        text.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    let at = text.find("process_id:")? + "process_id:".len();
+    text[at..].split("\r\n").next()?.trim().parse().ok()
 }
 
 /// A RESP reply.

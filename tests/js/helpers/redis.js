@@ -22,21 +22,26 @@ async function freePort() {
   return port;
 }
 
-/** Whether a redis-server answers PING on `port`. @param {number} port */
-function pong(port) {
+/**
+ * The process id of the redis-server answering on `port` (`INFO server`), or undefined when none
+ * answers (yet). @param {number} port @returns {Promise<number | undefined>}
+ */
+function serves(port) {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1');
     let got = '';
-    const done = (/** @type {boolean} */ ok) => {
+    const done = (/** @type {number | undefined} */ pid) => {
       socket.destroy();
-      resolve(ok);
+      resolve(pid);
     };
-    socket.setTimeout(1000, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.setTimeout(1000, () => done(undefined));
+    socket.once('error', () => done(undefined));
+    socket.once('connect', () => socket.write('INFO server\r\n'));
     socket.on('data', (b) => {
       got += b;
-      if (got.includes('\r\n')) done(got.startsWith('+PONG'));
+      const m = /process_id:(\d+)\r\n/.exec(got);
+      if (m) done(Number(m[1]));
+      else if (got.startsWith('-')) done(undefined);
     });
   });
 }
@@ -67,7 +72,10 @@ export async function startRedis() {
     };
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && child.exitCode === null) {
-      if (await pong(port)) {
+      const pid = await serves(port);
+      // Another test's server may have bound the port first (two picked the same free port).
+      if (pid !== undefined && pid !== child.pid) break;
+      if (pid !== undefined) {
         return {
           port,
           pid: child.pid,
