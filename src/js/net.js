@@ -73,8 +73,12 @@ export async function exchange(fetchFn, method, url, headers, body, timeoutMs, s
     // ~6 µs to make, and undici listens on it), so none is made for nothing.
     init.signal = signal;
   }
+  // The platform's fetch stops when its signal fires. The client's own `fetch` option may not
+  // (a wrapper that drops `init.signal`): its promises are raced against the signal, so an abort
+  // or our timeout still ends the call instead of leaving it pending for ever.
+  const bounded = fetchFn ? (/** @type {Promise<any>} */ p) => unlessAborted(p, /** @type {AbortSignal | undefined} */ (init.signal)) : (/** @type {Promise<any>} */ p) => p;
   try {
-    const response = await f(url, init);
+    const response = await bounded(f(url, init));
     if (response.type === 'opaqueredirect') return [0, '', response.headers, null];
     if (!follow && response.status >= 300 && response.status < 400) {
       // Not read: a redirect's body is of no use, and the connection can go back to the pool.
@@ -82,7 +86,7 @@ export async function exchange(fetchFn, method, url, headers, body, timeoutMs, s
       return [response.status, '', response.headers, target(response.headers.get('location'), url)];
     }
     if (stream && response.ok) return [response.status, '', response.headers, undefined, response.body?.getReader()];
-    const text = await response.text();
+    const text = await bounded(response.text());
     return [response.status, text, response.headers];
   } catch (cause) {
     // The caller's abort wins over our timeout when both fired: they asked for it.
@@ -259,17 +263,20 @@ export function sleep(ms, signal, wake) {
 /**
  * `promise`'s outcome, or a rejection (with `undefined`) as soon as `signal` aborts.
  * @template T
- * @param {Promise<T>} promise
+ * @param {T | PromiseLike<T>} promise
  * @param {AbortSignal | undefined} signal
  * @returns {Promise<T>}
  */
 export function unlessAborted(promise, signal) {
-  if (!signal) return promise;
+  if (!signal) return /** @type {Promise<T>} */ (promise);
   return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject();
     const onAbort = () => reject();
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    // Still watched when already aborted: a later rejection of `promise` is then handled, not
+    // reported as unhandled.
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    // Through Promise.resolve: a user's fetch may hand back a Response or a bare thenable.
+    Promise.resolve(promise).then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
 }
 
@@ -409,8 +416,9 @@ export async function put(uploader, fetchFn, url, body, size, onProgress, signal
 function fetchPut(fetchFn) {
   /** @param {string} url @param {BodyInit} body @param {number} _size @param {unknown} _onLoaded @param {AbortSignal | undefined} signal */
   return async (url, body, _size, _onLoaded, signal) => {
-    const res = await (fetchFn ?? fetch)(url, { method: 'PUT', body, signal });
+    // Raced against the signal like `exchange`'s requests: the client's own fetch may ignore it.
+    const res = await unlessAborted((fetchFn ?? fetch)(url, { method: 'PUT', body, signal }), signal);
     const hint = (/** @type {string} */ name) => res.headers.get(name) ?? undefined;
-    return { status: res.status, body: await res.text(), retryAfterMs: hint('retry-after-ms'), retryAfter: hint('retry-after') };
+    return { status: res.status, body: await unlessAborted(res.text(), signal), retryAfterMs: hint('retry-after-ms'), retryAfter: hint('retry-after') };
   };
 }

@@ -104,6 +104,31 @@ test("abort(reason) and AbortSignal.timeout(): the reason is the error's cause, 
   assert.equal(e4.message, 'Request was aborted.');
 });
 
+test('a `fetch` option that ignores its signal (never settles) still ends at an abort or the timeout, nothing left pending', async () => {
+  // A wrapper that drops init.signal, in front of a server that never answers: only our own
+  // bound can end such a call.
+  /** @type {string[]} */
+  const asked = [];
+  const deaf = (/** @type {any} */ input, /** @type {any} */ init) => {
+    asked.push(`${init?.method ?? 'GET'} ${input}`);
+    return new Promise(() => {});
+  };
+  const d = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, fetch: deaf, maxRetries: 0 });
+  const stop = new AbortController();
+  setTimeout(() => stop.abort(new Error('user left')), 100);
+  const e1 = await rejects(d.imports.retrieve('00000000-0000-4000-8000-000000000000', { signal: stop.signal }), hi.APIUserAbortError);
+  assert.equal(e1.cause?.message, 'user left');
+  const e2 = await rejects(d.imports.list({ timeoutMs: 150 }), hi.APIConnectionTimeoutError);
+  assert.match(e2.message, /timed out after 150 ms/);
+  // A whole flow, under the client's per-request timeout.
+  const quick = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, fetch: deaf, maxRetries: 0, timeoutMs: 150 });
+  await rejects(quick.importFile(new File([CSV], 'c.csv'), { schema_id: CONTACTS }), hi.APIConnectionTimeoutError);
+  assert.ok(asked.length >= 3, asked.join('\n'));
+  // A fetch that answers with a Response rather than a promise of one is still a fetch.
+  const direct = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, fetch: () => new Response('{"id":"x"}', { status: 200 }) });
+  await assert.doesNotReject(direct.imports.retrieve('00000000-0000-4000-8000-000000000000', { signal: new AbortController().signal }));
+});
+
 test('onQueued: a create held back by the rate limit says so and for how long; throwing stops it unsent', async () => {
   const limited = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, rateLimit: { creates: 1, windowMs: 1500 }, fetch: recording });
   /** @type {any[]} */
