@@ -3,6 +3,9 @@
 // once in the glue, were ~2 KB of the gzip payload. `__wbg_get_2080c49015e35254` becomes `$get`
 // (`$get2`, ... when several share a name). A glue that does not name each import exactly once
 // stops the build, so a change in wasm-bindgen's output cannot slip through half-renamed.
+// The modules they come from get short names too: each import names its module again, and the
+// glue listed the snippet `net.js` once per Rust `extern` block that binds it (five times), each
+// key 60 characters. `./headless_imports_bg.js` becomes `w`, a snippet its file name (`net.js`).
 // Usage: node short-imports.mjs file.wasm glue.js
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, leb, name, readName, sections, uleb } from './wasm-sections.mjs';
@@ -43,6 +46,18 @@ function skipDescriptor(body, pos) {
   throw new Error(`short-imports: unknown import kind ${kind}`);
 }
 
+/** old module name -> new */
+const modules = new Map();
+function shortModule(module) {
+  if (!modules.has(module)) {
+    const to = module === './headless_imports_bg.js' ? 'w' : /^\.\/snippets\/.*\/([\w-]+\.js)$/.exec(module)?.[1];
+    if (!to) throw new Error(`short-imports: unexpected import module ${module}`);
+    if ([...modules.values()].includes(to)) throw new Error(`short-imports: two modules would both be ${to}`);
+    modules.set(module, to);
+  }
+  return modules.get(module);
+}
+
 function rewriteImports(body) {
   let [count, pos] = leb(body, 0);
   const out = [uleb(count)];
@@ -51,7 +66,7 @@ function rewriteImports(body) {
     [module, pos] = readName(body, pos);
     [field, pos] = readName(body, pos);
     const end = skipDescriptor(body, pos);
-    out.push(name(module), name(shortName(field)), body.subarray(pos, end));
+    out.push(name(shortModule(module)), name(shortName(field)), body.subarray(pos, end));
     pos = end;
   }
   return Buffer.concat(out);
@@ -62,6 +77,15 @@ for (const [from, to] of renamed) {
   const uses = glue.split(from).length - 1;
   if (uses !== 1) throw new Error(`short-imports: ${from} appears ${uses} times in ${glueFile}, expected once (its key)`);
   glue = glue.replace(`${from}:`, `${to}:`);
+}
+// The glue's imports object: one key per module, the first of a repeated one kept (each repeat
+// is `import * as importN` of the same file, so they are the same object).
+for (const [from, to] of modules) {
+  const key = `"${from}": `;
+  const lines = glue.split('\n').filter((l) => l.trim().startsWith(key));
+  if (lines.length === 0) throw new Error(`short-imports: ${glueFile} has no imports key for ${from}`);
+  for (const l of lines.slice(1)) glue = glue.replace(`${l}\n`, '');
+  glue = glue.replace(key, `"${to}": `);
 }
 writeFileSync(wasmFile, join(wasm.subarray(0, 8), list));
 writeFileSync(glueFile, glue);
