@@ -43,7 +43,7 @@ build_wasm() {
     node scripts/short-names.mjs "$wasm"
   fi
   # Import names without wasm-bindgen's random hashes, in the .wasm and its glue alike.
-  node scripts/short-imports.mjs "$wasm" "$out/headless_imports.js"
+  node scripts/short-imports.mjs "${names[@]/-g/--names}" "$wasm" "$out/headless_imports.js"
 
   local w js=0 f
   w=$(gz "$wasm")
