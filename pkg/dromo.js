@@ -5,9 +5,11 @@
 // itself, so countCsvRecords (which Exa's flow needs) is not in this build: import it from
 // `headless-imports` or `headless-imports/exa`.
 
-import init, * as core from './gen/dromo/headless_imports.js';
+// Named imports, not a namespace: a bundler then leaves out what no entry uses (initSync).
+import init, { Core, setup } from './gen/dromo/headless_imports.js';
 import { start, dromoClass } from './clients.js';
 
+const core = { Core, setup };
 await init({ module_or_path: new URL('./gen/dromo/headless_imports_bg.wasm', import.meta.url) });
 start(core);
 
