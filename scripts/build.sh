@@ -44,6 +44,7 @@ build_wasm() {
   fi
   # Import names without wasm-bindgen's random hashes, in the .wasm and its glue alike.
   node scripts/short-imports.mjs "${names[@]/-g/--names}" "$wasm" "$out/headless_imports.js"
+  node scripts/trim-glue.mjs "$out/headless_imports.js"
 
   local w js=0 f
   w=$(gz "$wasm")
