@@ -54,8 +54,20 @@ function brand(Class, name, v) {
 }
 
 /**
- * The caller's AbortSignal when nothing about it can misbehave later; else a fresh signal of ours
- * that follows it. `undefined` when `v` is not an AbortSignal.
+ * Per caller signal, the controllers of the call signals that follow it: held weakly, so a call's
+ * lives as long as its signal (`keep`), which lives as long as the call holds it.
+ * @type {WeakMap<AbortSignal, Set<WeakRef<AbortController>>>}
+ */
+const followers = new WeakMap();
+/** @type {WeakMap<AbortSignal, AbortController>} */
+const keep = new WeakMap();
+
+/**
+ * A signal of the call's own that follows the caller's AbortSignal: `undefined` when `v` is not
+ * one. Every request, wait and upload of the call listens on the call's signal, and the caller's
+ * gets one listener however many calls share it, where a listener per request made Node warn of a
+ * leak past ten ("MaxListenersExceededWarning") when many calls shared one signal. A signal that
+ * could misbehave (a Proxy, own properties shadowing `aborted`) is followed natively.
  * @param {unknown} v
  * @returns {AbortSignal | undefined}
  */
@@ -68,12 +80,31 @@ function signalOf(v) {
     (isProxy ? !isProxy(s) : typeof (/** @type {any} */ (globalThis).process) === 'undefined') &&
     Object.getPrototypeOf(s) === AbortSignal.prototype &&
     Object.getOwnPropertyNames(s).length === 0;
-  if (clean) return s;
-  if (typeof AbortSignal.any === 'function') return AbortSignal.any([s]);
+  if (!clean && typeof AbortSignal.any === 'function') return AbortSignal.any([s]);
+  if (s.aborted) return clean ? s : AbortSignal.abort(s.reason);
+  // workerd has no WeakRef before its 2025-05-05 compatibility date: there the call listens on
+  // the caller's signal itself, as everywhere before (workerd warns of no leak).
+  if (typeof WeakRef === 'undefined') return s;
+  const calls = followers.get(s) ?? follow(s);
+  // The dead are dropped each time the set reaches a power of two (from 64): amortised, however
+  // long-lived the caller's signal.
+  if (calls.size > 63 && !(calls.size & (calls.size - 1))) calls.forEach((w) => w.deref() || calls.delete(w));
   const c = new AbortController();
-  if (s.aborted) c.abort(s.reason);
-  else s.addEventListener('abort', () => c.abort(s.reason), { once: true });
+  keep.set(c.signal, c);
+  calls.add(new WeakRef(c));
   return c.signal;
+}
+
+/**
+ * Starts following the caller's signal `s`: its one listener aborts each call signal still alive.
+ * @param {AbortSignal} s
+ */
+function follow(s) {
+  /** @type {Set<WeakRef<AbortController>>} */
+  const calls = new Set();
+  followers.set(s, calls);
+  s.addEventListener('abort', () => calls.forEach((w) => w.deref()?.abort(s.reason)), { once: true });
+  return calls;
 }
 
 /**

@@ -9,6 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { getEventListeners } from 'node:events';
 import { startEmulator, loadPackage, installPackage, ROOT, KEY, CONTACTS } from './helpers/env.js';
 
 const EXA_KEY = 'test-exa-key';
@@ -127,6 +128,34 @@ test('a `fetch` option that ignores its signal (never settles) still ends at an 
   // A fetch that answers with a Response rather than a promise of one is still a fetch.
   const direct = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, fetch: () => new Response('{"id":"x"}', { status: 200 }) });
   await assert.doesNotReject(direct.imports.retrieve('00000000-0000-4000-8000-000000000000', { signal: new AbortController().signal }));
+});
+
+test('one signal shared by 30 calls gets one listener (no leak warning from Node), and aborting it ends them all with its reason', async () => {
+  /** @type {Error[]} */
+  const warnings = [];
+  const onWarning = (/** @type {Error} */ w) => void warnings.push(w);
+  process.on('warning', onWarning);
+  try {
+    const imp = await dromo.imports.create({ schema_id: CONTACTS, original_filename: 'never.csv' });
+    const stop = new AbortController();
+    // Waits on an import that never gets its file: only the signal ends them. Each holds a timer
+    // or a request (the poll limit queues most), and each of those listened on the signal itself.
+    const calls = Array.from({ length: 30 }, () => dromo.imports.waitForCompletion(imp.id, { signal: stop.signal }));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(getEventListeners(stop.signal, 'abort').length, 1);
+    const reason = new Error('all done');
+    stop.abort(reason);
+    for (const r of await Promise.allSettled(calls)) {
+      assert.equal(r.status, 'rejected');
+      const e = /** @type {any} */ (r).reason;
+      assert.ok(e instanceof hi.APIUserAbortError, `${e?.name}: ${e?.message}`);
+      assert.equal(e.cause, reason);
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map(String), []);
+  } finally {
+    process.off('warning', onWarning);
+  }
 });
 
 test('onQueued: a create held back by the rate limit says so and for how long; throwing stops it unsent', async () => {
