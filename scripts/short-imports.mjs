@@ -1,9 +1,10 @@
-// Shortens the names of the wasm's imports from its JS glue, in both files: wasm-bindgen names
-// them `__wbg_<name>_<16 hex digits>`, and those random digits, written once in the .wasm and
-// once in the glue, were ~2 KB of the gzip payload. `__wbg_get_2080c49015e35254` becomes `$7`, a
-// number in base 36 (the names were another ~0.2 KB gz); with `--names` (HI_WASM_NAMES=1 builds)
-// it becomes `$get` (`$get2`, ... when several share a name). A glue that does not name each import exactly once
-// stops the build, so a change in wasm-bindgen's output cannot slip through half-renamed.
+// Shortens the names between the wasm and its JS glue, in both files (names no minifier may
+// touch). Imports: wasm-bindgen names them `__wbg_<name>_<16 hex digits>`, and those random
+// digits, written once in the .wasm and once in the glue, were ~2 KB of the gzip payload.
+// `__wbg_get_2080c49015e35254` becomes `$7`, a number in base 36 (the names were another ~0.2 KB
+// gz); with `--names` (HI_WASM_NAMES=1 builds) it becomes `$get` (`$get2`, ... when several share
+// a name). A glue that does not name each import exactly once stops the build, so a change in
+// wasm-bindgen's output cannot slip through half-renamed. Exports are numbered too (`_0`, ...).
 // The modules they come from get short names too: each import names its module again, and the
 // glue listed the snippet `net.js` once per Rust `extern` block that binds it (five times), each
 // key 60 characters. `./headless_imports_bg.js` becomes `w`, a snippet its file name (`net.js`).
