@@ -161,20 +161,31 @@ export function cancel(reader) {
   reader?.cancel().catch(() => {});
 }
 
+/** Each combined signal's first source, kept alive as long as the combination is. */
+const sources = new WeakMap();
+
 /**
- * One signal that fires when either does (the caller's, and a row stream's own stop).
+ * One signal that fires when either does (the caller's, and a row stream's own stop). The result
+ * holds `a`: a call's signal is held only weakly by the caller's that it follows (see plain.js),
+ * so once a call keeps the combination instead, `a` must live on with it, or a collection would
+ * cut the call off from the caller's abort.
  * @param {AbortSignal | undefined} a
  * @param {AbortSignal} b
  */
 export function either(a, b) {
   if (!a) return b;
-  if (typeof AbortSignal.any === 'function') return AbortSignal.any([a, b]);
-  const c = new AbortController();
-  const fire = (/** @type {AbortSignal} */ s) => () => c.abort(s.reason);
-  if (a.aborted || b.aborted) c.abort((a.aborted ? a : b).reason);
-  a.addEventListener('abort', fire(a), { once: true });
-  b.addEventListener('abort', fire(b), { once: true });
-  return c.signal;
+  let c;
+  if (typeof AbortSignal.any === 'function') c = AbortSignal.any([a, b]);
+  else {
+    const both = new AbortController();
+    const fire = (/** @type {AbortSignal} */ s) => () => both.abort(s.reason);
+    if (a.aborted || b.aborted) both.abort((a.aborted ? a : b).reason);
+    a.addEventListener('abort', fire(a), { once: true });
+    b.addEventListener('abort', fire(b), { once: true });
+    c = both.signal;
+  }
+  sources.set(c, a);
+  return c;
 }
 
 /**

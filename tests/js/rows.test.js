@@ -5,7 +5,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { startEmulator, loadPackage, KEY } from './helpers/env.js';
+
+// gc() for the test that needs a collection at a given moment.
+v8.setFlagsFromString('--expose-gc');
 
 /** @type {any} */ let hi;
 /** @type {Awaited<ReturnType<typeof startEmulator>>} */ let emu;
@@ -172,6 +177,29 @@ test('an abort mid-stream rejects the loop with APIUserAbortError carrying the r
   assert.ok(error instanceof hi.APIUserAbortError, String(error));
   assert.equal(error.cause.message, 'enough');
   assert.ok(n < want.length);
+});
+
+test('an abort during a stalled download ends rows() even after a garbage collection (the call signal lives on)', async () => {
+  // The row stream combines the call's signal with its own stop; a collection must not cut the
+  // combination off from the caller's abort (it used to finish the read, every row, after it).
+  const gc = vm.runInNewContext('gc');
+  await faults([{ route: 'storage.get', kind: 'slow', ms: 4000, count: 1 }]);
+  try {
+    const controller = new AbortController();
+    const loop = (async () => {
+      let n = 0;
+      for await (const _row of dromo.imports.rows(id, { signal: controller.signal })) n++;
+      return n;
+    })();
+    await sleep(300);
+    gc();
+    controller.abort(new Error('stop'));
+    const error = await loop.then((n) => `finished with ${n} rows`, (e) => e);
+    assert.ok(error instanceof hi.APIUserAbortError, String(error));
+    assert.equal(error.cause.message, 'stop');
+  } finally {
+    await faults();
+  }
 });
 
 test('bad input is a ValidationError before any request; a result that is not a JSON array is an APIError', async () => {
