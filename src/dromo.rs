@@ -455,7 +455,8 @@ impl Dromo {
                     // `client::parse_json`). Before a retry makes another, that one is deleted:
                     // nobody could upload to it. Given up, it stays on the error instead.
                     if let (Some(_), Some(imp)) = (failed.retry_in, &failed.error.import) {
-                        let _ = self.delete(&get(imp, "id"), &CallOptions::default()).await;
+                        let cleanup = CallOptions::cleanup(self.client.timeout_ms);
+                        let _ = self.delete(&get(imp, "id"), &cleanup).await;
                     }
                     // No answer at all, yet it may have made one: named once a retry succeeds.
                     #[cfg(feature = "server")]

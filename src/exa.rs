@@ -338,11 +338,11 @@ impl Exa {
     }
 
     /// Deletes the import a create whose answer was lost may have made: the one its cut-off
-    /// answer named, else the newest one carrying `token`. Deaf to the caller's signal: a cleanup
-    /// must not stop halfway because the caller gave up. True when nothing is left: deleted, or
-    /// none was made; false when that could not be checked.
+    /// answer named, else the newest one carrying `token`: a cleanup (`CallOptions::cleanup`).
+    /// True when nothing is left: deleted, or none was made; false when that could not be
+    /// checked.
     async fn remove_lost(&self, token: &str, error: &Error) -> bool {
-        let calm = CallOptions::default();
+        let calm = CallOptions::cleanup(self.client.timeout_ms);
         let id = match error.import.as_ref().and_then(|i| get_str(i, "id")) {
             Some(id) => id,
             None => match self.find_by_token(token, &calm).await {
@@ -442,7 +442,10 @@ impl Exa {
             // Nothing orphaned: an import whose file never arrived is deleted (the user's abort
             // included); if even that fails, the error still carries the import so its id is known.
             let deleted = self
-                .delete(&get(&imp, "id"), &CallOptions::default())
+                .delete(
+                    &get(&imp, "id"),
+                    &CallOptions::cleanup(self.client.timeout_ms),
+                )
                 .await
                 .is_ok();
             let mut err = err.with_import(&imp);

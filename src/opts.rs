@@ -62,7 +62,29 @@ impl CallOptions {
             ..CallOptions::default()
         })
     }
+
+    /// A cleanup's requests (deleting an import a failed or aborted call made, or finding it
+    /// first): deaf to the caller's signal, since a cleanup must not stop halfway because the
+    /// caller gave up, but bounded, since the caller waits for it: at most `CLEANUP_TIMEOUT_MS`
+    /// each (less if the client's own timeout is shorter) and one retry. An abort then ends its
+    /// call within seconds even when the API, or a `fetch` option that ignores its signal, never
+    /// answers; what could not be deleted stays named on the error.
+    pub fn cleanup(client_timeout_ms: f64) -> CallOptions {
+        let bounded = client_timeout_ms > 0.0 && client_timeout_ms < CLEANUP_TIMEOUT_MS;
+        CallOptions {
+            timeout_ms: Some(if bounded {
+                client_timeout_ms
+            } else {
+                CLEANUP_TIMEOUT_MS
+            }),
+            max_retries: Some(1),
+            ..CallOptions::default()
+        }
+    }
 }
+
+/// The longest a cleanup request may take (see [`CallOptions::cleanup`]).
+pub const CLEANUP_TIMEOUT_MS: f64 = 5_000.0;
 
 /// Per-call options of an operation, read from a plain copy of the caller's value.
 pub fn call_options(opts: &JsValue) -> Result<CallOptions> {

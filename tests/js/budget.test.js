@@ -11,8 +11,8 @@ import { benchBundle } from '../../bench/bundle.mjs';
 
 /** KB = 1000 bytes, gzip -9. `budget`: the goal; `now`: the ceiling until the goal is met. */
 const LIMITS = {
-  oursExa: { budget: 52_000, now: 53_650 },
-  oursDromo: { budget: 52_000, now: 57_150 },
+  oursExa: { budget: 52_000, now: 53_700 },
+  oursDromo: { budget: 52_000, now: 57_200 },
   ours: { budget: 60_000, now: 65_900 },
 };
 

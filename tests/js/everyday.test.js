@@ -125,6 +125,13 @@ test('a `fetch` option that ignores its signal (never settles) still ends at an 
   const quick = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, fetch: deaf, maxRetries: 0, timeoutMs: 150 });
   await rejects(quick.importFile(new File([CSV], 'c.csv'), { schema_id: CONTACTS }), hi.APIConnectionTimeoutError);
   assert.ok(asked.length >= 3, asked.join('\n'));
+  // An aborted Exa import deletes (or first finds) what it made, deaf to the abort but bounded
+  // (a few seconds a request, one retry): even a client without a timeout ends (it never did).
+  const x = new hi.Exa({ apiKey: EXA_KEY, baseUrl: new URL('/websets', emu.api).href, fetch: deaf, timeoutMs: 0 });
+  const stopX = new AbortController();
+  setTimeout(() => stopX.abort(new Error('user stop')), 100);
+  const e3 = await rejects(x.importFile(new File([COMPANIES], 'c.csv'), { entity: { type: 'company' }, signal: stopX.signal }), hi.APIUserAbortError);
+  assert.equal(e3.cause?.message, 'user stop');
   // A fetch that answers with a Response rather than a promise of one is still a fetch.
   const direct = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, fetch: () => new Response('{"id":"x"}', { status: 200 }) });
   await assert.doesNotReject(direct.imports.retrieve('00000000-0000-4000-8000-000000000000', { signal: new AbortController().signal }));
