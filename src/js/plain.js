@@ -97,13 +97,15 @@ function signalOf(v) {
 
 /**
  * Starts following the caller's signal `s`: its one listener aborts each call signal still alive.
+ * Only once `s` is aborted: an `abort` event dispatched by hand on a live signal is no abort (and,
+ * the listener not being `once`, does not use it up either).
  * @param {AbortSignal} s
  */
 function follow(s) {
   /** @type {Set<WeakRef<AbortController>>} */
   const calls = new Set();
   followers.set(s, calls);
-  s.addEventListener('abort', () => calls.forEach((w) => w.deref()?.abort(s.reason)), { once: true });
+  s.addEventListener('abort', () => s.aborted && calls.forEach((w) => w.deref()?.abort(s.reason)));
   return calls;
 }
 
