@@ -59,7 +59,12 @@ function brand(Class, name, v) {
  * @type {WeakMap<AbortSignal, Set<WeakRef<AbortController>>>}
  */
 const followers = new WeakMap();
-/** @type {WeakMap<AbortSignal, AbortController>} */
+/**
+ * Each call signal's controller and the signal it follows, alive as long as it is. The source
+ * matters when it is itself a call signal that nothing else holds: a list's next page follows the
+ * page before's signal, and that page's call is over.
+ * @type {WeakMap<AbortSignal, [AbortController, AbortSignal]>}
+ */
 const keep = new WeakMap();
 
 /**
@@ -90,7 +95,7 @@ function signalOf(v) {
   // long-lived the caller's signal.
   if (calls.size > 63 && !(calls.size & (calls.size - 1))) calls.forEach((w) => w.deref() || calls.delete(w));
   const c = new AbortController();
-  keep.set(c.signal, c);
+  keep.set(c.signal, [c, s]);
   calls.add(new WeakRef(c));
   return c.signal;
 }

@@ -202,6 +202,23 @@ test('an abort during a stalled download ends rows() even after a garbage collec
   }
 });
 
+test('an abort ends a list walk page by page even after a garbage collection (each page follows the one before)', async () => {
+  for (let i = 0; i < 10; i++) await dromo.imports.create({ fields: FIELDS, original_filename: `walk-${i}.csv` });
+  const gc = vm.runInNewContext('gc');
+  const controller = new AbortController();
+  let n = 0;
+  const error = await (async () => {
+    for await (const _imp of dromo.imports.list({ limit: 1, signal: controller.signal })) {
+      if (++n === 5) gc();
+      if (n === 8) controller.abort(new Error('stop'));
+    }
+    return `finished the walk after ${n} imports`;
+  })().catch((e) => e);
+  assert.ok(error instanceof hi.APIUserAbortError, String(error));
+  assert.equal(error.cause.message, 'stop');
+  assert.equal(n, 8);
+});
+
 test('bad input is a ValidationError before any request; a result that is not a JSON array is an APIError', async () => {
   let sent = 0;
   const counting = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, fetch: (/** @type {any} */ u, /** @type {any} */ i) => (sent++, fetch(u, i)) });
