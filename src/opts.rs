@@ -66,9 +66,10 @@ impl CallOptions {
     /// A cleanup's requests (deleting an import a failed or aborted call made, or finding it
     /// first): deaf to the caller's signal, since a cleanup must not stop halfway because the
     /// caller gave up, but bounded, since the caller waits for it: at most `CLEANUP_TIMEOUT_MS`
-    /// each (less if the client's own timeout is shorter) and one retry. An abort then ends its
-    /// call within seconds even when the API, or a `fetch` option that ignores its signal, never
-    /// answers; what could not be deleted stays named on the error.
+    /// each (less if the client's own timeout is shorter) and no retry, whose wait a 429's
+    /// Retry-After could stretch to a minute. An abort then ends its call within seconds even
+    /// when the API, or a `fetch` option that ignores its signal, never answers; what could not
+    /// be deleted stays named on the error.
     pub fn cleanup(client_timeout_ms: f64) -> CallOptions {
         let bounded = client_timeout_ms > 0.0 && client_timeout_ms < CLEANUP_TIMEOUT_MS;
         CallOptions {
@@ -77,7 +78,7 @@ impl CallOptions {
             } else {
                 CLEANUP_TIMEOUT_MS
             }),
-            max_retries: Some(1),
+            max_retries: Some(0),
             ..CallOptions::default()
         }
     }
