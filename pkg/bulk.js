@@ -168,8 +168,6 @@ class Journal {
   #known = new Set();
   /** @type {Set<string>} absolute paths the journal has records of (any size or mtime) */
   #paths = new Set();
-  /** @type {Map<string, string>} `device:inode`, size and mtime -> the path the journal first knew that file by */
-  #inodes = new Map();
   /** @type {Set<string>} the `device:inode` of every file of this run (see `spell`) */
   #claimed = new Set();
   /** @type {Map<string, Set<string>>} path -> the file keys (sizes and mtimes) it has records under */
@@ -342,8 +340,6 @@ class Journal {
     if (keys) keys.add(key);
     else this.#keysOf.set(r.path, new Set([key]));
     if (typeof r.inode === 'string') {
-      const same = `${r.inode}\0${r.size}\0${r.mtimeMs}`;
-      if (!this.#inodes.has(same)) this.#inodes.set(same, r.path);
       const paths = this.#pathsOf.get(r.inode);
       if (paths) paths.add(r.path);
       else this.#pathsOf.set(r.inode, new Set([r.path]));
@@ -371,7 +367,7 @@ class Journal {
     const named = new Set(entries.map((e) => e.abs));
     for (const entry of entries) {
       if (this.recordsOf(entry).length > 0) continue;
-      const moved = this.#inodes.get(`${entry.inode}\0${entry.size}\0${entry.mtimeMs}`);
+      const moved = this.#sameFile(entry);
       if (moved !== undefined) entry.known = moved;
       else if (entry.given !== entry.abs && !this.#paths.has(entry.abs) && this.#paths.has(entry.given)) entry.known = entry.given;
       else {
@@ -382,6 +378,19 @@ class Journal {
         entry.formerly = [...(this.#pathsOf.get(entry.inode) ?? [])].filter((p) => p !== entry.known && !named.has(p));
       }
     }
+  }
+
+  /**
+   * The first path the journal knows `entry`'s file by, unchanged: the same device, inode, size
+   * and mtime (a hard link to it, or its name before it was moved).
+   * @param {Entry} entry
+   */
+  #sameFile(entry) {
+    for (const p of this.#pathsOf.get(entry.inode) ?? []) {
+      const records = this.#byFile.get(`${p}\0${entry.size}\0${entry.mtimeMs}`) ?? [];
+      if (records.some((r) => r.inode === entry.inode)) return p;
+    }
+    return undefined;
   }
 
   /**
