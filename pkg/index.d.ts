@@ -1186,15 +1186,18 @@ export declare class HeadlessImportsError extends Error {
   /** `fileFromPath`'s errors: the file's absolute path. (On `ValidationError`: the input's.) */
   path?: string;
   /**
-   * `Exa.importFile`, after it created an import and then failed (an upload, a callback, an
-   * abort): whether that import was deleted, so nothing is left behind.
+   * Whether the import a failed call made (`import`) was deleted, so nothing is left behind:
+   * `Exa.importFile` after an upload, a callback or an abort failed; a create whose answer was
+   * lost, when the call ended there (an abort, no retries left: `true`), or when what it made could
+   * not be deleted (`false`: it stopped rather than make a second; delete or use that one).
    */
   deleted?: boolean;
   /** `importFiles`' `journal_in_use`: the lock file that is held (delete it only if its run is over). */
   lockPath?: string;
   /**
-   * An Exa create that stopped because it could not check what a lost answer may have created:
-   * the `metadata.headlessImportsToken` that import would carry (look for it before creating again).
+   * An Exa create that stopped because it could not check or delete what a lost answer may have
+   * created: the `metadata.headlessImportsToken` that import carries (look for it before creating
+   * again; when it was found, `import` names it and `deleted` is `false`).
    */
   token?: string;
   /**

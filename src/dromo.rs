@@ -453,10 +453,19 @@ impl Dromo {
                 Err(failed) => {
                     // An answer cut off mid-body still named the import it created (see
                     // `client::parse_json`). Before a retry makes another, that one is deleted:
-                    // nobody could upload to it. Given up, it stays on the error instead.
-                    if let (Some(_), Some(imp)) = (failed.retry_in, &failed.error.import) {
+                    // nobody could upload to it. Given up, it stays on the error instead; so it
+                    // does when it could not be deleted, and no retry leaves it behind unknown.
+                    if let (Some(_), Some(id)) = (
+                        failed.retry_in,
+                        failed.error.import.as_ref().and_then(|i| get_str(i, "id")),
+                    ) {
                         let cleanup = CallOptions::cleanup(self.client.timeout_ms);
-                        let _ = self.delete(&get(imp, "id"), &cleanup).await;
+                        match self.delete(&JsValue::from_str(&id), &cleanup).await {
+                            Err(e) if e.status != Some(404) => {
+                                return Err(failed.error.undeleted(&id))
+                            }
+                            _ => {}
+                        }
                     }
                     // No answer at all, yet it may have made one: named once a retry succeeds.
                     #[cfg(feature = "server")]

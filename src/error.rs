@@ -181,6 +181,27 @@ impl Error {
         self
     }
 
+    /// Names the import a failed call made (`error.import`) and whether it was `deleted`.
+    pub fn made(self, import: &JsValue, deleted: bool) -> Self {
+        let mut e = self.with_import(import);
+        e.extra.push(("deleted", JsValue::from_bool(deleted)));
+        e
+    }
+
+    /// A create that made import `id` (known by its id alone), failed, and could not delete it:
+    /// stops, naming it, rather than make another that would leave it behind unknown.
+    pub fn undeleted(self, id: &str) -> Self {
+        let mut e = self.made(&id_only(id), false);
+        e.message = [
+            e.message.as_str(),
+            " It created import ",
+            id,
+            ", which could not be deleted: delete it (imports.delete) before creating again.",
+        ]
+        .concat();
+        e
+    }
+
     /// The JS class name: API errors are split by status like every major SDK does.
     pub fn class_name(&self) -> &'static str {
         match self.kind {
@@ -350,6 +371,13 @@ pub fn api_class(status: u16) -> &'static str {
         s if s >= 500 => "InternalServerError",
         _ => "APIError",
     }
+}
+
+/// An import known by its id alone: `{ id }`.
+pub fn id_only(id: &str) -> JsValue {
+    let imp = Object::new();
+    set(&imp, "id", &JsValue::from_str(id));
+    imp.into()
 }
 
 #[cfg(test)]

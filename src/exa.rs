@@ -46,18 +46,26 @@ fn new_token() -> String {
     [half(), half()].concat()
 }
 
-/// A create that failed after it may have made an import that could be neither found nor
-/// deleted: the error says so, with the token that import carries (also `error.token`).
-fn unconfirmed(mut e: Error, token: &str) -> Error {
-    e.message = [
-        e.message.as_str(),
-        " It may have created an import that could not be checked or deleted: look for metadata.",
-        TOKEN_KEY,
-        " = ",
-        token,
-        " (exa.imports.list) before creating again.",
-    ]
-    .concat();
+/// A create that failed after it may have made an import that could not be deleted: the error
+/// says so, with the token that import carries (also `error.token`) and, when the import was
+/// found, its id (`error.import`, `deleted: false`).
+fn unconfirmed(e: Error, token: &str, found: Option<String>) -> Error {
+    let mut e = match found {
+        Some(id) => e.undeleted(&id),
+        None => {
+            let mut e = e;
+            e.message = [
+                e.message.as_str(),
+                " It may have created an import that could not be checked or deleted: look for metadata.",
+                TOKEN_KEY,
+                " = ",
+                token,
+                " (exa.imports.list) before creating again.",
+            ]
+            .concat();
+            e
+        }
+    };
     e.extra.push(("token", JsValue::from_str(token)));
     e
 }
@@ -325,10 +333,20 @@ impl Exa {
                 Err(failed) => {
                     // Another try only once what this one may have made is known to be gone:
                     // else stop, and say how to find it.
-                    if failed.error.may_have_created()
-                        && !self.remove_lost(&token, &failed.error).await
-                    {
-                        return Err(unconfirmed(failed.error, &token));
+                    let mut deleted = None;
+                    if failed.error.may_have_created() {
+                        match self.remove_lost(&token, &failed.error).await {
+                            Ok(id) => deleted = id,
+                            Err(found) => return Err(unconfirmed(failed.error, &token, found)),
+                        }
+                    }
+                    // The call ends here (an abort, no retries left): an import it made and
+                    // deleted is named too, so the caller knows of it and that it is gone.
+                    if failed.retry_in.is_none() {
+                        return Err(match deleted {
+                            Some(id) => failed.error.made(&crate::error::id_only(&id), true),
+                            None => failed.error,
+                        });
                     }
                     failed.wait(opts).await?;
                 }
@@ -339,21 +357,25 @@ impl Exa {
 
     /// Deletes the import a create whose answer was lost may have made: the one its cut-off
     /// answer named, else the newest one carrying `token`: a cleanup (`CallOptions::cleanup`).
-    /// True when nothing is left: deleted, or none was made; false when that could not be
-    /// checked.
-    async fn remove_lost(&self, token: &str, error: &Error) -> bool {
+    /// `Ok` when nothing is left: with the id of the import deleted, or none when none was made;
+    /// `Err` when that could not be checked or done, with the import's id once found.
+    async fn remove_lost(
+        &self,
+        token: &str,
+        error: &Error,
+    ) -> core::result::Result<Option<String>, Option<String>> {
         let calm = CallOptions::cleanup(self.client.timeout_ms);
         let id = match error.import.as_ref().and_then(|i| get_str(i, "id")) {
             Some(id) => id,
             None => match self.find_by_token(token, &calm).await {
                 Ok(Some(id)) => id,
-                Ok(None) => return true,
-                Err(_) => return false,
+                Ok(None) => return Ok(None),
+                Err(_) => return Err(None),
             },
         };
         match self.delete(&JsValue::from_str(&id), &calm).await {
-            Ok(_) => true,
-            Err(e) => e.status == Some(404),
+            Err(e) if e.status != Some(404) => Err(Some(id)),
+            _ => Ok(Some(id)),
         }
     }
 
@@ -448,9 +470,7 @@ impl Exa {
                 )
                 .await
                 .is_ok();
-            let mut err = err.with_import(&imp);
-            err.extra.push(("deleted", JsValue::from_bool(deleted)));
-            return Err(err);
+            return Err(err.made(&imp, deleted));
         }
         flow.uploaded(&imp).await?;
         let out = js_sys::Object::new();

@@ -408,6 +408,58 @@ test('an Exa create whose answer is lost, when the cleanup cannot check, stops i
   }
 });
 
+test('a create whose lost answer made an import that cannot be deleted stops and names it (deleted: false)', async () => {
+  const faults = (/** @type {unknown} */ plan) => fetch(`${emu.control}/faults`, { method: 'POST', body: JSON.stringify(plan) });
+  try {
+    // Exa: the answer is lost, the cleanup finds the import by its token, and its delete fails.
+    const exa = new hi.Exa({ apiKey: EXA_KEY, baseUrl: new URL('/websets', emu.api).href });
+    await faults({ seed: 1, rules: [{ route: 'exa.create', kind: 'reset_after', count: 1 }, { route: 'exa.delete', kind: 'status', status: 500, count: 1 }] });
+    const err = await exa.imports.create({ format: 'csv', entity: { type: 'company' }, size: 28, count: 1 }).catch((/** @type {any} */ e) => e);
+    await fetch(`${emu.control}/faults`, { method: 'DELETE' });
+    assert.ok(err instanceof hi.APIConnectionError, String(err));
+    const carrying = [];
+    for await (const imp of exa.imports.list()) if (imp.metadata?.headlessImportsToken === err.token) carrying.push(imp.id);
+    assert.deepEqual(carrying, [err.import?.id], 'the one import made, named on the error; no second try');
+    assert.equal(err.deleted, false);
+    assert.match(err.message, new RegExp(`It created import ${err.import.id}, which could not be deleted`));
+    await exa.imports.delete(err.import.id);
+
+    // Dromo: the answer is cut off after the id; deleting that import before a retry fails.
+    const dromo = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api });
+    const before = (await dromo.imports.list({ limit: 1000 })).results.length;
+    await faults({ seed: 1, rules: [{ route: 'dromo.create', kind: 'truncated_json', count: 1 }, { route: 'dromo.delete', kind: 'status', status: 500, count: 1 }] });
+    const e2 = await dromo.imports.create({ schema_id: CONTACTS, original_filename: 'kept.csv' }).catch((/** @type {any} */ e) => e);
+    await fetch(`${emu.control}/faults`, { method: 'DELETE' });
+    assert.ok(e2 instanceof hi.APIError && e2.code === 'invalid_response', String(e2));
+    assert.equal(e2.deleted, false);
+    const after = (await dromo.imports.list({ limit: 1000 })).results;
+    assert.equal(after.length, before + 1, 'no second import was created');
+    assert.ok(after.some((/** @type {any} */ imp) => imp.id === e2.import?.id), 'the error names the import that exists');
+    await dromo.imports.delete(e2.import.id);
+  } finally {
+    await fetch(`${emu.control}/faults`, { method: 'DELETE' });
+  }
+});
+
+test('an aborted Exa create names the import its lost answer made, found and deleted (deleted: true)', async () => {
+  const exa = new hi.Exa({ apiKey: EXA_KEY, baseUrl: new URL('/websets', emu.api).href });
+  // The create is processed at once and answered 1.5 s later: the abort comes in between.
+  await fetch(`${emu.control}/faults`, { method: 'POST', body: JSON.stringify({ seed: 1, rules: [{ route: 'exa.create', kind: 'slow', ms: 1500, count: 1 }] }) });
+  try {
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(new Error('stop')), 300);
+    const err = await exa.imports.create({ format: 'csv', entity: { type: 'company' }, size: 28, count: 1 }, { signal: ac.signal }).catch((/** @type {any} */ e) => e);
+    assert.ok(err instanceof hi.APIUserAbortError, String(err));
+    assert.equal(err.cause?.message, 'stop');
+    assert.equal(err.deleted, true);
+    assert.match(err.import?.id ?? '', /./, 'the import the abort left is named');
+    const gone = await exa.imports.retrieve(err.import.id).catch((/** @type {any} */ e) => e);
+    assert.ok(gone instanceof hi.NotFoundError, 'and it is deleted');
+  } finally {
+    await fetch(`${emu.control}/faults`, { method: 'DELETE' });
+  }
+});
+
 test('fileFromPath: any argument is a typed error, never a Node one', async () => {
   const revoked = Proxy.revocable({}, {});
   revoked.revoke();
