@@ -20,6 +20,7 @@ const EXIT_HELP = `Exit codes:
   3    a Dromo import stopped at NEEDS_REVIEW (its review URL is printed)
   4    an import failed (Dromo FAILED, Exa failed/canceled)
   130  interrupted (Ctrl-C): uploads are aborted, the import ids created so far are printed
+       (a second Ctrl-C leaves at once, without waiting for cleanups; the ids are printed too)
   With several files the most severe wins: 130, 2, 1, 4, 3, 0.`;
 
 const COMMON_HELP = `Common options:
@@ -541,8 +542,25 @@ async function runImport(api, plan) {
   const created = [];
   let interrupted = false;
 
+  /** Says which imports were made so far, once the run is interrupted. */
+  const tellCreated = () => {
+    report.finish();
+    if (isTTY) {
+      process.stderr.write(
+        `Interrupted: uploads aborted. Imports created so far (${created.length}):\n` +
+          created.map((id) => `  ${terminalSafe(id)}\n`).join(''),
+      );
+    } else {
+      report.emit({ event: 'aborted', importIds: created });
+    }
+  };
   const onSignal = () => {
-    if (interrupted) process.exit(EXIT.interrupted); // a second Ctrl-C: leave at once
+    // A second Ctrl-C: leave at once, without waiting for the cleanups, yet with the ids (writes
+    // to a terminal or a pipe are synchronous on Linux and macOS, so they land before the exit).
+    if (interrupted) {
+      tellCreated();
+      process.exit(EXIT.interrupted);
+    }
     interrupted = true;
     controller.abort();
   };
@@ -642,15 +660,7 @@ async function runImport(api, plan) {
     else report.emit({ event: 'summary', journal: plan.journal, files });
   }
   if (interrupted) {
-    report.finish();
-    if (isTTY) {
-      process.stderr.write(
-        `Interrupted: uploads aborted. Imports created so far (${created.length}):\n` +
-          created.map((id) => `  ${terminalSafe(id)}\n`).join(''),
-      );
-    } else {
-      report.emit({ event: 'aborted', importIds: created });
-    }
+    tellCreated();
     return EXIT.interrupted;
   }
   report.finish();

@@ -79,6 +79,7 @@ export async function exchange(fetchFn, method, url, headers, body, timeoutMs, s
   const bounded = fetchFn ? (/** @type {Promise<any>} */ p) => unlessAborted(p, /** @type {AbortSignal | undefined} */ (init.signal)) : (/** @type {Promise<any>} */ p) => p;
   try {
     const response = await bounded(f(url, init));
+    if (fetchFn) checkResponse(response);
     if (response.type === 'opaqueredirect') return [0, '', response.headers, null];
     if (!follow && response.status >= 300 && response.status < 400) {
       // Not read: a redirect's body is of no use, and the connection can go back to the pool.
@@ -96,6 +97,17 @@ export async function exchange(fetchFn, method, url, headers, body, timeoutMs, s
     clearTimeout(timer);
     if (onAbort) signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * What the client's `fetch` option resolved must be used as a Response (its status, headers and
+ * body): anything else is said plainly, rather than as whatever reading it would throw.
+ * @param {any} response
+ */
+function checkResponse(response) {
+  if (typeof response?.status === 'number' && typeof response.text === 'function' && typeof response.headers?.get === 'function') return;
+  const what = response === null ? 'null' : typeof response === 'object' ? 'an object that is not a Response (no status, headers.get() and text())' : typeof response;
+  throw new TypeError(`the client's fetch option resolved to ${what}, not a Response`);
 }
 
 /**
@@ -429,6 +441,7 @@ function fetchPut(fetchFn) {
   return async (url, body, _size, _onLoaded, signal) => {
     // Raced against the signal like `exchange`'s requests: the client's own fetch may ignore it.
     const res = await unlessAborted((fetchFn ?? fetch)(url, { method: 'PUT', body, signal }), signal);
+    if (fetchFn) checkResponse(res);
     const hint = (/** @type {string} */ name) => res.headers.get(name) ?? undefined;
     return { status: res.status, body: await unlessAborted(res.text(), signal), retryAfterMs: hint('retry-after-ms'), retryAfter: hint('retry-after') };
   };

@@ -296,6 +296,33 @@ test('Ctrl-C aborts the upload, prints the created import id and exits 130', asy
   if (!stored) assert.equal(imp.status, 'AWAITING_UPLOAD');
 });
 
+test('a second Ctrl-C leaves at once, still printing the created import ids', async () => {
+  // Exa deletes an aborted import; that cleanup is held up 4 s here, which the second Ctrl-C skips.
+  await fetch(`${emu.control}/faults`, { method: 'POST', body: JSON.stringify({ seed: 1, rules: [{ route: 'exa.delete', kind: 'slow', ms: 4000, count: 1 }, { route: 'storage.put', kind: 'slow', ms: 4000, count: 1 }] }) });
+  try {
+    const file = path.join(work, 'companies2.csv');
+    fs.writeFileSync(file, 'name,website\nAcme,https://acme.example\n');
+    let second = 0;
+    const r = await run(['exa', 'import', file, '--entity', 'company', ...exaArgs()], {
+      onStdout: (text, child) => {
+        if (!second && text.includes('"event":"created"')) {
+          child.kill('SIGINT');
+          setTimeout(() => { second = Date.now(); child.kill('SIGINT'); }, 500);
+        }
+      },
+    });
+    assert.ok(second, 'both signals were sent');
+    assert.ok(Date.now() - second < 2500, `left at once, not after the cleanup (${Date.now() - second} ms)`);
+    assert.equal(r.code, 130, r.stderr);
+    const created = r.events.find((e) => e.event === 'created');
+    const aborted = r.events.at(-1);
+    assert.equal(aborted?.event, 'aborted', r.stdout);
+    assert.deepEqual(aborted.importIds, [created.importId]);
+  } finally {
+    await fetch(`${emu.control}/faults`, { method: 'DELETE' });
+  }
+});
+
 test('text from a server never reaches the terminal as control sequences (retitle, clear, bidi)', async () => {
   const http = await import('node:http');
   const EVIL = '\u001b]0;pwned\u0007\u001b[2J\u009b31m\u202eevil';

@@ -126,7 +126,7 @@ test('a `fetch` option that ignores its signal (never settles) still ends at an 
   await rejects(quick.importFile(new File([CSV], 'c.csv'), { schema_id: CONTACTS }), hi.APIConnectionTimeoutError);
   assert.ok(asked.length >= 3, asked.join('\n'));
   // An aborted Exa import deletes (or first finds) what it made, deaf to the abort but bounded
-  // (a few seconds a request, one retry): even a client without a timeout ends (it never did).
+  // (one attempt of at most 5 s a request): even a client without a timeout ends (it never did).
   const x = new hi.Exa({ apiKey: EXA_KEY, baseUrl: new URL('/websets', emu.api).href, fetch: deaf, timeoutMs: 0 });
   const stopX = new AbortController();
   setTimeout(() => stopX.abort(new Error('user stop')), 100);
@@ -135,6 +135,12 @@ test('a `fetch` option that ignores its signal (never settles) still ends at an 
   // A fetch that answers with a Response rather than a promise of one is still a fetch.
   const direct = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, fetch: () => new Response('{"id":"x"}', { status: 200 }) });
   await assert.doesNotReject(direct.imports.retrieve('00000000-0000-4000-8000-000000000000', { signal: new AbortController().signal }));
+  // One that resolves to anything else is told so plainly (it was "Cannot read properties of undefined").
+  for (const [value, what] of [[undefined, 'undefined'], [null, 'null'], [{ ok: true }, 'an object that is not a Response'], [42, 'number']]) {
+    const odd = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, fetch: async () => value, maxRetries: 0 });
+    const e = await rejects(odd.imports.retrieve('00000000-0000-4000-8000-000000000000'), hi.APIConnectionError);
+    assert.match(e.message, new RegExp(`the client's fetch option resolved to ${what}`), e.message);
+  }
 });
 
 test('one signal shared by 30 calls gets one listener (no leak warning from Node), and aborting it ends them all with its reason', async () => {
