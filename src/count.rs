@@ -1,5 +1,6 @@
-//! Feeding a body to the CSV record counter chunk by chunk: a Blob through its stream (the file is
-//! never whole in JS or wasm memory), bytes in slices. The counting itself is `csv_count.rs`.
+//! Feeding a body to the CSV record counter piece by piece through `readerOf`: a Blob through its
+//! stream (the file is never whole in JS or wasm memory), bytes in slices. The counting itself is
+//! `csv_count.rs`.
 
 use crate::prelude::*;
 use js_sys::{Function, Promise, Uint8Array};
@@ -13,48 +14,33 @@ use crate::opts::signal;
 use crate::timer::check;
 use crate::upload;
 
-/// Bytes copied into wasm per step for an in-memory body.
-const SLICE: u32 = 1 << 20;
-
 /// The number of CSV records in `body` (a Blob or a Uint8Array, as `upload::body` gives them), excluding the header row when
 /// `header` is true. Malformed CSV (an unterminated quote) is a `ValidationError`.
 pub async fn records(body: &JsValue, header: bool, signal: Option<&AbortSignal>) -> Result<u64> {
     let mut counter = RecordCounter::new();
     let mut buf: Vec<u8> = Vec::new();
-    // At most SLICE bytes are copied at a time, whatever the chunk: a stream may hand over a whole
-    // in-memory Blob as one chunk, and wasm memory never shrinks back after holding it.
-    let mut feed = |chunk: &Uint8Array, counter: &mut RecordCounter| {
-        let mut at = 0;
-        while at < chunk.length() {
-            let end = (at + SLICE).min(chunk.length());
-            buf.resize((end - at) as usize, 0);
-            chunk.subarray(at, end).copy_to(&mut buf);
-            counter.feed(&buf);
-            at = end;
+    // Bytes and Blobs alike, in pieces of at most 1 MiB (wasm memory never shrinks back after
+    // holding a whole in-memory Blob), with turns of the event loop: see `readerOf`.
+    let reader = crate::js::reader_of(body).map_err(read_error)?;
+    let read: Function = get(&reader, "read").unchecked_into();
+    loop {
+        if let Err(e) = check(signal) {
+            let _ = get(&reader, "cancel")
+                .dyn_into::<Function>()
+                .map(|c| c.call0(&reader));
+            return Err(e);
         }
-    };
-    if let Some(bytes) = body.dyn_ref::<Uint8Array>() {
-        feed(bytes, &mut counter);
-    } else {
-        let reader = crate::js::reader_of(body).map_err(read_error)?;
-        let read: Function = get(&reader, "read").unchecked_into();
-        loop {
-            if let Err(e) = check(signal) {
-                let _ = get(&reader, "cancel")
-                    .dyn_into::<Function>()
-                    .map(|c| c.call0(&reader));
-                return Err(e);
-            }
-            let step = read.call0(&reader).map_err(read_error)?;
-            let step = crate::task::settled(Promise::resolve(&step))
-                .await
-                .map_err(read_error)?;
-            if get(&step, "done").as_bool() == Some(true) {
-                break;
-            }
-            // A Blob's stream yields Uint8Arrays: `readerOf` reads a real Blob's own stream.
-            feed(get(&step, "value").unchecked_ref(), &mut counter);
+        let step = read.call0(&reader).map_err(read_error)?;
+        let step = crate::task::settled(Promise::resolve(&step))
+            .await
+            .map_err(read_error)?;
+        if get(&step, "done").as_bool() == Some(true) {
+            break;
         }
+        let chunk: Uint8Array = get(&step, "value").unchecked_into();
+        buf.resize(chunk.length() as usize, 0);
+        chunk.copy_to(&mut buf);
+        counter.feed(&buf);
     }
     let counted = counter.finish();
     if counted.malformed {

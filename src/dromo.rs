@@ -455,16 +455,11 @@ impl Dromo {
                     // `client::parse_json`). Before a retry makes another, that one is deleted:
                     // nobody could upload to it. Given up, it stays on the error instead; so it
                     // does when it could not be deleted, and no retry leaves it behind unknown.
-                    if let (Some(_), Some(id)) = (
-                        failed.retry_in,
-                        failed.error.import.as_ref().and_then(|i| get_str(i, "id")),
-                    ) {
+                    if let (Some(_), Some(imp)) = (failed.retry_in, &failed.error.import) {
                         let cleanup = CallOptions::cleanup(self.client.timeout_ms);
-                        match self.delete(&JsValue::from_str(&id), &cleanup).await {
-                            Err(e) if e.status != Some(404) => {
-                                return Err(failed.error.undeleted(&id))
-                            }
-                            _ => {}
+                        let gone = self.delete(&get(imp, "id"), &cleanup).await;
+                        if gone.is_err_and(|e| e.status != Some(404)) {
+                            return Err(failed.error.undeleted());
                         }
                     }
                     // No answer at all, yet it may have made one: named once a retry succeeds.

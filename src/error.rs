@@ -182,20 +182,28 @@ impl Error {
     }
 
     /// Names the import a failed call made (`error.import`) and whether it was `deleted`.
+    #[inline(never)] // cold: kept out of every flow's state machine
     pub fn made(self, import: &JsValue, deleted: bool) -> Self {
         let mut e = self.with_import(import);
         e.extra.push(("deleted", JsValue::from_bool(deleted)));
         e
     }
 
-    /// A create that made import `id` (known by its id alone), failed, and could not delete it:
-    /// stops, naming it, rather than make another that would leave it behind unknown.
-    pub fn undeleted(self, id: &str) -> Self {
-        let mut e = self.made(&id_only(id), false);
+    /// A create that made the import on this error (`error.import`), failed, and could not delete
+    /// it: stops, naming it, rather than make another that would leave it behind unknown.
+    #[inline(never)] // cold: kept out of every flow's state machine
+    pub fn undeleted(self) -> Self {
+        let id = self
+            .import
+            .as_ref()
+            .and_then(|i| crate::js::get_str(i, "id"))
+            .unwrap_or_default();
+        let mut e = self;
+        e.extra.push(("deleted", JsValue::FALSE));
         e.message = [
             e.message.as_str(),
             " It created import ",
-            id,
+            &id,
             ", which could not be deleted: delete it (imports.delete) before creating again.",
         ]
         .concat();

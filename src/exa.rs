@@ -51,7 +51,7 @@ fn new_token() -> String {
 /// found, its id (`error.import`, `deleted: false`).
 fn unconfirmed(e: Error, token: &str, found: Option<String>) -> Error {
     let mut e = match found {
-        Some(id) => e.undeleted(&id),
+        Some(id) => e.with_import(&crate::error::id_only(&id)).undeleted(),
         None => {
             let mut e = e;
             e.message = [

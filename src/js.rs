@@ -44,9 +44,10 @@ extern "C" {
     /// `[value, size, name]` of a body to upload or count; throws a message.
     #[wasm_bindgen(catch, js_name = bodyOf)]
     pub fn body_of(v: &JsValue) -> Result<js_sys::Array, JsValue>;
-    /// `Blob.prototype.stream.call(blob).getReader()`.
+    /// A reader over a body's bytes (a Blob, through `Blob.prototype.stream`, or bytes) in
+    /// pieces of at most 1 MiB, paced so that timers still run.
     #[wasm_bindgen(catch, js_name = readerOf)]
-    pub fn reader_of(blob: &JsValue) -> Result<JsValue, JsValue>;
+    pub fn reader_of(body: &JsValue) -> Result<JsValue, JsValue>;
 }
 
 /// The caller's argument as plain data the core can read safely: every getter and Proxy trap

@@ -105,9 +105,9 @@ export async function exchange(fetchFn, method, url, headers, body, timeoutMs, s
  * @param {any} response
  */
 function checkResponse(response) {
-  if (typeof response?.status === 'number' && typeof response.text === 'function' && typeof response.headers?.get === 'function') return;
-  const what = response === null ? 'null' : typeof response === 'object' ? 'an object that is not a Response (no status, headers.get() and text())' : typeof response;
-  throw new TypeError(`the client's fetch option resolved to ${what}, not a Response`);
+  if (typeof response?.status !== 'number' || typeof response.text !== 'function' || typeof response.headers?.get !== 'function') {
+    throw new TypeError(`the client's fetch option resolved to ${response === null ? 'null' : typeof response}, not a Response`);
+  }
 }
 
 /**

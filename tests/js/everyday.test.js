@@ -136,7 +136,7 @@ test('a `fetch` option that ignores its signal (never settles) still ends at an 
   const direct = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, fetch: () => new Response('{"id":"x"}', { status: 200 }) });
   await assert.doesNotReject(direct.imports.retrieve('00000000-0000-4000-8000-000000000000', { signal: new AbortController().signal }));
   // One that resolves to anything else is told so plainly (it was "Cannot read properties of undefined").
-  for (const [value, what] of [[undefined, 'undefined'], [null, 'null'], [{ ok: true }, 'an object that is not a Response'], [42, 'number']]) {
+  for (const [value, what] of [[undefined, 'undefined'], [null, 'null'], [{ ok: true }, 'object, not a Response'], [42, 'number']]) {
     const odd = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, fetch: async () => value, maxRetries: 0 });
     const e = await rejects(odd.imports.retrieve('00000000-0000-4000-8000-000000000000'), hi.APIConnectionError);
     assert.match(e.message, new RegExp(`the client's fetch option resolved to ${what}`), e.message);

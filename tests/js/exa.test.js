@@ -41,6 +41,20 @@ test('countCsvRecords: a multi-MiB in-memory body counts exactly, whatever its t
   assert.equal(await hi.countCsvRecords(new Blob([csv]), { header: false }), 80_001);
 });
 
+test('countCsvRecords of a large body in memory lets timers run: an abort mid-count ends it', async () => {
+  // ~50 MB in memory: every read resolves at once, so without turns of the event loop no timer
+  // (the abort's) could fire until the whole count ended.
+  const line = 'a,b,c,"d\ne"\n';
+  const big = 'h\n' + line.repeat(Math.ceil(50e6 / line.length));
+  for (const body of [new Blob([big]), new TextEncoder().encode(big)]) {
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(new Error('enough')), 5);
+    const e = await hi.countCsvRecords(body, { signal: ac.signal }).then((n) => n, (err) => err);
+    assert.ok(e instanceof hi.APIUserAbortError, `${Object.prototype.toString.call(body)}: ${e}`);
+    assert.equal(e.cause?.message, 'enough');
+  }
+});
+
 test('importFile counts records itself (quoted newlines included), uploads exact bytes and completes', async () => {
   assert.equal(await hi.countCsvRecords(new Blob([COMPANIES])), 3);
   const file = tempFile('companies.csv', COMPANIES);
