@@ -1189,7 +1189,8 @@ export declare class HeadlessImportsError extends Error {
    * Whether the import a failed call made (`import`) was deleted, so nothing is left behind:
    * `Exa.importFile` after an upload, a callback or an abort failed; a create whose answer was
    * lost, when the call ended there (an abort, no retries left: `true`), or when what it made could
-   * not be deleted (`false`: it stopped rather than make a second; delete or use that one).
+   * not be deleted, or its deletion went unconfirmed (`false`: it stopped rather than make a second;
+   * check that one and delete or use it).
    */
   deleted?: boolean;
   /** `importFiles`' `journal_in_use`: the lock file that is held (delete it only if its run is over). */

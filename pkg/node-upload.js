@@ -85,12 +85,14 @@ function* chunksOf(bytes) {
  * @param {((loaded: number) => void) | null} [onProgress] bytes handed to the socket so far;
  *   monotonic, at most every 64 KiB, and a last call with `total` once the body is fully sent
  * @param {AbortSignal | null} [signal] aborts the request and the file read
+ * @param {number} [idleMs] gives up when the connection goes silent this long (nothing sent or
+ *   received: storage that stopped reading, or never answers); 0 or absent: never
  * @returns {Promise<{ status: number, body: string, retryAfterMs?: string, retryAfter?: string }>}
  *   the status, the response body (text, first 64 KiB) and the retry hints the storage sent
  * @throws {DOMException} `AbortError` when `signal` aborts; the Node error (with `code`, e.g.
  *   `ECONNRESET`) when the connection fails
  */
-export async function nodePut(url, body, total, onProgress, signal) {
+export async function nodePut(url, body, total, onProgress, signal, idleMs) {
   // Checked before anything opens: an aborted upload must not even connect.
   if (signal?.aborted) throw abortError();
   const target = new URL(url);
@@ -195,6 +197,11 @@ export async function nodePut(url, body, total, onProgress, signal) {
       // Once the answer is in, a reset from the server closing early is expected, not a failure.
       if (!responded) fail(err);
     });
+    // A silent connection (the storage stopped reading the body, or never answers) would leave
+    // the upload pending for ever: given up, and retried by the caller like a reset.
+    if (typeof idleMs === 'number' && idleMs > 0 && idleMs < 2 ** 31) {
+      req.setTimeout(idleMs, () => fail(new Error(`the storage went silent: nothing moved for ${idleMs} ms`)));
+    }
 
     // Node does not check Content-Length by default: a short body would leave the server waiting
     // for the missing bytes forever (a file truncated while uploading, a wrong `total`). The count

@@ -452,7 +452,9 @@ impl Client {
     /// Success bodies must be JSON; anything else (an HTML page from a proxy, a cut-off body) is
     /// an `APIError` carrying the status and a (cleaned) snippet, never a crash.
     fn parse_json(&self, reply: &Reply, what: &str) -> Result<JsValue> {
-        if reply.text.length() == 0 {
+        // Only a DELETE (or a 204) answers nothing: any other empty 2xx is a cut-off answer, which
+        // may still have made what it was asked to (a create), not a success without a result.
+        if reply.text.length() == 0 && (reply.status == 204 || what.starts_with("DELETE ")) {
             return Ok(JsValue::NULL);
         }
         json_parse(&reply.text).map_err(|_| {
@@ -464,7 +466,11 @@ impl Client {
                     " response was not JSON (",
                     what,
                     "): ",
-                    &snippet(&text, 120),
+                    &if text.is_empty() {
+                        "an empty body".into()
+                    } else {
+                        snippet(&text, 120)
+                    },
                 ]
                 .concat(),
             );

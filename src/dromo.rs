@@ -479,13 +479,14 @@ impl Dromo {
 
     /// The imports a create whose answer was lost may have made before `imp` (made by a retry):
     /// among the newest `LEFT_BY_SCAN`, none of this client's own creates, those waiting for a
-    /// file with `imp`'s file name and schema, made since that attempt started (`since`, our
+    /// file with `imp`'s file name and (with a `saved` schema; an inline one gets a new id each
+    /// create) schema, made since that attempt started (`since`, our
     /// clock, placed on the API's by `imp`'s own time, with 2 s of slack). Dromo echoes nothing
     /// that proves one ours rather than another client's, so they are named, never touched.
     /// Best effort: a failed look names none. Node's build only, where the bulk imports run: the
     /// browser builds may not grow (an empty import a lost answer made goes unnamed there).
     #[cfg(feature = "server")]
-    async fn left_by(&self, imp: &JsValue, since: f64) -> Vec<String> {
+    async fn left_by(&self, imp: &JsValue, saved: bool, since: f64) -> Vec<String> {
         let made_at = |i: &JsValue| {
             get_str(i, "created_date")
                 .map(|d| js_sys::Date::parse(&d))
@@ -520,7 +521,7 @@ impl Dromo {
                 get_str(i, "id").is_some_and(|other| other != id && !ours_too.contains(&other))
                     && get_str(i, "status").as_deref() == Some("AWAITING_UPLOAD")
                     && same("original_filename", i)
-                    && same("schema_id", i)
+                    && (!saved || same("schema_id", i))
                     && made_at(i).is_some_and(|t| t >= earliest && t <= ours)
             })
             .filter_map(|i| get_str(&i, "id"))
@@ -660,7 +661,10 @@ impl Dromo {
         // from here on, as `leftBehind`.
         #[cfg(feature = "server")]
         let left = match unsure {
-            Some(since) => self.left_by(&imp, since).await,
+            Some(since) => {
+                let saved = !is_absent(&get(&params, "schema_id"));
+                self.left_by(&imp, saved, since).await
+            }
             None => Vec::new(),
         };
         #[cfg(feature = "server")]

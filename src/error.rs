@@ -204,7 +204,7 @@ impl Error {
             e.message.as_str(),
             " It created import ",
             &id,
-            ", which could not be deleted: delete it (imports.delete) before creating again.",
+            ", whose deletion failed or went unconfirmed: check it before creating again.",
         ]
         .concat();
         e

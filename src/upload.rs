@@ -33,6 +33,7 @@ extern "C" {
         size: f64,
         on_progress: Option<&Function>,
         signal: Option<&AbortSignal>,
+        idle_ms: f64,
     ) -> Promise;
 }
 
@@ -135,6 +136,9 @@ pub struct Sending<'a> {
     pub signal: Option<&'a AbortSignal>,
     pub max_retries: u32,
     pub fetch: Option<&'a Function>,
+    /// The client's `timeoutMs`: how long the Node uploader lets the connection go silent (no
+    /// byte sent or received) before it gives the attempt up, to be retried.
+    pub idle_ms: f64,
 }
 
 impl<'a> Sending<'a> {
@@ -149,6 +153,7 @@ impl<'a> Sending<'a> {
             signal,
             max_retries: client.max_retries,
             fetch: client.fetch_fn(),
+            idle_ms: client.timeout_ms,
         }
     }
 }
@@ -241,6 +246,7 @@ async fn send(url: &str, body: &Body, how: &Sending<'_>) -> Result<Answer> {
         body.size,
         how.on_progress,
         how.signal,
+        how.idle_ms,
     );
     let reply = crate::task::settled(started)
         .await

@@ -493,7 +493,9 @@ function errorFields(e) {
     if (e.failedMessage) extra.failedMessage = e.failedMessage;
     if (Array.isArray(e.import?.import_errors)) extra.importErrors = e.import.import_errors.slice(0, 10);
   }
-  if (e?.deleted) extra.deleted = true;
+  // Whether the import it made was deleted (false: it is still there), and an Exa create's token.
+  if (typeof e?.deleted === 'boolean') extra.deleted = e.deleted;
+  if (typeof e?.token === 'string') extra.token = e.token;
   const msg =
     e?.code === 'import_failed' && e.import?.import_errors?.[0]?.message
       ? `import failed: ${e.import.import_errors[0].message}`
@@ -540,6 +542,8 @@ async function runImport(api, plan) {
   const { signal } = controller;
   /** @type {string[]} */
   const created = [];
+  /** Of those, the ones a cleanup deleted. @type {Set<string>} */
+  const deleted = new Set();
   let interrupted = false;
 
   /** Says which imports were made so far, once the run is interrupted. */
@@ -548,10 +552,10 @@ async function runImport(api, plan) {
     if (isTTY) {
       process.stderr.write(
         `Interrupted: uploads aborted. Imports created so far (${created.length}):\n` +
-          created.map((id) => `  ${terminalSafe(id)}\n`).join(''),
+          created.map((id) => `  ${terminalSafe(id)}${deleted.has(id) ? '  (deleted)' : ''}\n`).join(''),
       );
     } else {
-      report.emit({ event: 'aborted', importIds: created });
+      report.emit({ event: 'aborted', importIds: created, deletedIds: created.filter((id) => deleted.has(id)) });
     }
   };
   const onSignal = () => {
@@ -598,8 +602,16 @@ async function runImport(api, plan) {
         }
         return report.emit({ ...base, status: e.status, ...extra, waited: true, ...earlier });
       }
-      case 'error':
-        return report.emit({ ...base, ...errorFields(e.error), ...earlier });
+      case 'error': {
+        // An import the library found and named only on the error (a create whose answer was
+        // lost) was created too.
+        const id = e.importId ?? e.error?.import?.id;
+        if (typeof id === 'string' && !e.earlier) {
+          if (!created.includes(id)) created.push(id);
+          if (e.error?.deleted === true) deleted.add(id);
+        }
+        return report.emit({ ...base, ...(typeof id === 'string' ? { importId: id } : {}), ...errorFields(e.error), ...earlier });
+      }
       case 'resumed':
         return report.emit({ ...base, action: e.action });
       case 'abandoned':
@@ -636,6 +648,11 @@ async function runImport(api, plan) {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    // Until the process ends (its last output), a Ctrl-C still ends it with the documented code
+    // rather than Node's default death by signal.
+    const late = () => process.exit(EXIT.interrupted);
+    process.on('SIGINT', late);
+    process.on('SIGTERM', late);
   }
   let code = EXIT.ok;
   for (const f of summary.files) {

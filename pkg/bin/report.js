@@ -208,12 +208,15 @@ export function ttyReporter(files, out = process.stdout) {
 /** @param {CliEvent} e */
 function describe(e) {
   const id = e.importId ? `  (import ${e.importId})` : '';
-  if (e.event === 'error' && e.code === 'aborted') return `✖ interrupted${id}`;
+  // Whether the import a failed file made is gone: its cleanup deleted it, or could not.
+  const gone = e.deleted === true ? ', deleted' : e.deleted === false ? ', NOT deleted' : '';
+  const withId = e.importId ? `  (import ${e.importId}${gone})` : '';
+  if (e.event === 'error' && e.code === 'aborted') return `✖ interrupted${withId}`;
   if (e.event === 'error') {
     const status = e.status ? `${e.status}: ` : '';
     // Exa's failure messages name the import already.
     const named = e.importId && String(e.message).includes(String(e.importId));
-    return `✖ ${status}${e.message}${named ? '' : id}${e.earlier ? '  (earlier run)' : ''}`;
+    return `✖ ${status}${e.message}${named ? gone && `  (${gone.slice(2)})` : withId}${e.earlier ? '  (earlier run)' : ''}`;
   }
   if (e.status === 'NEEDS_REVIEW') return `! NEEDS_REVIEW: finish it at ${e.reviewUrl}`;
   if (e.waited === false) return `✔ uploaded, not waiting (status ${e.status})${id}`;

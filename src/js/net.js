@@ -7,6 +7,9 @@
 // wasm-bindgen copies this file verbatim into pkg/gen/snippets/: self-contained ESM, no imports.
 // (One file for both: each snippet is one more module a page loads.)
 
+/** What a `Response.error()` (a fetch wrapper's way to say "no answer") is reported as. */
+const NETWORK_ERROR = 'the fetch answered Response.error() (a network error)';
+
 /** setTimeout's delay is a signed 32-bit number of milliseconds; longer delays fire at once. */
 const MAX_DELAY_MS = 2147483647;
 
@@ -80,6 +83,8 @@ export async function exchange(fetchFn, method, url, headers, body, timeoutMs, s
   try {
     const response = await bounded(f(url, init));
     if (fetchFn) checkResponse(response);
+    // A network error as a Response (a fetch wrapper's `Response.error()`, status 0): no answer.
+    if (response.type === 'error') throw new TypeError(NETWORK_ERROR);
     if (response.type === 'opaqueredirect') return [0, '', response.headers, null];
     if (!follow && response.status >= 300 && response.status < 400) {
       // Not read: a redirect's body is of no use, and the connection can go back to the pool.
@@ -381,18 +386,19 @@ export function watch(promise, n) {
  *
  * A throwing `onProgress` stops the upload, as a throwing `onStatus` stops a wait: the promise
  * rejects with `['callback', thrown]` for Rust to report (any other rejection is a network one).
- * @param {Function | undefined} uploader the Node uploader, `(url, body, size, onLoaded, signal)`
+ * @param {Function | undefined} uploader the Node uploader, `(url, body, size, onLoaded, signal, idleMs)`
  * @param {typeof fetch | undefined} fetchFn the client's `fetch` option, for the fetch path
  * @param {string} url
  * @param {Blob | Uint8Array} body
  * @param {number} size
  * @param {((p: { loaded: number, total: number }) => void) | undefined} onProgress
  * @param {AbortSignal | undefined} signal
+ * @param {number} idleMs for the Node uploader: how long the connection may go silent (0: for ever)
  * @returns {Promise<{ status: number, body: string, retryAfterMs?: string, retryAfter?: string }>}
  */
-export async function put(uploader, fetchFn, url, body, size, onProgress, signal) {
+export async function put(uploader, fetchFn, url, body, size, onProgress, signal, idleMs) {
   const send = uploader ?? (typeof XMLHttpRequest === 'undefined' ? fetchPut(fetchFn) : xhrPut);
-  if (!onProgress) return send(url, /** @type {any} */ (body), size, undefined, signal);
+  if (!onProgress) return send(url, /** @type {any} */ (body), size, undefined, signal, idleMs);
   let reported = 0;
   /** @type {[unknown] | undefined} what onProgress threw */
   let thrown;
@@ -420,7 +426,7 @@ export async function put(uploader, fetchFn, url, body, size, onProgress, signal
     }
   };
   try {
-    const answer = await send(url, /** @type {any} */ (body), size, report, stop.signal);
+    const answer = await send(url, /** @type {any} */ (body), size, report, stop.signal, idleMs);
     if (answer.status >= 200 && answer.status < 300) report(size);
     if (!thrown) return answer;
   } catch (e) {
@@ -442,6 +448,7 @@ function fetchPut(fetchFn) {
     // Raced against the signal like `exchange`'s requests: the client's own fetch may ignore it.
     const res = await unlessAborted((fetchFn ?? fetch)(url, { method: 'PUT', body, signal }), signal);
     if (fetchFn) checkResponse(res);
+    if (res.type === 'error') throw new TypeError(NETWORK_ERROR);
     const hint = (/** @type {string} */ name) => res.headers.get(name) ?? undefined;
     return { status: res.status, body: await unlessAborted(res.text(), signal), retryAfterMs: hint('retry-after-ms'), retryAfter: hint('retry-after') };
   };

@@ -323,6 +323,36 @@ test('a second Ctrl-C leaves at once, still printing the created import ids', as
   }
 });
 
+test('Ctrl-C during a create: the import its lost answer made is listed, and whether it was deleted', async () => {
+  // The create is made at once and answered 3 s later; the cleanup's delete of it then fails.
+  await fetch(`${emu.control}/faults`, { method: 'POST', body: JSON.stringify({ seed: 1, rules: [{ route: 'exa.create', kind: 'slow', ms: 3000, count: 1 }, { route: 'exa.delete', kind: 'status', status: 500, count: 1 }] }) });
+  try {
+    const file = path.join(work, 'companies3.csv');
+    fs.writeFileSync(file, 'name,website\nAcme,https://acme.example\n');
+    let sent = false;
+    const r = await run(['exa', 'import', file, '--entity', 'company', ...exaArgs()], {
+      onStdout: (text, child) => {
+        if (!sent && text.includes('"event":"start"')) {
+          sent = true;
+          setTimeout(() => child.kill('SIGINT'), 500);
+        }
+      },
+    });
+    assert.equal(r.code, 130, r.stderr);
+    assert.ok(!r.events.some((e) => e.event === 'created'), 'the answer never came');
+    const error = r.events.find((e) => e.event === 'error');
+    assert.equal(error?.deleted, false, JSON.stringify(error));
+    const aborted = r.events.at(-1);
+    assert.equal(aborted?.event, 'aborted');
+    assert.deepEqual(aborted.importIds, [error.importId], 'the import left on the server is listed');
+    assert.deepEqual(aborted.deletedIds, []);
+    const server = await (await fetch(`${emu.exa}/v0/imports`, { headers: { 'x-api-key': EXA_KEY } })).json();
+    assert.ok(server.data.some((/** @type {any} */ i) => i.id === error.importId), 'it is there');
+  } finally {
+    await fetch(`${emu.control}/faults`, { method: 'DELETE' });
+  }
+});
+
 test('text from a server never reaches the terminal as control sequences (retitle, clear, bidi)', async () => {
   const http = await import('node:http');
   const EVIL = '\u001b]0;pwned\u0007\u001b[2J\u009b31m\u202eevil';

@@ -311,6 +311,63 @@ test("a file create whose answer was lost is sent again, and the import the lost
   assert.equal(plain.leftBehind, undefined);
 });
 
+test('with an inline schema (a new schema id each create) the import a lost answer made is named too', async () => {
+  const name = `lost-inline-${Date.now()}.csv`;
+  const fields = [{ key: 'first', label: 'First Name', type: 'string' }, { key: 'last', label: 'Last Name', type: 'string' }];
+  await fetch(`${emu.control}/faults`, { method: 'POST', body: JSON.stringify({ seed: 1, rules: [{ route: 'dromo.create', kind: 'reset_after', count: 1 }] }) });
+  let result;
+  try {
+    result = await dromo.importFile(new File([GOOD], name, { type: 'text/csv' }), { fields, timeoutMs: 20_000, wait: false });
+  } finally {
+    await fetch(`${emu.control}/faults`, { method: 'DELETE' });
+  }
+  const all = (await (await fetch(`${emu.api}/headless/imports/?limit=1000`, { headers: { 'X-Dromo-License-Key': KEY } })).json()).results
+    .filter((/** @type {any} */ i) => i.original_filename === name);
+  assert.equal(all.length, 2, 'the import and the one whose answer was lost');
+  const orphan = all.find((/** @type {any} */ i) => i.id !== result.import.id);
+  assert.deepEqual(result.leftBehind, [orphan.id]);
+});
+
+test('a create answered 2xx with an empty body is a cut-off answer, never a success without an import', async () => {
+  // A fetch in front of the API that passes the create on and then loses its body.
+  const emptied = async (/** @type {any} */ input, /** @type {any} */ init) => {
+    const r = await fetch(input, init);
+    if (init?.method !== 'POST') return r;
+    await r.arrayBuffer();
+    return new Response('', { status: 201, headers: r.headers });
+  };
+  const d = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, fetch: emptied, maxRetries: 0 });
+  const e = await d.imports.create({ schema_id: CONTACTS, original_filename: 'empty.csv' }).catch((/** @type {any} */ x) => x);
+  assert.ok(e instanceof hi.APIError && e.code === 'invalid_response', String(e));
+  assert.match(e.message, /response was not JSON \(POST \/headless\/imports\/\): an empty body/);
+  // A network error dressed as a Response (Response.error(), status 0) is no answer: retried.
+  let first = true;
+  const lost = async (/** @type {any} */ input, /** @type {any} */ init) => {
+    const r = await fetch(input, init);
+    if (init?.method !== 'POST' || !first) return r;
+    first = false;
+    await r.arrayBuffer();
+    return Response.error();
+  };
+  const d2 = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, fetch: lost });
+  const made = await d2.imports.create({ schema_id: CONTACTS, original_filename: 'lost.csv' });
+  assert.match(made.id, /./, 'the retry made the import');
+});
+
+test('an upload whose storage goes silent is given up after timeoutMs and retried (it hung for ever)', async () => {
+  // The storage reads the first PUT's first bytes, then nothing more for a minute.
+  await fetch(`${emu.control}/faults`, { method: 'POST', body: JSON.stringify({ seed: 1, rules: [{ route: 'storage.put', kind: 'stall_mid_upload', bytes: 10, ms: 60_000, count: 1 }] }) });
+  try {
+    const d = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, timeoutMs: 1000 });
+    const t0 = Date.now();
+    const { import: imp } = await d.importFile(new File([GOOD], 'silent.csv'), { schema_id: CONTACTS, rows: false });
+    assert.equal(imp.status, 'SUCCESSFUL');
+    assert.ok(Date.now() - t0 < 20_000, `${Date.now() - t0} ms`);
+  } finally {
+    await fetch(`${emu.control}/faults`, { method: 'DELETE' });
+  }
+});
+
 test('an .xlsx File imports end to end: rows from its first worksheet, a broken one fails with the reason', async () => {
   // Written by rust_xlsxwriter; tests/emulator/tests/processing.rs keeps it current.
   const bytes = fs.readFileSync(path.join(ROOT, 'tests/fixtures/contacts.xlsx'));

@@ -75,6 +75,8 @@ pub enum Kind {
     ResetBefore,
     ResetAfter,
     ResetMidUpload,
+    /// `storage.put`: `bytes` of the body are read, then nothing more for `ms`, then a reset.
+    StallMidUpload,
     ResetMidDownload,
     StallMidDownload,
     Slow,
@@ -97,7 +99,9 @@ impl Kind {
     /// Whether this kind means anything on `route`; under `"*"` a rule skips the routes it can't affect.
     fn applies_to(self, route: &str) -> bool {
         match self {
-            Kind::ResetMidUpload | Kind::ExpiredUpload => route == "storage.put",
+            Kind::ResetMidUpload | Kind::StallMidUpload | Kind::ExpiredUpload => {
+                route == "storage.put"
+            }
             Kind::ResetMidDownload | Kind::StallMidDownload => route == "storage.get",
             Kind::ClockSkew => matches!(route, "dromo.create" | "exa.create" | "dromo.url"),
             Kind::Drop | Kind::Duplicate | Kind::Delay | Kind::Reorder => is_delivery(route),
@@ -129,11 +133,13 @@ pub struct Rule {
     /// `rate_limit`: the wait announced (default 1000 ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_ms: Option<u64>,
-    /// `slow`, `stall_mid_download`: delay in real milliseconds (default 5000); `delay` (default
+    /// `slow`, `stall_mid_download`, `stall_mid_upload`: delay in real milliseconds (default
+    /// 5000); `delay` (default
     /// 1000) and `reorder` (the longest hold, default 5000) on webhook deliveries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ms: Option<u64>,
-    /// `reset_mid_upload`: bytes read before the drop (default half the Content-Length);
+    /// `reset_mid_upload`, `stall_mid_upload`: bytes read before the drop or the pause (default
+    /// half the Content-Length);
     /// `truncated_json`: bytes of the body kept (default half);
     /// `reset_mid_download`, `stall_mid_download`: body bytes sent before the cut or the pause
     /// (default half the Content-Length, of the part for a ranged GET).
@@ -640,7 +646,7 @@ async fn inject(shared: Arc<Shared>, origin: Origin, req: Request, next: Next) -
             let _ = resp.into_body().collect().await;
             reset(kill)
         }
-        Kind::ResetMidUpload => {
+        Kind::ResetMidUpload | Kind::StallMidUpload => {
             shared.stats.hit(label);
             let declared: u64 = req
                 .headers()
@@ -658,6 +664,10 @@ async fn inject(shared: Arc<Shared>, origin: Origin, req: Request, next: Next) -
                     }
                     _ => break,
                 }
+            }
+            if rule.kind == Kind::StallMidUpload {
+                // The body stays unread and the client unanswered: its connection goes silent.
+                tokio::time::sleep(Duration::from_millis(rule.ms.unwrap_or(5000))).await;
             }
             reset(kill)
         }

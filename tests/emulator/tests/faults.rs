@@ -218,6 +218,39 @@ async fn reset_mid_upload_stores_nothing_and_the_url_still_works() {
 }
 
 #[tokio::test]
+async fn stall_mid_upload_goes_silent_then_resets_and_stores_nothing() {
+    let env = start(config()).await;
+    let imp = env.create_ok(file_body()).await;
+    let url = imp["upload"].as_str().unwrap().to_string();
+    faults(
+        &env,
+        json!({"rules": [{"route": "storage.put", "kind": "stall_mid_upload", "count": 1, "bytes": 1000, "ms": 400}]}),
+    )
+    .await;
+    let id = imp["id"].as_str().unwrap();
+    let path = common::path_and_query(&url, env.emu.storage_origin());
+    let req = format!(
+        "PUT {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: 5000\r\n\r\n{}",
+        env.emu.storage_addr(),
+        "x".repeat(2000)
+    )
+    .into_bytes();
+    let started = Instant::now();
+    let (bytes, end) = raw(env.emu.storage_addr(), &req).await;
+    assert!(bytes.is_empty(), "no answer");
+    assert_eq!(end, End::Reset);
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(env.inspect(id).await["import"]["status"], "AWAITING_UPLOAD");
+    let r = env.put(&url, CSV.as_bytes().to_vec()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    env.shutdown().await;
+}
+
+#[tokio::test]
 async fn slow_delays_past_a_client_timeout() {
     let env = start(config()).await;
     faults(
