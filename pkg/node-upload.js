@@ -30,6 +30,13 @@ const IN_DENO = typeof (/** @type {any} */ (globalThis).Deno) === 'object';
 const PROGRESS_STEP = 64 * 1024;
 // Error answers from S3 are small XML documents; anything past this is not worth keeping.
 const MAX_RESPONSE_BODY = 64 * 1024;
+/**
+ * What the OS may still hold of a body it took (Linux's default ceiling of a socket's send
+ * buffer), and the slow link rate (bytes per second) it is allowed to drain at before an answer
+ * counts as late (see nodePut's `idleMs`).
+ */
+const DRAIN_BYTES = 4 * 1024 * 1024;
+const DRAIN_RATE = 16 * 1024;
 // Chunk size for in-memory bodies: gives progress events and backpressure the same granularity
 // as a file stream (the views share the caller's buffer, nothing is copied).
 const MEMORY_CHUNK = 64 * 1024;
@@ -106,7 +113,12 @@ export async function nodePut(url, body, total, onProgress, signal, idleMs) {
     let loaded = 0;
     let reported = 0;
 
-    const cleanup = () => signal?.removeEventListener('abort', onAbort);
+    /** @type {ReturnType<typeof setTimeout> | undefined} the answer's deadline, once the body is out */
+    let answerBy;
+    const cleanup = () => {
+      clearTimeout(answerBy);
+      signal?.removeEventListener('abort', onAbort);
+    };
     /** @param {unknown} err */
     const fail = (err) => {
       if (settled) return;
@@ -198,10 +210,10 @@ export async function nodePut(url, body, total, onProgress, signal, idleMs) {
       if (!responded) fail(err);
     });
     // A silent connection (the storage stopped reading the body, or never answers) would leave
-    // the upload pending for ever: given up, and retried by the caller like a reset.
-    if (typeof idleMs === 'number' && idleMs > 0 && idleMs < 2 ** 31) {
-      req.setTimeout(idleMs, () => fail(new Error(`the storage went silent: nothing moved for ${idleMs} ms`)));
-    }
+    // the upload pending for ever: given up, and retried by the caller like a reset. While the
+    // body is written, silence is no byte moving for idleMs (see the answer's deadline below).
+    const bounded = typeof idleMs === 'number' && idleMs > 0 && idleMs < 2 ** 31;
+    if (bounded) req.setTimeout(idleMs, () => fail(new Error(`the storage went silent: nothing moved for ${idleMs} ms`)));
 
     // Node does not check Content-Length by default: a short body would leave the server waiting
     // for the missing bytes forever (a file truncated while uploading, a wrong `total`). The count
@@ -243,6 +255,14 @@ export async function nodePut(url, body, total, onProgress, signal, idleMs) {
         return;
       }
       if (settled) return;
+      if (bounded) {
+        // All of the body is with the OS now, which may still hold megabytes of it that a slow
+        // link takes a while to send, with nothing to see here meanwhile: the answer gets idleMs
+        // plus that much at a slow rate before the attempt is given up.
+        req.setTimeout(0);
+        const ms = Math.min(idleMs + (Math.min(total, DRAIN_BYTES) / DRAIN_RATE) * 1000, 2 ** 31 - 1);
+        answerBy = setTimeout(() => fail(new Error(`the storage did not answer within ${Math.round(ms)} ms of the body being sent`)), ms);
+      }
       try {
         report(loaded);
       } catch (e) {

@@ -362,7 +362,8 @@ impl Client {
                 .map_err(Failed::last)?;
         }
         let url = [self.base_url.as_str(), path].concat();
-        let result = self.attempt(method, &url, path, body, opts).await;
+        let create = matches!(op, Op::CreateEmpty | Op::CreateWithData);
+        let result = self.attempt(method, &url, path, body, opts, create).await;
         // Answered (or failed): that frees the slot `max` sends later, before any retry wait.
         drop(permit);
         result.map_err(|e| {
@@ -380,6 +381,8 @@ impl Client {
         })
     }
 
+    /// One request, following what redirects may be followed; a `create`'s answer must name what
+    /// it made.
     async fn attempt(
         &self,
         method: &str,
@@ -387,6 +390,7 @@ impl Client {
         path: &str,
         body: Option<&JsString>,
         opts: &CallOptions,
+        create: bool,
     ) -> core::result::Result<JsValue, Attempt> {
         let base = if body.is_some() {
             &self.json_headers
@@ -433,7 +437,9 @@ impl Client {
         };
         let what = [method, " ", path].concat();
         if (200..300).contains(&reply.status) {
-            return self.parse_json(&reply, &what).map_err(Attempt::from);
+            return self
+                .parse_json(&reply, &what, create)
+                .map_err(Attempt::from);
         }
         let error = self.api_error(&reply, &what);
         Err(Attempt {
@@ -449,43 +455,52 @@ impl Client {
             .map(|id| clean(&id, self.api_key.as_deref()))
     }
 
-    /// Success bodies must be JSON; anything else (an HTML page from a proxy, a cut-off body) is
-    /// an `APIError` carrying the status and a (cleaned) snippet, never a crash.
-    fn parse_json(&self, reply: &Reply, what: &str) -> Result<JsValue> {
-        // Only a DELETE (or a 204) answers nothing: any other empty 2xx is a cut-off answer, which
-        // may still have made what it was asked to (a create), not a success without a result.
-        if reply.text.length() == 0 && (reply.status == 204 || what.starts_with("DELETE ")) {
+    /// Success bodies must be JSON objects (an import, a page; an array of rows), and a create's
+    /// must name what it made (a string `id`). Anything else (an HTML page from a proxy, a body cut
+    /// off, a `null`) is an `APIError` carrying the status and a (cleaned) snippet, never a crash
+    /// and never a success without a result: it may still have made what it was asked to (a
+    /// create), and is retried and cleaned up as a cut-off answer.
+    fn parse_json(&self, reply: &Reply, what: &str, create: bool) -> Result<JsValue> {
+        // Only a DELETE answers nothing.
+        if reply.text.length() == 0 && what.starts_with("DELETE ") {
             return Ok(JsValue::NULL);
         }
-        json_parse(&reply.text).map_err(|_| {
-            let text = clean(&String::from(reply.text.clone()), self.api_key.as_deref());
-            let mut e = Error::new(
-                Kind::Api,
-                [
-                    &uint(reply.status.into()),
-                    " response was not JSON (",
-                    what,
-                    "): ",
-                    &if text.is_empty() {
-                        "an empty body".into()
-                    } else {
-                        snippet(&text, 120)
-                    },
-                ]
-                .concat(),
-            );
-            e.status = Some(reply.status);
-            e.request_id = self.request_id(reply);
-            e.body = Some(JsValue::from_str(&snippet(&text, 2000)));
-            e.code = Some("invalid_response");
-            // A create's answer cut off mid-body still names the import it made: keep its id.
-            if let Some(id) = crate::url::id_in(&text) {
-                let imp = js_sys::Object::new();
-                crate::js::set(&imp, "id", &JsValue::from_str(id));
-                e.import = Some(imp.into());
-            }
-            e
-        })
+        match json_parse(&reply.text) {
+            Ok(v) if v.is_object() && (!create || get_str(&v, "id").is_some()) => Ok(v),
+            _ => Err(self.bad_body(reply, what)),
+        }
+    }
+
+    /// The error for a 2xx answer `parse_json` refused.
+    #[inline(never)] // cold: kept out of every request's state machine
+    fn bad_body(&self, reply: &Reply, what: &str) -> Error {
+        let text = clean(&String::from(reply.text.clone()), self.api_key.as_deref());
+        let mut e = Error::new(
+            Kind::Api,
+            [
+                &uint(reply.status.into()),
+                " response was not JSON as expected (",
+                what,
+                "): ",
+                &if text.is_empty() {
+                    "an empty body".into()
+                } else {
+                    snippet(&text, 120)
+                },
+            ]
+            .concat(),
+        );
+        e.status = Some(reply.status);
+        e.request_id = self.request_id(reply);
+        e.body = Some(JsValue::from_str(&snippet(&text, 2000)));
+        e.code = Some("invalid_response");
+        // A create's answer cut off mid-body still names the import it made: keep its id.
+        if let Some(id) = crate::url::id_in(&text) {
+            let imp = js_sys::Object::new();
+            crate::js::set(&imp, "id", &JsValue::from_str(id));
+            e.import = Some(imp.into());
+        }
+        e
     }
 
     /// Turns an error reply into the right `APIError` subclass with a readable message.

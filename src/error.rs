@@ -200,9 +200,11 @@ impl Error {
             .unwrap_or_default();
         let mut e = self;
         e.extra.push(("deleted", JsValue::FALSE));
+        let sep = if e.message.ends_with('.') { " " } else { ". " };
         e.message = [
             e.message.as_str(),
-            " It created import ",
+            sep,
+            "It created import ",
             &id,
             ", whose deletion failed or went unconfirmed: check it before creating again.",
         ]

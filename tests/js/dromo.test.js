@@ -339,7 +339,19 @@ test('a create answered 2xx with an empty body is a cut-off answer, never a succ
   const d = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, fetch: emptied, maxRetries: 0 });
   const e = await d.imports.create({ schema_id: CONTACTS, original_filename: 'empty.csv' }).catch((/** @type {any} */ x) => x);
   assert.ok(e instanceof hi.APIError && e.code === 'invalid_response', String(e));
-  assert.match(e.message, /response was not JSON \(POST \/headless\/imports\/\): an empty body/);
+  assert.match(e.message, /response was not JSON as expected \(POST \/headless\/imports\/\): an empty body/);
+  // Nor a 204, a JSON null, or an object that names no import.
+  for (const answer of [() => new Response(null, { status: 204 }), () => new Response('null', { status: 201 }), () => new Response('{}', { status: 201 })]) {
+    const odd = async (/** @type {any} */ input, /** @type {any} */ init) => {
+      const r = await fetch(input, init);
+      if (init?.method !== 'POST') return r;
+      await r.arrayBuffer();
+      return answer();
+    };
+    const d3 = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, fetch: odd, maxRetries: 0 });
+    const e3 = await d3.imports.create({ schema_id: CONTACTS, original_filename: 'odd.csv' }).catch((/** @type {any} */ x) => x);
+    assert.ok(e3 instanceof hi.APIError && e3.code === 'invalid_response', String(e3));
+  }
   // A network error dressed as a Response (Response.error(), status 0) is no answer: retried.
   let first = true;
   const lost = async (/** @type {any} */ input, /** @type {any} */ init) => {

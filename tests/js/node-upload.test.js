@@ -239,6 +239,51 @@ test('an already aborted signal rejects without connecting', async () => {
   assert.equal(seen.has('/never'), false);
 });
 
+test('idleMs bounds silence, not a slow link: a body the OS still drains is answered late without a timeout', async () => {
+  // A storage that reads 64 KiB every 40 ms (~1.6 MB/s): the OS holds much of the body after Node
+  // has handed it all over, and draining that takes longer than idleMs.
+  const slow = http.createServer((req, res) => {
+    let n = 0;
+    req.pause();
+    const tick = setInterval(() => {
+      let c;
+      while ((c = req.read(64 * 1024 - (n % (64 * 1024)) || 64 * 1024)) !== null) {
+        n += c.length;
+        if (n % (64 * 1024) === 0) break;
+      }
+      if (req.readableEnded || n >= Number(req.headers['content-length'])) {
+        clearInterval(tick);
+        req.resume();
+        res.end('ok');
+      }
+    }, 40);
+    req.on('end', () => clearInterval(tick));
+  });
+  await new Promise((r) => slow.listen(0, '127.0.0.1', () => r(undefined)));
+  try {
+    const port = /** @type {import('node:net').AddressInfo} */ (slow.address()).port;
+    const bytes = crypto.randomBytes(5 * MiB);
+    const t0 = Date.now();
+    const res = await nodePut(`http://127.0.0.1:${port}/slow`, bytes, bytes.byteLength, null, null, 1000);
+    assert.equal(res.status, 200);
+    assert.ok(Date.now() - t0 > 1000, 'the link was slower than idleMs');
+  } finally {
+    slow.close();
+  }
+  // A storage that reads a little and then nothing, never answering: given up after idleMs.
+  const deaf = http.createServer((req) => req.pause());
+  await new Promise((r) => deaf.listen(0, '127.0.0.1', () => r(undefined)));
+  try {
+    const port = /** @type {import('node:net').AddressInfo} */ (deaf.address()).port;
+    const t0 = Date.now();
+    await assert.rejects(nodePut(`http://127.0.0.1:${port}/deaf`, crypto.randomBytes(8 * MiB), 8 * MiB, null, null, 500), /went silent|did not answer/);
+    assert.ok(Date.now() - t0 < 10_000, `${Date.now() - t0} ms`);
+  } finally {
+    deaf.closeAllConnections();
+    deaf.close();
+  }
+});
+
 test('a reset connection rejects with the Node error (ECONNRESET)', async () => {
   const bytes = crypto.randomBytes(4 * MiB);
   await assert.rejects(nodePut(`${base}/reset`, bytes, bytes.byteLength), { code: 'ECONNRESET' });
