@@ -496,9 +496,7 @@ impl Client {
         e.code = Some("invalid_response");
         // A create's answer cut off mid-body still names the import it made: keep its id.
         if let Some(id) = crate::url::id_in(&text) {
-            let imp = js_sys::Object::new();
-            crate::js::set(&imp, "id", &JsValue::from_str(id));
-            e.import = Some(imp.into());
+            e.import = Some(crate::error::id_only(id));
         }
         e
     }

@@ -7,9 +7,6 @@
 // wasm-bindgen copies this file verbatim into pkg/gen/snippets/: self-contained ESM, no imports.
 // (One file for both: each snippet is one more module a page loads.)
 
-/** What a `Response.error()` (a fetch wrapper's way to say "no answer") is reported as. */
-const NETWORK_ERROR = 'the fetch answered Response.error() (a network error)';
-
 /** setTimeout's delay is a signed 32-bit number of milliseconds; longer delays fire at once. */
 const MAX_DELAY_MS = 2147483647;
 
@@ -82,9 +79,7 @@ export async function exchange(fetchFn, method, url, headers, body, timeoutMs, s
   const bounded = fetchFn ? (/** @type {Promise<any>} */ p) => unlessAborted(p, /** @type {AbortSignal | undefined} */ (init.signal)) : (/** @type {Promise<any>} */ p) => p;
   try {
     const response = await bounded(f(url, init));
-    if (fetchFn) checkResponse(response);
-    // A network error as a Response (a fetch wrapper's `Response.error()`, status 0): no answer.
-    if (response.type === 'error') throw new TypeError(NETWORK_ERROR);
+    checkResponse(response, fetchFn);
     if (response.type === 'opaqueredirect') return [0, '', response.headers, null];
     if (!follow && response.status >= 300 && response.status < 400) {
       // Not read: a redirect's body is of no use, and the connection can go back to the pool.
@@ -105,14 +100,18 @@ export async function exchange(fetchFn, method, url, headers, body, timeoutMs, s
 }
 
 /**
- * What the client's `fetch` option resolved must be used as a Response (its status, headers and
- * body): anything else is said plainly, rather than as whatever reading it would throw.
+ * Throws (as a network failure) unless `response` is an answer: what the client's `fetch` option
+ * resolved must be used as a Response (its status, headers and body), said plainly rather than as
+ * whatever reading it would throw; and a `Response.error()` (a fetch wrapper's way to say "no
+ * answer", status 0) is no answer.
  * @param {any} response
+ * @param {unknown} custom the client's `fetch` option, when it was the one called
  */
-function checkResponse(response) {
-  if (typeof response?.status !== 'number' || typeof response.text !== 'function' || typeof response.headers?.get !== 'function') {
+function checkResponse(response, custom) {
+  if (custom && (typeof response?.status !== 'number' || typeof response.text !== 'function' || typeof response.headers?.get !== 'function')) {
     throw new TypeError(`the client's fetch option resolved to ${response === null ? 'null' : typeof response}, not a Response`);
   }
+  if (response.type === 'error') throw new TypeError('the fetch answered Response.error() (a network error)');
 }
 
 /**
@@ -447,8 +446,7 @@ function fetchPut(fetchFn) {
   return async (url, body, _size, _onLoaded, signal) => {
     // Raced against the signal like `exchange`'s requests: the client's own fetch may ignore it.
     const res = await unlessAborted((fetchFn ?? fetch)(url, { method: 'PUT', body, signal }), signal);
-    if (fetchFn) checkResponse(res);
-    if (res.type === 'error') throw new TypeError(NETWORK_ERROR);
+    checkResponse(res, fetchFn);
     const hint = (/** @type {string} */ name) => res.headers.get(name) ?? undefined;
     return { status: res.status, body: await unlessAborted(res.text(), signal), retryAfterMs: hint('retry-after-ms'), retryAfter: hint('retry-after') };
   };
