@@ -30,13 +30,6 @@ const IN_DENO = typeof (/** @type {any} */ (globalThis).Deno) === 'object';
 const PROGRESS_STEP = 64 * 1024;
 // Error answers from S3 are small XML documents; anything past this is not worth keeping.
 const MAX_RESPONSE_BODY = 64 * 1024;
-/**
- * What the OS may still hold of a body it took (Linux's default ceiling of a socket's send
- * buffer), and the slow link rate (bytes per second) it is allowed to drain at before an answer
- * counts as late (see nodePut's `idleMs`).
- */
-const DRAIN_BYTES = 4 * 1024 * 1024;
-const DRAIN_RATE = 16 * 1024;
 // Chunk size for in-memory bodies: gives progress events and backpressure the same granularity
 // as a file stream (the views share the caller's buffer, nothing is copied).
 const MEMORY_CHUNK = 64 * 1024;
@@ -92,14 +85,17 @@ function* chunksOf(bytes) {
  * @param {((loaded: number) => void) | null} [onProgress] bytes handed to the socket so far;
  *   monotonic, at most every 64 KiB, and a last call with `total` once the body is fully sent
  * @param {AbortSignal | null} [signal] aborts the request and the file read
- * @param {number} [idleMs] gives up when the connection goes silent this long (nothing sent or
- *   received: storage that stopped reading, or never answers); 0 or absent: never
+ * @param {number} [idleMs] while the body is written, gives up when nothing moves this long
+ *   (storage that stopped reading); 0 or absent: never
+ * @param {number} [answerMs] once the body is all handed to the OS, gives up when no answer came
+ *   this long (the OS may still be sending megabytes of it unseen: the core allows for that, see
+ *   `patience` in src/upload.rs); 0 or absent: never
  * @returns {Promise<{ status: number, body: string, retryAfterMs?: string, retryAfter?: string }>}
  *   the status, the response body (text, first 64 KiB) and the retry hints the storage sent
  * @throws {DOMException} `AbortError` when `signal` aborts; the Node error (with `code`, e.g.
  *   `ECONNRESET`) when the connection fails
  */
-export async function nodePut(url, body, total, onProgress, signal, idleMs) {
+export async function nodePut(url, body, total, onProgress, signal, idleMs, answerMs) {
   // Checked before anything opens: an aborted upload must not even connect.
   if (signal?.aborted) throw abortError();
   const target = new URL(url);
@@ -255,13 +251,12 @@ export async function nodePut(url, body, total, onProgress, signal, idleMs) {
         return;
       }
       if (settled) return;
-      if (bounded) {
-        // All of the body is with the OS now, which may still hold megabytes of it that a slow
-        // link takes a while to send, with nothing to see here meanwhile: the answer gets idleMs
-        // plus that much at a slow rate before the attempt is given up.
-        req.setTimeout(0);
-        const ms = Math.min(idleMs + (Math.min(total, DRAIN_BYTES) / DRAIN_RATE) * 1000, 2 ** 31 - 1);
-        answerBy = setTimeout(() => fail(new Error(`the storage did not answer within ${Math.round(ms)} ms of the body being sent`)), ms);
+      // All of the body is with the OS now, which may still hold megabytes of it that a slow
+      // link takes a while to send, with nothing to see here meanwhile: silence no longer tells
+      // anything, and the answer gets its own deadline.
+      if (bounded) req.setTimeout(0);
+      if (typeof answerMs === 'number' && answerMs > 0 && answerMs < 2 ** 31) {
+        answerBy = setTimeout(() => fail(new Error(`the storage did not answer within ${Math.round(answerMs)} ms of the body being sent`)), answerMs);
       }
       try {
         report(loaded);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the wasm package into pkg/gen: cargo (size-tuned release profile) -> wasm-bindgen
-# (--target web) -> wasm-opt -Os -> short import names. Three builds of the same crate:
+# (--target web) -> wasm-opt -Os -> unread panic messages blanked -> short import names. Three
+# builds of the same crate:
 #   pkg/gen/        both providers: the browser side of the `headless-imports` entry
 #   pkg/gen/exa/    Exa only:   the browser side of `headless-imports/exa`
 #   pkg/gen/dromo/  Dromo only: the browser side of `headless-imports/dromo`
@@ -39,6 +40,9 @@ build_wasm() {
   "$WASM_OPT" -Os "${names[@]}" --strip-producers --strip-target-features --enable-bulk-memory \
     --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
     --enable-reference-types --enable-multivalue "$wasm" -o "$wasm"
+  # The panic messages the traps left unread (scripts/blank-panic-messages.mjs): after wasm-opt,
+  # which drops the code that pointed at them but never data.
+  node scripts/blank-panic-messages.mjs "$wasm"
   if [ "${HI_WASM_NAMES:-0}" = 1 ]; then
     node scripts/short-names.mjs "$wasm"
   fi

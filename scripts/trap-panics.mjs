@@ -21,7 +21,7 @@
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { sections, leb, sleb, uleb, readName, join } from './wasm-sections.mjs';
+import { sections, leb, uleb, readName, join, dataSegments } from './wasm-sections.mjs';
 
 /** Functions of the Rust standard library whose only work is to build a panic message. */
 const PANIC_PATHS = [
@@ -154,24 +154,7 @@ const data = list.find((s) => s.id === 11);
 let blanked = 0;
 if (data) {
   /** @type {{ at: number, bytes: Buffer }[]} active segments: memory address and contents */
-  const segments = [];
-  let [n, q] = leb(data.body, 0);
-  for (let i = 0; i < n; i++) {
-    const flags = data.body[q++];
-    let at = -1;
-    if (flags === 1) {
-      // passive: no address
-    } else {
-      if (flags === 2) [, q] = leb(data.body, q);
-      if (data.body[q] !== 0x41) throw new Error(`${file}: a data segment's offset is not an i32.const`);
-      [at, q] = sleb(data.body, q + 1);
-      if (data.body[q++] !== 0x0b) throw new Error(`${file}: a data segment's offset is not a constant`);
-    }
-    let size;
-    [size, q] = leb(data.body, q);
-    if (at >= 0) segments.push({ at, bytes: data.body.subarray(q, q + size) });
-    q += size;
-  }
+  const segments = dataSegments(data.body);
   /** The segment bytes at [addr, addr + len), if one segment holds them all. */
   const slice = (addr, len) => {
     const seg = segments.find((g) => addr >= g.at && addr + len <= g.at + g.bytes.length);

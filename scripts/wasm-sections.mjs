@@ -61,6 +61,31 @@ export function sections(wasm) {
   return out;
 }
 
+/**
+ * The active data segments of a data section's body, as [{ at, bytes }]: the memory address each
+ * is placed at, and its contents (a view into `body`, so writing to it edits the module).
+ * Passive segments have no address and are left out.
+ */
+export function dataSegments(body) {
+  const out = [];
+  let [n, q] = leb(body, 0);
+  for (let i = 0; i < n; i++) {
+    const flags = body[q++];
+    let at = -1;
+    if (flags !== 1) {
+      if (flags === 2) [, q] = leb(body, q);
+      if (body[q] !== 0x41) throw new Error("a data segment's offset is not an i32.const");
+      [at, q] = sleb(body, q + 1);
+      if (body[q++] !== 0x0b) throw new Error("a data segment's offset is not a constant");
+    }
+    let size;
+    [size, q] = leb(body, q);
+    if (at >= 0) out.push({ at, bytes: body.subarray(q, q + size) });
+    q += size;
+  }
+  return out;
+}
+
 /** Joins sections back into a module, and refuses one that does not validate. */
 export function join(header, list) {
   const result = Buffer.concat([header, ...list.flatMap(({ id, body }) => [Buffer.from([id]), uleb(body.length), body])]);

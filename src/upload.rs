@@ -34,6 +34,8 @@ extern "C" {
         on_progress: Option<&Function>,
         signal: Option<&AbortSignal>,
         idle_ms: f64,
+        answer_ms: f64,
+        whole_ms: f64,
     ) -> Promise;
 }
 
@@ -136,9 +138,32 @@ pub struct Sending<'a> {
     pub signal: Option<&'a AbortSignal>,
     pub max_retries: u32,
     pub fetch: Option<&'a Function>,
-    /// The client's `timeoutMs`: how long the Node uploader lets the connection go silent (no
-    /// byte sent or received) before it gives the attempt up, to be retried.
+    /// The client's `timeoutMs`: how long an attempt may go without a sign of life before it is
+    /// given up, to be retried (see [`patience`]).
     pub idle_ms: f64,
+}
+
+/// What a slow but healthy link is trusted to move, in bytes per second.
+const SLOW_LINK: f64 = 16.0 * 1024.0;
+/// What the OS may hold of a body it has taken (Linux's default ceiling of a socket's send
+/// buffer), which it then sends unseen.
+const OS_HOLDS: f64 = 4.0 * 1024.0 * 1024.0;
+/// The longest delay a JS timer takes (a longer one fires at once).
+const MAX_TIMER: f64 = 2_147_483_647.0;
+
+/// How long one PUT of `size` bytes may go without a sign of life, in ms, 0 for ever (`idle_ms`
+/// 0): `[idle, answer, whole]`. `idle`: while the body is sent, how long no byte may move (an
+/// uploader that sees progress: Node's, XMLHttpRequest). `answer`: once all of it is handed over,
+/// how long the answer may take, the OS still sending what it holds meanwhile. `whole`: the
+/// bound of an uploader that sees nothing before the answer (fetch), the whole body at a slow
+/// link's rate. Without them a storage that stops reading, or never answers, leaves the upload
+/// pending for ever.
+pub fn patience(idle_ms: f64, size: f64) -> [f64; 3] {
+    if idle_ms <= 0.0 || idle_ms.is_nan() {
+        return [0.0; 3];
+    }
+    let drain = |bytes: f64| idle_ms + bytes / SLOW_LINK * 1000.0;
+    [idle_ms, drain(size.min(OS_HOLDS)), drain(size)].map(|ms| ms.min(MAX_TIMER))
 }
 
 impl<'a> Sending<'a> {
@@ -238,6 +263,7 @@ pub fn xml_tag(xml: &str, tag: &str) -> Option<String> {
 /// entry registered it, XMLHttpRequest in browsers (for progress), fetch anywhere else.
 async fn send(url: &str, body: &Body, how: &Sending<'_>) -> Result<Answer> {
     let node = NODE_UPLOADER.get();
+    let [idle, answer, whole] = patience(how.idle_ms, body.size);
     let started = put_js(
         node.as_ref().map_or(&JsValue::UNDEFINED, |f| f.as_ref()),
         how.fetch,
@@ -246,7 +272,9 @@ async fn send(url: &str, body: &Body, how: &Sending<'_>) -> Result<Answer> {
         body.size,
         how.on_progress,
         how.signal,
-        how.idle_ms,
+        idle,
+        answer,
+        whole,
     );
     let reply = crate::task::settled(started)
         .await
@@ -324,7 +352,25 @@ pub async fn to_target(
 
 #[cfg(test)]
 mod tests {
-    use super::{looks_like_path, xml_tag};
+    use super::{looks_like_path, patience, xml_tag};
+
+    #[test]
+    fn an_upload_waits_for_a_slow_link_but_not_for_ever() {
+        const MIB: f64 = 1024.0 * 1024.0;
+        // timeoutMs 0: no bound, as for the API calls.
+        assert_eq!(patience(0.0, 5.0 * MIB), [0.0; 3]);
+        // A small body: the OS holds all of it, so the answer and the whole get its drain time.
+        assert_eq!(patience(1000.0, 16.0 * 1024.0), [1000.0, 2000.0, 2000.0]);
+        // A big one: after the handover only what the OS holds (4 MiB) is still to go, 256 s at
+        // 16 KiB/s; a sender that sees nothing must allow the whole body at that rate.
+        assert_eq!(
+            patience(60_000.0, 100.0 * MIB),
+            [60_000.0, 316_000.0, 6_460_000.0]
+        );
+        // No timer past what setTimeout takes (a longer one would fire at once).
+        assert_eq!(patience(60_000.0, 1e15)[2], 2_147_483_647.0);
+        assert_eq!(patience(f64::INFINITY, 1.0), [2_147_483_647.0; 3]);
+    }
 
     #[test]
     fn a_file_name_is_not_taken_for_contents() {

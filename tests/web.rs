@@ -292,3 +292,37 @@ async fn aborting_a_wait_rejects_promptly_and_keeps_the_id() {
         "did not wait for the 60 s interval"
     );
 }
+
+#[wasm_bindgen(
+    inline_js = "export function faults(url, body) { return fetch(url, body ? { method: 'POST', body } : { method: 'DELETE' }).then((r) => { if (!r.ok) throw new Error('faults: ' + r.status); }); }"
+)]
+extern "C" {
+    /// Installs the emulator's fault plan (`body`), or clears it (`None`).
+    fn faults(url: &str, body: Option<String>) -> Promise;
+}
+
+#[wasm_bindgen_test]
+async fn an_upload_whose_storage_goes_silent_is_given_up_and_retried() {
+    // The storage reads the first PUT's first bytes, then nothing for a minute, and never answers
+    // it. XMLHttpRequest (Chromium) and fetch (Node: no XMLHttpRequest, no Node uploader here)
+    // used to wait for ever; the attempt is now given up after the client's timeoutMs without a
+    // sign of life (fetch: plus the body's time at a slow link's rate) and retried.
+    let control = API.replace("/api/v1", "/_emulator/faults");
+    let plan = r#"{"seed":1,"rules":[{"route":"storage.put","kind":"stall_mid_upload","bytes":10,"ms":60000,"count":1}]}"#;
+    settle(faults(&control, Some(plan.into())))
+        .await
+        .expect("fault plan");
+    let d = Dromo::new(json(&format!(
+        r#"{{"apiKey":"{KEY}","baseUrl":"{API}","dangerouslyAllowBrowser":true,"timeoutMs":1000}}"#
+    )))
+    .unwrap();
+    let started = js_sys::Date::now();
+    let out = settle(d.import_file(csv_file("silent.csv", GOOD), opts(r#","rows":false"#))).await;
+    let took = js_sys::Date::now() - started;
+    settle(faults(&control, None))
+        .await
+        .expect("faults cleared");
+    let out = out.unwrap_or_else(|e| panic!("import: {}", str_of(&e, "message")));
+    assert_eq!(str_of(&get(&out, "import"), "status"), "SUCCESSFUL");
+    assert!(took < 20_000.0, "{took} ms");
+}

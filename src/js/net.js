@@ -210,24 +210,39 @@ export function either(a, b) {
  * Resolves `{ status, body, retryAfterMs?, retryAfter? }` for any answer (the hints only when the
  * storage exposes those headers to the page). Rejects with `undefined` when no answer came (a
  * reset, DNS, CORS refused by the storage, or the caller's `signal`): XMLHttpRequest does not say
- * which, and the caller tells an abort apart by its signal.
+ * which, and the caller tells an abort apart by its signal. Rejects with an Error saying so when
+ * the storage went silent (`idleMs`, `answerMs`).
  *
  * @param {string} url
  * @param {XMLHttpRequestBodyInit} body a Blob or bytes
  * @param {number} _size the byte count (the browser knows it from the body)
  * @param {((loaded: number) => void) | undefined} onProgress bytes sent so far
  * @param {AbortSignal | undefined} signal
+ * @param {number} idleMs while the body is sent, how long no progress may come (0: for ever)
+ * @param {number} answerMs once it is all sent, how long the answer may take (0: for ever)
  * @returns {Promise<{ status: number, body: string, retryAfterMs?: string, retryAfter?: string }>}
  */
-export function xhrPut(url, body, _size, onProgress, signal) {
+export function xhrPut(url, body, _size, onProgress, signal, idleMs, answerMs) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open('PUT', url);
     const abort = () => xhr.abort();
+    /** @type {Error | undefined} why the attempt was given up, when it was for silence */
+    let silent;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    let timer;
+    // A storage that stops reading, or never answers, would leave the upload pending for ever:
+    // given up after `ms` without a sign of life, and retried by the caller like a reset.
+    /** @param {number} ms @param {string} what */
+    const within = (ms, what) => {
+      clearTimeout(timer);
+      if (ms > 0) timer = setTimeout(() => ((silent = new Error(`the storage ${what} ${ms} ms`)), xhr.abort()), ms);
+    };
     /** @param {() => void} settle */
     const finish = (settle) => {
       // Detached first: the progress callback belongs to the caller's attempt, which ends now.
-      xhr.onload = xhr.onerror = xhr.onabort = xhr.upload.onprogress = null;
+      xhr.onload = xhr.onerror = xhr.onabort = xhr.upload.onprogress = xhr.upload.onload = null;
+      clearTimeout(timer);
       signal?.removeEventListener('abort', abort);
       settle();
     };
@@ -239,11 +254,17 @@ export function xhrPut(url, body, _size, onProgress, signal) {
         resolve({ status: xhr.status, body: xhr.responseText, retryAfterMs: hint('retry-after-ms'), retryAfter: hint('retry-after') }),
       );
     };
-    xhr.onerror = xhr.onabort = () => finish(() => reject(undefined));
-    // Listening on `upload` makes the request preflighted; the storage's CORS rules allow that.
-    if (onProgress) xhr.upload.onprogress = (e) => onProgress(e.loaded);
+    xhr.onerror = xhr.onabort = () => finish(() => reject(silent));
+    // Listening on `upload` is what preflights a request; a PUT is preflighted anyway.
+    const silence = 'went silent: nothing moved for';
+    xhr.upload.onprogress = (e) => {
+      within(idleMs, silence);
+      onProgress?.(e.loaded);
+    };
+    xhr.upload.onload = () => within(answerMs, 'did not answer the sent body within');
     signal?.addEventListener('abort', abort);
     try {
+      within(idleMs, silence);
       xhr.send(body);
     } catch (e) {
       // e.g. a detached buffer: nothing was sent, and nothing may stay attached.
@@ -392,12 +413,14 @@ export function watch(promise, n) {
  * @param {number} size
  * @param {((p: { loaded: number, total: number }) => void) | undefined} onProgress
  * @param {AbortSignal | undefined} signal
- * @param {number} idleMs for the Node uploader: how long the connection may go silent (0: for ever)
+ * @param {number} idleMs while the body is sent, how long nothing may move (0: for ever)
+ * @param {number} answerMs once it is all handed over, how long the answer may take (0: for ever)
+ * @param {number} wholeMs for fetch, which shows nothing before the answer: the whole (0: for ever)
  * @returns {Promise<{ status: number, body: string, retryAfterMs?: string, retryAfter?: string }>}
  */
-export async function put(uploader, fetchFn, url, body, size, onProgress, signal, idleMs) {
+export async function put(uploader, fetchFn, url, body, size, onProgress, signal, idleMs, answerMs, wholeMs) {
   const send = uploader ?? (typeof XMLHttpRequest === 'undefined' ? fetchPut(fetchFn) : xhrPut);
-  if (!onProgress) return send(url, /** @type {any} */ (body), size, undefined, signal, idleMs);
+  if (!onProgress) return send(url, /** @type {any} */ (body), size, undefined, signal, idleMs, answerMs, wholeMs);
   let reported = 0;
   /** @type {[unknown] | undefined} what onProgress threw */
   let thrown;
@@ -425,7 +448,7 @@ export async function put(uploader, fetchFn, url, body, size, onProgress, signal
     }
   };
   try {
-    const answer = await send(url, /** @type {any} */ (body), size, report, stop.signal, idleMs);
+    const answer = await send(url, /** @type {any} */ (body), size, report, stop.signal, idleMs, answerMs, wholeMs);
     if (answer.status >= 200 && answer.status < 300) report(size);
     if (!thrown) return answer;
   } catch (e) {
@@ -442,12 +465,27 @@ export async function put(uploader, fetchFn, url, body, size, onProgress, signal
  * @param {typeof fetch | undefined} fetchFn
  */
 function fetchPut(fetchFn) {
-  /** @param {string} url @param {BodyInit} body @param {number} _size @param {unknown} _onLoaded @param {AbortSignal | undefined} signal */
-  return async (url, body, _size, _onLoaded, signal) => {
-    // Raced against the signal like `exchange`'s requests: the client's own fetch may ignore it.
-    const res = await unlessAborted((fetchFn ?? fetch)(url, { method: 'PUT', body, signal }), signal);
-    checkResponse(res, fetchFn);
-    const hint = (/** @type {string} */ name) => res.headers.get(name) ?? undefined;
-    return { status: res.status, body: await unlessAborted(res.text(), signal), retryAfterMs: hint('retry-after-ms'), retryAfter: hint('retry-after') };
+  /**
+   * @param {string} url @param {BodyInit} body @param {number} _size @param {unknown} _onLoaded
+   * @param {AbortSignal | undefined} caller @param {number} _idleMs @param {number} _answerMs
+   * @param {number} wholeMs
+   */
+  return async (url, body, _size, _onLoaded, caller, _idleMs, _answerMs, wholeMs) => {
+    // No progress to watch: the whole exchange is bounded instead, so that a storage that stops
+    // reading, or never answers, cannot leave it pending for ever (retried like a reset).
+    const late = new AbortController();
+    const timer = wholeMs > 0 ? setTimeout(() => late.abort(), wholeMs) : undefined;
+    const signal = either(caller, late.signal);
+    try {
+      // Raced against the signal like `exchange`'s requests: the client's own fetch may ignore it.
+      const res = await unlessAborted((fetchFn ?? fetch)(url, { method: 'PUT', body, signal }), signal);
+      checkResponse(res, fetchFn);
+      const hint = (/** @type {string} */ name) => res.headers.get(name) ?? undefined;
+      return { status: res.status, body: await unlessAborted(res.text(), signal), retryAfterMs: hint('retry-after-ms'), retryAfter: hint('retry-after') };
+    } catch (e) {
+      throw caller?.aborted || !late.signal.aborted ? e : new Error(`the storage did not answer within ${wholeMs} ms`);
+    } finally {
+      clearTimeout(timer);
+    }
   };
 }
