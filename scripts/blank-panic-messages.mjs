@@ -1,5 +1,6 @@
 // @ts-check
-// Blanks the text of the standard library's panic messages that nothing reads any more. Runs after
+// Blanks the text of the standard library's panic messages that nothing reads any more, and the
+// panic sites' locations (see below). Runs after
 // wasm-opt. trap-panics.mjs made every panic path a bare trap, and wasm-opt then dropped the code
 // that handed these messages over; but the text stays in the data section, which no tool
 // garbage-collects ("slice index starts at ", "capacity overflow", the two-digit table of integer
@@ -12,7 +13,8 @@
 // panic locations). An occurrence of a message with any of those inside it is left as it is.
 // Messages are whole, distinctive texts only core or alloc hold: a short one could be part of a
 // longer live text of ours that starts before it.
-// Usage: node scripts/blank-panic-messages.mjs file.wasm (rewritten in place; prints what it did).
+// Usage: node scripts/blank-panic-messages.mjs file.wasm (rewritten in place; prints what it did;
+// reads and removes the file.wasm.panic-locations.json trap-panics.mjs wrote).
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
@@ -21,6 +23,7 @@ import { sections, join, dataSegments } from './wasm-sections.mjs';
 /** Message texts of core's and alloc's panics (and of assertion failures), as they are laid out. */
 const MESSAGES = [
   'slice index starts at ',
+  ' but ends at ',
   'index out of bounds: the len is ',
   ' but the index is ',
   'range start index ',
@@ -29,7 +32,12 @@ const MESSAGES = [
   'assertion `left ',
   ' right` failed: ',
   ' right` failed',
+  '\n  left: ',
+  '\n right: ',
+  // The three kinds of assertion, laid out side by side.
+  '==!=matches',
   'memory allocation of ',
+  ' bytes failed',
   'copy_from_slice: source slice length (',
   ') does not match destination slice length (',
   '`async fn` resumed after completion',
@@ -96,5 +104,21 @@ for (const message of MESSAGES) {
     }
   }
 }
+
+// The panic sites' `core::panic::Location`s go the same way: { file name pointer, its length,
+// line, column }, 16 bytes of numbers that gzip can do little with, read only by a panic message.
+// trap-panics.mjs found them through their file names, blanked those, and left their addresses
+// in `<file>.panic-locations.json`; here each nothing points into any more is blanked too.
+const listed = `${file}.panic-locations.json`;
+let locations = 0;
+if (fs.existsSync(listed)) {
+  for (const at of /** @type {number[]} */ (JSON.parse(fs.readFileSync(listed, 'utf8')))) {
+    const g = segments.find((s) => at >= s.at && at + 16 <= s.at + s.bytes.length);
+    if (!g || pointedInto(at, at + 16)) continue;
+    g.bytes.fill(0, at - g.at, at - g.at + 16);
+    locations++;
+  }
+  fs.rmSync(listed);
+}
 fs.writeFileSync(file, join(wasm.subarray(0, 8), list));
-console.log(`blank-panic-messages: ${blanked} unread panic messages blanked (${bytes} bytes); ${kept.length} left, something may point at them${kept.length ? `: ${kept.join(', ')}` : ''}`);
+console.log(`blank-panic-messages: ${blanked} unread panic messages blanked (${bytes} bytes), and ${locations} panic locations; messages left, as something may point at them: ${kept.length}${kept.length ? ` (${kept.join(', ')})` : ''}`);

@@ -150,8 +150,11 @@ code.body = Buffer.concat([uleb(count), ...bodies]);
 // them, so their file names are blanked to zeros, which wasm-opt's memory packing then drops (what
 // nightly's `-Zlocation-detail=none` does at compile time). A file name is found through a
 // location that points at it, never by searching the text, so no message of ours can be touched.
+// Their addresses go to `<file>.panic-locations.json` for blank-panic-messages.mjs.
 const data = list.find((s) => s.id === 11);
 let blanked = 0;
+/** @type {number[]} the addresses of those locations, for blank-panic-messages.mjs */
+const locations = [];
 if (data) {
   /** @type {{ at: number, bytes: Buffer }[]} active segments: memory address and contents */
   const segments = dataSegments(data.body);
@@ -161,6 +164,8 @@ if (data) {
     return seg && seg.bytes.subarray(addr - seg.at, addr - seg.at + len);
   };
   const SOURCE_FILE = /^[\w./-]+\.rs$/;
+  /** @type {Buffer[]} */
+  const names = [];
   for (const seg of segments) {
     for (let o = (4 - (seg.at % 4)) % 4; o + 16 <= seg.bytes.length; o += 4) {
       const ptr = seg.bytes.readUInt32LE(o), len = seg.bytes.readUInt32LE(o + 4);
@@ -168,11 +173,17 @@ if (data) {
       if (len < 4 || len > 512 || line === 0 || line > 1e6 || column > 1e4) continue;
       const name = slice(ptr, len);
       if (name && SOURCE_FILE.test(name.toString('latin1'))) {
-        name.fill(0);
-        blanked++;
+        names.push(name);
+        locations.push(seg.at + o);
       }
     }
   }
+  // Blanked once all are found: locations share file names.
+  for (const name of names) name.fill(0);
+  blanked = locations.length;
 }
 fs.writeFileSync(file, join(wasm.subarray(0, 8), list));
+// The locations themselves are still pointed at from the code here; once wasm-opt has dropped
+// what traps made dead, blank-panic-messages.mjs blanks those nothing points at any more.
+fs.writeFileSync(`${file}.panic-locations.json`, JSON.stringify(locations));
 console.log(`trap-panics: ${replaced} panic and formatting functions now trap at once; ${blanked} panic locations lost their file names`);
