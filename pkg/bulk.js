@@ -1013,18 +1013,25 @@ async function create(ctx, entry, state, emit) {
   /** @type {Record<string, any>} */
   const params = { ...ctx.params };
   const marker = journal?.marker();
+  /** Whether the rate limit held this file's create back (the display then says so). */
+  let held = false;
   if (journal && ctx.exa) params.metadata = { ...params.metadata, [MARKER_KEY]: marker };
   const options = {
     ...params,
     ...ctx.flow,
     ...(ctx.exa ? {} : { rows: ctx.rows }),
-    onQueued: (/** @type {{ kind: string, waitMs: number }} */ q) => emit({ event: 'queued', for: q.kind, waitMs: q.waitMs }),
+    onQueued: (/** @type {{ kind: string, waitMs: number }} */ q) => {
+      held ||= q.kind === 'create';
+      return emit({ event: 'queued', for: q.kind, waitMs: q.waitMs });
+    },
     // Journaled once the create's rate-limit slot is granted, right before the request leaves:
     // if the process dies before the import's id is journaled, the next run knows a create may
     // have happened, when, and looks for it (Exa: by this marker); a create still queued when it
     // died was never sent, and leaves nothing to look for. Retries send the same create: the
     // first attempt's time is the earliest the import can date from.
     onCreating: async (/** @type {{ attempt: number }} */ c) => {
+      // The create goes out now: no longer counting records (Exa) or held by the rate limit.
+      if (c.attempt === 0 && (ctx.exa || held)) await emit({ event: 'start', phase: 'creating' });
       if (!journal || c.attempt > 0) return;
       const ahead = journal.apiAhead();
       await journal.append({ type: 'intent', marker, name: entry.name, ...(ahead !== undefined ? { apiAheadMs: ahead } : {}) }, entry);

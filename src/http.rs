@@ -144,7 +144,12 @@ fn connection(req: &Request<'_>, cause: JsValue) -> Error {
     // undici says only "fetch failed"; what went wrong (ECONNREFUSED, ENOTFOUND, a TLS error) is
     // in its cause.
     let inner = get(&cause, "cause");
-    let mut detail = get(&cause, "message").as_string().unwrap_or_default();
+    // A `fetch` option may throw anything: a string is its own message.
+    let mut detail = get(&cause, "message")
+        .as_string()
+        .or_else(|| cause.as_string())
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| "no reason given".into());
     let code = get(&inner, "code").as_string();
     if let Some(why) = code.clone().or_else(|| get(&inner, "message").as_string()) {
         detail = [detail.as_str(), ": ", &why].concat();

@@ -218,6 +218,9 @@ test('exa import of a CSV: exit 0, then list and status', async () => {
   const created = r.events.find((e) => e.event === 'created');
   assert.match(created.importId, /^import_/);
   assert.equal(created.count, 2);
+  // Counted first, then created: the line stops saying "counting records" once the create is sent.
+  assert.deepEqual(r.events.filter((e) => e.event === 'start').map((e) => e.phase), ['counting', 'creating']);
+  assert.ok(r.events.findIndex((e) => e.event === 'start' && e.phase === 'creating') < r.events.indexOf(created));
   assert.ok(r.events.some((e) => e.event === 'progress'));
   assert.deepEqual(r.events.at(-1), { event: 'done', file: 'companies.csv', importId: created.importId, status: 'completed', waited: true });
 

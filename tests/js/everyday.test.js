@@ -141,6 +141,13 @@ test('a `fetch` option that ignores its signal (never settles) still ends at an 
     const e = await rejects(odd.imports.retrieve('00000000-0000-4000-8000-000000000000'), hi.APIConnectionError);
     assert.match(e.message, new RegExp(`the client's fetch option resolved to ${what}`), e.message);
   }
+  // One that throws something other than an Error: a string is its own message (the message
+  // ended in ": " before), and nothing at all is said to be nothing.
+  for (const [thrown, said] of [['proxy down', /\): proxy down$/], [undefined, /\): no reason given$/], ['', /\): no reason given$/]]) {
+    const odd = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, fetch: async () => { throw thrown; }, maxRetries: 0 });
+    const e = await rejects(odd.imports.retrieve('00000000-0000-4000-8000-000000000000'), hi.APIConnectionError);
+    assert.match(e.message, said);
+  }
 });
 
 test('one signal shared by 30 calls gets one listener (no leak warning from Node), and aborting it ends them all with its reason', async () => {
