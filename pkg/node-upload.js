@@ -85,17 +85,15 @@ function* chunksOf(bytes) {
  * @param {((loaded: number) => void) | null} [onProgress] bytes handed to the socket so far;
  *   monotonic, at most every 64 KiB, and a last call with `total` once the body is fully sent
  * @param {AbortSignal | null} [signal] aborts the request and the file read
- * @param {number} [idleMs] while the body is written, gives up when nothing moves this long
- *   (storage that stopped reading); 0 or absent: never
- * @param {number} [answerMs] once the body is all handed to the OS, gives up when no answer came
- *   this long (the OS may still be sending megabytes of it unseen: the core allows for that, see
- *   `patience` in src/upload.rs); 0 or absent: never
+ * @param {number} [quietMs] gives up when nothing moves this long, while the body is written or
+ *   its answer awaited (a storage that stopped reading, or never answers; the OS sends what it
+ *   holds unseen, so the core allows for that: see `patience` in src/upload.rs); 0 or absent: never
  * @returns {Promise<{ status: number, body: string, retryAfterMs?: string, retryAfter?: string }>}
  *   the status, the response body (text, first 64 KiB) and the retry hints the storage sent
  * @throws {DOMException} `AbortError` when `signal` aborts; the Node error (with `code`, e.g.
  *   `ECONNRESET`) when the connection fails
  */
-export async function nodePut(url, body, total, onProgress, signal, idleMs, answerMs) {
+export async function nodePut(url, body, total, onProgress, signal, quietMs) {
   // Checked before anything opens: an aborted upload must not even connect.
   if (signal?.aborted) throw abortError();
   const target = new URL(url);
@@ -109,12 +107,7 @@ export async function nodePut(url, body, total, onProgress, signal, idleMs, answ
     let loaded = 0;
     let reported = 0;
 
-    /** @type {ReturnType<typeof setTimeout> | undefined} the answer's deadline, once the body is out */
-    let answerBy;
-    const cleanup = () => {
-      clearTimeout(answerBy);
-      signal?.removeEventListener('abort', onAbort);
-    };
+    const cleanup = () => signal?.removeEventListener('abort', onAbort);
     /** @param {unknown} err */
     const fail = (err) => {
       if (settled) return;
@@ -206,10 +199,11 @@ export async function nodePut(url, body, total, onProgress, signal, idleMs, answ
       if (!responded) fail(err);
     });
     // A silent connection (the storage stopped reading the body, or never answers) would leave
-    // the upload pending for ever: given up, and retried by the caller like a reset. While the
-    // body is written, silence is no byte moving for idleMs (see the answer's deadline below).
-    const bounded = typeof idleMs === 'number' && idleMs > 0 && idleMs < 2 ** 31;
-    if (bounded) req.setTimeout(idleMs, () => fail(new Error(`the storage went silent: nothing moved for ${idleMs} ms`)));
+    // the upload pending for ever: given up, and retried by the caller like a reset. The socket's
+    // timeout is silence on it, while the body is written and while its answer is awaited.
+    if (typeof quietMs === 'number' && quietMs > 0 && quietMs < 2 ** 31) {
+      req.setTimeout(quietMs, () => fail(new Error(`the storage went silent: nothing moved for ${quietMs} ms`)));
+    }
 
     // Node does not check Content-Length by default: a short body would leave the server waiting
     // for the missing bytes forever (a file truncated while uploading, a wrong `total`). The count
@@ -251,13 +245,6 @@ export async function nodePut(url, body, total, onProgress, signal, idleMs, answ
         return;
       }
       if (settled) return;
-      // All of the body is with the OS now, which may still hold megabytes of it that a slow
-      // link takes a while to send, with nothing to see here meanwhile: silence no longer tells
-      // anything, and the answer gets its own deadline.
-      if (bounded) req.setTimeout(0);
-      if (typeof answerMs === 'number' && answerMs > 0 && answerMs < 2 ** 31) {
-        answerBy = setTimeout(() => fail(new Error(`the storage did not answer within ${Math.round(answerMs)} ms of the body being sent`)), answerMs);
-      }
       try {
         report(loaded);
       } catch (e) {

@@ -148,7 +148,7 @@ fn connection(req: &Request<'_>, cause: JsValue) -> Error {
     let mut detail = get(&cause, "message")
         .as_string()
         .or_else(|| cause.as_string())
-        .filter(|m| !m.is_empty())
+        .filter(|m| !m.trim().is_empty())
         .unwrap_or_else(|| "no reason given".into());
     let code = get(&inner, "code").as_string();
     if let Some(why) = code.clone().or_else(|| get(&inner, "message").as_string()) {

@@ -33,9 +33,9 @@ extern "C" {
         size: f64,
         on_progress: Option<&Function>,
         signal: Option<&AbortSignal>,
-        idle_ms: f64,
-        answer_ms: f64,
+        quiet_ms: f64,
         whole_ms: f64,
+        mark: &js_sys::Object,
     ) -> Promise;
 }
 
@@ -138,8 +138,8 @@ pub struct Sending<'a> {
     pub signal: Option<&'a AbortSignal>,
     pub max_retries: u32,
     pub fetch: Option<&'a Function>,
-    /// The client's `timeoutMs`: how long an attempt may go without a sign of life before it is
-    /// given up, to be retried (see [`patience`]).
+    /// The client's `timeoutMs`: the least an attempt may go without a sign of life before it
+    /// is given up, to be retried (see [`patience`]).
     pub idle_ms: f64,
 }
 
@@ -151,19 +151,26 @@ const OS_HOLDS: f64 = 4.0 * 1024.0 * 1024.0;
 /// The longest delay a JS timer takes (a longer one fires at once).
 const MAX_TIMER: f64 = 2_147_483_647.0;
 
-/// How long one PUT of `size` bytes may go without a sign of life, in ms, 0 for ever (`idle_ms`
-/// 0): `[idle, answer, whole]`. `idle`: while the body is sent, how long no byte may move (an
-/// uploader that sees progress: Node's, XMLHttpRequest). `answer`: once all of it is handed over,
-/// how long the answer may take, the OS still sending what it holds meanwhile. `whole`: the
-/// bound of an uploader that sees nothing before the answer (fetch), the whole body at a slow
-/// link's rate. Without them a storage that stops reading, or never answers, leaves the upload
-/// pending for ever.
-pub fn patience(idle_ms: f64, size: f64) -> [f64; 3] {
+/// How long one PUT of `size` bytes may go without a sign of life, in whole ms, 0 for ever
+/// (`idle_ms` 0): `[quiet, whole]`. Without a bound a storage that stops reading, or never
+/// answers, leaves the upload pending for ever; too tight a bound fails a slow but healthy link.
+///
+/// `quiet`: how long nothing may move, while the body is handed over or its answer awaited (an
+/// uploader that sees progress: Node's, XMLHttpRequest). What is handed over is not what has
+/// left: the OS holds up to megabytes of it, and frees room in bursts as the link drains it, so
+/// a healthy slow link looks silent that long. `idle_ms` plus what the OS may hold, at a slow
+/// link's rate. `whole`: the bound of an uploader that sees nothing before the answer (fetch),
+/// `idle_ms` plus the whole body at that rate.
+pub fn patience(idle_ms: f64, size: f64) -> [f64; 2] {
     if idle_ms <= 0.0 || idle_ms.is_nan() {
-        return [0.0; 3];
+        return [0.0; 2];
     }
-    let drain = |bytes: f64| idle_ms + bytes / SLOW_LINK * 1000.0;
-    [idle_ms, drain(size.min(OS_HOLDS)), drain(size)].map(|ms| ms.min(MAX_TIMER))
+    let drain = |bytes: f64| (idle_ms + bytes / SLOW_LINK * 1000.0).min(MAX_TIMER);
+    // Rounded up by hand: `f64::ceil` is std's, which the shipped wasm does not link.
+    [drain(size.min(OS_HOLDS)), drain(size)].map(|ms| {
+        let whole = ms as u64 as f64;
+        whole + f64::from(u8::from(whole < ms))
+    })
 }
 
 impl<'a> Sending<'a> {
@@ -196,10 +203,12 @@ pub async fn put(url: &str, body: &Body, how: &Sending<'_>, expired_hint: &str) 
             ["is not an absolute http(s) URL: ", &shown].concat(),
         ));
     }
+    // What progress was reported, across the attempts: a retry never reports less.
+    let mark = js_sys::Object::new();
     let mut attempt = 0;
     loop {
         check(signal)?;
-        let result = send(url, body, how).await;
+        let result = send(url, body, how, &mark).await;
         let (error, hints) = match result {
             Ok(a) if (200..300).contains(&a.status) => return Ok(()),
             Ok(a) => (failed_answer(&a, &shown, expired_hint), a.hints),
@@ -261,9 +270,9 @@ pub fn xml_tag(xml: &str, tag: &str) -> Option<String> {
 
 /// Sends one PUT through the platform's uploader (`put` in js/net.js): the Node one when the Node
 /// entry registered it, XMLHttpRequest in browsers (for progress), fetch anywhere else.
-async fn send(url: &str, body: &Body, how: &Sending<'_>) -> Result<Answer> {
+async fn send(url: &str, body: &Body, how: &Sending<'_>, mark: &js_sys::Object) -> Result<Answer> {
     let node = NODE_UPLOADER.get();
-    let [idle, answer, whole] = patience(how.idle_ms, body.size);
+    let [quiet, whole] = patience(how.idle_ms, body.size);
     let started = put_js(
         node.as_ref().map_or(&JsValue::UNDEFINED, |f| f.as_ref()),
         how.fetch,
@@ -272,9 +281,9 @@ async fn send(url: &str, body: &Body, how: &Sending<'_>) -> Result<Answer> {
         body.size,
         how.on_progress,
         how.signal,
-        idle,
-        answer,
+        quiet,
         whole,
+        mark,
     );
     let reply = crate::task::settled(started)
         .await
@@ -358,18 +367,17 @@ mod tests {
     fn an_upload_waits_for_a_slow_link_but_not_for_ever() {
         const MIB: f64 = 1024.0 * 1024.0;
         // timeoutMs 0: no bound, as for the API calls.
-        assert_eq!(patience(0.0, 5.0 * MIB), [0.0; 3]);
-        // A small body: the OS holds all of it, so the answer and the whole get its drain time.
-        assert_eq!(patience(1000.0, 16.0 * 1024.0), [1000.0, 2000.0, 2000.0]);
-        // A big one: after the handover only what the OS holds (4 MiB) is still to go, 256 s at
-        // 16 KiB/s; a sender that sees nothing must allow the whole body at that rate.
-        assert_eq!(
-            patience(60_000.0, 100.0 * MIB),
-            [60_000.0, 316_000.0, 6_460_000.0]
-        );
+        assert_eq!(patience(0.0, 5.0 * MIB), [0.0; 2]);
+        // A small body: the OS may hold all of it, so silence gets its drain time, as the whole.
+        assert_eq!(patience(1000.0, 16.0 * 1024.0), [2000.0, 2000.0]);
+        // A big one: the OS holds at most 4 MiB (256 s at 16 KiB/s); a sender that sees nothing
+        // must allow the whole body at that rate.
+        assert_eq!(patience(60_000.0, 100.0 * MIB), [316_000.0, 6_460_000.0]);
+        // Whole milliseconds (they are shown in messages).
+        assert_eq!(patience(1000.0, 100_005.0), [7104.0, 7104.0]);
         // No timer past what setTimeout takes (a longer one would fire at once).
-        assert_eq!(patience(60_000.0, 1e15)[2], 2_147_483_647.0);
-        assert_eq!(patience(f64::INFINITY, 1.0), [2_147_483_647.0; 3]);
+        assert_eq!(patience(60_000.0, 1e15)[1], 2_147_483_647.0);
+        assert_eq!(patience(f64::INFINITY, 1.0), [2_147_483_647.0; 2]);
     }
 
     #[test]

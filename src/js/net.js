@@ -211,18 +211,18 @@ export function either(a, b) {
  * storage exposes those headers to the page). Rejects with `undefined` when no answer came (a
  * reset, DNS, CORS refused by the storage, or the caller's `signal`): XMLHttpRequest does not say
  * which, and the caller tells an abort apart by its signal. Rejects with an Error saying so when
- * the storage went silent (`idleMs`, `answerMs`).
+ * the storage went silent (`quietMs`).
  *
  * @param {string} url
  * @param {XMLHttpRequestBodyInit} body a Blob or bytes
  * @param {number} _size the byte count (the browser knows it from the body)
  * @param {((loaded: number) => void) | undefined} onProgress bytes sent so far
  * @param {AbortSignal | undefined} signal
- * @param {number} idleMs while the body is sent, how long no progress may come (0: for ever)
- * @param {number} answerMs once it is all sent, how long the answer may take (0: for ever)
+ * @param {number} quietMs how long nothing may move, while the body is sent or its answer awaited
+ *   (0: for ever)
  * @returns {Promise<{ status: number, body: string, retryAfterMs?: string, retryAfter?: string }>}
  */
-export function xhrPut(url, body, _size, onProgress, signal, idleMs, answerMs) {
+export function xhrPut(url, body, _size, onProgress, signal, quietMs) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open('PUT', url);
@@ -232,11 +232,10 @@ export function xhrPut(url, body, _size, onProgress, signal, idleMs, answerMs) {
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     let timer;
     // A storage that stops reading, or never answers, would leave the upload pending for ever:
-    // given up after `ms` without a sign of life, and retried by the caller like a reset.
-    /** @param {number} ms @param {string} what */
-    const within = (ms, what) => {
+    // given up after quietMs without a sign of life, and retried by the caller like a reset.
+    const quiet = () => {
       clearTimeout(timer);
-      if (ms > 0) timer = setTimeout(() => ((silent = new Error(`the storage ${what} ${ms} ms`)), xhr.abort()), ms);
+      if (quietMs > 0) timer = setTimeout(() => ((silent = new Error(`the storage went silent: nothing moved for ${quietMs} ms`)), xhr.abort()), quietMs);
     };
     /** @param {() => void} settle */
     const finish = (settle) => {
@@ -256,15 +255,14 @@ export function xhrPut(url, body, _size, onProgress, signal, idleMs, answerMs) {
     };
     xhr.onerror = xhr.onabort = () => finish(() => reject(silent));
     // Listening on `upload` is what preflights a request; a PUT is preflighted anyway.
-    const silence = 'went silent: nothing moved for';
     xhr.upload.onprogress = (e) => {
-      within(idleMs, silence);
+      quiet();
       onProgress?.(e.loaded);
     };
-    xhr.upload.onload = () => within(answerMs, 'did not answer the sent body within');
+    xhr.upload.onload = quiet;
     signal?.addEventListener('abort', abort);
     try {
-      within(idleMs, silence);
+      quiet();
       xhr.send(body);
     } catch (e) {
       // e.g. a detached buffer: nothing was sent, and nothing may stay attached.
@@ -406,22 +404,23 @@ export function watch(promise, n) {
  *
  * A throwing `onProgress` stops the upload, as a throwing `onStatus` stops a wait: the promise
  * rejects with `['callback', thrown]` for Rust to report (any other rejection is a network one).
- * @param {Function | undefined} uploader the Node uploader, `(url, body, size, onLoaded, signal, idleMs)`
+ * @param {Function | undefined} uploader the Node uploader, `(url, body, size, onLoaded, signal, quietMs)`
  * @param {typeof fetch | undefined} fetchFn the client's `fetch` option, for the fetch path
  * @param {string} url
  * @param {Blob | Uint8Array} body
  * @param {number} size
  * @param {((p: { loaded: number, total: number }) => void) | undefined} onProgress
  * @param {AbortSignal | undefined} signal
- * @param {number} idleMs while the body is sent, how long nothing may move (0: for ever)
- * @param {number} answerMs once it is all handed over, how long the answer may take (0: for ever)
+ * @param {number} quietMs how long nothing may move, while the body is sent or its answer awaited
+ *   (0: for ever; see `patience` in src/upload.rs)
  * @param {number} wholeMs for fetch, which shows nothing before the answer: the whole (0: for ever)
+ * @param {{ n?: number }} mark the upload's, kept across its attempts: the most reported so far. A
+ *   retry sends from byte 0 again, and is reported only once it passes that (progress never goes back)
  * @returns {Promise<{ status: number, body: string, retryAfterMs?: string, retryAfter?: string }>}
  */
-export async function put(uploader, fetchFn, url, body, size, onProgress, signal, idleMs, answerMs, wholeMs) {
+export async function put(uploader, fetchFn, url, body, size, onProgress, signal, quietMs, wholeMs, mark) {
   const send = uploader ?? (typeof XMLHttpRequest === 'undefined' ? fetchPut(fetchFn) : xhrPut);
-  if (!onProgress) return send(url, /** @type {any} */ (body), size, undefined, signal, idleMs, answerMs, wholeMs);
-  let reported = 0;
+  if (!onProgress) return send(url, /** @type {any} */ (body), size, undefined, signal, quietMs, wholeMs);
   /** @type {[unknown] | undefined} what onProgress threw */
   let thrown;
   // Ours to abort when onProgress throws; follows the caller's signal otherwise.
@@ -431,8 +430,8 @@ export async function put(uploader, fetchFn, url, body, size, onProgress, signal
   signal?.addEventListener('abort', follow);
   /** @param {number} loaded */
   const report = (loaded) => {
-    if (thrown || loaded <= reported) return;
-    reported = loaded;
+    if (thrown || loaded <= (mark.n ?? 0)) return;
+    mark.n = loaded;
     /** @param {unknown} e */
     const fail = (e) => {
       thrown ??= [e];
@@ -448,7 +447,7 @@ export async function put(uploader, fetchFn, url, body, size, onProgress, signal
     }
   };
   try {
-    const answer = await send(url, /** @type {any} */ (body), size, report, stop.signal, idleMs, answerMs, wholeMs);
+    const answer = await send(url, /** @type {any} */ (body), size, report, stop.signal, quietMs, wholeMs);
     if (answer.status >= 200 && answer.status < 300) report(size);
     if (!thrown) return answer;
   } catch (e) {
@@ -467,10 +466,9 @@ export async function put(uploader, fetchFn, url, body, size, onProgress, signal
 function fetchPut(fetchFn) {
   /**
    * @param {string} url @param {BodyInit} body @param {number} _size @param {unknown} _onLoaded
-   * @param {AbortSignal | undefined} caller @param {number} _idleMs @param {number} _answerMs
-   * @param {number} wholeMs
+   * @param {AbortSignal | undefined} caller @param {number} _quietMs @param {number} wholeMs
    */
-  return async (url, body, _size, _onLoaded, caller, _idleMs, _answerMs, wholeMs) => {
+  return async (url, body, _size, _onLoaded, caller, _quietMs, wholeMs) => {
     // No progress to watch: the whole exchange is bounded instead, so that a storage that stops
     // reading, or never answers, cannot leave it pending for ever (retried like a reset).
     const late = new AbortController();

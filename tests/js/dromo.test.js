@@ -5,6 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -375,6 +376,57 @@ test('an upload whose storage goes silent is given up after timeoutMs and retrie
     const { import: imp } = await d.importFile(new File([GOOD], 'silent.csv'), { schema_id: CONTACTS, rows: false });
     assert.equal(imp.status, 'SUCCESSFUL');
     assert.ok(Date.now() - t0 < 20_000, `${Date.now() - t0} ms`);
+  } finally {
+    await fetch(`${emu.control}/faults`, { method: 'DELETE' });
+  }
+});
+
+test('a slow but healthy storage is not taken for a silent one, even with a small timeoutMs (it was given up at every attempt)', async () => {
+  // Reads about 2 MB/s. The OS takes the body in bursts as the link drains (megabytes of it sit in
+  // its buffers), so the client sees nothing move for most of a second at a time: with timeoutMs
+  // 300 that was "silent" at every attempt.
+  const storage = http.createServer((req, res) => {
+    req.pause();
+    let n = 0;
+    const tick = setInterval(() => {
+      const c = req.read(64 * 1024) ?? (req.readableLength > 0 ? req.read() : null);
+      if (c) n += c.length;
+      if (n >= Number(req.headers['content-length'])) {
+        clearInterval(tick);
+        res.writeHead(200, { etag: '"slow"' }).end();
+      }
+    }, 30);
+    req.on('close', () => clearInterval(tick));
+  });
+  await new Promise((resolve) => storage.listen(0, '127.0.0.1', () => resolve(undefined)));
+  try {
+    const d = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, timeoutMs: 300, maxRetries: 0 });
+    const size = 12 * 1024 * 1024;
+    /** @type {number[]} */
+    const seen = [];
+    const url = `http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (storage.address()).port}/slow?X-Amz-Signature=s`;
+    await d.imports.upload(url, new Uint8Array(size), { onProgress: (/** @type {any} */ p) => seen.push(p.loaded) });
+    assert.equal(seen.at(-1), size);
+  } finally {
+    storage.closeAllConnections();
+    storage.close();
+  }
+});
+
+test('progress never goes back when an upload is retried from byte 0', async () => {
+  // The storage drops the first PUT after 1 MiB: the retry sends from byte 0 again.
+  await fetch(`${emu.control}/faults`, { method: 'POST', body: JSON.stringify({ seed: 1, rules: [{ route: 'storage.put', kind: 'reset_mid_upload', bytes: 1024 * 1024, count: 1 }] }) });
+  try {
+    const body = Buffer.alloc(3 * 1024 * 1024, 'Ada,Lovelace,ada@example.com,36\n');
+    body.write('First Name,Last Name,Email Address,Age\n');
+    /** @type {number[]} */
+    const seen = [];
+    // From disk: progress comes every 64 KiB, not once for a Blob read in one piece.
+    const file = await hi.fileFromPath(tempFile('retried.csv', body));
+    const { import: imp } = await dromo.importFile(file, { ...fast, rows: false, wait: false, onProgress: (/** @type {any} */ p) => seen.push(p.loaded) });
+    assert.notEqual(imp.status, 'AWAITING_UPLOAD');
+    for (let i = 1; i < seen.length; i++) assert.ok(seen[i] > seen[i - 1], `monotonic: ${seen.join(' ')}`);
+    assert.equal(seen.at(-1), body.length);
   } finally {
     await fetch(`${emu.control}/faults`, { method: 'DELETE' });
   }

@@ -143,7 +143,7 @@ test('a `fetch` option that ignores its signal (never settles) still ends at an 
   }
   // One that throws something other than an Error: a string is its own message (the message
   // ended in ": " before), and nothing at all is said to be nothing.
-  for (const [thrown, said] of [['proxy down', /\): proxy down$/], [undefined, /\): no reason given$/], ['', /\): no reason given$/]]) {
+  for (const [thrown, said] of [['proxy down', /\): proxy down$/], [undefined, /\): no reason given$/], ['', /\): no reason given$/], ['  ', /\): no reason given$/]]) {
     const odd = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, fetch: async () => { throw thrown; }, maxRetries: 0 });
     const e = await rejects(odd.imports.retrieve('00000000-0000-4000-8000-000000000000'), hi.APIConnectionError);
     assert.match(e.message, said);

@@ -239,7 +239,7 @@ test('an already aborted signal rejects without connecting', async () => {
   assert.equal(seen.has('/never'), false);
 });
 
-test('idleMs bounds silence, not a slow link; answerMs bounds the wait for an answer once the body is out', async () => {
+test('quietMs bounds silence, while the body is written and while its answer is awaited', async () => {
   // A storage that reads 64 KiB every 40 ms (~1.6 MB/s): the OS holds much of the body after Node
   // has handed it all over, and draining that takes longer than idleMs.
   const slow = http.createServer((req, res) => {
@@ -264,32 +264,33 @@ test('idleMs bounds silence, not a slow link; answerMs bounds the wait for an an
     const port = /** @type {import('node:net').AddressInfo} */ (slow.address()).port;
     const bytes = crypto.randomBytes(5 * MiB);
     const t0 = Date.now();
-    // The core gives the answer far more than this (patience() in src/upload.rs: 257 s here).
-    const res = await nodePut(`http://127.0.0.1:${port}/slow`, bytes, bytes.byteLength, null, null, 1000, 60_000);
+    // The OS takes the body in bursts: silence of over a second is normal here, so the core
+    // allows for what the OS holds (patience() in src/upload.rs: 257 s for timeoutMs 1000).
+    const res = await nodePut(`http://127.0.0.1:${port}/slow`, bytes, bytes.byteLength, null, null, 60_000);
     assert.equal(res.status, 200);
-    assert.ok(Date.now() - t0 > 1000, 'the link was slower than idleMs');
+    assert.ok(Date.now() - t0 > 1000, 'the link was slow');
   } finally {
     slow.close();
   }
-  // A storage that reads a little and then nothing, never answering: given up after idleMs.
+  // A storage that reads a little and then nothing, never answering: given up after quietMs.
   const deaf = http.createServer((req) => req.pause());
   await new Promise((r) => deaf.listen(0, '127.0.0.1', () => r(undefined)));
   try {
     const port = /** @type {import('node:net').AddressInfo} */ (deaf.address()).port;
     const t0 = Date.now();
-    await assert.rejects(nodePut(`http://127.0.0.1:${port}/deaf`, crypto.randomBytes(8 * MiB), 8 * MiB, null, null, 500, 500), /went silent|did not answer/);
+    await assert.rejects(nodePut(`http://127.0.0.1:${port}/deaf`, crypto.randomBytes(8 * MiB), 8 * MiB, null, null, 500), /went silent: nothing moved for 500 ms/);
     assert.ok(Date.now() - t0 < 10_000, `${Date.now() - t0} ms`);
   } finally {
     deaf.closeAllConnections();
     deaf.close();
   }
-  // One that reads the whole body and never answers: given up answerMs after the body went out.
+  // One that reads the whole body and never answers: given up quietMs after the body went out.
   const mute = http.createServer((req) => req.resume());
   await new Promise((r) => mute.listen(0, '127.0.0.1', () => r(undefined)));
   try {
     const port = /** @type {import('node:net').AddressInfo} */ (mute.address()).port;
     const t0 = Date.now();
-    await assert.rejects(nodePut(`http://127.0.0.1:${port}/mute`, new Uint8Array(10), 10, null, null, 60_000, 300), /did not answer within 300 ms/);
+    await assert.rejects(nodePut(`http://127.0.0.1:${port}/mute`, new Uint8Array(10), 10, null, null, 300), /went silent: nothing moved for 300 ms/);
     assert.ok(Date.now() - t0 < 10_000, `${Date.now() - t0} ms`);
   } finally {
     mute.closeAllConnections();
