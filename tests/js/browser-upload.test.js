@@ -8,17 +8,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { startEmulator, installPackage, KEY } from './helpers/env.js';
+import { startEmulator, installPackage, readSlowly, PACKAGE_PAGE, KEY } from './helpers/env.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const skip = fs.existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing`;
 const MIME = /** @type {Record<string, string>} */ ({ '.js': 'text/javascript; charset=utf-8', '.wasm': 'application/wasm' });
-const PAGE = `<!doctype html><meta charset="utf-8"><title>loading</title>
-<script type="importmap">{ "imports": { "headless-imports": "/pkg/index.js" } }</script>
-<script type="module">
-  window.hi = await import('headless-imports');
-  document.title = 'ready';
-</script>`;
 const CORS = { 'access-control-allow-origin': '*', 'access-control-allow-methods': 'PUT', 'access-control-allow-headers': '*', 'access-control-expose-headers': 'ETag' };
 
 /** @type {Awaited<ReturnType<typeof startEmulator>>} */ let emu;
@@ -30,25 +24,12 @@ before(async () => {
   if (skip) return;
   emu = await startEmulator();
   const pkgDir = path.join(installPackage(), 'node_modules/headless-imports');
-  // The page and the package, and a storage that reads about 2 MB/s (64 KiB every 30 ms).
+  // The page and the package, and a slow storage (readSlowly).
   site = http.createServer((req, res) => {
     const p = (req.url ?? '/').split('?')[0];
-    if (p === '/') return void res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE);
+    if (p === '/') return void res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PACKAGE_PAGE);
     if (p === '/slow' && req.method === 'OPTIONS') return void res.writeHead(204, CORS).end();
-    if (p === '/slow' && req.method === 'PUT') {
-      req.pause();
-      let n = 0;
-      const tick = setInterval(() => {
-        const c = req.read(64 * 1024) ?? (req.readableLength > 0 ? req.read() : null);
-        if (c) n += c.length;
-        if (n >= Number(req.headers['content-length'])) {
-          clearInterval(tick);
-          res.writeHead(200, { ...CORS, etag: '"slow"' }).end();
-        }
-      }, 30);
-      req.on('close', () => clearInterval(tick));
-      return;
-    }
+    if (p === '/slow' && req.method === 'PUT') return void readSlowly(req, () => res.writeHead(200, { ...CORS, etag: '"slow"' }).end());
     const file = path.join(pkgDir, path.normalize(p.replace(/^\/pkg\//, '/')));
     if (p.startsWith('/pkg/') && file.startsWith(pkgDir + path.sep) && fs.existsSync(file) && fs.statSync(file).isFile()) {
       res.writeHead(200, { 'content-type': MIME[path.extname(file)] ?? 'application/octet-stream' });

@@ -9,7 +9,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { startEmulator, loadPackage, installPackage, tempFile, control, KEY, CONTACTS, ROOT } from './helpers/env.js';
+import { startEmulator, loadPackage, installPackage, tempFile, control, readSlowly, KEY, CONTACTS, ROOT } from './helpers/env.js';
 
 /** @type {any} */ let hi;
 /** @type {Awaited<ReturnType<typeof startEmulator>>} */ let emu;
@@ -382,22 +382,8 @@ test('an upload whose storage goes silent is given up after timeoutMs and retrie
 });
 
 test('a slow but healthy storage is not taken for a silent one, even with a small timeoutMs (it was given up at every attempt)', async () => {
-  // Reads about 2 MB/s. The OS takes the body in bursts as the link drains (megabytes of it sit in
-  // its buffers), so the client sees nothing move for most of a second at a time: with timeoutMs
-  // 300 that was "silent" at every attempt.
-  const storage = http.createServer((req, res) => {
-    req.pause();
-    let n = 0;
-    const tick = setInterval(() => {
-      const c = req.read(64 * 1024) ?? (req.readableLength > 0 ? req.read() : null);
-      if (c) n += c.length;
-      if (n >= Number(req.headers['content-length'])) {
-        clearInterval(tick);
-        res.writeHead(200, { etag: '"slow"' }).end();
-      }
-    }, 30);
-    req.on('close', () => clearInterval(tick));
-  });
+  // With timeoutMs 300, the bursts of a 2 MB/s link (see readSlowly) were "silent" at every attempt.
+  const storage = http.createServer((req, res) => readSlowly(req, () => res.writeHead(200, { etag: '"slow"' }).end()));
   await new Promise((resolve) => storage.listen(0, '127.0.0.1', () => resolve(undefined)));
   try {
     const d = new hi.Dromo({ apiKey: KEY, baseUrl: emu.api, timeoutMs: 300, maxRetries: 0 });

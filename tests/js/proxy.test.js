@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { startEmulator, installPackage, loadPackage, KEY, CONTACTS } from './helpers/env.js';
+import { startEmulator, installPackage, loadPackage, PACKAGE_PAGE, KEY, CONTACTS } from './helpers/env.js';
 
 const EXA_KEY = 'test-exa-key';
 const CHROMIUM = '/usr/bin/chromium';
@@ -313,12 +313,6 @@ test('node:http adapter: forwards, refuses raw dot segments and encoded slashes,
 
 const MIME = /** @type {Record<string, string>} */ ({ '.js': 'text/javascript; charset=utf-8', '.wasm': 'application/wasm', '.json': 'application/json' });
 
-const PAGE = `<!doctype html><meta charset="utf-8"><title>loading</title>
-<script type="importmap">{ "imports": { "headless-imports": "/pkg/index.js" } }</script>
-<script type="module">
-  window.hi = await import('headless-imports');
-  document.title = 'ready';
-</script>`;
 
 test('Chromium page -> proxy -> emulator: keyless Dromo and Exa importFile succeed, no key reaches the page', { skip: noBrowser, timeout: 90_000 }, async () => {
   const pkgDir = path.join(installPackage(), 'node_modules/headless-imports');
@@ -329,7 +323,7 @@ test('Chromium page -> proxy -> emulator: keyless Dromo and Exa importFile succe
     const p = (req.url ?? '/').split('?')[0];
     if (p === '/api/dromo' || p.startsWith('/api/dromo/')) return void dromo.node(req, res);
     if (p === '/api/exa' || p.startsWith('/api/exa/')) return void exa.node(req, res);
-    if (p === '/') return void res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE);
+    if (p === '/') return void res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PACKAGE_PAGE);
     const file = path.join(pkgDir, path.normalize(p.replace(/^\/pkg\//, '/')));
     if (p.startsWith('/pkg/') && file.startsWith(pkgDir + path.sep) && fs.existsSync(file) && fs.statSync(file).isFile()) {
       res.writeHead(200, { 'content-type': MIME[path.extname(file)] ?? 'application/octet-stream' });

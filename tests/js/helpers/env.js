@@ -82,3 +82,32 @@ export async function control(url) {
   const r = await fetch(url);
   return r.ok ? r.json() : null;
 }
+
+/**
+ * A slow but healthy storage's side of a PUT: reads the body at about 2 MB/s (64 KiB every 30 ms),
+ * then calls `done` once all of its Content-Length is in. The OS takes the body in bursts as such
+ * a link drains, so the uploader sees nothing move for a second at a time.
+ * @param {import('node:http').IncomingMessage} req
+ * @param {() => void} done
+ */
+export function readSlowly(req, done) {
+  req.pause();
+  let n = 0;
+  const tick = setInterval(() => {
+    const c = req.read(64 * 1024) ?? (req.readableLength > 0 ? req.read() : null);
+    if (c) n += c.length;
+    if (n >= Number(req.headers['content-length'])) {
+      clearInterval(tick);
+      done();
+    }
+  }, 30);
+  req.on('close', () => clearInterval(tick));
+}
+
+/** A page that loads the installed package, unbundled, as `window.hi` (its files served under /pkg/). */
+export const PACKAGE_PAGE = `<!doctype html><meta charset="utf-8"><title>loading</title>
+<script type="importmap">{ "imports": { "headless-imports": "/pkg/index.js" } }</script>
+<script type="module">
+  window.hi = await import('headless-imports');
+  document.title = 'ready';
+</script>`;
