@@ -393,7 +393,12 @@ export type NotAPath<B> = B extends FileNameLike
 
 /** Upload progress, in bytes. */
 export interface UploadProgress {
-  /** Bytes sent so far; grows monotonically and ends at `total`. */
+  /**
+   * Bytes handed to the platform so far (the OS or the browser sends them on), not bytes the
+   * storage confirmed: it can reach `total` before the storage has read them all, and the upload
+   * resolves only once the storage answers. Grows monotonically, a retry included (it holds until
+   * the new attempt passes it), and ends at `total`.
+   */
   loaded: number;
   /** The body's size. */
   total: number;

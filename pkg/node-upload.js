@@ -107,7 +107,12 @@ export async function nodePut(url, body, total, onProgress, signal, quietMs) {
     let loaded = 0;
     let reported = 0;
 
-    const cleanup = () => signal?.removeEventListener('abort', onAbort);
+    /** @type {ReturnType<typeof setTimeout> | undefined} fires after quietMs without a sign of life */
+    let quiet;
+    const cleanup = () => {
+      clearTimeout(quiet);
+      signal?.removeEventListener('abort', onAbort);
+    };
     /** @param {unknown} err */
     const fail = (err) => {
       if (settled) return;
@@ -177,6 +182,7 @@ export async function nodePut(url, body, total, onProgress, signal, quietMs) {
         succeed({ status: res.statusCode ?? 0, body: text, retryAfterMs: hint('retry-after-ms'), retryAfter: hint('retry-after') });
       };
       res.on('data', (/** @type {Buffer} */ chunk) => {
+        alive();
         if (size >= MAX_RESPONSE_BODY) return;
         const room = MAX_RESPONSE_BODY - size;
         chunks.push(chunk.byteLength > room ? chunk.subarray(0, room) : chunk);
@@ -199,11 +205,14 @@ export async function nodePut(url, body, total, onProgress, signal, quietMs) {
       if (!responded) fail(err);
     });
     // A silent connection (the storage stopped reading the body, or never answers) would leave
-    // the upload pending for ever: given up, and retried by the caller like a reset. The socket's
-    // timeout is silence on it, while the body is written and while its answer is awaited.
+    // the upload pending for ever: given up, and retried by the caller like a reset. Silence is
+    // no piece of the body taken (the socket's backpressure holds them back) and no byte of the
+    // answer come, for quietMs. A timer of our own: the socket's own timeout lets a stalled write
+    // in progress pass once, so it fired only after twice quietMs.
     if (typeof quietMs === 'number' && quietMs > 0 && quietMs < 2 ** 31) {
-      req.setTimeout(quietMs, () => fail(new Error(`the storage went silent: nothing moved for ${quietMs} ms`)));
+      quiet = setTimeout(() => fail(new Error(`the storage went silent: nothing moved for ${quietMs} ms`)), quietMs);
     }
+    const alive = () => quiet?.refresh();
 
     // Node does not check Content-Length by default: a short body would leave the server waiting
     // for the missing bytes forever (a file truncated while uploading, a wrong `total`). The count
@@ -215,6 +224,7 @@ export async function nodePut(url, body, total, onProgress, signal, quietMs) {
       );
     const counter = new Transform({
       transform(chunk, _enc, callback) {
+        alive();
         loaded += chunk.byteLength;
         if (loaded > total) {
           callback(mismatch());
