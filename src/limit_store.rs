@@ -28,14 +28,11 @@ use crate::limit::{tell_queued, Kind, Permit};
 use crate::limit_rule::{margin_ms, Rate};
 use crate::opts::CallOptions;
 use crate::retry::{delay_ms, Hints};
-use crate::timer::{now_ms, sleep};
+use crate::timer::{now_ms, sleep, MAX_DELAY_MS};
 
 /// The longest lease: a slot whose request has no timeout (`timeoutMs: 0`) still frees within
 /// ten minutes of its start if its process dies.
 const MAX_LEASE_MS: f64 = 600_000.0;
-
-/// The longest wait a store may answer: setTimeout's range (a signed 32-bit number of ms).
-const MAX_WAIT_MS: f64 = 2_147_483_647.0;
 
 /// Bounds the checks of one slot. All but a few sleep at least the margin (5 ms or more), so this
 /// is over eight minutes of asking; a slot's predecessor is answered or its lease runs out long
@@ -319,7 +316,7 @@ impl Store {
         match (slot, wait, get(&v, "firm").as_bool()) {
             // A wait past setTimeout's range (24.8 days) is no answer a window could give.
             (Some(slot), Some(wait), Some(firm))
-                if slot.is_finite() && wait.is_finite() && wait <= MAX_WAIT_MS =>
+                if slot.is_finite() && wait.is_finite() && wait <= MAX_DELAY_MS =>
             {
                 Ok(Answer {
                     slot,

@@ -19,6 +19,10 @@ extern "C" {
     fn deferred_js() -> js_sys::Array;
 }
 
+/// The longest delay `setTimeout` takes, in ms (a signed 32-bit number; a longer one fires at
+/// once): about 24.8 days.
+pub const MAX_DELAY_MS: f64 = 2_147_483_647.0;
+
 /// Fails with `APIUserAbortError` when the signal has already fired.
 pub fn check(signal: Option<&AbortSignal>) -> Result<()> {
     match signal {

@@ -18,7 +18,7 @@ use crate::prelude::*;
 use crate::redact::{redact_url, snippet};
 use crate::retry::{Hints, Op};
 use crate::text::uint;
-use crate::timer::{check, sleep};
+use crate::timer::{check, sleep, MAX_DELAY_MS};
 
 #[wasm_bindgen(module = "/src/js/net.js")]
 extern "C" {
@@ -148,8 +148,6 @@ const SLOW_LINK: f64 = 16.0 * 1024.0;
 /// What the OS may hold of a body it has taken (Linux's default ceiling of a socket's send
 /// buffer), which it then sends unseen.
 const OS_HOLDS: f64 = 4.0 * 1024.0 * 1024.0;
-/// The longest delay a JS timer takes (a longer one fires at once).
-const MAX_TIMER: f64 = 2_147_483_647.0;
 
 /// How long one PUT of `size` bytes may go without a sign of life, in whole ms, 0 for ever
 /// (`idle_ms` 0): `[quiet, whole]`. Without a bound a storage that stops reading, or never
@@ -165,7 +163,7 @@ pub fn patience(idle_ms: f64, size: f64) -> [f64; 2] {
     if idle_ms <= 0.0 || idle_ms.is_nan() {
         return [0.0; 2];
     }
-    let drain = |bytes: f64| (idle_ms + bytes / SLOW_LINK * 1000.0).min(MAX_TIMER);
+    let drain = |bytes: f64| (idle_ms + bytes / SLOW_LINK * 1000.0).min(MAX_DELAY_MS);
     // Rounded up by hand: `f64::ceil` is std's, which the shipped wasm does not link.
     [drain(size.min(OS_HOLDS)), drain(size)].map(|ms| {
         let whole = ms as u64 as f64;

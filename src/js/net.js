@@ -53,32 +53,17 @@ export async function exchange(fetchFn, method, url, headers, body, timeoutMs, s
   // Looked up per call, so a polyfill installed after the client was made still applies.
   const f = fetchFn ?? globalThis.fetch;
   if (typeof f !== 'function') throw ['nofetch'];
-  let timedOut = false;
-  /** @type {ReturnType<typeof setTimeout> | undefined} */
-  let timer;
-  /** @type {(() => void) | undefined} */
-  let onAbort;
+  const limit = bounded(signal, timeoutMs);
   /** @type {RequestInit} */
   const init = { method, headers, redirect: follow ? 'follow' : 'manual' };
   if (body !== undefined) init.body = body;
-  if (timeoutMs > 0 && timeoutMs < Infinity) {
-    // One controller fed by both our timer and the caller's signal.
-    const controller = new AbortController();
-    onAbort = () => controller.abort();
-    signal?.addEventListener('abort', onAbort);
-    timer = setTimeout(() => { timedOut = true; controller.abort(); }, Math.min(timeoutMs, MAX_DELAY_MS));
-    init.signal = controller.signal;
-  } else if (signal) {
-    // No timeout: the caller's signal is all fetch needs. An AbortSignal is not free (in Node 20,
-    // ~6 µs to make, and undici listens on it), so none is made for nothing.
-    init.signal = signal;
-  }
+  if (limit.signal) init.signal = limit.signal;
   // The platform's fetch stops when its signal fires. The client's own `fetch` option may not
   // (a wrapper that drops `init.signal`): its promises are raced against the signal, so an abort
   // or our timeout still ends the call instead of leaving it pending for ever.
-  const bounded = fetchFn ? (/** @type {Promise<any>} */ p) => unlessAborted(p, /** @type {AbortSignal | undefined} */ (init.signal)) : (/** @type {Promise<any>} */ p) => p;
+  const raced = fetchFn ? (/** @type {Promise<any>} */ p) => unlessAborted(p, limit.signal) : (/** @type {Promise<any>} */ p) => p;
   try {
-    const response = await bounded(f(url, init));
+    const response = await raced(f(url, init));
     checkResponse(response, fetchFn);
     if (response.type === 'opaqueredirect') return [0, '', response.headers, null];
     if (!follow && response.status >= 300 && response.status < 400) {
@@ -87,16 +72,44 @@ export async function exchange(fetchFn, method, url, headers, body, timeoutMs, s
       return [response.status, '', response.headers, target(response.headers.get('location'), url)];
     }
     if (stream && response.ok) return [response.status, '', response.headers, undefined, response.body?.getReader()];
-    const text = await bounded(response.text());
+    const text = await raced(response.text());
     return [response.status, text, response.headers];
   } catch (cause) {
     // The caller's abort wins over our timeout when both fired: they asked for it.
-    throw [signal?.aborted ? 'abort' : timedOut ? 'timeout' : 'network', cause];
+    throw [signal?.aborted ? 'abort' : limit.expired ? 'timeout' : 'network', cause];
   } finally {
-    // Undone on every outcome: a pending timer would keep a Node script alive for a minute.
-    clearTimeout(timer);
-    if (onAbort) signal?.removeEventListener('abort', onAbort);
+    limit.done();
   }
+}
+
+/**
+ * The caller's `signal` bounded by a timer of `ms` (0 or Infinity: none): one controller fed by
+ * both. Without a timer the caller's signal is all there is: an AbortSignal is not free (in Node
+ * 20, ~6 µs to make, and undici listens on it), so none is made for nothing. `done()` undoes the
+ * timer and the listener on every outcome: a pending timer would keep a Node script alive.
+ * @param {AbortSignal | undefined} signal
+ * @param {number} ms
+ * @returns {{ signal: AbortSignal | undefined, expired: boolean, done: () => void }} `expired`: whether the timer fired
+ */
+function bounded(signal, ms) {
+  if (!(ms > 0 && ms < Infinity)) return { signal, expired: false, done() {} };
+  const controller = new AbortController();
+  const onAbort = () => controller.abort();
+  if (signal?.aborted) onAbort();
+  signal?.addEventListener('abort', onAbort);
+  const timer = setTimeout(() => {
+    limit.expired = true;
+    controller.abort();
+  }, Math.min(ms, MAX_DELAY_MS));
+  const limit = {
+    signal: controller.signal,
+    expired: false,
+    done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    },
+  };
+  return limit;
 }
 
 /**
@@ -471,9 +484,8 @@ function fetchPut(fetchFn) {
   return async (url, body, _size, _onLoaded, caller, _quietMs, wholeMs) => {
     // No progress to watch: the whole exchange is bounded instead, so that a storage that stops
     // reading, or never answers, cannot leave it pending for ever (retried like a reset).
-    const late = new AbortController();
-    const timer = wholeMs > 0 ? setTimeout(() => late.abort(), wholeMs) : undefined;
-    const signal = either(caller, late.signal);
+    const limit = bounded(caller, wholeMs);
+    const { signal } = limit;
     try {
       // Raced against the signal like `exchange`'s requests: the client's own fetch may ignore it.
       const res = await unlessAborted((fetchFn ?? fetch)(url, { method: 'PUT', body, signal }), signal);
@@ -481,9 +493,9 @@ function fetchPut(fetchFn) {
       const hint = (/** @type {string} */ name) => res.headers.get(name) ?? undefined;
       return { status: res.status, body: await unlessAborted(res.text(), signal), retryAfterMs: hint('retry-after-ms'), retryAfter: hint('retry-after') };
     } catch (e) {
-      throw caller?.aborted || !late.signal.aborted ? e : new Error(`the storage did not answer within ${wholeMs} ms`);
+      throw caller?.aborted || !limit.expired ? e : new Error(`the storage did not answer within ${wholeMs} ms`);
     } finally {
-      clearTimeout(timer);
+      limit.done();
     }
   };
 }

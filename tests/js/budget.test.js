@@ -11,9 +11,9 @@ import { benchBundle } from '../../bench/bundle.mjs';
 
 /** KB = 1000 bytes, gzip -9. `budget`: the goal; `now`: the ceiling until the goal is met. */
 const LIMITS = {
-  oursExa: { budget: 52_000, now: 53_925 },
-  oursDromo: { budget: 52_000, now: 57_175 },
-  ours: { budget: 60_000, now: 66_075 },
+  oursExa: { budget: 52_000, now: 53_950 },
+  oursDromo: { budget: 52_000, now: 57_200 },
+  ours: { budget: 60_000, now: 66_100 },
 };
 
 test('the browser download stays within its budget (or, until it is met, does not grow)', async () => {

@@ -14,6 +14,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 import { nodePut, fileFromPath } from '../../pkg/node-upload.js';
+import { readSlowly } from './helpers/env.js';
 
 const UPLOAD_MODULE = fileURLToPath(new URL('../../pkg/node-upload.js', import.meta.url));
 const MiB = 1024 * 1024;
@@ -239,68 +240,50 @@ test('an already aborted signal rejects without connecting', async () => {
   assert.equal(seen.has('/never'), false);
 });
 
-test('quietMs bounds silence, while the body is written and while its answer is awaited', async () => {
-  // A storage that reads 64 KiB every 40 ms (~1.6 MB/s): the OS holds much of the body after Node
-  // has handed it all over, and draining that takes longer than idleMs.
-  const slow = http.createServer((req, res) => {
-    let n = 0;
-    req.pause();
-    const tick = setInterval(() => {
-      let c;
-      while ((c = req.read(64 * 1024 - (n % (64 * 1024)) || 64 * 1024)) !== null) {
-        n += c.length;
-        if (n % (64 * 1024) === 0) break;
-      }
-      if (req.readableEnded || n >= Number(req.headers['content-length'])) {
-        clearInterval(tick);
-        req.resume();
-        res.end('ok');
-      }
-    }, 40);
-    req.on('end', () => clearInterval(tick));
-  });
-  await new Promise((r) => slow.listen(0, '127.0.0.1', () => r(undefined)));
+/**
+ * Runs `run` against a loopback server of `handler`'s, closed (its connections cut) afterwards.
+ * @param {http.RequestListener} handler
+ * @param {(base: string) => Promise<void>} run
+ */
+async function serving(handler, run) {
+  const server = http.createServer(handler);
+  await new Promise((r) => server.listen(0, '127.0.0.1', () => r(undefined)));
   try {
-    const port = /** @type {import('node:net').AddressInfo} */ (slow.address()).port;
+    await run(`http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (server.address()).port}`);
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+}
+
+test('quietMs bounds silence, while the body is written and while its answer is awaited', async () => {
+  // A slow storage (readSlowly, ~2 MB/s): the OS takes the body in bursts, and holds much of it
+  // after Node has handed it all over, so silence of over a second is normal here. The core allows
+  // for what the OS holds (patience() in src/upload.rs: 257 s for timeoutMs 1000).
+  await serving((req, res) => readSlowly(req, () => res.end('ok')), async (url) => {
     const bytes = crypto.randomBytes(5 * MiB);
     const t0 = Date.now();
-    // The OS takes the body in bursts: silence of over a second is normal here, so the core
-    // allows for what the OS holds (patience() in src/upload.rs: 257 s for timeoutMs 1000).
-    const res = await nodePut(`http://127.0.0.1:${port}/slow`, bytes, bytes.byteLength, null, null, 60_000);
+    const res = await nodePut(`${url}/slow`, bytes, bytes.byteLength, null, null, 60_000);
     assert.equal(res.status, 200);
     assert.ok(Date.now() - t0 > 1000, 'the link was slow');
-  } finally {
-    slow.close();
-  }
+  });
   // A storage that reads a little and then nothing, never answering: given up after quietMs.
-  const deaf = http.createServer((req) => req.pause());
-  await new Promise((r) => deaf.listen(0, '127.0.0.1', () => r(undefined)));
-  try {
-    const port = /** @type {import('node:net').AddressInfo} */ (deaf.address()).port;
+  await serving((req) => req.pause(), async (url) => {
     const t0 = Date.now();
-    await assert.rejects(nodePut(`http://127.0.0.1:${port}/deaf`, crypto.randomBytes(8 * MiB), 8 * MiB, null, null, 500), /went silent: nothing moved for 500 ms/);
+    await assert.rejects(nodePut(`${url}/deaf`, crypto.randomBytes(8 * MiB), 8 * MiB, null, null, 500), /went silent: nothing moved for 500 ms/);
     assert.ok(Date.now() - t0 < 10_000, `${Date.now() - t0} ms`);
     // More than the OS holds, so a write is still pending when the storage stops reading: Node's
     // socket timeout let that pass once, and gave up only after twice quietMs.
     const t1 = Date.now();
-    await assert.rejects(nodePut(`http://127.0.0.1:${port}/deaf`, Buffer.alloc(48 * MiB), 48 * MiB, null, null, 1500), /went silent: nothing moved for 1500 ms/);
+    await assert.rejects(nodePut(`${url}/deaf`, Buffer.alloc(48 * MiB), 48 * MiB, null, null, 1500), /went silent: nothing moved for 1500 ms/);
     assert.ok(Date.now() - t1 < 2800, `given up after ${Date.now() - t1} ms, not about 1500`);
-  } finally {
-    deaf.closeAllConnections();
-    deaf.close();
-  }
+  });
   // One that reads the whole body and never answers: given up quietMs after the body went out.
-  const mute = http.createServer((req) => req.resume());
-  await new Promise((r) => mute.listen(0, '127.0.0.1', () => r(undefined)));
-  try {
-    const port = /** @type {import('node:net').AddressInfo} */ (mute.address()).port;
+  await serving((req) => req.resume(), async (url) => {
     const t0 = Date.now();
-    await assert.rejects(nodePut(`http://127.0.0.1:${port}/mute`, new Uint8Array(10), 10, null, null, 300), /went silent: nothing moved for 300 ms/);
+    await assert.rejects(nodePut(`${url}/mute`, new Uint8Array(10), 10, null, null, 300), /went silent: nothing moved for 300 ms/);
     assert.ok(Date.now() - t0 < 10_000, `${Date.now() - t0} ms`);
-  } finally {
-    mute.closeAllConnections();
-    mute.close();
-  }
+  });
 });
 
 test('a reset connection rejects with the Node error (ECONNRESET)', async () => {
