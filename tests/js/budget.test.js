@@ -11,9 +11,9 @@ import { benchBundle } from '../../bench/bundle.mjs';
 
 /** KB = 1000 bytes, gzip -9. `budget`: the goal; `now`: the ceiling until the goal is met. */
 const LIMITS = {
-  oursExa: { budget: 52_000, now: 53_950 },
-  oursDromo: { budget: 52_000, now: 57_200 },
-  ours: { budget: 60_000, now: 66_100 },
+  oursExa: { budget: 52_000, now: 53_120 },
+  oursDromo: { budget: 52_000, now: 56_490 },
+  ours: { budget: 60_000, now: 64_580 },
 };
 
 test('the browser download stays within its budget (or, until it is met, does not grow)', async () => {
