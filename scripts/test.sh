@@ -39,7 +39,9 @@ cargo test --target wasm32-unknown-unknown -p headless-imports
 
 if [ "${SKIP_BROWSER:-0}" != 1 ]; then
   step "wasm tests in headless Chromium"
+  # Through scripts/wasm-browser-runner.sh: it starts the runner again when its page never loads.
   WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER=$(command -v chromedriver) \
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER="$PWD/scripts/wasm-browser-runner.sh" \
     cargo test --target wasm32-unknown-unknown -p headless-imports
 fi
 stop_emulator
