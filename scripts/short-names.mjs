@@ -1,7 +1,8 @@
 // Shortens the wasm "name" section in place: drops Rust's symbol hashes (`::h0123456789abcdef`)
 // and crate disambiguators (`core[c5930c85a12de822]::`). Stack traces keep readable names
 // (`headless_imports::dromo::Dromo::wait::{{closure}}`); the 16 random hex digits per function
-// were incompressible, about 5 KB of the gzip payload. Usage: node short-names.mjs file.wasm
+// were incompressible, about 5 KB of the gzip payload. Also drops the ranks order-functions.mjs
+// put in front. Usage: node short-names.mjs file.wasm
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, leb, readName, sections, uleb } from './wasm-sections.mjs';
 
@@ -9,7 +10,7 @@ const file = process.argv[2];
 const wasm = readFileSync(file);
 
 const shorten = (name) =>
-  name.replace(/::h[0-9a-f]{16}$/, '').replace(/\[[0-9a-f]{16}\]/g, '');
+  name.replace(/^\d+ /, '').replace(/::h[0-9a-f]{16}$/, '').replace(/\[[0-9a-f]{16}\]/g, '');
 
 function rewriteNames(body) {
   let [len, pos] = leb(body, 0);
