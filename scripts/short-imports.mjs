@@ -8,6 +8,9 @@
 // The modules they come from get short names too: each import names its module again, and the
 // glue listed the snippet `net.js` once per Rust `extern` block that binds it (five times), each
 // key 60 characters. `./headless_imports_bg.js` becomes `w`, a snippet its file name (`net.js`).
+// A snippet's imports object names the functions the wasm takes from it, imported by name, where
+// wasm-bindgen hands over the whole module (`import * as`): a bundler then drops the exports this
+// build does not use (the Exa build has no use for the Dromo row stream's readers, ~0.3 KB gz).
 // Usage: node short-imports.mjs [--names] file.wasm glue.js
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, leb, name, readName, sections, uleb } from './wasm-sections.mjs';
@@ -69,6 +72,8 @@ function shortModule(module) {
   return modules.get(module);
 }
 
+/** snippet module -> the names the wasm imports from it */
+const takes = new Map();
 function rewriteImports(body) {
   let [count, pos] = leb(body, 0);
   const out = [uleb(count)];
@@ -77,6 +82,7 @@ function rewriteImports(body) {
     [module, pos] = readName(body, pos);
     [field, pos] = readName(body, pos);
     const end = skipDescriptor(body, pos);
+    if (module.startsWith('./snippets/')) takes.set(module, [...(takes.get(module) ?? []), field]);
     out.push(name(shortModule(module)), name(shortName(field)), body.subarray(pos, end));
     pos = end;
   }
@@ -122,13 +128,32 @@ for (const [from, to] of renamed) {
   glue = glue.replace(`${from}:`, () => `${to}:`);
 }
 // The glue's imports object: one key per module, the first of a repeated one kept (each repeat
-// is `import * as importN` of the same file, so they are the same object).
+// is `import * as importN` of the same file, so they are the same object). A snippet's key gets
+// an object of the names the wasm takes from it, imported by name beside the glue's own.
 for (const [from, to] of modules) {
   const key = `"${from}": `;
   const lines = glue.split('\n').filter((l) => l.trim().startsWith(key));
   if (lines.length === 0) throw new Error(`short-imports: ${glueFile} has no imports key for ${from}`);
   for (const l of lines.slice(1)) glue = glue.replace(`${l}\n`, '');
-  glue = glue.replace(key, `"${to}": `);
+  const names = takes.get(from);
+  const literal = from.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  if (names) {
+    for (const n of names) {
+      if (new RegExp(`(function|const|let|var|class)\\s+${n}\\b`).test(glue)) throw new Error(`short-imports: ${n} from ${from} is also declared in ${glueFile}`);
+    }
+    const star = new RegExp(`^import \\* as \\w+ from "${literal}";?\n`, 'gm');
+    if (!star.test(glue)) throw new Error(`short-imports: ${glueFile} does not import ${from} as a namespace`);
+    glue = glue.replace(star, '');
+    const named = new RegExp(`^import \\{ ([\\w, ]+) \\} from '${literal}';$`, 'm');
+    const has = named.exec(glue);
+    const all = [...new Set([...(has ? has[1].split(', ') : []), ...names])].sort();
+    const line = `import { ${all.join(', ')} } from '${from}';`;
+    // A new import line goes after the first, wasm-bindgen's `@ts-self-types` comment.
+    glue = has ? glue.replace(named, () => line) : glue.replace('\n', () => `\n${line}\n`);
+    glue = glue.replace(new RegExp(`"${literal}": \\w+,`), () => `"${to}": { ${[...new Set(names)].join(', ')} },`);
+  } else {
+    glue = glue.replace(key, `"${to}": `);
+  }
 }
 writeFileSync(wasmFile, join(wasm.subarray(0, 8), list));
 writeFileSync(glueFile, glue);
