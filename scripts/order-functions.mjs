@@ -10,7 +10,7 @@
 // Usage: node order-functions.mjs file.wasm (needs the name section: wasm-opt -g)
 import { readFileSync, writeFileSync } from 'node:fs';
 import { deflateRawSync } from 'node:zlib';
-import { join, leb, readName, sections, uleb } from './wasm-sections.mjs';
+import { join, leb, readName, renameFunctions, sections } from './wasm-sections.mjs';
 
 const WINDOW = 32 * 1024;
 // Measured on the Exa build: the greedy order saves ~700 B gz, 1,500 moves ~100 B more, 5,000 ~160.
@@ -101,43 +101,13 @@ function refine(code, sequence) {
   return sequence;
 }
 
-/** The name section with each defined function's name prefixed by its rank in `ranks`. */
-function ranked(body, first, ranks) {
-  let [len, pos] = leb(body, 0);
-  const parts = [body.subarray(0, pos + len)];
-  pos += len;
-  const names = new Map();
-  const rest = [];
-  while (pos < body.length) {
-    const id = body[pos++];
-    let size;
-    [size, pos] = leb(body, pos);
-    const sub = body.subarray(pos, pos + size);
-    pos += size;
-    if (id !== 1) {
-      rest.push(Buffer.from([id]), uleb(sub.length), sub);
-      continue;
-    }
-    let [count, p] = leb(sub, 0);
-    for (let i = 0; i < count; i++) {
-      let index, name;
-      [index, p] = leb(sub, p);
-      [name, p] = readName(sub, p);
-      names.set(index, name);
-    }
-  }
+/** The function names with each defined function's prefixed by its rank in `ranks`. */
+function ranked(names, first, ranks) {
   const width = String(ranks.length).length;
   for (let i = 0; i < ranks.length; i++) {
     names.set(first + i, `${String(ranks[i]).padStart(width, '0')} ${names.get(first + i) ?? `f${first + i}`}`);
   }
-  const entries = [...names].sort((a, b) => a[0] - b[0]);
-  const sub = Buffer.concat([uleb(entries.length), ...entries.flatMap(([index, name]) => {
-    const bytes = Buffer.from(name, 'utf8');
-    return [uleb(index), uleb(bytes.length), bytes];
-  })]);
-  // Function names (1) come after module names (0) and before the rest, as the format orders them.
-  const moduleName = rest.length && rest[0][0] === 0 ? rest.splice(0, 3) : [];
-  return Buffer.concat([...parts, ...moduleName, Buffer.from([1]), uleb(sub.length), sub, ...rest]);
+  return names;
 }
 
 const code = bodies(list.find((s) => s.id === 10).body);
@@ -147,4 +117,4 @@ const ranks = new Array(code.length);
 sequence.forEach((position, rank) => { ranks[position] = rank; });
 const isNames = ({ id, body }) => id === 0 && readName(body, 0)[0] === 'name';
 if (!list.some(isNames)) throw new Error('order-functions: the wasm has no name section (wasm-opt -g)');
-writeFileSync(file, join(wasm.subarray(0, 8), list.map((s) => (isNames(s) ? { id: 0, body: ranked(s.body, first, ranks) } : s))));
+writeFileSync(file, join(wasm.subarray(0, 8), list.map((s) => (isNames(s) ? { id: 0, body: renameFunctions(s.body, (names) => ranked(names, first, ranks)) } : s))));

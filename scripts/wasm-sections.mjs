@@ -86,6 +86,42 @@ export function dataSegments(body) {
   return out;
 }
 
+/**
+ * A "name" custom section's body with its function names rewritten: `rename` gets them as a Map
+ * (function index -> name) and returns the Map to write. The other subsections stay as they are.
+ * Throws when there are no function names to rewrite.
+ */
+export function renameFunctions(body, rename) {
+  let [len, pos] = leb(body, 0);
+  const parts = [body.subarray(0, pos + len)];
+  pos += len;
+  let found = false;
+  while (pos < body.length) {
+    const id = body[pos++];
+    let size;
+    [size, pos] = leb(body, pos);
+    let sub = body.subarray(pos, pos + size);
+    pos += size;
+    if (id === 1) {
+      // Function names: vec(index, name), by increasing index.
+      found = true;
+      const names = new Map();
+      let [count, p] = leb(sub, 0);
+      for (let i = 0; i < count; i++) {
+        let index, n;
+        [index, p] = leb(sub, p);
+        [n, p] = readName(sub, p);
+        names.set(index, n);
+      }
+      const entries = [...rename(names)].sort((a, b) => a[0] - b[0]);
+      sub = Buffer.concat([uleb(entries.length), ...entries.flatMap(([index, n]) => [uleb(index), name(n)])]);
+    }
+    parts.push(Buffer.from([id]), uleb(sub.length), sub);
+  }
+  if (!found) throw new Error('the name section has no function names');
+  return Buffer.concat(parts);
+}
+
 /** Joins sections back into a module, and refuses one that does not validate. */
 export function join(header, list) {
   const result = Buffer.concat([header, ...list.flatMap(({ id, body }) => [Buffer.from([id]), uleb(body.length), body])]);
