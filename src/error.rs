@@ -104,9 +104,15 @@ impl core::ops::DerefMut for Error {
 
 impl Error {
     pub fn new(kind: Kind, message: impl Into<String>) -> Self {
+        Self::with_message(kind, message.into())
+    }
+
+    // The generic constructors hand over to these at once: their bodies would otherwise be copied
+    // for each argument type they are called with (four copies of `invalid`, two of `new`).
+    fn with_message(kind: Kind, message: String) -> Self {
         Error(Box::new(Fields {
             kind,
-            message: message.into(),
+            message,
             status: None,
             path: None,
             request_id: None,
@@ -122,13 +128,16 @@ impl Error {
 
     /// A `ValidationError` naming the offending input.
     pub fn invalid(path: impl Into<String>, message: impl AsRef<str>) -> Self {
-        let path = path.into();
+        Self::invalid_at(path.into(), message.as_ref())
+    }
+
+    fn invalid_at(path: String, message: &str) -> Self {
         let message = if path.is_empty() {
-            message.as_ref().to_string()
+            message.to_string()
         } else {
-            [path.as_str(), ": ", message.as_ref()].concat()
+            [path.as_str(), ": ", message].concat()
         };
-        let mut e = Error::new(Kind::Validation, message);
+        let mut e = Error::with_message(Kind::Validation, message);
         e.path = Some(path);
         e
     }

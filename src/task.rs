@@ -133,7 +133,14 @@ pub fn run_task(id: u32) {
     if let Some(w) = waker {
         return w.wake();
     }
-    TASKS.queued.borrow_mut().retain(|&q| q != id);
+    // Each id is queued at most once (see `schedule`) and the order is of no use: a swap_remove,
+    // not a `retain` (whose generic body is copied per element type, ~200 bytes each).
+    {
+        let mut queued = TASKS.queued.borrow_mut();
+        if let Some(at) = queued.iter().position(|&q| q == id) {
+            queued.swap_remove(at);
+        }
+    }
     let taken = {
         let mut list = TASKS.list.borrow_mut();
         list.iter_mut()
@@ -225,7 +232,10 @@ impl Drop for Settled {
     fn drop(&mut self) {
         // Settled or abandoned: the waker is not needed any more.
         if self.id != 0 {
-            TASKS.wakers.borrow_mut().retain(|w| w.0 != self.id);
+            let mut wakers = TASKS.wakers.borrow_mut();
+            if let Some(at) = wakers.iter().position(|w| w.0 == self.id) {
+                wakers.swap_remove(at);
+            }
         }
     }
 }

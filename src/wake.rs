@@ -34,10 +34,11 @@ pub struct Ticket<'a> {
 
 impl Drop for Ticket<'_> {
     fn drop(&mut self) {
-        self.wakes
-            .waiting
-            .borrow_mut()
-            .retain(|(t, _, _)| *t != self.id);
+        // A ticket's id is its own (numbered as made): one entry to drop.
+        let mut waiting = self.wakes.waiting.borrow_mut();
+        if let Some(at) = waiting.iter().position(|(t, _, _)| *t == self.id) {
+            waiting.remove(at);
+        }
     }
 }
 

@@ -12,8 +12,8 @@ import { benchBundle } from '../../bench/bundle.mjs';
 /** KB = 1000 bytes, gzip -9. `budget`: the goal; `now`: the ceiling until the goal is met. */
 const LIMITS = {
   oursExa: { budget: 52_000, now: 51_900 },
-  oursDromo: { budget: 52_000, now: 55_550 },
-  ours: { budget: 60_000, now: 63_490 },
+  oursDromo: { budget: 52_000, now: 55_440 },
+  ours: { budget: 60_000, now: 63_250 },
 };
 
 test('the browser download stays within its budget (or, until it is met, does not grow)', async () => {
